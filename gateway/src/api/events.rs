@@ -1,0 +1,113 @@
+//! `GET /v1/tasks/{id}/events`: the stored event log as Server-Sent Events, then
+//! live events as they are written, until the task is finished. `Last-Event-ID`
+//! (or `?after=`) resumes after an event the client already has.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+
+use super::AppState;
+use super::extract::Caller;
+use super::problem::ApiError;
+use crate::auth::Scope;
+use crate::store::StoredEvent;
+use crate::task::{FieldError, TaskStatus};
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    after: Option<String>,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    state.tasks.owned(principal, &id).await?;
+    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(String::from).or(query.after);
+    let after = match resume {
+        None => 0,
+        Some(text) => text.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::validation(vec![FieldError::new("/headers/last-event-id", "must be an event sequence number")])
+        })?,
+    };
+    let follower = Follower { state, task_id: id, after, buffer: VecDeque::new(), done: false };
+    let events = futures_util::stream::unfold(follower, |mut f| async move {
+        let event = f.next().await?;
+        Some((Ok(event), f))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+struct Follower {
+    state: AppState,
+    task_id: String,
+    after: i64,
+    buffer: VecDeque<StoredEvent>,
+    done: bool,
+}
+
+impl Follower {
+    /// The next event, waiting for it if needed; `None` once the task is finished
+    /// and every event has been sent.
+    async fn next(&mut self) -> Option<Event> {
+        let store = self.state.tasks.store().clone();
+        let notify = self.state.tasks.hub().follow(&self.task_id);
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.after = event.seq;
+                return Some(to_sse(&event));
+            }
+            if self.done {
+                match store.events_after(&self.task_id, self.after, 500).await {
+                    Ok(events) if !events.is_empty() => {
+                        self.buffer.extend(events);
+                        continue;
+                    }
+                    _ => return None,
+                }
+            }
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match store.events_after(&self.task_id, self.after, 500).await {
+                Ok(events) if !events.is_empty() => {
+                    self.buffer.extend(events);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "reading events for a stream failed");
+                    return None;
+                }
+            }
+            // Nothing new: the stream ends if the task is finished (its final events
+            // are written in the same transaction as its final status).
+            match store.task(&self.task_id).await {
+                Ok(Some(task)) if TaskStatus::parse(&task.status).is_some_and(TaskStatus::is_terminal) => {
+                    self.done = true;
+                    continue;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+fn to_sse(event: &StoredEvent) -> Event {
+    Event::default().id(event.seq.to_string()).event(event.event_type.clone()).data(event.to_json().to_string())
+}

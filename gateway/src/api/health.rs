@@ -1,0 +1,57 @@
+//! `/healthz` (the process answers) and `/readyz` (it can do its job: database
+//! migrated and reachable, Claude Code present, workers accepting work).
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+/// Facts about this node found at start-up.
+pub struct Readiness {
+    pub claude_bin: PathBuf,
+    pub claude_version: Option<String>,
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let store = state.tasks.store();
+    let database = match store.ping().await {
+        Ok(()) => match store.pending_migrations().await {
+            Ok(0) => json!({"ok": true, "backend": format!("{:?}", store.backend()).to_lowercase()}),
+            Ok(n) => json!({"ok": false, "reason": format!("{n} migrations are not applied; run `ccgate migrate`")}),
+            Err(e) => json!({"ok": false, "reason": e.to_string()}),
+        },
+        Err(e) => json!({"ok": false, "reason": e.to_string()}),
+    };
+    let readiness = &state.readiness;
+    let claude = match (&readiness.claude_version, readiness.claude_bin.exists()) {
+        (Some(version), true) => json!({"ok": true, "path": readiness.claude_bin, "version": version}),
+        (None, true) => {
+            json!({"ok": false, "path": readiness.claude_bin, "reason": "`claude --version` failed at start-up"})
+        }
+        (_, false) => {
+            json!({"ok": false, "path": readiness.claude_bin, "reason": "the Claude Code executable is missing"})
+        }
+    };
+    let draining = state.queue.is_draining();
+    let workers = json!({
+        "ok": !draining,
+        "configured": state.config.queue.workers,
+        "running": state.queue.running_count(),
+        "node": state.queue.node_id(),
+        "reason": draining.then_some("the gateway is shutting down"),
+    });
+    let ready = [&database, &claude, &workers].iter().all(|c| c["ok"] == true);
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {"database": database, "claude": claude, "workers": workers},
+    });
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}

@@ -1,0 +1,115 @@
+//! `/v1/keys` (scope `admin`): create (the secret is shown once), list, get, revoke.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::extract::{Caller, JsonBody};
+use super::problem::ApiError;
+use crate::auth::{KeySpec, Scope, issue_key, key_json};
+use crate::store::AuditEntry;
+use crate::task::FieldError;
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Scope::Admin)?;
+    let spec = parse_spec(&body, &state).map_err(ApiError::validation)?;
+    let audit = audit(&caller, "key.create");
+    let (key, secret) = issue_key(&state.tasks.store().clone(), &state.hasher, spec, audit).await?;
+    let mut body = key_json(&key);
+    body["secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let keys = state.tasks.store().keys().await?;
+    Ok(Json(json!({"data": keys.iter().map(key_json).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let key = state.tasks.store().key(&id).await?.ok_or_else(|| ApiError::not_found("no key with this id"))?;
+    Ok(Json(key_json(&key)))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    if state.tasks.store().revoke_key(&id, audit(&caller, "key.revoke")).await? {
+        state.auth.forget_all();
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no active key with this id"))
+    }
+}
+
+fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
+    AuditEntry {
+        key_id: Some(caller.principal.key_id.clone()),
+        request_id: caller.context.request_id.clone(),
+        client_addr: caller.context.client_addr.clone(),
+        ..AuditEntry::new(action, "ok")
+    }
+}
+
+fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
+    let defaults = &state.config.keys;
+    let mut errors = Vec::new();
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
+    };
+    let mut spec = KeySpec {
+        name: String::new(),
+        scopes: vec![Scope::Tasks],
+        rate_limit_per_minute: defaults.rate_limit_per_minute,
+        max_concurrent_tasks: defaults.max_concurrent_tasks,
+        max_queued_tasks: defaults.max_queued_tasks,
+    };
+    for (field, value) in object {
+        let pointer = format!("/{field}");
+        match field.as_str() {
+            "name" => match value.as_str() {
+                Some(n) if !n.trim().is_empty() && n.len() <= 200 => spec.name = n.to_string(),
+                _ => errors.push(FieldError::new(pointer, "must be a string of 1-200 bytes")),
+            },
+            "scopes" => match value
+                .as_array()
+                .map(|a| a.iter().map(|s| s.as_str().and_then(Scope::parse)).collect::<Option<Vec<_>>>())
+            {
+                Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
+                _ => errors.push(FieldError::new(pointer, "must be a non-empty array of \"tasks\" and \"admin\"")),
+            },
+            "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {
+                match value.as_u64().filter(|n| *n >= 1 && *n <= 1_000_000) {
+                    Some(n) => {
+                        let n = n as u32;
+                        match field.as_str() {
+                            "rate_limit_per_minute" => spec.rate_limit_per_minute = n,
+                            "max_concurrent_tasks" => spec.max_concurrent_tasks = n,
+                            _ => spec.max_queued_tasks = n,
+                        }
+                    }
+                    None => errors.push(FieldError::new(pointer, "must be a whole number from 1 to 1000000")),
+                }
+            }
+            _ => errors.push(FieldError::new(pointer, "unknown field")),
+        }
+    }
+    if spec.name.is_empty() && !errors.iter().any(|e| e.pointer == "/name") {
+        errors.push(FieldError::new("/name", "is required"));
+    }
+    if errors.is_empty() { Ok(spec) } else { Err(errors) }
+}

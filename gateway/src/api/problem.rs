@@ -1,0 +1,129 @@
+//! The one place where errors become HTTP responses: RFC 9457
+//! `application/problem+json`, listing every invalid field.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::store::StoreError;
+use crate::task::{FieldError, TaskServiceError};
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, slug, title, detail: detail.into(), errors: Vec::new(), retry_after: None }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => format!("{} {}", errors[0].pointer, errors[0].message),
+            n => format!("{n} fields are invalid; see `errors`"),
+        };
+        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Invalid request", detail) }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail)
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        // The cause goes to the log; the client gets a stable message.
+        tracing::error!(error = %error, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the gateway hit an internal error; it has been logged",
+        )
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("https://ccgate.dev/errors/{}", self.slug),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if !self.errors.is_empty() {
+            body["errors"] = serde_json::to_value(&self.errors).unwrap_or_default();
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<TaskServiceError> for ApiError {
+    fn from(error: TaskServiceError) -> Self {
+        match error {
+            TaskServiceError::NotFound => Self::not_found("no task with this id"),
+            TaskServiceError::Rejected(errors) => Self {
+                errors,
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rejected-by-plugin",
+                    "Rejected by policy",
+                    "a policy refused this request; see `errors`",
+                )
+            },
+            e @ TaskServiceError::QueueFull { .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded", e.to_string())
+                    .with_retry_after(5)
+            }
+            e @ TaskServiceError::Conflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
+            }
+            TaskServiceError::ShuttingDown => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the gateway is shutting down")
+                    .with_retry_after(5)
+            }
+            TaskServiceError::Workspace(e) => Self::internal(format!("workspace: {e}")),
+            TaskServiceError::Store(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Store(e) => Self::internal(e),
+            e => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", e.to_string()),
+        }
+    }
+}

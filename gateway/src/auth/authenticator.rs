@@ -1,0 +1,150 @@
+//! Turns an `Authorization: Bearer` header into a principal, caching verified
+//! keys briefly so a request costs no database round trip.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use super::key::{KeyHasher, is_well_formed};
+use crate::store::{Store, StoreError};
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Tasks,
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "tasks" => Some(Self::Tasks),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tasks => "tasks",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// The caller behind a valid key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub name: String,
+    pub environment: String,
+    pub scopes: Vec<Scope>,
+    pub rate_limit_per_minute: u32,
+    pub max_concurrent_tasks: u32,
+    pub max_queued_tasks: u32,
+}
+
+impl Principal {
+    /// `admin` may do everything.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the Authorization header is missing; send `Authorization: Bearer <api key>`")]
+    Missing,
+    #[error("the Authorization header is not `Bearer <api key>` with a ccgate key")]
+    Malformed,
+    #[error("the API key is not valid")]
+    Unknown,
+    #[error("the API key has been revoked")]
+    Revoked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Verifies keys.
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Store,
+    hasher: KeyHasher,
+    verified: Cache<String, Arc<Principal>>,
+    recently_touched: Cache<String, ()>,
+}
+
+impl Authenticator {
+    pub fn new(store: Store, hasher: KeyHasher) -> Self {
+        Self {
+            store,
+            hasher,
+            // A revoked key stops working at once on the node that revoked it and within
+            // this TTL on the others.
+            verified: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(30)).build(),
+            recently_touched: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+        }
+    }
+
+    /// The principal for an `Authorization` header value.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Arc<Principal>, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|s| is_well_formed(s))
+            .ok_or(AuthError::Malformed)?;
+        let hash = self.hasher.hash(secret);
+        if let Some(principal) = self.verified.get(&hash).await {
+            return Ok(principal);
+        }
+        let row = self.store.key_by_hash(&hash).await?.ok_or(AuthError::Unknown)?;
+        // The row was found by this exact hash; compare again in constant time so no
+        // code path depends on a partial match.
+        if !constant_time_eq(row.secret_hash.as_bytes(), hash.as_bytes()) {
+            return Err(AuthError::Unknown);
+        }
+        if row.revoked_at.is_some() {
+            return Err(AuthError::Revoked);
+        }
+        let principal = Arc::new(Principal {
+            key_id: row.id,
+            name: row.name,
+            environment: row.environment,
+            scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
+            rate_limit_per_minute: row.rate_limit_per_minute.max(1) as u32,
+            max_concurrent_tasks: row.max_concurrent_tasks.max(0) as u32,
+            max_queued_tasks: row.max_queued_tasks.max(0) as u32,
+        });
+        self.verified.insert(hash, principal.clone()).await;
+        self.touch(&principal.key_id).await;
+        Ok(principal)
+    }
+
+    /// Forgets cached keys, e.g. after a revocation.
+    pub fn forget_all(&self) {
+        self.verified.invalidate_all();
+    }
+
+    /// Records `last_used_at`, at most once a minute per key, off the request path.
+    async fn touch(&self, key_id: &str) {
+        if self.recently_touched.contains_key(key_id) {
+            return;
+        }
+        self.recently_touched.insert(key_id.to_string(), ()).await;
+        let store = self.store.clone();
+        let key_id = key_id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_key(&key_id, crate::timestamp::now_ms()).await {
+                tracing::warn!(error = %e, "could not record key use");
+            }
+        });
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,58 @@
+//! Issuing keys, for the `ccgate keys` commands and `POST /v1/keys` alike.
+
+use serde_json::{Value, json};
+
+use super::Scope;
+use super::key::{KeyHasher, generate_key};
+use crate::store::entities::api_key;
+use crate::store::{AuditEntry, NewKey, Store, StoreError};
+
+/// What a new key should be.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub rate_limit_per_minute: u32,
+    pub max_concurrent_tasks: u32,
+    pub max_queued_tasks: u32,
+}
+
+/// Creates a key; returns its row and its secret (shown once, never stored).
+pub async fn issue_key(
+    store: &Store,
+    hasher: &KeyHasher,
+    spec: KeySpec,
+    audit: AuditEntry,
+) -> Result<(api_key::Model, String), StoreError> {
+    let generated = generate_key("live");
+    let key = NewKey {
+        id: crate::ids::new_id("key"),
+        name: spec.name,
+        prefix: generated.prefix,
+        secret_hash: hasher.hash(&generated.secret),
+        environment: "live".into(),
+        scopes: spec.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+        rate_limit_per_minute: spec.rate_limit_per_minute,
+        max_concurrent_tasks: spec.max_concurrent_tasks,
+        max_queued_tasks: spec.max_queued_tasks,
+    };
+    let model = store.insert_key(key, audit).await?;
+    Ok((model, generated.secret))
+}
+
+/// A key as listed (never with its secret).
+pub fn key_json(key: &api_key::Model) -> Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "environment": key.environment,
+        "scopes": key.scopes.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "max_concurrent_tasks": key.max_concurrent_tasks,
+        "max_queued_tasks": key.max_queued_tasks,
+        "created_at": crate::timestamp::format_ms(key.created_at),
+        "last_used_at": key.last_used_at.map(crate::timestamp::format_ms),
+        "revoked_at": key.revoked_at.map(crate::timestamp::format_ms),
+    })
+}

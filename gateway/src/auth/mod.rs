@@ -1,0 +1,13 @@
+//! Who is calling: API key parsing and hashing, the principal a key stands for,
+//! scopes, and per-key rate limits. Task quotas are checked by the task service,
+//! which knows what a task is.
+
+mod authenticator;
+mod issue;
+mod key;
+mod rate_limit;
+
+pub use authenticator::{AuthError, Authenticator, Principal, Scope};
+pub use issue::{KeySpec, issue_key, key_json};
+pub use key::{GeneratedKey, KeyHasher, generate_key, load_or_create_pepper};
+pub use rate_limit::{RateDecision, RateLimiter};

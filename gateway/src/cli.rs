@@ -1,0 +1,164 @@
+//! The `ccgate` command line: `serve`, `migrate`, `keys`, `scripted-model`, and
+//! the internal `supervise` used for every Claude Code run.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::{KeySpec, Scope, issue_key, key_json};
+use crate::config::Config;
+use crate::store::AuditEntry;
+
+#[derive(Parser)]
+#[command(name = "ccgate", version, about = "Claude Code as a production HTTP service")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (migrates the database first unless --no-migrate).
+    Serve {
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys offline.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Serve the scripted Messages API model (for offline runs of the real CLI).
+    ScriptedModel {
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: String,
+    },
+    /// Internal: run a program under the per-run supervisor.
+    #[command(hide = true)]
+    Supervise {
+        #[arg(long, default_value_t = 3000)]
+        grace_ms: u64,
+        #[arg(long)]
+        parent_pid: Option<i32>,
+        #[arg(last = true, required = true)]
+        program: Vec<OsString>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new key once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `tasks` or `admin` (repeatable).
+        #[arg(long = "scope", default_value = "tasks")]
+        scopes: Vec<String>,
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        #[arg(long)]
+        max_concurrent: Option<u32>,
+        #[arg(long)]
+        max_queued: Option<u32>,
+    },
+    /// List keys.
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    if let Command::Supervise { grace_ms, parent_pid, program } = &cli.command {
+        // Before any runtime or thread exists: the supervisor relies on a signal mask.
+        let (program, args) = program.split_first().expect("clap requires a program");
+        return crate::runner::supervisor::supervise(Duration::from_millis(*grace_ms), *parent_pid, program, args);
+    }
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("ccgate: {e}");
+            return 2;
+        }
+    };
+    crate::telemetry::init(&config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ccgate: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command, config));
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("ccgate: {message}");
+            1
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> Result<(), String> {
+    match command {
+        Command::Serve { no_migrate } => crate::server::serve(config, !no_migrate).await.map_err(|e| e.to_string()),
+        Command::Migrate => {
+            let (store, _) = crate::server::open(&config).await.map_err(|e| e.to_string())?;
+            store.migrate().await.map_err(|e| e.to_string())?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { command } => keys(command, config).await,
+        Command::ScriptedModel { listen } => {
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            println!("scripted model on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+            crate::scripted_model::serve(listener).await.map_err(|e| e.to_string())
+        }
+        Command::Supervise { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
+    let (store, hasher) = crate::server::open(&config).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let cli_audit = |action| AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new(action, "ok") };
+    match command {
+        KeysCommand::Create { name, scopes, rate_limit, max_concurrent, max_queued } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| Scope::parse(s).ok_or_else(|| format!("unknown scope {s:?}: use tasks or admin")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let spec = KeySpec {
+                name,
+                scopes,
+                rate_limit_per_minute: rate_limit.unwrap_or(config.keys.rate_limit_per_minute).max(1),
+                max_concurrent_tasks: max_concurrent.unwrap_or(config.keys.max_concurrent_tasks).max(1),
+                max_queued_tasks: max_queued.unwrap_or(config.keys.max_queued_tasks).max(1),
+            };
+            let (key, secret) =
+                issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;
+            let mut shown = key_json(&key);
+            shown["secret"] = secret.into();
+            println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+            eprintln!("The secret is shown only now; store it safely.");
+        }
+        KeysCommand::List => {
+            let keys = store.keys().await.map_err(|e| e.to_string())?;
+            for key in keys {
+                println!("{}", key_json(&key));
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store.revoke_key(&id, cli_audit("key.revoke")).await.map_err(|e| e.to_string())? {
+                return Err(format!("no active key {id}"));
+            }
+            println!("revoked {id} (running gateways stop accepting it within 30 s)");
+        }
+    }
+    Ok(())
+}

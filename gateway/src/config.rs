@@ -1,0 +1,326 @@
+//! Gateway configuration: built-in defaults, then an optional TOML file
+//! (`CCGATE_CONFIG`, else `ccgate.toml` when present), then environment variables,
+//! which win. Every setting has a file key; the common ones have a variable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid value for {name}: {value:?} ({reason})")]
+    Env { name: &'static str, value: String, reason: String },
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: String,
+    /// Database URL; empty means SQLite in the data directory.
+    pub database_url: String,
+    /// Workspaces, per-task state and the SQLite database live here.
+    pub data_dir: PathBuf,
+    /// Log format: `json` or `pretty`.
+    pub log_format: String,
+    pub claude: ClaudeConfig,
+    pub queue: QueueConfig,
+    pub tasks: TaskLimits,
+    pub keys: KeyDefaults,
+    pub http: HttpConfig,
+}
+
+/// How Claude Code is run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaudeConfig {
+    /// The Claude Code executable; a bare name is looked up on `PATH`.
+    pub bin: String,
+    /// Extra environment variables given to every run (besides `ANTHROPIC_*` and
+    /// `CLAUDE_CODE_*`, which are passed through from the gateway's environment).
+    pub env: std::collections::BTreeMap<String, String>,
+    /// `PATH` inside a run.
+    pub path: String,
+    /// Seconds between the polite SIGTERM and the SIGKILL of a run's processes.
+    pub kill_grace_seconds: u64,
+    /// Bytes of one tool output kept in the event log.
+    pub max_tool_output_bytes: usize,
+    /// Longest stdout line parsed; longer lines are dropped with a notice.
+    pub max_line_bytes: usize,
+    /// Extra arguments appended to every invocation (for operators who know the CLI).
+    pub extra_args: Vec<String>,
+    /// Claude Code's `--permission-mode` for runs.
+    pub permission_mode: String,
+    /// Seconds a run may stay alive after its result before it is closed and killed.
+    pub linger_seconds: u64,
+}
+
+/// Queue, workers and leases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Tasks run at once on this node.
+    pub workers: usize,
+    /// How long a claim stays valid without a heartbeat.
+    pub lease_seconds: u64,
+    /// Runs of one turn before a crashed task is failed instead of re-queued.
+    pub max_attempts: u32,
+    /// How often idle workers look for work that another node queued.
+    pub poll_interval_ms: u64,
+    /// How long shutdown lets running tasks finish before stopping and re-queueing them.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Defaults and caps of task options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskLimits {
+    pub default_model: Option<String>,
+    pub default_max_turns: u32,
+    pub max_max_turns: u32,
+    pub default_timeout_seconds: u64,
+    pub max_timeout_seconds: u64,
+    pub default_allowed_tools: Vec<String>,
+    pub max_prompt_bytes: usize,
+    pub max_append_system_prompt_bytes: usize,
+    /// Upper bound of `wait_seconds` on `POST /v1/execute`.
+    pub max_wait_seconds: u64,
+    pub default_wait_seconds: u64,
+    /// Input files given as JSON: count and total decoded bytes.
+    pub max_input_files: usize,
+    pub max_input_bytes: usize,
+}
+
+/// Limits given to keys that don't name their own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyDefaults {
+    pub rate_limit_per_minute: u32,
+    pub max_concurrent_tasks: u32,
+    pub max_queued_tasks: u32,
+    /// Secret mixed into every API key hash; empty means a file in the data directory.
+    pub pepper: String,
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            data_dir: PathBuf::from("./data"),
+            log_format: "pretty".into(),
+            claude: ClaudeConfig::default(),
+            queue: QueueConfig::default(),
+            tasks: TaskLimits::default(),
+            keys: KeyDefaults::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for ClaudeConfig {
+    fn default() -> Self {
+        Self {
+            bin: "claude".into(),
+            env: Default::default(),
+            path: "/usr/local/bin:/usr/bin:/bin".into(),
+            kill_grace_seconds: 3,
+            max_tool_output_bytes: 64 * 1024,
+            max_line_bytes: 64 * 1024 * 1024,
+            extra_args: Vec::new(),
+            permission_mode: "dontAsk".into(),
+            linger_seconds: 5,
+        }
+    }
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            lease_seconds: 30,
+            max_attempts: 3,
+            poll_interval_ms: 1000,
+            shutdown_grace_seconds: 20,
+        }
+    }
+}
+
+impl Default for TaskLimits {
+    fn default() -> Self {
+        Self {
+            default_model: None,
+            default_max_turns: 30,
+            max_max_turns: 200,
+            default_timeout_seconds: 900,
+            max_timeout_seconds: 6 * 3600,
+            default_allowed_tools: ["Read", "Edit", "Write", "Bash", "Glob", "Grep"].map(String::from).to_vec(),
+            max_prompt_bytes: 256 * 1024,
+            max_append_system_prompt_bytes: 32 * 1024,
+            max_wait_seconds: 600,
+            default_wait_seconds: 120,
+            max_input_files: 1000,
+            max_input_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for KeyDefaults {
+    fn default() -> Self {
+        Self { rate_limit_per_minute: 600, max_concurrent_tasks: 4, max_queued_tasks: 1000, pepper: String::new() }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { max_body_bytes: 48 * 1024 * 1024 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, the config file and the environment, in that order.
+    pub fn load() -> Result<Self, ConfigError> {
+        let explicit = std::env::var_os("CCGATE_CONFIG").map(PathBuf::from);
+        let path = explicit.clone().or_else(|| {
+            let default = PathBuf::from("ccgate.toml");
+            default.exists().then_some(default)
+        });
+        let mut config = match path {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+    }
+
+    /// Environment overrides; `lookup` is `std::env::var` outside tests.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = lookup("CCGATE_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = lookup("CCGATE_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = lookup("CCGATE_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = lookup("CCGATE_CLAUDE_BIN") {
+            self.claude.bin = v;
+        }
+        if let Some(v) = lookup("CCGATE_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = lookup("CCGATE_KEY_PEPPER") {
+            self.keys.pepper = v;
+        }
+        if let Some(v) = lookup("CCGATE_WORKERS") {
+            self.queue.workers = parse_env("CCGATE_WORKERS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_LEASE_SECONDS") {
+            self.queue.lease_seconds = parse_env("CCGATE_LEASE_SECONDS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_MAX_ATTEMPTS") {
+            self.queue.max_attempts = parse_env("CCGATE_MAX_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_SHUTDOWN_GRACE_SECONDS") {
+            self.queue.shutdown_grace_seconds = parse_env("CCGATE_SHUTDOWN_GRACE_SECONDS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_POLL_INTERVAL_MS") {
+            self.queue.poll_interval_ms = parse_env("CCGATE_POLL_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_MAX_TIMEOUT_SECONDS") {
+            self.tasks.max_timeout_seconds = parse_env("CCGATE_MAX_TIMEOUT_SECONDS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_MAX_BODY_BYTES") {
+            self.http.max_body_bytes = parse_env("CCGATE_MAX_BODY_BYTES", &v)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        if self.queue.workers == 0 {
+            return invalid("queue.workers", "must be at least 1");
+        }
+        if self.queue.lease_seconds < 3 {
+            return invalid("queue.lease_seconds", "must be at least 3");
+        }
+        if self.queue.max_attempts == 0 {
+            return invalid("queue.max_attempts", "must be at least 1");
+        }
+        if !matches!(self.log_format.as_str(), "json" | "pretty") {
+            return invalid("log_format", "must be \"json\" or \"pretty\"");
+        }
+        if self.tasks.default_timeout_seconds > self.tasks.max_timeout_seconds {
+            return invalid("tasks.default_timeout_seconds", "exceeds tasks.max_timeout_seconds");
+        }
+        if self.tasks.default_max_turns > self.tasks.max_max_turns {
+            return invalid("tasks.default_max_turns", "exceeds tasks.max_max_turns");
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("ccgate.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.queue.lease_seconds)
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e: T::Err| ConfigError::Env { name, value: value.into(), reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_wins_over_file() {
+        let mut config: Config = toml::from_str("listen = \"0.0.0.0:1\"\n[queue]\nworkers = 7").unwrap();
+        config.apply_env(|name| (name == "CCGATE_LISTEN").then(|| "127.0.0.1:9".to_string())).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9");
+        assert_eq!(config.queue.workers, 7);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut config = Config::default();
+        let err = config.apply_env(|n| (n == "CCGATE_WORKERS").then(|| "many".into())).unwrap_err();
+        assert!(err.to_string().contains("CCGATE_WORKERS"));
+        assert!(toml::from_str::<Config>("listne = 1").is_err());
+    }
+}

@@ -1,0 +1,360 @@
+//! Workers: claim a task, run its turn, write what happens, finish it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use super::hub::Hub;
+use crate::config::QueueConfig;
+use crate::hooks::ResultProcessor;
+use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
+use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, Store};
+use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
+
+/// A flag every long-running loop watches to stop.
+#[derive(Clone)]
+pub(crate) struct ShutdownSignal(watch::Sender<bool>);
+
+impl ShutdownSignal {
+    fn new() -> Self {
+        Self(watch::channel(false).0)
+    }
+
+    fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub(crate) fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    pub(crate) async fn cancelled(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// What the queue is built from.
+pub struct QueueParts {
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub runner: Runner,
+    pub config: QueueConfig,
+    pub data_dir: PathBuf,
+    pub result_processor: Arc<dyn ResultProcessor>,
+}
+
+/// The queue of this node: its workers, the runs in progress, and the reaper.
+pub struct Queue {
+    pub(crate) store: Store,
+    pub(crate) hub: Arc<Hub>,
+    runner: Runner,
+    pub(crate) config: QueueConfig,
+    data_dir: PathBuf,
+    result_processor: Arc<dyn ResultProcessor>,
+    pub(crate) node_id: String,
+    running: Mutex<HashMap<String, watch::Sender<Option<Stop>>>>,
+    pub(crate) shutdown: ShutdownSignal,
+    workers_done: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Queue {
+    pub fn new(parts: QueueParts) -> Arc<Self> {
+        Arc::new(Self {
+            store: parts.store,
+            hub: parts.hub,
+            runner: parts.runner,
+            config: parts.config,
+            data_dir: parts.data_dir,
+            result_processor: parts.result_processor,
+            node_id: crate::ids::new_id("node"),
+            running: Mutex::new(HashMap::new()),
+            shutdown: ShutdownSignal::new(),
+            workers_done: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Recovers lost runs, then starts the workers and the reaper.
+    pub async fn start(self: &Arc<Self>) {
+        let recovered = self.recover_after_restart().await;
+        if recovered > 0 {
+            tracing::warn!(recovered, "recovered runs left behind by a previous gateway process");
+        }
+        let mut handles = self.workers_done.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..self.config.workers {
+            handles.push(tokio::spawn(self.clone().work_forever()));
+        }
+        tokio::spawn(self.clone().reap_forever());
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// How many runs this node has in progress.
+    pub fn running_count(&self) -> usize {
+        self.running.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.shutdown.is_triggered()
+    }
+
+    /// Stops a run of this node at once (cancel). `false` if it does not run here.
+    pub fn stop_local(&self, task_id: &str, reason: Stop) -> bool {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        match running.get(task_id) {
+            Some(stop) => {
+                stop.send_replace(Some(reason));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops claiming, lets runs finish for `grace`, then stops the rest and puts
+    /// them back in the queue without counting the attempt.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutdown.trigger();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.running_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let remaining = self.running_count();
+        if remaining > 0 {
+            tracing::warn!(remaining, "stopping runs still in progress; their tasks go back to the queue");
+            for stop in self.running.lock().unwrap_or_else(|p| p.into_inner()).values() {
+                stop.send_replace(Some(Stop::Shutdown));
+            }
+        }
+        let handles = std::mem::take(&mut *self.workers_done.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+
+    async fn work_forever(self: Arc<Self>) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        while !self.shutdown.is_triggered() {
+            match self.store.claim(&self.node_id, self.lease_ms()).await {
+                Ok(Some(claimed)) => {
+                    // Another worker may find work too: pass the wake-up on.
+                    self.hub.work_queued();
+                    self.run_claimed(claimed).await;
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        () = self.hub.wait_for_work() => {}
+                        () = tokio::time::sleep(poll) => {}
+                        () = self.shutdown.cancelled() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim a task");
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        (self.config.lease_seconds * 1000) as i64
+    }
+
+    async fn run_claimed(&self, claimed: ClaimedTask) {
+        let ClaimedTask { task, prompt, fence } = claimed;
+        let id = task.id.clone();
+        self.hub.task_changed(&id);
+        let options: TaskOptions = match serde_json::from_str(&task.options) {
+            Ok(options) => options,
+            Err(e) => {
+                let error =
+                    TaskError::new(ErrorKind::Internal, format!("the task's stored options are unreadable: {e}"));
+                self.finish(&task, &fence, TaskStatus::Failed, None, Some(error)).await;
+                return;
+            }
+        };
+        let (stop_tx, stop_rx) = watch::channel(None);
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
+        tracing::info!(task_id = %id, attempt = fence.attempt, turn = task.current_turn, "run started");
+
+        let (sink, messages) = mpsc::channel(256);
+        let writer = tokio::spawn(write_events(
+            self.store.clone(),
+            self.hub.clone(),
+            id.clone(),
+            fence.clone(),
+            messages,
+            stop_tx.clone(),
+        ));
+        let heartbeat =
+            tokio::spawn(keep_lease(self.store.clone(), id.clone(), fence.clone(), self.lease_ms(), stop_tx.clone()));
+        let dirs = TaskDirs::new(&self.data_dir, &id);
+        let request = TurnRequest {
+            dirs: &dirs,
+            prompt: &prompt,
+            input: TurnInput { options: &options, resume_session: task.session_id.as_deref() },
+            timeout: Duration::from_secs(options.timeout_seconds),
+        };
+        let report = self.runner.run(request, sink, stop_rx).await;
+        let _ = writer.await;
+        heartbeat.abort();
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.conclude(&task, &fence, &options, report).await;
+        self.hub.task_changed(&id);
+    }
+
+    async fn conclude(
+        &self,
+        task: &crate::store::entities::task::Model,
+        fence: &Fence,
+        options: &TaskOptions,
+        report: RunReport,
+    ) {
+        let id = &task.id;
+        if report.lingered {
+            let notice = "Claude Code stayed alive after its result; it was stopped";
+            let _ = self.store.append_events(id, Some(fence), &[crate::runner::gateway_notice(notice)]).await;
+        }
+        match decide(&report, options.timeout_seconds) {
+            Outcome::Finished { status, result, error } => {
+                let (result, error) = match self.result_processor.process(id, result) {
+                    Ok(result) => (result, error),
+                    Err(rejection) => (Default::default(), Some(TaskError::new(ErrorKind::Internal, rejection))),
+                };
+                let status =
+                    if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
+                self.finish(task, fence, status, Some(result), error).await;
+                tracing::info!(task_id = %id, status = status.as_str(), duration_ms = report.duration.as_millis() as u64, "run finished");
+            }
+            Outcome::Requeue => {
+                let events = [
+                    crate::runner::gateway_notice("the gateway is shutting down; the task goes back to the queue"),
+                    EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt})),
+                ];
+                match self.store.requeue_run(id, fence, task.current_turn, &events).await {
+                    Ok(true) => tracing::info!(task_id = %id, "run stopped for shutdown; task re-queued"),
+                    Ok(false) => tracing::warn!(task_id = %id, "run stopped for shutdown but no longer held the task"),
+                    Err(e) => tracing::error!(task_id = %id, error = %e, "could not re-queue a task at shutdown"),
+                }
+            }
+            Outcome::Abandon => tracing::warn!(task_id = %id, "run lost its lease; another node owns the task"),
+        }
+    }
+
+    async fn finish(
+        &self,
+        task: &crate::store::entities::task::Model,
+        fence: &Fence,
+        status: TaskStatus,
+        result: Option<crate::task::TaskResult>,
+        error: Option<TaskError>,
+    ) {
+        let mut events = Vec::new();
+        if let Some(result) = &result {
+            events.push(EventRecord::new("result", json!({"result": result})));
+        }
+        if let Some(error) = &error {
+            events.push(EventRecord::new("error", json!({"error": error})));
+        }
+        events.push(EventRecord::new("status", json!({"status": status.as_str(), "attempt": fence.attempt})));
+        let finish = FinishRun {
+            status: status.as_str(),
+            session_id: result.as_ref().and_then(|r| r.session_id.clone()),
+            result_json: result.as_ref().and_then(|r| serde_json::to_string(r).ok()),
+            error_json: error.as_ref().and_then(|e| serde_json::to_string(e).ok()),
+            events,
+            audit: AuditEntry {
+                key_id: Some(task.key_id.clone()),
+                details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),
+                                      "error_kind": error.as_ref().map(|e| e.kind)})),
+                ..AuditEntry::new("run.finish", if status == TaskStatus::Completed { "ok" } else { "failed" })
+            },
+        };
+        match self.store.finish_run(&task.id, fence, task.current_turn, finish).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded")
+            }
+            Err(e) => tracing::error!(task_id = %task.id, error = %e, "could not store the outcome of a run"),
+        }
+    }
+}
+
+/// Writes a run's events in batches, fenced; a fenced-out write means the lease is lost.
+async fn write_events(
+    store: Store,
+    hub: Arc<Hub>,
+    task_id: String,
+    fence: Fence,
+    mut messages: mpsc::Receiver<RunnerMessage>,
+    stop: watch::Sender<Option<Stop>>,
+) {
+    let mut batch = Vec::new();
+    while let Some(first) = messages.recv().await {
+        let mut session = None;
+        let mut take = |message: RunnerMessage, batch: &mut Vec<EventRecord>| match message {
+            RunnerMessage::Events(events) => batch.extend(events),
+            RunnerMessage::Session(id) => session = Some(id),
+        };
+        take(first, &mut batch);
+        while batch.len() < 512 {
+            match messages.try_recv() {
+                Ok(message) => take(message, &mut batch),
+                Err(_) => break,
+            }
+        }
+        let lost = match store.append_events(&task_id, Some(&fence), &batch).await {
+            Ok(Some(_)) => false,
+            Ok(None) => true,
+            Err(e) => {
+                tracing::error!(task_id = %task_id, error = %e, "could not store events");
+                false
+            }
+        };
+        if let Some(session) = session
+            && let Err(e) = store.set_session(&task_id, &fence, &session).await
+        {
+            tracing::error!(task_id = %task_id, error = %e, "could not store the session id");
+        }
+        batch.clear();
+        hub.task_changed(&task_id);
+        if lost {
+            stop.send_replace(Some(Stop::LeaseLost));
+        }
+    }
+}
+
+/// Renews the lease a few times per lease period, and passes on cancel requests
+/// made on other nodes.
+async fn keep_lease(store: Store, task_id: String, fence: Fence, lease_ms: i64, stop: watch::Sender<Option<Stop>>) {
+    let period = Duration::from_millis((lease_ms / 3).max(500) as u64);
+    let cancel_poll = Duration::from_millis(1000).min(period);
+    let mut last_renewal = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(cancel_poll).await;
+        let renew = last_renewal.elapsed() >= period;
+        let answer = if renew {
+            last_renewal = tokio::time::Instant::now();
+            store.heartbeat(&task_id, &fence, lease_ms).await
+        } else {
+            store.task(&task_id).await.map(|t| t.map(|t| t.cancel_requested))
+        };
+        match answer {
+            Ok(Some(true)) => {
+                stop.send_if_modified(|s| s.is_none().then(|| *s = Some(Stop::Cancel)).is_some());
+            }
+            Ok(Some(false)) => {}
+            Ok(None) if renew => {
+                stop.send_replace(Some(Stop::LeaseLost));
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(task_id = %task_id, error = %e, "could not renew a lease"),
+        }
+    }
+}

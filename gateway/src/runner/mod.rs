@@ -1,0 +1,20 @@
+//! Running Claude Code: one supervised process per turn, its argv and clean
+//! environment, its stream-json output turned into events, and the outcome of
+//! the run (completed, failed with a kind, cancelled, timed out, crashed).
+
+mod command;
+mod lines;
+mod outcome;
+mod run;
+mod stream;
+pub mod supervisor;
+
+pub use command::{TaskDirs, TurnInput, passthrough_env, resolve_program};
+pub use outcome::{Outcome, decide};
+pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
+pub use stream::RunState;
+
+/// A `log` event from the gateway itself (not from Claude Code).
+pub fn gateway_notice(line: &str) -> crate::store::EventRecord {
+    stream::log_event("gateway", line)
+}

@@ -1,0 +1,183 @@
+//! How a finished run maps to the task: its status, its result (complete or
+//! partial) and, when it did not complete, the error kind and details.
+
+use serde_json::{Map, Value, json};
+
+use super::run::{RunReport, Stop};
+use super::stream::add_usage;
+use crate::task::{ErrorKind, TaskError, TaskResult, TaskStatus, Usage};
+
+/// What to do with the task after a run.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per run
+pub enum Outcome {
+    Finished {
+        status: TaskStatus,
+        result: TaskResult,
+        error: Option<TaskError>,
+    },
+    /// Put it back in the queue without counting the attempt (gateway shutdown).
+    Requeue,
+    /// The run lost its lease: another node owns the task now; write nothing.
+    Abandon,
+}
+
+/// Decides the outcome of a run that was given `timeout_seconds`.
+pub fn decide(report: &RunReport, timeout_seconds: u64) -> Outcome {
+    match report.stop {
+        Some(Stop::Shutdown) if report.state.result.is_none() => return Outcome::Requeue,
+        Some(Stop::LeaseLost) => return Outcome::Abandon,
+        _ => {}
+    }
+    if let Some(result) = &report.state.result {
+        return finished_with_result(report, result);
+    }
+    let partial = partial_result(report);
+    let (status, error) = match (report.stop, &report.spawn_error) {
+        (_, Some(spawn_error)) => (
+            TaskStatus::Failed,
+            TaskError::new(ErrorKind::AgentCrashed, format!("could not start Claude Code: {spawn_error}")),
+        ),
+        (Some(Stop::Cancel), _) => {
+            (TaskStatus::Cancelled, TaskError::new(ErrorKind::Cancelled, "the task was cancelled"))
+        }
+        (Some(Stop::Timeout), _) => (
+            TaskStatus::Failed,
+            TaskError::new(ErrorKind::Timeout, format!("the run exceeded its timeout of {timeout_seconds} s"))
+                .with_details(json!({"timeout_seconds": timeout_seconds})),
+        ),
+        _ => {
+            let message = if report.state.stdout_lines == 0 {
+                "Claude Code exited without any output"
+            } else {
+                "Claude Code exited before finishing the turn"
+            };
+            (
+                TaskStatus::Failed,
+                TaskError::new(ErrorKind::AgentCrashed, message).with_details(json!({
+                    "exit_code": report.exit_code,
+                    "stderr_tail": report.stderr_tail,
+                })),
+            )
+        }
+    };
+    Outcome::Finished { status, result: partial, error: Some(error) }
+}
+
+fn finished_with_result(report: &RunReport, event: &Map<String, Value>) -> Outcome {
+    let text = event.get("result").and_then(Value::as_str).map(String::from);
+    let mut usage = Usage::default();
+    if let Some(u) = event.get("usage") {
+        add_usage(&mut usage, u);
+    }
+    let result = TaskResult {
+        text: text.clone().or_else(|| report.state.last_text.clone()),
+        structured: event.get("structured_output").cloned().filter(|v| !v.is_null()),
+        session_id: event
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or_else(|| report.state.session_id.clone()),
+        num_turns: event.get("num_turns").and_then(Value::as_u64).unwrap_or(0) as u32,
+        usage,
+        cost_usd: event.get("total_cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
+        duration_ms: event.get("duration_ms").and_then(Value::as_u64).unwrap_or(report.duration.as_millis() as u64),
+        partial: false,
+    };
+    let subtype = event.get("subtype").and_then(Value::as_str).unwrap_or("");
+    let is_error = event.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+    if subtype == "success" && !is_error {
+        return Outcome::Finished { status: TaskStatus::Completed, result, error: None };
+    }
+    let kind = match subtype {
+        "error_max_turns" => ErrorKind::MaxTurns,
+        "error_max_budget_usd" => ErrorKind::ResourceLimit,
+        "error_max_structured_output_retries" => ErrorKind::OutputSchemaMismatch,
+        _ => ErrorKind::AgentError,
+    };
+    let message = match kind {
+        ErrorKind::MaxTurns => "the agent reached its max_turns limit".to_string(),
+        ErrorKind::ResourceLimit => "the run reached its max_budget_usd limit".to_string(),
+        ErrorKind::OutputSchemaMismatch => "the agent did not produce output matching output_schema".to_string(),
+        _ => text
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| format!("Claude Code reported an error ({subtype})")),
+    };
+    let details = json!({
+        "subtype": subtype,
+        "api_error_status": event.get("api_error_status"),
+        "terminal_reason": event.get("terminal_reason"),
+        "permission_denials": event.get("permission_denials"),
+    });
+    Outcome::Finished {
+        status: TaskStatus::Failed,
+        result,
+        error: Some(TaskError::new(kind, message).with_details(details)),
+    }
+}
+
+fn partial_result(report: &RunReport) -> TaskResult {
+    TaskResult {
+        text: report.state.last_text.clone(),
+        structured: None,
+        session_id: report.state.session_id.clone(),
+        num_turns: report.state.assistant_messages,
+        usage: report.state.usage.clone(),
+        cost_usd: 0.0,
+        duration_ms: report.duration.as_millis() as u64,
+        partial: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with(lines: &[&str]) -> RunReport {
+        let mut report = RunReport::default();
+        for line in lines {
+            report.state.parse_line(line.as_bytes(), 1000);
+        }
+        report
+    }
+
+    #[test]
+    fn success_max_turns_and_crash() {
+        let ok = report_with(&[
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s","num_turns":2,"total_cost_usd":0.5,"usage":{"input_tokens":3}}"#,
+        ]);
+        let Outcome::Finished { status, result, error } = decide(&ok, 10) else { panic!() };
+        assert_eq!(status, TaskStatus::Completed);
+        assert_eq!(result.text.as_deref(), Some("done"));
+        assert_eq!(result.usage.input_tokens, 3);
+        assert!(error.is_none());
+
+        let max = report_with(&[r#"{"type":"result","subtype":"error_max_turns","is_error":true}"#]);
+        let Outcome::Finished { error, .. } = decide(&max, 10) else { panic!() };
+        assert_eq!(error.unwrap().kind, ErrorKind::MaxTurns);
+
+        let mut crashed =
+            report_with(&[r#"{"type":"assistant","message":{"id":"m","content":[{"type":"text","text":"half"}]}}"#]);
+        crashed.exit_code = Some(1);
+        crashed.stderr_tail = vec!["boom".into()];
+        let Outcome::Finished { status, result, error } = decide(&crashed, 10) else { panic!() };
+        assert_eq!(status, TaskStatus::Failed);
+        assert!(result.partial);
+        assert_eq!(result.text.as_deref(), Some("half"));
+        let error = error.unwrap();
+        assert_eq!(error.kind, ErrorKind::AgentCrashed);
+        assert_eq!(error.details["stderr_tail"][0], "boom");
+    }
+
+    #[test]
+    fn stops_from_outside() {
+        let mut report = RunReport { stop: Some(Stop::Timeout), ..Default::default() };
+        let Outcome::Finished { error, .. } = decide(&report, 5) else { panic!() };
+        assert_eq!(error.unwrap().kind, ErrorKind::Timeout);
+        report.stop = Some(Stop::Shutdown);
+        assert_eq!(decide(&report, 5), Outcome::Requeue);
+        report.stop = Some(Stop::LeaseLost);
+        assert_eq!(decide(&report, 5), Outcome::Abandon);
+    }
+}

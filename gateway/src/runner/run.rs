@@ -1,0 +1,268 @@
+//! One turn of Claude Code, start to finish: spawn it under the supervisor, send
+//! the prompt on stdin, turn every stdout and stderr line into events, and stop it
+//! on cancel, timeout, shutdown or a lost lease.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{mpsc, watch};
+
+use super::command::{TaskDirs, TurnInput, claude_args, environment};
+use super::lines::{Line, next_line};
+use super::stream::{RunState, log_event, truncate};
+use crate::config::ClaudeConfig;
+use crate::store::EventRecord;
+
+const STDERR_TAIL_LINES: usize = 20;
+
+/// Why a run was stopped from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Cancel,
+    Timeout,
+    /// The gateway is shutting down: the task goes back to the queue.
+    Shutdown,
+    /// Another node took the task over: nothing of this run may be written.
+    LeaseLost,
+}
+
+/// What a run reports while it runs.
+#[derive(Debug)]
+pub enum RunnerMessage {
+    Events(Vec<EventRecord>),
+    Session(String),
+}
+
+/// One turn to run.
+pub struct TurnRequest<'a> {
+    pub dirs: &'a TaskDirs,
+    pub prompt: &'a str,
+    pub input: TurnInput<'a>,
+    pub timeout: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub state: RunState,
+    pub exit_code: Option<i32>,
+    pub stop: Option<Stop>,
+    pub stderr_tail: Vec<String>,
+    pub spawn_error: Option<String>,
+    pub duration: Duration,
+    /// The process was still alive after its result and had to be stopped.
+    pub lingered: bool,
+}
+
+/// Starts and supervises Claude Code processes.
+#[derive(Clone)]
+pub struct Runner {
+    config: Arc<ClaudeConfig>,
+    claude_bin: PathBuf,
+    supervisor_exe: PathBuf,
+    passthrough: Arc<Vec<(String, String)>>,
+}
+
+impl Runner {
+    pub fn new(
+        config: ClaudeConfig,
+        claude_bin: PathBuf,
+        supervisor_exe: PathBuf,
+        passthrough: Vec<(String, String)>,
+    ) -> Self {
+        Self { config: Arc::new(config), claude_bin, supervisor_exe, passthrough: Arc::new(passthrough) }
+    }
+
+    pub fn claude_bin(&self) -> &std::path::Path {
+        &self.claude_bin
+    }
+
+    /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
+    pub async fn run(
+        &self,
+        request: TurnRequest<'_>,
+        sink: mpsc::Sender<RunnerMessage>,
+        mut stop: watch::Receiver<Option<Stop>>,
+    ) -> RunReport {
+        let started = Instant::now();
+        let mut report = RunReport::default();
+        let mut child = match self.spawn(&request) {
+            Ok(child) => child,
+            Err(e) => {
+                report.spawn_error = Some(e.to_string());
+                return report;
+            }
+        };
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            report.spawn_error = Some("the process's pipes were not available".into());
+            let _ = child.start_kill();
+            return report;
+        };
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
+
+        let mut stdin = Some(stdin);
+        if let Err(e) = send_prompt(stdin.as_mut(), request.prompt).await {
+            let _ = sink
+                .send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))]))
+                .await;
+        }
+
+        let mut stdout = BufReader::with_capacity(64 * 1024, stdout);
+        let grace = Duration::from_secs(self.config.kill_grace_seconds);
+        let deadline = tokio::time::sleep(request.timeout);
+        tokio::pin!(deadline);
+        // Armed once the result is in (linger) or a stop was sent (hard kill backstop).
+        let mut backstop: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let mut session_sent: Option<String> = None;
+
+        loop {
+            tokio::select! {
+                line = next_line(&mut stdout, self.config.max_line_bytes) => {
+                    let events = match line {
+                        Ok(Line::Complete(bytes)) => report.state.parse_line(&bytes, self.config.max_tool_output_bytes),
+                        Ok(Line::TooLong { head, length }) => {
+                            let head = String::from_utf8_lossy(&head);
+                            vec![EventRecord::new("log", json!({
+                                "stream": "stdout",
+                                "line": truncate(&head, self.config.max_tool_output_bytes).0,
+                                "truncated": true,
+                                "line_bytes": length,
+                                "notice": "line longer than claude.max_line_bytes; not parsed",
+                            }))]
+                        }
+                        Ok(Line::Eof) => break,
+                        Err(e) => vec![log_event("gateway", &format!("reading stdout failed: {e}"))],
+                    };
+                    if report.state.session_id != session_sent {
+                        if let Some(session) = &report.state.session_id {
+                            let _ = sink.send(RunnerMessage::Session(session.clone())).await;
+                        }
+                        session_sent = report.state.session_id.clone();
+                    }
+                    if !events.is_empty() {
+                        let _ = sink.send(RunnerMessage::Events(events)).await;
+                    }
+                    if report.state.result.is_some() && stdin.is_some() {
+                        stdin = None; // closing stdin lets the CLI exit
+                        backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(self.config.linger_seconds))));
+                    }
+                }
+                () = &mut deadline, if report.stop.is_none() => {
+                    report.stop = Some(Stop::Timeout);
+                    terminate(&child);
+                    backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+                }
+                changed = stop.changed(), if report.stop.is_none() => {
+                    let requested = if changed.is_ok() { *stop.borrow_and_update() } else { None };
+                    if let Some(reason) = requested {
+                        report.stop = Some(reason);
+                        terminate(&child);
+                        backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+                    }
+                }
+                () = async { backstop.as_mut().expect("guarded by the select condition").await }, if backstop.is_some() => {
+                    backstop = None;
+                    if report.stop.is_none() {
+                        report.lingered = true;
+                        terminate(&child);
+                        backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+                    } else {
+                        let _ = child.start_kill();
+                    }
+                }
+            }
+        }
+        drop(stdin);
+        report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
+        report.stderr_tail = stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        report.duration = started.elapsed();
+        report
+    }
+
+    fn spawn(&self, request: &TurnRequest<'_>) -> std::io::Result<Child> {
+        request.dirs.create()?;
+        let args = claude_args(&request.input, &self.config);
+        let mut command = Command::new(&self.supervisor_exe);
+        command
+            .arg("supervise")
+            .arg("--grace-ms")
+            .arg((self.config.kill_grace_seconds * 1000).to_string())
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
+            .arg("--")
+            .arg(&self.claude_bin)
+            .args(&args)
+            .current_dir(&request.dirs.workspace)
+            .env_clear()
+            .envs(environment(request.dirs, &self.config, &self.passthrough))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        command.spawn()
+    }
+}
+
+async fn send_prompt(stdin: Option<&mut ChildStdin>, prompt: &str) -> std::io::Result<()> {
+    let Some(stdin) = stdin else { return Ok(()) };
+    let mut line = json!({"type": "user", "message": {"role": "user", "content": prompt}}).to_string();
+    line.push('\n');
+    stdin.write_all(line.as_bytes()).await?;
+    stdin.flush().await
+}
+
+/// Asks the supervisor to stop the run: it signals Claude's whole process tree,
+/// waits the grace period, then kills what is left.
+fn terminate(child: &Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: signalling our own child process by pid.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid as i32, libc::SIGTERM);
+        }
+    }
+}
+
+async fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
+    let status = match tokio::time::timeout(limit, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            let _ = child.start_kill();
+            child.wait().await.ok()
+        }
+    }?;
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s))
+}
+
+async fn forward_stderr(
+    stderr: tokio::process::ChildStderr,
+    sink: mpsc::Sender<RunnerMessage>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) {
+    let mut reader = BufReader::new(stderr);
+    loop {
+        let bytes = match next_line(&mut reader, 8 * 1024).await {
+            Ok(Line::Complete(bytes)) | Ok(Line::TooLong { head: bytes, .. }) => bytes,
+            Ok(Line::Eof) | Err(_) => break,
+        };
+        let line = String::from_utf8_lossy(&bytes).trim_end().to_string();
+        if let Ok(mut tail) = tail.lock() {
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.clone());
+        }
+        let _ = sink.send(RunnerMessage::Events(vec![log_event("stderr", &line)])).await;
+    }
+}

@@ -1,0 +1,169 @@
+//! The part of a Messages API request the scripted model reads, and where in the
+//! conversation the request stands (which prompt, which step of that prompt's script).
+//!
+//! Everything is derived from the request alone, so any number of CLI processes and
+//! sessions can share one server without server-side session state.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessagesRequest {
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    #[serde(default)]
+    pub stream: bool,
+    /// Only the count matters: the agent loop offers tools, side requests don't.
+    #[serde(default)]
+    pub tools: Vec<IgnoredAny>,
+    /// Side requests such as the session title ask for JSON output this way.
+    #[serde(default)]
+    pub output_config: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Message {
+    pub role: String,
+    pub content: Content,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Content {
+    Text(String),
+    Blocks(Vec<ContentBlock>),
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ContentBlock {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// The most recent real prompt and how many assistant answers followed it.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Turn {
+    /// The prompt's text blocks, joined by newlines, without the CLI's reminder blocks.
+    pub prompt: String,
+    /// Index of the step to answer now: assistant messages after the prompt.
+    pub step: usize,
+}
+
+impl MessagesRequest {
+    /// Whether this is the agent loop (it offers tools) rather than a side request
+    /// (title, summary, quota probe...), which must only ever get plain text.
+    pub fn is_agent_loop(&self) -> bool {
+        !self.tools.is_empty()
+    }
+
+    /// The JSON schema the answer must follow (`output_config.format`), if any.
+    pub fn output_schema(&self) -> Option<&Value> {
+        let format = self.output_config.as_ref()?.get("format")?;
+        (format.get("type")? == "json_schema").then(|| format.get("schema"))?
+    }
+
+    /// The last user message carrying a real prompt, and the step to answer.
+    pub fn turn(&self) -> Option<Turn> {
+        let (index, message) =
+            self.messages.iter().enumerate().rev().find(|(_, m)| m.role == "user" && m.content.is_prompt())?;
+        let step = self.messages[index + 1..].iter().filter(|m| m.role == "assistant").count();
+        Some(Turn { prompt: message.content.text(), step })
+    }
+}
+
+impl Content {
+    /// A prompt has text of its own and is not a tool-result message. Text the CLI adds
+    /// by itself (reminders next to tool results, the structured-output nudge, the
+    /// interruption marker) continues the current turn.
+    fn is_prompt(&self) -> bool {
+        match self {
+            Content::Text(text) => is_user_text(text),
+            Content::Blocks(blocks) => {
+                !blocks.iter().any(|b| b.kind == "tool_result")
+                    && blocks.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).any(is_user_text)
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Content::Text(text) => text.clone(),
+            Content::Blocks(blocks) => blocks
+                .iter()
+                .filter(|b| b.kind == "text")
+                .filter_map(|b| b.text.as_deref())
+                .filter(|text| !is_reminder(text))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// Starts of user-role texts the CLI writes by itself (seen with CLI 2.1.197).
+const CLI_MARKERS: &[&str] = &["[structured-output-enforce]", "[Request interrupted by user"];
+
+/// Whether `text` was written by the user rather than added by the CLI.
+fn is_user_text(text: &str) -> bool {
+    let trimmed = text.trim_start();
+    !trimmed.is_empty() && !is_reminder(text) && !CLI_MARKERS.iter().any(|m| trimmed.starts_with(m))
+}
+
+/// The CLI puts context (date, CLAUDE.md...) in its own text block before the prompt.
+fn is_reminder(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("<system-reminder>") && text.ends_with("</system-reminder>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(messages: serde_json::Value) -> MessagesRequest {
+        serde_json::from_value(json!({"model": "m", "messages": messages, "tools": [{}]}))
+            .unwrap_or_else(|e| panic!("bad fixture: {e}"))
+    }
+
+    #[test]
+    fn counts_assistant_messages_after_the_last_prompt() {
+        let req = request(json!([
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": [{"type": "text", "text": "a"}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "<system-reminder>\ndate\n</system-reminder>\n\n"},
+                {"type": "text", "text": "second"}
+            ]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t", "content": "x"},
+                {"type": "text", "text": "<system-reminder>r</system-reminder>"}
+            ]},
+        ]));
+        let turn = Turn { prompt: "second".into(), step: 1 };
+        assert_eq!(req.turn(), Some(turn));
+    }
+
+    #[test]
+    fn the_structured_output_nudge_continues_the_turn() {
+        let req = request(json!([
+            {"role": "user", "content": [{"type": "text", "text": "prompt"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "a"}]},
+            {"role": "user", "content": [{"type": "text",
+                "text": "[structured-output-enforce] You MUST call the StructuredOutput tool"}]},
+        ]));
+        let turn = Turn { prompt: "prompt".into(), step: 1 };
+        assert_eq!(req.turn(), Some(turn));
+    }
+
+    #[test]
+    fn no_prompt_means_no_turn() {
+        let req = request(json!([]));
+        assert_eq!(req.turn(), None);
+        assert!(req.is_agent_loop());
+    }
+}

@@ -1,0 +1,132 @@
+//! `ccgate serve`: wires the store, queue, runner and API together, serves HTTP,
+//! and shuts down gracefully on SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::{AppState, Readiness};
+use crate::auth::{Authenticator, KeyHasher, RateLimiter, load_or_create_pepper};
+use crate::config::Config;
+use crate::hooks::{AllowAll, KeepResult};
+use crate::queue::{Hub, Queue, QueueParts};
+use crate::runner::{Runner, passthrough_env, resolve_program};
+use crate::store::Store;
+use crate::task::TaskService;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+/// Opens the database (creating the data directory) and the key hasher.
+pub async fn open(config: &Config) -> Result<(Store, KeyHasher), ServeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        ServeError::Setup(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
+    })?;
+    let store = Store::connect(&config.database_url()).await?;
+    let pepper = load_or_create_pepper(&config.keys.pepper, &config.data_dir)
+        .map_err(|e| ServeError::Setup(format!("cannot read or create the key pepper: {e}")))?;
+    Ok((store, KeyHasher::new(&pepper)))
+}
+
+/// Runs the gateway until a shutdown signal.
+pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
+    let (store, hasher) = open(&config).await?;
+    if migrate {
+        store.migrate().await?;
+    }
+    let claude_bin = resolve_program(&config.claude.bin, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
+        ServeError::Setup(format!(
+            "the Claude Code executable {:?} was not found (set CCGATE_CLAUDE_BIN, or run scripts/setup.sh)",
+            config.claude.bin
+        ))
+    })?;
+    let claude_version = claude_version(&claude_bin).await;
+    tracing::info!(path = %claude_bin.display(), version = ?claude_version, "Claude Code found");
+    let supervisor =
+        std::env::current_exe().map_err(|e| ServeError::Setup(format!("cannot find the ccgate executable: {e}")))?;
+    let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough_env(std::env::vars()));
+    let hub = Arc::new(Hub::default());
+    let queue = Queue::new(QueueParts {
+        store: store.clone(),
+        hub: hub.clone(),
+        runner,
+        config: config.queue.clone(),
+        data_dir: absolute(&config.data_dir),
+        result_processor: Arc::new(KeepResult),
+    });
+    let tasks = TaskService::new(store.clone(), queue.clone(), hub, Arc::new(AllowAll), absolute(&config.data_dir));
+    let config = Arc::new(config);
+    let state = AppState {
+        config: config.clone(),
+        tasks,
+        auth: Authenticator::new(store.clone(), hasher.clone()),
+        hasher,
+        limiter: Arc::new(RateLimiter::default()),
+        queue: queue.clone(),
+        readiness: Arc::new(Readiness { claude_bin, claude_version }),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
+    queue.start().await;
+    // Tests and scripts wait for this exact line.
+    tracing::info!(addr = %local, node = queue.node_id(), "ccgate listening on http://{local}");
+
+    let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let grace = Duration::from_secs(config.queue.shutdown_grace_seconds);
+    let draining = queue.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!(
+                grace_seconds = grace.as_secs(),
+                "shutting down: no new work; running tasks get the grace period"
+            );
+            draining.shutdown(grace).await;
+        })
+        .await
+        .map_err(|source| ServeError::Listen { addr: local.to_string(), source })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+async fn claude_version(bin: &std::path::Path) -> Option<String> {
+    let output = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(bin).arg("--version").env_clear().env("PATH", "/usr/bin:/bin").output(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    output.status.success().then(|| text.split_whitespace().next().unwrap_or("").to_string()).filter(|v| !v.is_empty())
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,61 @@
+//! The audit log: an append-only record of state changes and runs.
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+
+use super::entities::audit_event;
+use super::{Context, Result, Store};
+
+/// One audit entry to write.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry {
+    pub key_id: Option<String>,
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub outcome: &'static str,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+impl AuditEntry {
+    pub fn new(action: &'static str, outcome: &'static str) -> Self {
+        Self { action, outcome, ..Default::default() }
+    }
+}
+
+/// Writes `entry` on `conn`, which may be a transaction of the change it records.
+pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry, at: i64) -> Result<()> {
+    audit_event::ActiveModel {
+        at: Set(at),
+        key_id: Set(entry.key_id),
+        action: Set(entry.action.to_string()),
+        target: Set(entry.target),
+        outcome: Set(entry.outcome.to_string()),
+        request_id: Set(entry.request_id),
+        client_addr: Set(entry.client_addr),
+        details: Set(entry.details.map(|d| d.to_string())),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .during("writing the audit log")?;
+    Ok(())
+}
+
+impl Store {
+    /// Writes one audit entry on its own.
+    pub async fn audit(&self, entry: AuditEntry) -> Result<()> {
+        record(&self.writer, entry, crate::timestamp::now_ms()).await
+    }
+
+    /// The newest audit entries first.
+    pub async fn audit_entries(&self, limit: u64) -> Result<Vec<audit_event::Model>> {
+        use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+        audit_event::Entity::find()
+            .order_by_desc(audit_event::Column::Id)
+            .limit(limit)
+            .all(&self.reader)
+            .await
+            .during("reading the audit log")
+    }
+}

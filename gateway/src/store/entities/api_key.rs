@@ -1,0 +1,30 @@
+//! An API key: only a keyed hash of its secret is stored.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_keys")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub name: String,
+    /// The first characters of the secret, for people to recognise a key.
+    pub prefix: String,
+    #[sea_orm(unique)]
+    pub secret_hash: String,
+    /// `live` or `test`.
+    pub environment: String,
+    /// Comma-separated scopes.
+    pub scopes: String,
+    pub rate_limit_per_minute: i32,
+    pub max_concurrent_tasks: i32,
+    pub max_queued_tasks: i32,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

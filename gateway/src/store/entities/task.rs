@@ -1,0 +1,42 @@
+//! A task row: its input, its current state and lease, and its latest result.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tasks")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub key_id: String,
+    pub status: String,
+    pub priority: i32,
+    /// The first turn's prompt.
+    pub prompt: String,
+    /// JSON of the resolved `TaskOptions`.
+    pub options: String,
+    /// JSON object of string values.
+    pub metadata: String,
+    pub created_at: i64,
+    /// When the task last entered the queue: FIFO order within a priority.
+    pub enqueued_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub current_turn: i32,
+    /// Runs of the current turn so far; a run's writes are fenced on it.
+    pub attempts: i32,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub cancel_requested: bool,
+    pub session_id: Option<String>,
+    /// JSON of the latest `TaskResult`.
+    pub result: Option<String>,
+    /// JSON of the `TaskError`, when failed or cancelled.
+    pub error: Option<String>,
+    /// The last sequence number given to an event of this task.
+    pub event_seq: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

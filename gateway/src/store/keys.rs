@@ -1,0 +1,94 @@
+//! API key rows.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+
+use super::entities::api_key;
+use super::{AuditEntry, Context, Result, Store, audit};
+
+/// A key to insert (the secret itself is never stored).
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: String,
+    pub environment: String,
+    pub scopes: Vec<String>,
+    pub rate_limit_per_minute: u32,
+    pub max_concurrent_tasks: u32,
+    pub max_queued_tasks: u32,
+}
+
+impl Store {
+    pub async fn insert_key(&self, key: NewKey, audit_entry: AuditEntry) -> Result<api_key::Model> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let model = api_key::ActiveModel {
+            id: Set(key.id),
+            name: Set(key.name),
+            prefix: Set(key.prefix),
+            secret_hash: Set(key.secret_hash),
+            environment: Set(key.environment),
+            scopes: Set(key.scopes.join(",")),
+            rate_limit_per_minute: Set(key.rate_limit_per_minute as i32),
+            max_concurrent_tasks: Set(key.max_concurrent_tasks as i32),
+            max_queued_tasks: Set(key.max_queued_tasks as i32),
+            created_at: Set(now),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await
+        .during("creating a key")?;
+        audit::record(&txn, AuditEntry { target: Some(model.id.clone()), ..audit_entry }, now).await?;
+        txn.commit().await.during("creating a key")?;
+        Ok(model)
+    }
+
+    pub async fn key_by_hash(&self, secret_hash: &str) -> Result<Option<api_key::Model>> {
+        api_key::Entity::find()
+            .filter(api_key::Column::SecretHash.eq(secret_hash))
+            .one(&self.reader)
+            .await
+            .during("looking up a key")
+    }
+
+    pub async fn key(&self, id: &str) -> Result<Option<api_key::Model>> {
+        api_key::Entity::find_by_id(id).one(&self.reader).await.during("reading a key")
+    }
+
+    pub async fn keys(&self) -> Result<Vec<api_key::Model>> {
+        api_key::Entity::find().order_by_desc(api_key::Column::Id).all(&self.reader).await.during("listing keys")
+    }
+
+    /// Revokes a key; `false` when there is no such active key.
+    pub async fn revoke_key(&self, id: &str, audit_entry: AuditEntry) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let changed = api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .during("revoking a key")?
+            .rows_affected
+            == 1;
+        if changed {
+            audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        }
+        txn.commit().await.during("revoking a key")?;
+        Ok(changed)
+    }
+
+    /// Records that a key was used (callers throttle this).
+    pub async fn touch_key(&self, id: &str, at: i64) -> Result<()> {
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, sea_orm::sea_query::Expr::value(at))
+            .filter(api_key::Column::Id.eq(id))
+            .exec(&self.writer)
+            .await
+            .during("recording key use")?;
+        Ok(())
+    }
+}

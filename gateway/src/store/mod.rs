@@ -1,0 +1,116 @@
+//! Persistence: SeaORM entities and the repositories the rest of the gateway uses.
+//!
+//! With SQLite, writes go through a pool of one connection and reads through a
+//! separate pool, so writers queue in-process instead of failing with
+//! `SQLITE_BUSY`, and readers (SSE followers, lists) never wait for a writer (WAL).
+//! With PostgreSQL both pools are the same.
+
+mod audit;
+pub mod entities;
+mod events;
+mod keys;
+mod tasks;
+
+use std::time::Duration;
+
+use ccgate_migrations::MigratorTrait;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+pub use audit::AuditEntry;
+pub use events::{EventRecord, StoredEvent};
+pub use keys::NewKey;
+pub use tasks::{ClaimedTask, Fence, FinishRun, NewTaskRow, RecoveredTask, TaskFilter};
+
+/// A database failure, with the operation that hit it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error while {action}: {source}")]
+    Db { action: &'static str, source: DbErr },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub(crate) trait Context<T> {
+    fn during(self, action: &'static str) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, DbErr> {
+    fn during(self, action: &'static str) -> Result<T> {
+        self.map_err(|source| StoreError::Db { action, source })
+    }
+}
+
+/// The database handle shared by the gateway.
+#[derive(Clone)]
+pub struct Store {
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            let writer = Database::connect(sqlite_options(url, 1)).await.during("opening the database")?;
+            // WAL must be switched on by a writer before readers open their connections.
+            writer.execute_unprepared("PRAGMA journal_mode = WAL").await.during("enabling WAL")?;
+            let reader = Database::connect(sqlite_options(url, 8)).await.during("opening the database")?;
+            Ok(Self { writer, reader })
+        } else {
+            let mut options = ConnectOptions::new(url);
+            options.max_connections(16).sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+            let pool = Database::connect(options).await.during("opening the database")?;
+            Ok(Self { writer: pool.clone(), reader: pool })
+        }
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        ccgate_migrations::Migrator::up(&self.writer, None).await.during("migrating the schema")
+    }
+
+    /// Whether every migration has been applied.
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        let pending = ccgate_migrations::Migrator::get_pending_migrations(&self.reader)
+            .await
+            .during("reading the migration state")?;
+        Ok(pending.len())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        self.reader.ping().await.during("pinging the database")
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.writer.get_database_backend()
+    }
+
+    /// Whether several gateway nodes may share this database (only PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.backend() != DbBackend::Sqlite
+    }
+}
+
+fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .map_sqlx_sqlite_opts(|o| {
+            o.busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("synchronous", "NORMAL")
+                .pragma("temp_store", "MEMORY")
+        });
+    options
+}
+
+/// Numbered placeholders (`$1`) as the backend wants them: SQLite takes `?1`.
+pub(crate) fn sql_for(backend: DbBackend, sql: &str) -> String {
+    if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_string() }
+}

@@ -1,0 +1,545 @@
+//! Task rows and the queue operations on them: insert, list, claim with a lease,
+//! heartbeat, finish (fenced on owner + attempt), cancel, follow up, recover.
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, TransactionTrait, UpdateMany,
+};
+
+use super::entities::{task, task_metadata, task_turn};
+use super::events::{EventRecord, append};
+use super::{AuditEntry, Context, Result, Store, StoreError, audit, sql_for};
+
+/// Who may write a running task: the node holding its lease, for this attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub owner: String,
+    pub attempt: i32,
+}
+
+impl Fence {
+    pub(crate) fn apply(&self, update: UpdateMany<task::Entity>) -> UpdateMany<task::Entity> {
+        update
+            .filter(task::Column::LeaseOwner.eq(self.owner.clone()))
+            .filter(task::Column::Attempts.eq(self.attempt))
+            .filter(task::Column::Status.eq("running"))
+    }
+}
+
+/// A new task as it is inserted.
+#[derive(Debug, Clone)]
+pub struct NewTaskRow {
+    pub id: String,
+    pub key_id: String,
+    pub priority: i32,
+    pub prompt: String,
+    pub options_json: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Filters of `GET /v1/tasks`.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub status: Option<String>,
+    pub created_after: Option<i64>,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A task this node just claimed, with the prompt of the turn to run.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub task: task::Model,
+    pub prompt: String,
+    pub fence: Fence,
+}
+
+/// The final write of a run.
+#[derive(Debug, Clone)]
+pub struct FinishRun {
+    pub status: &'static str,
+    pub result_json: Option<String>,
+    pub error_json: Option<String>,
+    pub session_id: Option<String>,
+    pub events: Vec<EventRecord>,
+    pub audit: AuditEntry,
+}
+
+/// What recovery did with a task whose run was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveredTask {
+    Requeued(String),
+    Failed(String),
+    Cancelled(String),
+}
+
+const TERMINAL: [&str; 3] = ["completed", "failed", "cancelled"];
+
+impl Store {
+    /// Inserts a task with its first turn, metadata, first events and audit entry.
+    pub async fn insert_task(
+        &self,
+        row: NewTaskRow,
+        events: &[EventRecord],
+        audit_entry: AuditEntry,
+    ) -> Result<task::Model> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let model = task::ActiveModel {
+            id: Set(row.id.clone()),
+            key_id: Set(row.key_id),
+            status: Set("queued".into()),
+            priority: Set(row.priority),
+            prompt: Set(row.prompt.clone()),
+            options: Set(row.options_json),
+            metadata: Set(serde_json::to_string(&row.metadata).unwrap_or_else(|_| "{}".into())),
+            created_at: Set(now),
+            enqueued_at: Set(now),
+            started_at: Set(None),
+            finished_at: Set(None),
+            current_turn: Set(0),
+            attempts: Set(0),
+            lease_owner: Set(None),
+            lease_expires_at: Set(None),
+            cancel_requested: Set(false),
+            session_id: Set(None),
+            result: Set(None),
+            error: Set(None),
+            event_seq: Set(0),
+        }
+        .insert(&txn)
+        .await
+        .during("creating a task")?;
+        insert_turn(&txn, &row.id, 0, &row.prompt, now).await?;
+        if !row.metadata.is_empty() {
+            let pairs = row.metadata.iter().map(|(name, value)| task_metadata::ActiveModel {
+                task_id: Set(row.id.clone()),
+                name: Set(name.clone()),
+                value: Set(value.clone()),
+            });
+            task_metadata::Entity::insert_many(pairs).exec(&txn).await.during("creating a task")?;
+        }
+        append(&txn, &row.id, None, events, now).await?;
+        audit::record(&txn, AuditEntry { target: Some(row.id.clone()), ..audit_entry }, now).await?;
+        txn.commit().await.during("creating a task")?;
+        Ok(model)
+    }
+
+    pub async fn task(&self, id: &str) -> Result<Option<task::Model>> {
+        task::Entity::find_by_id(id).one(&self.reader).await.during("reading a task")
+    }
+
+    /// The task, if it belongs to `key_id` (another key's task is "not found").
+    pub async fn task_of_key(&self, id: &str, key_id: &str) -> Result<Option<task::Model>> {
+        Ok(self.task(id).await?.filter(|t| t.key_id == key_id))
+    }
+
+    pub async fn turns(&self, task_id: &str) -> Result<Vec<task_turn::Model>> {
+        task_turn::Entity::find()
+            .filter(task_turn::Column::TaskId.eq(task_id))
+            .order_by_asc(task_turn::Column::TurnIndex)
+            .all(&self.reader)
+            .await
+            .during("reading turns")
+    }
+
+    /// A key's tasks, newest first, after the `before_id` cursor.
+    pub async fn list_tasks(
+        &self,
+        key_id: &str,
+        filter: &TaskFilter,
+        before_id: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<task::Model>> {
+        let mut query = task::Entity::find().filter(task::Column::KeyId.eq(key_id));
+        if let Some(status) = &filter.status {
+            query = query.filter(task::Column::Status.eq(status.clone()));
+        }
+        if let Some(after) = filter.created_after {
+            query = query.filter(task::Column::CreatedAt.gt(after));
+        }
+        for (name, value) in &filter.metadata {
+            let matching = Query::select()
+                .column(task_metadata::Column::TaskId)
+                .from(task_metadata::Entity)
+                .and_where(task_metadata::Column::Name.eq(name.clone()))
+                .and_where(task_metadata::Column::Value.eq(value.clone()))
+                .to_owned();
+            query = query.filter(task::Column::Id.in_subquery(matching));
+        }
+        if let Some(before) = before_id {
+            query = query.filter(task::Column::Id.lt(before));
+        }
+        query.order_by_desc(task::Column::Id).limit(limit).all(&self.reader).await.during("listing tasks")
+    }
+
+    /// How many of a key's tasks wait in the queue.
+    pub async fn queued_count(&self, key_id: &str) -> Result<u64> {
+        task::Entity::find()
+            .filter(task::Column::KeyId.eq(key_id))
+            .filter(task::Column::Status.eq("queued"))
+            .count(&self.reader)
+            .await
+            .during("counting queued tasks")
+    }
+
+    /// Queued and running tasks of this whole gateway, by status.
+    pub async fn count_by_status(&self, status: &str) -> Result<u64> {
+        task::Entity::find().filter(task::Column::Status.eq(status)).count(&self.reader).await.during("counting tasks")
+    }
+
+    /// Cancels a task that is still queued. `false` when it is not queued (any more).
+    pub async fn cancel_queued(
+        &self,
+        id: &str,
+        error_json: String,
+        events: &[EventRecord],
+        audit_entry: AuditEntry,
+    ) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        // Events first: their numbering is the row lock that serialises this with a claim.
+        let changed = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value("cancelled"))
+            .col_expr(task::Column::FinishedAt, Expr::value(now))
+            .col_expr(task::Column::Error, Expr::value(error_json))
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Status.eq("queued"))
+            .exec(&txn)
+            .await
+            .during("cancelling a task")?
+            .rows_affected
+            == 1;
+        if changed {
+            set_turn_status(&txn, id, None, "cancelled", now).await?;
+            append(&txn, id, None, events, now).await?;
+            audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        }
+        txn.commit().await.during("cancelling a task")?;
+        Ok(changed)
+    }
+
+    /// Flags a running task for cancellation (its runner, on any node, sees the flag).
+    pub async fn request_cancel(&self, id: &str, audit_entry: AuditEntry) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let changed = task::Entity::update_many()
+            .col_expr(task::Column::CancelRequested, Expr::value(true))
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Status.eq("running"))
+            .exec(&txn)
+            .await
+            .during("cancelling a task")?
+            .rows_affected
+            == 1;
+        if changed {
+            audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        }
+        txn.commit().await.during("cancelling a task")?;
+        Ok(changed)
+    }
+
+    /// Queues the next turn of a finished task. `None` when the task is not finished.
+    pub async fn queue_follow_up(
+        &self,
+        id: &str,
+        prompt: &str,
+        events: &[EventRecord],
+        audit_entry: AuditEntry,
+    ) -> Result<Option<i32>> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let changed = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value("queued"))
+            .col_expr(task::Column::CurrentTurn, Expr::col(task::Column::CurrentTurn).add(1))
+            .col_expr(task::Column::Attempts, Expr::value(0))
+            .col_expr(task::Column::EnqueuedAt, Expr::value(now))
+            .col_expr(task::Column::FinishedAt, Expr::value(Option::<i64>::None))
+            .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::CancelRequested, Expr::value(false))
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Status.is_in(TERMINAL))
+            .exec(&txn)
+            .await
+            .during("queueing a follow-up")?
+            .rows_affected
+            == 1;
+        if !changed {
+            txn.rollback().await.during("queueing a follow-up")?;
+            return Ok(None);
+        }
+        let turn: i32 = task::Entity::find_by_id(id)
+            .select_only()
+            .column(task::Column::CurrentTurn)
+            .into_tuple()
+            .one(&txn)
+            .await
+            .during("queueing a follow-up")?
+            .ok_or_else(|| StoreError::Corrupt(format!("task {id} vanished")))?;
+        insert_turn(&txn, id, turn, prompt, now).await?;
+        append(&txn, id, None, events, now).await?;
+        audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        txn.commit().await.during("queueing a follow-up")?;
+        Ok(Some(turn))
+    }
+
+    /// Claims the next runnable task for `owner`: highest priority first, FIFO within
+    /// a priority, skipping keys already at their concurrency cap. One UPDATE picks
+    /// and takes the row, so two workers (or nodes) never claim the same task: SQLite
+    /// holds its write lock for the statement, PostgreSQL skips rows locked by others.
+    pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<ClaimedTask>> {
+        let now = crate::timestamp::now_ms();
+        let backend = self.backend();
+        let lock = if backend == DbBackend::Postgres { "FOR UPDATE OF t SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+               attempts = attempts + 1, started_at = COALESCE(started_at, $3), cancel_requested = $4 \
+             WHERE status = 'queued' AND id = ( \
+               SELECT t.id FROM tasks t JOIN api_keys k ON k.id = t.key_id \
+               WHERE t.status = 'queued' AND ( \
+                 SELECT COUNT(*) FROM tasks r WHERE r.key_id = t.key_id AND r.status = 'running' \
+               ) < k.max_concurrent_tasks \
+               ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1 {lock}) \
+             RETURNING id, attempts"
+        );
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let statement = Statement::from_sql_and_values(
+            backend,
+            sql_for(backend, &sql),
+            [owner.into(), (now + lease_ms).into(), now.into(), false.into()],
+        );
+        let Some(row) = txn.query_one_raw(statement).await.during("claiming a task")? else {
+            txn.rollback().await.during("claiming a task")?;
+            return Ok(None);
+        };
+        let id: String = row.try_get("", "id").during("claiming a task")?;
+        let attempt: i32 = row.try_get("", "attempts").during("claiming a task")?;
+        let fence = Fence { owner: owner.to_string(), attempt };
+        let task = task::Entity::find_by_id(&id)
+            .one(&txn)
+            .await
+            .during("claiming a task")?
+            .ok_or_else(|| StoreError::Corrupt(format!("claimed task {id} vanished")))?;
+        let turn = task_turn::Entity::find_by_id((id.clone(), task.current_turn))
+            .one(&txn)
+            .await
+            .during("claiming a task")?
+            .ok_or_else(|| StoreError::Corrupt(format!("task {id} has no turn {}", task.current_turn)))?;
+        set_turn_status(&txn, &id, Some(task.current_turn), "running", now).await?;
+        let status = EventRecord::new(
+            "status",
+            serde_json::json!({"status": "running", "attempt": attempt, "turn": task.current_turn}),
+        );
+        append(&txn, &id, Some(&fence), &[status], now).await?;
+        let entry = AuditEntry {
+            key_id: Some(task.key_id.clone()),
+            target: Some(id.clone()),
+            details: Some(serde_json::json!({"attempt": attempt, "turn": task.current_turn, "node": owner})),
+            ..AuditEntry::new("run.start", "ok")
+        };
+        audit::record(&txn, entry, now).await?;
+        txn.commit().await.during("claiming a task")?;
+        Ok(Some(ClaimedTask { task, prompt: turn.prompt, fence }))
+    }
+
+    /// Extends a lease. `None` when the lease was lost; else whether cancel was asked.
+    pub async fn heartbeat(&self, id: &str, fence: &Fence, lease_ms: i64) -> Result<Option<bool>> {
+        let until = crate::timestamp::now_ms() + lease_ms;
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(until))
+            .filter(task::Column::Id.eq(id));
+        if fence.apply(update).exec(&self.writer).await.during("renewing a lease")?.rows_affected == 0 {
+            return Ok(None);
+        }
+        let cancel: Option<bool> = task::Entity::find_by_id(id)
+            .select_only()
+            .column(task::Column::CancelRequested)
+            .into_tuple()
+            .one(&self.writer)
+            .await
+            .during("renewing a lease")?;
+        Ok(cancel)
+    }
+
+    /// Records the Claude session of a running task as soon as it is known.
+    pub async fn set_session(&self, id: &str, fence: &Fence, session_id: &str) -> Result<bool> {
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::SessionId, Expr::value(session_id))
+            .filter(task::Column::Id.eq(id));
+        Ok(fence.apply(update).exec(&self.writer).await.during("recording the session")?.rows_affected == 1)
+    }
+
+    /// Writes the outcome of a run. `false` when the run no longer holds the task.
+    pub async fn finish_run(&self, id: &str, fence: &Fence, turn: i32, finish: FinishRun) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        if append(&txn, id, Some(fence), &finish.events, now).await?.is_none() {
+            txn.rollback().await.during("finishing a run")?;
+            return Ok(false);
+        }
+        let mut update = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value(finish.status))
+            .col_expr(task::Column::FinishedAt, Expr::value(now))
+            .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+            .col_expr(task::Column::Result, Expr::value(finish.result_json))
+            .col_expr(task::Column::Error, Expr::value(finish.error_json))
+            .filter(task::Column::Id.eq(id));
+        if let Some(session) = finish.session_id {
+            update = update.col_expr(task::Column::SessionId, Expr::value(session));
+        }
+        if fence.apply(update).exec(&txn).await.during("finishing a run")?.rows_affected == 0 {
+            txn.rollback().await.during("finishing a run")?;
+            return Ok(false);
+        }
+        set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
+        audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..finish.audit }, now).await?;
+        txn.commit().await.during("finishing a run")?;
+        Ok(true)
+    }
+
+    /// Puts a run's task back in the queue without counting the attempt (shutdown).
+    pub async fn requeue_run(&self, id: &str, fence: &Fence, turn: i32, events: &[EventRecord]) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        if append(&txn, id, Some(fence), events, now).await?.is_none() {
+            txn.rollback().await.during("re-queueing a task")?;
+            return Ok(false);
+        }
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value("queued"))
+            .col_expr(task::Column::Attempts, Expr::col(task::Column::Attempts).sub(1))
+            .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+            .filter(task::Column::Id.eq(id));
+        let changed = fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 1;
+        if changed {
+            set_turn_status(&txn, id, Some(turn), "queued", now).await?;
+        }
+        txn.commit().await.during("re-queueing a task")?;
+        Ok(changed)
+    }
+
+    /// Running tasks whose run is lost: their lease expired, or (`not_owner`, for a
+    /// single-node database at start-up) they are held by anyone but this node.
+    pub async fn lost_runs(&self, not_owner: Option<&str>) -> Result<Vec<task::Model>> {
+        let mut query = task::Entity::find().filter(task::Column::Status.eq("running"));
+        query = match not_owner {
+            Some(owner) => {
+                query.filter(task::Column::LeaseOwner.ne(owner.to_string()).or(task::Column::LeaseOwner.is_null()))
+            }
+            None => query.filter(task::Column::LeaseExpiresAt.lt(crate::timestamp::now_ms())),
+        };
+        query.all(&self.writer).await.during("finding lost runs")
+    }
+
+    /// Re-queues (attempts left), cancels (cancel was asked) or fails a lost run.
+    pub async fn recover(
+        &self,
+        lost: &task::Model,
+        max_attempts: i32,
+        failure_json: String,
+    ) -> Result<Option<RecoveredTask>> {
+        let now = crate::timestamp::now_ms();
+        let fence = Fence { owner: lost.lease_owner.clone().unwrap_or_default(), attempt: lost.attempts };
+        let (status, outcome) = if lost.cancel_requested {
+            ("cancelled", RecoveredTask::Cancelled(lost.id.clone()))
+        } else if lost.attempts < max_attempts {
+            ("queued", RecoveredTask::Requeued(lost.id.clone()))
+        } else {
+            ("failed", RecoveredTask::Failed(lost.id.clone()))
+        };
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let mut update = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value(status))
+            .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+            .filter(task::Column::Id.eq(lost.id.clone()))
+            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Attempts.eq(lost.attempts));
+        update = match &lost.lease_owner {
+            Some(owner) => update.filter(task::Column::LeaseOwner.eq(owner.clone())),
+            None => update.filter(task::Column::LeaseOwner.is_null()),
+        };
+        if status != "queued" {
+            update = update
+                .col_expr(task::Column::FinishedAt, Expr::value(now))
+                .col_expr(task::Column::Error, Expr::value(failure_json.clone()));
+        }
+        if update.exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
+            txn.rollback().await.during("recovering a task")?;
+            return Ok(None); // its owner renewed the lease or finished meanwhile
+        }
+        set_turn_status(&txn, &lost.id, Some(lost.current_turn), status, now).await?;
+        let mut events = vec![EventRecord::new(
+            "log",
+            serde_json::json!({"stream": "gateway", "line": format!(
+                "the run of attempt {} was lost (its gateway node stopped without finishing it)", fence.attempt)}),
+        )];
+        if status != "queued" {
+            let error: serde_json::Value = serde_json::from_str(&failure_json).unwrap_or_default();
+            events.push(EventRecord::new("error", serde_json::json!({"error": error})));
+        }
+        events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
+        append(&txn, &lost.id, None, &events, now).await?;
+        let entry = AuditEntry {
+            key_id: Some(lost.key_id.clone()),
+            target: Some(lost.id.clone()),
+            details: Some(serde_json::json!({"attempt": fence.attempt, "recovered_as": status})),
+            ..AuditEntry::new("run.recover", "ok")
+        };
+        audit::record(&txn, entry, now).await?;
+        txn.commit().await.during("recovering a task")?;
+        Ok(Some(outcome))
+    }
+}
+
+async fn insert_turn(conn: &impl ConnectionTrait, task_id: &str, index: i32, prompt: &str, now: i64) -> Result<()> {
+    task_turn::ActiveModel {
+        task_id: Set(task_id.to_string()),
+        turn_index: Set(index),
+        prompt: Set(prompt.to_string()),
+        status: Set("queued".into()),
+        created_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+    .insert(conn)
+    .await
+    .during("recording a turn")?;
+    Ok(())
+}
+
+/// Sets the status of turn `index` (the current one when `None`).
+async fn set_turn_status(
+    conn: &impl ConnectionTrait,
+    task_id: &str,
+    index: Option<i32>,
+    status: &str,
+    now: i64,
+) -> Result<()> {
+    let index = match index {
+        Some(i) => i,
+        None => task::Entity::find_by_id(task_id)
+            .select_only()
+            .column(task::Column::CurrentTurn)
+            .into_tuple()
+            .one(conn)
+            .await
+            .during("reading a turn")?
+            .unwrap_or(0),
+    };
+    let mut update = task_turn::Entity::update_many()
+        .col_expr(task_turn::Column::Status, Expr::value(status))
+        .filter(task_turn::Column::TaskId.eq(task_id))
+        .filter(task_turn::Column::TurnIndex.eq(index));
+    update = match status {
+        "running" => update.col_expr(task_turn::Column::StartedAt, Expr::value(now)),
+        "queued" => update,
+        _ => update.col_expr(task_turn::Column::FinishedAt, Expr::value(now)),
+    };
+    update.exec(conn).await.during("updating a turn")?;
+    Ok(())
+}

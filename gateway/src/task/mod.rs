@@ -1,0 +1,12 @@
+//! The task domain: what a task is, how a request for one is validated, and the
+//! operations clients perform on tasks (create, cancel, follow up).
+
+mod model;
+mod request;
+mod service;
+mod view;
+
+pub use model::{ErrorKind, TaskError, TaskOptions, TaskResult, TaskStatus, Usage};
+pub use request::{FieldError, InputFile, NewTask, parse_follow_up, parse_new_task};
+pub use service::{CreateOutcome, RequestContext, TaskService, TaskServiceError};
+pub use view::{TaskView, TurnView};

@@ -1,0 +1,111 @@
+//! Task states, options, results and errors as stored and as shown by the API.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where a task is in its life. Only moves forward, except that a follow-up
+/// message moves a finished task back to `queued` for its next turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 5] = [Self::Queued, Self::Running, Self::Completed, Self::Failed, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// Resolved options of a task: every field has its value (defaults applied).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskOptions {
+    pub model: Option<String>,
+    pub max_turns: u32,
+    pub timeout_seconds: u64,
+    pub allowed_tools: Vec<String>,
+    pub disallowed_tools: Vec<String>,
+    pub append_system_prompt: Option<String>,
+    pub network: String,
+    pub output_schema: Option<Value>,
+    pub max_budget_usd: Option<f64>,
+}
+
+/// Token usage of a run, as Claude Code reports it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+}
+
+/// What the agent produced in its last turn.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub text: Option<String>,
+    pub structured: Option<Value>,
+    pub session_id: Option<String>,
+    pub num_turns: u32,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub duration_ms: u64,
+    /// True when the run was interrupted (timeout, cancel, crash): what is here is
+    /// what the agent produced until then.
+    pub partial: bool,
+}
+
+/// Why a task failed or was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Timeout,
+    Cancelled,
+    MaxTurns,
+    AgentError,
+    AgentCrashed,
+    RejectedByPlugin,
+    ResourceLimit,
+    OutputSchemaMismatch,
+    Internal,
+}
+
+/// The `error` object of a failed or cancelled task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub kind: ErrorKind,
+    pub message: String,
+    #[serde(default)]
+    pub details: Value,
+}
+
+impl TaskError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), details: Value::Object(Default::default()) }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}

@@ -1,0 +1,469 @@
+//! Validation of what clients send to create or continue a task.
+//!
+//! The body is read as untyped JSON and checked field by field so that one
+//! response can name every invalid field (JSON Pointer + message), which a serde
+//! derive would not do: it stops at the first error.
+
+use std::collections::{BTreeMap, HashSet};
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::TaskOptions;
+use crate::config::TaskLimits;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { pointer: pointer.into(), message: message.into() }
+    }
+}
+
+/// A file to place in the workspace before the first turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: String,
+    pub content: Vec<u8>,
+}
+
+/// A validated request to create a task.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub prompt: String,
+    pub priority: i32,
+    pub options: TaskOptions,
+    pub metadata: BTreeMap<String, String>,
+    pub files: Vec<InputFile>,
+    /// `POST /v1/execute` only.
+    pub wait_seconds: Option<u64>,
+}
+
+const MAX_METADATA_KEYS: usize = 32;
+const MAX_METADATA_KEY_BYTES: usize = 64;
+const MAX_METADATA_VALUE_BYTES: usize = 512;
+const MAX_TOOL_NAME_BYTES: usize = 256;
+const MAX_PATH_BYTES: usize = 1024;
+
+/// Validates a create request (`execute` allows `wait_seconds`).
+pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Result<NewTask, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
+    };
+    for name in object.keys() {
+        match name.as_str() {
+            "prompt" | "priority" | "options" | "metadata" | "files" => {}
+            "wait_seconds" if execute => {}
+            "wait_seconds" => errors.push(FieldError::new("/wait_seconds", "only POST /v1/execute takes wait_seconds")),
+            "webhook" | "artifacts" => errors.push(FieldError::new(
+                format!("/{name}"),
+                "is not supported by this gateway version yet; leave it out",
+            )),
+            other => errors.push(FieldError::new(format!("/{}", escape(other)), "unknown field")),
+        }
+    }
+
+    let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
+    let priority = match object.get("priority") {
+        None | Some(Value::Null) => 0,
+        Some(v) => match v.as_i64() {
+            Some(p) if (-10..=10).contains(&p) => p as i32,
+            _ => {
+                errors.push(FieldError::new("/priority", "must be a whole number from -10 to 10"));
+                0
+            }
+        },
+    };
+    let options = parse_options(object.get("options"), limits, &mut errors);
+    let metadata = parse_metadata(object.get("metadata"), &mut errors);
+    let files = parse_files(object.get("files"), limits, &mut errors);
+    let wait_seconds = match object.get("wait_seconds") {
+        None | Some(Value::Null) => None,
+        Some(_) if !execute => None,
+        Some(v) => match v.as_u64() {
+            Some(w) if w <= limits.max_wait_seconds => Some(w),
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "/wait_seconds",
+                    format!("must be at most {} (the server's cap tasks.max_wait_seconds)", limits.max_wait_seconds),
+                ));
+                None
+            }
+            None => {
+                errors.push(FieldError::new("/wait_seconds", "must be a whole number of seconds, 0 or more"));
+                None
+            }
+        },
+    };
+
+    if errors.is_empty() {
+        Ok(NewTask { prompt, priority, options, metadata, files, wait_seconds })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Validates a follow-up message: `{"prompt": "..."}`.
+pub fn parse_follow_up(body: &Value, limits: &TaskLimits) -> Result<String, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
+    };
+    for name in object.keys().filter(|k| k.as_str() != "prompt") {
+        errors.push(FieldError::new(format!("/{}", escape(name)), "unknown field"));
+    }
+    let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
+    if errors.is_empty() { Ok(prompt) } else { Err(errors) }
+}
+
+fn prompt_field(value: Option<&Value>, pointer: &str, limits: &TaskLimits, errors: &mut Vec<FieldError>) -> String {
+    match value {
+        None | Some(Value::Null) => errors.push(FieldError::new(pointer, "is required")),
+        Some(Value::String(s)) if s.trim().is_empty() => errors.push(FieldError::new(pointer, "must not be empty")),
+        Some(Value::String(s)) if s.len() > limits.max_prompt_bytes => errors.push(FieldError::new(
+            pointer,
+            format!("must be at most {} bytes (the server's cap tasks.max_prompt_bytes)", limits.max_prompt_bytes),
+        )),
+        Some(Value::String(s)) if s.contains('\0') => {
+            errors.push(FieldError::new(pointer, "must not contain NUL characters"))
+        }
+        Some(Value::String(s)) => return s.clone(),
+        Some(_) => errors.push(FieldError::new(pointer, "must be a string")),
+    }
+    String::new()
+}
+
+fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<FieldError>) -> TaskOptions {
+    let mut options = TaskOptions {
+        model: limits.default_model.clone(),
+        max_turns: limits.default_max_turns,
+        timeout_seconds: limits.default_timeout_seconds,
+        allowed_tools: limits.default_allowed_tools.clone(),
+        disallowed_tools: Vec::new(),
+        append_system_prompt: None,
+        network: "none".into(),
+        output_schema: None,
+        max_budget_usd: None,
+    };
+    let object = match value {
+        None | Some(Value::Null) => return options,
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            errors.push(FieldError::new("/options", "must be an object"));
+            return options;
+        }
+    };
+    for (name, value) in object {
+        let pointer = format!("/options/{}", escape(name));
+        if value.is_null() {
+            continue; // null means "the server's default"
+        }
+        match name.as_str() {
+            "model" => match value.as_str() {
+                Some(m) if is_model_name(m) => options.model = Some(m.to_string()),
+                _ => {
+                    errors.push(FieldError::new(pointer, "must be a model name: 1-128 letters, digits or . _ - : / @"))
+                }
+            },
+            "max_turns" => match value.as_u64() {
+                Some(n) if n >= 1 && n <= u64::from(limits.max_max_turns) => options.max_turns = n as u32,
+                Some(n) if n >= 1 => errors.push(FieldError::new(
+                    pointer,
+                    format!("must be at most {} (the server's cap tasks.max_max_turns)", limits.max_max_turns),
+                )),
+                _ => errors.push(FieldError::new(pointer, "must be a whole number, 1 or more")),
+            },
+            "timeout_seconds" => match value.as_u64() {
+                Some(n) if n >= 1 && n <= limits.max_timeout_seconds => options.timeout_seconds = n,
+                Some(n) if n >= 1 => errors.push(FieldError::new(
+                    pointer,
+                    format!(
+                        "must be at most {} (the server's cap tasks.max_timeout_seconds)",
+                        limits.max_timeout_seconds
+                    ),
+                )),
+                _ => errors.push(FieldError::new(pointer, "must be a whole number of seconds, 1 or more")),
+            },
+            "allowed_tools" => {
+                if let Some(tools) = tool_list(value, &pointer, errors) {
+                    options.allowed_tools = tools;
+                }
+            }
+            "disallowed_tools" => {
+                if let Some(tools) = tool_list(value, &pointer, errors) {
+                    options.disallowed_tools = tools;
+                }
+            }
+            "append_system_prompt" => match value.as_str() {
+                Some(s) if s.len() > limits.max_append_system_prompt_bytes => errors.push(FieldError::new(
+                    pointer,
+                    format!(
+                        "must be at most {} bytes (the server's cap tasks.max_append_system_prompt_bytes)",
+                        limits.max_append_system_prompt_bytes
+                    ),
+                )),
+                Some(s) if s.contains('\0') => errors.push(FieldError::new(pointer, "must not contain NUL characters")),
+                Some(s) => options.append_system_prompt = Some(s.to_string()),
+                None => errors.push(FieldError::new(pointer, "must be a string or null")),
+            },
+            "network" => match value.as_str() {
+                Some(n @ ("none" | "allowlist" | "full")) => options.network = n.to_string(),
+                _ => errors.push(FieldError::new(pointer, "must be one of \"none\", \"allowlist\", \"full\"")),
+            },
+            "output_schema" => match value {
+                Value::Object(_) => options.output_schema = Some(value.clone()),
+                _ => errors.push(FieldError::new(pointer, "must be a JSON Schema object or null")),
+            },
+            "max_budget_usd" => match value.as_f64() {
+                Some(b) if b > 0.0 && b.is_finite() => options.max_budget_usd = Some(b),
+                _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars")),
+            },
+            _ => errors.push(FieldError::new(pointer, "unknown option")),
+        }
+    }
+    options
+}
+
+fn tool_list(value: &Value, pointer: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    let Some(items) = value.as_array() else {
+        errors.push(FieldError::new(pointer, "must be an array of tool names"));
+        return None;
+    };
+    let mut tools = Vec::with_capacity(items.len());
+    let before = errors.len();
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str() {
+            Some(t) if !t.trim().is_empty() && t.len() <= MAX_TOOL_NAME_BYTES && !t.contains(['\0', '\n', ',']) => {
+                tools.push(t.to_string())
+            }
+            _ => errors.push(FieldError::new(
+                format!("{pointer}/{i}"),
+                format!("must be a tool name or pattern (1-{MAX_TOOL_NAME_BYTES} bytes, no commas or newlines)"),
+            )),
+        }
+    }
+    (errors.len() == before).then_some(tools)
+}
+
+fn parse_metadata(value: Option<&Value>, errors: &mut Vec<FieldError>) -> BTreeMap<String, String> {
+    let mut metadata = BTreeMap::new();
+    let object: &Map<String, Value> = match value {
+        None | Some(Value::Null) => return metadata,
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            errors.push(FieldError::new("/metadata", "must be an object of string values"));
+            return metadata;
+        }
+    };
+    if object.len() > MAX_METADATA_KEYS {
+        errors.push(FieldError::new("/metadata", format!("must have at most {MAX_METADATA_KEYS} keys")));
+    }
+    for (key, value) in object {
+        let pointer = format!("/metadata/{}", escape(key));
+        if key.is_empty() || key.len() > MAX_METADATA_KEY_BYTES {
+            errors.push(FieldError::new(&pointer, format!("keys must be 1-{MAX_METADATA_KEY_BYTES} bytes")));
+        }
+        match value.as_str() {
+            Some(v) if v.len() <= MAX_METADATA_VALUE_BYTES => {
+                metadata.insert(key.clone(), v.to_string());
+            }
+            Some(_) => {
+                errors.push(FieldError::new(pointer, format!("must be at most {MAX_METADATA_VALUE_BYTES} bytes")))
+            }
+            None => errors.push(FieldError::new(pointer, "must be a string")),
+        }
+    }
+    metadata
+}
+
+fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<FieldError>) -> Vec<InputFile> {
+    let items = match value {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            errors.push(FieldError::new("/files", "must be an array of {path, content | content_base64}"));
+            return Vec::new();
+        }
+    };
+    if items.len() > limits.max_input_files {
+        errors.push(FieldError::new(
+            "/files",
+            format!("must have at most {} entries (the server's cap tasks.max_input_files)", limits.max_input_files),
+        ));
+        return Vec::new();
+    }
+    let mut files = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    let mut total = 0usize;
+    for (i, item) in items.iter().enumerate() {
+        let pointer = format!("/files/{i}");
+        let Some(entry) = item.as_object() else {
+            errors.push(FieldError::new(pointer, "must be an object {path, content | content_base64}"));
+            continue;
+        };
+        for name in entry.keys().filter(|k| !matches!(k.as_str(), "path" | "content" | "content_base64")) {
+            errors.push(FieldError::new(format!("{pointer}/{}", escape(name)), "unknown field"));
+        }
+        let path = match entry.get("path").and_then(Value::as_str) {
+            Some(p) => match check_relative_path(p) {
+                Ok(()) if !seen.insert(p.trim_start_matches("./").to_string()) => {
+                    errors.push(FieldError::new(format!("{pointer}/path"), "duplicates an earlier file's path"));
+                    None
+                }
+                Ok(()) => Some(p.to_string()),
+                Err(why) => {
+                    errors.push(FieldError::new(format!("{pointer}/path"), why));
+                    None
+                }
+            },
+            None => {
+                errors.push(FieldError::new(format!("{pointer}/path"), "is required and must be a string"));
+                None
+            }
+        };
+        let content = match (entry.get("content"), entry.get("content_base64")) {
+            (Some(Value::String(text)), None) => Some(text.clone().into_bytes()),
+            (None, Some(Value::String(encoded))) => match base64::engine::general_purpose::STANDARD.decode(encoded) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    errors.push(FieldError::new(
+                        format!("{pointer}/content_base64"),
+                        format!("is not valid base64: {e}"),
+                    ));
+                    None
+                }
+            },
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new(pointer.clone(), "give either content or content_base64, not both"));
+                None
+            }
+            (None, None) => {
+                errors.push(FieldError::new(format!("{pointer}/content"), "content or content_base64 is required"));
+                None
+            }
+            (Some(_), None) => {
+                errors.push(FieldError::new(format!("{pointer}/content"), "must be a string"));
+                None
+            }
+            (None, Some(_)) => {
+                errors.push(FieldError::new(format!("{pointer}/content_base64"), "must be a string"));
+                None
+            }
+        };
+        if let (Some(path), Some(content)) = (path, content) {
+            total += content.len();
+            files.push(InputFile { path, content });
+        }
+    }
+    if total > limits.max_input_bytes {
+        errors.push(FieldError::new(
+            "/files",
+            format!(
+                "hold {total} bytes; at most {} are allowed (the server's cap tasks.max_input_bytes)",
+                limits.max_input_bytes
+            ),
+        ));
+    }
+    files
+}
+
+/// A workspace-relative path: no absolute path, no `..`, no empty or odd parts.
+pub fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(format!("must be at most {MAX_PATH_BYTES} bytes"));
+    }
+    if path.starts_with('/') || path.starts_with('\\') {
+        return Err("must be relative to the workspace, not absolute".into());
+    }
+    if path.contains('\0') || path.contains('\\') {
+        return Err("must not contain NUL or backslash characters".into());
+    }
+    for part in path.split('/') {
+        match part {
+            ".." => return Err("must not contain '..'".into()),
+            "" => return Err("must not contain empty path segments".into()),
+            _ => {}
+        }
+    }
+    if path.split('/').all(|p| p == ".") {
+        return Err("must name a file".into());
+    }
+    Ok(())
+}
+
+/// JSON Pointer escaping of one reference token (RFC 6901).
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn is_model_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_:/@".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn limits() -> TaskLimits {
+        TaskLimits::default()
+    }
+
+    #[test]
+    fn every_invalid_field_is_named() {
+        let body = json!({
+            "prompt": "",
+            "priority": 11,
+            "options": {"max_turns": 0, "timeout_seconds": 999999999, "network": "lan", "bogus": 1},
+            "metadata": {"a": 1},
+            "files": [{"path": "../etc/passwd", "content": "x"}, {"path": "/abs", "content_base64": "!!"}],
+            "extra": true
+        });
+        let errors = parse_new_task(&body, &limits(), false).unwrap_err();
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        for expected in [
+            "/prompt",
+            "/priority",
+            "/options/max_turns",
+            "/options/timeout_seconds",
+            "/options/network",
+            "/options/bogus",
+            "/metadata/a",
+            "/files/0/path",
+            "/files/1/path",
+            "/files/1/content_base64",
+            "/extra",
+        ] {
+            assert!(pointers.contains(&expected), "{expected} missing from {pointers:?}");
+        }
+        let cap = errors.iter().find(|e| e.pointer == "/options/timeout_seconds").unwrap();
+        assert!(cap.message.contains("tasks.max_timeout_seconds"));
+    }
+
+    #[test]
+    fn defaults_apply_and_files_decode() {
+        let body = json!({"prompt": "hi", "files": [{"path": "a/b.txt", "content_base64": "aGk="}]});
+        let task = parse_new_task(&body, &limits(), false).unwrap();
+        assert_eq!(task.priority, 0);
+        assert_eq!(task.options.max_turns, 30);
+        assert_eq!(task.files[0].content, b"hi");
+    }
+
+    #[test]
+    fn duplicate_paths_and_wait_outside_execute_are_refused() {
+        let body = json!({"prompt": "hi", "wait_seconds": 3,
+            "files": [{"path": "a", "content": ""}, {"path": "./a", "content": ""}]});
+        let errors = parse_new_task(&body, &limits(), false).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(parse_new_task(&json!({"prompt": "hi", "wait_seconds": 3}), &limits(), true).is_ok());
+    }
+}

@@ -1,0 +1,250 @@
+//! What clients do with tasks — create, cancel, follow up, read — as operations
+//! that tie validation, policy, quotas, the store and the queue together. HTTP
+//! handlers call these and only translate requests and responses.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::request::FieldError;
+use super::{ErrorKind, NewTask, TaskError, TaskView};
+use crate::auth::Principal;
+use crate::hooks::TaskValidator;
+use crate::queue::{Hub, Queue};
+use crate::runner::{Stop, TaskDirs};
+use crate::store::entities::task;
+use crate::store::{AuditEntry, EventRecord, NewTaskRow, Store, StoreError};
+
+/// Why an operation on a task was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskServiceError {
+    #[error("no such task")]
+    NotFound,
+    #[error("the request was rejected by policy")]
+    Rejected(Vec<FieldError>),
+    #[error("the key already has {queued} queued tasks, its limit (max_queued_tasks)")]
+    QueueFull { queued: u64 },
+    #[error("the task is {status}; {action} needs a finished task")]
+    Conflict { status: String, action: &'static str },
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+    #[error("cannot prepare the task's workspace: {0}")]
+    Workspace(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who asked, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+/// What creating a task produced.
+pub struct CreateOutcome {
+    pub task: task::Model,
+}
+
+#[derive(Clone)]
+pub struct TaskService {
+    store: Store,
+    queue: Arc<Queue>,
+    hub: Arc<Hub>,
+    validator: Arc<dyn TaskValidator>,
+    data_dir: PathBuf,
+}
+
+impl TaskService {
+    pub fn new(
+        store: Store,
+        queue: Arc<Queue>,
+        hub: Arc<Hub>,
+        validator: Arc<dyn TaskValidator>,
+        data_dir: PathBuf,
+    ) -> Self {
+        Self { store, queue, hub, validator, data_dir }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Validates policy and quotas, writes input files, stores and queues the task.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        mut request: NewTask,
+        ctx: &RequestContext,
+    ) -> Result<CreateOutcome, TaskServiceError> {
+        if self.queue.is_draining() {
+            return Err(TaskServiceError::ShuttingDown);
+        }
+        self.validator.validate(&mut request, principal).map_err(TaskServiceError::Rejected)?;
+        let queued = self.store.queued_count(&principal.key_id).await?;
+        if queued >= u64::from(principal.max_queued_tasks) {
+            return Err(TaskServiceError::QueueFull { queued });
+        }
+        let id = crate::ids::new_id("tsk");
+        let dirs = TaskDirs::new(&self.data_dir, &id);
+        if let Err(e) = write_inputs(&dirs, &request) {
+            let _ = std::fs::remove_dir_all(&dirs.root);
+            return Err(TaskServiceError::Workspace(e));
+        }
+        let row = NewTaskRow {
+            id: id.clone(),
+            key_id: principal.key_id.clone(),
+            priority: request.priority,
+            prompt: request.prompt.clone(),
+            options_json: serde_json::to_string(&request.options).unwrap_or_default(),
+            metadata: request.metadata.clone(),
+        };
+        let events = [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0}))];
+        let audit = audit_entry(principal, ctx, "task.create", "ok");
+        match self.store.insert_task(row, &events, audit).await {
+            Ok(task) => {
+                self.hub.work_queued();
+                Ok(CreateOutcome { task })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dirs.root);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The task with its turns, if it is this key's.
+    pub async fn view(&self, principal: &Principal, id: &str) -> Result<TaskView, TaskServiceError> {
+        let task = self.owned(principal, id).await?;
+        self.view_of(&task).await
+    }
+
+    pub async fn view_of(&self, task: &task::Model) -> Result<TaskView, TaskServiceError> {
+        let turns = self.store.turns(&task.id).await?;
+        Ok(TaskView::new(task, &turns))
+    }
+
+    /// The task row, if it is this key's (another key's task is "not found").
+    pub async fn owned(&self, principal: &Principal, id: &str) -> Result<task::Model, TaskServiceError> {
+        if !crate::ids::looks_like(id, "tsk") {
+            return Err(TaskServiceError::NotFound);
+        }
+        self.store.task_of_key(id, &principal.key_id).await?.ok_or(TaskServiceError::NotFound)
+    }
+
+    /// Cancels a queued or running task; a finished task is returned unchanged.
+    pub async fn cancel(
+        &self,
+        principal: &Principal,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<TaskView, TaskServiceError> {
+        let task = self.owned(principal, id).await?;
+        if task.status == "queued" {
+            let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled before it started");
+            let events = [
+                EventRecord::new("error", json!({"error": error})),
+                EventRecord::new("status", json!({"status": "cancelled", "attempt": task.attempts})),
+            ];
+            let error_json = serde_json::to_string(&error).unwrap_or_default();
+            if self
+                .store
+                .cancel_queued(id, error_json, &events, audit_entry(principal, ctx, "task.cancel", "ok"))
+                .await?
+            {
+                self.hub.task_changed(id);
+                return self.view(principal, id).await;
+            }
+        }
+        let task = self.owned(principal, id).await?;
+        if task.status == "running" {
+            self.store.request_cancel(id, audit_entry(principal, ctx, "task.cancel", "ok")).await?;
+            self.queue.stop_local(id, Stop::Cancel);
+            // Give the run a moment to stop so the answer usually shows `cancelled`.
+            self.wait_until_finished(id, std::time::Duration::from_secs(10)).await?;
+        }
+        self.view(principal, id).await
+    }
+
+    /// Queues a follow-up prompt on a finished task (same workspace and session).
+    pub async fn follow_up(
+        &self,
+        principal: &Principal,
+        id: &str,
+        prompt: String,
+        ctx: &RequestContext,
+    ) -> Result<TaskView, TaskServiceError> {
+        if self.queue.is_draining() {
+            return Err(TaskServiceError::ShuttingDown);
+        }
+        let task = self.owned(principal, id).await?;
+        let events =
+            [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1}))];
+        let audit = audit_entry(principal, ctx, "task.message", "ok");
+        match self.store.queue_follow_up(id, &prompt, &events, audit).await? {
+            Some(_) => {
+                self.hub.task_changed(id);
+                self.hub.work_queued();
+                self.view(principal, id).await
+            }
+            None => {
+                let status = self.owned(principal, id).await?.status;
+                Err(TaskServiceError::Conflict { status, action: "a follow-up message" })
+            }
+        }
+    }
+
+    /// Waits until the task is finished or `limit` passes; returns its row.
+    pub async fn wait_until_finished(
+        &self,
+        id: &str,
+        limit: std::time::Duration,
+    ) -> Result<task::Model, TaskServiceError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let notify = self.hub.follow(id);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let task = self.store.task(id).await?.ok_or(TaskServiceError::NotFound)?;
+            let finished = crate::task::TaskStatus::parse(&task.status).is_some_and(|s| s.is_terminal());
+            if finished || tokio::time::Instant::now() >= deadline {
+                return Ok(task);
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(deadline) => {}
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}
+
+fn audit_entry(principal: &Principal, ctx: &RequestContext, action: &'static str, outcome: &'static str) -> AuditEntry {
+    AuditEntry {
+        key_id: Some(principal.key_id.clone()),
+        request_id: ctx.request_id.clone(),
+        client_addr: ctx.client_addr.clone(),
+        ..AuditEntry::new(action, outcome)
+    }
+}
+
+/// Writes the request's input files into the fresh workspace. Paths were checked
+/// (relative, no `..`); files are created new, so nothing is written through a link.
+fn write_inputs(dirs: &TaskDirs, request: &NewTask) -> std::io::Result<()> {
+    dirs.create()?;
+    for file in &request.files {
+        let target = dirs.workspace.join(Path::new(file.path.trim_start_matches("./")));
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(&target)?;
+        std::io::Write::write_all(&mut out, &file.content)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The task as the API shows it (see `shared/design/API.md`, "Task").
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{TaskError, TaskOptions, TaskResult};
+use crate::store::entities::{task, task_turn};
+use crate::timestamp::format_ms;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnView {
+    pub index: i32,
+    pub prompt: String,
+    pub status: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    pub id: String,
+    pub status: String,
+    pub prompt: String,
+    pub priority: i32,
+    pub options: Value,
+    pub metadata: Value,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub attempts: i32,
+    pub turns: Vec<TurnView>,
+    pub result: Option<TaskResult>,
+    pub error: Option<TaskError>,
+    pub artifacts: Vec<Value>,
+    pub links: Value,
+}
+
+impl TaskView {
+    pub fn new(task: &task::Model, turns: &[task_turn::Model]) -> Self {
+        let options = serde_json::from_str::<TaskOptions>(&task.options)
+            .ok()
+            .and_then(|o| serde_json::to_value(o).ok())
+            .unwrap_or(Value::Null);
+        let base = format!("/v1/tasks/{}", task.id);
+        Self {
+            id: task.id.clone(),
+            status: task.status.clone(),
+            prompt: task.prompt.clone(),
+            priority: task.priority,
+            options,
+            metadata: serde_json::from_str(&task.metadata).unwrap_or_else(|_| json!({})),
+            created_at: format_ms(task.created_at),
+            started_at: task.started_at.map(format_ms),
+            finished_at: task.finished_at.map(format_ms),
+            attempts: task.attempts,
+            turns: turns
+                .iter()
+                .map(|t| TurnView {
+                    index: t.turn_index,
+                    prompt: t.prompt.clone(),
+                    status: t.status.clone(),
+                    created_at: format_ms(t.created_at),
+                    started_at: t.started_at.map(format_ms),
+                    finished_at: t.finished_at.map(format_ms),
+                })
+                .collect(),
+            result: task.result.as_deref().and_then(|r| serde_json::from_str(r).ok()),
+            error: task.error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
+            artifacts: Vec::new(),
+            links: json!({
+                "self": base,
+                "events": format!("{base}/events"),
+                "messages": format!("{base}/messages"),
+                "cancel": format!("{base}/cancel"),
+            }),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Database schema of ccgate, as forward-only SeaORM migrations.
+//!
+//! Every migration is written with the sea-query builder (never raw SQL) so one
+//! definition serves SQLite, the embedded default, and PostgreSQL. Timestamps are
+//! stored as BIGINT milliseconds since the Unix epoch: portable, cheap to compare,
+//! and formatted as RFC 3339 only at the API edge.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+/// Applies every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}
