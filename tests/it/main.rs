@@ -1,1 +1,14 @@
-fn main() {}
+//! End-to-end tests: a real `ccgate serve` process, the real Claude Code CLI, and
+//! the project's scripted model standing in for Anthropic's API.
+
+mod support;
+
+mod api_errors;
+mod cancel_and_timeout;
+mod crashes;
+mod events;
+mod follow_up;
+mod limits;
+mod queueing;
+mod recovery;
+mod tasks;

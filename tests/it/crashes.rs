@@ -1,0 +1,93 @@
+//! A Claude Code process that crashes mid-stream, prints garbage or nothing: cases
+//! the real CLI cannot produce on demand, so a tiny stand-in script plays them.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::json;
+
+use crate::support::*;
+
+fn stand_in(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("fake-claude");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_mid_stream_fails_as_agent_crashed_with_stderr_and_garbage_is_kept_as_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"read line
+if [ "$1" = "--version" ]; then echo "2.1.197 (Claude Code)"; exit 0; fi
+echo '{"type":"system","subtype":"init","session_id":"s-1","claude_code_version":"0"}'
+echo 'this is not json'
+echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"halfway"}]},"session_id":"s-1"}'
+echo 'fatal: out of cheese' >&2
+exit 3"#;
+    let model = Model::start().await;
+    let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), script)), ..Default::default() };
+    let gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway.submit(&key, json!({"prompt": "anything"})).await;
+    let id = task["id"].as_str().unwrap();
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["kind"], "agent_crashed");
+    assert_eq!(done["error"]["details"]["exit_code"], 3);
+    assert!(done["error"]["details"]["stderr_tail"].to_string().contains("out of cheese"));
+    assert_eq!(done["result"]["partial"], true);
+    assert_eq!(done["result"]["text"], "halfway");
+    assert_eq!(done["result"]["session_id"], "s-1");
+    let events = gateway.events(&key, id, None).await;
+    assert!(events.iter().any(|(_, t, d)| t == "log" && d["line"] == "this is not json"));
+    assert!(events.iter().any(|(_, t, d)| t == "log" && d["stream"] == "stderr"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_stdout_is_a_failure_not_a_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Model::start().await;
+    let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), "exit 0")), ..Default::default() };
+    let gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway.submit(&key, json!({"prompt": "anything"})).await;
+    let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["kind"], "agent_crashed");
+    assert!(done["error"]["message"].as_str().unwrap().contains("without any output"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_run_sees_a_clean_environment_and_no_prompt_in_argv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seen");
+    let script = format!(
+        r#"env > {out}.env; echo "$@" > {out}.args; head -n 1 > {out}.stdin
+echo '{{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s","num_turns":1}}'"#,
+        out = out.display()
+    );
+    let model = Model::start().await;
+    let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), &script)), ..Default::default() };
+    let gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway
+        .submit(&key, json!({"prompt": "secret prompt text", "options": {"model": "claude-x", "max_turns": 4}}))
+        .await;
+    let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let env = std::fs::read_to_string(format!("{}.env", out.display())).unwrap();
+    assert!(env.contains("ANTHROPIC_API_KEY=sk-ant-test-dummy"));
+    assert!(env.contains("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"));
+    assert!(!env.contains("canary-must-not-leak"), "gateway environment leaked:\n{env}");
+    assert!(!env.contains("CCGATE_"), "gateway settings leaked:\n{env}");
+    assert!(env.contains("CLAUDE_CONFIG_DIR="));
+    let args = std::fs::read_to_string(format!("{}.args", out.display())).unwrap();
+    assert!(
+        args.contains("--input-format stream-json")
+            && args.contains("--model claude-x")
+            && args.contains("--max-turns 4")
+    );
+    assert!(!args.contains("secret prompt text"));
+    let stdin = std::fs::read_to_string(format!("{}.stdin", out.display())).unwrap();
+    assert!(stdin.contains("secret prompt text"));
+}

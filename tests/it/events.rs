@@ -1,0 +1,36 @@
+//! The SSE event stream: replay, live follow, resume with Last-Event-ID.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+use ccgate::scripted_model::{Block, Step};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_stream_live_and_resume_after_the_last_event_seen() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let body = json!({"prompt": scripted(vec![
+        Step::blocks(vec![Block::text("one"), Block::tool("Bash", json!({"command": "sleep 1; echo two"}))]),
+        say("three"),
+    ])});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+
+    // Follow from the start while the task runs: the stream ends when it finishes.
+    let live =
+        tokio::time::timeout(Duration::from_secs(60), gateway.events(&key, &id, None)).await.expect("stream ends");
+    assert_eq!(live.first().unwrap().2["status"], "queued");
+    assert_eq!(live.last().unwrap().2["status"], "completed");
+    let seqs: Vec<i64> = live.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert!(live.iter().any(|(_, t, d)| t == "tool_result" && d["output"].as_str().unwrap_or("").contains("two")));
+
+    // Resume after event 3: exactly the rest, same ids and payloads.
+    let rest = gateway.events(&key, &id, Some(3)).await;
+    assert_eq!(rest, live[3..].to_vec());
+    let (status, problem) = gateway.get(&format!("/v1/tasks/{id}/events?after=minus-one"), &key).await;
+    assert_eq!(status, 422, "{problem}");
+}

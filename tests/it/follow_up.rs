@@ -1,0 +1,37 @@
+//! Follow-up messages continue the same Claude session in the same workspace.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_resumes_the_same_session_in_the_same_workspace() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway
+        .submit(&key, json!({"prompt": scripted(vec![bash("echo first > log.txt; sleep 2"), say("turn one")])}))
+        .await;
+    let id = task["id"].as_str().unwrap();
+    gateway.wait_for(&key, id, &["running"], std::time::Duration::from_secs(30)).await;
+    let (status, conflict) =
+        gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &json!({"prompt": "too early"})).await;
+    assert_eq!(status, 409, "{conflict}");
+    let first = gateway.wait_done(&key, id).await;
+    assert_eq!(first["status"], "completed");
+
+    let (status, problem) = gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &json!({"prompt": ""})).await;
+    assert_eq!(status, 422, "{problem}");
+    let follow = json!({"prompt": scripted(vec![bash("echo second >> log.txt"), say("turn two")])});
+    let (status, queued) = gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &follow).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["status"], "queued");
+    let second = gateway.wait_done(&key, id).await;
+    assert_eq!(second["status"], "completed", "{second}");
+    assert_eq!(second["result"]["text"], "turn two");
+    assert_eq!(second["result"]["session_id"], first["result"]["session_id"], "same Claude session");
+    assert_eq!(second["turns"].as_array().unwrap().len(), 2);
+    assert_eq!(second["turns"][1]["status"], "completed");
+    let log = std::fs::read_to_string(gateway.data.path().join("tasks").join(id).join("workspace/log.txt")).unwrap();
+    assert_eq!(log, "first\nsecond\n");
+}

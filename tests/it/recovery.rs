@@ -1,0 +1,76 @@
+//! Crashes and restarts: nothing a client was told is stored is lost, and no task
+//! is left `running` forever.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_running_when_the_gateway_is_killed_is_recovered_after_restart() {
+    let model = Model::start().await;
+    let mut gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let finished = gateway.submit(&key, json!({"prompt": scripted(vec![say("before the crash")])})).await;
+    let finished_id = finished["id"].as_str().unwrap().to_string();
+    gateway.wait_done(&key, &finished_id).await;
+    let marker = format!("ccgate-crash-{}", std::process::id());
+    let body = json!({"prompt": scripted(vec![bash(&format!("echo x >> attempts.txt; sleep 3 # {marker}")), say("survived")])});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    gateway.wait_for(&key, &id, &["running"], Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    gateway.kill(); // kill -9: no graceful anything
+    // The supervisor notices its parent died and takes the run's processes with it.
+    crate::cancel_and_timeout::wait_until(|| processes_with(&marker).is_empty(), "the orphaned run to be killed").await;
+    gateway.restart().await;
+
+    let done = gateway.wait_done(&key, &id).await;
+    assert_eq!(done["status"], "completed", "{done}\n{}", gateway.log());
+    assert_eq!(done["attempts"], 2, "the lost run counts as an attempt");
+    assert_eq!(done["result"]["text"], "survived");
+    let events = gateway.events(&key, &id, None).await;
+    assert!(events.iter().any(|(_, t, d)| t == "log" && d["line"].as_str().unwrap_or("").contains("was lost")));
+    // Finished tasks are all still there.
+    let (_, before) = gateway.get(&format!("/v1/tasks/{finished_id}"), &key).await;
+    assert_eq!(before["status"], "completed");
+    assert_eq!(before["result"]["text"], "before the crash");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_whose_runs_keep_being_lost_fails_as_agent_crashed() {
+    let model = Model::start().await;
+    let options = GatewayOptions { env: vec![("CCGATE_MAX_ATTEMPTS".into(), "1".into())], ..Default::default() };
+    let mut gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash("sleep 5"), say("never")])})).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    gateway.wait_for(&key, &id, &["running"], Duration::from_secs(30)).await;
+    gateway.kill();
+    gateway.restart().await;
+    let done = gateway.wait_done(&key, &id).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["kind"], "agent_crashed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graceful_shutdown_requeues_running_tasks_without_burning_an_attempt() {
+    let model = Model::start().await;
+    let mut gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash("sleep 6"), say("after restart")])})).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    gateway.wait_for(&key, &id, &["running"], Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let status = gateway.stop(); // SIGTERM; the grace period (2 s in tests) is shorter than the run
+    assert!(status.success(), "clean exit: {status:?}\n{}", gateway.log());
+    assert!(gateway.log().contains("re-queued"), "{}", gateway.log());
+    gateway.restart().await;
+    let (_, requeued) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    assert!(requeued["status"] == "queued" || requeued["status"] == "running", "{requeued}");
+    let done = gateway.wait_done(&key, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["attempts"], 1, "shutdown did not burn an attempt");
+}
