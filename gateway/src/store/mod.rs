@@ -114,3 +114,6 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
 pub(crate) fn sql_for(backend: DbBackend, sql: &str) -> String {
     if backend == DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_string() }
 }
+
+#[cfg(test)]
+mod tests;

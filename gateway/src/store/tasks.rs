@@ -200,7 +200,8 @@ impl Store {
     ) -> Result<bool> {
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
-        // Events first: their numbering is the row lock that serialises this with a claim.
+        // Conditional on `queued`: a claim racing this either wins (and the run sees
+        // the cancel flag) or finds the task cancelled.
         let changed = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value("cancelled"))
             .col_expr(task::Column::FinishedAt, Expr::value(now))

@@ -1,0 +1,110 @@
+//! Queue semantics of the store on a real SQLite file: claim order, fencing of a
+//! run that lost its lease, recovery.
+
+use super::*;
+use serde_json::json;
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display())).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn key(store: &Store, max_concurrent: u32) -> String {
+    let key = NewKey {
+        id: crate::ids::new_id("key"),
+        name: "k".into(),
+        prefix: "ccg_live_x".into(),
+        secret_hash: crate::ids::new_id("hash"),
+        environment: "live".into(),
+        scopes: vec!["tasks".into()],
+        rate_limit_per_minute: 60,
+        max_concurrent_tasks: max_concurrent,
+        max_queued_tasks: 100,
+    };
+    store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
+}
+
+async fn task(store: &Store, key_id: &str, priority: i32) -> String {
+    let row = NewTaskRow {
+        id: crate::ids::new_id("tsk"),
+        key_id: key_id.into(),
+        priority,
+        prompt: "p".into(),
+        options_json: "{}".into(),
+        metadata: Default::default(),
+    };
+    store.insert_task(row, &[], AuditEntry::new("task.create", "ok")).await.unwrap().id
+}
+
+fn finish(status: &'static str) -> FinishRun {
+    FinishRun {
+        status,
+        result_json: None,
+        error_json: None,
+        session_id: None,
+        events: vec![EventRecord::new("status", json!({"status": status}))],
+        audit: AuditEntry::new("run.finish", "ok"),
+    }
+}
+
+#[tokio::test]
+async fn claims_follow_priority_then_fifo_and_respect_the_key_cap() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 2).await;
+    let low = task(&store, &key_id, -1).await;
+    let first = task(&store, &key_id, 5).await;
+    let second = task(&store, &key_id, 5).await;
+    let claimed = store.claim("a", 10_000).await.unwrap().unwrap();
+    assert_eq!(claimed.task.id, first);
+    assert_eq!(store.claim("a", 10_000).await.unwrap().unwrap().task.id, second);
+    // The key runs two tasks, its cap: the third waits until one finishes.
+    assert!(store.claim("a", 10_000).await.unwrap().is_none());
+    assert!(store.finish_run(&first, &claimed.fence, 0, finish("completed")).await.unwrap());
+    assert_eq!(store.claim("a", 10_000).await.unwrap().unwrap().task.id, low);
+}
+
+#[tokio::test]
+async fn a_run_that_lost_its_lease_cannot_write() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let old = store.claim("node-a", 1).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let lost = store.lost_runs(None).await.unwrap();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(store.recover(&lost[0], 3, "{}".into()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
+    let new = store.claim("node-b", 10_000).await.unwrap().unwrap();
+    assert_eq!(new.fence.attempt, 2);
+
+    // Everything the old run tries is refused; the new run's writes land.
+    assert_eq!(store.append_events(&id, Some(&old.fence), &[EventRecord::new("log", json!({}))]).await.unwrap(), None);
+    assert!(store.heartbeat(&id, &old.fence, 10_000).await.unwrap().is_none());
+    assert!(!store.set_session(&id, &old.fence, "stale").await.unwrap());
+    assert!(!store.finish_run(&id, &old.fence, 0, finish("completed")).await.unwrap());
+    assert_eq!(store.heartbeat(&id, &new.fence, 10_000).await.unwrap(), Some(false));
+    assert!(store.finish_run(&id, &new.fence, 0, finish("completed")).await.unwrap());
+    let row = store.task(&id).await.unwrap().unwrap();
+    assert_eq!(row.status, "completed");
+    assert_eq!(row.session_id, None);
+    let events = store.events_after(&id, 0, 100).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gap-free");
+}
+
+#[tokio::test]
+async fn follow_ups_need_a_finished_task_and_cancel_needs_a_queued_one() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let entry = || AuditEntry::new("x", "ok");
+    assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), None);
+    let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
+    assert!(!store.cancel_queued(&id, "{}".into(), &[], entry()).await.unwrap());
+    assert!(store.finish_run(&id, &claimed.fence, 0, finish("failed")).await.unwrap());
+    assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(1));
+    let next = store.claim("n", 10_000).await.unwrap().unwrap();
+    assert_eq!(next.prompt, "again");
+    assert_eq!(next.fence.attempt, 1);
+}
