@@ -73,6 +73,13 @@ impl MigrationTrait for Migration {
             .create_index(Index::create().name("tasks_key").table("tasks").col("key_id").col("id").to_owned())
             .await?;
 
+        // Per-key quota checks count a key's queued and running tasks.
+        manager
+            .create_index(
+                Index::create().name("tasks_key_status").table("tasks").col("key_id").col("status").to_owned(),
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()

@@ -92,9 +92,17 @@ impl TaskService {
         }
         let id = crate::ids::new_id("tsk");
         let dirs = TaskDirs::new(&self.data_dir, &id);
-        if let Err(e) = write_inputs(&dirs, &request) {
-            let _ = std::fs::remove_dir_all(&dirs.root);
-            return Err(TaskServiceError::Workspace(e));
+        // The runner creates the directories of a task without input files; with
+        // files, they are written before the task exists for any worker.
+        if !request.files.is_empty() {
+            let (target, files) = (dirs.clone(), std::mem::take(&mut request.files));
+            let written = tokio::task::spawn_blocking(move || write_inputs(&target, &files))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            if let Err(e) = written {
+                let _ = std::fs::remove_dir_all(&dirs.root);
+                return Err(TaskServiceError::Workspace(e));
+            }
         }
         let row = NewTaskRow {
             id: id.clone(),
@@ -236,9 +244,9 @@ fn audit_entry(principal: &Principal, ctx: &RequestContext, action: &'static str
 
 /// Writes the request's input files into the fresh workspace. Paths were checked
 /// (relative, no `..`); files are created new, so nothing is written through a link.
-fn write_inputs(dirs: &TaskDirs, request: &NewTask) -> std::io::Result<()> {
+fn write_inputs(dirs: &TaskDirs, files: &[super::InputFile]) -> std::io::Result<()> {
     dirs.create()?;
-    for file in &request.files {
+    for file in files {
         let target = dirs.workspace.join(Path::new(file.path.trim_start_matches("./")));
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Installs what ccgate needs, builds it, and starts the gateway in the foreground.
+#
+#   scripts/setup.sh              install what is missing, build, create the first admin key, serve
+#   scripts/setup.sh --no-serve   install what is missing and build; don't serve
+#   scripts/setup.sh --no-build   skip `cargo build --release` (serving then needs an earlier build)
+#
+# Safe to run again: every step checks first and only does what is missing.
+set -euo pipefail
+
+CLAUDE_CODE_VERSION=2.1.197
+CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
+
+usage() { sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+serve=1
+build=1
+for arg in "$@"; do
+    case $arg in
+        --no-serve) serve=0 ;;
+        --no-build) build=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "setup.sh: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# Paths the caller gave relative to their own directory stay meaningful after the cd.
+for var in CCGATE_CONFIG CCGATE_DATA_DIR; do
+    if [[ -n ${!var:-} && ${!var} != /* ]]; then
+        export "$var=$PWD/${!var}"
+    fi
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+TOOLS_DIR=$ROOT/.tools
+CLAUDE_PKG_DIR=$TOOLS_DIR/node_modules/$CLAUDE_CODE_PACKAGE
+CLAUDE_BIN_LOCAL=$CLAUDE_PKG_DIR/bin/claude.exe
+CCGATE_BIN=$ROOT/target/release/ccgate
+
+# ---------------------------------------------------------------------------------------
+# System packages (apt). Nothing is needed today; add packages to SYSTEM_PACKAGES when a
+# feature needs one (e.g. bubblewrap for the sandbox). apt-get only runs when something
+# in the list is missing.
+# ---------------------------------------------------------------------------------------
+SYSTEM_PACKAGES=()
+
+install_system_packages() {
+    local wanted=("$@") missing=() pkg
+    for pkg in "${wanted[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    if ((${#missing[@]} == 0)); then
+        ((${#wanted[@]} == 0)) || say "system packages present: ${wanted[*]}"
+        return 0
+    fi
+    command -v apt-get >/dev/null || die "missing system packages (${missing[*]}) and no apt-get to install them"
+    local sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || die "missing system packages (${missing[*]}); run as root or install sudo"
+        sudo=(sudo)
+    fi
+    say "installing system packages: ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ---------------------------------------------------------------------------------------
+# Rust toolchain
+# ---------------------------------------------------------------------------------------
+check_rust() {
+    command -v cargo >/dev/null ||
+        die "cargo not found. Install Rust with rustup (https://rustup.rs), then run this again."
+    local need have
+    need=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml | head -n1)
+    have=$(rustc --version | awk '{print $2}')
+    if [[ -n $need ]] && [[ $(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1) != "$need" ]]; then
+        die "rustc $have is older than the workspace's rust-version $need (try: rustup update stable)"
+    fi
+    say "rust toolchain: $(cargo --version) (rustc $have, need >= ${need:-any})"
+    # test.sh needs rustfmt and clippy.
+    local component
+    for component in fmt clippy; do
+        if ! cargo "$component" --version >/dev/null 2>&1; then
+            command -v rustup >/dev/null || die "cargo $component is missing and rustup is not there to add it"
+            say "adding rust component ${component/fmt/rustfmt}"
+            rustup component add "${component/fmt/rustfmt}"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------
+# Claude Code CLI, project-local in .tools/ (gitignored), pinned version
+# ---------------------------------------------------------------------------------------
+installed_claude_version() {
+    [[ -f $CLAUDE_PKG_DIR/package.json ]] || return 0
+    sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CLAUDE_PKG_DIR/package.json" | head -n1
+}
+
+install_claude_code() {
+    local have
+    have=$(installed_claude_version)
+    if [[ $have == "$CLAUDE_CODE_VERSION" && -x $CLAUDE_BIN_LOCAL ]]; then
+        say "Claude Code $CLAUDE_CODE_VERSION already in .tools/"
+    else
+        command -v npm >/dev/null || install_system_packages npm
+        say "installing Claude Code $CLAUDE_CODE_VERSION into .tools/ (was: ${have:-absent})"
+        mkdir -p "$TOOLS_DIR"
+        npm install --prefix "$TOOLS_DIR" --no-audit --no-fund "$CLAUDE_CODE_PACKAGE@$CLAUDE_CODE_VERSION"
+        [[ -x $CLAUDE_BIN_LOCAL ]] || die "npm finished but $CLAUDE_BIN_LOCAL is missing"
+    fi
+    local reported
+    reported=$("$CLAUDE_BIN_LOCAL" --version 2>/dev/null) || die "$CLAUDE_BIN_LOCAL --version failed"
+    say "Claude Code binary: $CLAUDE_BIN_LOCAL ($reported)"
+    if command -v claude >/dev/null; then
+        say "note: \`claude\` on PATH ($(command -v claude)) is not used; the project-local one is"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Gateway
+# ---------------------------------------------------------------------------------------
+build_gateway() {
+    say "cargo build --release --bin ccgate"
+    cargo build --release --bin ccgate
+}
+
+# The data directory `ccgate serve` will use: CCGATE_DATA_DIR, else `data_dir` from the
+# config file (a plain quoted string), else ./data.
+data_dir() {
+    if [[ -n ${CCGATE_DATA_DIR:-} ]]; then
+        printf '%s\n' "$CCGATE_DATA_DIR"
+        return
+    fi
+    local config=${CCGATE_CONFIG:-ccgate.toml} value=
+    if [[ -f $config ]]; then
+        value=$(sed -n 's/^[[:space:]]*data_dir[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$config" | head -n1)
+    fi
+    printf '%s\n' "${value:-data}"
+}
+
+# Creates the first admin key unless the database already has an active one.
+ensure_admin_key() {
+    local dir key_file
+    dir=$(data_dir)
+    key_file=$dir/admin-key
+    if [[ -s $key_file ]]; then
+        say "admin key: already stored in $key_file"
+        return
+    fi
+    local keys
+    keys=$("$CCGATE_BIN" keys list) || die "ccgate keys list failed"
+    local line found=0 admin_scope='"scopes":\[[^]]*"admin"'
+    while IFS= read -r line; do
+        if [[ $line == *'"revoked_at":null'* && $line =~ $admin_scope ]]; then found=1; fi
+    done <<<"$keys"
+    if ((found)); then
+        say "an active admin key exists already (not stored in $key_file); not creating another"
+        say "make one with: $CCGATE_BIN keys create --name admin2 --scope admin"
+        return
+    fi
+    say "creating the first admin key"
+    local json secret
+    json=$("$CCGATE_BIN" keys create --name admin --scope admin) || die "ccgate keys create failed"
+    secret=$(printf '%s\n' "$json" | sed -n 's/^ *"secret": *"\([^"]*\)".*/\1/p')
+    [[ -n $secret ]] || die "could not read the secret from: $json"
+    mkdir -p "$dir"
+    (umask 077 && printf '%s\n' "$secret" >"$key_file")
+    chmod 600 "$key_file"
+    say "admin key (stored in $key_file, mode 600; shown only now):"
+    printf '%s\n' "$secret"
+}
+
+serve_gateway() {
+    [[ -x $CCGATE_BIN ]] || die "$CCGATE_BIN is missing; run without --no-build"
+    if [[ -n ${CCGATE_CLAUDE_BIN:-} ]]; then
+        say "using CCGATE_CLAUDE_BIN=$CCGATE_CLAUDE_BIN"
+    else
+        export CCGATE_CLAUDE_BIN=$CLAUDE_BIN_LOCAL
+    fi
+    ensure_admin_key
+    if [[ -z ${ANTHROPIC_API_KEY:-} ]]; then
+        say "note: ANTHROPIC_API_KEY is not set. Tasks need it, or ANTHROPIC_BASE_URL pointing at a"
+        say "      Messages-API compatible server, e.g. the offline one: $CCGATE_BIN scripted-model"
+    fi
+    say "starting: ccgate serve on ${CCGATE_LISTEN:-the configured address (default 127.0.0.1:8080)}; Ctrl-C stops it"
+    exec "$CCGATE_BIN" serve
+}
+
+install_system_packages "${SYSTEM_PACKAGES[@]}"
+check_rust
+install_claude_code
+if ((build)); then build_gateway; else say "skipping the release build (--no-build)"; fi
+if ((serve)); then serve_gateway; fi
+say "done (not serving: --no-serve)"
