@@ -32,12 +32,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Payload too large",
-                    "the request body is larger than the gateway accepts (http.max_body_bytes)",
-                )
+                ApiError::payload_too_large()
             } else {
                 ApiError::bad_request(format!("could not read the request body: {rejection}"))
             }

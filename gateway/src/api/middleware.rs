@@ -84,3 +84,14 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     }
     response
 }
+
+/// Refuses a body whose announced length is over the limit before reading any of
+/// it (a chunked body is cut off by the body limit while it is read).
+pub async fn reject_oversized(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let announced =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > state.config.http.max_body_bytes as u64) {
+        return ApiError::payload_too_large().into_response();
+    }
+    next.run(request).await
+}

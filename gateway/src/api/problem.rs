@@ -45,6 +45,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail)
     }
 
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            "the request body is larger than the gateway accepts (http.max_body_bytes)",
+        )
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         // The cause goes to the log; the client gets a stable message.
         tracing::error!(error = %error, "internal error");

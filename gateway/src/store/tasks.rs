@@ -287,34 +287,64 @@ impl Store {
     }
 
     /// Claims the next runnable task for `owner`: highest priority first, FIFO within
-    /// a priority, skipping keys already at their concurrency cap. One UPDATE picks
-    /// and takes the row, so two workers (or nodes) never claim the same task: SQLite
-    /// holds its write lock for the statement, PostgreSQL skips rows locked by others.
+    /// a priority, skipping keys already at their concurrency cap.
+    ///
+    /// SQLite: the candidate is picked on the read pool, so the scan never holds the
+    /// write lock that submits need, then taken by a conditional UPDATE that re-checks
+    /// it is still queued and its key still has room (another worker may have been
+    /// faster: then the next candidate is tried). PostgreSQL: one UPDATE picks and
+    /// takes the row, skipping rows other nodes have locked.
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<ClaimedTask>> {
+        const CANDIDATE: &str = "SELECT t.id FROM tasks t WHERE t.status = 'queued' AND t.key_id IN ( \
+               SELECT k.id FROM api_keys k WHERE ( \
+                 SELECT COUNT(*) FROM tasks r WHERE r.key_id = k.id AND r.status = 'running' \
+               ) < k.max_concurrent_tasks) \
+             ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1";
+        const TAKE: &str = "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+               attempts = attempts + 1, started_at = COALESCE(started_at, $3), cancel_requested = $4 \
+             WHERE status = 'queued' AND ( \
+               SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
+             ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = ";
         let now = crate::timestamp::now_ms();
         let backend = self.backend();
-        let lock = if backend == DbBackend::Postgres { "FOR UPDATE OF t SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
-               attempts = attempts + 1, started_at = COALESCE(started_at, $3), cancel_requested = $4 \
-             WHERE status = 'queued' AND id = ( \
-               SELECT t.id FROM tasks t JOIN api_keys k ON k.id = t.key_id \
-               WHERE t.status = 'queued' AND ( \
-                 SELECT COUNT(*) FROM tasks r WHERE r.key_id = t.key_id AND r.status = 'running' \
-               ) < k.max_concurrent_tasks \
-               ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1 {lock}) \
-             RETURNING id, attempts"
-        );
-        let txn = self.writer.begin().await.during("starting a transaction")?;
-        let statement = Statement::from_sql_and_values(
-            backend,
-            sql_for(backend, &sql),
-            [owner.into(), (now + lease_ms).into(), now.into(), false.into()],
-        );
-        let Some(row) = txn.query_one_raw(statement).await.during("claiming a task")? else {
-            txn.rollback().await.during("claiming a task")?;
-            return Ok(None);
-        };
+        let values =
+            || -> Vec<sea_orm::Value> { vec![owner.into(), (now + lease_ms).into(), now.into(), false.into()] };
+        let mut claimed = None;
+        if backend == DbBackend::Postgres {
+            let txn = self.writer.begin().await.during("starting a transaction")?;
+            let sql = format!("{TAKE}({CANDIDATE} FOR UPDATE OF t SKIP LOCKED) RETURNING id, attempts");
+            match txn
+                .query_one_raw(Statement::from_sql_and_values(backend, sql, values()))
+                .await
+                .during("claiming a task")?
+            {
+                Some(row) => claimed = Some((txn, row)),
+                None => txn.rollback().await.during("claiming a task")?,
+            }
+        } else {
+            for _ in 0..3 {
+                // Scanned without the writer: submits must not wait for a claim.
+                let pick = Statement::from_string(backend, CANDIDATE);
+                let Some(candidate) = self.reader.query_one_raw(pick).await.during("claiming a task")? else { break };
+                let id: String = candidate.try_get("", "id").during("claiming a task")?;
+                let mut bound = values();
+                bound.push(id.into());
+                let sql = sql_for(backend, &format!("{TAKE}$5 RETURNING id, attempts"));
+                let txn = self.writer.begin().await.during("starting a transaction")?;
+                match txn
+                    .query_one_raw(Statement::from_sql_and_values(backend, sql, bound))
+                    .await
+                    .during("claiming a task")?
+                {
+                    Some(row) => {
+                        claimed = Some((txn, row));
+                        break;
+                    }
+                    None => txn.rollback().await.during("claiming a task")?,
+                }
+            }
+        }
+        let Some((txn, row)) = claimed else { return Ok(None) };
         let id: String = row.try_get("", "id").during("claiming a task")?;
         let attempt: i32 = row.try_get("", "attempts").during("claiming a task")?;
         let fence = Fence { owner: owner.to_string(), attempt };

@@ -1,0 +1,567 @@
+//! Gateway benchmarks: `cargo bench --bench gateway`.
+//!
+//! 1. End-to-end: one scripted task (a Bash step, then a text answer) through
+//!    `POST /v1/execute`, against the same script run by spawning Claude Code
+//!    directly with the flags and environment the gateway uses. Runs alternate
+//!    (direct, gateway, direct, …) after warm-up runs of each.
+//! 2. Submit latency: `POST /v1/tasks` at a fixed rate, open loop (each request is
+//!    sent at its scheduled time whatever happened to the earlier ones, and its
+//!    latency counts from that time), while the key's only run slot is held by a
+//!    sleeping task, so the submitted tasks stay queued and only the HTTP, auth,
+//!    validation and database path is measured.
+//!
+//! Prints a markdown report and writes it to `target/bench-report.md`.
+//! `BENCH_RUNS` (default 20), `BENCH_SUBMIT_RATE` (default 500 per second) and
+//! `BENCH_SUBMIT_SECONDS` (default 10) change the amount of work, `BENCH_WORKERS`
+//! (default 2) the gateway's workers, `BENCH_ONLY=e2e|submit` runs one part.
+
+#[path = "../../tests/it/support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Gateway, GatewayOptions, Model, bash, say, scripted};
+
+const WARMUP_RUNS: usize = 2;
+/// The flags the gateway gives Claude Code for a task with default options
+/// (`runner::command::claude_args`).
+const CLAUDE_FLAGS: &[&str] = &[
+    "-p",
+    "--input-format",
+    "stream-json",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--permission-mode",
+    "dontAsk",
+    "--max-turns",
+    "30",
+    "--allowedTools",
+    "Read,Edit,Write,Bash,Glob,Grep",
+];
+/// The PATH the gateway gives runs by default (`claude.path`).
+const RUN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let report = runtime.block_on(run_all());
+    println!("{report}");
+    let path = support::repo_root().join("target").join("bench-report.md");
+    match std::fs::write(&path, &report) {
+        Ok(()) => eprintln!("report written to {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+    }
+}
+
+async fn run_all() -> String {
+    let runs = env_number("BENCH_RUNS", 20);
+    let rate = env_number("BENCH_SUBMIT_RATE", 500);
+    let seconds = env_number("BENCH_SUBMIT_SECONDS", 10);
+    let workers = env_number("BENCH_WORKERS", 2);
+    let mut report = String::from("# ccgate benchmarks\n\n");
+    report.push_str(&machine_section());
+
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let model = Model::start().await;
+    if only.is_empty() || only == "e2e" {
+        eprintln!("end-to-end: {WARMUP_RUNS} warm-up + {runs} runs each, direct and through the gateway");
+        let e2e = end_to_end(&model, runs).await;
+        report.push_str(&e2e.to_markdown());
+    }
+    if only.is_empty() || only == "submit" {
+        eprintln!("submit latency: {rate} requests/s for {seconds} s, {workers} workers");
+        let submit = submit_latency(&model, rate, Duration::from_secs(seconds as u64), workers).await;
+        report.push_str(&submit.to_markdown());
+    }
+    report
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name} must be a whole number, not {v:?}")),
+        Err(_) => default,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The machine
+
+fn machine_section() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel =
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    let gateway_bin = env!("CARGO_BIN_EXE_ccgate");
+    let build = if gateway_bin.contains("/release/") { "optimized (release/bench profile)" } else { "NOT optimized" };
+    let mut out = String::from("## Machine\n\n| | |\n| --- | --- |\n");
+    let _ = writeln!(out, "| CPU | {cpu} |");
+    let _ = writeln!(out, "| cores (nproc) | {cores} |");
+    let _ = writeln!(out, "| Linux | {kernel} |");
+    let _ = writeln!(out, "| Claude Code | {} |", claude_version());
+    let _ = writeln!(out, "| ccgate binary | `{gateway_bin}`, {build} |");
+    out.push('\n');
+    out
+}
+
+fn claude_version() -> String {
+    let home = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(support::claude_bin())
+        .arg("--version")
+        .env_clear()
+        .env("PATH", RUN_PATH)
+        .env("HOME", home.path())
+        .env("CLAUDE_CONFIG_DIR", home.path().join(".claude"))
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Ok(o) => format!("unknown (exit {:?})", o.status.code()),
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. End to end
+
+fn e2e_steps() -> Vec<ccgate::scripted_model::Step> {
+    vec![bash("echo hi > a.txt"), say("done")]
+}
+
+struct EndToEnd {
+    runs: usize,
+    direct: Vec<Duration>,
+    gateway: Vec<GatewayRun>,
+}
+
+async fn end_to_end(model: &Model, runs: usize) -> EndToEnd {
+    let gateway = Gateway::start(model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "bench-e2e", "--rate-limit", "1000000", "--max-queued", "1000000"]);
+    let claude = support::claude_bin();
+    let mut result = EndToEnd { runs, direct: Vec::new(), gateway: Vec::new() };
+    for i in 0..WARMUP_RUNS + runs {
+        let direct = {
+            let claude = claude.clone();
+            let model_url = model.url.clone();
+            tokio::task::spawn_blocking(move || run_direct(&claude, &model_url)).await.expect("direct run")
+        };
+        let through_gateway = run_gateway(&gateway, &key).await;
+        eprintln!(
+            "  {} {:>2}: direct {:>6.1} ms, gateway {:>6.1} ms",
+            if i < WARMUP_RUNS { "warm-up" } else { "run    " },
+            i + 1,
+            ms(direct),
+            ms(through_gateway.total)
+        );
+        if i >= WARMUP_RUNS {
+            result.direct.push(direct);
+            result.gateway.push(through_gateway);
+        }
+    }
+    result
+}
+
+/// Claude Code run the way the gateway runs it, minus the gateway: fresh
+/// home/config/tmp directories, a clean environment, the prompt as a stream-json
+/// line on stdin, stdin closed once the result is in. Timed from before the
+/// directories are made until the process has exited.
+fn run_direct(claude: &Path, model_url: &str) -> Duration {
+    let root = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let dirs = RunDirs::create(root.path());
+    let mut child = Command::new(claude)
+        .args(CLAUDE_FLAGS)
+        .current_dir(&dirs.workspace)
+        .env_clear()
+        .env("PATH", RUN_PATH)
+        .env("HOME", &dirs.home)
+        .env("CLAUDE_CONFIG_DIR", &dirs.config)
+        .env("TMPDIR", &dirs.tmp)
+        .env("LANG", "C.UTF-8")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("ANTHROPIC_BASE_URL", model_url)
+        .env("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start Claude Code");
+    let mut stdin = child.stdin.take();
+    let mut line = json!({"type": "user", "message": {"role": "user", "content": scripted(e2e_steps())}}).to_string();
+    line.push('\n');
+    let input = stdin.as_mut().expect("stdin");
+    input.write_all(line.as_bytes()).and_then(|()| input.flush()).expect("send the prompt");
+    let mut result: Option<Value> = None;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let line = line.expect("read stdout");
+        if result.is_none()
+            && let Ok(value) = serde_json::from_str::<Value>(&line)
+            && value["type"] == "result"
+        {
+            result = Some(value);
+            stdin = None; // closing stdin lets the CLI exit
+        }
+    }
+    drop(stdin);
+    let status = child.wait().expect("wait for Claude Code");
+    let elapsed = started.elapsed();
+    let result = result.expect("Claude Code printed no result");
+    assert!(status.success() && result["subtype"] == "success", "direct run failed ({status}): {result}");
+    let written = std::fs::read_to_string(dirs.workspace.join("a.txt")).unwrap_or_default();
+    assert_eq!(written.trim(), "hi", "the direct run did not write a.txt");
+    elapsed
+}
+
+struct RunDirs {
+    workspace: PathBuf,
+    home: PathBuf,
+    config: PathBuf,
+    tmp: PathBuf,
+}
+
+impl RunDirs {
+    fn create(root: &Path) -> Self {
+        let dirs = Self {
+            workspace: root.join("workspace"),
+            home: root.join("state/home"),
+            config: root.join("state/home/.claude"),
+            tmp: root.join("state/tmp"),
+        };
+        for dir in [&dirs.workspace, &dirs.home, &dirs.config, &dirs.tmp] {
+            std::fs::create_dir_all(dir).expect("create run directories");
+        }
+        dirs
+    }
+}
+
+/// One run through the gateway: the wall time, and where it went according to the
+/// task's own timestamps (milliseconds, wall clock).
+struct GatewayRun {
+    total: Duration,
+    /// Request sent → task stored (`created_at`).
+    submit_ms: f64,
+    /// Stored → claimed by a worker (`started_at`).
+    queued_ms: f64,
+    /// Claimed → finished (`finished_at`): supervisor, Claude Code, events, outcome.
+    run_ms: f64,
+    /// Finished → answer received.
+    answer_ms: f64,
+}
+
+/// `POST /v1/execute`, timed from just before the request until the 200 answer's body is in.
+async fn run_gateway(gateway: &Gateway, key: &str) -> GatewayRun {
+    let body = json!({"prompt": scripted(e2e_steps()), "wait_seconds": 120});
+    let sent_at = ccgate::timestamp::now_ms();
+    let started = Instant::now();
+    let response =
+        gateway.request(reqwest::Method::POST, "/v1/execute", key).json(&body).send().await.expect("POST /v1/execute");
+    let status = response.status().as_u16();
+    let task: Value = response.json().await.unwrap_or(Value::Null);
+    let total = started.elapsed();
+    let answered_at = ccgate::timestamp::now_ms();
+    assert!(status == 200 && task["status"] == "completed", "execute answered {status}: {task}");
+    let id = task["id"].as_str().expect("task id");
+    let written = std::fs::read_to_string(gateway.data.path().join("tasks").join(id).join("workspace/a.txt"));
+    assert_eq!(written.unwrap_or_default().trim(), "hi", "the gateway run did not write a.txt");
+    let at = |field: &str| {
+        task[field].as_str().and_then(ccgate::timestamp::parse_rfc3339).unwrap_or_else(|| panic!("task {field}"))
+    };
+    let (created, claimed, finished) = (at("created_at"), at("started_at"), at("finished_at"));
+    GatewayRun {
+        total,
+        submit_ms: (created - sent_at) as f64,
+        queued_ms: (claimed - created) as f64,
+        run_ms: (finished - claimed) as f64,
+        answer_ms: (answered_at - finished) as f64,
+    }
+}
+
+impl EndToEnd {
+    fn to_markdown(&self) -> String {
+        let direct = Summary::of(&self.direct);
+        let gateway = Summary::of(&self.gateway.iter().map(|g| g.total).collect::<Vec<_>>());
+        let overhead = gateway.p50 - direct.p50;
+        let percent = 100.0 * overhead / direct.p50;
+        let paired: Vec<f64> = self.direct.iter().zip(&self.gateway).map(|(d, g)| ms(g.total) - ms(*d)).collect();
+        let paired_median = percentile(&paired, 0.5);
+        let mut out = String::from("## End to end: one scripted task (Bash `echo hi > a.txt`, then `done`)\n\n");
+        let _ = writeln!(
+            out,
+            "{} runs each after {WARMUP_RUNS} warm-up runs, alternating direct and gateway. \
+             Direct: Claude Code spawned with the gateway's flags and environment, timed until it exits. \
+             Gateway: `POST /v1/execute`, timed until the 200 answer.\n",
+            self.runs
+        );
+        out.push_str("| | median | p90 | min | max |\n| --- | ---: | ---: | ---: | ---: |\n");
+        for (name, s) in [("Claude Code directly", &direct), ("through the gateway", &gateway)] {
+            let _ = writeln!(out, "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |", s.p50, s.p90, s.min, s.max);
+        }
+        out.push('\n');
+        out.push_str("| overhead at the median (gateway − direct) | value | goal | |\n| --- | ---: | ---: | --- |\n");
+        let _ = writeln!(out, "| absolute | {overhead:.1} ms | ≤ 30 ms | {} |", verdict(overhead <= 30.0));
+        let _ = writeln!(out, "| relative | {percent:.1} % | ≤ 5 % | {} |", verdict(percent <= 5.0));
+        let _ = writeln!(out, "| median of per-pair differences | {paired_median:.1} ms | | |");
+        out.push('\n');
+        let part = |f: fn(&GatewayRun) -> f64| percentile(&self.gateway.iter().map(f).collect::<Vec<_>>(), 0.5);
+        out.push_str(
+            "Where a gateway run's time goes (medians, from the task's millisecond timestamps):\n\n\
+             | request → stored | stored → claimed | claimed → finished (the run) | finished → answer |\n\
+             | ---: | ---: | ---: | ---: |\n",
+        );
+        let _ = writeln!(
+            out,
+            "| {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+            part(|g| g.submit_ms),
+            part(|g| g.queued_ms),
+            part(|g| g.run_ms),
+            part(|g| g.answer_ms)
+        );
+        out.push('\n');
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Submit latency
+
+struct SubmitLatency {
+    rate: usize,
+    planned: usize,
+    duration: Duration,
+    workers: usize,
+    /// (second of the schedule the request belongs to, latency) of every 202.
+    latencies: Vec<(usize, Duration)>,
+    errors: usize,
+    error_sample: Option<String>,
+    achieved_rate: f64,
+    running_after: usize,
+}
+
+enum Answer {
+    Accepted(Duration),
+    Refused(String),
+}
+
+async fn submit_latency(model: &Model, rate: usize, duration: Duration, workers: usize) -> SubmitLatency {
+    let gateway = Gateway::start(model, GatewayOptions { workers, ..GatewayOptions::default() }).await;
+    let key = gateway.create_key(&[
+        "--name",
+        "bench",
+        "--rate-limit",
+        "1000000",
+        "--max-queued",
+        "1000000",
+        "--max-concurrent",
+        "1",
+    ]);
+    // Hold the key's only run slot with a task that sleeps; wait until its Bash runs,
+    // so Claude Code's start-up is over before the measurement begins.
+    let blocker =
+        gateway.submit(&key, json!({"prompt": scripted(vec![bash("touch started && sleep 600"), say("done")])})).await;
+    let blocker_id = blocker["id"].as_str().expect("task id").to_string();
+    let marker = gateway.data.path().join("tasks").join(&blocker_id).join("workspace/started");
+    let waiting = Instant::now();
+    while !marker.exists() {
+        assert!(waiting.elapsed() < Duration::from_secs(60), "the blocker task did not start:\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client");
+    let url = format!("{}/v1/tasks", gateway.url);
+    let body = json!({"prompt": "a queued task that never runs during the benchmark"}).to_string();
+    // Open the connections once, outside the measurement.
+    let _ = open_connections(&client, &gateway.url, &key, 32).await;
+
+    let planned = rate * duration.as_secs() as usize;
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut handles = Vec::with_capacity(planned);
+    for i in 0..planned {
+        let scheduled = start + period.mul_f64(i as f64);
+        tokio::time::sleep_until(scheduled).await;
+        let (client, url, key, body) = (client.clone(), url.clone(), key.clone(), body.clone());
+        handles.push(tokio::spawn(async move {
+            let sent =
+                client.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body).send().await;
+            let answer = match sent {
+                Ok(response) if response.status().as_u16() == 202 => {
+                    let _ = response.bytes().await;
+                    Answer::Accepted(scheduled.elapsed())
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    Answer::Refused(format!("{status}: {}", response.text().await.unwrap_or_default()))
+                }
+                Err(e) => Answer::Refused(e.to_string()),
+            };
+            (i / rate, answer, tokio::time::Instant::now())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(planned);
+    let (mut errors, mut error_sample) = (0, None);
+    let mut last_done = start;
+    for handle in handles {
+        let (second, answer, done) = handle.await.expect("request task");
+        last_done = last_done.max(done);
+        match answer {
+            Answer::Accepted(latency) => latencies.push((second, latency)),
+            Answer::Refused(why) => {
+                errors += 1;
+                error_sample.get_or_insert(why);
+            }
+        }
+    }
+    let elapsed = last_done - start;
+    let achieved_rate = latencies.len() as f64 / elapsed.as_secs_f64();
+
+    // Only the blocker may have run: the measurement must not include Claude Code runs.
+    let (_, running) = gateway.get("/v1/tasks?status=running&limit=200", &key).await;
+    let running_after = running["data"].as_array().map_or(0, Vec::len);
+    let _ = gateway.post(&format!("/v1/tasks/{blocker_id}/cancel"), &key, &json!({})).await;
+    SubmitLatency { rate, planned, duration, workers, latencies, errors, error_sample, achieved_rate, running_after }
+}
+
+/// A few requests to open pooled connections before the clock starts.
+async fn open_connections(client: &reqwest::Client, base: &str, key: &str, n: usize) -> usize {
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let request = client.get(format!("{base}/v1/tasks?limit=1")).bearer_auth(key);
+        handles.push(tokio::spawn(async move { request.send().await.map(|r| r.status().is_success()) }));
+    }
+    let mut ok = 0;
+    for handle in handles {
+        if matches!(handle.await, Ok(Ok(true))) {
+            ok += 1;
+        }
+    }
+    ok
+}
+
+impl SubmitLatency {
+    fn to_markdown(&self) -> String {
+        let mut out = String::from("## Submit latency: `POST /v1/tasks`, open loop\n\n");
+        let _ = writeln!(
+            out,
+            "{} requests/s for {} s ({} requests), one key, each request sent at its scheduled time \
+             on its own task; latency from the scheduled send time to the end of the 202 answer. \
+             The key's one run slot is held by a sleeping task, so every submitted task stays queued. \
+             The gateway runs {} workers.\n",
+            self.rate,
+            self.duration.as_secs(),
+            self.planned,
+            self.workers
+        );
+        out.push_str("| p50 | p90 | p99 | max | achieved rate | errors (not 202) |\n");
+        out.push_str("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        if self.latencies.is_empty() {
+            let _ = writeln!(out, "| – | – | – | – | 0/s | {} |", self.errors);
+        } else {
+            let all: Vec<Duration> = self.latencies.iter().map(|(_, l)| *l).collect();
+            let s = Summary::of(&all);
+            let _ = writeln!(
+                out,
+                "| {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.0}/s | {} |",
+                s.p50, s.p90, s.p99, s.max, self.achieved_rate, self.errors
+            );
+            out.push('\n');
+            let _ = writeln!(
+                out,
+                "Goal: p99 < 10 ms at {} requests/s — {} (p99 {:.2} ms).",
+                self.rate,
+                verdict(s.p99 < 10.0 && self.errors == 0),
+                s.p99
+            );
+            out.push_str("\nBy second of the schedule (as the queue grows):\n\n| second |");
+            let seconds = self.duration.as_secs() as usize;
+            for second in 1..=seconds {
+                let _ = write!(out, " {second} |");
+            }
+            out.push_str("\n| --- |");
+            out.push_str(&" ---: |".repeat(seconds));
+            for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
+                let _ = write!(out, "\n| {name} |");
+                for second in 0..seconds {
+                    let values: Vec<f64> =
+                        self.latencies.iter().filter(|(s, _)| *s == second).map(|(_, l)| ms(*l)).collect();
+                    let _ = write!(out, " {:.1} |", percentile(&values, q));
+                }
+            }
+            out.push('\n');
+        }
+        if let Some(sample) = &self.error_sample {
+            let _ =
+                writeln!(out, "\nFirst error: `{}`", sample.replace('`', "'").chars().take(300).collect::<String>());
+        }
+        let _ =
+            writeln!(out, "\nTasks running when the measurement ended: {} (1 = the blocker only).", self.running_after);
+        out.push('\n');
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Statistics
+
+struct Summary {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Summary {
+    fn of(samples: &[Duration]) -> Self {
+        let values: Vec<f64> = samples.iter().map(|d| ms(*d)).collect();
+        Self {
+            p50: percentile(&values, 0.5),
+            p90: percentile(&values, 0.9),
+            p99: percentile(&values, 0.99),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// Nearest-rank percentile; the median of an even count is the mean of the middle two.
+fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if q == 0.5 && n.is_multiple_of(2) {
+        return (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+    }
+    let rank = (q * n as f64).ceil() as usize;
+    sorted[rank.clamp(1, n) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
