@@ -64,9 +64,10 @@ async fn bad_requests_are_problems_that_name_every_field() {
     assert_eq!(status, 401);
     let (status, _, _) = raw(&gateway, Some("not-a-key"), "application/json", b"{}".to_vec()).await;
     assert_eq!(status, 401);
-    let big = vec![b' '; 49 * 1024 * 1024];
-    let (status, _, problem) = raw(&gateway, Some(&key), "application/json", big).await;
-    assert_eq!(status, 413, "{problem}");
+    // A body announced larger than the limit is refused before it is read.
+    let (status, body) = announce_huge_body(&gateway, &key).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("payload-too-large"), "{body}");
 
     // Nothing was created by any of that.
     let (_, list) = gateway.get("/v1/tasks", &key).await;
@@ -124,4 +125,33 @@ async fn keys_are_managed_over_http_and_revocation_takes_effect() {
     // The secret is not on disk anywhere.
     let db = std::fs::read(gateway.data.path().join("ccgate.db")).unwrap();
     assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()));
+}
+
+/// Sends headers announcing a 64 MiB JSON body, then only its first bytes, and
+/// reads the answer: the gateway must answer without waiting for the rest.
+async fn announce_huge_body(gateway: &Gateway, key: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = gateway.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/tasks HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"prompt\": \"",
+        64 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            answer.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if n == 0 || (text.contains("\r\n\r\n") && text.contains("}")) {
+                break;
+            }
+        }
+    });
+    read.await.expect("the gateway answered without reading the body");
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
 }
