@@ -103,6 +103,8 @@ impl Follower {
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                // Shutdown ends every stream; clients resume with Last-Event-ID.
+                () = self.state.queue.shutdown.cancelled() => return None,
             }
         }
     }

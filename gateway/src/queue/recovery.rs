@@ -39,6 +39,9 @@ impl Queue {
     async fn recover_all(&self, lost: Vec<crate::store::entities::task::Model>) -> usize {
         let mut recovered = 0;
         for task in lost {
+            if task.lease_owner.as_deref() == Some(self.node_id.as_str()) && self.runs_locally(&task.id) {
+                continue; // alive here; only its heartbeat was late
+            }
             let error = TaskError::new(
                 ErrorKind::AgentCrashed,
                 format!("the run was lost {} times (the gateway running it stopped)", task.attempts),

@@ -100,6 +100,14 @@ impl Queue {
         self.running.lock().map(|r| r.len()).unwrap_or(0)
     }
 
+    pub(crate) fn runs_locally(&self, task_id: &str) -> bool {
+        self.running.lock().map(|r| r.contains_key(task_id)).unwrap_or(false)
+    }
+
+    async fn cancel_was_requested(&self, id: &str) -> bool {
+        matches!(self.store.task(id).await, Ok(Some(task)) if task.cancel_requested)
+    }
+
     pub fn is_draining(&self) -> bool {
         self.shutdown.is_triggered()
     }
@@ -128,7 +136,7 @@ impl Queue {
         if remaining > 0 {
             tracing::warn!(remaining, "stopping runs still in progress; their tasks go back to the queue");
             for stop in self.running.lock().unwrap_or_else(|p| p.into_inner()).values() {
-                stop.send_replace(Some(Stop::Shutdown));
+                stop_once(stop, Stop::Shutdown);
             }
         }
         let handles = std::mem::take(&mut *self.workers_done.lock().unwrap_or_else(|p| p.into_inner()));
@@ -180,6 +188,10 @@ impl Queue {
         };
         let (stop_tx, stop_rx) = watch::channel(None);
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
+        if self.shutdown.is_triggered() {
+            // Claimed while shutdown began: hand it straight back.
+            stop_once(&stop_tx, Stop::Shutdown);
+        }
         tracing::info!(task_id = %id, attempt = fence.attempt, turn = task.current_turn, "run started");
 
         let (sink, messages) = mpsc::channel(256);
@@ -202,9 +214,11 @@ impl Queue {
         };
         let report = self.runner.run(request, sink, stop_rx).await;
         let _ = writer.await;
+        // The lease stays alive until the outcome is stored, or the reaper would run
+        // the task again.
+        self.conclude(&task, &fence, &options, report).await;
         heartbeat.abort();
         self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-        self.conclude(&task, &fence, &options, report).await;
         self.hub.task_changed(&id);
     }
 
@@ -230,6 +244,12 @@ impl Queue {
                     if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
                 self.finish(task, fence, status, Some(result), error).await;
                 tracing::info!(task_id = %id, status = status.as_str(), duration_ms = report.duration.as_millis() as u64, "run finished");
+            }
+            Outcome::Requeue if self.cancel_was_requested(id).await => {
+                let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled");
+                let partial = crate::runner::partial_result(&report);
+                let result = self.result_processor.process(id, partial).unwrap_or_default();
+                self.finish(task, fence, TaskStatus::Cancelled, Some(result), Some(error)).await;
             }
             Outcome::Requeue => {
                 let events = [
@@ -275,12 +295,20 @@ impl Queue {
                 ..AuditEntry::new("run.finish", if status == TaskStatus::Completed { "ok" } else { "failed" })
             },
         };
-        match self.store.finish_run(&task.id, fence, task.current_turn, finish).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded")
+        // A failed write is retried: giving up would leave the task to the reaper,
+        // which would run it again.
+        for attempt in 0..6u32 {
+            match self.store.finish_run(&task.id, fence, task.current_turn, finish.clone()).await {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(task_id = %task.id, error = %e, attempt, "could not store the outcome of a run");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
             }
-            Err(e) => tracing::error!(task_id = %task.id, error = %e, "could not store the outcome of a run"),
         }
     }
 }
@@ -308,14 +336,20 @@ async fn write_events(
                 Err(_) => break,
             }
         }
-        let lost = match store.append_events(&task_id, Some(&fence), &batch).await {
-            Ok(Some(_)) => false,
-            Ok(None) => true,
-            Err(e) => {
-                tracing::error!(task_id = %task_id, error = %e, "could not store events");
-                false
+        let mut lost = false;
+        for attempt in 0..5u32 {
+            match store.append_events(&task_id, Some(&fence), &batch).await {
+                Ok(Some(_)) => break,
+                Ok(None) => {
+                    lost = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(task_id = %task_id, error = %e, attempt, "could not store events; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
             }
-        };
+        }
         if let Some(session) = session
             && let Err(e) = store.set_session(&task_id, &fence, &session).await
         {
@@ -346,7 +380,7 @@ async fn keep_lease(store: Store, task_id: String, fence: Fence, lease_ms: i64, 
         };
         match answer {
             Ok(Some(true)) => {
-                stop.send_if_modified(|s| s.is_none().then(|| *s = Some(Stop::Cancel)).is_some());
+                stop_once(&stop, Stop::Cancel);
             }
             Ok(Some(false)) => {}
             Ok(None) if renew => {
@@ -357,4 +391,15 @@ async fn keep_lease(store: Store, task_id: String, fence: Fence, lease_ms: i64, 
             Err(e) => tracing::warn!(task_id = %task_id, error = %e, "could not renew a lease"),
         }
     }
+}
+
+/// Asks a run to stop unless it was already asked (a cancel must not become a shutdown).
+fn stop_once(stop: &watch::Sender<Option<Stop>>, reason: Stop) {
+    stop.send_if_modified(|current| {
+        let unset = current.is_none();
+        if unset {
+            *current = Some(reason);
+        }
+        unset
+    });
 }

@@ -10,7 +10,7 @@ mod stream;
 pub mod supervisor;
 
 pub use command::{TaskDirs, TurnInput, passthrough_env, resolve_program};
-pub use outcome::{Outcome, decide};
+pub use outcome::{Outcome, decide, partial_result};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
 pub use stream::RunState;
 

@@ -117,7 +117,8 @@ fn finished_with_result(report: &RunReport, event: &Map<String, Value>) -> Outco
     }
 }
 
-fn partial_result(report: &RunReport) -> TaskResult {
+/// What a run produced so far, as a partial result.
+pub fn partial_result(report: &RunReport) -> TaskResult {
     TaskResult {
         text: report.state.last_text.clone(),
         structured: None,

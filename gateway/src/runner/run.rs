@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::command::{TaskDirs, TurnInput, claude_args, environment};
 use super::lines::{Line, next_line};
@@ -106,29 +106,44 @@ impl Runner {
             return report;
         };
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        let stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
+        let mut stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
+        // stdout is read by its own task, so no partly read line is lost when another
+        // branch of the loop below wins.
+        let (line_tx, mut lines) = mpsc::channel(64);
+        let max_line = self.config.max_line_bytes;
+        let mut stdout_task = tokio::spawn(async move {
+            let mut stdout = BufReader::with_capacity(64 * 1024, stdout);
+            loop {
+                let line = next_line(&mut stdout, max_line).await;
+                let end = matches!(line, Ok(Line::Eof) | Err(_));
+                if line_tx.send(line).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        // The prompt is written by its own task too (a large prompt may not fit the pipe
+        // until Claude reads it, and a stop must not wait for that); dropping
+        // `close_stdin` closes stdin, which lets the CLI exit after its result.
+        let (close_stdin, closed) = oneshot::channel::<()>();
+        let mut close_stdin = Some(close_stdin);
+        tokio::spawn(feed_stdin(stdin, request.prompt.to_string(), sink.clone(), closed));
 
-        let mut stdin = Some(stdin);
-        if let Err(e) = send_prompt(stdin.as_mut(), request.prompt).await {
-            let _ = sink
-                .send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))]))
-                .await;
-        }
-
-        let mut stdout = BufReader::with_capacity(64 * 1024, stdout);
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
         tokio::pin!(deadline);
-        // Armed once the result is in (linger) or a stop was sent (hard kill backstop).
+        // Armed once the result is in (linger) or a stop was sent; each firing escalates:
+        // SIGTERM to the tree, then SIGKILL, then stop reading output that processes
+        // which escaped the tree may hold open.
         let mut backstop: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let mut killed = false;
         let mut session_sent: Option<String> = None;
 
         loop {
             tokio::select! {
-                line = next_line(&mut stdout, self.config.max_line_bytes) => {
+                line = lines.recv() => {
                     let events = match line {
-                        Ok(Line::Complete(bytes)) => report.state.parse_line(&bytes, self.config.max_tool_output_bytes),
-                        Ok(Line::TooLong { head, length }) => {
+                        Some(Ok(Line::Complete(bytes))) => report.state.parse_line(&bytes, self.config.max_tool_output_bytes),
+                        Some(Ok(Line::TooLong { head, length })) => {
                             let head = String::from_utf8_lossy(&head);
                             vec![EventRecord::new("log", json!({
                                 "stream": "stdout",
@@ -138,8 +153,11 @@ impl Runner {
                                 "notice": "line longer than claude.max_line_bytes; not parsed",
                             }))]
                         }
-                        Ok(Line::Eof) => break,
-                        Err(e) => vec![log_event("gateway", &format!("reading stdout failed: {e}"))],
+                        Some(Ok(Line::Eof)) | None => break,
+                        Some(Err(e)) => {
+                            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("reading stdout failed: {e}"))])).await;
+                            break;
+                        }
                     };
                     if report.state.session_id != session_sent {
                         if let Some(session) = &report.state.session_id {
@@ -150,8 +168,7 @@ impl Runner {
                     if !events.is_empty() {
                         let _ = sink.send(RunnerMessage::Events(events)).await;
                     }
-                    if report.state.result.is_some() && stdin.is_some() {
-                        stdin = None; // closing stdin lets the CLI exit
+                    if report.state.result.is_some() && close_stdin.take().is_some() {
                         backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(self.config.linger_seconds))));
                     }
                 }
@@ -169,20 +186,28 @@ impl Runner {
                     }
                 }
                 () = async { backstop.as_mut().expect("guarded by the select condition").await }, if backstop.is_some() => {
-                    backstop = None;
-                    if report.stop.is_none() {
+                    if report.stop.is_none() && !report.lingered {
                         report.lingered = true;
                         terminate(&child);
                         backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
-                    } else {
+                    } else if !killed {
+                        killed = true;
                         let _ = child.start_kill();
+                        backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(2))));
+                    } else {
+                        let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", "output stayed open after the run was killed; stopped reading it")])).await;
+                        break;
                     }
                 }
             }
         }
-        drop(stdin);
+        drop(close_stdin);
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(2), stderr_task).await;
+        for task in [&mut stderr_task, &mut stdout_task] {
+            if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
+                task.abort(); // a pipe held open by something outside the tree
+            }
+        }
         report.stderr_tail = stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         report.duration = started.elapsed();
         report
@@ -213,12 +238,29 @@ impl Runner {
     }
 }
 
-async fn send_prompt(stdin: Option<&mut ChildStdin>, prompt: &str) -> std::io::Result<()> {
-    let Some(stdin) = stdin else { return Ok(()) };
+/// Writes the prompt as a stream-json user message, then keeps stdin open until
+/// `close` fires or is dropped.
+async fn feed_stdin(
+    mut stdin: ChildStdin,
+    prompt: String,
+    sink: mpsc::Sender<RunnerMessage>,
+    mut close: oneshot::Receiver<()>,
+) {
     let mut line = json!({"type": "user", "message": {"role": "user", "content": prompt}}).to_string();
     line.push('\n');
-    stdin.write_all(line.as_bytes()).await?;
-    stdin.flush().await
+    let written = async {
+        stdin.write_all(line.as_bytes()).await?;
+        stdin.flush().await
+    };
+    tokio::select! {
+        result = written => {
+            if let Err(e) = result {
+                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))])).await;
+            }
+        }
+        _ = &mut close => return,
+    }
+    let _ = close.await;
 }
 
 /// Asks the supervisor to stop the run: it signals Claude's whole process tree,

@@ -301,14 +301,13 @@ impl Store {
                ) < k.max_concurrent_tasks) \
              ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1";
         const TAKE: &str = "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
-               attempts = attempts + 1, started_at = COALESCE(started_at, $3), cancel_requested = $4 \
+               attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
              WHERE status = 'queued' AND ( \
                SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
              ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = ";
         let now = crate::timestamp::now_ms();
         let backend = self.backend();
-        let values =
-            || -> Vec<sea_orm::Value> { vec![owner.into(), (now + lease_ms).into(), now.into(), false.into()] };
+        let values = || -> Vec<sea_orm::Value> { vec![owner.into(), (now + lease_ms).into(), now.into()] };
         let mut claimed = None;
         if backend == DbBackend::Postgres {
             let txn = self.writer.begin().await.during("starting a transaction")?;
@@ -329,7 +328,7 @@ impl Store {
                 let id: String = candidate.try_get("", "id").during("claiming a task")?;
                 let mut bound = values();
                 bound.push(id.into());
-                let sql = sql_for(backend, &format!("{TAKE}$5 RETURNING id, attempts"));
+                let sql = sql_for(backend, &format!("{TAKE}$4 RETURNING id, attempts"));
                 let txn = self.writer.begin().await.during("starting a transaction")?;
                 match txn
                     .query_one_raw(Statement::from_sql_and_values(backend, sql, bound))
@@ -489,7 +488,8 @@ impl Store {
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .filter(task::Column::Id.eq(lost.id.clone()))
             .filter(task::Column::Status.eq("running"))
-            .filter(task::Column::Attempts.eq(lost.attempts));
+            .filter(task::Column::Attempts.eq(lost.attempts))
+            .filter(task::Column::CancelRequested.eq(lost.cancel_requested));
         update = match &lost.lease_owner {
             Some(owner) => update.filter(task::Column::LeaseOwner.eq(owner.clone())),
             None => update.filter(task::Column::LeaseOwner.is_null()),

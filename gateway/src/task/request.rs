@@ -299,6 +299,7 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
         return Vec::new();
     }
     let mut files = Vec::with_capacity(items.len());
+    let mut indices = Vec::with_capacity(items.len()); // of `files` in the request
     let mut seen = HashSet::new();
     let mut total = 0usize;
     for (i, item) in items.iter().enumerate() {
@@ -312,7 +313,7 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
         }
         let path = match entry.get("path").and_then(Value::as_str) {
             Some(p) => match check_relative_path(p) {
-                Ok(()) if !seen.insert(p.trim_start_matches("./").to_string()) => {
+                Ok(()) if !seen.insert(normalize(p)) => {
                     errors.push(FieldError::new(format!("{pointer}/path"), "duplicates an earlier file's path"));
                     None
                 }
@@ -359,6 +360,25 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
         if let (Some(path), Some(content)) = (path, content) {
             total += content.len();
             files.push(InputFile { path, content });
+            indices.push(i);
+        }
+    }
+    // A file may not also be a directory of another file (`a` and `a/b`).
+    for (file, i) in files.iter().zip(&indices) {
+        let path = normalize(&file.path);
+        let mut prefix = String::new();
+        for part in path.split('/').take(path.split('/').count() - 1) {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if seen.contains(&prefix) {
+                errors.push(FieldError::new(
+                    format!("/files/{i}/path"),
+                    format!("puts a file under {prefix:?}, which is itself a file"),
+                ));
+                break;
+            }
         }
     }
     if total > limits.max_input_bytes {
@@ -391,6 +411,7 @@ pub fn check_relative_path(path: &str) -> Result<(), String> {
         match part {
             ".." => return Err("must not contain '..'".into()),
             "" => return Err("must not contain empty path segments".into()),
+            _ if part.len() > 255 => return Err("must not have a path segment longer than 255 bytes".into()),
             _ => {}
         }
     }
@@ -398,6 +419,11 @@ pub fn check_relative_path(path: &str) -> Result<(), String> {
         return Err("must name a file".into());
     }
     Ok(())
+}
+
+/// The path without `.` segments, as the file system will see it.
+fn normalize(path: &str) -> String {
+    path.split('/').filter(|p| *p != ".").collect::<Vec<_>>().join("/")
 }
 
 /// JSON Pointer escaping of one reference token (RFC 6901).
@@ -461,9 +487,11 @@ mod tests {
     #[test]
     fn duplicate_paths_and_wait_outside_execute_are_refused() {
         let body = json!({"prompt": "hi", "wait_seconds": 3,
-            "files": [{"path": "a", "content": ""}, {"path": "./a", "content": ""}]});
+            "files": [{"path": "a", "content": ""}, {"path": "./a", "content": ""}, {"path": "a/./b", "content": ""},
+                      {"path": "x/./y", "content": ""}, {"path": "x/y", "content": ""}]});
         let errors = parse_new_task(&body, &limits(), false).unwrap_err();
-        assert_eq!(errors.len(), 2, "{errors:?}");
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/wait_seconds", "/files/1/path", "/files/4/path", "/files/2/path"], "{errors:?}");
         assert!(parse_new_task(&json!({"prompt": "hi", "wait_seconds": 3}), &limits(), true).is_ok());
     }
 }

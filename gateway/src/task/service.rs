@@ -152,29 +152,34 @@ impl TaskService {
         id: &str,
         ctx: &RequestContext,
     ) -> Result<TaskView, TaskServiceError> {
-        let task = self.owned(principal, id).await?;
-        if task.status == "queued" {
-            let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled before it started");
-            let events = [
-                EventRecord::new("error", json!({"error": error})),
-                EventRecord::new("status", json!({"status": "cancelled", "attempt": task.attempts})),
-            ];
-            let error_json = serde_json::to_string(&error).unwrap_or_default();
-            if self
-                .store
-                .cancel_queued(id, error_json, &events, audit_entry(principal, ctx, "task.cancel", "ok"))
-                .await?
-            {
-                self.hub.task_changed(id);
-                return self.view(principal, id).await;
+        // A task can move between queued and running while we act (claimed, or put
+        // back at shutdown): try again until one of the two conditional writes lands.
+        for _ in 0..5 {
+            let task = self.owned(principal, id).await?;
+            match task.status.as_str() {
+                "queued" => {
+                    let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled before it started");
+                    let events = [
+                        EventRecord::new("error", json!({"error": error})),
+                        EventRecord::new("status", json!({"status": "cancelled", "attempt": task.attempts})),
+                    ];
+                    let error_json = serde_json::to_string(&error).unwrap_or_default();
+                    let audit = audit_entry(principal, ctx, "task.cancel", "ok");
+                    if self.store.cancel_queued(id, error_json, &events, audit).await? {
+                        self.hub.task_changed(id);
+                        break;
+                    }
+                }
+                "running" => {
+                    if self.store.request_cancel(id, audit_entry(principal, ctx, "task.cancel", "ok")).await? {
+                        self.queue.stop_local(id, Stop::Cancel);
+                        // Give the run a moment to stop so the answer usually shows `cancelled`.
+                        self.wait_until_finished(id, std::time::Duration::from_secs(10)).await?;
+                        break;
+                    }
+                }
+                _ => break,
             }
-        }
-        let task = self.owned(principal, id).await?;
-        if task.status == "running" {
-            self.store.request_cancel(id, audit_entry(principal, ctx, "task.cancel", "ok")).await?;
-            self.queue.stop_local(id, Stop::Cancel);
-            // Give the run a moment to stop so the answer usually shows `cancelled`.
-            self.wait_until_finished(id, std::time::Duration::from_secs(10)).await?;
         }
         self.view(principal, id).await
     }
