@@ -28,24 +28,17 @@ use serde_json::{Value, json};
 use support::{Gateway, GatewayOptions, Model, bash, say, scripted};
 
 const WARMUP_RUNS: usize = 2;
-/// The flags the gateway gives Claude Code for a task with default options
-/// (`runner::command::claude_args`).
-const CLAUDE_FLAGS: &[&str] = &[
-    "-p",
-    "--input-format",
-    "stream-json",
-    "--output-format",
-    "stream-json",
-    "--verbose",
-    "--permission-mode",
-    "dontAsk",
-    "--max-turns",
-    "30",
-    "--allowedTools",
-    "Read,Edit,Write,Bash,Glob,Grep",
-];
+/// The flags the gateway gives Claude Code for a task with default options.
+fn claude_flags() -> Vec<String> {
+    let defaults = ccgate::config::Config::default();
+    let task = ccgate::task::parse_new_task(&json!({"prompt": "x"}), &defaults.tasks, false).expect("a valid request");
+    let input = ccgate::runner::TurnInput { options: &task.options, resume_session: None };
+    ccgate::runner::claude_args(&input, &defaults.claude)
+}
 /// The PATH the gateway gives runs by default (`claude.path`).
-const RUN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+fn run_path() -> String {
+    ccgate::config::ClaudeConfig::default().path
+}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -121,7 +114,7 @@ fn claude_version() -> String {
     let output = Command::new(support::claude_bin())
         .arg("--version")
         .env_clear()
-        .env("PATH", RUN_PATH)
+        .env("PATH", run_path())
         .env("HOME", home.path())
         .env("CLAUDE_CONFIG_DIR", home.path().join(".claude"))
         .env("DISABLE_AUTOUPDATER", "1")
@@ -184,10 +177,10 @@ fn run_direct(claude: &Path, model_url: &str) -> Duration {
     let started = Instant::now();
     let dirs = RunDirs::create(root.path());
     let mut child = Command::new(claude)
-        .args(CLAUDE_FLAGS)
+        .args(claude_flags())
         .current_dir(&dirs.workspace)
         .env_clear()
-        .env("PATH", RUN_PATH)
+        .env("PATH", run_path())
         .env("HOME", &dirs.home)
         .env("CLAUDE_CONFIG_DIR", &dirs.config)
         .env("TMPDIR", &dirs.tmp)

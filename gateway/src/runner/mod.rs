@@ -9,7 +9,7 @@ mod run;
 mod stream;
 pub mod supervisor;
 
-pub use command::{TaskDirs, TurnInput, passthrough_env, resolve_program};
+pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
 pub use outcome::{Outcome, decide, partial_result};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
 pub use stream::RunState;
