@@ -8,6 +8,7 @@ mod cancel_and_timeout;
 mod crashes;
 mod events;
 mod follow_up;
+mod idempotency;
 mod limits;
 mod queueing;
 mod recovery;

@@ -112,6 +112,15 @@ impl From<TaskServiceError> for ApiError {
             e @ TaskServiceError::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
             }
+            e @ TaskServiceError::IdempotencyKeyReused => Self {
+                errors: vec![FieldError::new("/headers/idempotency-key", e.to_string())],
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "Idempotency key reused",
+                    e.to_string(),
+                )
+            },
             TaskServiceError::ShuttingDown => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the gateway is shutting down")
                     .with_retry_after(5)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -13,42 +13,47 @@ use super::AppState;
 use super::extract::{Caller, JsonBody};
 use super::problem::ApiError;
 use crate::auth::Scope;
-use crate::store::TaskFilter;
+use crate::store::{IdempotencyClaim, TaskFilter};
 use crate::task::{FieldError, TaskStatus, TaskView, parse_follow_up, parse_new_task};
 
 /// `POST /v1/tasks`: 202 + the queued task.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
+    let idempotency = idempotency_claim(&headers, "POST /v1/tasks", &body)?;
     let request = parse_new_task(&body, &state.config.tasks, false).map_err(ApiError::validation)?;
-    let created = state.tasks.create(principal, request, &caller.context).await?;
+    let created = state.tasks.create(principal, request, idempotency, &caller.context).await?;
     let view = state.tasks.view_of(&created.task).await?;
-    Ok(accepted(view))
+    Ok(mark_replay(accepted(view), created.replayed))
 }
 
 /// `POST /v1/execute`: create, then wait up to `wait_seconds` for the task to finish.
 pub async fn execute(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
+    let idempotency = idempotency_claim(&headers, "POST /v1/execute", &body)?;
     let request = parse_new_task(&body, &state.config.tasks, true).map_err(ApiError::validation)?;
     let wait = request
         .wait_seconds
         .unwrap_or(state.config.tasks.default_wait_seconds)
         .min(state.config.tasks.max_wait_seconds);
-    let created = state.tasks.create(principal, request, &caller.context).await?;
+    let created = state.tasks.create(principal, request, idempotency, &caller.context).await?;
     let task = state.tasks.wait_until_finished(&created.task.id, Duration::from_secs(wait)).await?;
     let view = state.tasks.view_of(&task).await?;
-    if TaskStatus::parse(&view.status).is_some_and(TaskStatus::is_terminal) {
-        Ok((StatusCode::OK, Json(view)).into_response())
+    let response = if TaskStatus::parse(&view.status).is_some_and(TaskStatus::is_terminal) {
+        (StatusCode::OK, Json(view)).into_response()
     } else {
-        Ok(accepted(view))
-    }
+        accepted(view)
+    };
+    Ok(mark_replay(response, created.replayed))
 }
 
 /// `GET /v1/tasks/{id}`.
@@ -136,6 +141,39 @@ pub async fn list(
         data.push(state.tasks.view_of(task).await?);
     }
     Ok(Json(json!({"data": data, "next_cursor": next_cursor.flatten()})))
+}
+
+/// The `Idempotency-Key` header with a hash of what it is used for: the endpoint
+/// and the body (serde_json orders object keys, so key order does not matter).
+fn idempotency_claim(
+    headers: &HeaderMap,
+    endpoint: &str,
+    body: &serde_json::Value,
+) -> Result<Option<IdempotencyClaim>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::validation(vec![FieldError::new(
+                "/headers/idempotency-key",
+                "must be 1-255 visible ASCII characters",
+            )])
+        })?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(endpoint.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body.to_string().as_bytes());
+    Ok(Some(IdempotencyClaim { key: key.to_string(), request_hash: hasher.finalize().to_hex().to_string() }))
+}
+
+/// Tells the client its `Idempotency-Key` matched an earlier request.
+fn mark_replay(mut response: Response, replayed: bool) -> Response {
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
 }
 
 fn accepted(view: TaskView) -> Response {

@@ -19,7 +19,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 pub use audit::AuditEntry;
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
-pub use tasks::{ClaimedTask, Fence, FinishRun, NewTaskRow, RecoveredTask, TaskFilter};
+pub use tasks::{ClaimedTask, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter};
 
 /// A database failure, with the operation that hit it.
 #[derive(Debug, thiserror::Error)]

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement, TransactionTrait, UpdateMany,
 };
 
-use super::entities::{task, task_metadata, task_turn};
+use super::entities::{idempotency_record, task, task_metadata, task_turn};
 use super::events::{EventRecord, append};
 use super::{AuditEntry, Context, Result, Store, StoreError, audit, sql_for};
 
@@ -38,7 +38,31 @@ pub struct NewTaskRow {
     pub prompt: String,
     pub options_json: String,
     pub metadata: BTreeMap<String, String>,
+    /// The client's `Idempotency-Key` and a hash of its request, if it sent one.
+    pub idempotency: Option<IdempotencyClaim>,
 }
+
+/// An `Idempotency-Key` with the hash of the request that used it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// What inserting a task did.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    Created(Box<task::Model>),
+    /// The key's `Idempotency-Key` was used within 24 h: by the same request
+    /// (`same_request`, answer with that task) or by another one (refuse).
+    Replayed {
+        task_id: String,
+        same_request: bool,
+    },
+}
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
 /// Filters of `GET /v1/tasks`.
 #[derive(Debug, Clone, Default)]
@@ -84,9 +108,51 @@ impl Store {
         row: NewTaskRow,
         events: &[EventRecord],
         audit_entry: AuditEntry,
-    ) -> Result<task::Model> {
+    ) -> Result<Inserted> {
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
+        if let Some(claim) = &row.idempotency {
+            // The unique (key, Idempotency-Key) row decides races: a parallel duplicate
+            // waits for this transaction and then finds the record.
+            idempotency_record::Entity::delete_many()
+                .filter(idempotency_record::Column::KeyId.eq(row.key_id.clone()))
+                .filter(idempotency_record::Column::IdempotencyKey.eq(claim.key.clone()))
+                .filter(idempotency_record::Column::CreatedAt.lt(now - IDEMPOTENCY_WINDOW_MS))
+                .exec(&txn)
+                .await
+                .during("expiring an idempotency key")?;
+            let record = idempotency_record::ActiveModel {
+                key_id: Set(row.key_id.clone()),
+                idempotency_key: Set(claim.key.clone()),
+                request_hash: Set(claim.request_hash.clone()),
+                task_id: Set(row.id.clone()),
+                created_at: Set(now),
+            };
+            let inserted = idempotency_record::Entity::insert(record)
+                .on_conflict(
+                    OnConflict::columns([
+                        idempotency_record::Column::KeyId,
+                        idempotency_record::Column::IdempotencyKey,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .during("recording an idempotency key")?;
+            if inserted == 0 {
+                txn.rollback().await.during("recording an idempotency key")?;
+                let existing = idempotency_record::Entity::find_by_id((row.key_id.clone(), claim.key.clone()))
+                    .one(&self.writer)
+                    .await
+                    .during("reading an idempotency key")?
+                    .ok_or_else(|| StoreError::Corrupt("an idempotency record vanished".into()))?;
+                return Ok(Inserted::Replayed {
+                    same_request: existing.request_hash == claim.request_hash,
+                    task_id: existing.task_id,
+                });
+            }
+        }
         let model = task::ActiveModel {
             id: Set(row.id.clone()),
             key_id: Set(row.key_id),
@@ -124,7 +190,17 @@ impl Store {
         append(&txn, &row.id, None, events, now).await?;
         audit::record(&txn, AuditEntry { target: Some(row.id.clone()), ..audit_entry }, now).await?;
         txn.commit().await.during("creating a task")?;
-        Ok(model)
+        Ok(Inserted::Created(Box::new(model)))
+    }
+
+    /// A live (under 24 h old) `Idempotency-Key` record of a key.
+    pub async fn idempotency_record(&self, key_id: &str, key: &str) -> Result<Option<idempotency_record::Model>> {
+        let since = crate::timestamp::now_ms() - IDEMPOTENCY_WINDOW_MS;
+        Ok(idempotency_record::Entity::find_by_id((key_id.to_string(), key.to_string()))
+            .one(&self.reader)
+            .await
+            .during("reading an idempotency key")?
+            .filter(|record| record.created_at >= since))
     }
 
     pub async fn task(&self, id: &str) -> Result<Option<task::Model>> {

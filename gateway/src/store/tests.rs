@@ -34,8 +34,12 @@ async fn task(store: &Store, key_id: &str, priority: i32) -> String {
         prompt: "p".into(),
         options_json: "{}".into(),
         metadata: Default::default(),
+        idempotency: None,
     };
-    store.insert_task(row, &[], AuditEntry::new("task.create", "ok")).await.unwrap().id
+    match store.insert_task(row, &[], AuditEntry::new("task.create", "ok")).await.unwrap() {
+        Inserted::Created(task) => task.id,
+        other => panic!("not created: {other:?}"),
+    }
 }
 
 fn finish(status: &'static str) -> FinishRun {

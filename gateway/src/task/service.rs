@@ -14,7 +14,7 @@ use crate::hooks::TaskValidator;
 use crate::queue::{Hub, Queue};
 use crate::runner::{Stop, TaskDirs};
 use crate::store::entities::task;
-use crate::store::{AuditEntry, EventRecord, NewTaskRow, Store, StoreError};
+use crate::store::{AuditEntry, EventRecord, IdempotencyClaim, Inserted, NewTaskRow, Store, StoreError};
 
 /// Why an operation on a task was refused.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,8 @@ pub enum TaskServiceError {
     QueueFull { queued: u64 },
     #[error("the task is {status}; {action} needs a finished task")]
     Conflict { status: String, action: &'static str },
+    #[error("this Idempotency-Key was used in the last 24 h with a different request")]
+    IdempotencyKeyReused,
     #[error("the gateway is shutting down")]
     ShuttingDown,
     #[error("cannot prepare the task's workspace: {0}")]
@@ -45,6 +47,8 @@ pub struct RequestContext {
 /// What creating a task produced.
 pub struct CreateOutcome {
     pub task: task::Model,
+    /// An earlier request with the same `Idempotency-Key` created it.
+    pub replayed: bool,
 }
 
 #[derive(Clone)]
@@ -80,8 +84,14 @@ impl TaskService {
         &self,
         principal: &Principal,
         mut request: NewTask,
+        idempotency: Option<IdempotencyClaim>,
         ctx: &RequestContext,
     ) -> Result<CreateOutcome, TaskServiceError> {
+        if let Some(claim) = &idempotency
+            && let Some(replay) = self.replay(principal, claim).await?
+        {
+            return Ok(replay);
+        }
         if self.queue.is_draining() {
             return Err(TaskServiceError::ShuttingDown);
         }
@@ -111,19 +121,42 @@ impl TaskService {
             prompt: request.prompt.clone(),
             options_json: serde_json::to_string(&request.options).unwrap_or_default(),
             metadata: request.metadata.clone(),
+            idempotency,
         };
         let events = [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0}))];
         let audit = audit_entry(principal, ctx, "task.create", "ok");
         match self.store.insert_task(row, &events, audit).await {
-            Ok(task) => {
+            Ok(Inserted::Created(task)) => {
                 self.hub.work_queued();
-                Ok(CreateOutcome { task })
+                Ok(CreateOutcome { task: *task, replayed: false })
+            }
+            Ok(Inserted::Replayed { task_id, same_request }) => {
+                let _ = std::fs::remove_dir_all(&dirs.root);
+                if !same_request {
+                    return Err(TaskServiceError::IdempotencyKeyReused);
+                }
+                let task = self.store.task(&task_id).await?.ok_or(TaskServiceError::NotFound)?;
+                Ok(CreateOutcome { task, replayed: true })
             }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dirs.root);
                 Err(e.into())
             }
         }
+    }
+
+    /// The task an earlier request with this `Idempotency-Key` created, if any.
+    async fn replay(
+        &self,
+        principal: &Principal,
+        claim: &IdempotencyClaim,
+    ) -> Result<Option<CreateOutcome>, TaskServiceError> {
+        let Some(record) = self.store.idempotency_record(&principal.key_id, &claim.key).await? else { return Ok(None) };
+        if record.request_hash != claim.request_hash {
+            return Err(TaskServiceError::IdempotencyKeyReused);
+        }
+        let task = self.store.task(&record.task_id).await?.ok_or(TaskServiceError::NotFound)?;
+        Ok(Some(CreateOutcome { task, replayed: true }))
     }
 
     /// The task with its turns, if it is this key's.
