@@ -4,6 +4,7 @@
 mod support;
 
 mod api_errors;
+mod audit;
 mod cancel_and_timeout;
 mod crashes;
 mod events;

@@ -1,6 +1,7 @@
 //! The HTTP API (`shared/design/API.md`): routes, extractors, middleware, and the
 //! mapping of errors to problem+json. Handlers parse, call a service, and answer.
 
+mod audit;
 mod events;
 mod extract;
 mod health;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{id}/events", get(events::stream))
         .route("/keys", post(keys::create).get(keys::list))
         .route("/keys/{id}", delete(keys::revoke).get(keys::get))
+        .route("/audit", get(audit::list))
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
     Router::new()

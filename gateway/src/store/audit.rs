@@ -17,6 +17,16 @@ pub struct AuditEntry {
     pub details: Option<serde_json::Value>,
 }
 
+/// Filters of `GET /v1/audit`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub key_id: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<String>,
+    pub after: Option<i64>,
+}
+
 impl AuditEntry {
     pub fn new(action: &'static str, outcome: &'static str) -> Self {
         Self { action, outcome, ..Default::default() }
@@ -48,10 +58,34 @@ impl Store {
         record(&self.writer, entry, crate::timestamp::now_ms()).await
     }
 
-    /// The newest audit entries first.
-    pub async fn audit_entries(&self, limit: u64) -> Result<Vec<audit_event::Model>> {
-        use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
-        audit_event::Entity::find()
+    /// Audit entries, newest first, matching `filter`, older than the `before` cursor.
+    pub async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<audit_event::Model>> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        let mut query = audit_event::Entity::find();
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_event::Column::Action.eq(action.clone()));
+        }
+        if let Some(key_id) = &filter.key_id {
+            query = query.filter(audit_event::Column::KeyId.eq(key_id.clone()));
+        }
+        if let Some(target) = &filter.target {
+            query = query.filter(audit_event::Column::Target.eq(target.clone()));
+        }
+        if let Some(outcome) = &filter.outcome {
+            query = query.filter(audit_event::Column::Outcome.eq(outcome.clone()));
+        }
+        if let Some(after) = filter.after {
+            query = query.filter(audit_event::Column::At.gt(after));
+        }
+        if let Some(before) = before {
+            query = query.filter(audit_event::Column::Id.lt(before));
+        }
+        query
             .order_by_desc(audit_event::Column::Id)
             .limit(limit)
             .all(&self.reader)

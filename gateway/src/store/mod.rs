@@ -16,7 +16,7 @@ use std::time::Duration;
 use ccgate_migrations::MigratorTrait;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
 pub use tasks::{ClaimedTask, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter};
