@@ -37,4 +37,20 @@ async fn changes_and_runs_are_audited_and_only_admins_read_them() {
     let (status, bad) = gateway.get("/v1/audit?limit=500&when=now", &gateway.admin_key).await;
     assert_eq!(status, 422);
     assert_eq!(bad["errors"].as_array().unwrap().len(), 2);
+
+    // Denied requests are audited too (written off the request path: poll briefly).
+    let (status, _) = gateway.get("/v1/tasks", "ccg_live_0123456789abcdef0123456789abcdef0123456789abcdef").await;
+    assert_eq!(status, 401);
+    let mut denied = serde_json::Value::Null;
+    for _ in 0..50 {
+        denied = gateway.get("/v1/audit?action=request.denied", &gateway.admin_key).await.1;
+        if denied["data"].as_array().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let statuses: Vec<u64> =
+        denied["data"].as_array().unwrap().iter().map(|e| e["details"]["status"].as_u64().unwrap()).collect();
+    assert!(statuses.contains(&401) && statuses.contains(&403), "{denied}");
+    assert!(denied["data"].as_array().unwrap().iter().all(|e| e["outcome"] == "denied"));
 }

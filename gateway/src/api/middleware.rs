@@ -12,6 +12,7 @@ use tracing::Instrument;
 use super::AppState;
 use super::extract::Caller;
 use super::problem::ApiError;
+use crate::store::AuditEntry;
 use crate::task::RequestContext;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,15 +48,23 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// Authenticates `/v1` requests and applies the key's rate limit.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let context = RequestContext {
+        request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        client_addr: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+    };
+    let route = format!("{} {}", request.method(), request.uri().path());
     let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.auth.authenticate(header).await {
         Ok(principal) => principal,
         Err(e) => {
+            let reason = e.to_string();
             let mut response = ApiError::from(e).into_response();
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            audit_denial(&state, None, &context, &route, response.status().as_u16(), &reason);
             return response;
         }
     };
+    let key_id = principal.key_id.clone();
     let decision = state.limiter.check(&principal.key_id, principal.rate_limit_per_minute);
     let rate_headers = [
         ("ratelimit-limit", decision.limit as u64),
@@ -63,13 +72,14 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         ("ratelimit-reset", decision.reset_seconds),
     ];
     let mut response = if decision.allowed {
-        let context = RequestContext {
-            request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
-            client_addr: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-        };
-        request.extensions_mut().insert(Caller { principal, context });
-        next.run(request).await
+        request.extensions_mut().insert(Caller { principal, context: context.clone() });
+        let response = next.run(request).await;
+        if response.status() == axum::http::StatusCode::FORBIDDEN {
+            audit_denial(&state, Some(key_id), &context, &route, 403, "the key lacks the scope");
+        }
+        response
     } else {
+        audit_denial(&state, Some(key_id), &context, &route, 429, "over the key's rate limit");
         ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
@@ -83,6 +93,38 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         response.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
     response
+}
+
+/// Records a denied request in the audit log, off the request path. Denials are
+/// themselves rate-limited (`DENIALS_AUDITED_PER_MINUTE` for the whole node) so a
+/// flood of bad requests cannot fill the disk; the ones dropped are counted in the log.
+fn audit_denial(
+    state: &AppState,
+    key_id: Option<String>,
+    context: &RequestContext,
+    route: &str,
+    status: u16,
+    reason: &str,
+) {
+    const DENIALS_AUDITED_PER_MINUTE: u32 = 600;
+    if !state.limiter.check("\0audit-denials", DENIALS_AUDITED_PER_MINUTE).allowed {
+        tracing::warn!(status, route, "denied request not audited: the audit log's denial budget is used up");
+        return;
+    }
+    let entry = AuditEntry {
+        key_id,
+        target: Some(route.to_string()),
+        request_id: context.request_id.clone(),
+        client_addr: context.client_addr.clone(),
+        details: Some(serde_json::json!({"status": status, "reason": reason})),
+        ..AuditEntry::new("request.denied", "denied")
+    };
+    let store = state.tasks.store().clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.audit(entry).await {
+            tracing::warn!(error = %e, "could not audit a denied request");
+        }
+    });
 }
 
 /// Refuses a body whose announced length is over the limit before reading any of
