@@ -21,3 +21,4 @@ pub mod store;
 pub mod task;
 pub mod telemetry;
 pub mod timestamp;
+pub mod workspace;

@@ -8,6 +8,7 @@ mod audit;
 mod cancel_and_timeout;
 mod crashes;
 mod events;
+mod files;
 mod follow_up;
 mod idempotency;
 mod limits;

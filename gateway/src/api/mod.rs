@@ -4,6 +4,7 @@
 mod audit;
 mod events;
 mod extract;
+mod files;
 mod health;
 mod keys;
 mod middleware;
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{id}/cancel", post(tasks::cancel))
         .route("/tasks/{id}/messages", post(tasks::follow_up))
         .route("/tasks/{id}/events", get(events::stream))
+        .route("/tasks/{id}/files", get(files::index))
+        .route("/tasks/{id}/files/{*path}", get(files::download))
         .route("/keys", post(keys::create).get(keys::list))
         .route("/keys/{id}", delete(keys::revoke).get(keys::get))
         .route("/audit", get(audit::list))

@@ -1,0 +1,72 @@
+//! `GET /v1/tasks/{id}/files` and `/files/{path}`: the workspace listing and one
+//! file's bytes, streamed. Links, FIFOs and devices are never served.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+use super::AppState;
+use super::extract::Caller;
+use super::problem::ApiError;
+use crate::auth::Scope;
+use crate::runner::TaskDirs;
+use crate::workspace::{WorkspaceError, list, open_beneath};
+
+pub async fn index(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let task = state.tasks.owned(principal, &id).await?;
+    let root = TaskDirs::new(&state.config.data_dir, &task.id).workspace;
+    let files =
+        tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)?;
+    Ok(Json(json!({"data": files, "next_cursor": null})))
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, path)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let task = state.tasks.owned(principal, &id).await?;
+    let root = TaskDirs::new(&state.config.data_dir, &task.id).workspace;
+    let file = tokio::task::spawn_blocking(move || open_beneath(&root, &path))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(workspace_error)?;
+    let length = file.metadata().map_err(ApiError::internal)?.len();
+    let file = tokio::fs::File::from_std(file);
+    let chunks = futures_util::stream::unfold(file, |mut file| async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok::<Bytes, std::io::Error>(Bytes::from(buffer)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    let mut response = (StatusCode::OK, Body::from_stream(chunks)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    Ok(response)
+}
+
+fn workspace_error(error: WorkspaceError) -> ApiError {
+    match error {
+        WorkspaceError::NotFound => ApiError::not_found("no such file in the task's workspace"),
+        WorkspaceError::NotServed(why) => {
+            ApiError::not_found(format!("not a regular file inside the workspace: {why}"))
+        }
+        WorkspaceError::Io(e) => ApiError::internal(e),
+    }
+}
