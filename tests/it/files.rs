@@ -44,6 +44,35 @@ async fn downloads_serve_regular_files_and_never_follow_planted_links() {
         let body = response.text().await.unwrap();
         assert!(!body.contains("root:") && !body.contains("private"), "{refused} leaked: {body}");
     }
+    // The whole workspace as an archive holds the same regular files, and nothing else.
+    let tgz = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/archive"), &key).send().await.unwrap();
+    assert_eq!(tgz.status(), 200);
+    assert_eq!(tgz.headers()["content-type"], "application/gzip");
+    let bytes = tgz.bytes().await.unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let mut entries = Vec::new();
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        entries.push((entry.path().unwrap().display().to_string(), text));
+    }
+    assert_eq!(entries, [("out/report.md".to_string(), "report".to_string())]);
+    let zip = gateway
+        .request(reqwest::Method::GET, &format!("/v1/tasks/{id}/archive?format=zip"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let bytes = zip.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(archive.len(), 1);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("out/report.md").unwrap(), &mut text).unwrap();
+    assert_eq!(text, "report");
+    let (status, _) = gateway.get(&format!("/v1/tasks/{id}/archive?format=rar"), &key).await;
+    assert_eq!(status, 422);
+
     // Another key can't list it at all.
     let other = gateway.create_key(&["--name", "other"]);
     let (status, _) = gateway.get(&format!("/v1/tasks/{id}/files"), &other).await;

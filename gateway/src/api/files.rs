@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -14,7 +14,8 @@ use super::extract::Caller;
 use super::problem::ApiError;
 use crate::auth::Scope;
 use crate::runner::TaskDirs;
-use crate::workspace::{WorkspaceError, list, open_beneath};
+use crate::task::FieldError;
+use crate::workspace::{ArchiveFormat, WorkspaceError, list, open_beneath, stream_archive};
 
 pub async fn index(
     State(state): State<AppState>,
@@ -58,6 +59,44 @@ pub async fn download(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ArchiveQuery {
+    format: Option<String>,
+}
+
+/// `GET /v1/tasks/{id}/archive`: the workspace as `.tar.gz` (default) or `?format=zip`.
+pub async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ArchiveQuery>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let format = match query.format.as_deref() {
+        None | Some("tar.gz" | "tgz") => ArchiveFormat::TarGz,
+        Some("zip") => ArchiveFormat::Zip,
+        Some(_) => {
+            return Err(ApiError::validation(vec![FieldError::new("/query/format", "must be \"tar.gz\" or \"zip\"")]));
+        }
+    };
+    let task = state.tasks.owned(principal, &id).await?;
+    let root = TaskDirs::new(&state.config.data_dir, &task.id).workspace;
+    let chunks = stream_archive(root, format);
+    let body =
+        Body::from_stream(futures_util::stream::unfold(
+            chunks,
+            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+        ));
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    let disposition = format!("attachment; filename=\"{}.{}\"", task.id, format.extension());
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
     Ok(response)
 }
 

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{id}/events", get(events::stream))
         .route("/tasks/{id}/files", get(files::index))
         .route("/tasks/{id}/files/{*path}", get(files::download))
+        .route("/tasks/{id}/archive", get(files::archive))
         .route("/keys", post(keys::create).get(keys::list))
         .route("/keys/{id}", delete(keys::revoke).get(keys::get))
         .route("/audit", get(audit::list))

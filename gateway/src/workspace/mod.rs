@@ -4,10 +4,12 @@
 //! regular files are served, so a planted link, FIFO or device can neither leak
 //! another file nor hang the server.
 
+mod archive;
 mod open;
 
 use std::path::{Path, PathBuf};
 
+pub use archive::{ArchiveFormat, stream_archive};
 pub use open::open_beneath;
 
 /// One file of a workspace listing.
