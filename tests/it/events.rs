@@ -34,3 +34,34 @@ async fn events_stream_live_and_resume_after_the_last_event_seen() {
     let (status, problem) = gateway.get(&format!("/v1/tasks/{id}/events?after=minus-one"), &key).await;
     assert_eq!(status, 422, "{problem}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn execute_with_accept_event_stream_streams_the_run_and_ends_with_the_task() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let body = json!({"prompt": scripted(vec![bash("echo streamed"), say("finished")])});
+    let mut response = gateway
+        .request(reqwest::Method::POST, "/v1/execute", &key)
+        .header("Accept", "text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut text = String::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let events = parse_sse(&text);
+    assert!(
+        events.iter().any(|(_, t, d)| t == "tool_result" && d["output"].as_str().unwrap_or("").contains("streamed"))
+    );
+    assert_eq!(events.last().unwrap().2["status"], "completed");
+    let last_block = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last_block.starts_with("event: task"), "{last_block}");
+    let task: serde_json::Value = serde_json::from_str(last_block.split("data: ").nth(1).unwrap()).unwrap();
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["result"]["text"], "finished");
+}

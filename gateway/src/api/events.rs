@@ -40,12 +40,16 @@ pub async fn stream(
             ApiError::validation(vec![FieldError::new("/headers/last-event-id", "must be an event sequence number")])
         })?,
     };
-    let follower = Follower { state, task_id: id, after, buffer: VecDeque::new(), done: false };
-    let events = futures_util::stream::unfold(follower, |mut f| async move {
+    Ok(Sse::new(follow(state, id, after)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A task's events after `after`, as SSE, until the task is finished.
+pub fn follow(state: AppState, task_id: String, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
+    let follower = Follower { state, task_id, after, buffer: VecDeque::new(), done: false };
+    futures_util::stream::unfold(follower, |mut f| async move {
         let event = f.next().await?;
         Some((Ok(event), f))
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    })
 }
 
 struct Follower {

@@ -6,7 +6,11 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::convert::Infallible;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use super::AppState;
@@ -46,6 +50,9 @@ pub async fn execute(
         .unwrap_or(state.config.tasks.default_wait_seconds)
         .min(state.config.tasks.max_wait_seconds);
     let created = state.tasks.create(principal, request, idempotency, &caller.context).await?;
+    if wants_event_stream(&headers) {
+        return Ok(mark_replay(stream_then_task(state, created.task.id).into_response(), created.replayed));
+    }
     let task = state.tasks.wait_until_finished(&created.task.id, Duration::from_secs(wait)).await?;
     let view = state.tasks.view_of(&task).await?;
     let response = if TaskStatus::parse(&view.status).is_some_and(TaskStatus::is_terminal) {
@@ -166,6 +173,29 @@ fn idempotency_claim(
     hasher.update(b"\n");
     hasher.update(body.to_string().as_bytes());
     Ok(Some(IdempotencyClaim { key: key.to_string(), request_hash: hasher.finalize().to_hex().to_string() }))
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/event-stream"))
+}
+
+/// The task's events as they happen, then one `task` event with the finished task.
+/// (`wait_seconds` does not apply: the stream lasts as long as the task.)
+fn stream_then_task(state: AppState, id: String) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let last = {
+        let state = state.clone();
+        let id = id.clone();
+        futures_util::stream::once(async move {
+            let view = match state.tasks.store().task(&id).await {
+                Ok(Some(task)) => state.tasks.view_of(&task).await.ok(),
+                _ => None,
+            };
+            let data = view.and_then(|v| serde_json::to_string(&v).ok()).unwrap_or_else(|| "null".into());
+            Ok(Event::default().event("task").data(data))
+        })
+    };
+    Sse::new(super::events::follow(state, id, 0).chain(last))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// Tells the client its `Idempotency-Key` matched an earlier request.
