@@ -73,6 +73,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         limiter: Arc::new(RateLimiter::default()),
         queue: queue.clone(),
         readiness: Arc::new(Readiness { claude_bin, claude_version }),
+        metrics: crate::telemetry::metrics::install(),
     };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

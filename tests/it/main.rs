@@ -12,6 +12,7 @@ mod files;
 mod follow_up;
 mod idempotency;
 mod limits;
+mod metrics;
 mod queueing;
 mod recovery;
 mod tasks;

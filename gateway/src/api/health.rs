@@ -20,6 +20,22 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// `GET /metrics`: Prometheus text. Task gauges are read from the database at
+/// scrape time, so every node reports the shared queue.
+pub async fn metrics(
+    State(state): State<AppState>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), super::ApiError> {
+    let Some(handle) = &state.metrics else {
+        return Err(super::ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "metrics are not enabled"));
+    };
+    for status in crate::task::TaskStatus::ALL {
+        let count = state.tasks.store().count_by_status(status.as_str()).await?;
+        crate::telemetry::metrics::tasks_by_status(status.as_str(), count);
+    }
+    crate::telemetry::metrics::running_here(state.queue.running_count());
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()))
+}
+
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = state.tasks.store();
     let database = match store.ping().await {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,21 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
+/// The route template a request matched (`/v1/tasks/{id}`), for metric labels.
+#[derive(Clone)]
+pub struct MatchedRoute(String);
+
+/// Runs after routing: passes the matched template out on the response, where the
+/// outer request-id layer (which runs before routing) records the metric.
+pub async fn matched_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(MatchedRoute(route));
+    }
+    response
+}
+
 /// Gives every request an id, logs it, and sets `x-request-id` on the response.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
@@ -31,11 +46,15 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         .map(String::from)
         .unwrap_or_else(|| crate::ids::new_id("req"));
     request.extensions_mut().insert(RequestId(id.clone()));
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
     let span =
         tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = async move {
         let response = next.run(request).await;
         tracing::info!(status = response.status().as_u16(), "request done");
+        let route = response.extensions().get::<MatchedRoute>().map_or("unmatched", |r| r.0.as_str());
+        crate::telemetry::metrics::http_request(route, &method, response.status().as_u16(), started.elapsed());
         response
     }
     .instrument(span)
@@ -80,6 +99,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         response
     } else {
         audit_denial(&state, Some(key_id), &context, &route, 429, "over the key's rate limit");
+        crate::telemetry::metrics::rate_limited();
         ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",

@@ -36,6 +36,7 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub queue: Arc<Queue>,
     pub readiness: Arc<Readiness>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// The whole HTTP surface.
@@ -58,7 +59,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .nest("/v1", v1)
+        .route_layer(axum::middleware::from_fn(middleware::matched_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))

@@ -175,6 +175,7 @@ impl Queue {
 
     async fn run_claimed(&self, claimed: ClaimedTask) {
         let ClaimedTask { task, prompt, fence } = claimed;
+        let queue_wait = Duration::from_millis((crate::timestamp::now_ms() - task.enqueued_at).max(0) as u64);
         let id = task.id.clone();
         self.hub.task_changed(&id);
         let options: TaskOptions = match serde_json::from_str(&task.options) {
@@ -216,7 +217,7 @@ impl Queue {
         let _ = writer.await;
         // The lease stays alive until the outcome is stored, or the reaper would run
         // the task again.
-        self.conclude(&task, &fence, &options, report).await;
+        self.conclude(&task, &fence, &options, report, queue_wait).await;
         heartbeat.abort();
         self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         self.hub.task_changed(&id);
@@ -228,6 +229,7 @@ impl Queue {
         fence: &Fence,
         options: &TaskOptions,
         report: RunReport,
+        queue_wait: Duration,
     ) {
         let id = &task.id;
         if report.lingered {
@@ -242,6 +244,9 @@ impl Queue {
                 };
                 let status =
                     if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
+                let model = options.model.as_deref().unwrap_or("default");
+                crate::telemetry::metrics::usage(model, &result.usage, result.cost_usd);
+                crate::telemetry::metrics::run_finished(status.as_str(), report.duration, queue_wait);
                 self.finish(task, fence, status, Some(result), error).await;
                 tracing::info!(task_id = %id, status = status.as_str(), duration_ms = report.duration.as_millis() as u64, "run finished");
             }

@@ -1,6 +1,8 @@
 //! Logging: `tracing` to stderr, JSON or human-readable, filtered by `RUST_LOG`
 //! (default `info`). Request spans carry the request id onto every line.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(format: &str) {

@@ -1,0 +1,79 @@
+//! Prometheus metrics: the recorder, the `/metrics` text, and one function per
+//! thing worth counting, so call sites name what happened rather than a metric.
+//! Labels are bounded: routes are the matched templates, models and statuses come
+//! from small sets.
+
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Installs the global recorder (once per process) and starts its upkeep task.
+pub fn install() -> Option<PrometheusHandle> {
+    let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+        .ok()?
+        .install_recorder()
+        .ok()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    Some(handle)
+}
+
+pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let labels = [("route", route.to_string()), ("method", method.to_string()), ("status", status.to_string())];
+    counter!("ccgate_http_requests_total", &labels).increment(1);
+    histogram!("ccgate_http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+}
+
+pub fn rate_limited() {
+    counter!("ccgate_rate_limit_rejections_total").increment(1);
+}
+
+pub fn run_finished(status: &str, duration: Duration, queue_wait: Duration) {
+    counter!("ccgate_runs_total", "status" => status.to_string()).increment(1);
+    histogram!("ccgate_run_duration_seconds").record(duration.as_secs_f64());
+    histogram!("ccgate_queue_wait_seconds").record(queue_wait.as_secs_f64());
+}
+
+/// A model name as a label: the first few distinct names seen, then `other`, so
+/// clients choosing model names cannot blow up the number of series.
+fn model_label(model: &str) -> String {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let mut seen = SEEN.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if seen.contains(model) || seen.len() < 32 && seen.insert(model.to_string()) {
+        model.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+pub fn usage(model: &str, usage: &crate::task::Usage, cost_usd: f64) {
+    let model = model_label(model);
+    for (kind, tokens) in [
+        ("input", usage.input_tokens),
+        ("output", usage.output_tokens),
+        ("cache_read", usage.cache_read_input_tokens),
+        ("cache_creation", usage.cache_creation_input_tokens),
+    ] {
+        counter!("ccgate_tokens_total", "model" => model.clone(), "kind" => kind).increment(tokens);
+    }
+    counter!("ccgate_cost_usd_micros_total", "model" => model).increment((cost_usd * 1e6).round() as u64);
+}
+
+/// Gauges read from the database at scrape time (every node sees the same queue).
+pub fn tasks_by_status(status: &str, count: u64) {
+    gauge!("ccgate_tasks", "status" => status.to_string()).set(count as f64);
+}
+
+pub fn running_here(count: usize) {
+    gauge!("ccgate_running_tasks_on_node").set(count as f64);
+}
