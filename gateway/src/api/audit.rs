@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
-use super::AppState;
 use super::extract::Caller;
 use super::problem::ApiError;
+use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::store::AuditFilter;
 use crate::task::FieldError;
@@ -21,17 +21,14 @@ pub async fn list(
     caller.require(Scope::Admin)?;
     let mut errors = Vec::new();
     let mut filter = AuditFilter::default();
-    let mut limit = 50u64;
+    let mut limit = paging::DEFAULT_LIMIT;
     let mut cursor = None;
     for (name, value) in &params {
         match name.as_str() {
-            "limit" => match value.parse::<u64>() {
-                Ok(n) if (1..=200).contains(&n) => limit = n,
-                _ => errors.push(FieldError::new("/query/limit", "must be a whole number from 1 to 200")),
-            },
+            "limit" => limit = paging::parse_limit(value, &mut errors),
             "cursor" => match value.parse::<i64>() {
                 Ok(id) if id > 0 => cursor = Some(id),
-                _ => errors.push(FieldError::new("/query/cursor", "is not a cursor this API returned")),
+                _ => paging::bad_cursor(&mut errors),
             },
             "action" => filter.action = Some(value.clone()),
             "key_id" => filter.key_id = Some(value.clone()),
@@ -48,10 +45,7 @@ pub async fn list(
         return Err(ApiError::validation(errors));
     }
     let mut rows = state.tasks.store().audit_entries(&filter, cursor, limit + 1).await?;
-    let next_cursor = (rows.len() as u64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.to_string())
-    });
+    let next_cursor = paging::page(&mut rows, limit, |r| r.id.to_string());
     let data: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -68,5 +62,5 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(Json(json!({"data": data, "next_cursor": next_cursor.flatten()})))
+    Ok(Json(json!({"data": data, "next_cursor": next_cursor})))
 }

@@ -8,6 +8,7 @@ mod files;
 mod health;
 mod keys;
 mod middleware;
+mod paging;
 mod problem;
 mod tasks;
 

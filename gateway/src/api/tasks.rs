@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
-use super::AppState;
 use super::extract::{Caller, JsonBody};
 use super::problem::ApiError;
+use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::store::{IdempotencyClaim, TaskFilter};
 use crate::task::{FieldError, TaskStatus, TaskView, parse_follow_up, parse_new_task};
@@ -107,16 +107,13 @@ pub async fn list(
     let principal = caller.require(Scope::Tasks)?;
     let mut errors = Vec::new();
     let mut filter = TaskFilter::default();
-    let mut limit = 50u64;
+    let mut limit = paging::DEFAULT_LIMIT;
     let mut cursor = None;
     for (name, value) in &params {
         match name.as_str() {
-            "limit" => match value.parse::<u64>() {
-                Ok(n) if (1..=200).contains(&n) => limit = n,
-                _ => errors.push(FieldError::new("/query/limit", "must be a whole number from 1 to 200")),
-            },
+            "limit" => limit = paging::parse_limit(value, &mut errors),
             "cursor" if crate::ids::looks_like(value, "tsk") => cursor = Some(value.clone()),
-            "cursor" => errors.push(FieldError::new("/query/cursor", "is not a cursor this API returned")),
+            "cursor" => paging::bad_cursor(&mut errors),
             "status" => match TaskStatus::parse(value) {
                 Some(status) => filter.status = Some(status.as_str().to_string()),
                 None => errors.push(FieldError::new(
@@ -139,15 +136,12 @@ pub async fn list(
     }
     // One extra row tells whether there is a next page.
     let mut rows = state.tasks.store().list_tasks(&principal.key_id, &filter, cursor.as_deref(), limit + 1).await?;
-    let next_cursor = (rows.len() as u64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|t| t.id.clone())
-    });
+    let next_cursor = paging::page(&mut rows, limit, |t| t.id.clone());
     let mut data = Vec::with_capacity(rows.len());
     for task in &rows {
         data.push(state.tasks.view_of(task).await?);
     }
-    Ok(Json(json!({"data": data, "next_cursor": next_cursor.flatten()})))
+    Ok(Json(json!({"data": data, "next_cursor": next_cursor})))
 }
 
 /// The `Idempotency-Key` header with a hash of what it is used for: the endpoint
