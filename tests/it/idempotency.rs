@@ -35,35 +35,17 @@ async fn duplicates_racing_create_one_task_and_another_body_is_refused() {
 
     // Key order in the body does not matter; a different body does.
     let reordered = json!({"metadata": {"b": "2", "a": "1"}, "prompt": body["prompt"]});
-    let response = gateway
-        .request(reqwest::Method::POST, "/v1/tasks", &key)
-        .header("Idempotency-Key", "order-77")
-        .json(&reordered)
-        .send()
-        .await
-        .unwrap();
+    let response = post_idempotent(&gateway, "/v1/tasks", &key, "order-77", &reordered).await;
     assert_eq!(response.json::<serde_json::Value>().await.unwrap()["id"], ids[0].as_str());
     let changed = json!({"prompt": "something else"});
-    let response = gateway
-        .request(reqwest::Method::POST, "/v1/tasks", &key)
-        .header("Idempotency-Key", "order-77")
-        .json(&changed)
-        .send()
-        .await
-        .unwrap();
+    let response = post_idempotent(&gateway, "/v1/tasks", &key, "order-77", &changed).await;
     assert_eq!(response.status(), 422);
     let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["type"], "https://ccgate.dev/errors/idempotency-key-reused");
     assert_eq!(problem["errors"][0]["pointer"], "/headers/idempotency-key");
 
     // Another client's identical key is its own.
-    let response = gateway
-        .request(reqwest::Method::POST, "/v1/tasks", &other)
-        .header("Idempotency-Key", "order-77")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = post_idempotent(&gateway, "/v1/tasks", &other, "order-77", &body).await;
     assert_eq!(response.status(), 202);
     assert_ne!(response.json::<serde_json::Value>().await.unwrap()["id"], ids[0].as_str());
     let (_, list) = gateway.get("/v1/tasks", &key).await;
@@ -71,31 +53,29 @@ async fn duplicates_racing_create_one_task_and_another_body_is_refused() {
 
     // execute with the same key and body answers with the same finished task, no second run.
     let sync = json!({"prompt": scripted(vec![say("sync")])});
-    let first = gateway
-        .request(reqwest::Method::POST, "/v1/execute", &key)
-        .header("Idempotency-Key", "sync-1")
-        .json(&sync)
-        .send()
-        .await
-        .unwrap();
+    let first = post_idempotent(&gateway, "/v1/execute", &key, "sync-1", &sync).await;
     let first: serde_json::Value = first.json().await.unwrap();
-    let again = gateway
-        .request(reqwest::Method::POST, "/v1/execute", &key)
-        .header("Idempotency-Key", "sync-1")
-        .json(&sync)
-        .send()
-        .await
-        .unwrap();
+    let again = post_idempotent(&gateway, "/v1/execute", &key, "sync-1", &sync).await;
     assert_eq!(again.status(), 200);
     let again: serde_json::Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["attempts"], 1);
-    let bad = gateway
-        .request(reqwest::Method::POST, "/v1/tasks", &key)
-        .header("Idempotency-Key", "")
-        .json(&sync)
+    let bad = post_idempotent(&gateway, "/v1/tasks", &key, "", &sync).await;
+    assert_eq!(bad.status(), 422);
+}
+
+async fn post_idempotent(
+    gateway: &Gateway,
+    path: &str,
+    key: &str,
+    idempotency_key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    gateway
+        .request(reqwest::Method::POST, path, key)
+        .header("Idempotency-Key", idempotency_key)
+        .json(body)
         .send()
         .await
-        .unwrap();
-    assert_eq!(bad.status(), 422);
+        .unwrap()
 }
