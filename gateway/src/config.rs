@@ -3,7 +3,6 @@
 //! which win. Every setting has a file key; the common ones have a variable.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -290,10 +289,6 @@ impl Config {
         } else {
             self.database_url.clone()
         }
-    }
-
-    pub fn lease(&self) -> Duration {
-        Duration::from_secs(self.queue.lease_seconds)
     }
 }
 

@@ -25,6 +25,7 @@ async fn downloads_serve_regular_files_and_never_follow_planted_links() {
     let paths: Vec<&str> = listing["data"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["out/report.md"]);
     assert_eq!(listing["data"][0]["size"], 6);
+    assert_eq!(listing["truncated"], false);
 
     let response = gateway
         .request(reqwest::Method::GET, &format!("/v1/tasks/{id}/files/out/report.md"), &key)

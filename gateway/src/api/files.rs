@@ -13,7 +13,6 @@ use super::AppState;
 use super::extract::Caller;
 use super::problem::ApiError;
 use crate::auth::Scope;
-use crate::runner::TaskDirs;
 use crate::task::FieldError;
 use crate::workspace::{ArchiveFormat, WorkspaceError, list, open_beneath, stream_archive};
 
@@ -24,10 +23,10 @@ pub async fn index(
 ) -> Result<Json<Value>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let task = state.tasks.owned(principal, &id).await?;
-    let root = TaskDirs::new(&state.config.data_dir, &task.id).workspace;
-    let files =
+    let root = state.tasks.dirs(&task.id).workspace;
+    let listing =
         tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)?;
-    Ok(Json(json!({"data": files, "next_cursor": null})))
+    Ok(Json(json!({"data": listing.files, "next_cursor": null, "truncated": listing.truncated})))
 }
 
 pub async fn download(
@@ -37,7 +36,7 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let task = state.tasks.owned(principal, &id).await?;
-    let root = TaskDirs::new(&state.config.data_dir, &task.id).workspace;
+    let root = state.tasks.dirs(&task.id).workspace;
     let file = tokio::task::spawn_blocking(move || open_beneath(&root, &path))
         .await
         .map_err(ApiError::internal)?
@@ -83,7 +82,7 @@ pub async fn archive(
         }
     };
     let task = state.tasks.owned(principal, &id).await?;
-    let root = TaskDirs::new(&state.config.data_dir, &task.id).workspace;
+    let root = state.tasks.dirs(&task.id).workspace;
     let chunks = stream_archive(root, format);
     let body =
         Body::from_stream(futures_util::stream::unfold(

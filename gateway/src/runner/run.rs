@@ -79,10 +79,6 @@ impl Runner {
         Self { config: Arc::new(config), claude_bin, supervisor_exe, passthrough: Arc::new(passthrough) }
     }
 
-    pub fn claude_bin(&self) -> &std::path::Path {
-        &self.claude_bin
-    }
-
     /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
     pub async fn run(
         &self,

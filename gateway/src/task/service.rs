@@ -159,6 +159,11 @@ impl TaskService {
         Ok(Some(CreateOutcome { task, replayed: true }))
     }
 
+    /// Where a task's files live (the same absolute data directory the runner uses).
+    pub fn dirs(&self, task_id: &str) -> TaskDirs {
+        TaskDirs::new(&self.data_dir, task_id)
+    }
+
     /// The task with its turns, if it is this key's.
     pub async fn view(&self, principal: &Principal, id: &str) -> Result<TaskView, TaskServiceError> {
         let task = self.owned(principal, id).await?;

@@ -78,6 +78,10 @@ fn write_zip(root: &Path, writer: ChannelWriter) -> std::io::Result<()> {
 /// The workspace's regular files, each opened beneath the root, with its size.
 fn files(root: &Path) -> std::io::Result<Vec<(String, std::fs::File, u64)>> {
     let listed = list(root).map_err(std::io::Error::other)?;
+    if listed.truncated {
+        return Err(std::io::Error::other("the workspace has too many entries to archive"));
+    }
+    let listed = listed.files;
     let mut files = Vec::with_capacity(listed.len());
     for entry in listed {
         // A file replaced by a link since the listing is skipped, not followed.

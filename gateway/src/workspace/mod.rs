@@ -20,6 +20,14 @@ pub struct WorkspaceFile {
     pub modified_at: String,
 }
 
+/// A workspace listing.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub files: Vec<WorkspaceFile>,
+    /// The workspace has more entries than a listing walks.
+    pub truncated: bool,
+}
+
 /// Why a workspace file cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
@@ -32,23 +40,27 @@ pub enum WorkspaceError {
 }
 
 /// Most entries a listing walks, so a workspace with millions of files cannot stall a request.
-pub const MAX_LISTED: usize = 100_000;
+const MAX_LISTED: usize = 100_000;
 
 /// Regular files below `root`, sorted by path; links and special files are skipped.
-pub fn list(root: &Path) -> Result<Vec<WorkspaceFile>, WorkspaceError> {
+/// Past `MAX_LISTED` entries the walk stops and `Listing::truncated` says so.
+pub fn list(root: &Path) -> Result<Listing, WorkspaceError> {
     let mut files = Vec::new();
     let mut pending: Vec<PathBuf> = vec![PathBuf::new()];
     let mut visited = 0usize;
     while let Some(relative) = pending.pop() {
         let entries = match std::fs::read_dir(root.join(&relative)) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && relative.as_os_str().is_empty() => return Ok(files),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && relative.as_os_str().is_empty() => {
+                return Ok(Listing { files, truncated: false });
+            }
             Err(e) => return Err(e.into()),
         };
         for entry in entries {
             visited += 1;
             if visited > MAX_LISTED {
-                break;
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                return Ok(Listing { files, truncated: true });
             }
             let entry = entry?;
             let path = relative.join(entry.file_name());
@@ -72,7 +84,7 @@ pub fn list(root: &Path) -> Result<Vec<WorkspaceFile>, WorkspaceError> {
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    Ok(Listing { files, truncated: false })
 }
 
 #[cfg(test)]
@@ -89,7 +101,7 @@ mod tests {
         std::fs::write(dir.path().join("secret"), "outside").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link")).unwrap();
         std::os::unix::fs::symlink("/etc", root.join("src/etc")).unwrap();
-        let listed: Vec<String> = list(&root).unwrap().into_iter().map(|f| f.path).collect();
+        let listed: Vec<String> = list(&root).unwrap().files.into_iter().map(|f| f.path).collect();
         assert_eq!(listed, ["src/a.txt"]);
 
         let mut text = String::new();
