@@ -94,9 +94,12 @@ pub struct TaskLimits {
     /// Upper bound of `wait_seconds` on `POST /v1/execute`.
     pub max_wait_seconds: u64,
     pub default_wait_seconds: u64,
-    /// Input files given as JSON: count and total decoded bytes.
+    /// Input files of one request (inline, uploaded or unpacked from archives):
+    /// count of files and links, and their total bytes.
     pub max_input_files: usize,
     pub max_input_bytes: usize,
+    /// Largest expanded-to-compressed size ratio of an uploaded archive.
+    pub max_archive_ratio: u64,
 }
 
 /// Limits given to keys that don't name their own.
@@ -176,6 +179,7 @@ impl Default for TaskLimits {
             default_wait_seconds: 120,
             max_input_files: 1000,
             max_input_bytes: 32 * 1024 * 1024,
+            max_archive_ratio: 100,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::queue::{Hub, Queue, QueueParts};
 use crate::runner::{Runner, passthrough_env, resolve_program};
 use crate::store::Store;
 use crate::task::TaskService;
+use crate::workspace::inputs::Upload;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,15 +56,19 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         std::env::current_exe().map_err(|e| ServeError::Setup(format!("cannot find the ccgate executable: {e}")))?;
     let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough_env(std::env::vars()));
     let hub = Arc::new(Hub::default());
+    let data_dir = absolute(&config.data_dir);
     let queue = Queue::new(QueueParts {
         store: store.clone(),
         hub: hub.clone(),
         runner,
         config: config.queue.clone(),
-        data_dir: absolute(&config.data_dir),
+        data_dir: data_dir.clone(),
         result_processor: Arc::new(KeepResult),
     });
-    let tasks = TaskService::new(store.clone(), queue.clone(), hub, Arc::new(AllowAll), absolute(&config.data_dir));
+    let tasks = TaskService::new(store.clone(), queue.clone(), hub, Arc::new(AllowAll), data_dir, config.tasks.clone());
+    if let Err(e) = Upload::clean_up_leftovers(&tasks.uploads_dir()) {
+        tracing::warn!(error = %e, "cannot clear abandoned uploads");
+    }
     let config = Arc::new(config);
     let state = AppState {
         config: config.clone(),

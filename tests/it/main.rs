@@ -16,3 +16,4 @@ mod metrics;
 mod queueing;
 mod recovery;
 mod tasks;
+mod uploads;

@@ -10,6 +10,7 @@ mod keys;
 mod middleware;
 mod paging;
 mod problem;
+mod task_body;
 mod tasks;
 
 use std::sync::Arc;

@@ -105,6 +105,7 @@ impl From<TaskServiceError> for ApiError {
                     "a policy refused this request; see `errors`",
                 )
             },
+            TaskServiceError::InputsRefused(errors) => Self::validation(errors),
             e @ TaskServiceError::QueueFull { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded", e.to_string())
                     .with_retry_after(5)

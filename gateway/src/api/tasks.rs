@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::extract::{Caller, JsonBody};
 use super::problem::ApiError;
+use super::task_body::TaskBody;
 use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::store::{IdempotencyClaim, TaskFilter};
@@ -25,12 +26,12 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    body: TaskBody,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let idempotency = idempotency_claim(&headers, "POST /v1/tasks", &body)?;
-    let request = parse_new_task(&body, &state.config.tasks, false).map_err(ApiError::validation)?;
-    let created = state.tasks.create(principal, request, idempotency, &caller.context).await?;
+    let idempotency = idempotency_claim(&headers, "POST /v1/tasks", &body.digest)?;
+    let request = parse_new_task(&body.json, &state.config.tasks, false).map_err(ApiError::validation)?;
+    let created = state.tasks.create(principal, request, body.upload, idempotency, &caller.context).await?;
     let view = state.tasks.view_of(&created.task).await?;
     Ok(mark_replay(accepted(view), created.replayed))
 }
@@ -40,16 +41,16 @@ pub async fn execute(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    body: TaskBody,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let idempotency = idempotency_claim(&headers, "POST /v1/execute", &body)?;
-    let request = parse_new_task(&body, &state.config.tasks, true).map_err(ApiError::validation)?;
+    let idempotency = idempotency_claim(&headers, "POST /v1/execute", &body.digest)?;
+    let request = parse_new_task(&body.json, &state.config.tasks, true).map_err(ApiError::validation)?;
     let wait = request
         .wait_seconds
         .unwrap_or(state.config.tasks.default_wait_seconds)
         .min(state.config.tasks.max_wait_seconds);
-    let created = state.tasks.create(principal, request, idempotency, &caller.context).await?;
+    let created = state.tasks.create(principal, request, body.upload, idempotency, &caller.context).await?;
     if wants_event_stream(&headers) {
         return Ok(mark_replay(stream_then_task(state, created.task.id).into_response(), created.replayed));
     }
@@ -149,7 +150,7 @@ pub async fn list(
 fn idempotency_claim(
     headers: &HeaderMap,
     endpoint: &str,
-    body: &serde_json::Value,
+    body: &blake3::Hash,
 ) -> Result<Option<IdempotencyClaim>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     let key = value
@@ -165,7 +166,7 @@ fn idempotency_claim(
     let mut hasher = blake3::Hasher::new();
     hasher.update(endpoint.as_bytes());
     hasher.update(b"\n");
-    hasher.update(body.to_string().as_bytes());
+    hasher.update(body.as_bytes());
     Ok(Some(IdempotencyClaim { key: key.to_string(), request_hash: hasher.finalize().to_hex().to_string() }))
 }
 

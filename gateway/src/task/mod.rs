@@ -7,6 +7,6 @@ mod service;
 mod view;
 
 pub use model::{ErrorKind, TaskError, TaskOptions, TaskResult, TaskStatus, Usage};
-pub use request::{FieldError, InputFile, NewTask, parse_follow_up, parse_new_task};
+pub use request::{FieldError, NewTask, parse_follow_up, parse_new_task};
 pub use service::{CreateOutcome, RequestContext, TaskService, TaskServiceError};
 pub use view::{TaskView, TurnView};

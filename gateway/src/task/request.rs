@@ -4,13 +4,15 @@
 //! response can name every invalid field (JSON Pointer + message), which a serde
 //! derive would not do: it stops at the first error.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::TaskOptions;
 use crate::config::TaskLimits;
+use crate::workspace::inputs::InputFile;
+use crate::workspace::inputs::paths::check_relative_path;
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -23,13 +25,6 @@ impl FieldError {
     pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Self { pointer: pointer.into(), message: message.into() }
     }
-}
-
-/// A file to place in the workspace before the first turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputFile {
-    pub path: String,
-    pub content: Vec<u8>,
 }
 
 /// A validated request to create a task.
@@ -48,7 +43,6 @@ const MAX_METADATA_KEYS: usize = 32;
 const MAX_METADATA_KEY_BYTES: usize = 64;
 const MAX_METADATA_VALUE_BYTES: usize = 512;
 const MAX_TOOL_NAME_BYTES: usize = 256;
-const MAX_PATH_BYTES: usize = 1024;
 
 /// Validates a create request (`execute` allows `wait_seconds`).
 pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Result<NewTask, Vec<FieldError>> {
@@ -299,9 +293,6 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
         return Vec::new();
     }
     let mut files = Vec::with_capacity(items.len());
-    let mut indices = Vec::with_capacity(items.len()); // of `files` in the request
-    let mut seen = HashSet::new();
-    let mut total = 0usize;
     for (i, item) in items.iter().enumerate() {
         let pointer = format!("/files/{i}");
         let Some(entry) = item.as_object() else {
@@ -313,10 +304,6 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
         }
         let path = match entry.get("path").and_then(Value::as_str) {
             Some(p) => match check_relative_path(p) {
-                Ok(()) if !seen.insert(normalize(p)) => {
-                    errors.push(FieldError::new(format!("{pointer}/path"), "duplicates an earlier file's path"));
-                    None
-                }
                 Ok(()) => Some(p.to_string()),
                 Err(why) => {
                     errors.push(FieldError::new(format!("{pointer}/path"), why));
@@ -358,72 +345,12 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
             }
         };
         if let (Some(path), Some(content)) = (path, content) {
-            total += content.len();
             files.push(InputFile { path, content });
-            indices.push(i);
         }
     }
-    // A file may not also be a directory of another file (`a` and `a/b`).
-    for (file, i) in files.iter().zip(&indices) {
-        let path = normalize(&file.path);
-        let mut prefix = String::new();
-        for part in path.split('/').take(path.split('/').count() - 1) {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            if seen.contains(&prefix) {
-                errors.push(FieldError::new(
-                    format!("/files/{i}/path"),
-                    format!("puts a file under {prefix:?}, which is itself a file"),
-                ));
-                break;
-            }
-        }
-    }
-    if total > limits.max_input_bytes {
-        errors.push(FieldError::new(
-            "/files",
-            format!(
-                "hold {total} bytes; at most {} are allowed (the server's cap tasks.max_input_bytes)",
-                limits.max_input_bytes
-            ),
-        ));
-    }
+    // Duplicates, sizes and the rest are checked with the other inputs when the
+    // workspace is built (`workspace::inputs`).
     files
-}
-
-/// A workspace-relative path: no absolute path, no `..`, no empty or odd parts.
-pub fn check_relative_path(path: &str) -> Result<(), String> {
-    if path.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if path.len() > MAX_PATH_BYTES {
-        return Err(format!("must be at most {MAX_PATH_BYTES} bytes"));
-    }
-    if path.starts_with('/') || path.starts_with('\\') {
-        return Err("must be relative to the workspace, not absolute".into());
-    }
-    if path.contains('\0') || path.contains('\\') {
-        return Err("must not contain NUL or backslash characters".into());
-    }
-    for part in path.split('/') {
-        match part {
-            ".." => return Err("must not contain '..'".into()),
-            "" => return Err("must not contain empty path segments".into()),
-            _ if part.len() > 255 => return Err("must not have a path segment longer than 255 bytes".into()),
-            _ => {}
-        }
-    }
-    if path.split('/').all(|p| p == ".") {
-        return Err("must name a file".into());
-    }
-    Ok(())
-}
-
-/// The path without `.` segments, as the file system will see it.
-fn normalize(path: &str) -> String {
-    path.split('/').filter(|p| *p != ".").collect::<Vec<_>>().join("/")
 }
 
 /// JSON Pointer escaping of one reference token (RFC 6901).
@@ -485,13 +412,9 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_paths_and_wait_outside_execute_are_refused() {
-        let body = json!({"prompt": "hi", "wait_seconds": 3,
-            "files": [{"path": "a", "content": ""}, {"path": "./a", "content": ""}, {"path": "a/./b", "content": ""},
-                      {"path": "x/./y", "content": ""}, {"path": "x/y", "content": ""}]});
-        let errors = parse_new_task(&body, &limits(), false).unwrap_err();
-        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
-        assert_eq!(pointers, ["/wait_seconds", "/files/1/path", "/files/4/path", "/files/2/path"], "{errors:?}");
+    fn wait_seconds_is_for_execute_only() {
+        let errors = parse_new_task(&json!({"prompt": "hi", "wait_seconds": 3}), &limits(), false).unwrap_err();
+        assert_eq!(errors[0].pointer, "/wait_seconds");
         assert!(parse_new_task(&json!({"prompt": "hi", "wait_seconds": 3}), &limits(), true).is_ok());
     }
 }

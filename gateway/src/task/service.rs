@@ -2,7 +2,7 @@
 //! that tie validation, policy, quotas, the store and the queue together. HTTP
 //! handlers call these and only translate requests and responses.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -10,11 +10,13 @@ use serde_json::json;
 use super::request::FieldError;
 use super::{ErrorKind, NewTask, TaskError, TaskView};
 use crate::auth::Principal;
+use crate::config::TaskLimits;
 use crate::hooks::TaskValidator;
 use crate::queue::{Hub, Queue};
 use crate::runner::{Stop, TaskDirs};
 use crate::store::entities::task;
 use crate::store::{AuditEntry, EventRecord, IdempotencyClaim, Inserted, NewTaskRow, Store, StoreError};
+use crate::workspace::inputs::{self, InputError, InputFile, Limits, Upload};
 
 /// Why an operation on a task was refused.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum TaskServiceError {
     IdempotencyKeyReused,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    #[error("the input files were refused")]
+    InputsRefused(Vec<FieldError>),
     #[error("cannot prepare the task's workspace: {0}")]
     Workspace(std::io::Error),
     #[error(transparent)]
@@ -58,6 +62,7 @@ pub struct TaskService {
     hub: Arc<Hub>,
     validator: Arc<dyn TaskValidator>,
     data_dir: PathBuf,
+    limits: TaskLimits,
 }
 
 impl TaskService {
@@ -67,8 +72,9 @@ impl TaskService {
         hub: Arc<Hub>,
         validator: Arc<dyn TaskValidator>,
         data_dir: PathBuf,
+        limits: TaskLimits,
     ) -> Self {
-        Self { store, queue, hub, validator, data_dir }
+        Self { store, queue, hub, validator, data_dir, limits }
     }
 
     pub fn store(&self) -> &Store {
@@ -79,11 +85,18 @@ impl TaskService {
         &self.hub
     }
 
-    /// Validates policy and quotas, writes input files, stores and queues the task.
+    /// Where multipart uploads are staged while they are received.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
+
+    /// Validates policy and quotas, builds the workspace from the input files and
+    /// `upload`, stores and queues the task.
     pub async fn create(
         &self,
         principal: &Principal,
         mut request: NewTask,
+        upload: Option<Upload>,
         idempotency: Option<IdempotencyClaim>,
         ctx: &RequestContext,
     ) -> Result<CreateOutcome, TaskServiceError> {
@@ -104,15 +117,9 @@ impl TaskService {
         let dirs = TaskDirs::new(&self.data_dir, &id);
         // The runner creates the directories of a task without input files; with
         // files, they are written before the task exists for any worker.
-        if !request.files.is_empty() {
-            let (target, files) = (dirs.clone(), std::mem::take(&mut request.files));
-            let written = tokio::task::spawn_blocking(move || write_inputs(&target, &files))
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-            if let Err(e) = written {
-                let _ = std::fs::remove_dir_all(&dirs.root);
-                return Err(TaskServiceError::Workspace(e));
-            }
+        if !request.files.is_empty() || upload.is_some() {
+            let files = std::mem::take(&mut request.files);
+            self.build_workspace(&dirs, files, upload).await?;
         }
         let row = NewTaskRow {
             id: id.clone(),
@@ -143,6 +150,39 @@ impl TaskService {
                 Err(e.into())
             }
         }
+    }
+
+    async fn build_workspace(
+        &self,
+        dirs: &TaskDirs,
+        files: Vec<InputFile>,
+        upload: Option<Upload>,
+    ) -> Result<(), TaskServiceError> {
+        let upload = match upload {
+            Some(upload) => upload,
+            None => Upload::create(&self.uploads_dir()).map_err(TaskServiceError::Workspace)?,
+        };
+        let limits = Limits {
+            max_files: self.limits.max_input_files,
+            max_bytes: self.limits.max_input_bytes as u64,
+            max_ratio: self.limits.max_archive_ratio,
+        };
+        let target = dirs.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            inputs::build_workspace(&files, upload, limits, &target.workspace)?;
+            target.create().map_err(InputError::Io)
+        })
+        .await
+        .unwrap_or_else(|e| Err(InputError::Io(std::io::Error::other(e))));
+        built.map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dirs.root);
+            match e {
+                InputError::Refused(refusals) => TaskServiceError::InputsRefused(
+                    refusals.into_iter().map(|r| FieldError::new(r.pointer, r.message)).collect(),
+                ),
+                InputError::Io(e) => TaskServiceError::Workspace(e),
+            }
+        })
     }
 
     /// The task an earlier request with this `Idempotency-Key` created, if any.
@@ -283,19 +323,4 @@ fn audit_entry(principal: &Principal, ctx: &RequestContext, action: &'static str
         client_addr: ctx.client_addr.clone(),
         ..AuditEntry::new(action, outcome)
     }
-}
-
-/// Writes the request's input files into the fresh workspace. Paths were checked
-/// (relative, no `..`); files are created new, so nothing is written through a link.
-fn write_inputs(dirs: &TaskDirs, files: &[super::InputFile]) -> std::io::Result<()> {
-    dirs.create()?;
-    for file in files {
-        let target = dirs.workspace.join(Path::new(file.path.trim_start_matches("./")));
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(&target)?;
-        std::io::Write::write_all(&mut out, &file.content)?;
-    }
-    Ok(())
 }

@@ -1,10 +1,11 @@
-//! Reading a task's workspace on behalf of clients, without trusting what the agent
-//! left in it: symlinks are never followed, every open resolves beneath the
+//! A task's workspace: built from the client's inputs (`inputs`), and read on
+//! behalf of clients without trusting what the agent left in it: symlinks are never followed, every open resolves beneath the
 //! workspace (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), and only
 //! regular files are served, so a planted link, FIFO or device can neither leak
 //! another file nor hang the server.
 
 mod archive;
+pub mod inputs;
 mod open;
 
 use std::path::{Path, PathBuf};

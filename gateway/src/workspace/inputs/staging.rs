@@ -1,0 +1,94 @@
+//! Where an upload waits while it is received and checked: a directory of its own
+//! under `<data>/uploads/`, removed when the upload is dropped, whatever happened.
+
+use std::path::{Path, PathBuf};
+
+use super::UploadArchive;
+
+/// The parts of one request received so far, stored on disk.
+#[derive(Debug)]
+pub struct Upload {
+    staging: PathBuf,
+    parts: Vec<UploadedPart>,
+}
+
+/// One file or archive part, as stored.
+#[derive(Debug)]
+pub struct UploadedPart {
+    /// The form field name.
+    pub name: String,
+    /// The part's filename: its path in the workspace, or the archive's name.
+    pub filename: String,
+    pub stored: PathBuf,
+    pub size: u64,
+    /// Set when the part is an archive to unpack.
+    pub archive: Option<UploadArchive>,
+    pointer: String,
+}
+
+impl UploadedPart {
+    pub fn new(name: String, filename: String, stored: PathBuf, size: u64) -> Self {
+        let archive = if name == "archive" { UploadArchive::from_filename(&filename) } else { None };
+        let pointer = format!("/parts/{}", name.replace('~', "~0").replace('/', "~1"));
+        Self { name, filename, stored, size, archive, pointer }
+    }
+
+    /// JSON Pointer naming the part in errors.
+    pub fn pointer(&self) -> String {
+        self.pointer.clone()
+    }
+
+    pub(super) fn pointer_str(&self) -> &str {
+        &self.pointer
+    }
+}
+
+impl Upload {
+    /// A fresh staging directory under `uploads_dir`.
+    pub fn create(uploads_dir: &Path) -> std::io::Result<Self> {
+        let staging = uploads_dir.join(crate::ids::new_id("upl"));
+        std::fs::create_dir_all(staging.join("parts"))?;
+        Ok(Self { staging, parts: Vec::new() })
+    }
+
+    /// Where the next part's bytes go.
+    pub fn next_part_path(&self) -> PathBuf {
+        self.staging.join("parts").join(self.parts.len().to_string())
+    }
+
+    pub fn push(&mut self, part: UploadedPart) {
+        self.parts.push(part);
+    }
+
+    pub fn parts(&self) -> &[UploadedPart] {
+        &self.parts
+    }
+
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Removes what a crashed gateway left in `uploads_dir`: staging directories
+    /// untouched for an hour (younger ones may belong to another gateway sharing
+    /// the data directory, still receiving).
+    pub fn clean_up_leftovers(uploads_dir: &Path) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(uploads_dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            other => other?,
+        };
+        for entry in entries {
+            let entry = entry?;
+            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+            if age > std::time::Duration::from_secs(3600) {
+                std::fs::remove_dir_all(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
