@@ -4,21 +4,26 @@
 #   scripts/setup.sh              install what is missing, build, create the first admin key, serve
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
 #   scripts/setup.sh --no-build   skip `cargo build --release` (serving then needs an earlier build)
+#   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv
 #
 # Safe to run again: every step checks first and only does what is missing.
 set -euo pipefail
 
 CLAUDE_CODE_VERSION=2.1.197
 CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
+# Python tools the test suite runs against the API document and a live gateway.
+PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5)
 
 usage() { sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 serve=1
 build=1
+test_tools=0
 for arg in "$@"; do
     case $arg in
         --no-serve) serve=0 ;;
         --no-build) build=0 ;;
+        --test-tools) test_tools=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "setup.sh: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
     esac
@@ -122,6 +127,26 @@ install_claude_code() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Test tools: a Python virtual environment in .tools/venv with pinned packages
+# ---------------------------------------------------------------------------------------
+install_test_tools() {
+    local venv=$TOOLS_DIR/venv stamp
+    stamp=$(printf '%s\n' "${PYTHON_TEST_TOOLS[@]}")
+    if [[ -x $venv/bin/python && -f $venv/.installed && $(<"$venv/.installed") == "$stamp" ]]; then
+        say "test tools already in .tools/venv: ${PYTHON_TEST_TOOLS[*]}"
+        return
+    fi
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        install_system_packages python3 python3-venv
+    fi
+    say "installing test tools into .tools/venv: ${PYTHON_TEST_TOOLS[*]}"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_TEST_TOOLS[@]}"
+    printf '%s\n' "$stamp" >"$venv/.installed"
+}
+
+# ---------------------------------------------------------------------------------------
 # Gateway
 # ---------------------------------------------------------------------------------------
 build_gateway() {
@@ -194,6 +219,7 @@ serve_gateway() {
 install_system_packages "${SYSTEM_PACKAGES[@]}"
 check_rust
 install_claude_code
+if ((test_tools)); then install_test_tools; fi
 if ((build)); then build_gateway; else say "skipping the release build (--no-build)"; fi
 if ((serve)); then serve_gateway; fi
 say "done (not serving: --no-serve)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing (scripts/setup.sh --no-serve --no-build),
+# The whole test suite: installs what is missing (scripts/setup.sh --no-serve --no-build
+# --test-tools),
 # then rustfmt check, clippy with warnings as errors, and `cargo test --workspace`.
 # Stops at the first failing step and exits non-zero.
 set -euo pipefail
@@ -15,8 +16,8 @@ fi
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "scripts/setup.sh --no-serve --no-build"
-bash scripts/setup.sh --no-serve --no-build
+step "scripts/setup.sh --no-serve --no-build --test-tools"
+bash scripts/setup.sh --no-serve --no-build --test-tools
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- "${fmt_args[@]}" || { echo "test.sh: formatting differs; run \`cargo fmt --all\`" >&2; exit 1; }

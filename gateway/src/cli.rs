@@ -1,4 +1,4 @@
-//! The `ccgate` command line: `serve`, `migrate`, `keys`, `scripted-model`, and
+//! The `ccgate` command line: `serve`, `migrate`, `keys`, `openapi`, `scripted-model`, and
 //! the internal `supervise` used for every Claude Code run.
 
 use std::ffi::OsString;
@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::auth::{KeySpec, Scope, issue_key, key_json};
+use crate::api::{KeyCreated, KeyView};
+use crate::auth::{KeySpec, Scope, issue_key};
 use crate::config::Config;
 use crate::store::AuditEntry;
 
@@ -31,6 +32,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API.
+    Openapi,
     /// Serve the scripted Messages API model (for offline runs of the real CLI).
     ScriptedModel {
         #[arg(long, default_value = "127.0.0.1:8089")]
@@ -78,6 +81,10 @@ pub fn run() -> i32 {
         let (program, args) = program.split_first().expect("clap requires a program");
         return crate::runner::supervisor::supervise(Duration::from_millis(*grace_ms), *parent_pid, program, args);
     }
+    if let Command::Openapi = &cli.command {
+        print!("{}", *crate::api::OPENAPI_DOCUMENT);
+        return 0;
+    }
     let config = match Config::load() {
         Ok(config) => config,
         Err(e) => {
@@ -119,7 +126,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             println!("scripted model on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
             crate::scripted_model::serve(listener).await.map_err(|e| e.to_string())
         }
-        Command::Supervise { .. } => unreachable!("handled before the runtime starts"),
+        Command::Supervise { .. } | Command::Openapi => unreachable!("handled before the runtime starts"),
     }
 }
 
@@ -142,15 +149,14 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             };
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;
-            let mut shown = key_json(&key);
-            shown["secret"] = secret.into();
+            let shown = KeyCreated { key: KeyView::from(&key), secret };
             println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
             eprintln!("The secret is shown only now; store it safely.");
         }
         KeysCommand::List => {
             let keys = store.keys().await.map_err(|e| e.to_string())?;
             for key in keys {
-                println!("{}", key_json(&key));
+                println!("{}", serde_json::to_string(&KeyView::from(&key)).unwrap_or_default());
             }
         }
         KeysCommand::Revoke { id } => {

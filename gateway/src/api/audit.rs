@@ -3,21 +3,32 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
-use serde_json::{Value, json};
+use axum::extract::State;
 
-use super::extract::Caller;
+use super::extract::{Caller, Query};
 use super::problem::ApiError;
+use super::schema::{AuditEvent, AuditPage};
 use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::store::AuditFilter;
 use crate::task::FieldError;
 
+#[utoipa::path(get, path = "/audit", operation_id = "listAuditEvents", tag = "audit",
+    params(
+        ("action" = Option<String>, Query, description = "e.g. `task.create`, `run.finish`, `auth.denied`"),
+        ("key_id" = Option<String>, Query, description = "Only events of this key"),
+        ("target" = Option<String>, Query, description = "Only events about this task or key"),
+        ("outcome" = Option<String>, Query, description = "e.g. `ok`, `denied`"),
+        ("after" = Option<String>, Query, format = DateTime, description = "Only events after"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of the audit log", body = AuditPage)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     caller.require(Scope::Admin)?;
     let mut errors = Vec::new();
     let mut filter = AuditFilter::default();
@@ -46,21 +57,5 @@ pub async fn list(
     }
     let mut rows = state.tasks.store().audit_entries(&filter, cursor, limit + 1).await?;
     let next_cursor = paging::page(&mut rows, limit, |r| r.id.to_string());
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id.to_string(),
-                "at": crate::timestamp::format_ms(r.at),
-                "key_id": r.key_id,
-                "action": r.action,
-                "target": r.target,
-                "outcome": r.outcome,
-                "request_id": r.request_id,
-                "client_addr": r.client_addr,
-                "details": r.details.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
-            })
-        })
-        .collect();
-    Ok(Json(json!({"data": data, "next_cursor": next_cursor})))
+    Ok(Json(AuditPage { data: rows.iter().map(AuditEvent::from).collect(), next_cursor }))
 }

@@ -6,15 +6,16 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 
 use super::AppState;
-use super::extract::Caller;
+use super::extract::{Caller, Path, Query};
 use super::problem::ApiError;
+use super::schema::SseEvent;
 use crate::auth::Scope;
 use crate::store::StoredEvent;
 use crate::task::{FieldError, TaskStatus};
@@ -24,6 +25,15 @@ pub struct EventsQuery {
     after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/tasks/{id}/events", operation_id = "streamEvents", tag = "tasks",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("after" = Option<i64>, Query, description = "Resume after this event sequence number"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event (SSE reconnects send it)"),
+    ),
+    responses((status = 200, description = "The task's events as Server-Sent Events: the log so far, then live \
+        events until the task finishes. Each `data` is JSON with `seq`, `type`, `at`, `task_id`.",
+        content_type = "text/event-stream", body = SseEvent)))]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,5 +1,6 @@
 //! Request extractors that fail with problem+json: a JSON body (415 for another
-//! media type, 413 past the size limit, 400 for broken JSON) and the caller.
+//! media type, 413 past the size limit, 400 for broken JSON), path and query
+//! parameters (400 when they cannot be decoded), and the caller.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::problem::ApiError;
@@ -40,6 +42,36 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
+    }
+}
+
+/// Path parameters; undecodable ones are a 400 problem, not axum's plain text.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                Err(ApiError::bad_request(format!("the path cannot be decoded: {}", rejection.body_text())))
+            }
+        }
+    }
+}
+
+/// Query parameters; an undecodable query string is a 400 problem.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
     }
 }
 

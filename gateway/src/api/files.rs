@@ -3,32 +3,38 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 use super::AppState;
-use super::extract::Caller;
+use super::extract::{Caller, Path, Query};
 use super::problem::ApiError;
+use super::schema::FileListing;
 use crate::auth::Scope;
 use crate::task::FieldError;
 use crate::workspace::{ArchiveFormat, WorkspaceError, list, open_beneath, stream_archive};
 
+#[utoipa::path(get, path = "/tasks/{id}/files", operation_id = "listFiles", tag = "files", params(("id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "The workspace's regular files", body = FileListing)))]
 pub async fn index(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FileListing>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let task = state.tasks.owned(principal, &id).await?;
     let root = state.tasks.dirs(&task.id).workspace;
     let listing =
         tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)?;
-    Ok(Json(json!({"data": listing.files, "next_cursor": null, "truncated": listing.truncated})))
+    Ok(Json(FileListing { data: listing.files, next_cursor: None, truncated: listing.truncated }))
 }
 
+#[utoipa::path(get, path = "/tasks/{id}/files/{path}", operation_id = "downloadFile", tag = "files",
+    params(("id" = String, Path, description = "Task id"), ("path" = String, Path, description = "Path in the workspace")),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream",
+        body = Vec<u8>)))]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,6 +73,13 @@ pub struct ArchiveQuery {
 }
 
 /// `GET /v1/tasks/{id}/archive`: the workspace as `.tar.gz` (default) or `?format=zip`.
+#[utoipa::path(get, path = "/tasks/{id}/archive", operation_id = "downloadArchive", tag = "files",
+    params(("id" = String, Path, description = "Task id"),
+        ("format" = Option<String>, Query, pattern = "^(tar\\.gz|tgz|zip)$", description = "`tar.gz` (default) or `zip`")),
+    responses((status = 200, description = "The workspace's regular files as one archive", content(
+        (Vec<u8> = "application/gzip"),
+        (Vec<u8> = "application/zip"),
+    ))))]
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,

@@ -16,12 +16,16 @@ pub struct Readiness {
     pub claude_version: Option<String>,
 }
 
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /metrics`: Prometheus text. Task gauges are read from the database at
 /// scrape time, so every node reports the shared queue.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(
     State(state): State<AppState>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), super::ApiError> {
@@ -36,6 +40,16 @@ pub async fn metrics(
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()))
 }
 
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready: every dependency is ok", body = Object, example = json!({
+            "status": "ready",
+            "checks": {"database": {"ok": true, "backend": "sqlite"},
+                       "claude": {"ok": true, "path": "/usr/local/bin/claude", "version": "2.1.197"},
+                       "workers": {"ok": true, "configured": 2, "running": 0, "node": "node_01JD…", "reason": null}}
+        })),
+        (status = 503, description = "Not ready: each failing dependency says why", body = Object),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = state.tasks.store();
     let database = match store.ping().await {

@@ -1,47 +1,53 @@
 //! `/v1/keys` (scope `admin`): create (the secret is shown once), list, get, revoke.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::AppState;
-use super::extract::{Caller, JsonBody};
+use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
-use crate::auth::{KeySpec, Scope, issue_key, key_json};
+use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView};
+use crate::auth::{KeySpec, Scope, issue_key};
 use crate::store::AuditEntry;
 use crate::task::FieldError;
 
+#[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys", request_body(content = KeyRequest, content_type = "application/json"),
+    responses((status = 201, description = "The key, with its secret shown this once", body = KeyCreated)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
     caller.require(Scope::Admin)?;
     let spec = parse_spec(&body, &state).map_err(ApiError::validation)?;
     let audit = audit(&caller, "key.create");
     let (key, secret) = issue_key(&state.tasks.store().clone(), &state.hasher, spec, audit).await?;
-    let mut body = key_json(&key);
-    body["secret"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(KeyCreated { key: KeyView::from(&key), secret })))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys", responses((status = 200, description = "Every key", body = KeyPage)))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyPage>, ApiError> {
     caller.require(Scope::Admin)?;
     let keys = state.tasks.store().keys().await?;
-    Ok(Json(json!({"data": keys.iter().map(key_json).collect::<Vec<_>>(), "next_cursor": null})))
+    Ok(Json(KeyPage { data: keys.iter().map(KeyView::from).collect(), next_cursor: None }))
 }
 
+#[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
+    responses((status = 200, description = "The key", body = KeyView)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KeyView>, ApiError> {
     caller.require(Scope::Admin)?;
     let key = state.tasks.store().key(&id).await?.ok_or_else(|| ApiError::not_found("no key with this id"))?;
-    Ok(Json(key_json(&key)))
+    Ok(Json(KeyView::from(&key)))
 }
 
+#[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked: the key no longer authenticates")))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

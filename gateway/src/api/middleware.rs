@@ -51,6 +51,9 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     let span =
         tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = async move {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(headers = %crate::telemetry::redact::headers_for_log(request.headers()), "request headers");
+        }
         let response = next.run(request).await;
         tracing::info!(status = response.status().as_u16(), "request done");
         let route = response.extensions().get::<MatchedRoute>().map_or("unmatched", |r| r.0.as_str());

@@ -2,14 +2,17 @@
 //! mapping of errors to problem+json. Handlers parse, call a service, and answer.
 
 mod audit;
+mod docs;
 mod events;
 mod extract;
 mod files;
 mod health;
 mod keys;
 mod middleware;
+mod openapi;
 mod paging;
 mod problem;
+mod schema;
 mod task_body;
 mod tasks;
 
@@ -18,10 +21,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use health::Readiness;
+pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use problem::ApiError;
+pub use schema::{KeyCreated, KeyView};
 
 use crate::auth::{Authenticator, KeyHasher, RateLimiter};
 use crate::config::Config;
@@ -41,27 +48,56 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
+/// The documented routes under `/v1`, without the layers that need state.
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(tasks::create, tasks::list))
+        .routes(routes!(tasks::execute))
+        .routes(routes!(tasks::get))
+        .routes(routes!(tasks::cancel))
+        .routes(routes!(tasks::follow_up))
+        .routes(routes!(events::stream))
+        .routes(routes!(files::index))
+        // A wildcard has no OpenAPI spelling: routed here, documented by `WildcardDoc`.
+        .route("/tasks/{id}/files/{*path}", get(files::download))
+        .routes(routes!(files::archive))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke, keys::get))
+        .routes(routes!(audit::list))
+}
+
+/// The documented routes outside `/v1`: no key needed.
+fn root_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(docs::openapi))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(files::download))]
+struct WildcardDoc;
+
+/// The OpenAPI document of every route.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let (_, v1) = v1_routes().split_for_parts();
+    let (_, root) = root_routes().split_for_parts();
+    let mut document = openapi::ApiDoc::openapi().nest("/v1", v1.merge_from(WildcardDoc::openapi())).merge_from(root);
+    openapi::complete(&mut document);
+    document
+}
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/tasks", post(tasks::create).get(tasks::list))
-        .route("/execute", post(tasks::execute))
-        .route("/tasks/{id}", get(tasks::get))
-        .route("/tasks/{id}/cancel", post(tasks::cancel))
-        .route("/tasks/{id}/messages", post(tasks::follow_up))
-        .route("/tasks/{id}/events", get(events::stream))
-        .route("/tasks/{id}/files", get(files::index))
-        .route("/tasks/{id}/files/{*path}", get(files::download))
-        .route("/tasks/{id}/archive", get(files::archive))
-        .route("/keys", post(keys::create).get(keys::list))
-        .route("/keys/{id}", delete(keys::revoke).get(keys::get))
-        .route("/audit", get(audit::list))
+    let (v1, _) = v1_routes().split_for_parts();
+    let (root, _) = root_routes().split_for_parts();
+    let v1 = v1
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    root.route("/docs", get(docs::page))
+        .route("/docs/rapidoc-min.js", get(docs::rapidoc))
         .nest("/v1", v1)
         .route_layer(axum::middleware::from_fn(middleware::matched_route))
         .fallback(not_found)

@@ -4,17 +4,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use std::convert::Infallible;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt};
-use serde_json::json;
 
-use super::extract::{Caller, JsonBody};
+use super::extract::{Caller, JsonBody, Path, Query};
 use super::problem::ApiError;
+use super::schema::{FollowUpRequest, Problem, SseEvent, TaskPage, TaskRequest, TaskUpload};
 use super::task_body::TaskBody;
 use super::{AppState, paging};
 use crate::auth::Scope;
@@ -22,6 +22,25 @@ use crate::store::{IdempotencyClaim, TaskFilter};
 use crate::task::{FieldError, TaskStatus, TaskView, parse_follow_up, parse_new_task};
 
 /// `POST /v1/tasks`: 202 + the queued task.
+#[utoipa::path(post, path = "/tasks", operation_id = "createTask", tag = "tasks",
+    request_body(description = "The task as JSON, or as a multipart form with files and an archive", content(
+        (TaskRequest = "application/json", example = json!({
+            "prompt": "Add a test for parse_date and make it pass",
+            "priority": 5,
+            "options": {"max_turns": 20, "timeout_seconds": 900},
+            "metadata": {"ticket": "ENG-42"},
+            "files": [{"path": "notes/context.md", "content": "parse_date fails on leap days"}]
+        })),
+        (TaskUpload = "multipart/form-data"),
+    )),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Repeat the same request with the same key to get the same task (kept 24 h)")),
+    responses(
+        (status = 202, description = "The task, queued", body = TaskView,
+            headers(("Location" = String, description = "The task's URL"))),
+        (status = 503, description = "The gateway is shutting down", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -37,6 +56,24 @@ pub async fn create(
 }
 
 /// `POST /v1/execute`: create, then wait up to `wait_seconds` for the task to finish.
+#[utoipa::path(post, path = "/execute", operation_id = "executeTask", tag = "tasks",
+    request_body(description = "As for `POST /v1/tasks`, plus `wait_seconds`", content(
+        (TaskRequest = "application/json", example = json!({"prompt": "Summarise README.md", "wait_seconds": 60})),
+        (TaskUpload = "multipart/form-data"),
+    )),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Repeat the same request with the same key to get the same task (kept 24 h)")),
+    responses(
+        (status = 200, description = "The finished task; with `Accept: text/event-stream`, the task's events \
+            as they happen and a final `task` event", content(
+            (TaskView = "application/json"),
+            (SseEvent = "text/event-stream"),
+        )),
+        (status = 202, description = "Still running when the wait ended", body = TaskView,
+            headers(("Location" = String, description = "The task's URL"))),
+        (status = 503, description = "The gateway is shutting down", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 pub async fn execute(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,6 +102,8 @@ pub async fn execute(
 }
 
 /// `GET /v1/tasks/{id}`.
+#[utoipa::path(get, path = "/tasks/{id}", operation_id = "getTask", tag = "tasks", params(("id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "The task", body = TaskView)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,6 +114,8 @@ pub async fn get(
 }
 
 /// `POST /v1/tasks/{id}/cancel`: idempotent; a finished task comes back unchanged.
+#[utoipa::path(post, path = "/tasks/{id}/cancel", operation_id = "cancelTask", tag = "tasks", params(("id" = String, Path, description = "Task id")),
+    responses((status = 200, description = "The task: cancelled, or unchanged if it had finished", body = TaskView)))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +126,16 @@ pub async fn cancel(
 }
 
 /// `POST /v1/tasks/{id}/messages`: the next turn, same workspace and session.
+#[utoipa::path(post, path = "/tasks/{id}/messages", operation_id = "sendMessage", tag = "tasks", params(("id" = String, Path, description = "Task id")),
+    request_body(content = FollowUpRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "The task, queued for its next turn", body = TaskView,
+            headers(("Location" = String, description = "The task's URL"))),
+        (status = 409, description = "The task is still queued or running", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 503, description = "The gateway is shutting down", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 pub async fn follow_up(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,11 +151,20 @@ pub async fn follow_up(
 }
 
 /// `GET /v1/tasks`: the key's tasks, newest first, filtered, paged by cursor.
+#[utoipa::path(get, path = "/tasks", operation_id = "listTasks", tag = "tasks",
+    description = "Also filters by metadata: `metadata.<key>=<value>`, repeatable.",
+    params(
+        ("status" = Option<TaskStatus>, Query, description = "Only tasks in this status"),
+        ("created_after" = Option<String>, Query, format = DateTime, description = "Only tasks created after"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of the key's tasks", body = TaskPage)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TaskPage>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let mut errors = Vec::new();
     let mut filter = TaskFilter::default();
@@ -142,7 +202,7 @@ pub async fn list(
     for task in &rows {
         data.push(state.tasks.view_of(task).await?);
     }
-    Ok(Json(json!({"data": data, "next_cursor": next_cursor})))
+    Ok(Json(TaskPage { data, next_cursor }))
 }
 
 /// The `Idempotency-Key` header with a hash of what it is used for: the endpoint

@@ -1,7 +1,5 @@
 //! Issuing keys, for the `ccgate keys` commands and `POST /v1/keys` alike.
 
-use serde_json::{Value, json};
-
 use super::Scope;
 use super::key::{KeyHasher, generate_key};
 use crate::store::entities::api_key;
@@ -38,21 +36,4 @@ pub async fn issue_key(
     };
     let model = store.insert_key(key, audit).await?;
     Ok((model, generated.secret))
-}
-
-/// A key as listed (never with its secret).
-pub fn key_json(key: &api_key::Model) -> Value {
-    json!({
-        "id": key.id,
-        "name": key.name,
-        "prefix": key.prefix,
-        "environment": key.environment,
-        "scopes": key.scopes.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
-        "rate_limit_per_minute": key.rate_limit_per_minute,
-        "max_concurrent_tasks": key.max_concurrent_tasks,
-        "max_queued_tasks": key.max_queued_tasks,
-        "created_at": crate::timestamp::format_ms(key.created_at),
-        "last_used_at": key.last_used_at.map(crate::timestamp::format_ms),
-        "revoked_at": key.revoked_at.map(crate::timestamp::format_ms),
-    })
 }

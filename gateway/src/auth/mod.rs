@@ -8,6 +8,6 @@ mod key;
 mod rate_limit;
 
 pub use authenticator::{AuthError, Authenticator, Principal, Scope};
-pub use issue::{KeySpec, issue_key, key_json};
+pub use issue::{KeySpec, issue_key};
 pub use key::{GeneratedKey, KeyHasher, generate_key, load_or_create_pepper};
 pub use rate_limit::{RateDecision, RateLimiter};

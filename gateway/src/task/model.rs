@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Where a task is in its life. Only moves forward, except that a follow-up
 /// message moves a finished task back to `queued` for its next turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Queued,
@@ -38,7 +39,7 @@ impl TaskStatus {
 }
 
 /// Resolved options of a task: every field has its value (defaults applied).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskOptions {
     pub model: Option<String>,
     pub max_turns: u32,
@@ -52,7 +53,7 @@ pub struct TaskOptions {
 }
 
 /// Token usage of a run, as Claude Code reports it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -61,7 +62,7 @@ pub struct Usage {
 }
 
 /// What the agent produced in its last turn.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskResult {
     pub text: Option<String>,
     pub structured: Option<Value>,
@@ -76,7 +77,7 @@ pub struct TaskResult {
 }
 
 /// Why a task failed or was cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     Timeout,
@@ -91,7 +92,7 @@ pub enum ErrorKind {
 }
 
 /// The `error` object of a failed or cancelled task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskError {
     pub kind: ErrorKind,
     pub message: String,

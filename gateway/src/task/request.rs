@@ -15,7 +15,7 @@ use crate::workspace::inputs::InputFile;
 use crate::workspace::inputs::paths::check_relative_path;
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub pointer: String,
     pub message: String,

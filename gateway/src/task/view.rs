@@ -2,12 +2,14 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::{TaskError, TaskOptions, TaskResult};
+use super::{TaskError, TaskOptions, TaskResult, TaskStatus};
 use crate::store::entities::{task, task_turn};
 use crate::timestamp::format_ms;
 
-#[derive(Debug, Clone, Serialize)]
+/// One turn: the first prompt, or a follow-up message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TurnView {
     pub index: i32,
     pub prompt: String,
@@ -17,13 +19,20 @@ pub struct TurnView {
     pub finished_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A task: its input, state, turns, and what the agent produced.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TaskView {
+    #[schema(example = "tsk_01JDX3N8Q6W2V0M1R5T7Y9B4C2")]
     pub id: String,
+    #[schema(value_type = TaskStatus)]
     pub status: String,
     pub prompt: String,
+    #[schema(minimum = -10, maximum = 10)]
     pub priority: i32,
+    /// The resolved options: the request's, with the server's defaults filled in.
+    #[schema(value_type = TaskOptions)]
     pub options: Value,
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub metadata: Value,
     pub created_at: String,
     pub started_at: Option<String>,
@@ -32,8 +41,21 @@ pub struct TaskView {
     pub turns: Vec<TurnView>,
     pub result: Option<TaskResult>,
     pub error: Option<TaskError>,
+    #[schema(value_type = Vec<Object>)]
     pub artifacts: Vec<Value>,
-    pub links: Value,
+    pub links: TaskLinks,
+}
+
+/// Where to go next from a task.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskLinks {
+    #[serde(rename = "self")]
+    pub this: String,
+    pub events: String,
+    pub files: String,
+    pub archive: String,
+    pub messages: String,
+    pub cancel: String,
 }
 
 impl TaskView {
@@ -68,12 +90,14 @@ impl TaskView {
             result: task.result.as_deref().and_then(|r| serde_json::from_str(r).ok()),
             error: task.error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
             artifacts: Vec::new(),
-            links: json!({
-                "self": base,
-                "events": format!("{base}/events"),
-                "messages": format!("{base}/messages"),
-                "cancel": format!("{base}/cancel"),
-            }),
+            links: TaskLinks {
+                events: format!("{base}/events"),
+                files: format!("{base}/files"),
+                archive: format!("{base}/archive"),
+                messages: format!("{base}/messages"),
+                cancel: format!("{base}/cancel"),
+                this: base,
+            },
         }
     }
 }

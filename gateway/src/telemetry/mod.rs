@@ -1,7 +1,9 @@
 //! Logging: `tracing` to stderr, JSON or human-readable, filtered by `RUST_LOG`
-//! (default `info`). Request spans carry the request id onto every line.
+//! (default `info`). Request spans carry the request id onto every line; at
+//! `debug`, request headers are logged with their secrets redacted.
 
 pub mod metrics;
+pub mod redact;
 
 use tracing_subscriber::EnvFilter;
 

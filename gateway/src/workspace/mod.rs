@@ -1,8 +1,9 @@
 //! A task's workspace: built from the client's inputs (`inputs`), and read on
-//! behalf of clients without trusting what the agent left in it: symlinks are never followed, every open resolves beneath the
-//! workspace (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), and only
-//! regular files are served, so a planted link, FIFO or device can neither leak
-//! another file nor hang the server.
+//! behalf of clients without trusting what the agent left in it: symlinks are
+//! never followed, every open resolves beneath the workspace (`openat2` with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), and only regular files are served,
+//! so a planted link, FIFO or device can neither leak another file nor hang the
+//! server.
 
 mod archive;
 pub mod inputs;
@@ -14,7 +15,7 @@ pub use archive::{ArchiveFormat, stream_archive};
 pub use open::open_beneath;
 
 /// One file of a workspace listing.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct WorkspaceFile {
     pub path: String,
     pub size: u64,

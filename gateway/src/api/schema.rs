@@ -1,0 +1,254 @@
+//! The bodies of the API that have no domain type of their own: pages, keys,
+//! audit events, problems, and the documented shapes of requests. What is sent
+//! and what `/openapi.json` says come from these same definitions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::store::entities::{api_key, audit_event};
+use crate::task::{FieldError, TaskView};
+use crate::timestamp::format_ms;
+use crate::workspace::WorkspaceFile;
+
+/// An error, as RFC 9457 `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `https://ccgate.dev/errors/<slug>`: the stable identifier of the error.
+    #[serde(rename = "type")]
+    #[schema(example = "https://ccgate.dev/errors/validation-error")]
+    pub kind: String,
+    #[schema(example = "Invalid request")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "/prompt must not be empty")]
+    pub detail: String,
+    /// Every invalid field, by JSON Pointer (validation errors only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One Server-Sent Event of a task's stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SseEvent {
+    /// The event's sequence number (send it back as `Last-Event-ID` to resume).
+    pub id: Option<String>,
+    /// The event type: `status`, `assistant`, `tool_use`, `tool_result`, `log`,
+    /// `result`, `error`, … and `task` (the finished task) at the end of `/v1/execute`.
+    #[schema(example = "status")]
+    pub event: Option<String>,
+    /// JSON with at least `seq`, `type`, `at` and `task_id`.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+}
+
+/// A page of the key's tasks, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPage {
+    pub data: Vec<TaskView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The workspace's regular files, sorted by path.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileListing {
+    pub data: Vec<WorkspaceFile>,
+    /// Always null: a listing is one page.
+    pub next_cursor: Option<String>,
+    /// The workspace had more entries than a listing walks.
+    pub truncated: bool,
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    #[schema(example = "key_01JDX3N8Q6W2V0M1R5T7Y9B4C2")]
+    pub id: String,
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    #[schema(example = "ccg_live_a4b1")]
+    pub prefix: String,
+    pub environment: String,
+    #[schema(example = json!(["tasks"]))]
+    pub scopes: Vec<String>,
+    pub rate_limit_per_minute: i64,
+    pub max_concurrent_tasks: i64,
+    pub max_queued_tasks: i64,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&api_key::Model> for KeyView {
+    fn from(key: &api_key::Model) -> Self {
+        Self {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            prefix: key.prefix.clone(),
+            environment: key.environment.clone(),
+            scopes: key.scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+            rate_limit_per_minute: key.rate_limit_per_minute.into(),
+            max_concurrent_tasks: key.max_concurrent_tasks.into(),
+            max_queued_tasks: key.max_queued_tasks.into(),
+            created_at: format_ms(key.created_at),
+            last_used_at: key.last_used_at.map(format_ms),
+            revoked_at: key.revoked_at.map(format_ms),
+        }
+    }
+}
+
+/// A new key and its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyCreated {
+    #[serde(flatten)]
+    pub key: KeyView,
+    #[schema(example = "ccg_live_a4b1d7d1b1d850088ee41c5e3c5d7e4261c600f5e7ffd572")]
+    pub secret: String,
+}
+
+/// All keys, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyPage {
+    pub data: Vec<KeyView>,
+    /// Always null: every key is on one page.
+    pub next_cursor: Option<String>,
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: String,
+    pub key_id: Option<String>,
+    #[schema(example = "task.create")]
+    pub action: String,
+    pub target: Option<String>,
+    #[schema(example = "ok")]
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub details: Option<Value>,
+}
+
+impl From<&audit_event::Model> for AuditEvent {
+    fn from(row: &audit_event::Model) -> Self {
+        Self {
+            id: row.id.to_string(),
+            at: format_ms(row.at),
+            key_id: row.key_id.clone(),
+            action: row.action.clone(),
+            target: row.target.clone(),
+            outcome: row.outcome.clone(),
+            request_id: row.request_id.clone(),
+            client_addr: row.client_addr.clone(),
+            details: row.details.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+        }
+    }
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub data: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+/// The body of `POST /v1/tasks` and `POST /v1/execute`. Unknown fields are refused.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents a body that is validated field by field (`task::request`)
+pub struct TaskRequest {
+    /// What the agent should do.
+    #[schema(min_length = 1, example = "Add a test for parse_date and make it pass")]
+    prompt: String,
+    /// Higher runs first; FIFO within a priority.
+    #[schema(minimum = -10, maximum = 10, default = 0)]
+    priority: Option<i32>,
+    options: Option<TaskOptionsRequest>,
+    /// At most 32 string values.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    metadata: Option<Value>,
+    files: Option<Vec<InputFileRequest>>,
+    /// `POST /v1/execute` only: how long to wait for the task to finish.
+    #[schema(minimum = 0)]
+    wait_seconds: Option<u64>,
+}
+
+/// Options of a task; each is optional, with defaults and caps from the server.
+/// (The same names as `TaskOptions`; a test in `openapi` holds them together.)
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TaskOptionsRequest {
+    #[schema(example = "claude-sonnet-4-5", pattern = "^[A-Za-z0-9._:/@-]{1,128}$")]
+    model: Option<String>,
+    #[schema(minimum = 1)]
+    max_turns: Option<u32>,
+    #[schema(minimum = 1)]
+    timeout_seconds: Option<u64>,
+    allowed_tools: Option<Vec<String>>,
+    disallowed_tools: Option<Vec<String>>,
+    append_system_prompt: Option<String>,
+    #[schema(pattern = "^(none|allowlist|full)$")]
+    network: Option<String>,
+    /// A JSON Schema the final answer must match.
+    #[schema(value_type = Option<Object>)]
+    output_schema: Option<Value>,
+    #[schema(exclusive_minimum = 0)]
+    max_budget_usd: Option<f64>,
+}
+
+/// A file placed in the workspace before the first turn: `content` (UTF-8) or
+/// `content_base64`.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct InputFileRequest {
+    /// Relative to the workspace; no `..`.
+    #[schema(example = "src/app.py")]
+    path: String,
+    content: Option<String>,
+    #[schema(content_encoding = "base64")]
+    content_base64: Option<String>,
+}
+
+/// The multipart form of a task: a `task` part with the JSON body, file parts
+/// placed at their filename, and an `archive` part unpacked into the workspace.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TaskUpload {
+    /// The task's JSON (as in `TaskRequest`).
+    task: String,
+    /// A `.tar.gz`, `.tgz` or `.zip` to unpack into the workspace.
+    #[schema(value_type = Option<String>, format = Binary, content_media_type = "application/octet-stream")]
+    archive: Option<Vec<u8>>,
+}
+
+/// The body of `POST /v1/tasks/{id}/messages`.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FollowUpRequest {
+    #[schema(min_length = 1, example = "Now also handle time zones")]
+    prompt: String,
+}
+
+/// The body of `POST /v1/keys`.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct KeyRequest {
+    #[schema(min_length = 1, max_length = 200, example = "ci-pipeline")]
+    name: String,
+    /// Defaults to `["tasks"]`.
+    #[schema(value_type = Option<Vec<String>>, example = json!(["tasks"]))]
+    scopes: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 1000000)]
+    rate_limit_per_minute: Option<u32>,
+    #[schema(minimum = 1, maximum = 1000000)]
+    max_concurrent_tasks: Option<u32>,
+    #[schema(minimum = 1, maximum = 1000000)]
+    max_queued_tasks: Option<u32>,
+}

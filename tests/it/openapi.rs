@@ -1,0 +1,81 @@
+//! The OpenAPI document against the live gateway: the one served is the one
+//! committed, a validator accepts it, `/docs` renders it from the gateway alone,
+//! and schemathesis finds no 5xx and no answer that the document does not allow.
+
+use std::process::Command;
+
+use crate::support::*;
+
+/// A Python tool installed by `scripts/setup.sh --test-tools`.
+fn test_tool(name: &str) -> std::path::PathBuf {
+    let path = repo_root().join(".tools/venv/bin").join(name);
+    assert!(path.exists(), "{} is missing: run scripts/setup.sh --no-serve --no-build --test-tools", path.display());
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_served_document_is_the_committed_one_and_is_valid() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let served = gateway.http.get(format!("{}/openapi.json", gateway.url)).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "application/json");
+    let committed = std::fs::read_to_string(repo_root().join("openapi.json")).unwrap();
+    assert!(served.text().await.unwrap() == committed, "the served document differs from openapi.json");
+
+    let validator = Command::new(test_tool("openapi-spec-validator")).arg(repo_root().join("openapi.json")).output();
+    let validator = validator.expect("run openapi-spec-validator");
+    let said = String::from_utf8_lossy(&validator.stdout).to_string() + &String::from_utf8_lossy(&validator.stderr);
+    assert!(validator.status.success() && said.contains("OK"), "{said}");
+
+    let page = gateway.http.get(format!("{}/docs", gateway.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"src="/docs/rapidoc-min.js""#) && html.contains(r#"spec-url="/openapi.json""#));
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads something from elsewhere");
+    let script = gateway.http.get(format!("{}/docs/rapidoc-min.js", gateway.url)).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(script.text().await.unwrap().starts_with("/*! RapiDoc"));
+}
+
+/// Bounded: a fixed seed, at most 10 examples per operation and 60 s of fuzzing.
+#[tokio::test(flavor = "multi_thread")]
+async fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
+    let schemathesis = test_tool("schemathesis");
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    // Generated tasks run for real; keep their waits short.
+    std::fs::write(
+        config.path(),
+        "[tasks]\ndefault_wait_seconds = 1\nmax_wait_seconds = 2\ndefault_timeout_seconds = 30\nmax_timeout_seconds = 30\n",
+    )
+    .unwrap();
+    let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
+    let gateway = Gateway::start(&model, GatewayOptions { env, ..Default::default() }).await;
+    let key =
+        gateway.create_key(&["--name", "fuzz", "--scope", "tasks", "--scope", "admin", "--rate-limit", "1000000"]);
+    let report = tempfile::tempdir().unwrap(); // reports and caches
+    let run = tokio::process::Command::new(schemathesis)
+        .args(["run", &format!("{}/openapi.json", gateway.url)])
+        .args(["--header", &format!("Authorization: Bearer {key}")])
+        .arg("--checks")
+        .arg(
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_schema_conformance,response_headers_conformance",
+        )
+        .args(["--max-examples", "10", "--max-time", "60", "--seed", "1", "--workers", "2"])
+        .args(["--no-color", "--generation-database", "none", "--report-dir"])
+        .arg(report.path())
+        .current_dir(report.path()) // its caches stay out of the repository
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run schemathesis");
+    let output = String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "schemathesis found failures:\n{output}");
+    assert!(output.contains("Test cases:") && output.contains("passed"), "{output}");
+    assert!(!gateway.log().contains("internal error"), "the gateway logged an internal error");
+}
