@@ -20,6 +20,8 @@ async fn metrics_count_tasks_runs_tokens_and_requests_by_route() {
     let text = response.text().await.unwrap();
     for expected in [
         "ccgate_tasks{status=\"completed\"} 1",
+        "ccgate_queue_depth 0",
+        "ccgate_running_tasks_on_node 0",
         "ccgate_runs_total{status=\"completed\"} 1",
         "ccgate_run_duration_seconds_bucket",
         "ccgate_queue_wait_seconds_bucket",

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::schema::Problem;
 
 /// Facts about this node found at start-up.
 pub struct Readiness {
@@ -25,7 +26,10 @@ pub async fn healthz() -> Json<Value> {
 /// `GET /metrics`: Prometheus text. Task gauges are read from the database at
 /// scrape time, so every node reports the shared queue.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 404, description = "Metrics are not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn metrics(
     State(state): State<AppState>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), super::ApiError> {

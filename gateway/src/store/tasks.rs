@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect, Set, Statement, TransactionTrait, UpdateMany,
 };
 
-use super::entities::{idempotency_record, task, task_metadata, task_turn};
+use super::entities::{api_key, idempotency_record, task, task_metadata, task_turn};
 use super::events::{EventRecord, append};
 use super::{AuditEntry, Context, Result, Store, StoreError, audit, sql_for};
 
@@ -40,6 +40,8 @@ pub struct NewTaskRow {
     pub metadata: BTreeMap<String, String>,
     /// The client's `Idempotency-Key` and a hash of its request, if it sent one.
     pub idempotency: Option<IdempotencyClaim>,
+    /// The key's cap on queued tasks, checked in the inserting transaction.
+    pub max_queued: u32,
 }
 
 /// An `Idempotency-Key` with the hash of the request that used it.
@@ -58,6 +60,10 @@ pub enum Inserted {
     Replayed {
         task_id: String,
         same_request: bool,
+    },
+    /// The key already has `queued` tasks waiting, its cap; nothing was written.
+    QueueFull {
+        queued: u64,
     },
 }
 
@@ -152,6 +158,19 @@ impl Store {
                     task_id: existing.task_id,
                 });
             }
+        }
+        // The key's row lock serialises its creates on PostgreSQL (SQLite has one
+        // writer), so parallel requests cannot all pass the cap.
+        api_key::Entity::find_by_id(row.key_id.clone()).lock_exclusive().one(&txn).await.during("locking a key")?;
+        let queued = task::Entity::find()
+            .filter(task::Column::KeyId.eq(row.key_id.clone()))
+            .filter(task::Column::Status.eq("queued"))
+            .count(&txn)
+            .await
+            .during("counting queued tasks")?;
+        if queued >= u64::from(row.max_queued) {
+            txn.rollback().await.during("creating a task")?;
+            return Ok(Inserted::QueueFull { queued });
         }
         let model = task::ActiveModel {
             id: Set(row.id.clone()),

@@ -26,8 +26,8 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
     store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
 }
 
-async fn task(store: &Store, key_id: &str, priority: i32) -> String {
-    let row = NewTaskRow {
+fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
+    NewTaskRow {
         id: crate::ids::new_id("tsk"),
         key_id: key_id.into(),
         priority,
@@ -35,7 +35,12 @@ async fn task(store: &Store, key_id: &str, priority: i32) -> String {
         options_json: "{}".into(),
         metadata: Default::default(),
         idempotency: None,
-    };
+        max_queued,
+    }
+}
+
+async fn task(store: &Store, key_id: &str, priority: i32) -> String {
+    let row = new_row(key_id, priority, 1000);
     match store.insert_task(row, &[], AuditEntry::new("task.create", "ok")).await.unwrap() {
         Inserted::Created(task) => task.id,
         other => panic!("not created: {other:?}"),
@@ -67,6 +72,25 @@ async fn claims_follow_priority_then_fifo_and_respect_the_key_cap() {
     assert!(store.claim("a", 10_000).await.unwrap().is_none());
     assert!(store.finish_run(&first, &claimed.fence, 0, finish("completed")).await.unwrap());
     assert_eq!(store.claim("a", 10_000).await.unwrap().unwrap().task.id, low);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_creates_cannot_pass_the_queue_cap() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 1).await;
+    let inserts = (0..12).map(|_| {
+        let (store, row) = (store.clone(), new_row(&key_id, 0, 5));
+        tokio::spawn(async move { store.insert_task(row, &[], AuditEntry::new("task.create", "ok")).await.unwrap() })
+    });
+    let mut created = 0;
+    for insert in inserts {
+        match insert.await.unwrap() {
+            Inserted::Created(_) => created += 1,
+            Inserted::QueueFull { queued } => assert_eq!(queued, 5),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((created, store.queued_count(&key_id).await.unwrap()), (5, 5));
 }
 
 #[tokio::test]

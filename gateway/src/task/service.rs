@@ -109,6 +109,7 @@ impl TaskService {
             return Err(TaskServiceError::ShuttingDown);
         }
         self.validator.validate(&mut request, principal).map_err(TaskServiceError::Rejected)?;
+        // A cheap early refusal before any input is written; the insert decides.
         let queued = self.store.queued_count(&principal.key_id).await?;
         if queued >= u64::from(principal.max_queued_tasks) {
             return Err(TaskServiceError::QueueFull { queued });
@@ -129,6 +130,7 @@ impl TaskService {
             options_json: serde_json::to_string(&request.options).unwrap_or_default(),
             metadata: request.metadata.clone(),
             idempotency,
+            max_queued: principal.max_queued_tasks,
         };
         let events = [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0}))];
         let audit = audit_entry(principal, ctx, "task.create", "ok");
@@ -144,6 +146,10 @@ impl TaskService {
                 }
                 let task = self.store.task(&task_id).await?.ok_or(TaskServiceError::NotFound)?;
                 Ok(CreateOutcome { task, replayed: true })
+            }
+            Ok(Inserted::QueueFull { queued }) => {
+                let _ = std::fs::remove_dir_all(&dirs.root);
+                Err(TaskServiceError::QueueFull { queued })
             }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dirs.root);
