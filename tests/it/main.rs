@@ -17,5 +17,6 @@ mod metrics;
 mod openapi;
 mod queueing;
 mod recovery;
+mod structured;
 mod tasks;
 mod uploads;

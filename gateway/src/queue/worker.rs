@@ -13,6 +13,7 @@ use crate::config::QueueConfig;
 use crate::hooks::ResultProcessor;
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
 use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, Store};
+use crate::task::structured::check_answer;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
 /// A flag every long-running loop watches to stop.
@@ -237,7 +238,19 @@ impl Queue {
             let _ = self.store.append_events(id, Some(fence), &[crate::runner::gateway_notice(notice)]).await;
         }
         match decide(&report, options.timeout_seconds) {
-            Outcome::Finished { status, result, error } => {
+            Outcome::Finished { status, mut result, mut error } => {
+                if let (TaskStatus::Completed, Some(schema)) = (status, &options.output_schema) {
+                    match check_answer(schema, result.structured.as_ref(), result.text.as_deref()) {
+                        Ok(answer) => result.structured = Some(answer),
+                        Err(mismatch) => {
+                            result.structured = None;
+                            error = Some(
+                                TaskError::new(ErrorKind::OutputSchemaMismatch, mismatch.message)
+                                    .with_details(mismatch.details),
+                            );
+                        }
+                    }
+                }
                 let (result, error) = match self.result_processor.process(id, result) {
                     Ok(result) => (result, error),
                     Err(rejection) => (Default::default(), Some(TaskError::new(ErrorKind::Internal, rejection))),

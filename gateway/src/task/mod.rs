@@ -4,6 +4,7 @@
 mod model;
 mod request;
 mod service;
+pub mod structured;
 mod view;
 
 pub use model::{ErrorKind, TaskError, TaskOptions, TaskResult, TaskStatus, Usage};

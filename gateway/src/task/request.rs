@@ -211,7 +211,10 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                 _ => errors.push(FieldError::new(pointer, "must be one of \"none\", \"allowlist\", \"full\"")),
             },
             "output_schema" => match value {
-                Value::Object(_) => options.output_schema = Some(value.clone()),
+                Value::Object(_) => match super::structured::check_schema(value) {
+                    Ok(()) => options.output_schema = Some(value.clone()),
+                    Err(why) => errors.push(FieldError::new(pointer, why)),
+                },
                 _ => errors.push(FieldError::new(pointer, "must be a JSON Schema object or null")),
             },
             "max_budget_usd" => match value.as_f64() {
