@@ -36,6 +36,59 @@ pub struct Config {
     pub tasks: TaskLimits,
     pub keys: KeyDefaults,
     pub http: HttpConfig,
+    pub artifacts: ArtifactsConfig,
+    pub retention: RetentionConfig,
+}
+
+/// What is collected from workspaces after each turn.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArtifactsConfig {
+    /// Globs used when a task names none.
+    pub default_patterns: Vec<String>,
+    /// Most files, and bytes, collected from one task.
+    pub max_files: usize,
+    pub max_bytes: u64,
+}
+
+/// How long the files of finished tasks are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// How long after a task finishes its workspace (and Claude's session) is
+    /// kept: `"7d"`, `"12h"`, `"30m"`, `"45s"`; `"off"` keeps it forever.
+    pub workspace_ttl: Ttl,
+    /// The same for its artifacts.
+    pub artifact_ttl: Ttl,
+    /// Seconds between sweeps.
+    pub sweep_interval_seconds: u64,
+}
+
+/// A retention time: a number and a unit (`s`, `m`, `h`, `d`), or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Ttl(pub Option<std::time::Duration>);
+
+impl TryFrom<String> for Ttl {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "off" {
+            return Ok(Self(None));
+        }
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let seconds_per = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(format!("{text:?} is not a time like \"7d\", \"12h\", \"30m\", \"45s\" or \"off\"")),
+        };
+        let number: u64 = number.parse().map_err(|_| format!("{text:?} does not start with a whole number"))?;
+        Ok(Self(Some(std::time::Duration::from_secs(number.saturating_mul(seconds_per)))))
+    }
 }
 
 /// How Claude Code is run.
@@ -100,6 +153,8 @@ pub struct TaskLimits {
     pub max_input_bytes: usize,
     /// Largest expanded-to-compressed size ratio of an uploaded archive.
     pub max_archive_ratio: u64,
+    /// Most `artifacts` globs one task may name.
+    pub max_artifact_patterns: usize,
 }
 
 /// Limits given to keys that don't name their own.
@@ -132,7 +187,22 @@ impl Default for Config {
             tasks: TaskLimits::default(),
             keys: KeyDefaults::default(),
             http: HttpConfig::default(),
+            artifacts: ArtifactsConfig::default(),
+            retention: RetentionConfig::default(),
         }
+    }
+}
+
+impl Default for ArtifactsConfig {
+    fn default() -> Self {
+        Self { default_patterns: Vec::new(), max_files: 1000, max_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let days = |n: u64| Ttl(Some(std::time::Duration::from_secs(n * 86_400)));
+        Self { workspace_ttl: days(7), artifact_ttl: days(30), sweep_interval_seconds: 600 }
     }
 }
 
@@ -180,6 +250,7 @@ impl Default for TaskLimits {
             max_input_files: 1000,
             max_input_bytes: 32 * 1024 * 1024,
             max_archive_ratio: 100,
+            max_artifact_patterns: 32,
         }
     }
 }
@@ -283,6 +354,14 @@ impl Config {
         if self.tasks.default_max_turns > self.tasks.max_max_turns {
             return invalid("tasks.default_max_turns", "exceeds tasks.max_max_turns");
         }
+        for pattern in &self.artifacts.default_patterns {
+            if let Err(why) = crate::artifacts::Glob::parse(pattern) {
+                return invalid("artifacts.default_patterns", &format!("{pattern:?} {why}"));
+            }
+        }
+        if self.retention.sweep_interval_seconds == 0 {
+            return invalid("retention.sweep_interval_seconds", "must be at least 1");
+        }
         Ok(())
     }
 
@@ -321,5 +400,14 @@ mod tests {
         let err = config.apply_env(|n| (n == "CCGATE_WORKERS").then(|| "many".into())).unwrap_err();
         assert!(err.to_string().contains("CCGATE_WORKERS"));
         assert!(toml::from_str::<Config>("listne = 1").is_err());
+    }
+
+    #[test]
+    fn retention_times_read_like_durations() {
+        let config: Config = toml::from_str("[retention]\nworkspace_ttl = \"12h\"\nartifact_ttl = \"off\"").unwrap();
+        assert_eq!(config.retention.workspace_ttl, Ttl(Some(std::time::Duration::from_secs(12 * 3600))));
+        assert_eq!(config.retention.artifact_ttl, Ttl(None));
+        let err = toml::from_str::<Config>("[retention]\nworkspace_ttl = \"7 days\"").unwrap_err();
+        assert!(err.to_string().contains("is not a time like"), "{err}");
     }
 }

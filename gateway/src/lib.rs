@@ -8,12 +8,14 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod artifacts;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod hooks;
 pub mod ids;
 pub mod queue;
+pub mod retention;
 pub mod runner;
 pub mod scripted_model;
 pub mod server;

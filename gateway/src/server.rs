@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{AppState, Readiness};
+use crate::artifacts::{ArtifactStore, CollectLimits, LocalArtifacts};
 use crate::auth::{Authenticator, KeyHasher, RateLimiter, load_or_create_pepper};
 use crate::config::Config;
 use crate::hooks::{AllowAll, KeepResult};
-use crate::queue::{Hub, Queue, QueueParts};
+use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
+use crate::retention::Sweeper;
 use crate::runner::{Runner, passthrough_env, resolve_program};
 use crate::store::Store;
 use crate::task::TaskService;
@@ -57,6 +59,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough_env(std::env::vars()));
     let hub = Arc::new(Hub::default());
     let data_dir = absolute(&config.data_dir);
+    let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
     let queue = Queue::new(QueueParts {
         store: store.clone(),
         hub: hub.clone(),
@@ -64,8 +67,20 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         config: config.queue.clone(),
         data_dir: data_dir.clone(),
         result_processor: Arc::new(KeepResult),
+        artifacts: ArtifactCollection {
+            store: artifact_store.clone(),
+            limits: CollectLimits { max_files: config.artifacts.max_files, max_bytes: config.artifacts.max_bytes },
+        },
     });
-    let tasks = TaskService::new(store.clone(), queue.clone(), hub, Arc::new(AllowAll), data_dir, config.tasks.clone());
+    let tasks = TaskService::new(
+        store.clone(),
+        queue.clone(),
+        hub,
+        Arc::new(AllowAll),
+        data_dir.clone(),
+        config.tasks.clone(),
+        config.artifacts.default_patterns.clone(),
+    );
     if let Err(e) = Upload::clean_up_leftovers(&tasks.uploads_dir()) {
         tracing::warn!(error = %e, "cannot clear abandoned uploads");
     }
@@ -79,12 +94,22 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         queue: queue.clone(),
         readiness: Arc::new(Readiness { claude_bin, claude_version }),
         metrics: crate::telemetry::metrics::install(),
+        artifacts: artifact_store,
     };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     queue.start().await;
+    tokio::spawn(
+        Sweeper {
+            store: store.clone(),
+            artifacts: state.artifacts.clone(),
+            data_dir: data_dir.clone(),
+            config: config.retention.clone(),
+        }
+        .run_forever(),
+    );
     // Tests and scripts wait for this exact line.
     tracing::info!(addr = %local, node = queue.node_id(), "ccgate listening on http://{local}");
 

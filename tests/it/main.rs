@@ -4,6 +4,7 @@
 mod support;
 
 mod api_errors;
+mod artifacts;
 mod audit;
 mod cancel_and_timeout;
 mod crashes;

@@ -2,11 +2,10 @@
 //! file's bytes, streamed. Links, FIFOs and devices are never served.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::AsyncReadExt;
 
 use super::AppState;
 use super::extract::{Caller, Path, Query};
@@ -24,7 +23,7 @@ pub async fn index(
     Path(id): Path<String>,
 ) -> Result<Json<FileListing>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.owned(principal, &id).await?;
+    let task = state.tasks.with_workspace(principal, &id).await?;
     let root = state.tasks.dirs(&task.id).workspace;
     let listing =
         tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)?;
@@ -41,26 +40,15 @@ pub async fn download(
     Path((id, path)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.owned(principal, &id).await?;
+    let task = state.tasks.with_workspace(principal, &id).await?;
     let root = state.tasks.dirs(&task.id).workspace;
     let file = tokio::task::spawn_blocking(move || open_beneath(&root, &path))
         .await
         .map_err(ApiError::internal)?
         .map_err(workspace_error)?;
     let length = file.metadata().map_err(ApiError::internal)?.len();
-    let file = tokio::fs::File::from_std(file);
-    let chunks = futures_util::stream::unfold(file, |mut file| async move {
-        let mut buffer = vec![0u8; 64 * 1024];
-        match file.read(&mut buffer).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buffer.truncate(n);
-                Some((Ok::<Bytes, std::io::Error>(Bytes::from(buffer)), file))
-            }
-            Err(e) => Some((Err(e), file)),
-        }
-    });
-    let mut response = (StatusCode::OK, Body::from_stream(chunks)).into_response();
+    let body = super::body::file_body(tokio::fs::File::from_std(file), length);
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -94,7 +82,7 @@ pub async fn archive(
             return Err(ApiError::validation(vec![FieldError::new("/query/format", "must be \"tar.gz\" or \"zip\"")]));
         }
     };
-    let task = state.tasks.owned(principal, &id).await?;
+    let task = state.tasks.with_workspace(principal, &id).await?;
     let root = state.tasks.dirs(&task.id).workspace;
     let chunks = stream_archive(root, format);
     let body =

@@ -1,7 +1,9 @@
 //! The HTTP API (`shared/design/API.md`): routes, extractors, middleware, and the
 //! mapping of errors to problem+json. Handlers parse, call a service, and answer.
 
+mod artifacts;
 mod audit;
+mod body;
 mod docs;
 mod events;
 mod extract;
@@ -46,6 +48,7 @@ pub struct AppState {
     pub queue: Arc<Queue>,
     pub readiness: Arc<Readiness>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
 }
 
 /// The documented routes under `/v1`, without the layers that need state.
@@ -61,6 +64,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         // A wildcard has no OpenAPI spelling: routed here, documented by `WildcardDoc`.
         .route("/tasks/{id}/files/{*path}", get(files::download))
         .routes(routes!(files::archive))
+        .routes(routes!(artifacts::list))
+        .routes(routes!(artifacts::download))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke, keys::get))
         .routes(routes!(audit::list))

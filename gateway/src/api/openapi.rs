@@ -70,6 +70,10 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
             if has_id {
                 add(operation, 404, "No such resource for this key");
             }
+            let retained = ["/files", "/archive", "/messages"].iter().any(|tail| path.contains(tail));
+            if path.starts_with("/v1/tasks/{id}") && retained {
+                add(operation, 410, "The task's workspace expired and was deleted (`retention.workspace_ttl`)");
+            }
             let has_parameters = !operation.parameters.as_ref().is_none_or(Vec::is_empty);
             if has_body || has_parameters {
                 add(operation, 400, "The path, query or body cannot be decoded");

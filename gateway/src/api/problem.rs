@@ -45,6 +45,10 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail)
     }
 
+    pub fn gone(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "gone", "Gone", detail)
+    }
+
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,6 +126,7 @@ impl From<TaskServiceError> for ApiError {
                     e.to_string(),
                 )
             },
+            e @ TaskServiceError::WorkspaceExpired => Self::gone(e.to_string()),
             TaskServiceError::ShuttingDown => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the gateway is shutting down")
                     .with_retry_after(5)

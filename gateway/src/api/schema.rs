@@ -43,6 +43,12 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The artifacts of a task, by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArtifactList {
+    pub data: Vec<crate::artifacts::Artifact>,
+}
+
 /// A page of the key's tasks, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPage {

@@ -2,9 +2,11 @@
 //! alive, write their events fenced on owner + attempt, react to cancel and
 //! shutdown, and a reaper that recovers runs whose node died.
 
+mod collect;
 mod hub;
 mod recovery;
 mod worker;
 
+pub use collect::ArtifactCollection;
 pub use hub::Hub;
 pub use worker::{Queue, QueueParts};

@@ -47,6 +47,7 @@ pub struct QueueParts {
     pub config: QueueConfig,
     pub data_dir: PathBuf,
     pub result_processor: Arc<dyn ResultProcessor>,
+    pub artifacts: super::ArtifactCollection,
 }
 
 /// The queue of this node: its workers, the runs in progress, and the reaper.
@@ -55,8 +56,9 @@ pub struct Queue {
     pub(crate) hub: Arc<Hub>,
     runner: Runner,
     pub(crate) config: QueueConfig,
-    data_dir: PathBuf,
+    pub(super) data_dir: PathBuf,
     result_processor: Arc<dyn ResultProcessor>,
+    pub(super) artifacts: super::ArtifactCollection,
     pub(crate) node_id: String,
     running: Mutex<HashMap<String, watch::Sender<Option<Stop>>>>,
     pub(crate) shutdown: ShutdownSignal,
@@ -72,6 +74,7 @@ impl Queue {
             config: parts.config,
             data_dir: parts.data_dir,
             result_processor: parts.result_processor,
+            artifacts: parts.artifacts,
             node_id: crate::ids::new_id("node"),
             running: Mutex::new(HashMap::new()),
             shutdown: ShutdownSignal::new(),
@@ -292,7 +295,7 @@ impl Queue {
         result: Option<crate::task::TaskResult>,
         error: Option<TaskError>,
     ) {
-        let mut events = Vec::new();
+        let (artifacts, mut events) = self.collect_artifacts(task).await;
         if let Some(result) = &result {
             events.push(EventRecord::new("result", json!({"result": result})));
         }
@@ -306,6 +309,7 @@ impl Queue {
             result_json: result.as_ref().and_then(|r| serde_json::to_string(r).ok()),
             error_json: error.as_ref().and_then(|e| serde_json::to_string(e).ok()),
             events,
+            artifacts,
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),

@@ -19,7 +19,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
-pub use tasks::{ClaimedTask, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter};
+pub use tasks::{
+    ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter,
+};
 
 /// A database failure, with the operation that hit it.
 #[derive(Debug, thiserror::Error)]

@@ -9,9 +9,10 @@ use sea_orm::{
     QuerySelect, Set, Statement, TransactionTrait, UpdateMany,
 };
 
-use super::entities::{api_key, idempotency_record, task, task_metadata, task_turn};
+use super::entities::{api_key, idempotency_record, task, task_artifact, task_metadata, task_turn};
 use super::events::{EventRecord, append};
 use super::{AuditEntry, Context, Result, Store, StoreError, audit, sql_for};
+use crate::artifacts::Artifact;
 
 /// Who may write a running task: the node holding its lease, for this attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct NewTaskRow {
     pub idempotency: Option<IdempotencyClaim>,
     /// The key's cap on queued tasks, checked in the inserting transaction.
     pub max_queued: u32,
+    /// Workspace globs collected as artifacts after each turn.
+    pub artifact_patterns: Vec<String>,
 }
 
 /// An `Idempotency-Key` with the hash of the request that used it.
@@ -94,6 +97,8 @@ pub struct FinishRun {
     pub error_json: Option<String>,
     pub session_id: Option<String>,
     pub events: Vec<EventRecord>,
+    /// The turn's artifacts, replacing earlier ones; `None` leaves them as they are.
+    pub artifacts: Option<Vec<Artifact>>,
     pub audit: AuditEntry,
 }
 
@@ -193,6 +198,9 @@ impl Store {
             result: Set(None),
             error: Set(None),
             event_seq: Set(0),
+            artifact_patterns: Set(serde_json::to_string(&row.artifact_patterns).unwrap_or_else(|_| "[]".into())),
+            workspace_expired_at: Set(None),
+            artifacts_expired_at: Set(None),
         }
         .insert(&txn)
         .await
@@ -357,6 +365,7 @@ impl Store {
             .col_expr(task::Column::CancelRequested, Expr::value(false))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Status.is_in(TERMINAL))
+            .filter(task::Column::WorkspaceExpiredAt.is_null())
             .exec(&txn)
             .await
             .during("queueing a follow-up")?
@@ -515,11 +524,17 @@ impl Store {
         if let Some(session) = finish.session_id {
             update = update.col_expr(task::Column::SessionId, Expr::value(session));
         }
+        if finish.artifacts.is_some() {
+            update = update.col_expr(task::Column::ArtifactsExpiredAt, Expr::value(Option::<i64>::None));
+        }
         if fence.apply(update).exec(&txn).await.during("finishing a run")?.rows_affected == 0 {
             txn.rollback().await.during("finishing a run")?;
             return Ok(false);
         }
         set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
+        if let Some(artifacts) = finish.artifacts {
+            replace_artifacts(&txn, id, artifacts, now).await?;
+        }
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..finish.audit }, now).await?;
         txn.commit().await.during("finishing a run")?;
         Ok(true)
@@ -668,4 +683,106 @@ async fn set_turn_status(
     };
     update.exec(conn).await.during("updating a turn")?;
     Ok(())
+}
+
+async fn replace_artifacts(txn: &impl ConnectionTrait, id: &str, artifacts: Vec<Artifact>, now: i64) -> Result<()> {
+    task_artifact::Entity::delete_many()
+        .filter(task_artifact::Column::TaskId.eq(id))
+        .exec(txn)
+        .await
+        .during("replacing artifacts")?;
+    if artifacts.is_empty() {
+        return Ok(());
+    }
+    let rows = artifacts.into_iter().map(|a| task_artifact::ActiveModel {
+        task_id: Set(id.to_string()),
+        name: Set(a.name),
+        path: Set(a.path),
+        size: Set(a.size as i64),
+        sha256: Set(a.sha256),
+        content_type: Set(a.content_type),
+        created_at: Set(now),
+    });
+    task_artifact::Entity::insert_many(rows).exec(txn).await.during("replacing artifacts")?;
+    Ok(())
+}
+
+impl Store {
+    /// The task's current artifacts, by name.
+    pub async fn artifacts(&self, task_id: &str) -> Result<Vec<Artifact>> {
+        let rows = task_artifact::Entity::find()
+            .filter(task_artifact::Column::TaskId.eq(task_id))
+            .order_by_asc(task_artifact::Column::Name)
+            .all(&self.reader)
+            .await
+            .during("reading artifacts")?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Artifact {
+                name: r.name,
+                path: r.path,
+                size: r.size as u64,
+                sha256: r.sha256,
+                content_type: r.content_type,
+            })
+            .collect())
+    }
+}
+
+/// What the retention sweeper deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiring {
+    Workspace,
+    Artifacts,
+}
+
+impl Expiring {
+    fn column(self) -> task::Column {
+        match self {
+            Self::Workspace => task::Column::WorkspaceExpiredAt,
+            Self::Artifacts => task::Column::ArtifactsExpiredAt,
+        }
+    }
+}
+
+impl Store {
+    /// Finished tasks whose `what` is not expired yet and that finished before `cutoff`.
+    pub async fn expirable(&self, what: Expiring, cutoff: i64, limit: u64) -> Result<Vec<String>> {
+        task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
+            .filter(task::Column::Status.is_in(TERMINAL))
+            .filter(task::Column::FinishedAt.lt(cutoff))
+            .filter(what.column().is_null())
+            .order_by_asc(task::Column::FinishedAt)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(&self.reader)
+            .await
+            .during("finding expired files")
+    }
+
+    /// Marks `what` of the task expired, if it is still finished since before
+    /// `cutoff` (a follow-up may have re-queued it); the caller deletes the files
+    /// only when this says so. Expired artifacts lose their rows too.
+    pub async fn mark_expired(&self, what: Expiring, id: &str, cutoff: i64) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let marked = task::Entity::update_many()
+            .col_expr(what.column(), Expr::value(now))
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::Status.is_in(TERMINAL))
+            .filter(task::Column::FinishedAt.lt(cutoff))
+            .filter(what.column().is_null())
+            .exec(&txn)
+            .await
+            .during("marking files expired")?
+            .rows_affected
+            == 1;
+        if marked && what == Expiring::Artifacts {
+            replace_artifacts(&txn, id, Vec::new(), now).await?;
+        }
+        txn.commit().await.during("marking files expired")?;
+        Ok(marked)
+    }
 }

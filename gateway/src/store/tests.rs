@@ -36,6 +36,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
         metadata: Default::default(),
         idempotency: None,
         max_queued,
+        artifact_patterns: Vec::new(),
     }
 }
 
@@ -54,6 +55,7 @@ fn finish(status: &'static str) -> FinishRun {
         error_json: None,
         session_id: None,
         events: vec![EventRecord::new("status", json!({"status": status}))],
+        artifacts: None,
         audit: AuditEntry::new("run.finish", "ok"),
     }
 }
@@ -135,4 +137,34 @@ async fn follow_ups_need_a_finished_task_and_cancel_needs_a_queued_one() {
     let next = store.claim("n", 10_000).await.unwrap().unwrap();
     assert_eq!(next.prompt, "again");
     assert_eq!(next.fence.attempt, 1);
+}
+
+#[tokio::test]
+async fn expired_files_are_marked_once_and_end_follow_ups() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let future = crate::timestamp::now_ms() + 60_000;
+    assert!(store.expirable(Expiring::Workspace, future, 10).await.unwrap().is_empty(), "not finished yet");
+    let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
+    let artifact = crate::artifacts::Artifact {
+        name: "a.txt".into(),
+        path: "out/a.txt".into(),
+        size: 1,
+        sha256: "00".into(),
+        content_type: "text/plain".into(),
+    };
+    let done = FinishRun { artifacts: Some(vec![artifact]), ..finish("completed") };
+    assert!(store.finish_run(&id, &claimed.fence, 0, done).await.unwrap());
+    assert_eq!(store.artifacts(&id).await.unwrap().len(), 1);
+    let past = crate::timestamp::now_ms() - 60_000;
+    assert!(store.expirable(Expiring::Workspace, past, 10).await.unwrap().is_empty(), "finished too recently");
+
+    assert_eq!(store.expirable(Expiring::Artifacts, future, 10).await.unwrap(), vec![id.clone()]);
+    assert!(store.mark_expired(Expiring::Artifacts, &id, future).await.unwrap());
+    assert!(!store.mark_expired(Expiring::Artifacts, &id, future).await.unwrap(), "only once");
+    assert!(store.artifacts(&id).await.unwrap().is_empty());
+    assert!(store.mark_expired(Expiring::Workspace, &id, future).await.unwrap());
+    let entry = AuditEntry::new("task.message", "ok");
+    assert_eq!(store.queue_follow_up(&id, "again", &[], entry).await.unwrap(), None, "no turn without a workspace");
 }

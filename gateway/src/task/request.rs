@@ -35,6 +35,8 @@ pub struct NewTask {
     pub options: TaskOptions,
     pub metadata: BTreeMap<String, String>,
     pub files: Vec<InputFile>,
+    /// Workspace globs to collect after each turn; `None` means the server's default.
+    pub artifacts: Option<Vec<String>>,
     /// `POST /v1/execute` only.
     pub wait_seconds: Option<u64>,
 }
@@ -52,10 +54,10 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     };
     for name in object.keys() {
         match name.as_str() {
-            "prompt" | "priority" | "options" | "metadata" | "files" => {}
+            "prompt" | "priority" | "options" | "metadata" | "files" | "artifacts" => {}
             "wait_seconds" if execute => {}
             "wait_seconds" => errors.push(FieldError::new("/wait_seconds", "only POST /v1/execute takes wait_seconds")),
-            "webhook" | "artifacts" => errors.push(FieldError::new(
+            "webhook" => errors.push(FieldError::new(
                 format!("/{name}"),
                 "is not supported by this gateway version yet; leave it out",
             )),
@@ -77,6 +79,7 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     let options = parse_options(object.get("options"), limits, &mut errors);
     let metadata = parse_metadata(object.get("metadata"), &mut errors);
     let files = parse_files(object.get("files"), limits, &mut errors);
+    let artifacts = parse_artifacts(object.get("artifacts"), limits, &mut errors);
     let wait_seconds = match object.get("wait_seconds") {
         None | Some(Value::Null) => None,
         Some(_) if !execute => None,
@@ -97,7 +100,7 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     };
 
     if errors.is_empty() {
-        Ok(NewTask { prompt, priority, options, metadata, files, wait_seconds })
+        Ok(NewTask { prompt, priority, options, metadata, files, artifacts, wait_seconds })
     } else {
         Err(errors)
     }
@@ -354,6 +357,36 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
     // Duplicates, sizes and the rest are checked with the other inputs when the
     // workspace is built (`workspace::inputs`).
     files
+}
+
+fn parse_artifacts(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    let items = match value {
+        None | Some(Value::Null) => return None,
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            errors.push(FieldError::new("/artifacts", "must be an array of glob patterns"));
+            return None;
+        }
+    };
+    if items.len() > limits.max_artifact_patterns {
+        errors.push(FieldError::new(
+            "/artifacts",
+            format!(
+                "must have at most {} patterns (the server's cap tasks.max_artifact_patterns)",
+                limits.max_artifact_patterns
+            ),
+        ));
+        return None;
+    }
+    let mut patterns = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str().map(|p| (p, crate::artifacts::Glob::parse(p))) {
+            Some((pattern, Ok(_))) => patterns.push(pattern.to_string()),
+            Some((_, Err(why))) => errors.push(FieldError::new(format!("/artifacts/{i}"), why)),
+            None => errors.push(FieldError::new(format!("/artifacts/{i}"), "must be a string")),
+        }
+    }
+    Some(patterns)
 }
 
 /// JSON Pointer escaping of one reference token (RFC 6901).

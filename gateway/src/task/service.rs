@@ -29,6 +29,8 @@ pub enum TaskServiceError {
     QueueFull { queued: u64 },
     #[error("the task is {status}; {action} needs a finished task")]
     Conflict { status: String, action: &'static str },
+    #[error("the task's workspace expired and was deleted (retention.workspace_ttl)")]
+    WorkspaceExpired,
     #[error("this Idempotency-Key was used in the last 24 h with a different request")]
     IdempotencyKeyReused,
     #[error("the gateway is shutting down")]
@@ -63,6 +65,7 @@ pub struct TaskService {
     validator: Arc<dyn TaskValidator>,
     data_dir: PathBuf,
     limits: TaskLimits,
+    default_artifacts: Vec<String>,
 }
 
 impl TaskService {
@@ -73,8 +76,9 @@ impl TaskService {
         validator: Arc<dyn TaskValidator>,
         data_dir: PathBuf,
         limits: TaskLimits,
+        default_artifacts: Vec<String>,
     ) -> Self {
-        Self { store, queue, hub, validator, data_dir, limits }
+        Self { store, queue, hub, validator, data_dir, limits, default_artifacts }
     }
 
     pub fn store(&self) -> &Store {
@@ -131,6 +135,7 @@ impl TaskService {
             metadata: request.metadata.clone(),
             idempotency,
             max_queued: principal.max_queued_tasks,
+            artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.default_artifacts.clone()),
         };
         let events = [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0}))];
         let audit = audit_entry(principal, ctx, "task.create", "ok");
@@ -218,7 +223,17 @@ impl TaskService {
 
     pub async fn view_of(&self, task: &task::Model) -> Result<TaskView, TaskServiceError> {
         let turns = self.store.turns(&task.id).await?;
-        Ok(TaskView::new(task, &turns))
+        let artifacts = self.store.artifacts(&task.id).await?;
+        Ok(TaskView::new(task, &turns, artifacts))
+    }
+
+    /// The task row, if it is this key's and its workspace is still there.
+    pub async fn with_workspace(&self, principal: &Principal, id: &str) -> Result<task::Model, TaskServiceError> {
+        let task = self.owned(principal, id).await?;
+        if task.workspace_expired_at.is_some() {
+            return Err(TaskServiceError::WorkspaceExpired);
+        }
+        Ok(task)
     }
 
     /// The task row, if it is this key's (another key's task is "not found").
@@ -280,6 +295,9 @@ impl TaskService {
             return Err(TaskServiceError::ShuttingDown);
         }
         let task = self.owned(principal, id).await?;
+        if task.workspace_expired_at.is_some() {
+            return Err(TaskServiceError::WorkspaceExpired);
+        }
         let events =
             [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1}))];
         let audit = audit_entry(principal, ctx, "task.message", "ok");
@@ -290,8 +308,11 @@ impl TaskService {
                 self.view(principal, id).await
             }
             None => {
-                let status = self.owned(principal, id).await?.status;
-                Err(TaskServiceError::Conflict { status, action: "a follow-up message" })
+                let task = self.owned(principal, id).await?;
+                if task.workspace_expired_at.is_some() {
+                    return Err(TaskServiceError::WorkspaceExpired);
+                }
+                Err(TaskServiceError::Conflict { status: task.status, action: "a follow-up message" })
             }
         }
     }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::{TaskError, TaskOptions, TaskResult, TaskStatus};
+use crate::artifacts::Artifact;
 use crate::store::entities::{task, task_turn};
 use crate::timestamp::format_ms;
 
@@ -41,8 +42,12 @@ pub struct TaskView {
     pub turns: Vec<TurnView>,
     pub result: Option<TaskResult>,
     pub error: Option<TaskError>,
-    #[schema(value_type = Vec<Object>)]
-    pub artifacts: Vec<Value>,
+    /// Files collected after the last turn (see `artifacts` in the request).
+    pub artifacts: Vec<Artifact>,
+    /// When the retention policy deleted the workspace; its file endpoints answer 410.
+    pub workspace_expired_at: Option<String>,
+    /// When the retention policy deleted the artifacts.
+    pub artifacts_expired_at: Option<String>,
     pub links: TaskLinks,
 }
 
@@ -56,10 +61,11 @@ pub struct TaskLinks {
     pub archive: String,
     pub messages: String,
     pub cancel: String,
+    pub artifacts: String,
 }
 
 impl TaskView {
-    pub fn new(task: &task::Model, turns: &[task_turn::Model]) -> Self {
+    pub fn new(task: &task::Model, turns: &[task_turn::Model], artifacts: Vec<Artifact>) -> Self {
         let options = serde_json::from_str::<TaskOptions>(&task.options)
             .ok()
             .and_then(|o| serde_json::to_value(o).ok())
@@ -89,8 +95,11 @@ impl TaskView {
                 .collect(),
             result: task.result.as_deref().and_then(|r| serde_json::from_str(r).ok()),
             error: task.error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
-            artifacts: Vec::new(),
+            artifacts,
+            workspace_expired_at: task.workspace_expired_at.map(format_ms),
+            artifacts_expired_at: task.artifacts_expired_at.map(format_ms),
             links: TaskLinks {
+                artifacts: format!("{base}/artifacts"),
                 events: format!("{base}/events"),
                 files: format!("{base}/files"),
                 archive: format!("{base}/archive"),

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audit_event;
 pub mod idempotency_record;
 pub mod task;
+pub mod task_artifact;
 pub mod task_event;
 pub mod task_metadata;
 pub mod task_turn;

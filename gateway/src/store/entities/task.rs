@@ -34,6 +34,12 @@ pub struct Model {
     pub error: Option<String>,
     /// The last sequence number given to an event of this task.
     pub event_seq: i64,
+    /// JSON array of the workspace globs collected as artifacts after each turn.
+    pub artifact_patterns: String,
+    /// When the retention sweeper deleted the workspace (and Claude's state).
+    pub workspace_expired_at: Option<i64>,
+    /// When the retention sweeper deleted the artifacts.
+    pub artifacts_expired_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,185 @@
+//! `GET /v1/tasks/{id}/artifacts` and `/artifacts/{name}`: the files collected
+//! after the last turn, downloads with `ETag` (the sha256), `If-None-Match` and
+//! single byte ranges (`Range: bytes=…`, 206).
+
+use std::io::{Seek, SeekFrom};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::extract::{Caller, Path};
+use super::problem::ApiError;
+use super::schema::ArtifactList;
+use crate::auth::Scope;
+
+#[utoipa::path(get, path = "/tasks/{id}/artifacts", operation_id = "listArtifacts", tag = "files",
+    params(("id" = String, Path, description = "Task id")),
+    responses(
+        (status = 200, description = "The artifacts collected after the task's last turn", body = ArtifactList),
+        (status = 410, description = "The artifacts expired (`retention.artifact_ttl`)", body = super::schema::Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ArtifactList>, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let task = state.tasks.owned(principal, &id).await?;
+    if task.artifacts_expired_at.is_some() {
+        return Err(expired());
+    }
+    Ok(Json(ArtifactList { data: state.tasks.store().artifacts(&task.id).await? }))
+}
+
+#[utoipa::path(get, path = "/tasks/{id}/artifacts/{name}", operation_id = "downloadArtifact", tag = "files",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("name" = String, Path, description = "Artifact name"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the client has"),
+    ),
+    responses(
+        (status = 200, description = "The artifact's bytes, with its `Content-Type` and `ETag` (the sha256)",
+            content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("ETag" = String, description = "The quoted sha256"), ("Accept-Ranges" = String))),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("Content-Range" = String, description = "`bytes start-end/size`"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        (status = 410, description = "The artifacts expired (`retention.artifact_ttl`)", body = super::schema::Problem,
+            content_type = "application/problem+json"),
+        (status = 416, description = "The range is outside the artifact", body = super::schema::Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let task = state.tasks.owned(principal, &id).await?;
+    if task.artifacts_expired_at.is_some() {
+        return Err(expired());
+    }
+    let artifacts = state.tasks.store().artifacts(&task.id).await?;
+    let artifact =
+        artifacts.into_iter().find(|a| a.name == name).ok_or_else(|| ApiError::not_found("no such artifact"))?;
+    let etag = format!("\"{}\"", artifact.sha256);
+    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches_etag(v, &etag)) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    let size = artifact.size;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(value) => match parse_range(value, size) {
+            RangeRequest::Satisfiable(start, end) => Some((start, end)),
+            RangeRequest::Ignored => None,
+            RangeRequest::Unsatisfiable => {
+                let mut response = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range-not-satisfiable",
+                    "Range not satisfiable",
+                    format!("the artifact has {size} bytes"),
+                )
+                .into_response();
+                let unsatisfied = HeaderValue::from_str(&format!("bytes */{size}")).map_err(ApiError::internal)?;
+                response.headers_mut().insert(header::CONTENT_RANGE, unsatisfied);
+                return Ok(response);
+            }
+        },
+        None => None,
+    };
+    let (start, length) = range.map_or((0, size), |(start, end)| (start, end - start + 1));
+    let store = state.artifacts.clone();
+    let (task_id, artifact_name) = (task.id.clone(), artifact.name.clone());
+    let file = tokio::task::spawn_blocking(move || {
+        let mut file = store.open(&task_id, &artifact_name)?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ApiError::not_found("the artifact's file is missing"),
+        _ => ApiError::internal(e),
+    })?;
+    let body = super::body::file_body(tokio::fs::File::from_std(file), length);
+    let status = if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    let mut response = (status, body).into_response();
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_str(&artifact.content_type).map_err(ApiError::internal)?);
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    out.insert(header::ETAG, etag_value);
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = range {
+        let content_range = format!("bytes {start}-{end}/{size}");
+        out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&content_range).map_err(ApiError::internal)?);
+    }
+    Ok(response)
+}
+
+fn expired() -> ApiError {
+    ApiError::gone("the task's artifacts expired and were deleted (retention.artifact_ttl)")
+}
+
+fn matches_etag(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+}
+
+/// What a `Range` header asks of a `size`-byte representation.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    /// Inclusive byte positions.
+    Satisfiable(u64, u64),
+    /// Not a single byte range we serve: answer with the whole body (RFC 9110 allows it).
+    Ignored,
+    Unsatisfiable,
+}
+
+fn parse_range(value: &str, size: u64) -> RangeRequest {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else { return RangeRequest::Ignored };
+    if spec.contains(',') {
+        return RangeRequest::Ignored;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else { return RangeRequest::Ignored };
+    let (first, last) = (first.trim(), last.trim());
+    let parsed = match (first.is_empty(), last.is_empty()) {
+        (true, false) => match last.parse::<u64>() {
+            Ok(0) => return RangeRequest::Unsatisfiable,
+            Ok(suffix) => Some((size.saturating_sub(suffix), size.saturating_sub(1))),
+            Err(_) => return RangeRequest::Ignored,
+        },
+        (false, _) => match (first.parse::<u64>(), if last.is_empty() { Ok(u64::MAX) } else { last.parse::<u64>() }) {
+            (Ok(start), Ok(end)) if start <= end => Some((start, end.min(size.saturating_sub(1)))),
+            _ => return RangeRequest::Ignored,
+        },
+        (true, true) => return RangeRequest::Ignored,
+    };
+    match parsed {
+        Some((start, end)) if size > 0 && start < size => RangeRequest::Satisfiable(start, end),
+        _ => RangeRequest::Unsatisfiable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RangeRequest::*;
+    use super::parse_range;
+
+    #[test]
+    fn byte_ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-9", 100), Satisfiable(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Satisfiable(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Satisfiable(90, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), Satisfiable(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignored);
+        assert_eq!(parse_range("items=0-1", 100), Ignored);
+        assert_eq!(parse_range("bytes=9-1", 100), Ignored);
+    }
+}

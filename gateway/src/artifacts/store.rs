@@ -1,0 +1,103 @@
+//! Where collected artifacts are kept. A small trait so that an object store can
+//! stand in for the local directory when gateways scale out.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+/// Storage of artifacts, per task. A collection stages every file, then commits
+/// the set at once, replacing what an earlier turn collected.
+pub trait ArtifactStore: Send + Sync + 'static {
+    /// Stores `content` as `name` in the task's staged set; returns (size, sha256 hex).
+    fn stage(&self, task_id: &str, name: &str, content: &mut dyn Read) -> io::Result<(u64, String)>;
+    /// Makes the staged set the task's artifacts.
+    fn commit(&self, task_id: &str) -> io::Result<()>;
+    /// Drops a staged set that will not be committed.
+    fn discard(&self, task_id: &str) -> io::Result<()>;
+    /// Opens a committed artifact for reading.
+    fn open(&self, task_id: &str, name: &str) -> io::Result<File>;
+    /// Deletes every artifact of the task (retention).
+    fn delete(&self, task_id: &str) -> io::Result<()>;
+}
+
+/// Artifacts as files: `<root>/<task>/current/<name>`, staged in `<task>/staging/`.
+pub struct LocalArtifacts {
+    root: PathBuf,
+}
+
+impl LocalArtifacts {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    fn task_dir(&self, task_id: &str) -> io::Result<PathBuf> {
+        // Ids come from the database, but a path is built from them: check anyway.
+        if task_id.is_empty() || !task_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a task id"));
+        }
+        Ok(self.root.join(task_id))
+    }
+}
+
+fn check_name(name: &str) -> io::Result<&str> {
+    if matches!(name, "" | "." | "..") || name.contains(['/', '\\', '\0']) || name.len() > 255 {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no such artifact"));
+    }
+    Ok(name)
+}
+
+fn remove_dir_if_present(path: &std::path::Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+impl ArtifactStore for LocalArtifacts {
+    fn stage(&self, task_id: &str, name: &str, content: &mut dyn Read) -> io::Result<(u64, String)> {
+        let staging = self.task_dir(task_id)?.join("staging");
+        std::fs::create_dir_all(&staging)?;
+        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(staging.join(check_name(name)?))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
+        loop {
+            let read = content.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            out.write_all(&buffer[..read])?;
+            size += read as u64;
+        }
+        out.sync_all()?;
+        let digest = hasher.finalize();
+        Ok((size, digest.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    fn commit(&self, task_id: &str) -> io::Result<()> {
+        let dir = self.task_dir(task_id)?;
+        let (staging, current, previous) = (dir.join("staging"), dir.join("current"), dir.join("previous"));
+        std::fs::create_dir_all(&staging)?;
+        remove_dir_if_present(&previous)?;
+        if current.exists() {
+            std::fs::rename(&current, &previous)?;
+        }
+        std::fs::rename(&staging, &current)?;
+        remove_dir_if_present(&previous)
+    }
+
+    fn discard(&self, task_id: &str) -> io::Result<()> {
+        remove_dir_if_present(&self.task_dir(task_id)?.join("staging"))
+    }
+
+    fn open(&self, task_id: &str, name: &str) -> io::Result<File> {
+        File::open(self.task_dir(task_id)?.join("current").join(check_name(name)?))
+    }
+
+    fn delete(&self, task_id: &str) -> io::Result<()> {
+        remove_dir_if_present(&self.task_dir(task_id)?)
+    }
+}

@@ -1,0 +1,74 @@
+//! The retention sweeper: deletes the workspaces (with Claude's session state)
+//! and the artifacts of tasks finished longer ago than the configured hours.
+//! Each deletion is recorded on the task row first, so a follow-up cannot race
+//! it: a task whose workspace expired takes no more turns, and its file
+//! endpoints answer 410.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::artifacts::ArtifactStore;
+use crate::config::{RetentionConfig, Ttl};
+use crate::runner::TaskDirs;
+use crate::store::{Expiring, Store};
+
+/// Tasks handled per query; a sweep repeats until none are left.
+const BATCH: u64 = 200;
+
+pub struct Sweeper {
+    pub store: Store,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub data_dir: PathBuf,
+    pub config: RetentionConfig,
+}
+
+impl Sweeper {
+    pub async fn run_forever(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.config.sweep_interval_seconds));
+        loop {
+            tick.tick().await;
+            for (what, ttl) in
+                [(Expiring::Workspace, self.config.workspace_ttl), (Expiring::Artifacts, self.config.artifact_ttl)]
+            {
+                let Ttl(Some(ttl)) = ttl else { continue };
+                match self.sweep(what, ttl).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, kind = ?what, "retention sweep deleted files"),
+                    Err(e) => tracing::error!(error = %e, kind = ?what, "retention sweep failed"),
+                }
+            }
+        }
+    }
+
+    /// Expires `what` of every task finished more than `ttl` ago; returns how many.
+    pub async fn sweep(&self, what: Expiring, ttl: Duration) -> Result<usize, String> {
+        let cutoff = crate::timestamp::now_ms() - ttl.as_millis() as i64;
+        let mut expired = 0;
+        loop {
+            let ids = self.store.expirable(what, cutoff, BATCH).await.map_err(|e| e.to_string())?;
+            if ids.is_empty() {
+                return Ok(expired);
+            }
+            for id in ids {
+                if !self.store.mark_expired(what, &id, cutoff).await.map_err(|e| e.to_string())? {
+                    continue;
+                }
+                let (artifacts, root) = (self.artifacts.clone(), TaskDirs::new(&self.data_dir, &id).root);
+                let deleted = tokio::task::spawn_blocking(move || match what {
+                    Expiring::Workspace => match std::fs::remove_dir_all(&root) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    },
+                    Expiring::Artifacts => artifacts.delete(&id),
+                })
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                if let Err(e) = deleted {
+                    tracing::error!(error = %e, "could not delete expired files");
+                }
+                expired += 1;
+            }
+        }
+    }
+}
