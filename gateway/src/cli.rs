@@ -66,6 +66,9 @@ enum KeysCommand {
         max_concurrent: Option<u32>,
         #[arg(long)]
         max_queued: Option<u32>,
+        /// Default webhook URL of the key's tasks.
+        #[arg(long)]
+        webhook_url: Option<String>,
     },
     /// List keys.
     List,
@@ -135,7 +138,11 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
     store.migrate().await.map_err(|e| e.to_string())?;
     let cli_audit = |action| AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new(action, "ok") };
     match command {
-        KeysCommand::Create { name, scopes, rate_limit, max_concurrent, max_queued } => {
+        KeysCommand::Create { name, scopes, rate_limit, max_concurrent, max_queued, webhook_url } => {
+            if let Some(url) = &webhook_url {
+                let allowlist = crate::webhooks::guard::Allowlist::new(&config.webhooks.allowed_hosts);
+                crate::webhooks::guard::check_url(url, &allowlist).map_err(|why| format!("--webhook-url {why}"))?;
+            }
             let scopes = scopes
                 .iter()
                 .map(|s| Scope::parse(s).ok_or_else(|| format!("unknown scope {s:?}: use tasks or admin")))
@@ -146,10 +153,12 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 rate_limit_per_minute: rate_limit.unwrap_or(config.keys.rate_limit_per_minute).max(1),
                 max_concurrent_tasks: max_concurrent.unwrap_or(config.keys.max_concurrent_tasks).max(1),
                 max_queued_tasks: max_queued.unwrap_or(config.keys.max_queued_tasks).max(1),
+                webhook_url,
             };
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;
-            let shown = KeyCreated { key: KeyView::from(&key), secret };
+            let webhook_secret = key.webhook_secret.clone().unwrap_or_default();
+            let shown = KeyCreated { key: KeyView::from(&key), secret, webhook_secret };
             println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
             eprintln!("The secret is shown only now; store it safely.");
         }

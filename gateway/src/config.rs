@@ -38,6 +38,36 @@ pub struct Config {
     pub http: HttpConfig,
     pub artifacts: ArtifactsConfig,
     pub retention: RetentionConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Webhook delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Hosts (`host` or `host:port`) webhooks may reach even at private or loopback
+    /// addresses (on-prem receivers, tests).
+    pub allowed_hosts: Vec<String>,
+    /// Seconds to wait before each retry; after the last, the delivery gives up.
+    pub retry_schedule_seconds: Vec<u64>,
+    /// Seconds a receiver has to answer.
+    pub timeout_seconds: u64,
+    /// How often the outbox is polled, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Deliveries sent at once by this node.
+    pub max_in_flight: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            retry_schedule_seconds: vec![5, 30, 120, 600, 3600, 6 * 3600],
+            timeout_seconds: 10,
+            poll_interval_ms: 500,
+            max_in_flight: 16,
+        }
+    }
 }
 
 /// What is collected from workspaces after each turn.
@@ -189,6 +219,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             artifacts: ArtifactsConfig::default(),
             retention: RetentionConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -331,6 +362,10 @@ impl Config {
         if let Some(v) = lookup("CCGATE_MAX_BODY_BYTES") {
             self.http.max_body_bytes = parse_env("CCGATE_MAX_BODY_BYTES", &v)?;
         }
+        if let Some(v) = lookup("CCGATE_WEBHOOK_ALLOWED_HOSTS") {
+            self.webhooks.allowed_hosts =
+                v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
+        }
         Ok(())
     }
 
@@ -358,6 +393,9 @@ impl Config {
             if let Err(why) = crate::artifacts::Glob::parse(pattern) {
                 return invalid("artifacts.default_patterns", &format!("{pattern:?} {why}"));
             }
+        }
+        if self.webhooks.timeout_seconds == 0 || self.webhooks.max_in_flight == 0 {
+            return invalid("webhooks", "timeout_seconds and max_in_flight must be at least 1");
         }
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");

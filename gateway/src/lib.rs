@@ -23,4 +23,5 @@ pub mod store;
 pub mod task;
 pub mod telemetry;
 pub mod timestamp;
+pub mod webhooks;
 pub mod workspace;

@@ -16,6 +16,8 @@ use crate::retention::Sweeper;
 use crate::runner::{Runner, passthrough_env, resolve_program};
 use crate::store::Store;
 use crate::task::TaskService;
+use crate::webhooks::guard::Allowlist;
+use crate::webhooks::{Deliverer, DelivererConfig};
 use crate::workspace::inputs::Upload;
 
 /// Why the gateway could not start.
@@ -42,6 +44,8 @@ pub async fn open(config: &Config) -> Result<(Store, KeyHasher), ServeError> {
 
 /// Runs the gateway until a shutdown signal.
 pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
+    // TLS for webhooks to https receivers: rustls with ring (no C toolchain needed).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (store, hasher) = open(&config).await?;
     if migrate {
         store.migrate().await?;
@@ -101,6 +105,20 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     queue.start().await;
+    let webhooks = &config.webhooks;
+    let deliverer = Deliverer::new(
+        store.clone(),
+        DelivererConfig {
+            allowlist: Allowlist::new(&webhooks.allowed_hosts),
+            schedule: webhooks.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect(),
+            timeout: Duration::from_secs(webhooks.timeout_seconds),
+            poll_interval: Duration::from_millis(webhooks.poll_interval_ms.max(50)),
+            max_in_flight: webhooks.max_in_flight,
+        },
+        queue.node_id().to_string(),
+    )
+    .map_err(ServeError::Setup)?;
+    tokio::spawn(deliverer.run_forever());
     tokio::spawn(
         Sweeper {
             store: store.clone(),

@@ -21,3 +21,4 @@ mod recovery;
 mod structured;
 mod tasks;
 mod uploads;
+mod webhooks;

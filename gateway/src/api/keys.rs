@@ -8,10 +8,12 @@ use serde_json::Value;
 use super::AppState;
 use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
-use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView};
+use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView, WebhookSecret};
 use crate::auth::{KeySpec, Scope, issue_key};
 use crate::store::AuditEntry;
 use crate::task::FieldError;
+use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
+use crate::webhooks::signing::generate_secret;
 
 #[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys", request_body(content = KeyRequest, content_type = "application/json"),
     responses((status = 201, description = "The key, with its secret shown this once", body = KeyCreated)))]
@@ -22,9 +24,16 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
     caller.require(Scope::Admin)?;
     let spec = parse_spec(&body, &state).map_err(ApiError::validation)?;
+    if let Some(url) = &spec.webhook_url {
+        let allowlist = Allowlist::new(&state.config.webhooks.allowed_hosts);
+        check_url_resolving(url, &allowlist)
+            .await
+            .map_err(|why| ApiError::validation(vec![FieldError::new("/webhook_url", why)]))?;
+    }
     let audit = audit(&caller, "key.create");
     let (key, secret) = issue_key(&state.tasks.store().clone(), &state.hasher, spec, audit).await?;
-    Ok((StatusCode::CREATED, Json(KeyCreated { key: KeyView::from(&key), secret })))
+    let webhook_secret = key.webhook_secret.clone().unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(KeyCreated { key: KeyView::from(&key), secret, webhook_secret })))
 }
 
 #[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys", responses((status = 200, description = "Every key", body = KeyPage)))]
@@ -62,6 +71,24 @@ pub async fn revoke(
     }
 }
 
+#[utoipa::path(post, path = "/keys/{id}/webhook-secret", operation_id = "rotateWebhookSecret", tag = "keys",
+    params(("id" = String, Path, description = "Key id")),
+    responses((status = 200, description = "The new webhook secret, shown this once; for a day, deliveries are \
+        signed with the new and the old secret", body = WebhookSecret)))]
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookSecret>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let secret = generate_secret();
+    if state.tasks.store().rotate_webhook_secret(&id, &secret, audit(&caller, "key.rotate_webhook_secret")).await? {
+        Ok(Json(WebhookSecret { webhook_secret: secret }))
+    } else {
+        Err(ApiError::not_found("no active key with this id"))
+    }
+}
+
 fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
     AuditEntry {
         key_id: Some(caller.principal.key_id.clone()),
@@ -83,6 +110,7 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         rate_limit_per_minute: defaults.rate_limit_per_minute,
         max_concurrent_tasks: defaults.max_concurrent_tasks,
         max_queued_tasks: defaults.max_queued_tasks,
+        webhook_url: None,
     };
     for (field, value) in object {
         let pointer = format!("/{field}");
@@ -97,6 +125,14 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
             {
                 Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
                 _ => errors.push(FieldError::new(pointer, "must be a non-empty array of \"tasks\" and \"admin\"")),
+            },
+            "webhook_url" => match value.as_str() {
+                Some(url) => match check_url(url, &Allowlist::new(&state.config.webhooks.allowed_hosts)) {
+                    Ok(_) => spec.webhook_url = Some(url.to_string()),
+                    Err(why) => errors.push(FieldError::new(pointer, why)),
+                },
+                None if value.is_null() => {}
+                None => errors.push(FieldError::new(pointer, "must be an http(s) URL or null")),
             },
             "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {
                 match value.as_u64().filter(|n| *n >= 1 && *n <= 1_000_000) {

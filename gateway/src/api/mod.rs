@@ -17,6 +17,7 @@ mod problem;
 mod schema;
 mod task_body;
 mod tasks;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -69,6 +70,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke, keys::get))
         .routes(routes!(audit::list))
+        .routes(routes!(keys::rotate_webhook_secret))
+        .routes(routes!(webhooks::deliveries))
 }
 
 /// The documented routes outside `/v1`: no key needed.

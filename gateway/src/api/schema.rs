@@ -85,6 +85,9 @@ pub struct KeyView {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The default webhook of this key's tasks.
+    pub webhook_url: Option<String>,
+    pub webhook_secret_rotated_at: Option<String>,
 }
 
 impl From<&api_key::Model> for KeyView {
@@ -101,6 +104,8 @@ impl From<&api_key::Model> for KeyView {
             created_at: format_ms(key.created_at),
             last_used_at: key.last_used_at.map(format_ms),
             revoked_at: key.revoked_at.map(format_ms),
+            webhook_url: key.webhook_url.clone(),
+            webhook_secret_rotated_at: key.webhook_secret_rotated_at.map(format_ms),
         }
     }
 }
@@ -112,6 +117,72 @@ pub struct KeyCreated {
     pub key: KeyView,
     #[schema(example = "ccg_live_a4b1d7d1b1d850088ee41c5e3c5d7e4261c600f5e7ffd572")]
     pub secret: String,
+    /// Signs this key's webhooks (Standard Webhooks); shown this once.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub webhook_secret: String,
+}
+
+/// A rotated webhook secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    pub webhook_secret: String,
+}
+
+/// One webhook delivery of a task and each attempt to make it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDelivery {
+    /// The `webhook-id` header, the same on every attempt.
+    pub id: String,
+    #[schema(example = "task.completed")]
+    pub event_type: String,
+    pub url: String,
+    /// `pending`, `delivered`, `failed` (gave up) or `disabled` (the receiver said 410).
+    pub status: String,
+    pub created_at: String,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+/// One attempt: the receiver's status code, or the error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAttempt {
+    pub at: String,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl From<crate::store::DeliveryLog> for WebhookDelivery {
+    fn from(log: crate::store::DeliveryLog) -> Self {
+        let d = log.delivery;
+        Self {
+            next_attempt_at: (d.status == "pending").then(|| format_ms(d.next_attempt_at)),
+            id: d.id,
+            event_type: d.event_type,
+            url: d.url,
+            status: d.status,
+            created_at: format_ms(d.created_at),
+            finished_at: d.finished_at.map(format_ms),
+            attempts: log
+                .attempts
+                .into_iter()
+                .map(|a| WebhookAttempt {
+                    at: format_ms(a.at),
+                    status_code: a.status_code,
+                    error: a.error,
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A task's webhook deliveries, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub data: Vec<WebhookDelivery>,
 }
 
 /// All keys, newest first.
@@ -177,9 +248,26 @@ pub struct TaskRequest {
     #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     metadata: Option<Value>,
     files: Option<Vec<InputFileRequest>>,
+    /// Workspace globs collected as artifacts after each turn (default: the server's).
+    #[schema(example = json!(["out/**", "*.patch"]))]
+    artifacts: Option<Vec<String>>,
+    /// Where to POST the task when it reaches the subscribed states.
+    webhook: Option<WebhookRequest>,
     /// `POST /v1/execute` only: how long to wait for the task to finish.
     #[schema(minimum = 0)]
     wait_seconds: Option<u64>,
+}
+
+/// A task's webhook.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct WebhookRequest {
+    #[schema(example = "https://hooks.example.com/ccgate")]
+    url: String,
+    /// Any of `task.started`, `task.completed`, `task.failed`, `task.cancelled`
+    /// (default: the last three).
+    events: Option<Vec<String>>,
 }
 
 /// Options of a task; each is optional, with defaults and caps from the server.
@@ -257,4 +345,6 @@ pub struct KeyRequest {
     max_concurrent_tasks: Option<u32>,
     #[schema(minimum = 1, maximum = 1000000)]
     max_queued_tasks: Option<u32>,
+    /// The default webhook of the key's tasks (`task.completed`, `task.failed`, `task.cancelled`).
+    webhook_url: Option<String>,
 }

@@ -16,6 +16,7 @@ use super::extract::{Caller, JsonBody, Path, Query};
 use super::problem::ApiError;
 use super::schema::{FollowUpRequest, Problem, SseEvent, TaskPage, TaskRequest, TaskUpload};
 use super::task_body::TaskBody;
+use super::webhooks::vet_webhook;
 use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::store::{IdempotencyClaim, TaskFilter};
@@ -50,6 +51,7 @@ pub async fn create(
     let principal = caller.require(Scope::Tasks)?;
     let idempotency = idempotency_claim(&headers, "POST /v1/tasks", &body.digest)?;
     let request = parse_new_task(&body.json, &state.config.tasks, false).map_err(ApiError::validation)?;
+    vet_webhook(&state, &request).await?;
     let created = state.tasks.create(principal, request, body.upload, idempotency, &caller.context).await?;
     let view = state.tasks.view_of(&created.task).await?;
     Ok(mark_replay(accepted(view), created.replayed))
@@ -83,6 +85,7 @@ pub async fn execute(
     let principal = caller.require(Scope::Tasks)?;
     let idempotency = idempotency_claim(&headers, "POST /v1/execute", &body.digest)?;
     let request = parse_new_task(&body.json, &state.config.tasks, true).map_err(ApiError::validation)?;
+    vet_webhook(&state, &request).await?;
     let wait = request
         .wait_seconds
         .unwrap_or(state.config.tasks.default_wait_seconds)

@@ -13,9 +13,12 @@ pub struct KeySpec {
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,
     pub max_queued_tasks: u32,
+    /// The default webhook of the key's tasks (checked by the caller).
+    pub webhook_url: Option<String>,
 }
 
-/// Creates a key; returns its row and its secret (shown once, never stored).
+/// Creates a key; returns its row and its secret (shown once, never stored). The
+/// row holds the key's webhook signing secret (`webhook_secret`, also shown once).
 pub async fn issue_key(
     store: &Store,
     hasher: &KeyHasher,
@@ -33,6 +36,8 @@ pub async fn issue_key(
         rate_limit_per_minute: spec.rate_limit_per_minute,
         max_concurrent_tasks: spec.max_concurrent_tasks,
         max_queued_tasks: spec.max_queued_tasks,
+        webhook_url: spec.webhook_url,
+        webhook_secret: crate::webhooks::signing::generate_secret(),
     };
     let model = store.insert_key(key, audit).await?;
     Ok((model, generated.secret))

@@ -17,6 +17,8 @@ pub struct NewKey {
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,
     pub max_queued_tasks: u32,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: String,
 }
 
 impl Store {
@@ -36,6 +38,10 @@ impl Store {
             created_at: Set(now),
             last_used_at: Set(None),
             revoked_at: Set(None),
+            webhook_url: Set(key.webhook_url),
+            webhook_secret: Set(Some(key.webhook_secret)),
+            webhook_secret_previous: Set(None),
+            webhook_secret_rotated_at: Set(None),
         }
         .insert(&txn)
         .await
@@ -90,5 +96,31 @@ impl Store {
             .await
             .during("recording key use")?;
         Ok(())
+    }
+
+    /// Replaces the key's webhook secret; the old one keeps signing for a day.
+    pub async fn rotate_webhook_secret(&self, id: &str, secret: &str, audit_entry: AuditEntry) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let Some(key) = api_key::Entity::find_by_id(id).one(&txn).await.during("reading a key")? else {
+            txn.rollback().await.during("rotating a webhook secret")?;
+            return Ok(false);
+        };
+        let changed = api_key::Entity::update_many()
+            .col_expr(api_key::Column::WebhookSecretPrevious, sea_orm::sea_query::Expr::value(key.webhook_secret))
+            .col_expr(api_key::Column::WebhookSecret, sea_orm::sea_query::Expr::value(secret))
+            .col_expr(api_key::Column::WebhookSecretRotatedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .during("rotating a webhook secret")?
+            .rows_affected
+            == 1;
+        if changed {
+            audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        }
+        txn.commit().await.during("rotating a webhook secret")?;
+        Ok(changed)
     }
 }

@@ -9,6 +9,7 @@ mod audit;
 pub mod entities;
 mod events;
 mod keys;
+mod outbox;
 mod tasks;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
+pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState};
 pub use tasks::{
     ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter,
 };

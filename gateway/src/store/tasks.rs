@@ -11,7 +11,7 @@ use sea_orm::{
 
 use super::entities::{api_key, idempotency_record, task, task_artifact, task_metadata, task_turn};
 use super::events::{EventRecord, append};
-use super::{AuditEntry, Context, Result, Store, StoreError, audit, sql_for};
+use super::{AuditEntry, Context, Result, Store, StoreError, audit, outbox, sql_for};
 use crate::artifacts::Artifact;
 
 /// Who may write a running task: the node holding its lease, for this attempt.
@@ -45,6 +45,7 @@ pub struct NewTaskRow {
     pub max_queued: u32,
     /// Workspace globs collected as artifacts after each turn.
     pub artifact_patterns: Vec<String>,
+    pub webhook: Option<crate::webhooks::TaskWebhook>,
 }
 
 /// An `Idempotency-Key` with the hash of the request that used it.
@@ -201,6 +202,7 @@ impl Store {
             artifact_patterns: Set(serde_json::to_string(&row.artifact_patterns).unwrap_or_else(|_| "[]".into())),
             workspace_expired_at: Set(None),
             artifacts_expired_at: Set(None),
+            webhook: Set(row.webhook.as_ref().and_then(|w| serde_json::to_string(w).ok())),
         }
         .insert(&txn)
         .await
@@ -319,6 +321,7 @@ impl Store {
         if changed {
             set_turn_status(&txn, id, None, "cancelled", now).await?;
             append(&txn, id, None, events, now).await?;
+            outbox::enqueue(&txn, id, "cancelled", now).await?;
             audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
         }
         txn.commit().await.during("cancelling a task")?;
@@ -462,6 +465,9 @@ impl Store {
             .during("claiming a task")?
             .ok_or_else(|| StoreError::Corrupt(format!("task {id} has no turn {}", task.current_turn)))?;
         set_turn_status(&txn, &id, Some(task.current_turn), "running", now).await?;
+        if attempt == 1 {
+            outbox::enqueue(&txn, &id, "running", now).await?;
+        }
         let status = EventRecord::new(
             "status",
             serde_json::json!({"status": "running", "attempt": attempt, "turn": task.current_turn}),
@@ -535,6 +541,7 @@ impl Store {
         if let Some(artifacts) = finish.artifacts {
             replace_artifacts(&txn, id, artifacts, now).await?;
         }
+        outbox::enqueue(&txn, id, finish.status, now).await?;
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..finish.audit }, now).await?;
         txn.commit().await.during("finishing a run")?;
         Ok(true)
@@ -614,6 +621,7 @@ impl Store {
             return Ok(None); // its owner renewed the lease or finished meanwhile
         }
         set_turn_status(&txn, &lost.id, Some(lost.current_turn), status, now).await?;
+        outbox::enqueue(&txn, &lost.id, status, now).await?;
         let mut events = vec![EventRecord::new(
             "log",
             serde_json::json!({"stream": "gateway", "line": format!(

@@ -22,6 +22,8 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
         rate_limit_per_minute: 60,
         max_concurrent_tasks: max_concurrent,
         max_queued_tasks: 100,
+        webhook_url: None,
+        webhook_secret: crate::webhooks::signing::generate_secret(),
     };
     store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
 }
@@ -37,6 +39,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
         idempotency: None,
         max_queued,
         artifact_patterns: Vec::new(),
+        webhook: None,
     }
 }
 

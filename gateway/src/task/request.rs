@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::TaskOptions;
 use crate::config::TaskLimits;
+use crate::webhooks::{DEFAULT_EVENTS, EVENTS, TaskWebhook};
 use crate::workspace::inputs::InputFile;
 use crate::workspace::inputs::paths::check_relative_path;
 
@@ -37,6 +38,8 @@ pub struct NewTask {
     pub files: Vec<InputFile>,
     /// Workspace globs to collect after each turn; `None` means the server's default.
     pub artifacts: Option<Vec<String>>,
+    /// Where to report; its URL is checked against SSRF when the task is created.
+    pub webhook: Option<TaskWebhook>,
     /// `POST /v1/execute` only.
     pub wait_seconds: Option<u64>,
 }
@@ -54,13 +57,9 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     };
     for name in object.keys() {
         match name.as_str() {
-            "prompt" | "priority" | "options" | "metadata" | "files" | "artifacts" => {}
+            "prompt" | "priority" | "options" | "metadata" | "files" | "artifacts" | "webhook" => {}
             "wait_seconds" if execute => {}
             "wait_seconds" => errors.push(FieldError::new("/wait_seconds", "only POST /v1/execute takes wait_seconds")),
-            "webhook" => errors.push(FieldError::new(
-                format!("/{name}"),
-                "is not supported by this gateway version yet; leave it out",
-            )),
             other => errors.push(FieldError::new(format!("/{}", escape(other)), "unknown field")),
         }
     }
@@ -80,6 +79,7 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     let metadata = parse_metadata(object.get("metadata"), &mut errors);
     let files = parse_files(object.get("files"), limits, &mut errors);
     let artifacts = parse_artifacts(object.get("artifacts"), limits, &mut errors);
+    let webhook = parse_webhook(object.get("webhook"), &mut errors);
     let wait_seconds = match object.get("wait_seconds") {
         None | Some(Value::Null) => None,
         Some(_) if !execute => None,
@@ -100,7 +100,7 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     };
 
     if errors.is_empty() {
-        Ok(NewTask { prompt, priority, options, metadata, files, artifacts, wait_seconds })
+        Ok(NewTask { prompt, priority, options, metadata, files, artifacts, webhook, wait_seconds })
     } else {
         Err(errors)
     }
@@ -357,6 +357,49 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
     // Duplicates, sizes and the rest are checked with the other inputs when the
     // workspace is built (`workspace::inputs`).
     files
+}
+
+fn parse_webhook(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<TaskWebhook> {
+    let object = match value {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            errors.push(FieldError::new("/webhook", "must be an object {url, events}"));
+            return None;
+        }
+    };
+    let before = errors.len();
+    for name in object.keys().filter(|k| !matches!(k.as_str(), "url" | "events")) {
+        errors.push(FieldError::new(format!("/webhook/{}", escape(name)), "unknown field"));
+    }
+    let url = match object.get("url").and_then(Value::as_str) {
+        Some(url) if url.len() <= 2048 => url.to_string(),
+        _ => {
+            errors.push(FieldError::new("/webhook/url", "is required: an http(s) URL of at most 2048 bytes"));
+            String::new()
+        }
+    };
+    let events = match object.get("events") {
+        None | Some(Value::Null) => DEFAULT_EVENTS.map(String::from).to_vec(),
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let mut events = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str() {
+                    Some(e) if EVENTS.contains(&e) => events.push(e.to_string()),
+                    _ => errors.push(FieldError::new(
+                        format!("/webhook/events/{i}"),
+                        format!("must be one of {}", EVENTS.join(", ")),
+                    )),
+                }
+            }
+            events
+        }
+        Some(_) => {
+            errors.push(FieldError::new("/webhook/events", "must be a non-empty array of event types"));
+            Vec::new()
+        }
+    };
+    (errors.len() == before).then_some(TaskWebhook { url, events, disabled: false })
 }
 
 fn parse_artifacts(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {

@@ -136,6 +136,7 @@ impl TaskService {
             idempotency,
             max_queued: principal.max_queued_tasks,
             artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.default_artifacts.clone()),
+            webhook: request.webhook.clone(),
         };
         let events = [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0}))];
         let audit = audit_entry(principal, ctx, "task.create", "ok");

@@ -79,6 +79,8 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(model: &Model, options: GatewayOptions) -> Gateway {
+        // reqwest here shares the gateway's TLS set-up: rustls, with the provider chosen at run time.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let data = Arc::new(tempfile::tempdir().expect("temp dir"));
         let mut gateway = Gateway {
             url: String::new(),
@@ -120,12 +122,16 @@ impl Gateway {
 
     /// Runs `ccgate keys create ARGS` and returns the secret.
     pub fn create_key(&self, args: &[&str]) -> String {
+        self.create_key_json(args)["secret"].as_str().expect("a secret").to_string()
+    }
+
+    /// Runs `ccgate keys create ARGS` and returns what it printed (with both secrets).
+    pub fn create_key_json(&self, args: &[&str]) -> Value {
         let mut full = vec!["keys", "create"];
         full.extend_from_slice(args);
         let output = self.command(&full).output().expect("run ccgate keys create");
         assert!(output.status.success(), "keys create failed: {}", String::from_utf8_lossy(&output.stderr));
-        let key: Value = serde_json::from_slice(&output.stdout).expect("keys create prints JSON");
-        key["secret"].as_str().expect("a secret").to_string()
+        serde_json::from_slice(&output.stdout).expect("keys create prints JSON")
     }
 
     async fn spawn(&mut self) {

@@ -22,6 +22,13 @@ pub struct Model {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Where this key's tasks report by default (a task's own `webhook` wins).
+    pub webhook_url: Option<String>,
+    /// `whsec_…`: signs this key's webhooks. Kept (not hashed): signing needs it.
+    pub webhook_secret: Option<String>,
+    /// The secret before the last rotation; deliveries carry both signatures for a day.
+    pub webhook_secret_previous: Option<String>,
+    pub webhook_secret_rotated_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

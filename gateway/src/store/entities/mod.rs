@@ -8,3 +8,5 @@ pub mod task_artifact;
 pub mod task_event;
 pub mod task_metadata;
 pub mod task_turn;
+pub mod webhook_attempt;
+pub mod webhook_delivery;

@@ -40,6 +40,8 @@ pub struct Model {
     pub workspace_expired_at: Option<i64>,
     /// When the retention sweeper deleted the artifacts.
     pub artifacts_expired_at: Option<i64>,
+    /// JSON of the task's `webhook` (`{"url", "events"}`), if it has one.
+    pub webhook: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

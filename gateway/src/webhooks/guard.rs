@@ -1,0 +1,181 @@
+//! Webhook URLs may not reach the gateway's own network: loopback, private,
+//! link-local (cloud metadata at 169.254.169.254), unique-local, unspecified,
+//! multicast and other special addresses are refused unless the host is on the
+//! allowlist (`webhooks.allowed_hosts`). Names are resolved once, filtered, and
+//! the connection goes to a vetted address, so DNS rebinding has no window.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use url::{Host, Url};
+
+/// Hosts (`host` or `host:port`) webhooks may reach whatever their address.
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist(Vec<(String, Option<u16>)>);
+
+impl Allowlist {
+    pub fn new(entries: &[String]) -> Self {
+        let parse = |entry: &str| match entry.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                port.parse().ok().map(|p| (host.trim_matches(['[', ']']).to_ascii_lowercase(), Some(p)))
+            }
+            _ => None,
+        };
+        Self(
+            entries
+                .iter()
+                .map(|e| e.trim())
+                .filter(|e| !e.is_empty())
+                .map(|e| parse(e).unwrap_or_else(|| (e.trim_matches(['[', ']']).to_ascii_lowercase(), None)))
+                .collect(),
+        )
+    }
+
+    fn allows(&self, host: &str, port: Option<u16>) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.0.iter().any(|(h, p)| *h == host && (p.is_none() || port.is_none() || *p == port))
+    }
+}
+
+/// Whether a webhook may connect to `ip`.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+                || first == 0x2001 && v6.segments()[1] == 0xdb8) // documentation
+        }
+    }
+}
+
+/// Checks a webhook URL as far as it can be without resolving its name.
+pub fn check_url(text: &str, allowlist: &Allowlist) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err("must be an http or https URL".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    let port = url.port_or_known_default();
+    match url.host() {
+        None => Err("must name a host".into()),
+        Some(Host::Ipv4(ip)) if !allowlist.allows(&ip.to_string(), port) && !is_public(IpAddr::V4(ip)) => {
+            Err(format!("points at {ip}, a private or special address (see webhooks.allowed_hosts)"))
+        }
+        Some(Host::Ipv6(ip)) if !allowlist.allows(&ip.to_string(), port) && !is_public(IpAddr::V6(ip)) => {
+            Err(format!("points at {ip}, a private or special address (see webhooks.allowed_hosts)"))
+        }
+        Some(Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") && !allowlist.allows(name, port) => {
+            Err("points at localhost (see webhooks.allowed_hosts)".into())
+        }
+        Some(_) => Ok(url),
+    }
+}
+
+/// Checks a URL and, for a name, that it resolves to at least one public address
+/// (a name that does not resolve now is accepted: delivery will tell).
+pub async fn check_url_resolving(text: &str, allowlist: &Allowlist) -> Result<Url, String> {
+    let url = check_url(text, allowlist)?;
+    if let Some(Host::Domain(name)) = url.host()
+        && !allowlist.allows(name, url.port_or_known_default())
+    {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let lookup = tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::lookup_host((name, port)));
+        if let Ok(Ok(addresses)) = lookup.await {
+            let addresses: Vec<SocketAddr> = addresses.collect();
+            if !addresses.is_empty() && !addresses.iter().any(|a| is_public(a.ip())) {
+                return Err(format!(
+                    "{name} resolves only to private or special addresses (see webhooks.allowed_hosts)"
+                ));
+            }
+        }
+    }
+    Ok(url)
+}
+
+/// A resolver for the webhook client that drops every address a webhook may not
+/// reach; the client then connects only to what is left.
+pub struct GuardedResolver {
+    pub allowlist: Allowlist,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        let allowed = self.allowlist.allows(&host, None);
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.filter(|a| allowed || is_public(a.ip())).collect();
+            if addresses.is_empty() {
+                let why = format!("{host} resolves to no address a webhook may reach (see webhooks.allowed_hosts)");
+                return Err(Box::<dyn std::error::Error + Send + Sync>::from(why));
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+impl GuardedResolver {
+    pub fn shared(allowlist: Allowlist) -> Arc<Self> {
+        Arc::new(Self { allowlist })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_special_targets_are_refused() {
+        let none = Allowlist::default();
+        for url in [
+            "http://127.0.0.1/x",
+            "http://10.1.2.3/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]:8080/",
+            "http://[fd00::1]/",
+            "http://[::ffff:192.168.0.1]/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://localhost:9000/",
+        ] {
+            assert!(check_url(url, &none).is_err(), "{url}");
+        }
+        for bad in ["ftp://example.com/", "https://user:pw@example.com/", "not a url"] {
+            assert!(check_url(bad, &none).is_err(), "{bad}");
+        }
+        assert!(check_url("https://hooks.example.com/ccgate", &none).is_ok());
+        assert!(check_url("http://93.184.216.34/", &none).is_ok());
+    }
+
+    #[test]
+    fn the_allowlist_opens_hosts_and_ports() {
+        let list = Allowlist::new(&["127.0.0.1:9000".into(), "receiver.internal".into()]);
+        assert!(check_url("http://127.0.0.1:9000/hook", &list).is_ok());
+        assert!(check_url("http://127.0.0.1:9001/hook", &list).is_err());
+        assert!(check_url("http://receiver.internal/", &list).is_ok());
+    }
+}

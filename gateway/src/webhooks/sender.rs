@@ -1,0 +1,158 @@
+//! The delivery workers: claim due deliveries from the outbox (any node may),
+//! POST each one signed, and record the attempt. Non-2xx answers, timeouts and
+//! connection errors are retried on the configured schedule with ±20 % jitter
+//! (`Retry-After` on 429/503 is honoured when longer); 410 stops the task's
+//! webhook; redirects are not followed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+
+use super::guard::{Allowlist, GuardedResolver, check_url};
+use super::signing::signature_header;
+use crate::store::entities::webhook_delivery;
+use crate::store::{AttemptRecord, DeliveryState, Store};
+
+/// How long a rotated-out secret keeps signing.
+const PREVIOUS_SECRET_MS: i64 = 24 * 3600 * 1000;
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DelivererConfig {
+    pub allowlist: Allowlist,
+    /// Wait before each retry; after the last one the delivery gives up.
+    pub schedule: Vec<Duration>,
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    pub max_in_flight: usize,
+}
+
+pub struct Deliverer {
+    store: Store,
+    config: DelivererConfig,
+    client: reqwest::Client,
+    node: String,
+}
+
+impl Deliverer {
+    pub fn new(store: Store, config: DelivererConfig, node: String) -> Result<Arc<Self>, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .dns_resolver(GuardedResolver::shared(config.allowlist.clone()))
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+        Ok(Arc::new(Self { store, config, client, node }))
+    }
+
+    pub async fn run_forever(self: Arc<Self>) {
+        let lease = (self.config.timeout + Duration::from_secs(30)).as_millis() as i64;
+        loop {
+            let until = crate::timestamp::now_ms() + lease;
+            let claimed = match self.store.claim_deliveries(&self.node, until, self.config.max_in_flight as u64).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming webhook deliveries failed");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::time::sleep(self.config.poll_interval).await;
+                continue;
+            }
+            futures_util::future::join_all(claimed.iter().map(|delivery| self.deliver(delivery))).await;
+        }
+    }
+
+    async fn deliver(&self, delivery: &webhook_delivery::Model) {
+        let started = Instant::now();
+        let at = crate::timestamp::now_ms();
+        let answer = self.send(delivery).await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let attempt_number = delivery.attempts as usize + 1;
+        let (status_code, error, retry_after) = match &answer {
+            Ok((status, retry_after)) => (Some(*status), None, *retry_after),
+            Err(e) => (None, Some(e.clone()), None),
+        };
+        let state = match status_code {
+            Some(code) if (200..300).contains(&code) => DeliveryState::Delivered,
+            Some(410) => DeliveryState::Disabled,
+            _ => match self.config.schedule.get(attempt_number - 1) {
+                None => DeliveryState::GaveUp,
+                Some(wait) => {
+                    let wait = jittered(*wait).max(retry_after.unwrap_or_default());
+                    DeliveryState::RetryAt(crate::timestamp::now_ms() + wait.as_millis() as i64)
+                }
+            },
+        };
+        let error = error.or_else(|| match status_code {
+            Some(code) if !(200..300).contains(&code) => Some(format!("the receiver answered {code}")),
+            _ => None,
+        });
+        tracing::info!(delivery = %delivery.id, task_id = %delivery.task_id, attempt = attempt_number,
+            status = ?status_code, error = ?error, next = ?state, "webhook attempt");
+        let record = AttemptRecord { at, status_code, error, duration_ms };
+        if let Err(e) = self.store.record_attempt(delivery, &self.node, record, state).await {
+            tracing::error!(delivery = %delivery.id, error = %e, "could not record a webhook attempt");
+        }
+    }
+
+    /// POSTs the delivery; the status and any `Retry-After` on 429/503, or why it failed.
+    async fn send(&self, delivery: &webhook_delivery::Model) -> Result<(u16, Option<Duration>), String> {
+        let url = check_url(&delivery.url, &self.config.allowlist)?;
+        let key = self.store.key(&delivery.key_id).await.map_err(|e| e.to_string())?;
+        let key = key.ok_or("the task's key no longer exists")?;
+        let now = crate::timestamp::now_ms();
+        let mut secrets: Vec<&str> = key.webhook_secret.as_deref().into_iter().collect();
+        if key.webhook_secret_rotated_at.is_some_and(|at| now - at < PREVIOUS_SECRET_MS) {
+            secrets.extend(key.webhook_secret_previous.as_deref());
+        }
+        if secrets.is_empty() {
+            return Err("the key has no webhook secret".into());
+        }
+        let timestamp = now / 1000;
+        let signature = signature_header(&secrets, &delivery.id, timestamp, &delivery.payload);
+        let response = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, concat!("ccgate-webhooks/", env!("CARGO_PKG_VERSION")))
+            .header("webhook-id", &delivery.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(delivery.payload.clone())
+            .send()
+            .await
+            .map_err(|e| describe(&e, self.config.timeout))?;
+        let status = response.status().as_u16();
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok())
+            .flatten()
+            .map(|s| Duration::from_secs(s.min(6 * 3600)));
+        Ok((status, retry_after))
+    }
+}
+
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {} s", timeout.as_secs_f32());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `wait` ±20 %, so retries of many deliveries spread out.
+fn jittered(wait: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    wait.mul_f64(0.8 + 0.4 * f64::from(byte[0]) / 255.0)
+}
