@@ -45,6 +45,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
+    /// `false` refuses every webhook (air-gapped gateways): tasks and keys that
+    /// name one get 422, and nothing is ever sent.
+    pub enabled: bool,
     /// Hosts (`host` or `host:port`) webhooks may reach even at private or loopback
     /// addresses (on-prem receivers, tests).
     pub allowed_hosts: Vec<String>,
@@ -61,6 +64,7 @@ pub struct WebhooksConfig {
 impl Default for WebhooksConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             allowed_hosts: Vec::new(),
             retry_schedule_seconds: vec![5, 30, 120, 600, 3600, 6 * 3600],
             timeout_seconds: 10,

@@ -118,7 +118,9 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         queue.node_id().to_string(),
     )
     .map_err(ServeError::Setup)?;
-    tokio::spawn(deliverer.run_forever());
+    if webhooks.enabled {
+        tokio::spawn(deliverer.run_forever());
+    }
     tokio::spawn(
         Sweeper {
             store: store.clone(),

@@ -47,16 +47,21 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     let schemathesis = test_tool("schemathesis");
     let model = Model::start().await;
     let config = tempfile::NamedTempFile::new().unwrap();
-    // Generated tasks run for real; keep their waits short.
+    // Generated tasks run for real; keep their waits short, and nothing leaves the machine.
     std::fs::write(
         config.path(),
-        "[tasks]\ndefault_wait_seconds = 1\nmax_wait_seconds = 2\ndefault_timeout_seconds = 30\nmax_timeout_seconds = 30\n",
+        "[tasks]\ndefault_wait_seconds = 1\nmax_wait_seconds = 2\ndefault_timeout_seconds = 30\nmax_timeout_seconds = 30\n\
+         [webhooks]\nenabled = false\n",
     )
     .unwrap();
     let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
     let gateway = Gateway::start(&model, GatewayOptions { env, ..Default::default() }).await;
     let key =
         gateway.create_key(&["--name", "fuzz", "--scope", "tasks", "--scope", "admin", "--rate-limit", "1000000"]);
+    let with_webhook = serde_json::json!({"prompt": "x", "webhook": {"url": "https://example.com/hook"}});
+    let (status, problem) = gateway.post("/v1/tasks", &key, &with_webhook).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("webhooks are disabled"), "{problem}");
     let report = tempfile::tempdir().unwrap(); // reports and caches
     let run = tokio::process::Command::new(schemathesis)
         .args(["run", &format!("{}/openapi.json", gateway.url)])

@@ -25,6 +25,7 @@ pub async fn create(
     caller.require(Scope::Admin)?;
     let spec = parse_spec(&body, &state).map_err(ApiError::validation)?;
     if let Some(url) = &spec.webhook_url {
+        super::webhooks::webhooks_enabled(&state, "/webhook_url")?;
         let allowlist = Allowlist::new(&state.config.webhooks.allowed_hosts);
         check_url_resolving(url, &allowlist)
             .await

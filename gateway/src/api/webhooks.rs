@@ -29,9 +29,21 @@ pub async fn deliveries(
 /// Refuses a task whose webhook URL leads somewhere webhooks may not go.
 pub async fn vet_webhook(state: &AppState, request: &NewTask) -> Result<(), ApiError> {
     let Some(webhook) = &request.webhook else { return Ok(()) };
+    webhooks_enabled(state, "/webhook")?;
     let allowlist = Allowlist::new(&state.config.webhooks.allowed_hosts);
     check_url_resolving(&webhook.url, &allowlist)
         .await
         .map(|_| ())
         .map_err(|why| ApiError::validation(vec![FieldError::new("/webhook/url", why)]))
+}
+
+/// 422 naming `pointer` when this gateway sends no webhooks.
+pub fn webhooks_enabled(state: &AppState, pointer: &str) -> Result<(), ApiError> {
+    if state.config.webhooks.enabled {
+        return Ok(());
+    }
+    Err(ApiError::validation(vec![FieldError::new(
+        pointer,
+        "webhooks are disabled on this gateway (webhooks.enabled)",
+    )]))
 }
