@@ -55,6 +55,7 @@ impl Sweeper {
                     continue;
                 }
                 let (artifacts, root) = (self.artifacts.clone(), TaskDirs::new(&self.data_dir, &id).root);
+                let task_id = id.clone();
                 let deleted = tokio::task::spawn_blocking(move || match what {
                     Expiring::Workspace => match std::fs::remove_dir_all(&root) {
                         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -65,7 +66,7 @@ impl Sweeper {
                 .await
                 .unwrap_or_else(|e| Err(std::io::Error::other(e)));
                 if let Err(e) = deleted {
-                    tracing::error!(error = %e, "could not delete expired files");
+                    tracing::error!(task_id = %task_id, kind = ?what, error = %e, "could not delete expired files");
                 }
                 expired += 1;
             }

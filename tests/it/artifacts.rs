@@ -43,6 +43,8 @@ async fn matching_files_are_collected_and_downloaded_with_ranges() {
     let report = report.send().await.unwrap();
     assert_eq!(report.status(), 200);
     assert_eq!(report.headers()["content-type"], "text/markdown");
+    assert_eq!(report.headers()["content-disposition"], "attachment; filename=\"report.md\"");
+    assert_eq!(report.headers()["x-content-type-options"], "nosniff");
     let sha: String = Sha256::digest(b"# Report").iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(report.headers()["etag"].to_str().unwrap(), format!("\"{sha}\""));
     assert_eq!(report.text().await.unwrap(), "# Report");

@@ -115,6 +115,13 @@ pub async fn download(
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     out.insert(header::ETAG, etag_value);
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // The agent wrote these bytes: never let a browser run them on the API's origin.
+    let disposition = format!("attachment; filename=\"{}\"", artifact.name.replace(['"', '\\'], "_"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        out.insert(header::CONTENT_DISPOSITION, value);
+    }
+    out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    out.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
     if let Some((start, end)) = range {
         let content_range = format!("bytes {start}-{end}/{size}");
         out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&content_range).map_err(ApiError::internal)?);

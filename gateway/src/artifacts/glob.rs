@@ -34,17 +34,21 @@ impl Glob {
             .iter()
             .map(|alternative| {
                 let alternative = alternative.trim_start_matches("./");
-                alternative
-                    .split('/')
-                    .filter(|s| *s != ".")
-                    .map(|segment| match segment {
-                        "" => Err("must not contain empty segments".to_string()),
-                        ".." => Err("must not contain '..'".to_string()),
-                        "**" => Ok(Segment::AnyDepth),
-                        s if s.contains("**") => Err("uses ** other than as a whole segment".to_string()),
-                        s => Ok(Segment::Pattern(s.chars().collect())),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+                let mut segments: Vec<Segment> = Vec::new();
+                for segment in alternative.split('/').filter(|s| *s != ".") {
+                    let segment = match segment {
+                        "" => return Err("must not contain empty segments".to_string()),
+                        ".." => return Err("must not contain '..'".to_string()),
+                        "**" => Segment::AnyDepth,
+                        s if s.contains("**") => return Err("uses ** other than as a whole segment".to_string()),
+                        s => Segment::Pattern(s.chars().collect()),
+                    };
+                    // `**/**` means the same as `**`.
+                    if !(segment == Segment::AnyDepth && segments.last() == Some(&Segment::AnyDepth)) {
+                        segments.push(segment);
+                    }
+                }
+                Ok(segments)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { alternatives })
@@ -79,17 +83,32 @@ fn expand_braces(pattern: &str) -> Result<Vec<String>, String> {
     Ok(expanded)
 }
 
+/// Whether the segments match the path, by dynamic programming over (pattern
+/// position, path position): linear in their product whatever the `**` count.
 fn match_segments(pattern: &[Segment], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((Segment::AnyDepth, rest)) => (0..=path.len()).any(|skip| match_segments(rest, &path[skip..])),
-        Some((Segment::Pattern(chars), rest)) => match path.split_first() {
-            Some((first, others)) => {
-                match_segment(chars, &first.chars().collect::<Vec<_>>()) && match_segments(rest, others)
+    let names: Vec<Vec<char>> = path.iter().map(|p| p.chars().collect()).collect();
+    // matched[j]: the pattern so far matches the first j path segments.
+    let mut matched = vec![false; names.len() + 1];
+    matched[0] = true;
+    for segment in pattern {
+        let mut next = vec![false; names.len() + 1];
+        match segment {
+            Segment::AnyDepth => {
+                let mut reachable = false;
+                for j in 0..=names.len() {
+                    reachable |= matched[j];
+                    next[j] = reachable;
+                }
             }
-            None => false,
-        },
+            Segment::Pattern(chars) => {
+                for j in 0..names.len() {
+                    next[j + 1] = matched[j] && match_segment(chars, &names[j]);
+                }
+            }
+        }
+        matched = next;
     }
+    matched[names.len()]
 }
 
 /// `*` and `?` within one segment; a leading `.` is only matched literally, so
@@ -140,6 +159,16 @@ mod tests {
         assert!(matches("log-?.txt", "log-1.txt"));
         assert!(!matches("*", ".env"), "hidden files need an explicit dot");
         assert!(matches(".*", ".env"));
+    }
+
+    #[test]
+    fn many_double_stars_stay_cheap() {
+        let pattern = "**/a*/".repeat(40);
+        let glob = Glob::parse(&format!("{}x", &pattern[..240])).unwrap();
+        let deep = vec!["ab"; 60].join("/");
+        let started = std::time::Instant::now();
+        assert!(!glob.matches(&deep));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "matching must not be exponential");
     }
 
     #[test]

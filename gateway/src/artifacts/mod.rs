@@ -37,14 +37,16 @@ pub struct Artifact {
     pub content_type: String,
 }
 
-/// What a collection kept, and what it left out and why.
+/// What a collection staged (as `set`, to commit or discard), and what it left
+/// out and why.
 #[derive(Debug, Default)]
 pub struct Collected {
+    pub set: String,
     pub artifacts: Vec<Artifact>,
     pub skipped: Vec<String>,
 }
 
-/// Collects the files of `workspace` that match `patterns` into `store`.
+/// Stages the files of `workspace` that match `patterns` as a new set in `store`.
 pub fn collect(
     store: &dyn ArtifactStore,
     task_id: &str,
@@ -52,7 +54,7 @@ pub fn collect(
     patterns: &[Glob],
     limits: &CollectLimits,
 ) -> std::io::Result<Collected> {
-    let mut collected = Collected::default();
+    let mut collected = Collected { set: crate::ids::new_id("set"), ..Default::default() };
     let listing = match list(workspace) {
         Ok(listing) => listing,
         Err(crate::workspace::WorkspaceError::NotFound) => return Ok(collected),
@@ -63,7 +65,6 @@ pub fn collect(
     }
     let matching: Vec<_> = listing.files.iter().filter(|f| patterns.iter().any(|g| g.matches(&f.path))).collect();
     let names = unique_names(matching.iter().map(|f| f.path.as_str()));
-    store.discard(task_id)?;
     let mut bytes = 0u64;
     for (file, name) in matching.iter().zip(names) {
         if collected.artifacts.len() >= limits.max_files {
@@ -83,8 +84,14 @@ pub fn collect(
             collected.skipped.push(format!("{}: no longer a regular file", file.path));
             continue;
         };
-        let (size, sha256) =
-            store.stage(task_id, &name, &mut std::io::Read::take(&mut source, limits.max_bytes - bytes + 1))?;
+        let mut content = std::io::Read::take(&mut source, limits.max_bytes - bytes + 1);
+        let (size, sha256) = match store.stage(task_id, &collected.set, &name, &mut content) {
+            Ok(stored) => stored,
+            Err(e) => {
+                store.discard(task_id, &collected.set)?;
+                return Err(e);
+            }
+        };
         bytes += size;
         collected.artifacts.push(Artifact {
             content_type: content_type(&name).to_string(),
@@ -95,10 +102,9 @@ pub fn collect(
         });
     }
     if bytes > limits.max_bytes {
-        store.discard(task_id)?;
+        store.discard(task_id, &collected.set)?;
         return Err(std::io::Error::other("a file grew past artifacts.max_bytes while it was collected"));
     }
-    store.commit(task_id)?;
     Ok(collected)
 }
 
@@ -115,7 +121,7 @@ fn unique_names<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<String> {
         .iter()
         .map(|path| {
             let base = path.rsplit('/').next().unwrap_or(path);
-            let preferred = if base_counts[base] == 1 { base.to_string() } else { path.replace('/', "_") };
+            let preferred = safe_name(if base_counts[base] == 1 { base.to_string() } else { path.replace('/', "_") });
             let mut name = preferred.clone();
             let mut n = 2;
             while !taken.insert(name.clone()) {
@@ -125,6 +131,22 @@ fn unique_names<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<String> {
             name
         })
         .collect()
+}
+
+/// A name fit for a URL segment and a file: no backslashes or control
+/// characters, at most 200 bytes (long names keep their end, with the extension).
+fn safe_name(name: String) -> String {
+    let cleaned: String = name.chars().map(|c| if c == '\\' || c.is_control() { '_' } else { c }).collect();
+    let cleaned = if matches!(cleaned.as_str(), "." | "..") { cleaned.replace('.', "_") } else { cleaned };
+    if cleaned.len() <= 200 {
+        return cleaned;
+    }
+    let mut start = cleaned.len() - 190;
+    while !cleaned.is_char_boundary(start) {
+        start += 1;
+    }
+    let digest = blake3::hash(cleaned.as_bytes()).to_hex();
+    format!("{}-{}", &digest[..8], &cleaned[start..])
 }
 
 /// The media type of a file, from its extension.
@@ -164,6 +186,10 @@ mod tests {
     fn names_are_unique_and_readable() {
         let names = unique_names(["out/report.md", "a/x.txt", "b/x.txt", "a_x.txt"].into_iter());
         assert_eq!(names, ["report.md", "a_x.txt", "b_x.txt", "a_x.txt-2"]);
+        let long = format!("out/{}.md", "n".repeat(300));
+        let odd = unique_names([long.as_str(), "out/a\\b\n.md"].into_iter());
+        assert!(odd[0].len() <= 200 && odd[0].ends_with("nnn.md"), "{odd:?}");
+        assert_eq!(odd[1], "a_b_.md");
     }
 
     #[test]
@@ -180,6 +206,8 @@ mod tests {
         let patterns = [Glob::parse("out/**").unwrap(), Glob::parse("*.patch").unwrap()];
         let limits = CollectLimits { max_files: 10, max_bytes: 50 };
         let collected = collect(&store, "tsk_1", &workspace, &patterns, &limits).unwrap();
+        assert!(store.open("tsk_1", "report.md").is_err(), "staged, not committed yet");
+        store.commit("tsk_1", &collected.set).unwrap();
         let paths: Vec<&str> = collected.artifacts.iter().map(|a| a.path.as_str()).collect();
         assert_eq!(paths, ["out/deep/data.json", "out/report.md"], "{collected:?}");
         assert!(collected.skipped[0].starts_with("fix.patch: past the cap of 50 bytes"), "{collected:?}");
@@ -193,6 +221,7 @@ mod tests {
         std::fs::remove_file(workspace.join("out/report.md")).unwrap();
         let again = collect(&store, "tsk_1", &workspace, &patterns, &limits).unwrap();
         assert_eq!(again.artifacts.len(), 1);
+        store.commit("tsk_1", &again.set).unwrap();
         assert!(store.open("tsk_1", "report.md").is_err());
     }
 }

@@ -7,22 +7,23 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-/// Storage of artifacts, per task. A collection stages every file, then commits
-/// the set at once, replacing what an earlier turn collected.
+/// Storage of artifacts, per task. A collection stages every file in a set of
+/// its own, and the set is committed (replacing what an earlier turn collected)
+/// once the database has recorded it, or discarded.
 pub trait ArtifactStore: Send + Sync + 'static {
-    /// Stores `content` as `name` in the task's staged set; returns (size, sha256 hex).
-    fn stage(&self, task_id: &str, name: &str, content: &mut dyn Read) -> io::Result<(u64, String)>;
-    /// Makes the staged set the task's artifacts.
-    fn commit(&self, task_id: &str) -> io::Result<()>;
-    /// Drops a staged set that will not be committed.
-    fn discard(&self, task_id: &str) -> io::Result<()>;
+    /// Stores `content` as `name` in the staged `set`; returns (size, sha256 hex).
+    fn stage(&self, task_id: &str, set: &str, name: &str, content: &mut dyn Read) -> io::Result<(u64, String)>;
+    /// Makes the staged `set` the task's artifacts.
+    fn commit(&self, task_id: &str, set: &str) -> io::Result<()>;
+    /// Drops a staged `set` that will not be committed.
+    fn discard(&self, task_id: &str, set: &str) -> io::Result<()>;
     /// Opens a committed artifact for reading.
     fn open(&self, task_id: &str, name: &str) -> io::Result<File>;
     /// Deletes every artifact of the task (retention).
     fn delete(&self, task_id: &str) -> io::Result<()>;
 }
 
-/// Artifacts as files: `<root>/<task>/current/<name>`, staged in `<task>/staging/`.
+/// Artifacts as files: `<root>/<task>/current/<name>`, staged in `<task>/staging-<set>/`.
 pub struct LocalArtifacts {
     root: PathBuf,
 }
@@ -38,6 +39,13 @@ impl LocalArtifacts {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a task id"));
         }
         Ok(self.root.join(task_id))
+    }
+
+    fn staging(&self, task_id: &str, set: &str) -> io::Result<PathBuf> {
+        if set.is_empty() || !set.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a set id"));
+        }
+        Ok(self.task_dir(task_id)?.join(format!("staging-{set}")))
     }
 }
 
@@ -56,8 +64,8 @@ fn remove_dir_if_present(path: &std::path::Path) -> io::Result<()> {
 }
 
 impl ArtifactStore for LocalArtifacts {
-    fn stage(&self, task_id: &str, name: &str, content: &mut dyn Read) -> io::Result<(u64, String)> {
-        let staging = self.task_dir(task_id)?.join("staging");
+    fn stage(&self, task_id: &str, set: &str, name: &str, content: &mut dyn Read) -> io::Result<(u64, String)> {
+        let staging = self.staging(task_id, set)?;
         std::fs::create_dir_all(&staging)?;
         let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(staging.join(check_name(name)?))?;
         let mut hasher = Sha256::new();
@@ -77,9 +85,9 @@ impl ArtifactStore for LocalArtifacts {
         Ok((size, digest.iter().map(|b| format!("{b:02x}")).collect()))
     }
 
-    fn commit(&self, task_id: &str) -> io::Result<()> {
+    fn commit(&self, task_id: &str, set: &str) -> io::Result<()> {
         let dir = self.task_dir(task_id)?;
-        let (staging, current, previous) = (dir.join("staging"), dir.join("current"), dir.join("previous"));
+        let (staging, current, previous) = (self.staging(task_id, set)?, dir.join("current"), dir.join("previous"));
         std::fs::create_dir_all(&staging)?;
         remove_dir_if_present(&previous)?;
         if current.exists() {
@@ -89,8 +97,8 @@ impl ArtifactStore for LocalArtifacts {
         remove_dir_if_present(&previous)
     }
 
-    fn discard(&self, task_id: &str) -> io::Result<()> {
-        remove_dir_if_present(&self.task_dir(task_id)?.join("staging"))
+    fn discard(&self, task_id: &str, set: &str) -> io::Result<()> {
+        remove_dir_if_present(&self.staging(task_id, set)?)
     }
 
     fn open(&self, task_id: &str, name: &str) -> io::Result<File> {

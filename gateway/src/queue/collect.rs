@@ -9,6 +9,12 @@ use crate::runner::TaskDirs;
 use crate::store::EventRecord;
 use crate::store::entities::task;
 
+/// A staged artifact set: committed once `finish_run` has recorded it, else discarded.
+pub(super) struct StagedSet {
+    pub set: String,
+    pub artifacts: Vec<Artifact>,
+}
+
 /// Where artifacts go and how much of them.
 #[derive(Clone)]
 pub struct ArtifactCollection {
@@ -17,8 +23,8 @@ pub struct ArtifactCollection {
 }
 
 impl Queue {
-    /// The task's artifacts after this run (`None`: it collects none) and notices.
-    pub(super) async fn collect_artifacts(&self, task: &task::Model) -> (Option<Vec<Artifact>>, Vec<EventRecord>) {
+    /// The task's artifacts after this run, staged (`None`: it collects none), and notices.
+    pub(super) async fn collect_artifacts(&self, task: &task::Model) -> (Option<StagedSet>, Vec<EventRecord>) {
         let patterns: Vec<String> = serde_json::from_str(&task.artifact_patterns).unwrap_or_default();
         let globs: Vec<Glob> = patterns.iter().filter_map(|p| Glob::parse(p).ok()).collect();
         if globs.is_empty() {
@@ -38,12 +44,29 @@ impl Queue {
                     .iter()
                     .map(|why| crate::runner::gateway_notice(&format!("artifact not collected: {why}")))
                     .collect();
-                (Some(collected.artifacts), notices)
+                (Some(StagedSet { set: collected.set, artifacts: collected.artifacts }), notices)
             }
             Err(e) => {
                 tracing::error!(task_id = %task.id, error = %e, "collecting artifacts failed");
                 (None, vec![crate::runner::gateway_notice(&format!("artifacts could not be collected: {e}"))])
             }
+        }
+    }
+
+    /// Commits the staged set when its rows were stored (`recorded`), else drops it.
+    pub(super) async fn settle_artifacts(&self, task_id: &str, staged: Option<StagedSet>, recorded: bool) {
+        let Some(StagedSet { set, .. }) = staged else { return };
+        let (store, id) = (self.artifacts.store.clone(), task_id.to_string());
+        let settled =
+            tokio::task::spawn_blocking(
+                move || {
+                    if recorded { store.commit(&id, &set) } else { store.discard(&id, &set) }
+                },
+            )
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Err(e) = settled {
+            tracing::error!(task_id = %task_id, error = %e, recorded, "settling collected artifacts failed");
         }
     }
 }

@@ -295,7 +295,7 @@ impl Queue {
         result: Option<crate::task::TaskResult>,
         error: Option<TaskError>,
     ) {
-        let (artifacts, mut events) = self.collect_artifacts(task).await;
+        let (staged, mut events) = self.collect_artifacts(task).await;
         if let Some(result) = &result {
             events.push(EventRecord::new("result", json!({"result": result})));
         }
@@ -309,7 +309,7 @@ impl Queue {
             result_json: result.as_ref().and_then(|r| serde_json::to_string(r).ok()),
             error_json: error.as_ref().and_then(|e| serde_json::to_string(e).ok()),
             events,
-            artifacts,
+            artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),
@@ -321,10 +321,10 @@ impl Queue {
         // which would run it again.
         for attempt in 0..6u32 {
             match self.store.finish_run(&task.id, fence, task.current_turn, finish.clone()).await {
-                Ok(true) => return,
+                Ok(true) => return self.settle_artifacts(&task.id, staged, true).await,
                 Ok(false) => {
                     tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded");
-                    return;
+                    return self.settle_artifacts(&task.id, staged, false).await;
                 }
                 Err(e) => {
                     tracing::error!(task_id = %task.id, error = %e, attempt, "could not store the outcome of a run");
@@ -332,6 +332,7 @@ impl Queue {
                 }
             }
         }
+        self.settle_artifacts(&task.id, staged, false).await;
     }
 }
 

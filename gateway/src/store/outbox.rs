@@ -170,6 +170,8 @@ impl Store {
             .col_expr(webhook_delivery::Column::ClaimedUntil, Expr::value(Option::<i64>::None))
             .filter(webhook_delivery::Column::Id.eq(delivery.id.clone()))
             .filter(webhook_delivery::Column::ClaimedBy.eq(owner))
+            // A 410 seen by another worker may have disabled it meanwhile.
+            .filter(webhook_delivery::Column::Status.eq("pending"))
             .exec(&txn)
             .await
             .during("recording a webhook attempt")?

@@ -118,6 +118,24 @@ impl TaskService {
         if queued >= u64::from(principal.max_queued_tasks) {
             return Err(TaskServiceError::QueueFull { queued });
         }
+        // Run to the end even if the client hangs up: a half-done create would leave
+        // a workspace without a task, or a task whose files were cleaned away.
+        let service = self.clone();
+        let (principal, ctx) = (principal.clone(), ctx.clone());
+        tokio::spawn(async move { service.store_new(&principal, request, upload, idempotency, &ctx).await })
+            .await
+            .unwrap_or_else(|e| Err(TaskServiceError::Workspace(std::io::Error::other(e))))
+    }
+
+    /// Builds the workspace, then stores and queues the task (or cleans up).
+    async fn store_new(
+        &self,
+        principal: &Principal,
+        mut request: NewTask,
+        upload: Option<Upload>,
+        idempotency: Option<IdempotencyClaim>,
+        ctx: &RequestContext,
+    ) -> Result<CreateOutcome, TaskServiceError> {
         let id = crate::ids::new_id("tsk");
         let dirs = TaskDirs::new(&self.data_dir, &id);
         // The runner creates the directories of a task without input files; with

@@ -4,7 +4,7 @@
 //! allowlist (`webhooks.allowed_hosts`). Names are resolved once, filtered, and
 //! the connection goes to a vetted address, so DNS rebinding has no window.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use url::{Host, Url};
@@ -29,6 +29,12 @@ impl Allowlist {
                 .map(|e| parse(e).unwrap_or_else(|| (e.trim_matches(['[', ']']).to_ascii_lowercase(), None)))
                 .collect(),
         )
+    }
+
+    /// Whether the host is listed at all (with any port).
+    fn lists(&self, host: &str) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        self.0.iter().any(|(h, _)| *h == host)
     }
 
     fn allows(&self, host: &str, port: Option<u16>) -> bool {
@@ -56,16 +62,30 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            let embedded =
+                |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
+            // Forms that carry an IPv4 address reach it: NAT64, 6to4, IPv4-compatible.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0, 0] {
+                return !v6.is_unspecified()
+                    && !v6.is_loopback()
+                    && is_public(IpAddr::V4(embedded(segments[6], segments[7])));
+            }
+            if segments[0] == 0x2002 {
+                return is_public(IpAddr::V4(embedded(segments[1], segments[2])));
+            }
+            let first = segments[0];
+            !(v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
-                || first == 0x2001 && v6.segments()[1] == 0xdb8) // documentation
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (first == 0x64 && segments[1] == 0xff9b) // local-use NAT64 (64:ff9b:1::/48)
+                || (first == 0x2001 && segments[1] == 0) // Teredo
+                || (first == 0x2001 && segments[1] == 0xdb8) // documentation
+                || (first == 0x100 && segments[1..4] == [0, 0, 0])) // discard-only
         }
     }
 }
@@ -90,6 +110,10 @@ pub fn check_url(text: &str, allowlist: &Allowlist) -> Result<Url, String> {
         }
         Some(Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") && !allowlist.allows(name, port) => {
             Err("points at localhost (see webhooks.allowed_hosts)".into())
+        }
+        // A listed host is reachable at any address, so only on the ports listed.
+        Some(Host::Domain(name)) if allowlist.lists(name) && !allowlist.allows(name, port) => {
+            Err(format!("uses a port of {name} that webhooks.allowed_hosts does not list"))
         }
         Some(_) => Ok(url),
     }
@@ -161,6 +185,11 @@ mod tests {
             "http://100.64.0.1/",
             "http://0.0.0.0/",
             "http://localhost:9000/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a00:1::]/",
+            "http://[::a00:1]/",
+            "http://[fec0::1]/",
+            "http://[2001:0:4136:e378::1]/",
         ] {
             assert!(check_url(url, &none).is_err(), "{url}");
         }
@@ -177,5 +206,9 @@ mod tests {
         assert!(check_url("http://127.0.0.1:9000/hook", &list).is_ok());
         assert!(check_url("http://127.0.0.1:9001/hook", &list).is_err());
         assert!(check_url("http://receiver.internal/", &list).is_ok());
+        let ported = Allowlist::new(&["hooks.internal:9000".into()]);
+        assert!(check_url("http://hooks.internal:9000/", &ported).is_ok());
+        assert!(check_url("http://hooks.internal:6379/", &ported).is_err());
+        assert!(check_url("http://[64:ff9b::808:808]/", &ported).is_ok(), "NAT64 of a public address");
     }
 }

@@ -153,7 +153,11 @@ impl ArchiveSource<'_> {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
                     let size = entry.size();
-                    write_new_file(root, &path, &mut entry, size, executable)?;
+                    let mut data = ReadErrorsAreInvalidData(&mut entry);
+                    write_new_file(root, &path, &mut data, size, executable).map_err(|e| match e {
+                        InputError::Io(io) if io.kind() == io::ErrorKind::InvalidData => self.corrupt(io),
+                        other => other,
+                    })?;
                 }
                 tar::EntryType::Directory => create_dir(root, &path)?,
                 _ => {}
@@ -167,8 +171,17 @@ impl ArchiveSource<'_> {
     }
 
     fn scan_zip(&self, plan: &mut Plan) -> Result<(), InputError> {
-        let mut archive = self.open_zip()?;
         let max_entries = 2 * plan.limits().max_files;
+        // The central directory is read whole by the zip reader: judge its size first.
+        if let Some(entries) = central_directory_entries(self.stored)?
+            && entries > max_entries as u64
+        {
+            return Err(self.refuse(format!(
+                "{} has about {entries} entries; at most {max_entries} are allowed (the server's cap tasks.max_input_files)",
+                self.filename
+            )));
+        }
+        let mut archive = self.open_zip()?;
         if archive.len() > max_entries {
             return Err(self.refuse(format!(
                 "{} has {} entries; at most {max_entries} are allowed (the server's cap tasks.max_input_files)",
@@ -217,8 +230,10 @@ impl ArchiveSource<'_> {
             } else if !entry.is_symlink() {
                 let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
                 let size = entry.size();
-                // The declared size was checked against the caps; the data may not exceed it.
-                write_new_file(root, &path, &mut entry, size, executable).map_err(|e| match e {
+                // The declared size was checked against the caps; the data may not exceed it,
+                // and a read error of the entry is a broken archive, not a gateway fault.
+                let mut data = ReadErrorsAreInvalidData(&mut entry);
+                write_new_file(root, &path, &mut data, size, executable).map_err(|e| match e {
                     InputError::Io(io) if io.kind() == io::ErrorKind::InvalidData => self.corrupt(io),
                     other => other,
                 })?;
@@ -234,6 +249,39 @@ fn create_dir(root: &Path, path: &str) -> Result<(), InputError> {
         std::fs::create_dir_all(root.join(relative))?;
     }
     Ok(())
+}
+
+/// How many entries the zip's end-of-central-directory record announces (for
+/// zip64, estimated from the directory's size); `None` if there is no record.
+fn central_directory_entries(path: &Path) -> Result<Option<u64>, InputError> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let tail_len = size.min(22 + 65_535);
+    file.seek(SeekFrom::Start(size - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact(&mut tail)?;
+    let Some(at) = tail.windows(4).rposition(|w| w == [0x50, 0x4b, 0x05, 0x06]) else { return Ok(None) };
+    let record = &tail[at..];
+    if record.len() < 22 {
+        return Ok(None);
+    }
+    let entries = u64::from(u16::from_le_bytes([record[10], record[11]]));
+    let directory_size = u64::from(u32::from_le_bytes([record[12], record[13], record[14], record[15]]));
+    Ok(Some(match (entries, directory_size) {
+        (0xFFFF, 0xFFFF_FFFF) => size / 46, // zip64: the file's size bounds the directory
+        (0xFFFF, bytes) => bytes / 46,      // each directory entry takes at least 46 bytes
+        (entries, _) => entries,
+    }))
+}
+
+/// Reads through, turning any read error into `InvalidData`.
+struct ReadErrorsAreInvalidData<R>(R);
+
+impl<R: Read> Read for ReadErrorsAreInvalidData<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
 }
 
 /// A reader that counts the bytes it expands and fails past `cap`, so a scan of a

@@ -76,14 +76,24 @@ impl Upload {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             other => other?,
         };
-        for entry in entries {
-            let entry = entry?;
-            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
-            if age > std::time::Duration::from_secs(3600) {
-                std::fs::remove_dir_all(entry.path())?;
+        // Judged by the newest part, not the directory: a long upload keeps writing parts.
+        let mut first_error = None;
+        for entry in entries.flatten() {
+            let newest = std::fs::read_dir(entry.path().join("parts"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|part| part.metadata().ok()?.modified().ok())
+                .chain(entry.metadata().ok().and_then(|m| m.modified().ok()))
+                .max();
+            let age = newest.and_then(|t| t.elapsed().ok()).unwrap_or_default();
+            if age > std::time::Duration::from_secs(3600)
+                && let Err(e) = std::fs::remove_dir_all(entry.path())
+            {
+                first_error.get_or_insert(e);
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 

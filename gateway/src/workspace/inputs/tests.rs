@@ -143,6 +143,10 @@ fn bombs_and_oversized_archives_are_refused() {
     let too_big = tar_gz(&[TarItem::File("huge", &huge, 0o644)]);
     let refusals = build(dir.path(), &[], &[("archive", "big.tgz", &too_big)]).unwrap_err();
     assert!(refusals[0].message.contains("tasks.max_input_bytes"), "{refusals:?}");
+    let names: Vec<String> = (0..120).map(|i| format!("empty-{i}")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+    let crowded = build(dir.path(), &[], &[("archive", "many.zip", &zip_of(&entries))]).unwrap_err();
+    assert!(crowded[0].message.contains("many.zip has about 120 entries"), "{crowded:?}");
     let garbage = build(dir.path(), &[], &[("archive", "x.zip", b"not a zip")]).unwrap_err();
     assert!(garbage[0].message.contains("x.zip is not a readable archive"), "{garbage:?}");
 }
