@@ -148,6 +148,12 @@ pub struct ClaudeConfig {
     pub permission_mode: String,
     /// Seconds a run may stay alive after its result before it is closed and killed.
     pub linger_seconds: u64,
+    /// Seconds a cancelled or timed-out run has to end its turn after the in-band
+    /// interrupt, before its process tree is signalled.
+    pub interrupt_grace_seconds: u64,
+    /// Seconds without any output while no tool is running after which a run is
+    /// stalled (interrupted, then killed, failed as `timeout`); 0 turns it off.
+    pub stall_seconds: u64,
 }
 
 /// Queue, workers and leases.
@@ -253,6 +259,8 @@ impl Default for ClaudeConfig {
             extra_args: Vec::new(),
             permission_mode: "dontAsk".into(),
             linger_seconds: 5,
+            interrupt_grace_seconds: 5,
+            stall_seconds: 600,
         }
     }
 }

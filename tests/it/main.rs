@@ -19,6 +19,7 @@ mod openapi;
 mod queueing;
 mod recovery;
 mod structured;
+mod supervision;
 mod tasks;
 mod uploads;
 mod webhooks;

@@ -29,10 +29,18 @@ pub fn decide(report: &RunReport, timeout_seconds: u64) -> Outcome {
         Some(Stop::LeaseLost) => return Outcome::Abandon,
         _ => {}
     }
-    if let Some(result) = &report.state.result {
+    let interrupted = matches!(report.stop, Some(Stop::Cancel | Stop::Timeout | Stop::Stalled));
+    if let Some(result) = &report.state.result
+        && !interrupted
+    {
         return finished_with_result(report, result);
     }
-    let partial = partial_result(report);
+    // An interrupted turn may still have reported a result (the in-band interrupt
+    // ends the turn cleanly): keep what it says, marked partial.
+    let partial = match &report.state.result {
+        Some(event) => TaskResult { partial: true, ..result_of(report, event) },
+        None => partial_result(report),
+    };
     let (status, error) = match (report.stop, &report.spawn_error) {
         (_, Some(spawn_error)) => (
             TaskStatus::Failed,
@@ -45,6 +53,11 @@ pub fn decide(report: &RunReport, timeout_seconds: u64) -> Outcome {
             TaskStatus::Failed,
             TaskError::new(ErrorKind::Timeout, format!("the run exceeded its timeout of {timeout_seconds} s"))
                 .with_details(json!({"timeout_seconds": timeout_seconds})),
+        ),
+        (Some(Stop::Stalled), _) => (
+            TaskStatus::Failed,
+            TaskError::new(ErrorKind::Timeout, "the run stalled: no output while no tool was running")
+                .with_details(json!({"stalled": true})),
         ),
         _ => {
             let message = if report.state.stdout_lines == 0 {
@@ -64,14 +77,15 @@ pub fn decide(report: &RunReport, timeout_seconds: u64) -> Outcome {
     Outcome::Finished { status, result: partial, error: Some(error) }
 }
 
-fn finished_with_result(report: &RunReport, event: &Map<String, Value>) -> Outcome {
+/// The task's result from the CLI's `result` event.
+fn result_of(report: &RunReport, event: &Map<String, Value>) -> TaskResult {
     let text = event.get("result").and_then(Value::as_str).map(String::from);
     let mut usage = Usage::default();
     if let Some(u) = event.get("usage") {
         add_usage(&mut usage, u);
     }
-    let result = TaskResult {
-        text: text.clone().or_else(|| report.state.last_text.clone()),
+    TaskResult {
+        text: text.or_else(|| report.state.last_text.clone()),
         structured: event.get("structured_output").cloned().filter(|v| !v.is_null()),
         session_id: event
             .get("session_id")
@@ -83,7 +97,12 @@ fn finished_with_result(report: &RunReport, event: &Map<String, Value>) -> Outco
         cost_usd: event.get("total_cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
         duration_ms: event.get("duration_ms").and_then(Value::as_u64).unwrap_or(report.duration.as_millis() as u64),
         partial: false,
-    };
+    }
+}
+
+fn finished_with_result(report: &RunReport, event: &Map<String, Value>) -> Outcome {
+    let text = event.get("result").and_then(Value::as_str).map(String::from);
+    let result = result_of(report, event);
     let subtype = event.get("subtype").and_then(Value::as_str).unwrap_or("");
     let is_error = event.get("is_error").and_then(Value::as_bool).unwrap_or(false);
     if subtype == "success" && !is_error {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::command::{TaskDirs, TurnInput, claude_args, environment};
 use super::lines::{Line, next_line};
@@ -30,6 +30,19 @@ pub enum Stop {
     Shutdown,
     /// Another node took the task over: nothing of this run may be written.
     LeaseLost,
+    /// No output for `claude.stall_seconds` while no tool was running (set by the runner).
+    Stalled,
+}
+
+/// How far stopping a run has gone; each backstop firing goes one step further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escalation {
+    None,
+    /// The in-band interrupt was sent: the CLI ends its turn, the session stays resumable.
+    Interrupted,
+    /// SIGTERM to the supervisor, which signals the whole tree.
+    Terminated,
+    Killed,
 }
 
 /// What a run reports while it runs.
@@ -118,25 +131,29 @@ impl Runner {
             }
         });
         // The prompt is written by its own task too (a large prompt may not fit the pipe
-        // until Claude reads it, and a stop must not wait for that); dropping
-        // `close_stdin` closes stdin, which lets the CLI exit after its result.
-        let (close_stdin, closed) = oneshot::channel::<()>();
-        let mut close_stdin = Some(close_stdin);
-        tokio::spawn(feed_stdin(stdin, request.prompt.to_string(), sink.clone(), closed));
+        // until Claude reads it, and a stop must not wait for that); later lines (the
+        // interrupt) go through `stdin_lines`, and dropping it closes stdin, which lets
+        // the CLI exit after its result.
+        let (stdin_tx, stdin_rx) = mpsc::channel::<String>(4);
+        let mut stdin_lines = Some(stdin_tx);
+        tokio::spawn(feed_stdin(stdin, request.prompt.to_string(), sink.clone(), stdin_rx));
 
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
         tokio::pin!(deadline);
-        // Armed once the result is in (linger) or a stop was sent; each firing escalates:
-        // SIGTERM to the tree, then SIGKILL, then stop reading output that processes
-        // which escaped the tree may hold open.
+        // Armed once the result is in (linger) or a stop began; each firing escalates:
+        // interrupt, SIGTERM to the tree, SIGKILL, then stop reading output that
+        // processes which escaped the tree may hold open.
         let mut backstop: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-        let mut killed = false;
+        let mut escalation = Escalation::None;
         let mut session_sent: Option<String> = None;
+        let stall = (self.config.stall_seconds > 0).then(|| Duration::from_secs(self.config.stall_seconds));
+        let mut last_output = tokio::time::Instant::now();
 
         loop {
             tokio::select! {
                 line = lines.recv() => {
+                    last_output = tokio::time::Instant::now();
                     let events = match line {
                         Some(Ok(Line::Complete(bytes))) => report.state.parse_line(&bytes, self.config.max_tool_output_bytes),
                         Some(Ok(Line::TooLong { head, length })) => {
@@ -164,40 +181,54 @@ impl Runner {
                     if !events.is_empty() {
                         let _ = sink.send(RunnerMessage::Events(events)).await;
                     }
-                    if report.state.result.is_some() && close_stdin.take().is_some() {
+                    if report.state.result.is_some() && stdin_lines.take().is_some() && escalation == Escalation::None {
                         backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(self.config.linger_seconds))));
                     }
                 }
                 () = &mut deadline, if report.stop.is_none() => {
-                    report.stop = Some(Stop::Timeout);
-                    terminate(&child);
-                    backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+                    let step = self.begin_stop(Stop::Timeout, &mut report, &child, &mut stdin_lines, &sink).await;
+                    (escalation, backstop) = (step.0, Some(step.1));
+                }
+                () = async { tokio::time::sleep_until(last_output + stall.unwrap_or_default()).await },
+                    if stall.is_some() && report.stop.is_none() && report.state.result.is_none() && !report.state.tool_running() => {
+                    let step = self.begin_stop(Stop::Stalled, &mut report, &child, &mut stdin_lines, &sink).await;
+                    (escalation, backstop) = (step.0, Some(step.1));
                 }
                 changed = stop.changed(), if report.stop.is_none() => {
                     let requested = if changed.is_ok() { *stop.borrow_and_update() } else { None };
                     if let Some(reason) = requested {
-                        report.stop = Some(reason);
-                        terminate(&child);
-                        backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+                        let step = self.begin_stop(reason, &mut report, &child, &mut stdin_lines, &sink).await;
+                        (escalation, backstop) = (step.0, Some(step.1));
                     }
                 }
                 () = async { backstop.as_mut().expect("guarded by the select condition").await }, if backstop.is_some() => {
-                    if report.stop.is_none() && !report.lingered {
-                        report.lingered = true;
-                        terminate(&child);
-                        backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
-                    } else if !killed {
-                        killed = true;
-                        let _ = child.start_kill();
-                        backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(2))));
-                    } else {
-                        let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", "output stayed open after the run was killed; stopped reading it")])).await;
-                        break;
+                    match escalation {
+                        Escalation::None | Escalation::Interrupted => {
+                            if escalation == Escalation::None {
+                                report.lingered = true;
+                            } else {
+                                let notice = "the turn did not end after the interrupt; stopping its processes";
+                                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", notice)])).await;
+                            }
+                            stdin_lines = None;
+                            terminate(&child);
+                            escalation = Escalation::Terminated;
+                            backstop = Some(Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+                        }
+                        Escalation::Terminated => {
+                            let _ = child.start_kill();
+                            escalation = Escalation::Killed;
+                            backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(2))));
+                        }
+                        Escalation::Killed => {
+                            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", "output stayed open after the run was killed; stopped reading it")])).await;
+                            break;
+                        }
                     }
                 }
             }
         }
-        drop(close_stdin);
+        drop(stdin_lines);
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
         for task in [&mut stderr_task, &mut stdout_task] {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
@@ -207,6 +238,43 @@ impl Runner {
         report.stderr_tail = stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         report.duration = started.elapsed();
         report
+    }
+
+    /// Starts stopping the run for `reason`: a cancel, timeout or stall first asks
+    /// the CLI to end its turn in-band (the session stays resumable); shutdown, a
+    /// lost lease, or a CLI that cannot take the interrupt get SIGTERM at once.
+    /// Returns the escalation reached and when to escalate further.
+    async fn begin_stop(
+        &self,
+        reason: Stop,
+        report: &mut RunReport,
+        child: &Child,
+        stdin_lines: &mut Option<mpsc::Sender<String>>,
+        sink: &mpsc::Sender<RunnerMessage>,
+    ) -> (Escalation, std::pin::Pin<Box<tokio::time::Sleep>>) {
+        report.stop = Some(reason);
+        let grace = Duration::from_secs(self.config.kill_grace_seconds);
+        let interruptible = matches!(reason, Stop::Cancel | Stop::Timeout | Stop::Stalled);
+        if interruptible && report.state.result.is_none() && report.state.saw_init {
+            let interrupt = json!({"type": "control_request", "request_id": crate::ids::new_id("req"),
+                                   "request": {"subtype": "interrupt"}});
+            if let Some(lines) = stdin_lines
+                && lines.try_send(format!("{interrupt}\n")).is_ok()
+            {
+                let why = match reason {
+                    Stop::Cancel => "the task was cancelled",
+                    Stop::Timeout => "the run reached its timeout",
+                    _ => "the run stalled: no output while no tool was running",
+                };
+                let notice = format!("{why}; interrupting the turn");
+                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)])).await;
+                let wait = Duration::from_secs(self.config.interrupt_grace_seconds);
+                return (Escalation::Interrupted, Box::pin(tokio::time::sleep(wait)));
+            }
+        }
+        *stdin_lines = None;
+        terminate(child);
+        (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))))
     }
 
     fn spawn(&self, request: &TurnRequest<'_>) -> std::io::Result<Child> {
@@ -234,13 +302,13 @@ impl Runner {
     }
 }
 
-/// Writes the prompt as a stream-json user message, then keeps stdin open until
-/// `close` fires or is dropped.
+/// Writes the prompt as a stream-json user message, then each line that comes
+/// through `more` (control requests); stdin closes when `more` is dropped.
 async fn feed_stdin(
     mut stdin: ChildStdin,
     prompt: String,
     sink: mpsc::Sender<RunnerMessage>,
-    mut close: oneshot::Receiver<()>,
+    mut more: mpsc::Receiver<String>,
 ) {
     let mut line = json!({"type": "user", "message": {"role": "user", "content": prompt}}).to_string();
     line.push('\n');
@@ -254,9 +322,14 @@ async fn feed_stdin(
                 let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))])).await;
             }
         }
-        _ = &mut close => return,
+        // Stopped before the CLI even read its prompt: nothing to interrupt, just close.
+        _ = more.recv() => return,
     }
-    let _ = close.await;
+    while let Some(line) = more.recv().await {
+        if stdin.write_all(line.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Asks the supervisor to stop the run: it signals Claude's whole process tree,

@@ -26,6 +26,8 @@ pub struct RunState {
     pub assistant_messages: u32,
     pub result: Option<Map<String, Value>>,
     seen_messages: HashSet<String>,
+    /// Tool calls that have not returned yet.
+    open_tools: HashSet<String>,
 }
 
 impl RunState {
@@ -47,7 +49,15 @@ impl RunState {
         match object.get("type").and_then(Value::as_str).unwrap_or("") {
             "system" => self.system(object),
             "assistant" => self.assistant(&object),
-            "user" => tool_results(&object, max_tool_output),
+            "user" => {
+                let events = tool_results(&object, max_tool_output);
+                for event in &events {
+                    if let Some(id) = event.data.get("tool_use_id").and_then(Value::as_str) {
+                        self.open_tools.remove(id);
+                    }
+                }
+                events
+            }
             "result" => {
                 self.result = Some(object);
                 Vec::new() // the gateway writes the `result` event when the run is finished
@@ -57,6 +67,11 @@ impl RunState {
                 vec![EventRecord::new(event_type.to_string(), Value::Object(without_type(object)))]
             }
         }
+    }
+
+    /// A tool call is in progress (a long Bash command is not a stall).
+    pub fn tool_running(&self) -> bool {
+        !self.open_tools.is_empty()
     }
 
     fn system(&mut self, object: Map<String, Value>) -> Vec<EventRecord> {
@@ -93,14 +108,19 @@ impl RunState {
                     }
                     events.push(EventRecord::new("assistant", json!({"text": text, "message_id": message_id})));
                 }
-                Some("tool_use") => events.push(EventRecord::new(
-                    "tool_use",
-                    json!({
-                        "tool": block.get("name").cloned().unwrap_or(Value::Null),
-                        "input": block.get("input").cloned().unwrap_or(Value::Null),
-                        "tool_use_id": block.get("id").cloned().unwrap_or(Value::Null),
-                    }),
-                )),
+                Some("tool_use") => {
+                    if let Some(id) = block.get("id").and_then(Value::as_str) {
+                        self.open_tools.insert(id.to_string());
+                    }
+                    events.push(EventRecord::new(
+                        "tool_use",
+                        json!({
+                            "tool": block.get("name").cloned().unwrap_or(Value::Null),
+                            "input": block.get("input").cloned().unwrap_or(Value::Null),
+                            "tool_use_id": block.get("id").cloned().unwrap_or(Value::Null),
+                        }),
+                    ))
+                }
                 Some("thinking") => events.push(EventRecord::new(
                     "thinking",
                     json!({"text": block.get("thinking").cloned().unwrap_or(Value::Null)}),

@@ -1,0 +1,80 @@
+//! Supervision of long runs with the real CLI: a cancel interrupts the turn
+//! in-band and the session takes a follow-up; a stalled stream is detected; a
+//! long-running tool is not a stall.
+
+use std::time::Duration;
+
+use ccgate::scripted_model::Step;
+use serde_json::json;
+
+use crate::support::*;
+
+fn notices(events: &[(i64, String, serde_json::Value)]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(_, kind, data)| kind == "log" && data["stream"] == "gateway")
+        .map(|(_, _, data)| data["line"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_interrupts_the_turn_and_the_session_takes_a_follow_up() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway
+        .submit(&key, json!({"prompt": scripted(vec![bash("echo begun > progress.txt && sleep 60"), say("never")])}))
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let progress = gateway.data.path().join(format!("tasks/{id}/workspace/progress.txt"));
+    for _ in 0..300 {
+        if progress.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = std::time::Instant::now();
+    let (status, cancelled) = gateway.post(&format!("/v1/tasks/{id}/cancel"), &key, &json!({})).await;
+    assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the interrupt ends the turn quickly");
+    assert_eq!(cancelled["error"]["kind"], "cancelled");
+    assert_eq!(cancelled["result"]["partial"], true);
+    let session =
+        cancelled["result"]["session_id"].as_str().expect("the interrupted turn kept its session").to_string();
+    let said = notices(&gateway.events(&key, id, None).await);
+    assert!(said.iter().any(|n| n.contains("interrupting the turn")), "{said:?}");
+    assert!(!said.iter().any(|n| n.contains("did not end after the interrupt")), "{said:?}");
+
+    let follow = json!({"prompt": scripted(vec![bash("cat progress.txt"), say("picked up")])});
+    let (status, _) = gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &follow).await;
+    assert_eq!(status, 202);
+    let resumed = gateway.wait_done(&key, id).await;
+    assert_eq!(resumed["status"], "completed", "{resumed}");
+    assert_eq!(resumed["result"]["text"], "picked up");
+    assert_eq!(resumed["result"]["session_id"], session.as_str(), "the same Claude session");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_stream_fails_as_a_timeout_but_a_long_tool_does_not() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "[claude]\nstall_seconds = 2\ninterrupt_grace_seconds = 3\n").unwrap();
+    let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
+    let gateway = Gateway::start(&model, GatewayOptions { env, ..Default::default() }).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+
+    let stalling = json!({"prompt": scripted(vec![Step::text("thinking very slowly").stall_ms(60_000)])});
+    let task = gateway.submit(&key, stalling).await;
+    let id = task["id"].as_str().unwrap();
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["kind"], "timeout");
+    assert_eq!(done["error"]["details"]["stalled"], true, "{done}");
+    let said = notices(&gateway.events(&key, id, None).await);
+    assert!(said.iter().any(|n| n.contains("the run stalled")), "{said:?}");
+
+    let long_tool = json!({"prompt": scripted(vec![bash("sleep 4 && echo slept"), say("finished")])});
+    let task = gateway.submit(&key, long_tool).await;
+    let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "a tool that runs for long is not a stall: {done}");
+}
