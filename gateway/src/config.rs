@@ -166,6 +166,9 @@ pub struct QueueConfig {
     pub lease_seconds: u64,
     /// Runs of one turn before a crashed task is failed instead of re-queued.
     pub max_attempts: u32,
+    /// Seconds before each retry of a transient failure (the last value repeats);
+    /// a rate limit's reset time wins when the CLI reports one.
+    pub retry_backoff_seconds: Vec<u64>,
     /// How often idle workers look for work that another node queued.
     pub poll_interval_ms: u64,
     /// How long shutdown lets running tasks finish before stopping and re-queueing them.
@@ -271,6 +274,7 @@ impl Default for QueueConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             lease_seconds: 30,
             max_attempts: 3,
+            retry_backoff_seconds: vec![5, 30, 120],
             poll_interval_ms: 1000,
             shutdown_grace_seconds: 20,
         }

@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261125_000002_artifacts;
 mod m20261125_000003_webhooks;
+mod m20261125_000004_retry_after;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_artifacts::Migration),
             Box::new(m20261125_000003_webhooks::Migration),
+            Box::new(m20261125_000004_retry_after::Migration),
         ]
     }
 }

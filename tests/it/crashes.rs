@@ -44,10 +44,16 @@ exit 3"#;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_empty_stdout_is_a_failure_not_a_success() {
+async fn an_empty_stdout_is_a_failure_not_a_success_after_its_retries() {
     let dir = tempfile::tempdir().unwrap();
     let model = Model::start().await;
-    let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), "exit 0")), ..Default::default() };
+    let config = dir.path().join("ccgate.toml");
+    std::fs::write(&config, "[queue]\nmax_attempts = 3\nretry_backoff_seconds = [1]\n").unwrap();
+    let options = GatewayOptions {
+        claude_bin: Some(stand_in(dir.path(), "exit 0")),
+        env: vec![("CCGATE_CONFIG".into(), config.display().to_string())],
+        ..Default::default()
+    };
     let gateway = Gateway::start(&model, options).await;
     let key = gateway.create_key(&["--name", "dev"]);
     let task = gateway.submit(&key, json!({"prompt": "anything"})).await;
@@ -55,6 +61,9 @@ async fn an_empty_stdout_is_a_failure_not_a_success() {
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["kind"], "agent_crashed");
     assert!(done["error"]["message"].as_str().unwrap().contains("without any output"));
+    // Dying before `system/init` is transient: the turn was tried three times.
+    assert_eq!(done["attempts"], 3, "{done}");
+    assert!(done["error"]["details"]["transient"].as_str().unwrap().contains("before it started"), "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ccgate::scripted_model::Step;
+use ccgate::scripted_model::{HttpError, Step};
 use serde_json::json;
 
 use crate::support::*;
@@ -77,4 +77,49 @@ async fn a_stalled_stream_fails_as_a_timeout_but_a_long_tool_does_not() {
     let task = gateway.submit(&key, long_tool).await;
     let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "completed", "a tool that runs for long is not a stall: {done}");
+}
+
+/// A gateway whose runs give up on an API error at once (the CLI's own retries
+/// off) and that retries a transient failure after 1 s.
+async fn retrying_gateway(model: &Model, config: &tempfile::NamedTempFile) -> Gateway {
+    std::fs::write(config.path(), "[queue]\nmax_attempts = 3\nretry_backoff_seconds = [1]\n").unwrap();
+    let env = vec![
+        ("CCGATE_CONFIG".to_string(), config.path().display().to_string()),
+        ("CLAUDE_CODE_MAX_RETRIES".to_string(), "0".to_string()),
+    ];
+    Gateway::start(model, GatewayOptions { env, ..Default::default() }).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overloaded_api_is_waited_out_and_a_bad_request_fails_at_once() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let gateway = retrying_gateway(&model, &config).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+
+    let storm = json!({"prompt": scripted(vec![say("recovered").http_error(HttpError::new(529, 2))])});
+    let task = gateway.submit(&key, storm).await;
+    let id = task["id"].as_str().unwrap();
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["result"]["text"], "recovered");
+    assert_eq!(done["attempts"], 3, "two retries: {done}");
+    let said = notices(&gateway.events(&key, id, None).await);
+    let retries: Vec<&String> = said.iter().filter(|n| n.contains("transient failure")).collect();
+    assert_eq!(retries.len(), 2, "{said:?}");
+    assert!(retries[0].contains("the model API answered 529"), "{retries:?}");
+
+    let bad = json!({"prompt": scripted(vec![say("never").http_error(HttpError::new(400, 1))])});
+    let task = gateway.submit(&key, bad).await;
+    let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["kind"], "agent_error");
+    assert_eq!(done["attempts"], 1, "not retried: {done}");
+
+    let endless = json!({"prompt": scripted(vec![say("never").http_error(HttpError::new(503, 100))])});
+    let task = gateway.submit(&key, endless).await;
+    let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["attempts"], 3);
+    assert!(done["error"]["details"]["transient"].as_str().unwrap().contains("503"), "{done}");
 }

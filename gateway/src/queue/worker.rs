@@ -211,6 +211,7 @@ impl Queue {
         let heartbeat =
             tokio::spawn(keep_lease(self.store.clone(), id.clone(), fence.clone(), self.lease_ms(), stop_tx.clone()));
         let dirs = TaskDirs::new(&self.data_dir, &id);
+        let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let request = TurnRequest {
             dirs: &dirs,
             prompt: &prompt,
@@ -240,7 +241,28 @@ impl Queue {
             let notice = "Claude Code stayed alive after its result; it was stopped";
             let _ = self.store.append_events(id, Some(fence), &[crate::runner::gateway_notice(notice)]).await;
         }
-        match decide(&report, options.timeout_seconds) {
+        let mut outcome = decide(&report, options.timeout_seconds);
+        if let Outcome::Retry { reason, not_before, fallback } = outcome {
+            // Past `system/init` the session holds the prompt: the retry continues it.
+            let continue_turn = report.state.saw_init && report.state.session_id.is_some();
+            if self.retry_later(task, fence, &reason, not_before, continue_turn).await {
+                return;
+            }
+            outcome = match *fallback {
+                Outcome::Finished { status, result, error } => Outcome::Finished {
+                    status,
+                    result,
+                    error: error.map(|e| {
+                        let mut details = e.details.clone();
+                        details["transient"] = json!(reason);
+                        details["attempts"] = json!(fence.attempt);
+                        TaskError { details, ..e }
+                    }),
+                },
+                other => other,
+            };
+        }
+        match outcome {
             Outcome::Finished { status, mut result, mut error } => {
                 if let (TaskStatus::Completed, Some(schema)) = (status, &options.output_schema) {
                     match check_answer(schema, result.structured.as_ref(), result.text.as_deref()) {
@@ -284,6 +306,48 @@ impl Queue {
                 }
             }
             Outcome::Abandon => tracing::warn!(task_id = %id, "run lost its lease; another node owns the task"),
+            // A retry's fallback is always a finished outcome.
+            Outcome::Retry { .. } => tracing::error!(task_id = %id, "a retry had no outcome to fall back on"),
+        }
+    }
+
+    /// Re-queues the task after a transient failure if attempts are left; says
+    /// whether it did.
+    async fn retry_later(
+        &self,
+        task: &crate::store::entities::task::Model,
+        fence: &Fence,
+        reason: &str,
+        not_before: Option<i64>,
+        continue_turn: bool,
+    ) -> bool {
+        let max_attempts = self.config.max_attempts as i32;
+        if fence.attempt >= max_attempts || self.shutdown.is_triggered() || self.cancel_was_requested(&task.id).await {
+            return false;
+        }
+        let schedule = &self.config.retry_backoff_seconds;
+        let backoff = schedule.get(fence.attempt as usize - 1).or(schedule.last()).copied().unwrap_or(5);
+        let now = crate::timestamp::now_ms();
+        // A rate limit's reset wins, but never more than six hours away.
+        let at = not_before.filter(|t| *t > now).unwrap_or(now + backoff as i64 * 1000).min(now + 6 * 3_600_000);
+        let seconds = (at - now + 999) / 1000;
+        let notice = format!(
+            "transient failure: {reason}; retrying in {seconds} s (attempt {} of {max_attempts})",
+            fence.attempt + 1
+        );
+        let events = [
+            crate::runner::gateway_notice(&notice),
+            EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt, "retry": reason})),
+        ];
+        match self.store.retry_run(&task.id, fence, task.current_turn, at, continue_turn, &events).await {
+            Ok(changed) => {
+                tracing::info!(task_id = %task.id, reason, seconds, "transient failure; task re-queued");
+                changed
+            }
+            Err(e) => {
+                tracing::error!(task_id = %task.id, error = %e, "could not re-queue a task for a retry");
+                false
+            }
         }
     }
 

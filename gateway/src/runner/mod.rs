@@ -14,6 +14,11 @@ pub use outcome::{Outcome, decide, partial_result};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
 pub use stream::RunState;
 
+/// The prompt of a retried turn whose session already holds the turn's own prompt
+/// (sending that again would repeat it in the conversation).
+pub const CONTINUE_PROMPT: &str =
+    "[ccgate] The previous attempt at this turn stopped on a transient error. Continue the task from where it stopped.";
+
 /// A `log` event from the gateway itself (not from Claude Code).
 pub fn gateway_notice(line: &str) -> crate::store::EventRecord {
     stream::log_event("gateway", line)

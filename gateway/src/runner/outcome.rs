@@ -20,10 +20,54 @@ pub enum Outcome {
     Requeue,
     /// The run lost its lease: another node owns the task now; write nothing.
     Abandon,
+    /// A transient failure (API overload, rate limit, a CLI that died before it
+    /// started): run the turn again after a backoff, at `not_before` if known; if no
+    /// attempt is left, `fallback` is what happens.
+    Retry {
+        reason: String,
+        not_before: Option<i64>,
+        fallback: Box<Outcome>,
+    },
 }
+
+/// API statuses worth waiting out: rate limits and server-side trouble.
+const TRANSIENT_STATUSES: [u64; 5] = [429, 500, 502, 503, 529];
 
 /// Decides the outcome of a run that was given `timeout_seconds`.
 pub fn decide(report: &RunReport, timeout_seconds: u64) -> Outcome {
+    let outcome = decide_once(report, timeout_seconds);
+    match (&outcome, transient(report)) {
+        (Outcome::Finished { .. }, Some(reason)) => {
+            Outcome::Retry { reason, not_before: report.state.rate_limited_until, fallback: Box::new(outcome) }
+        }
+        _ => outcome,
+    }
+}
+
+/// Why the run's failure is worth a retry, if it is.
+fn transient(report: &RunReport) -> Option<String> {
+    if report.stop.is_some() || report.spawn_error.is_some() {
+        return None;
+    }
+    match &report.state.result {
+        Some(event) if event.get("is_error").and_then(Value::as_bool) == Some(true) => {
+            let status = event.get("api_error_status").and_then(Value::as_u64);
+            if let Some(status) = status.filter(|s| TRANSIENT_STATUSES.contains(s)) {
+                Some(format!("the model API answered {status}"))
+            } else {
+                report.state.rate_limited_until.map(|_| "the model API's rate limit was reached".to_string())
+            }
+        }
+        Some(_) => None,
+        None if !report.state.saw_init => Some(match report.exit_code {
+            Some(code) => format!("Claude Code exited ({code}) before it started"),
+            None => "Claude Code exited before it started".to_string(),
+        }),
+        None => None,
+    }
+}
+
+fn decide_once(report: &RunReport, timeout_seconds: u64) -> Outcome {
     match report.stop {
         Some(Stop::Shutdown) if report.state.result.is_none() => return Outcome::Requeue,
         Some(Stop::LeaseLost) => return Outcome::Abandon,
@@ -177,8 +221,10 @@ mod tests {
         let Outcome::Finished { error, .. } = decide(&max, 10) else { panic!() };
         assert_eq!(error.unwrap().kind, ErrorKind::MaxTurns);
 
-        let mut crashed =
-            report_with(&[r#"{"type":"assistant","message":{"id":"m","content":[{"type":"text","text":"half"}]}}"#]);
+        let mut crashed = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s","claude_code_version":"2.1.197"}"#,
+            r#"{"type":"assistant","message":{"id":"m","content":[{"type":"text","text":"half"}]}}"#,
+        ]);
         crashed.exit_code = Some(1);
         crashed.stderr_tail = vec!["boom".into()];
         let Outcome::Finished { status, result, error } = decide(&crashed, 10) else { panic!() };
@@ -188,6 +234,37 @@ mod tests {
         let error = error.unwrap();
         assert_eq!(error.kind, ErrorKind::AgentCrashed);
         assert_eq!(error.details["stderr_tail"][0], "boom");
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_others_are_not() {
+        let overloaded = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":529,"result":"API Error: 529"}"#,
+        ]);
+        let Outcome::Retry { reason, not_before, fallback } = decide(&overloaded, 10) else { panic!() };
+        assert!(reason.contains("529") && not_before.is_none());
+        assert!(matches!(*fallback, Outcome::Finished { status: TaskStatus::Failed, .. }));
+
+        let limited = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1900000000}}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"result":"limit reached"}"#,
+        ]);
+        let Outcome::Retry { not_before, .. } = decide(&limited, 10) else { panic!() };
+        assert_eq!(not_before, Some(1_900_000_000_000));
+
+        let bad_request = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":400,"result":"API Error: 400"}"#,
+        ]);
+        let Outcome::Finished { error, .. } = decide(&bad_request, 10) else { panic!() };
+        assert_eq!(error.unwrap().kind, ErrorKind::AgentError);
+
+        let mut died_early = report_with(&[]);
+        died_early.exit_code = Some(1);
+        let Outcome::Retry { reason, .. } = decide(&died_early, 10) else { panic!() };
+        assert!(reason.contains("before it started"), "{reason}");
     }
 
     #[test]

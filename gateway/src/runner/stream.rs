@@ -28,6 +28,8 @@ pub struct RunState {
     seen_messages: HashSet<String>,
     /// Tool calls that have not returned yet.
     open_tools: HashSet<String>,
+    /// A `rate_limit_event` said requests are rejected until then (ms since the epoch).
+    pub rate_limited_until: Option<i64>,
 }
 
 impl RunState {
@@ -62,10 +64,23 @@ impl RunState {
                 self.result = Some(object);
                 Vec::new() // the gateway writes the `result` event when the run is finished
             }
+            "rate_limit_event" => {
+                self.note_rate_limit(&object);
+                vec![EventRecord::new("rate_limit_event", Value::Object(without_type(object)))]
+            }
             other => {
                 let event_type = if other.is_empty() { "unknown" } else { other };
                 vec![EventRecord::new(event_type.to_string(), Value::Object(without_type(object)))]
             }
+        }
+    }
+
+    /// `{"status": "rejected", "resetsAt": <seconds>}`, at the top level or under
+    /// `rate_limit_info`.
+    fn note_rate_limit(&mut self, object: &Map<String, Value>) {
+        let info = object.get("rate_limit_info").and_then(Value::as_object).unwrap_or(object);
+        if info.get("status").and_then(Value::as_str) == Some("rejected") {
+            self.rate_limited_until = info.get("resetsAt").and_then(Value::as_i64).map(|s| s * 1000);
         }
     }
 

@@ -254,9 +254,11 @@ fn pad(text: &mut String, bytes: usize) {
     }
 }
 
+/// Counts errors per prompt and step. Keyed on the prompt's first line: a resumed
+/// session repeats the prompt with text of the CLI's own added to its message.
 fn error_key(prompt: &str, step: usize) -> u64 {
     let mut hasher = DefaultHasher::new();
-    prompt.hash(&mut hasher);
+    echo(prompt).hash(&mut hasher);
     step.hash(&mut hasher);
     hasher.finish()
 }

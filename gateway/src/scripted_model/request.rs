@@ -71,7 +71,12 @@ impl MessagesRequest {
     pub fn turn(&self) -> Option<Turn> {
         let (index, message) =
             self.messages.iter().enumerate().rev().find(|(_, m)| m.role == "user" && m.content.is_prompt())?;
-        let step = self.messages[index + 1..].iter().filter(|m| m.role == "assistant").count();
+        // The script's steps count the model's answers, not the assistant messages
+        // the CLI writes itself for a failed request.
+        let step = self.messages[index + 1..]
+            .iter()
+            .filter(|m| m.role == "assistant" && !is_cli_filler(&m.content.text()))
+            .count();
         Some(Turn { prompt: message.content.text(), step })
     }
 }
@@ -104,8 +109,18 @@ impl Content {
     }
 }
 
-/// Starts of user-role texts the CLI writes by itself (seen with CLI 2.1.197).
-const CLI_MARKERS: &[&str] = &["[structured-output-enforce]", "[Request interrupted by user"];
+/// Starts of user-role texts that continue the current turn: the CLI's own (seen
+/// with CLI 2.1.197) and the gateway's prompt for a retried turn.
+const CLI_MARKERS: &[&str] =
+    &["[structured-output-enforce]", "[Request interrupted by user", "[ccgate] The previous attempt"];
+
+/// Assistant texts the CLI writes in place of a model answer (seen with CLI
+/// 2.1.197): the error of a failed request, and the placeholder for a turn that
+/// got no answer before it was resumed.
+fn is_cli_filler(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("API Error") || text == "No response requested."
+}
 
 /// Whether `text` was written by the user rather than added by the CLI.
 fn is_user_text(text: &str) -> bool {

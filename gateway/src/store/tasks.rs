@@ -203,6 +203,8 @@ impl Store {
             workspace_expired_at: Set(None),
             artifacts_expired_at: Set(None),
             webhook: Set(row.webhook.as_ref().and_then(|w| serde_json::to_string(w).ok())),
+            not_before: Set(None),
+            continue_turn: Set(false),
         }
         .insert(&txn)
         .await
@@ -366,6 +368,8 @@ impl Store {
             .col_expr(task::Column::FinishedAt, Expr::value(Option::<i64>::None))
             .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
             .col_expr(task::Column::CancelRequested, Expr::value(false))
+            .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
+            .col_expr(task::Column::ContinueTurn, Expr::value(false))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Status.is_in(TERMINAL))
             .filter(task::Column::WorkspaceExpiredAt.is_null())
@@ -402,23 +406,27 @@ impl Store {
     /// faster: then the next candidate is tried). PostgreSQL: one UPDATE picks and
     /// takes the row, skipping rows other nodes have locked.
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<ClaimedTask>> {
-        const CANDIDATE: &str = "SELECT t.id FROM tasks t WHERE t.status = 'queued' AND t.key_id IN ( \
+        // `not_before` is compared with a number this code computes, not with input.
+        let now = crate::timestamp::now_ms();
+        let candidate = format!(
+            "SELECT t.id FROM tasks t WHERE t.status = 'queued' AND (t.not_before IS NULL OR t.not_before <= {now}) \
+             AND t.key_id IN ( \
                SELECT k.id FROM api_keys k WHERE ( \
                  SELECT COUNT(*) FROM tasks r WHERE r.key_id = k.id AND r.status = 'running' \
                ) < k.max_concurrent_tasks) \
-             ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1";
+             ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1"
+        );
         const TAKE: &str = "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
                attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
              WHERE status = 'queued' AND ( \
                SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
              ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = ";
-        let now = crate::timestamp::now_ms();
         let backend = self.backend();
         let values = || -> Vec<sea_orm::Value> { vec![owner.into(), (now + lease_ms).into(), now.into()] };
         let mut claimed = None;
         if backend == DbBackend::Postgres {
             let txn = self.writer.begin().await.during("starting a transaction")?;
-            let sql = format!("{TAKE}({CANDIDATE} FOR UPDATE OF t SKIP LOCKED) RETURNING id, attempts");
+            let sql = format!("{TAKE}({candidate} FOR UPDATE OF t SKIP LOCKED) RETURNING id, attempts");
             match txn
                 .query_one_raw(Statement::from_sql_and_values(backend, sql, values()))
                 .await
@@ -430,7 +438,7 @@ impl Store {
         } else {
             for _ in 0..3 {
                 // Scanned without the writer: submits must not wait for a claim.
-                let pick = Statement::from_string(backend, CANDIDATE);
+                let pick = Statement::from_string(backend, candidate.clone());
                 let Some(candidate) = self.reader.query_one_raw(pick).await.during("claiming a task")? else { break };
                 let id: String = candidate.try_get("", "id").during("claiming a task")?;
                 let mut bound = values();
@@ -525,6 +533,7 @@ impl Store {
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .col_expr(task::Column::Result, Expr::value(finish.result_json))
+            .col_expr(task::Column::ContinueTurn, Expr::value(false))
             .col_expr(task::Column::Error, Expr::value(finish.error_json))
             .filter(task::Column::Id.eq(id));
         if let Some(session) = finish.session_id {
@@ -545,6 +554,38 @@ impl Store {
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..finish.audit }, now).await?;
         txn.commit().await.during("finishing a run")?;
         Ok(true)
+    }
+
+    /// Puts a run's task back in the queue after a transient failure: the attempt
+    /// counts, and the task is not claimed before `not_before`.
+    pub async fn retry_run(
+        &self,
+        id: &str,
+        fence: &Fence,
+        turn: i32,
+        not_before: i64,
+        continue_turn: bool,
+        events: &[EventRecord],
+    ) -> Result<bool> {
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        if append(&txn, id, Some(fence), events, now).await?.is_none() {
+            txn.rollback().await.during("re-queueing a task")?;
+            return Ok(false);
+        }
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value("queued"))
+            .col_expr(task::Column::NotBefore, Expr::value(not_before))
+            .col_expr(task::Column::ContinueTurn, Expr::value(continue_turn))
+            .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+            .filter(task::Column::Id.eq(id));
+        let changed = fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 1;
+        if changed {
+            set_turn_status(&txn, id, Some(turn), "queued", now).await?;
+        }
+        txn.commit().await.during("re-queueing a task")?;
+        Ok(changed)
     }
 
     /// Puts a run's task back in the queue without counting the attempt (shutdown).

@@ -42,6 +42,10 @@ pub struct Model {
     pub artifacts_expired_at: Option<i64>,
     /// JSON of the task's `webhook` (`{"url", "events"}`), if it has one.
     pub webhook: Option<String>,
+    /// A queued task is not claimed before this time (the backoff of a retry).
+    pub not_before: Option<i64>,
+    /// The next run retries a turn whose prompt the session already holds.
+    pub continue_turn: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
