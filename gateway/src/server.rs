@@ -60,9 +60,21 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     tracing::info!(path = %claude_bin.display(), version = ?claude_version, "Claude Code found");
     let supervisor =
         std::env::current_exe().map_err(|e| ServeError::Setup(format!("cannot find the ccgate executable: {e}")))?;
-    let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough_env(std::env::vars()));
-    let hub = Arc::new(Hub::default());
     let data_dir = absolute(&config.data_dir);
+    let runs_dir = data_dir.join("runs");
+    // Before the queue recovers their tasks: kill what runs of a dead gateway left.
+    let reaped = tokio::task::spawn_blocking({
+        let runs_dir = runs_dir.clone();
+        move || crate::runner::orphans::reap(&runs_dir)
+    })
+    .await
+    .unwrap_or_default();
+    if !reaped.is_empty() {
+        tracing::warn!(tasks = ?reaped, "killed processes left by runs of an earlier gateway");
+    }
+    let runner =
+        Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough_env(std::env::vars()), runs_dir);
+    let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
     let queue = Queue::new(QueueParts {
         store: store.clone(),

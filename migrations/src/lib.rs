@@ -11,6 +11,7 @@ mod m20261125_000001_initial;
 mod m20261125_000002_artifacts;
 mod m20261125_000003_webhooks;
 mod m20261125_000004_retry_after;
+mod m20261125_000005_turn_cli;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_artifacts::Migration),
             Box::new(m20261125_000003_webhooks::Migration),
             Box::new(m20261125_000004_retry_after::Migration),
+            Box::new(m20261125_000005_turn_cli::Migration),
         ]
     }
 }

@@ -123,3 +123,54 @@ async fn an_overloaded_api_is_waited_out_and_a_bad_request_fails_at_once() {
     assert_eq!(done["attempts"], 3);
     assert!(done["error"]["details"]["transient"].as_str().unwrap().contains("503"), "{done}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_megabyte_lines_are_parsed_and_stored_capped() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    // A 5 MB tool output (the CLI keeps a preview in the tool result and the whole of
+    // it beside the line), then a 5 MB answer: one stdout line of 5 MB.
+    let big_output = "head -c 5000000 /dev/zero | tr '\\0' a";
+    let steps = vec![bash(big_output), Step::text("").big_text_bytes(5_000_000)];
+    let task = gateway.submit(&key, json!({"prompt": scripted(steps)})).await;
+    let id = task["id"].as_str().unwrap();
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "completed", "{}", done.to_string().chars().take(2000).collect::<String>());
+    assert!(done["result"]["text"].as_str().unwrap().len() >= 5_000_000, "the result keeps the whole answer");
+    let events = gateway.events(&key, id, None).await;
+    let (_, _, answer) = events.iter().rev().find(|(_, kind, _)| kind == "assistant").expect("the answer event");
+    assert_eq!(answer["truncated"], true, "the event log keeps a capped copy");
+    assert!(answer["text_bytes"].as_u64().unwrap() >= 5_000_000);
+    assert!(answer["text"].as_str().unwrap().len() <= 64 * 1024);
+    assert!(events.iter().any(|(_, kind, _)| kind == "tool_result"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_on_restart() {
+    let model = Model::start().await;
+    let options = GatewayOptions { env: vec![("CCGATE_MAX_ATTEMPTS".into(), "1".into())], ..Default::default() };
+    let mut gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let marker = format!("ccgate-orphan-{}", std::process::id());
+    let command = format!("setsid nohup sleep 300 {marker}-daemon >/dev/null 2>&1 & sleep 120");
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(&command), say("never")])})).await;
+    let id = task["id"].as_str().unwrap();
+    crate::cancel_and_timeout::wait_until(|| !processes_with(&format!("{marker}-daemon")).is_empty(), "the daemon")
+        .await;
+
+    // The worst case: the supervisor and then the gateway die by SIGKILL.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(gateway.data.path().join(format!("runs/{id}.json"))).unwrap()).unwrap();
+    let supervisor = record["supervisor"]["pid"].as_u64().unwrap();
+    std::process::Command::new("kill").args(["-9", &supervisor.to_string()]).status().unwrap();
+    gateway.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!processes_with(&format!("{marker}-daemon")).is_empty(), "the daemon outlived both");
+
+    gateway.restart().await;
+    crate::cancel_and_timeout::wait_until(|| processes_with(&marker).is_empty(), "the orphans to be killed").await;
+    assert!(gateway.log().contains("killed processes left by runs of an earlier gateway"));
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "failed", "recovered after the reaping: {done}");
+}

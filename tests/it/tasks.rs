@@ -30,6 +30,10 @@ async fn a_task_runs_bash_write_and_edit_in_its_workspace() {
     assert!(id.starts_with("tsk_"));
 
     let task = gateway.wait_done(&key, &id).await;
+    let (_, ready) = gateway.get("/readyz", &key).await;
+    let installed = ready["checks"]["claude"]["version"].as_str().unwrap().to_string();
+    let ran = task["turns"][0]["claude_code_version"].as_str().expect("the turn records the CLI version");
+    assert!(installed.starts_with(ran), "{installed} vs {ran}");
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(task["result"]["text"], "all done");
     assert_eq!(task["result"]["partial"], false);

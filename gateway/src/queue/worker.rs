@@ -187,7 +187,7 @@ impl Queue {
             Err(e) => {
                 let error =
                     TaskError::new(ErrorKind::Internal, format!("the task's stored options are unreadable: {e}"));
-                self.finish(&task, &fence, TaskStatus::Failed, None, Some(error)).await;
+                self.finish(&task, &fence, TaskStatus::Failed, None, Some(error), None).await;
                 return;
             }
         };
@@ -213,6 +213,7 @@ impl Queue {
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let request = TurnRequest {
+            task_id: &id,
             dirs: &dirs,
             prompt: &prompt,
             input: TurnInput { options: &options, resume_session: task.session_id.as_deref() },
@@ -285,14 +286,15 @@ impl Queue {
                 let model = options.model.as_deref().unwrap_or("default");
                 crate::telemetry::metrics::usage(model, &result.usage, result.cost_usd);
                 crate::telemetry::metrics::run_finished(status.as_str(), report.duration, queue_wait);
-                self.finish(task, fence, status, Some(result), error).await;
+                self.finish(task, fence, status, Some(result), error, report.state.claude_code_version.clone()).await;
                 tracing::info!(task_id = %id, status = status.as_str(), duration_ms = report.duration.as_millis() as u64, "run finished");
             }
             Outcome::Requeue if self.cancel_was_requested(id).await => {
                 let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled");
                 let partial = crate::runner::partial_result(&report);
                 let result = self.result_processor.process(id, partial).unwrap_or_default();
-                self.finish(task, fence, TaskStatus::Cancelled, Some(result), Some(error)).await;
+                let version = report.state.claude_code_version.clone();
+                self.finish(task, fence, TaskStatus::Cancelled, Some(result), Some(error), version).await;
             }
             Outcome::Requeue => {
                 let events = [
@@ -358,6 +360,7 @@ impl Queue {
         status: TaskStatus,
         result: Option<crate::task::TaskResult>,
         error: Option<TaskError>,
+        claude_code_version: Option<String>,
     ) {
         let (staged, mut events) = self.collect_artifacts(task).await;
         if let Some(result) = &result {
@@ -374,6 +377,7 @@ impl Queue {
             error_json: error.as_ref().and_then(|e| serde_json::to_string(e).ok()),
             events,
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
+            claude_code_version,
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),

@@ -4,6 +4,7 @@
 
 mod command;
 mod lines;
+pub mod orphans;
 mod outcome;
 mod run;
 mod stream;

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::command::{TaskDirs, TurnInput, claude_args, environment};
 use super::lines::{Line, next_line};
+use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
 use crate::config::ClaudeConfig;
 use crate::store::EventRecord;
@@ -54,6 +55,7 @@ pub enum RunnerMessage {
 
 /// One turn to run.
 pub struct TurnRequest<'a> {
+    pub task_id: &'a str,
     pub dirs: &'a TaskDirs,
     pub prompt: &'a str,
     pub input: TurnInput<'a>,
@@ -80,6 +82,8 @@ pub struct Runner {
     claude_bin: PathBuf,
     supervisor_exe: PathBuf,
     passthrough: Arc<Vec<(String, String)>>,
+    /// Where live runs are recorded for the orphan reaper (`orphans`).
+    runs_dir: PathBuf,
 }
 
 impl Runner {
@@ -88,8 +92,9 @@ impl Runner {
         claude_bin: PathBuf,
         supervisor_exe: PathBuf,
         passthrough: Vec<(String, String)>,
+        runs_dir: PathBuf,
     ) -> Self {
-        Self { config: Arc::new(config), claude_bin, supervisor_exe, passthrough: Arc::new(passthrough) }
+        Self { config: Arc::new(config), claude_bin, supervisor_exe, passthrough: Arc::new(passthrough), runs_dir }
     }
 
     /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
@@ -114,6 +119,7 @@ impl Runner {
             let _ = child.start_kill();
             return report;
         };
+        self.record_run(&request, &child, &sink).await;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
         // stdout is read by its own task, so no partly read line is lost when another
@@ -237,7 +243,24 @@ impl Runner {
         }
         report.stderr_tail = stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         report.duration = started.elapsed();
+        orphans::forget(&self.runs_dir, request.task_id);
         report
+    }
+
+    /// Records the run so that a later gateway can kill it if this one dies badly.
+    async fn record_run(&self, request: &TurnRequest<'_>, child: &Child, sink: &mpsc::Sender<RunnerMessage>) {
+        let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
+        let (Some(gateway), Some(supervisor)) = ids else { return };
+        let record = RunRecord {
+            task_id: request.task_id.to_string(),
+            gateway,
+            supervisor,
+            claude_config_dir: request.dirs.claude_config.clone(),
+        };
+        if let Err(e) = orphans::record(&self.runs_dir, &record) {
+            let notice = format!("could not record the run for the orphan reaper: {e}");
+            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)])).await;
+        }
     }
 
     /// Starts stopping the run for `reason`: a cancel, timeout or stall first asks

@@ -50,7 +50,7 @@ impl RunState {
         }
         match object.get("type").and_then(Value::as_str).unwrap_or("") {
             "system" => self.system(object),
-            "assistant" => self.assistant(&object),
+            "assistant" => self.assistant(&object, max_tool_output),
             "user" => {
                 let events = tool_results(&object, max_tool_output);
                 for event in &events {
@@ -97,7 +97,7 @@ impl RunState {
         vec![EventRecord::new("system", Value::Object(without_type(object)))]
     }
 
-    fn assistant(&mut self, object: &Map<String, Value>) -> Vec<EventRecord> {
+    fn assistant(&mut self, object: &Map<String, Value>, max_output: usize) -> Vec<EventRecord> {
         let message = object.get("message").cloned().unwrap_or(Value::Null);
         let message_id = message.get("id").and_then(Value::as_str).unwrap_or("").to_string();
         // One API message can arrive as several lines (one per content block), each
@@ -121,7 +121,14 @@ impl RunState {
                         }
                         None => self.last_text = Some(text.to_string()),
                     }
-                    events.push(EventRecord::new("assistant", json!({"text": text, "message_id": message_id})));
+                    // The task's result keeps the whole text; the event log keeps a capped copy.
+                    let (kept, truncated) = truncate(text, max_output);
+                    let mut data = json!({"text": kept, "message_id": message_id});
+                    if truncated {
+                        data["truncated"] = json!(true);
+                        data["text_bytes"] = json!(text.len());
+                    }
+                    events.push(EventRecord::new("assistant", data));
                 }
                 Some("tool_use") => {
                     if let Some(id) = block.get("id").and_then(Value::as_str) {

@@ -100,6 +100,8 @@ pub struct FinishRun {
     pub events: Vec<EventRecord>,
     /// The turn's artifacts, replacing earlier ones; `None` leaves them as they are.
     pub artifacts: Option<Vec<Artifact>>,
+    /// What `system/init` said, kept on the turn.
+    pub claude_code_version: Option<String>,
     pub audit: AuditEntry,
 }
 
@@ -547,6 +549,15 @@ impl Store {
             return Ok(false);
         }
         set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
+        if let Some(version) = finish.claude_code_version {
+            task_turn::Entity::update_many()
+                .col_expr(task_turn::Column::ClaudeCodeVersion, Expr::value(version))
+                .filter(task_turn::Column::TaskId.eq(id))
+                .filter(task_turn::Column::TurnIndex.eq(turn))
+                .exec(&txn)
+                .await
+                .during("finishing a run")?;
+        }
         if let Some(artifacts) = finish.artifacts {
             replace_artifacts(&txn, id, artifacts, now).await?;
         }
@@ -695,6 +706,7 @@ async fn insert_turn(conn: &impl ConnectionTrait, task_id: &str, index: i32, pro
         created_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        claude_code_version: Set(None),
     }
     .insert(conn)
     .await

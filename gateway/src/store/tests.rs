@@ -59,6 +59,7 @@ fn finish(status: &'static str) -> FinishRun {
         session_id: None,
         events: vec![EventRecord::new("status", json!({"status": status}))],
         artifacts: None,
+        claude_code_version: None,
         audit: AuditEntry::new("run.finish", "ok"),
     }
 }

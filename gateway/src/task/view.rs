@@ -18,6 +18,8 @@ pub struct TurnView {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The Claude Code version that ran it (from its `system/init` event).
+    pub claude_code_version: Option<String>,
 }
 
 /// A task: its input, state, turns, and what the agent produced.
@@ -91,6 +93,7 @@ impl TaskView {
                     created_at: format_ms(t.created_at),
                     started_at: t.started_at.map(format_ms),
                     finished_at: t.finished_at.map(format_ms),
+                    claude_code_version: t.claude_code_version.clone(),
                 })
                 .collect(),
             result: task.result.as_deref().and_then(|r| serde_json::from_str(r).ok()),

@@ -1,0 +1,147 @@
+//! Runs left behind by an earlier life of the gateway. Every run is recorded in
+//! `<data>/runs/<task>.json` while it lives: the gateway's and the supervisor's
+//! pid with their start times (so a recycled pid is never mistaken for ours) and
+//! the run's `CLAUDE_CONFIG_DIR`, which every process of the run inherits. The
+//! supervisor normally cleans up even when the gateway dies; if it was killed as
+//! well, the next start finds the record of a dead gateway and kills every
+//! process that still carries the run's environment — `setsid` daemons included.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A process, told apart from a later one with the same pid by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: u32,
+    /// Clock ticks after boot (`/proc/<pid>/stat`, field 22).
+    pub started: u64,
+}
+
+impl ProcessId {
+    pub fn of(pid: u32) -> Option<Self> {
+        start_ticks(pid).map(|started| Self { pid, started })
+    }
+
+    fn alive(&self) -> bool {
+        start_ticks(self.pid) == Some(self.started)
+    }
+}
+
+/// What is recorded about a live run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub task_id: String,
+    pub gateway: ProcessId,
+    pub supervisor: ProcessId,
+    pub claude_config_dir: PathBuf,
+}
+
+/// The record file of a task's run.
+pub fn record_path(runs_dir: &Path, task_id: &str) -> PathBuf {
+    runs_dir.join(format!("{task_id}.json"))
+}
+
+/// Writes the record of a run that just started.
+pub fn record(runs_dir: &Path, record: &RunRecord) -> std::io::Result<()> {
+    std::fs::create_dir_all(runs_dir)?;
+    let path = record_path(runs_dir, &record.task_id);
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, serde_json::to_vec(record).map_err(std::io::Error::other)?)?;
+    std::fs::rename(partial, path)
+}
+
+/// Forgets a run that ended.
+pub fn forget(runs_dir: &Path, task_id: &str) {
+    let _ = std::fs::remove_file(record_path(runs_dir, task_id));
+}
+
+/// Kills what is left of runs whose gateway is gone; returns their task ids.
+/// Records of a gateway that is still alive (another node sharing the data
+/// directory) are left alone.
+pub fn reap(runs_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else { return Vec::new() };
+    let mut reaped = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(record) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) else {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        };
+        if record.gateway.alive() {
+            continue;
+        }
+        let marker = format!("CLAUDE_CONFIG_DIR={}", record.claude_config_dir.display());
+        let mut killed = processes_with_env(marker.as_bytes());
+        if record.supervisor.alive() {
+            killed.push(record.supervisor.pid);
+        }
+        for pid in &killed {
+            // SAFETY: SIGKILL to processes of a dead gateway's run, identified above.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(*pid as i32, libc::SIGKILL);
+            }
+        }
+        if !killed.is_empty() {
+            tracing::warn!(task_id = %record.task_id, processes = killed.len(), "killed processes of a run left by an earlier gateway");
+            reaped.push(record.task_id.clone());
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    reaped
+}
+
+/// Pids of this user's processes whose environment contains `entry` exactly.
+fn processes_with_env(entry: &[u8]) -> Vec<u32> {
+    let mut found = Vec::new();
+    let own = std::process::id();
+    for proc_entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = proc_entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if pid == own {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(proc_entry.path().join("environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|variable| variable == entry) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A process's start time from `/proc/<pid>/stat`.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: skip past its end.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_is_known_by_pid_and_start_time() {
+        let me = ProcessId::of(std::process::id()).unwrap();
+        assert!(me.alive());
+        assert!(!ProcessId { started: me.started + 1, ..me }.alive(), "a recycled pid is not ours");
+    }
+
+    #[test]
+    fn records_of_live_gateways_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = ProcessId::of(std::process::id()).unwrap();
+        let record = RunRecord {
+            task_id: "tsk_1".into(),
+            gateway: me,
+            supervisor: me,
+            claude_config_dir: dir.path().join("nowhere"),
+        };
+        super::record(dir.path(), &record).unwrap();
+        assert!(reap(dir.path()).is_empty());
+        assert!(record_path(dir.path(), "tsk_1").exists(), "kept while its gateway lives");
+        forget(dir.path(), "tsk_1");
+        assert!(!record_path(dir.path(), "tsk_1").exists());
+    }
+}
