@@ -151,6 +151,8 @@ pub struct ClaudeConfig {
     /// Seconds a cancelled or timed-out run has to end its turn after the in-band
     /// interrupt, before its process tree is signalled.
     pub interrupt_grace_seconds: u64,
+    /// Claude Code settings (a JSON object) given to every run with `--settings`.
+    pub settings: String,
     /// Seconds without any output while no tool is running after which a run is
     /// stalled (interrupted, then killed, failed as `timeout`); 0 turns it off.
     pub stall_seconds: u64,
@@ -263,6 +265,7 @@ impl Default for ClaudeConfig {
             permission_mode: "dontAsk".into(),
             linger_seconds: 5,
             interrupt_grace_seconds: 5,
+            settings: String::new(),
             stall_seconds: 600,
         }
     }
@@ -412,6 +415,11 @@ impl Config {
         }
         if self.webhooks.timeout_seconds == 0 || self.webhooks.max_in_flight == 0 {
             return invalid("webhooks", "timeout_seconds and max_in_flight must be at least 1");
+        }
+        if !self.claude.settings.trim().is_empty()
+            && !serde_json::from_str::<serde_json::Value>(&self.claude.settings).is_ok_and(|v| v.is_object())
+        {
+            return invalid("claude.settings", "must be a JSON object");
         }
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");

@@ -174,3 +174,25 @@ async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_
     let done = gateway.wait_done(&key, id).await;
     assert_eq!(done["status"], "failed", "recovered after the reaping: {done}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploaded_hooks_and_mcp_servers_run_only_with_project_context() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let files = json!([
+        {"path": ".claude/settings.json",
+         "content": r#"{"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "touch hook-ran"}]}]}}"#},
+        {"path": ".mcp.json", "content": r#"{"mcpServers": {"planted": {"command": "touch", "args": ["mcp-ran"]}}}"#},
+    ]);
+    for (project_context, expected) in [(false, false), (true, true)] {
+        let body = json!({"prompt": scripted(vec![say("done")]), "files": files,
+                          "options": {"project_context": project_context}, "wait_seconds": 60});
+        let (status, task) = gateway.post("/v1/execute", &key, &body).await;
+        assert_eq!((status, task["status"].as_str()), (200, Some("completed")), "{task}");
+        let workspace = gateway.data.path().join(format!("tasks/{}/workspace", task["id"].as_str().unwrap()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(workspace.join("hook-ran").exists(), expected, "hook with project_context={project_context}");
+        assert_eq!(workspace.join("mcp-ran").exists(), expected, "MCP server with project_context={project_context}");
+    }
+}

@@ -292,6 +292,9 @@ pub struct TaskOptionsRequest {
     output_schema: Option<Value>,
     #[schema(exclusive_minimum = 0)]
     max_budget_usd: Option<f64>,
+    /// Load the workspace's `CLAUDE.md`, project settings and hooks, and `.mcp.json`
+    /// (default false: uploaded files configure and run nothing).
+    project_context: Option<bool>,
 }
 
 /// A file placed in the workspace before the first turn: `content` (UTF-8) or

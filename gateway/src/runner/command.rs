@@ -65,6 +65,18 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
     .map(String::from)
     .to_vec();
     args.push(options.max_turns.to_string());
+    // Only the gateway's own settings (the run's private HOME) unless the task asks
+    // for its project's: uploaded `.claude/` hooks and settings, `.mcp.json` servers
+    // and `CLAUDE.md` are otherwise never read. (`--bare` would do it too, but in
+    // CLI 2.1.197 it also drops the Write, Glob and Grep tools.)
+    if options.project_context {
+        args.extend(["--setting-sources".into(), "user,project,local".into()]);
+    } else {
+        args.extend(["--setting-sources".into(), "user".into(), "--strict-mcp-config".into()]);
+    }
+    if !config.settings.trim().is_empty() {
+        args.extend(["--settings".into(), config.settings.clone()]);
+    }
     if let Some(model) = &options.model {
         args.extend(["--model".into(), model.clone()]);
     }
@@ -141,6 +153,7 @@ mod tests {
             network: "none".into(),
             output_schema: None,
             max_budget_usd: Some(1.5),
+            project_context: false,
         };
         let args = claude_args(&TurnInput { options: &options, resume_session: Some("abc") }, &ClaudeConfig::default());
         let joined = args.join(" ");
@@ -149,6 +162,11 @@ mod tests {
         assert!(joined.contains("--disallowedTools WebFetch"));
         assert!(joined.contains("--resume abc"));
         assert!(joined.contains("--max-budget-usd 1.5"));
+        assert!(joined.contains("--setting-sources user --strict-mcp-config"), "no project context by default");
+        let open = TaskOptions { project_context: true, ..options };
+        let joined =
+            claude_args(&TurnInput { options: &open, resume_session: None }, &ClaudeConfig::default()).join(" ");
+        assert!(joined.contains("--setting-sources user,project,local") && !joined.contains("--strict-mcp-config"));
         let vars = [("ANTHROPIC_API_KEY", "k"), ("CCGATE_DATABASE_URL", "secret"), ("CLAUDE_CODE_X", "1")]
             .map(|(k, v)| (k.to_string(), v.to_string()));
         let passed = passthrough_env(vars.into_iter());

@@ -50,6 +50,11 @@ pub struct TaskOptions {
     pub network: String,
     pub output_schema: Option<Value>,
     pub max_budget_usd: Option<f64>,
+    /// Load the workspace's own Claude Code context: `CLAUDE.md`, project settings
+    /// and hooks, `.mcp.json`. Off by default, so uploaded files never configure
+    /// or run anything by accident.
+    #[serde(default)]
+    pub project_context: bool,
 }
 
 /// Token usage of a run, as Claude Code reports it.

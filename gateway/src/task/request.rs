@@ -147,6 +147,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
         network: "none".into(),
         output_schema: None,
         max_budget_usd: None,
+        project_context: false,
     };
     let object = match value {
         None | Some(Value::Null) => return options,
@@ -219,6 +220,10 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                     Err(why) => errors.push(FieldError::new(pointer, why)),
                 },
                 _ => errors.push(FieldError::new(pointer, "must be a JSON Schema object or null")),
+            },
+            "project_context" => match value.as_bool() {
+                Some(on) => options.project_context = on,
+                None => errors.push(FieldError::new(pointer, "must be true or false")),
             },
             "max_budget_usd" => match value.as_f64() {
                 Some(b) if b > 0.0 && b.is_finite() => options.max_budget_usd = Some(b),
