@@ -69,6 +69,12 @@ enum KeysCommand {
         /// Default webhook URL of the key's tasks.
         #[arg(long)]
         webhook_url: Option<String>,
+        /// Spending cap per UTC day, in US dollars.
+        #[arg(long)]
+        budget_per_day: Option<f64>,
+        /// Spending cap per UTC month, in US dollars.
+        #[arg(long)]
+        budget_per_month: Option<f64>,
     },
     /// List keys.
     List,
@@ -138,7 +144,24 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
     store.migrate().await.map_err(|e| e.to_string())?;
     let cli_audit = |action| AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new(action, "ok") };
     match command {
-        KeysCommand::Create { name, scopes, rate_limit, max_concurrent, max_queued, webhook_url } => {
+        KeysCommand::Create {
+            name,
+            scopes,
+            rate_limit,
+            max_concurrent,
+            max_queued,
+            webhook_url,
+            budget_per_day,
+            budget_per_month,
+        } => {
+            let micros = |usd: Option<f64>, flag: &str| match usd {
+                Some(usd) if !(usd > 0.0 && usd <= 1e9) => {
+                    Err(format!("{flag} must be a positive number of US dollars"))
+                }
+                other => Ok(other.map(|usd| (usd * 1e6).round() as i64)),
+            };
+            let (budget_micros_per_day, budget_micros_per_month) =
+                (micros(budget_per_day, "--budget-per-day")?, micros(budget_per_month, "--budget-per-month")?);
             if let Some(url) = &webhook_url {
                 let allowlist = crate::webhooks::guard::Allowlist::new(&config.webhooks.allowed_hosts);
                 crate::webhooks::guard::check_url(url, &allowlist).map_err(|why| format!("--webhook-url {why}"))?;
@@ -154,6 +177,8 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 max_concurrent_tasks: max_concurrent.unwrap_or(config.keys.max_concurrent_tasks).max(1),
                 max_queued_tasks: max_queued.unwrap_or(config.keys.max_queued_tasks).max(1),
                 webhook_url,
+                budget_micros_per_day,
+                budget_micros_per_month,
             };
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;

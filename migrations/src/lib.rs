@@ -12,6 +12,7 @@ mod m20261125_000002_artifacts;
 mod m20261125_000003_webhooks;
 mod m20261125_000004_retry_after;
 mod m20261125_000005_turn_cli;
+mod m20261125_000006_budgets;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_webhooks::Migration),
             Box::new(m20261125_000004_retry_after::Migration),
             Box::new(m20261125_000005_turn_cli::Migration),
+            Box::new(m20261125_000006_budgets::Migration),
         ]
     }
 }

@@ -196,3 +196,38 @@ async fn uploaded_hooks_and_mcp_servers_run_only_with_project_context() {
         assert_eq!(workspace.join("mcp-ran").exists(), expected, "MCP server with project_context={project_context}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn budgets_stop_a_task_and_then_its_key() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+
+    // Per task: the CLI stops the run at --max-budget-usd.
+    let key = gateway.create_key(&["--name", "dev"]);
+    let steps = vec![bash("echo one"), bash("echo two"), bash("echo three"), say("done")];
+    let body = json!({"prompt": scripted(steps), "options": {"max_budget_usd": 0.01}, "wait_seconds": 60});
+    let (_, task) = gateway.post("/v1/execute", &key, &body).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["kind"], "resource_limit", "{task}");
+
+    // Per key: the run in progress finishes, the next submit is refused with 402.
+    let created = gateway.create_key_json(&["--name", "thrifty", "--budget-per-day", "0.05"]);
+    let (thrifty, key_id) = (created["secret"].as_str().unwrap(), created["id"].as_str().unwrap());
+    let body = json!({"prompt": scripted(vec![say("spent it")]), "wait_seconds": 60});
+    let (_, first) = gateway.post("/v1/execute", thrifty, &body).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    let spent = first["result"]["cost_usd"].as_f64().unwrap();
+    assert!(spent > 0.05, "the scripted answer costs more than the budget: {spent}");
+    let (status, problem) = gateway.post("/v1/tasks", thrifty, &json!({"prompt": "more"})).await;
+    assert_eq!(status, 402, "{problem}");
+    assert_eq!(problem["type"], "https://ccgate.dev/errors/budget-exceeded");
+    assert!(problem["detail"].as_str().unwrap().contains("today"), "{problem}");
+
+    let (_, shown) = gateway.get(&format!("/v1/keys/{key_id}"), &gateway.admin_key).await;
+    assert_eq!(shown["budget_usd_per_day"], 0.05);
+    assert_eq!(shown["spend"]["today"]["runs"], 1, "{shown}");
+    assert!((shown["spend"]["today"]["cost_usd"].as_f64().unwrap() - spent).abs() < 1e-6, "{shown}");
+    assert_eq!(shown["spend"]["this_month"]["runs"], 1);
+    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&format!("ccgate_key_cost_usd_micros_total{{key=\"{key_id}\"}}")), "per-key cost metric");
+}

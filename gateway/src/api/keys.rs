@@ -45,15 +45,17 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 #[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
-    responses((status = 200, description = "The key", body = KeyView)))]
+    responses((status = 200, description = "The key, with what it spent today and this month", body = KeyView)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     caller.require(Scope::Admin)?;
-    let key = state.tasks.store().key(&id).await?.ok_or_else(|| ApiError::not_found("no key with this id"))?;
-    Ok(Json(KeyView::from(&key)))
+    let store = state.tasks.store();
+    let key = store.key(&id).await?.ok_or_else(|| ApiError::not_found("no key with this id"))?;
+    let spend = store.spend(&key.id, crate::timestamp::now_ms()).await?;
+    Ok(Json(KeyView { spend: Some(spend.into()), ..KeyView::from(&key) }))
 }
 
 #[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
@@ -112,6 +114,8 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         max_concurrent_tasks: defaults.max_concurrent_tasks,
         max_queued_tasks: defaults.max_queued_tasks,
         webhook_url: None,
+        budget_micros_per_day: None,
+        budget_micros_per_month: None,
     };
     for (field, value) in object {
         let pointer = format!("/{field}");
@@ -126,6 +130,18 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
             {
                 Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
                 _ => errors.push(FieldError::new(pointer, "must be a non-empty array of \"tasks\" and \"admin\"")),
+            },
+            "budget_usd_per_day" | "budget_usd_per_month" => match value.as_f64() {
+                Some(usd) if usd > 0.0 && usd <= 1e9 => {
+                    let micros = Some((usd * 1e6).round() as i64);
+                    if field == "budget_usd_per_day" {
+                        spec.budget_micros_per_day = micros;
+                    } else {
+                        spec.budget_micros_per_month = micros;
+                    }
+                }
+                None if value.is_null() => {}
+                _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars or null")),
             },
             "webhook_url" => match value.as_str() {
                 Some(url) => match check_url(url, &Allowlist::new(&state.config.webhooks.allowed_hosts)) {

@@ -127,6 +127,9 @@ impl From<TaskServiceError> for ApiError {
                 )
             },
             e @ TaskServiceError::WorkspaceExpired => Self::gone(e.to_string()),
+            e @ TaskServiceError::BudgetExceeded { .. } => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, "budget-exceeded", "Budget exceeded", e.to_string())
+            }
             TaskServiceError::ShuttingDown => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the gateway is shutting down")
                     .with_retry_after(5)

@@ -88,6 +88,45 @@ pub struct KeyView {
     /// The default webhook of this key's tasks.
     pub webhook_url: Option<String>,
     pub webhook_secret_rotated_at: Option<String>,
+    /// Spending caps: past one, submits get 402 (running tasks finish).
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
+    /// What the key's runs cost today and this month (UTC); on `GET /v1/keys/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<KeySpend>,
+}
+
+/// Spending over a period, from Claude Code's reported costs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpendView {
+    pub cost_usd: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub runs: i64,
+}
+
+/// A key's spending today and this month (UTC).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeySpend {
+    pub today: SpendView,
+    pub this_month: SpendView,
+}
+
+impl From<crate::store::SpendTotals> for SpendView {
+    fn from(t: crate::store::SpendTotals) -> Self {
+        Self {
+            cost_usd: t.cost_micros as f64 / 1e6,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            runs: t.runs,
+        }
+    }
+}
+
+impl From<crate::store::Spend> for KeySpend {
+    fn from(s: crate::store::Spend) -> Self {
+        Self { today: s.today.into(), this_month: s.this_month.into() }
+    }
 }
 
 impl From<&api_key::Model> for KeyView {
@@ -106,6 +145,9 @@ impl From<&api_key::Model> for KeyView {
             revoked_at: key.revoked_at.map(format_ms),
             webhook_url: key.webhook_url.clone(),
             webhook_secret_rotated_at: key.webhook_secret_rotated_at.map(format_ms),
+            budget_usd_per_day: key.budget_micros_per_day.map(|m| m as f64 / 1e6),
+            budget_usd_per_month: key.budget_micros_per_month.map(|m| m as f64 / 1e6),
+            spend: None,
         }
     }
 }
@@ -350,4 +392,9 @@ pub struct KeyRequest {
     max_queued_tasks: Option<u32>,
     /// The default webhook of the key's tasks (`task.completed`, `task.failed`, `task.cancelled`).
     webhook_url: Option<String>,
+    /// Spending caps in US dollars (UTC day and month); past one, submits get 402.
+    #[schema(exclusive_minimum = 0)]
+    budget_usd_per_day: Option<f64>,
+    #[schema(exclusive_minimum = 0)]
+    budget_usd_per_month: Option<f64>,
 }

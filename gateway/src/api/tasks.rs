@@ -39,6 +39,8 @@ use crate::task::{FieldError, TaskStatus, TaskView, parse_follow_up, parse_new_t
     responses(
         (status = 202, description = "The task, queued", body = TaskView,
             headers(("Location" = String, description = "The task's URL"))),
+        (status = 402, description = "The key spent its daily or monthly budget", body = Problem,
+            content_type = "application/problem+json"),
         (status = 503, description = "The gateway is shutting down", body = Problem,
             content_type = "application/problem+json"),
     ))]
@@ -73,6 +75,8 @@ pub async fn create(
         )),
         (status = 202, description = "Still running when the wait ended", body = TaskView,
             headers(("Location" = String, description = "The task's URL"))),
+        (status = 402, description = "The key spent its daily or monthly budget", body = Problem,
+            content_type = "application/problem+json"),
         (status = 503, description = "The gateway is shutting down", body = Problem,
             content_type = "application/problem+json"),
     ))]

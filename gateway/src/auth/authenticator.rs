@@ -43,6 +43,9 @@ pub struct Principal {
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,
     pub max_queued_tasks: u32,
+    /// Spending caps in millionths of a US dollar.
+    pub budget_micros_per_day: Option<i64>,
+    pub budget_micros_per_month: Option<i64>,
 }
 
 impl Principal {
@@ -118,6 +121,8 @@ impl Authenticator {
             rate_limit_per_minute: row.rate_limit_per_minute.max(1) as u32,
             max_concurrent_tasks: row.max_concurrent_tasks.max(0) as u32,
             max_queued_tasks: row.max_queued_tasks.max(0) as u32,
+            budget_micros_per_day: row.budget_micros_per_day,
+            budget_micros_per_month: row.budget_micros_per_month,
         });
         self.verified.insert(hash, principal.clone()).await;
         self.touch(&principal.key_id).await;

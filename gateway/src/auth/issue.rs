@@ -15,6 +15,9 @@ pub struct KeySpec {
     pub max_queued_tasks: u32,
     /// The default webhook of the key's tasks (checked by the caller).
     pub webhook_url: Option<String>,
+    /// Spending caps in millionths of a US dollar.
+    pub budget_micros_per_day: Option<i64>,
+    pub budget_micros_per_month: Option<i64>,
 }
 
 /// Creates a key; returns its row and its secret (shown once, never stored). The
@@ -38,6 +41,8 @@ pub async fn issue_key(
         max_queued_tasks: spec.max_queued_tasks,
         webhook_url: spec.webhook_url,
         webhook_secret: crate::webhooks::signing::generate_secret(),
+        budget_micros_per_day: spec.budget_micros_per_day,
+        budget_micros_per_month: spec.budget_micros_per_month,
     };
     let model = store.insert_key(key, audit).await?;
     Ok((model, generated.secret))

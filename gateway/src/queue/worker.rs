@@ -12,7 +12,7 @@ use super::hub::Hub;
 use crate::config::QueueConfig;
 use crate::hooks::ResultProcessor;
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
-use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, Store};
+use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RunCost, Store};
 use crate::task::structured::check_answer;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
@@ -285,6 +285,7 @@ impl Queue {
                     if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
                 let model = options.model.as_deref().unwrap_or("default");
                 crate::telemetry::metrics::usage(model, &result.usage, result.cost_usd);
+                crate::telemetry::metrics::key_usage(&task.key_id, &result.usage, result.cost_usd);
                 crate::telemetry::metrics::run_finished(status.as_str(), report.duration, queue_wait);
                 self.finish(task, fence, status, Some(result), error, report.state.claude_code_version.clone()).await;
                 tracing::info!(task_id = %id, status = status.as_str(), duration_ms = report.duration.as_millis() as u64, "run finished");
@@ -378,6 +379,14 @@ impl Queue {
             events,
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             claude_code_version,
+            cost: result.as_ref().map(|r| RunCost {
+                key_id: task.key_id.clone(),
+                cost_micros: (r.cost_usd * 1_000_000.0).round() as i64,
+                input_tokens: (r.usage.input_tokens
+                    + r.usage.cache_creation_input_tokens
+                    + r.usage.cache_read_input_tokens) as i64,
+                output_tokens: r.usage.output_tokens as i64,
+            }),
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),

@@ -19,6 +19,8 @@ pub struct NewKey {
     pub max_queued_tasks: u32,
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
+    pub budget_micros_per_day: Option<i64>,
+    pub budget_micros_per_month: Option<i64>,
 }
 
 impl Store {
@@ -42,6 +44,8 @@ impl Store {
             webhook_secret: Set(Some(key.webhook_secret)),
             webhook_secret_previous: Set(None),
             webhook_secret_rotated_at: Set(None),
+            budget_micros_per_day: Set(key.budget_micros_per_day),
+            budget_micros_per_month: Set(key.budget_micros_per_month),
         }
         .insert(&txn)
         .await

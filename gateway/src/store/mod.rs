@@ -10,6 +10,7 @@ pub mod entities;
 mod events;
 mod keys;
 mod outbox;
+mod spend;
 mod tasks;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
 pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState};
+pub use spend::{RunCost, Spend, SpendTotals};
 pub use tasks::{
     ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter,
 };

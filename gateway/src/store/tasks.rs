@@ -102,6 +102,8 @@ pub struct FinishRun {
     pub artifacts: Option<Vec<Artifact>>,
     /// What `system/init` said, kept on the turn.
     pub claude_code_version: Option<String>,
+    /// What the run cost its key.
+    pub cost: Option<super::RunCost>,
     pub audit: AuditEntry,
 }
 
@@ -560,6 +562,9 @@ impl Store {
         }
         if let Some(artifacts) = finish.artifacts {
             replace_artifacts(&txn, id, artifacts, now).await?;
+        }
+        if let Some(cost) = &finish.cost {
+            super::spend::record(&txn, cost, now).await?;
         }
         outbox::enqueue(&txn, id, finish.status, now).await?;
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..finish.audit }, now).await?;

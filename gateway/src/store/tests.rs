@@ -24,6 +24,8 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
         max_queued_tasks: 100,
         webhook_url: None,
         webhook_secret: crate::webhooks::signing::generate_secret(),
+        budget_micros_per_day: None,
+        budget_micros_per_month: None,
     };
     store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
 }
@@ -60,6 +62,7 @@ fn finish(status: &'static str) -> FinishRun {
         events: vec![EventRecord::new("status", json!({"status": status}))],
         artifacts: None,
         claude_code_version: None,
+        cost: None,
         audit: AuditEntry::new("run.finish", "ok"),
     }
 }

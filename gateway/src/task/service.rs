@@ -29,6 +29,8 @@ pub enum TaskServiceError {
     QueueFull { queued: u64 },
     #[error("the task is {status}; {action} needs a finished task")]
     Conflict { status: String, action: &'static str },
+    #[error("the key has spent {spent_usd:.4} USD {period}; its budget is {budget_usd:.4} USD")]
+    BudgetExceeded { period: &'static str, spent_usd: f64, budget_usd: f64 },
     #[error("the task's workspace expired and was deleted (retention.workspace_ttl)")]
     WorkspaceExpired,
     #[error("this Idempotency-Key was used in the last 24 h with a different request")]
@@ -113,6 +115,7 @@ impl TaskService {
             return Err(TaskServiceError::ShuttingDown);
         }
         self.validator.validate(&mut request, principal).map_err(TaskServiceError::Rejected)?;
+        self.check_budget(principal).await?;
         // A cheap early refusal before any input is written; the insert decides.
         let queued = self.store.queued_count(&principal.key_id).await?;
         if queued >= u64::from(principal.max_queued_tasks) {
@@ -125,6 +128,29 @@ impl TaskService {
         tokio::spawn(async move { service.store_new(&principal, request, upload, idempotency, &ctx).await })
             .await
             .unwrap_or_else(|e| Err(TaskServiceError::Workspace(std::io::Error::other(e))))
+    }
+
+    /// Refuses a key that has spent its daily or monthly budget (its running tasks
+    /// are not stopped; their cost still counts).
+    async fn check_budget(&self, principal: &Principal) -> Result<(), TaskServiceError> {
+        if principal.budget_micros_per_day.is_none() && principal.budget_micros_per_month.is_none() {
+            return Ok(());
+        }
+        let spend = self.store.spend(&principal.key_id, crate::timestamp::now_ms()).await?;
+        let periods = [
+            ("today", spend.today.cost_micros, principal.budget_micros_per_day),
+            ("this month", spend.this_month.cost_micros, principal.budget_micros_per_month),
+        ];
+        for (period, spent, budget) in periods {
+            if let Some(budget) = budget.filter(|b| spent >= *b) {
+                return Err(TaskServiceError::BudgetExceeded {
+                    period,
+                    spent_usd: spent as f64 / 1e6,
+                    budget_usd: budget as f64 / 1e6,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Builds the workspace, then stores and queues the task (or cleans up).

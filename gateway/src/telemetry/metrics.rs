@@ -45,15 +45,45 @@ pub fn run_finished(status: &str, duration: Duration, queue_wait: Duration) {
 /// A model name as a label: the first few distinct names seen, then `other`, so
 /// clients choosing model names cannot blow up the number of series.
 fn model_label(model: &str) -> String {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let mut seen = SEEN.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    if seen.contains(model) || seen.len() < 32 && seen.insert(model.to_string()) {
-        model.to_string()
-    } else {
-        "other".to_string()
+    static SEEN: Bounded = Bounded::new(32);
+    SEEN.label(model)
+}
+
+fn key_label(key_id: &str) -> String {
+    static SEEN: Bounded = Bounded::new(256);
+    SEEN.label(key_id)
+}
+
+/// Label values as they come, up to a number of distinct ones; then `other`, so a
+/// label's cardinality stays bounded.
+struct Bounded {
+    limit: usize,
+    seen: std::sync::Mutex<Option<std::collections::HashSet<String>>>,
+}
+
+impl Bounded {
+    const fn new(limit: usize) -> Self {
+        Self { limit, seen: std::sync::Mutex::new(None) }
     }
+
+    fn label(&self, value: &str) -> String {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = seen.get_or_insert_with(Default::default);
+        if seen.contains(value) || seen.len() < self.limit && seen.insert(value.to_string()) {
+            value.to_string()
+        } else {
+            "other".to_string()
+        }
+    }
+}
+
+/// What a key's runs cost and used, for per-key dashboards (keys are few: made by admins).
+pub fn key_usage(key_id: &str, usage: &crate::task::Usage, cost_usd: f64) {
+    let key = key_label(key_id);
+    let input = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
+    counter!("ccgate_key_tokens_total", "key" => key.clone(), "kind" => "input").increment(input);
+    counter!("ccgate_key_tokens_total", "key" => key.clone(), "kind" => "output").increment(usage.output_tokens);
+    counter!("ccgate_key_cost_usd_micros_total", "key" => key).increment((cost_usd * 1e6).round() as u64);
 }
 
 pub fn usage(model: &str, usage: &crate::task::Usage, cost_usd: f64) {

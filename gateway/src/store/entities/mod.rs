@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod idempotency_record;
+pub mod key_spend;
 pub mod task;
 pub mod task_artifact;
 pub mod task_event;
