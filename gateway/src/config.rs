@@ -169,7 +169,7 @@ pub struct QueueConfig {
     /// Runs of one turn before a crashed task is failed instead of re-queued.
     pub max_attempts: u32,
     /// Seconds before each retry of a transient failure (the last value repeats);
-    /// a rate limit's reset time wins when the CLI reports one.
+    /// when the API said to wait longer (a rate limit's reset, `Retry-After`), that.
     pub retry_backoff_seconds: Vec<u64>,
     /// How often idle workers look for work that another node queued.
     pub poll_interval_ms: u64,

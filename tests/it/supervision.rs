@@ -231,3 +231,27 @@ async fn budgets_stop_a_task_and_then_its_key() {
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(&format!("ccgate_key_cost_usd_micros_total{{key=\"{key_id}\"}}")), "per-key cost metric");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_run_comes_back_after_the_wait_the_api_asked_for() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "[queue]\nmax_attempts = 3\nretry_backoff_seconds = [1]\n").unwrap();
+    let env = vec![
+        ("CCGATE_CONFIG".to_string(), config.path().display().to_string()),
+        ("CLAUDE_CODE_MAX_RETRIES".to_string(), "1".to_string()),
+    ];
+    let gateway = Gateway::start(&model, GatewayOptions { env, ..Default::default() }).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    // Three 429s with `Retry-After: 3`: the CLI waits once and gives up, the gateway
+    // waits what the API asked (not its 1 s backoff), the next run gets through.
+    let limited = json!({"prompt": scripted(vec![say("through").http_error(HttpError::new(429, 3).retry_after(3))])});
+    let task = gateway.submit(&key, limited).await;
+    let id = task["id"].as_str().unwrap();
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
+    let said = notices(&gateway.events(&key, id, None).await);
+    let retry = said.iter().find(|n| n.contains("transient failure")).expect("a retry notice");
+    assert!(retry.contains("answered 429") && retry.contains("retrying in 3 s"), "{retry}");
+}

@@ -331,8 +331,8 @@ impl Queue {
         let schedule = &self.config.retry_backoff_seconds;
         let backoff = schedule.get(fence.attempt as usize - 1).or(schedule.last()).copied().unwrap_or(5);
         let now = crate::timestamp::now_ms();
-        // A rate limit's reset wins, but never more than six hours away.
-        let at = not_before.filter(|t| *t > now).unwrap_or(now + backoff as i64 * 1000).min(now + 6 * 3_600_000);
+        // The later of the backoff and what the API asked for, but never more than six hours away.
+        let at = (now + backoff as i64 * 1000).max(not_before.unwrap_or(0)).min(now + 6 * 3_600_000);
         let seconds = (at - now + 999) / 1000;
         let notice = format!(
             "transient failure: {reason}; retrying in {seconds} s (attempt {} of {max_attempts})",

@@ -38,7 +38,11 @@ pub fn decide(report: &RunReport, timeout_seconds: u64) -> Outcome {
     let outcome = decide_once(report, timeout_seconds);
     match (&outcome, transient(report)) {
         (Outcome::Finished { .. }, Some(reason)) => {
-            Outcome::Retry { reason, not_before: report.state.rate_limited_until, fallback: Box::new(outcome) }
+            // The API's own word on when to come back: a rate limit's reset, else the
+            // delay the CLI last waited (its `Retry-After`).
+            let retry_after = report.state.last_retry_delay_ms.map(|ms| crate::timestamp::now_ms() + ms as i64);
+            let not_before = report.state.rate_limited_until.or(retry_after);
+            Outcome::Retry { reason, not_before, fallback: Box::new(outcome) }
         }
         _ => outcome,
     }
@@ -244,6 +248,13 @@ mod tests {
         ]);
         let Outcome::Retry { reason, not_before, fallback } = decide(&overloaded, 10) else { panic!() };
         assert!(reason.contains("529") && not_before.is_none());
+        let waited = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"system","subtype":"api_retry","attempt":1,"retry_delay_ms":60000.0,"error_status":429}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":429,"result":"API Error: 429"}"#,
+        ]);
+        let Outcome::Retry { not_before, .. } = decide(&waited, 10) else { panic!() };
+        assert!(not_before.unwrap() >= crate::timestamp::now_ms() + 59_000, "the Retry-After the CLI saw");
         assert!(matches!(*fallback, Outcome::Finished { status: TaskStatus::Failed, .. }));
 
         let limited = report_with(&[

@@ -30,6 +30,9 @@ pub struct RunState {
     open_tools: HashSet<String>,
     /// A `rate_limit_event` said requests are rejected until then (ms since the epoch).
     pub rate_limited_until: Option<i64>,
+    /// The wait the CLI's last `api_retry` announced (the API's `Retry-After`, or
+    /// its own backoff), in milliseconds.
+    pub last_retry_delay_ms: Option<u64>,
 }
 
 impl RunState {
@@ -90,6 +93,10 @@ impl RunState {
     }
 
     fn system(&mut self, object: Map<String, Value>) -> Vec<EventRecord> {
+        if object.get("subtype").and_then(Value::as_str) == Some("api_retry") {
+            self.last_retry_delay_ms =
+                object.get("retry_delay_ms").and_then(Value::as_f64).map(|ms| ms.max(0.0) as u64);
+        }
         if object.get("subtype").and_then(Value::as_str) == Some("init") {
             self.saw_init = true;
             self.claude_code_version = object.get("claude_code_version").and_then(Value::as_str).map(String::from);
