@@ -100,3 +100,40 @@ echo '{{"type":"result","subtype":"success","is_error":false,"result":"ok","sess
     let stdin = std::fs::read_to_string(format!("{}.stdin", out.display())).unwrap();
     assert!(stdin.contains("secret prompt text"));
 }
+
+/// The real CLI exits once its stdin closes after the result; this one ignores
+/// that and keeps running, as a hung CLI would.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_that_lingers_after_its_result_is_stopped_and_the_result_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("ccgate-linger-{}", std::process::id());
+    let script = format!(
+        r#"if [ "$1" = "--version" ]; then echo "2.1.197 (Claude Code)"; exit 0; fi
+read line
+echo '{{"type":"system","subtype":"init","session_id":"s-2","claude_code_version":"0"}}'
+echo '{{"type":"result","subtype":"success","is_error":false,"result":"all done","session_id":"s-2","num_turns":1}}'
+exec sh -c 'sleep 300; :' {marker}"#
+    );
+    let model = Model::start().await;
+    let config = dir.path().join("ccgate.toml");
+    std::fs::write(&config, "[claude]\nlinger_seconds = 1\nkill_grace_seconds = 1\n").unwrap();
+    let options = GatewayOptions {
+        claude_bin: Some(stand_in(dir.path(), &script)),
+        env: vec![("CCGATE_CONFIG".into(), config.display().to_string())],
+        ..Default::default()
+    };
+    let gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let task = gateway.submit(&key, json!({"prompt": "anything"})).await;
+    let id = task["id"].as_str().unwrap();
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["result"]["text"], "all done");
+    let events = gateway.events(&key, id, None).await;
+    assert!(
+        events.iter().any(|(_, _, d)| d["line"].as_str().is_some_and(|l| l.contains("stayed alive after its result"))),
+        "the linger is noted"
+    );
+    crate::cancel_and_timeout::wait_until(|| processes_with(&marker).is_empty(), "the lingering process to be gone")
+        .await;
+}
