@@ -160,8 +160,9 @@ async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_
         .await;
 
     // The worst case: the supervisor and then the gateway die by SIGKILL.
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(gateway.data.path().join(format!("runs/{id}.json"))).unwrap()).unwrap();
+    let runs = std::fs::read_dir(gateway.data.path().join("runs")).unwrap();
+    let file = runs.flatten().find(|e| e.file_name().to_string_lossy().starts_with(id)).expect("the run's record");
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
     let supervisor = record["supervisor"]["pid"].as_u64().unwrap();
     std::process::Command::new("kill").args(["-9", &supervisor.to_string()]).status().unwrap();
     gateway.kill();

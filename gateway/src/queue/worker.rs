@@ -12,7 +12,7 @@ use super::hub::Hub;
 use crate::config::QueueConfig;
 use crate::hooks::ResultProcessor;
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
-use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RunCost, Store};
+use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RetryRun, RunCost, Store};
 use crate::task::structured::check_answer;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
@@ -208,8 +208,15 @@ impl Queue {
             messages,
             stop_tx.clone(),
         ));
-        let heartbeat =
-            tokio::spawn(keep_lease(self.store.clone(), id.clone(), fence.clone(), self.lease_ms(), stop_tx.clone()));
+        // Aborted however this function ends: a lease kept alive by a run that panicked
+        // would hold the task forever.
+        let heartbeat = AbortOnDrop(tokio::spawn(keep_lease(
+            self.store.clone(),
+            id.clone(),
+            fence.clone(),
+            self.lease_ms(),
+            stop_tx.clone(),
+        )));
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let request = TurnRequest {
@@ -224,7 +231,7 @@ impl Queue {
         // The lease stays alive until the outcome is stored, or the reaper would run
         // the task again.
         self.conclude(&task, &fence, &options, report, queue_wait).await;
-        heartbeat.abort();
+        drop(heartbeat);
         self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         self.hub.task_changed(&id);
     }
@@ -244,12 +251,20 @@ impl Queue {
         }
         let mut outcome = decide(&report, options.timeout_seconds);
         if let Outcome::Retry { reason, not_before, fallback } = outcome {
-            // Past `system/init` the session holds the prompt: the retry continues it.
-            let continue_turn = report.state.saw_init && report.state.session_id.is_some();
-            if self.retry_later(task, fence, &reason, not_before, continue_turn).await {
+            // Past `system/init` the session holds the prompt: the retry continues it
+            // (and once a retry continued, every later one does).
+            let continue_turn = task.continue_turn || (report.state.saw_init && report.state.session_id.is_some());
+            let cost = partial_cost(task, &report);
+            if self.retry_later(task, fence, &reason, not_before, continue_turn, cost).await {
                 return;
             }
             outcome = match *fallback {
+                // A cancel that came in while the retry was being decided wins.
+                Outcome::Finished { result, .. } if self.cancel_was_requested(&task.id).await => Outcome::Finished {
+                    status: TaskStatus::Cancelled,
+                    result,
+                    error: Some(TaskError::new(ErrorKind::Cancelled, "the task was cancelled")),
+                },
                 Outcome::Finished { status, result, error } => Outcome::Finished {
                     status,
                     result,
@@ -323,6 +338,7 @@ impl Queue {
         reason: &str,
         not_before: Option<i64>,
         continue_turn: bool,
+        cost: Option<RunCost>,
     ) -> bool {
         let max_attempts = self.config.max_attempts as i32;
         if fence.attempt >= max_attempts || self.shutdown.is_triggered() || self.cancel_was_requested(&task.id).await {
@@ -342,7 +358,9 @@ impl Queue {
             crate::runner::gateway_notice(&notice),
             EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt, "retry": reason})),
         ];
-        match self.store.retry_run(&task.id, fence, task.current_turn, at, continue_turn, &events).await {
+        let retry =
+            RetryRun { turn: task.current_turn, not_before: at, continue_turn, cost: cost.as_ref(), events: &events };
+        match self.store.retry_run(&task.id, fence, retry).await {
             Ok(changed) => {
                 tracing::info!(task_id = %task.id, reason, seconds, "transient failure; task re-queued");
                 changed
@@ -502,4 +520,29 @@ fn stop_once(stop: &watch::Sender<Option<Stop>>, reason: Stop) {
         }
         unset
     });
+}
+
+/// What a run that ends in a retry cost, from its `result` event if it had one.
+fn partial_cost(task: &crate::store::entities::task::Model, report: &crate::runner::RunReport) -> Option<RunCost> {
+    let result = report.state.result.as_ref()?;
+    let cost_usd = result.get("total_cost_usd").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let mut usage = crate::task::Usage::default();
+    if let Some(reported) = result.get("usage") {
+        crate::runner::add_usage(&mut usage, reported);
+    }
+    Some(RunCost {
+        key_id: task.key_id.clone(),
+        cost_micros: (cost_usd * 1_000_000.0).round() as i64,
+        input_tokens: (usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens) as i64,
+        output_tokens: usage.output_tokens as i64,
+    })
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

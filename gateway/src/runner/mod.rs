@@ -13,7 +13,7 @@ pub mod supervisor;
 pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
 pub use outcome::{Outcome, decide, partial_result};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
-pub use stream::RunState;
+pub use stream::{RunState, add_usage};
 
 /// The prompt of a retried turn whose session already holds the turn's own prompt
 /// (sending that again would repeat it in the conversation).

@@ -32,28 +32,61 @@ impl ProcessId {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub task_id: String,
+    /// The machine and boot the pids belong to (a data directory may be shared).
+    pub host: String,
+    pub boot_id: String,
     pub gateway: ProcessId,
     pub supervisor: ProcessId,
     pub claude_config_dir: PathBuf,
 }
 
-/// The record file of a task's run.
-pub fn record_path(runs_dir: &Path, task_id: &str) -> PathBuf {
-    runs_dir.join(format!("{task_id}.json"))
+impl RunRecord {
+    pub fn new(task_id: &str, gateway: ProcessId, supervisor: ProcessId, claude_config_dir: PathBuf) -> Self {
+        Self { task_id: task_id.to_string(), host: host(), boot_id: boot_id(), gateway, supervisor, claude_config_dir }
+    }
+}
+
+/// The record file of a run: one per task and gateway process, so a gateway only
+/// ever removes its own.
+pub fn record_path(runs_dir: &Path, task_id: &str, gateway: ProcessId) -> PathBuf {
+    runs_dir.join(format!("{task_id}.{}-{}.json", gateway.pid, gateway.started))
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default().trim().to_string()
 }
 
 /// Writes the record of a run that just started.
 pub fn record(runs_dir: &Path, record: &RunRecord) -> std::io::Result<()> {
     std::fs::create_dir_all(runs_dir)?;
-    let path = record_path(runs_dir, &record.task_id);
-    let partial = path.with_extension("json.partial");
+    let path = record_path(runs_dir, &record.task_id, record.gateway);
+    let partial = path.with_extension("partial");
     std::fs::write(&partial, serde_json::to_vec(record).map_err(std::io::Error::other)?)?;
     std::fs::rename(partial, path)
 }
 
 /// Forgets a run that ended.
-pub fn forget(runs_dir: &Path, task_id: &str) {
-    let _ = std::fs::remove_file(record_path(runs_dir, task_id));
+pub fn forget(runs_dir: &Path, record: &RunRecord) {
+    let _ = std::fs::remove_file(record_path(runs_dir, &record.task_id, record.gateway));
+}
+
+/// Kills every process still carrying the run's environment (after its supervisor
+/// had to be killed, its descendants may have been left to init).
+pub fn kill_leftovers(claude_config_dir: &Path) -> usize {
+    let marker = format!("CLAUDE_CONFIG_DIR={}", claude_config_dir.display());
+    let pids = processes_with_env(marker.as_bytes());
+    for pid in &pids {
+        // SAFETY: SIGKILL to processes of this gateway's own run.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGKILL);
+        }
+    }
+    pids.len()
 }
 
 /// Kills what is left of runs whose gateway is gone; returns their task ids.
@@ -61,30 +94,37 @@ pub fn forget(runs_dir: &Path, task_id: &str) {
 /// directory) are left alone.
 pub fn reap(runs_dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(runs_dir) else { return Vec::new() };
+    let (here, this_boot) = (host(), boot_id());
     let mut reaped = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue; // another gateway may be writing it
+        }
         let Some(record) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) else {
-            let _ = std::fs::remove_file(&path);
             continue;
         };
+        if record.host != here {
+            continue; // another machine's run: not ours to judge
+        }
+        if record.boot_id != this_boot {
+            let _ = std::fs::remove_file(&path); // its processes died with the machine
+            continue;
+        }
         if record.gateway.alive() {
             continue;
         }
-        let marker = format!("CLAUDE_CONFIG_DIR={}", record.claude_config_dir.display());
-        let mut killed = processes_with_env(marker.as_bytes());
+        let mut killed = kill_leftovers(&record.claude_config_dir);
         if record.supervisor.alive() {
-            killed.push(record.supervisor.pid);
-        }
-        for pid in &killed {
-            // SAFETY: SIGKILL to processes of a dead gateway's run, identified above.
+            // SAFETY: the dead gateway's own supervisor, checked by pid and start time.
             #[allow(unsafe_code)]
             unsafe {
-                libc::kill(*pid as i32, libc::SIGKILL);
+                libc::kill(record.supervisor.pid as i32, libc::SIGKILL);
             }
+            killed += 1;
         }
-        if !killed.is_empty() {
-            tracing::warn!(task_id = %record.task_id, processes = killed.len(), "killed processes of a run left by an earlier gateway");
+        if killed > 0 {
+            tracing::warn!(task_id = %record.task_id, processes = killed, "killed processes of a run left by an earlier gateway");
             reaped.push(record.task_id.clone());
         }
         let _ = std::fs::remove_file(&path);
@@ -132,16 +172,15 @@ mod tests {
     fn records_of_live_gateways_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let me = ProcessId::of(std::process::id()).unwrap();
-        let record = RunRecord {
-            task_id: "tsk_1".into(),
-            gateway: me,
-            supervisor: me,
-            claude_config_dir: dir.path().join("nowhere"),
-        };
+        let record = RunRecord::new("tsk_1", me, me, dir.path().join("nowhere"));
         super::record(dir.path(), &record).unwrap();
         assert!(reap(dir.path()).is_empty());
-        assert!(record_path(dir.path(), "tsk_1").exists(), "kept while its gateway lives");
-        forget(dir.path(), "tsk_1");
-        assert!(!record_path(dir.path(), "tsk_1").exists());
+        assert!(record_path(dir.path(), "tsk_1", me).exists(), "kept while its gateway lives");
+        forget(dir.path(), &record);
+        assert!(!record_path(dir.path(), "tsk_1", me).exists());
+        let elsewhere = RunRecord { host: "another-host".into(), gateway: ProcessId { started: 1, ..me }, ..record };
+        super::record(dir.path(), &elsewhere).unwrap();
+        assert!(reap(dir.path()).is_empty());
+        assert!(record_path(dir.path(), "tsk_1", elsewhere.gateway).exists(), "another machine's record is left alone");
     }
 }

@@ -53,7 +53,10 @@ fn transient(report: &RunReport) -> Option<String> {
     if report.stop.is_some() || report.spawn_error.is_some() {
         return None;
     }
+    // The task's own limits are final, whatever else happened in the run.
+    const FINAL: [&str; 3] = ["error_max_turns", "error_max_budget_usd", "error_max_structured_output_retries"];
     match &report.state.result {
+        Some(event) if FINAL.contains(&event.get("subtype").and_then(Value::as_str).unwrap_or("")) => None,
         Some(event) if event.get("is_error").and_then(Value::as_bool) == Some(true) => {
             let status = event.get("api_error_status").and_then(Value::as_u64);
             if let Some(status) = status.filter(|s| TRANSIENT_STATUSES.contains(s)) {
@@ -264,6 +267,12 @@ mod tests {
         ]);
         let Outcome::Retry { not_before, .. } = decide(&limited, 10) else { panic!() };
         assert_eq!(not_before, Some(1_900_000_000_000));
+        let over_budget = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1900000000}}"#,
+            r#"{"type":"result","subtype":"error_max_budget_usd","is_error":true}"#,
+        ]);
+        assert!(matches!(decide(&over_budget, 10), Outcome::Finished { .. }), "the task's own limit is final");
 
         let bad_request = report_with(&[
             r#"{"type":"system","subtype":"init","session_id":"s"}"#,

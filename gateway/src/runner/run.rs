@@ -119,7 +119,7 @@ impl Runner {
             let _ = child.start_kill();
             return report;
         };
-        self.record_run(&request, &child, &sink).await;
+        let record = self.record_run(&request, &child, &sink).await;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
         // stdout is read by its own task, so no partly read line is lost when another
@@ -243,24 +243,32 @@ impl Runner {
         }
         report.stderr_tail = stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
         report.duration = started.elapsed();
-        orphans::forget(&self.runs_dir, request.task_id);
+        if escalation == Escalation::Killed {
+            // The supervisor itself was killed: sweep what it could not.
+            orphans::kill_leftovers(&request.dirs.claude_config);
+        }
+        if let Some(record) = &record {
+            orphans::forget(&self.runs_dir, record);
+        }
         report
     }
 
     /// Records the run so that a later gateway can kill it if this one dies badly.
-    async fn record_run(&self, request: &TurnRequest<'_>, child: &Child, sink: &mpsc::Sender<RunnerMessage>) {
+    async fn record_run(
+        &self,
+        request: &TurnRequest<'_>,
+        child: &Child,
+        sink: &mpsc::Sender<RunnerMessage>,
+    ) -> Option<RunRecord> {
         let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
-        let (Some(gateway), Some(supervisor)) = ids else { return };
-        let record = RunRecord {
-            task_id: request.task_id.to_string(),
-            gateway,
-            supervisor,
-            claude_config_dir: request.dirs.claude_config.clone(),
-        };
+        let (Some(gateway), Some(supervisor)) = ids else { return None };
+        let record = RunRecord::new(request.task_id, gateway, supervisor, request.dirs.claude_config.clone());
         if let Err(e) = orphans::record(&self.runs_dir, &record) {
             let notice = format!("could not record the run for the orphan reaper: {e}");
             let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)])).await;
+            return None;
         }
+        Some(record)
     }
 
     /// Starts stopping the run for `reason`: a cancel, timeout or stall first asks
@@ -275,9 +283,16 @@ impl Runner {
         stdin_lines: &mut Option<mpsc::Sender<String>>,
         sink: &mpsc::Sender<RunnerMessage>,
     ) -> (Escalation, std::pin::Pin<Box<tokio::time::Sleep>>) {
-        report.stop = Some(reason);
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let interruptible = matches!(reason, Stop::Cancel | Stop::Timeout | Stop::Stalled);
+        if interruptible && report.state.result.is_some() {
+            // The turn is over and its result stands; what is left is a process slow to exit.
+            report.lingered = true;
+            *stdin_lines = None;
+            terminate(child);
+            return (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
+        }
+        report.stop = Some(reason);
         if interruptible && report.state.result.is_none() && report.state.saw_init {
             let interrupt = json!({"type": "control_request", "request_id": crate::ids::new_id("req"),
                                    "request": {"subtype": "interrupt"}});
@@ -340,6 +355,7 @@ async fn feed_stdin(
         stdin.flush().await
     };
     tokio::select! {
+        biased;
         result = written => {
             if let Err(e) = result {
                 let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))])).await;

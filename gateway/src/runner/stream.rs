@@ -82,8 +82,12 @@ impl RunState {
     /// `rate_limit_info`.
     fn note_rate_limit(&mut self, object: &Map<String, Value>) {
         let info = object.get("rate_limit_info").and_then(Value::as_object).unwrap_or(object);
-        if info.get("status").and_then(Value::as_str) == Some("rejected") {
-            self.rate_limited_until = info.get("resetsAt").and_then(Value::as_i64).map(|s| s * 1000);
+        match info.get("status").and_then(Value::as_str) {
+            Some("rejected") => {
+                self.rate_limited_until = info.get("resetsAt").and_then(Value::as_i64).map(|s| s.saturating_mul(1000));
+            }
+            Some(_) => self.rate_limited_until = None,
+            None => {}
         }
     }
 

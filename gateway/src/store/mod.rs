@@ -24,7 +24,8 @@ pub use keys::NewKey;
 pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState};
 pub use spend::{RunCost, Spend, SpendTotals};
 pub use tasks::{
-    ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, TaskFilter,
+    ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, RetryRun,
+    TaskFilter,
 };
 
 /// A database failure, with the operation that hit it.

@@ -107,6 +107,19 @@ pub struct FinishRun {
     pub audit: AuditEntry,
 }
 
+/// A run's task going back to the queue after a transient failure.
+#[derive(Debug)]
+pub struct RetryRun<'a> {
+    pub turn: i32,
+    /// Not claimed before this time.
+    pub not_before: i64,
+    /// The session holds the turn's prompt: the next run continues instead.
+    pub continue_turn: bool,
+    /// What the failed run cost its key.
+    pub cost: Option<&'a super::RunCost>,
+    pub events: &'a [EventRecord],
+}
+
 /// What recovery did with a task whose run was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecoveredTask {
@@ -574,34 +587,31 @@ impl Store {
 
     /// Puts a run's task back in the queue after a transient failure: the attempt
     /// counts, and the task is not claimed before `not_before`.
-    pub async fn retry_run(
-        &self,
-        id: &str,
-        fence: &Fence,
-        turn: i32,
-        not_before: i64,
-        continue_turn: bool,
-        events: &[EventRecord],
-    ) -> Result<bool> {
+    pub async fn retry_run(&self, id: &str, fence: &Fence, retry: RetryRun<'_>) -> Result<bool> {
+        let RetryRun { turn, not_before, continue_turn, cost, events } = retry;
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
-        if append(&txn, id, Some(fence), events, now).await?.is_none() {
-            txn.rollback().await.during("re-queueing a task")?;
-            return Ok(false);
-        }
+        // Not when a cancel came in meanwhile: the caller finishes the task instead.
         let update = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value("queued"))
             .col_expr(task::Column::NotBefore, Expr::value(not_before))
             .col_expr(task::Column::ContinueTurn, Expr::value(continue_turn))
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
-            .filter(task::Column::Id.eq(id));
-        let changed = fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 1;
-        if changed {
-            set_turn_status(&txn, id, Some(turn), "queued", now).await?;
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::CancelRequested.eq(false));
+        if fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 0 {
+            txn.rollback().await.during("re-queueing a task")?;
+            return Ok(false);
+        }
+        append(&txn, id, None, events, now).await?;
+        set_turn_status(&txn, id, Some(turn), "queued", now).await?;
+        // The failed attempt may have cost something: it counts against the key.
+        if let Some(cost) = cost {
+            super::spend::record(&txn, cost, now).await?;
         }
         txn.commit().await.during("re-queueing a task")?;
-        Ok(changed)
+        Ok(true)
     }
 
     /// Puts a run's task back in the queue without counting the attempt (shutdown).

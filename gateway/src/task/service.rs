@@ -343,6 +343,7 @@ impl TaskService {
         if task.workspace_expired_at.is_some() {
             return Err(TaskServiceError::WorkspaceExpired);
         }
+        self.check_budget(principal).await?;
         let events =
             [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1}))];
         let audit = audit_entry(principal, ctx, "task.message", "ok");
