@@ -71,7 +71,8 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
             "not_a_server_error,status_code_conformance,content_type_conformance,\
              response_schema_conformance,response_headers_conformance",
         )
-        .args(["--max-examples", "10", "--max-time", "60", "--seed", "1", "--workers", "2"])
+        // One worker: with two, hypothesis 6.x can trip over its own AST cache (a tool error, not a finding).
+        .args(["--max-examples", "10", "--max-time", "60", "--seed", "1", "--workers", "1"])
         .args(["--no-color", "--generation-database", "none", "--report-dir"])
         .arg(report.path())
         .current_dir(report.path()) // its caches stay out of the repository
