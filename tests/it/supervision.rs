@@ -9,6 +9,18 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// The events of a task that is not finished: what the stream sends in a second.
+async fn events_so_far(gateway: &Gateway, key: &str, id: &str) -> Vec<(i64, String, serde_json::Value)> {
+    let mut response =
+        gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/events"), key).send().await.unwrap();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    parse_sse(&text)
+}
+
 fn notices(events: &[(i64, String, serde_json::Value)]) -> Vec<String> {
     events
         .iter()
@@ -212,13 +224,28 @@ async fn budgets_stop_a_task_and_then_its_key() {
     assert_eq!(task["error"]["kind"], "resource_limit", "{task}");
 
     // Per key: the run in progress finishes, the next submit is refused with 402.
-    let created = gateway.create_key_json(&["--name", "thrifty", "--budget-per-day", "0.05"]);
+    let created = gateway.create_key_json(&["--name", "thrifty", "--budget-per-day", "0.05", "--max-concurrent", "1"]);
     let (thrifty, key_id) = (created["secret"].as_str().unwrap(), created["id"].as_str().unwrap());
-    let body = json!({"prompt": scripted(vec![say("spent it")]), "wait_seconds": 60});
-    let (_, first) = gateway.post("/v1/execute", thrifty, &body).await;
+    let first = gateway.submit(thrifty, json!({"prompt": scripted(vec![bash("sleep 1"), say("spent it")])})).await;
+    // Queued behind the first while the budget still had room: it waits for the reset.
+    let waiting = gateway.submit(thrifty, json!({"prompt": scripted(vec![say("later")])})).await;
+    let first = gateway.wait_done(thrifty, first["id"].as_str().unwrap()).await;
     assert_eq!(first["status"], "completed", "{first}");
     let spent = first["result"]["cost_usd"].as_f64().unwrap();
     assert!(spent > 0.05, "the scripted answer costs more than the budget: {spent}");
+    let waiting_id = waiting["id"].as_str().unwrap();
+    let mut deferred = false;
+    for _ in 0..100 {
+        let said = notices(&events_so_far(&gateway, thrifty, waiting_id).await);
+        if said.iter().any(|n| n.contains("budget is spent; the task waits until")) {
+            deferred = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(deferred, "the queued task was deferred");
+    let (_, waiting) = gateway.get(&format!("/v1/tasks/{waiting_id}"), thrifty).await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
     let (status, problem) = gateway.post("/v1/tasks", thrifty, &json!({"prompt": "more"})).await;
     assert_eq!(status, 402, "{problem}");
     assert_eq!(problem["type"], "https://ccgate.dev/errors/budget-exceeded");

@@ -191,6 +191,9 @@ impl Queue {
                 return;
             }
         };
+        if self.wait_for_budget(&task, &fence).await {
+            return;
+        }
         let (stop_tx, stop_rx) = watch::channel(None);
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
         if self.shutdown.is_triggered() {
@@ -317,7 +320,7 @@ impl Queue {
                     crate::runner::gateway_notice("the gateway is shutting down; the task goes back to the queue"),
                     EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt})),
                 ];
-                match self.store.requeue_run(id, fence, task.current_turn, &events).await {
+                match self.store.requeue_run(id, fence, task.current_turn, None, &events).await {
                     Ok(true) => tracing::info!(task_id = %id, "run stopped for shutdown; task re-queued"),
                     Ok(false) => tracing::warn!(task_id = %id, "run stopped for shutdown but no longer held the task"),
                     Err(e) => tracing::error!(task_id = %id, error = %e, "could not re-queue a task at shutdown"),
@@ -326,6 +329,45 @@ impl Queue {
             Outcome::Abandon => tracing::warn!(task_id = %id, "run lost its lease; another node owns the task"),
             // A retry's fallback is always a finished outcome.
             Outcome::Retry { .. } => tracing::error!(task_id = %id, "a retry had no outcome to fall back on"),
+        }
+    }
+
+    /// Puts a claimed task back until its key's budget resets, if the key has spent
+    /// it (tasks queued before it ran out wait instead of spending more); says
+    /// whether it did.
+    async fn wait_for_budget(&self, task: &crate::store::entities::task::Model, fence: &Fence) -> bool {
+        let Ok(Some(key)) = self.store.key(&task.key_id).await else { return false };
+        if key.budget_micros_per_day.is_none() && key.budget_micros_per_month.is_none() {
+            return false;
+        }
+        let now = crate::timestamp::now_ms();
+        let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
+        let (tomorrow, next_month) = crate::store::next_day_and_month(now);
+        let until = if key.budget_micros_per_month.is_some_and(|b| spend.this_month.cost_micros >= b) {
+            next_month
+        } else if key.budget_micros_per_day.is_some_and(|b| spend.today.cost_micros >= b) {
+            tomorrow
+        } else {
+            return false;
+        };
+        let notice = format!(
+            "the key's budget is spent; the task waits until {} when it resets",
+            crate::timestamp::format_ms(until)
+        );
+        let events = [
+            crate::runner::gateway_notice(&notice),
+            EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt - 1})),
+        ];
+        match self.store.requeue_run(&task.id, fence, task.current_turn, Some(until), &events).await {
+            Ok(changed) => {
+                tracing::info!(task_id = %task.id, until, "key over budget; task deferred");
+                self.hub.task_changed(&task.id);
+                changed
+            }
+            Err(e) => {
+                tracing::error!(task_id = %task.id, error = %e, "could not defer a task of a key over budget");
+                false
+            }
         }
     }
 

@@ -40,6 +40,22 @@ pub fn day_of(ms: i64) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
+/// The next UTC midnight after `ms`, and the first instant of the next UTC month.
+pub fn next_day_and_month(ms: i64) -> (i64, i64) {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let midnight = |date: time::Date| date.midnight().assume_utc().unix_timestamp() * 1000;
+    let date = at.date();
+    let tomorrow = date.next_day().map_or(ms + 86_400_000, midnight);
+    let (year, month) = if date.month() == time::Month::December {
+        (date.year() + 1, time::Month::January)
+    } else {
+        (date.year(), date.month().next())
+    };
+    let next_month = time::Date::from_calendar_date(year, month, 1).map_or(tomorrow, midnight);
+    (tomorrow, next_month)
+}
+
 /// Adds a run's cost to its key's day.
 pub(super) async fn record(conn: &impl ConnectionTrait, cost: &RunCost, now: i64) -> Result<()> {
     let row = key_spend::ActiveModel {
@@ -105,6 +121,15 @@ fn add(into: &mut SpendTotals, more: SpendTotals) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn budgets_reset_at_utc_midnight_and_month_start() {
+        // 2026-12-31T23:00:00Z
+        let (tomorrow, next_month) = super::next_day_and_month(1_798_758_000_000);
+        assert_eq!(super::day_of(tomorrow), "2027-01-01");
+        assert_eq!(tomorrow, 1_798_761_600_000);
+        assert_eq!(next_month, tomorrow);
+    }
+
     #[test]
     fn days_are_utc_dates() {
         assert_eq!(super::day_of(0), "1970-01-01");

@@ -615,7 +615,15 @@ impl Store {
     }
 
     /// Puts a run's task back in the queue without counting the attempt (shutdown).
-    pub async fn requeue_run(&self, id: &str, fence: &Fence, turn: i32, events: &[EventRecord]) -> Result<bool> {
+    /// `not_before` keeps it from being claimed again before then (a spent budget).
+    pub async fn requeue_run(
+        &self,
+        id: &str,
+        fence: &Fence,
+        turn: i32,
+        not_before: Option<i64>,
+        events: &[EventRecord],
+    ) -> Result<bool> {
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
         if append(&txn, id, Some(fence), events, now).await?.is_none() {
@@ -624,6 +632,7 @@ impl Store {
         }
         let update = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value("queued"))
+            .col_expr(task::Column::NotBefore, Expr::value(not_before))
             .col_expr(task::Column::Attempts, Expr::col(task::Column::Attempts).sub(1))
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
