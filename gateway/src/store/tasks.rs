@@ -182,9 +182,11 @@ impl Store {
                 });
             }
         }
-        // The key's row lock serialises its creates on PostgreSQL (SQLite has one
-        // writer), so parallel requests cannot all pass the cap.
-        api_key::Entity::find_by_id(row.key_id.clone()).lock_exclusive().one(&txn).await.during("locking a key")?;
+        // The key's row lock serialises its creates on PostgreSQL, so parallel requests
+        // cannot all pass the cap (SQLite has one writer connection: already serial).
+        if self.backend() == DbBackend::Postgres {
+            api_key::Entity::find_by_id(row.key_id.clone()).lock_exclusive().one(&txn).await.during("locking a key")?;
+        }
         let queued = task::Entity::find()
             .filter(task::Column::KeyId.eq(row.key_id.clone()))
             .filter(task::Column::Status.eq("queued"))

@@ -116,10 +116,13 @@ impl TaskService {
         }
         self.validator.validate(&mut request, principal).map_err(TaskServiceError::Rejected)?;
         self.check_budget(principal).await?;
-        // A cheap early refusal before any input is written; the insert decides.
-        let queued = self.store.queued_count(&principal.key_id).await?;
-        if queued >= u64::from(principal.max_queued_tasks) {
-            return Err(TaskServiceError::QueueFull { queued });
+        // The insert decides on the queue cap; with input files to write first, an
+        // early look saves writing them for nothing.
+        if !request.files.is_empty() || upload.is_some() {
+            let queued = self.store.queued_count(&principal.key_id).await?;
+            if queued >= u64::from(principal.max_queued_tasks) {
+                return Err(TaskServiceError::QueueFull { queued });
+            }
         }
         // Run to the end even if the client hangs up: a half-done create would leave
         // a workspace without a task, or a task whose files were cleaned away.
