@@ -202,7 +202,7 @@ impl Queue {
         }
         tracing::info!(task_id = %id, attempt = fence.attempt, turn = task.current_turn, "run started");
 
-        let (sink, messages) = mpsc::channel(256);
+        let (sink, messages) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_events(
             self.store.clone(),
             self.hub.clone(),
@@ -479,7 +479,7 @@ async fn write_events(
     hub: Arc<Hub>,
     task_id: String,
     fence: Fence,
-    mut messages: mpsc::Receiver<RunnerMessage>,
+    mut messages: mpsc::UnboundedReceiver<RunnerMessage>,
     stop: watch::Sender<Option<Stop>>,
 ) {
     let mut batch = Vec::new();

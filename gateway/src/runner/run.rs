@@ -98,10 +98,13 @@ impl Runner {
     }
 
     /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
+    /// The sink is unbounded so that a stalled database can never keep the run's
+    /// timers from firing (stdout itself stays bounded by the line channel, and every
+    /// event is capped in size).
     pub async fn run(
         &self,
         request: TurnRequest<'_>,
-        sink: mpsc::Sender<RunnerMessage>,
+        sink: mpsc::UnboundedSender<RunnerMessage>,
         mut stop: watch::Receiver<Option<Stop>>,
     ) -> RunReport {
         let started = Instant::now();
@@ -174,18 +177,18 @@ impl Runner {
                         }
                         Some(Ok(Line::Eof)) | None => break,
                         Some(Err(e)) => {
-                            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("reading stdout failed: {e}"))])).await;
+                            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("reading stdout failed: {e}"))]));
                             break;
                         }
                     };
                     if report.state.session_id != session_sent {
                         if let Some(session) = &report.state.session_id {
-                            let _ = sink.send(RunnerMessage::Session(session.clone())).await;
+                            let _ = sink.send(RunnerMessage::Session(session.clone()));
                         }
                         session_sent = report.state.session_id.clone();
                     }
                     if !events.is_empty() {
-                        let _ = sink.send(RunnerMessage::Events(events)).await;
+                        let _ = sink.send(RunnerMessage::Events(events));
                     }
                     if report.state.result.is_some() && stdin_lines.take().is_some() && escalation == Escalation::None {
                         backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(self.config.linger_seconds))));
@@ -214,7 +217,7 @@ impl Runner {
                                 report.lingered = true;
                             } else {
                                 let notice = "the turn did not end after the interrupt; stopping its processes";
-                                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", notice)])).await;
+                                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", notice)]));
                             }
                             stdin_lines = None;
                             terminate(&child);
@@ -227,7 +230,7 @@ impl Runner {
                             backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(2))));
                         }
                         Escalation::Killed => {
-                            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", "output stayed open after the run was killed; stopped reading it")])).await;
+                            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", "output stayed open after the run was killed; stopped reading it")]));
                             break;
                         }
                     }
@@ -258,14 +261,14 @@ impl Runner {
         &self,
         request: &TurnRequest<'_>,
         child: &Child,
-        sink: &mpsc::Sender<RunnerMessage>,
+        sink: &mpsc::UnboundedSender<RunnerMessage>,
     ) -> Option<RunRecord> {
         let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
         let (Some(gateway), Some(supervisor)) = ids else { return None };
         let record = RunRecord::new(request.task_id, gateway, supervisor, request.dirs.claude_config.clone());
         if let Err(e) = orphans::record(&self.runs_dir, &record) {
             let notice = format!("could not record the run for the orphan reaper: {e}");
-            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)])).await;
+            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
             return None;
         }
         Some(record)
@@ -281,7 +284,7 @@ impl Runner {
         report: &mut RunReport,
         child: &Child,
         stdin_lines: &mut Option<mpsc::Sender<String>>,
-        sink: &mpsc::Sender<RunnerMessage>,
+        sink: &mpsc::UnboundedSender<RunnerMessage>,
     ) -> (Escalation, std::pin::Pin<Box<tokio::time::Sleep>>) {
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let interruptible = matches!(reason, Stop::Cancel | Stop::Timeout | Stop::Stalled);
@@ -305,7 +308,7 @@ impl Runner {
                     _ => "the run stalled: no output while no tool was running",
                 };
                 let notice = format!("{why}; interrupting the turn");
-                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)])).await;
+                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
                 let wait = Duration::from_secs(self.config.interrupt_grace_seconds);
                 return (Escalation::Interrupted, Box::pin(tokio::time::sleep(wait)));
             }
@@ -345,7 +348,7 @@ impl Runner {
 async fn feed_stdin(
     mut stdin: ChildStdin,
     prompt: String,
-    sink: mpsc::Sender<RunnerMessage>,
+    sink: mpsc::UnboundedSender<RunnerMessage>,
     mut more: mpsc::Receiver<String>,
 ) {
     let mut line = json!({"type": "user", "message": {"role": "user", "content": prompt}}).to_string();
@@ -358,7 +361,7 @@ async fn feed_stdin(
         biased;
         result = written => {
             if let Err(e) = result {
-                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))])).await;
+                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("could not send the prompt: {e}"))]));
             }
         }
         // Stopped before the CLI even read its prompt: nothing to interrupt, just close.
@@ -397,7 +400,7 @@ async fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
 
 async fn forward_stderr(
     stderr: tokio::process::ChildStderr,
-    sink: mpsc::Sender<RunnerMessage>,
+    sink: mpsc::UnboundedSender<RunnerMessage>,
     tail: Arc<Mutex<VecDeque<String>>>,
 ) {
     let mut reader = BufReader::new(stderr);
@@ -413,6 +416,6 @@ async fn forward_stderr(
             }
             tail.push_back(line.clone());
         }
-        let _ = sink.send(RunnerMessage::Events(vec![log_event("stderr", &line)])).await;
+        let _ = sink.send(RunnerMessage::Events(vec![log_event("stderr", &line)]));
     }
 }
