@@ -322,3 +322,51 @@ async fn a_pending_delivery_survives_a_down_receiver_and_a_gateway_restart() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.requests_to("/ok/late").len(), 1, "delivered once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keys_default_webhook_and_budgets_can_be_changed_and_cleared() {
+    let model = Model::start().await;
+    let receiver = Receiver::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let gateway = gateway_for_webhooks(&model, &config).await;
+    let created = gateway.create_key_json(&["--name", "dev"]);
+    let (key, key_id) = (created["secret"].as_str().unwrap(), created["id"].as_str().unwrap());
+    let admin = gateway.admin_key.clone();
+    let patch = |body: Value| {
+        let request = gateway.request(reqwest::Method::PATCH, &format!("/v1/keys/{key_id}"), &admin).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let url = format!("{}/ok/patched", receiver.url);
+    let (status, updated) = patch(json!({"webhook_url": url, "budget_usd_per_day": 5, "name": "renamed"})).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        (updated["webhook_url"].as_str(), updated["budget_usd_per_day"].as_f64()),
+        (Some(url.as_str()), Some(5.0))
+    );
+    assert_eq!(updated["name"], "renamed");
+    gateway.submit(key, json!({"prompt": scripted(vec![say("one")])})).await;
+    assert_eq!(receiver.wait_for("/ok/patched", 1, Duration::from_secs(30)).await.len(), 1);
+
+    let (status, cleared) = patch(json!({"webhook_url": null, "budget_usd_per_day": null})).await;
+    assert_eq!(status, 200, "{cleared}");
+    assert!(cleared["webhook_url"].is_null() && cleared["budget_usd_per_day"].is_null(), "{cleared}");
+    let task = gateway.submit(key, json!({"prompt": scripted(vec![say("two")])})).await;
+    gateway.wait_done(key, task["id"].as_str().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.requests_to("/ok/patched").len(), 1, "no default webhook any more");
+
+    let (status, problem) = patch(json!({"rate_limit_per_minute": 0, "bogus": true})).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
+    let (status, _) = gateway
+        .request(reqwest::Method::PATCH, "/v1/keys/key_01NOSUCHKEY0000000000000000", &admin)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 404);
+}

@@ -92,6 +92,46 @@ pub async fn rotate_webhook_secret(
     }
 }
 
+#[utoipa::path(patch, path = "/keys/{id}", operation_id = "updateKey", tag = "keys",
+    params(("id" = String, Path, description = "Key id")),
+    request_body(content = KeyRequest, content_type = "application/json",
+        description = "Any of the fields of a new key; `null` clears `webhook_url` and the budgets"),
+    responses((status = 200, description = "The key as it is now", body = KeyView)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<KeyView>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let store = state.tasks.store();
+    let key = store.key(&id).await?.filter(|k| k.revoked_at.is_none());
+    let key = key.ok_or_else(|| ApiError::not_found("no active key with this id"))?;
+    let base = KeySpec {
+        name: key.name.clone(),
+        scopes: key.scopes.split(',').filter_map(Scope::parse).collect(),
+        rate_limit_per_minute: key.rate_limit_per_minute.max(1) as u32,
+        max_concurrent_tasks: key.max_concurrent_tasks.max(0) as u32,
+        max_queued_tasks: key.max_queued_tasks.max(0) as u32,
+        webhook_url: key.webhook_url.clone(),
+        budget_micros_per_day: key.budget_micros_per_day,
+        budget_micros_per_month: key.budget_micros_per_month,
+    };
+    let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
+    if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {
+        super::webhooks::webhooks_enabled(&state, "/webhook_url")?;
+        let allowlist = Allowlist::new(&state.config.webhooks.allowed_hosts);
+        check_url_resolving(url, &allowlist)
+            .await
+            .map_err(|why| ApiError::validation(vec![FieldError::new("/webhook_url", why)]))?;
+    }
+    let updated = store.update_key(&id, &spec, audit(&caller, "key.update")).await?;
+    let updated = updated.ok_or_else(|| ApiError::not_found("no active key with this id"))?;
+    // Cached principals carry limits and budgets: the change applies at once.
+    state.auth.forget_all();
+    Ok(Json(KeyView::from(&updated)))
+}
+
 fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
     AuditEntry {
         key_id: Some(caller.principal.key_id.clone()),
@@ -101,13 +141,10 @@ fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
     }
 }
 
+/// A new key's fields: the body over the server's defaults.
 fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
     let defaults = &state.config.keys;
-    let mut errors = Vec::new();
-    let Some(object) = body.as_object() else {
-        return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
-    };
-    let mut spec = KeySpec {
+    let base = KeySpec {
         name: String::new(),
         scopes: vec![Scope::Tasks],
         rate_limit_per_minute: defaults.rate_limit_per_minute,
@@ -117,6 +154,16 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         budget_micros_per_day: None,
         budget_micros_per_month: None,
     };
+    apply_fields(body, base, state)
+}
+
+/// `base` with the body's fields applied; `null` clears an optional one.
+fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
+    };
+    let mut spec = base;
     for (field, value) in object {
         let pointer = format!("/{field}");
         match field.as_str() {
@@ -140,7 +187,13 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
                         spec.budget_micros_per_month = micros;
                     }
                 }
-                None if value.is_null() => {}
+                None if value.is_null() => {
+                    if field == "budget_usd_per_day" {
+                        spec.budget_micros_per_day = None;
+                    } else {
+                        spec.budget_micros_per_month = None;
+                    }
+                }
                 _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars or null")),
             },
             "webhook_url" => match value.as_str() {
@@ -148,7 +201,7 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
                     Ok(_) => spec.webhook_url = Some(url.to_string()),
                     Err(why) => errors.push(FieldError::new(pointer, why)),
                 },
-                None if value.is_null() => {}
+                None if value.is_null() => spec.webhook_url = None,
                 None => errors.push(FieldError::new(pointer, "must be an http(s) URL or null")),
             },
             "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {

@@ -68,7 +68,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(artifacts::list))
         .routes(routes!(artifacts::download))
         .routes(routes!(keys::create, keys::list))
-        .routes(routes!(keys::revoke, keys::get))
+        .routes(routes!(keys::revoke, keys::get, keys::update))
         .routes(routes!(audit::list))
         .routes(routes!(keys::rotate_webhook_secret))
         .routes(routes!(webhooks::deliveries))

@@ -127,4 +127,41 @@ impl Store {
         txn.commit().await.during("rotating a webhook secret")?;
         Ok(changed)
     }
+
+    /// Changes an active key's name, scopes, limits, default webhook and budgets.
+    pub async fn update_key(
+        &self,
+        id: &str,
+        spec: &crate::auth::KeySpec,
+        audit_entry: AuditEntry,
+    ) -> Result<Option<api_key::Model>> {
+        use sea_orm::sea_query::Expr;
+        let now = crate::timestamp::now_ms();
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let scopes: Vec<&str> = spec.scopes.iter().map(|s| s.as_str()).collect();
+        let changed = api_key::Entity::update_many()
+            .col_expr(api_key::Column::Name, Expr::value(spec.name.clone()))
+            .col_expr(api_key::Column::Scopes, Expr::value(scopes.join(",")))
+            .col_expr(api_key::Column::RateLimitPerMinute, Expr::value(spec.rate_limit_per_minute as i32))
+            .col_expr(api_key::Column::MaxConcurrentTasks, Expr::value(spec.max_concurrent_tasks as i32))
+            .col_expr(api_key::Column::MaxQueuedTasks, Expr::value(spec.max_queued_tasks as i32))
+            .col_expr(api_key::Column::WebhookUrl, Expr::value(spec.webhook_url.clone()))
+            .col_expr(api_key::Column::BudgetMicrosPerDay, Expr::value(spec.budget_micros_per_day))
+            .col_expr(api_key::Column::BudgetMicrosPerMonth, Expr::value(spec.budget_micros_per_month))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .during("updating a key")?
+            .rows_affected
+            == 1;
+        if !changed {
+            txn.rollback().await.during("updating a key")?;
+            return Ok(None);
+        }
+        audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        let key = api_key::Entity::find_by_id(id).one(&txn).await.during("reading a key")?;
+        txn.commit().await.during("updating a key")?;
+        Ok(key)
+    }
 }
