@@ -232,6 +232,11 @@ async fn failures_are_retried_with_the_same_id_and_every_attempt_is_recorded() {
     assert_eq!(task["status"], "completed");
 
     let list = wait_for_delivery_status(&gateway, &key, busy["id"].as_str().unwrap(), "delivered").await;
+    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    for outcome in ["delivered", "retry", "failed", "disabled"] {
+        let line = format!("ccgate_webhook_attempts_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "{line} missing");
+    }
     let busy_requests = receiver.requests_to("/busy/1");
     let gap = list[0]["attempts"].as_array().unwrap().len();
     assert_eq!((gap, busy_requests.len()), (2, 2));

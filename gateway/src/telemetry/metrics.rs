@@ -77,6 +77,12 @@ impl Bounded {
     }
 }
 
+/// One webhook delivery attempt: `delivered`, `retry`, `failed` (gave up) or `disabled` (410).
+pub fn webhook_attempt(outcome: &'static str, elapsed: Duration) {
+    counter!("ccgate_webhook_attempts_total", "outcome" => outcome).increment(1);
+    histogram!("ccgate_webhook_attempt_seconds").record(elapsed.as_secs_f64());
+}
+
 /// What a key's runs cost and used, for per-key dashboards (keys are few: made by admins).
 pub fn key_usage(key_id: &str, usage: &crate::task::Usage, cost_usd: f64) {
     let key = key_label(key_id);

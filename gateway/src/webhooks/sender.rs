@@ -94,6 +94,13 @@ impl Deliverer {
         });
         tracing::info!(delivery = %delivery.id, task_id = %delivery.task_id, attempt = attempt_number,
             status = ?status_code, error = ?error, next = ?state, "webhook attempt");
+        let outcome = match state {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::RetryAt(_) => "retry",
+            DeliveryState::GaveUp => "failed",
+            DeliveryState::Disabled => "disabled",
+        };
+        crate::telemetry::metrics::webhook_attempt(outcome, started.elapsed());
         let record = AttemptRecord { at, status_code, error, duration_ms };
         if let Err(e) = self.store.record_attempt(delivery, &self.node, record, state).await {
             tracing::error!(delivery = %delivery.id, error = %e, "could not record a webhook attempt");
