@@ -155,10 +155,10 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             budget_per_month,
         } => {
             let micros = |usd: Option<f64>, flag: &str| match usd {
-                Some(usd) if !(usd > 0.0 && usd <= 1e9) => {
-                    Err(format!("{flag} must be a positive number of US dollars"))
-                }
-                other => Ok(other.map(|usd| (usd * 1e6).round() as i64)),
+                Some(usd) => crate::store::budget_micros(usd)
+                    .map(Some)
+                    .ok_or_else(|| format!("{flag} must be a positive number of US dollars")),
+                None => Ok(None),
             };
             let (budget_micros_per_day, budget_micros_per_month) =
                 (micros(budget_per_day, "--budget-per-day")?, micros(budget_per_month, "--budget-per-month")?);

@@ -10,7 +10,7 @@ use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
 use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView, WebhookSecret};
 use crate::auth::{KeySpec, Scope, issue_key};
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, budget_micros};
 use crate::task::FieldError;
 use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
 use crate::webhooks::signing::generate_secret;
@@ -178,9 +178,9 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
                 _ => errors.push(FieldError::new(pointer, "must be a non-empty array of \"tasks\" and \"admin\"")),
             },
-            "budget_usd_per_day" | "budget_usd_per_month" => match value.as_f64() {
-                Some(usd) if usd > 0.0 && usd <= 1e9 => {
-                    let micros = Some((usd * 1e6).round() as i64);
+            "budget_usd_per_day" | "budget_usd_per_month" => match value.as_f64().and_then(budget_micros) {
+                Some(micros) => {
+                    let micros = Some(micros);
                     if field == "budget_usd_per_day" {
                         spec.budget_micros_per_day = micros;
                     } else {

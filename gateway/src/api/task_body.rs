@@ -49,7 +49,7 @@ async fn receive(mut multipart: Multipart, state: &AppState) -> Result<TaskBody,
     let mut received = 0u64;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
-        let pointer = format!("/parts/{}", name.replace('~', "~0").replace('/', "~1"));
+        let pointer = UploadedPart::pointer_of(&name);
         let refuse = |message: String| ApiError::validation(vec![FieldError::new(pointer.clone(), message)]);
         if name == "task" {
             if task.is_some() {

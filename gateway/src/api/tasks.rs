@@ -20,7 +20,7 @@ use super::webhooks::vet_webhook;
 use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::store::{IdempotencyClaim, TaskFilter};
-use crate::task::{FieldError, TaskStatus, TaskView, parse_follow_up, parse_new_task};
+use crate::task::{FieldError, NewTask, TaskStatus, TaskView, parse_follow_up, parse_new_task};
 
 /// `POST /v1/tasks`: 202 + the queued task.
 #[utoipa::path(post, path = "/tasks", operation_id = "createTask", tag = "tasks",
@@ -51,9 +51,7 @@ pub async fn create(
     body: TaskBody,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let idempotency = idempotency_claim(&headers, "POST /v1/tasks", &body.digest)?;
-    let request = parse_new_task(&body.json, &state.config.tasks, false).map_err(ApiError::validation)?;
-    vet_webhook(&state, &request).await?;
+    let (request, idempotency) = new_task(&state, &headers, &body, "POST /v1/tasks", false).await?;
     let created = state.tasks.create(principal, request, body.upload, idempotency, &caller.context).await?;
     let view = state.tasks.view_of(&created.task).await?;
     Ok(mark_replay(accepted(view), created.replayed))
@@ -87,9 +85,7 @@ pub async fn execute(
     body: TaskBody,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let idempotency = idempotency_claim(&headers, "POST /v1/execute", &body.digest)?;
-    let request = parse_new_task(&body.json, &state.config.tasks, true).map_err(ApiError::validation)?;
-    vet_webhook(&state, &request).await?;
+    let (request, idempotency) = new_task(&state, &headers, &body, "POST /v1/execute", true).await?;
     let wait = request
         .wait_seconds
         .unwrap_or(state.config.tasks.default_wait_seconds)
@@ -210,6 +206,21 @@ pub async fn list(
         data.push(state.tasks.view_of(task).await?);
     }
     Ok(Json(TaskPage { data, next_cursor }))
+}
+
+/// The validated task of a create (`execute`: with `wait_seconds`) and the
+/// request's idempotency claim.
+async fn new_task(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &TaskBody,
+    endpoint: &str,
+    execute: bool,
+) -> Result<(NewTask, Option<IdempotencyClaim>), ApiError> {
+    let idempotency = idempotency_claim(headers, endpoint, &body.digest)?;
+    let request = parse_new_task(&body.json, &state.config.tasks, execute).map_err(ApiError::validation)?;
+    vet_webhook(state, &request).await?;
+    Ok((request, idempotency))
 }
 
 /// The `Idempotency-Key` header with a hash of what it is used for: the endpoint

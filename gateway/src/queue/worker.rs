@@ -343,12 +343,10 @@ impl Queue {
         let now = crate::timestamp::now_ms();
         let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
         let (tomorrow, next_month) = crate::store::next_day_and_month(now);
-        let until = if key.budget_micros_per_month.is_some_and(|b| spend.this_month.cost_micros >= b) {
-            next_month
-        } else if key.budget_micros_per_day.is_some_and(|b| spend.today.cost_micros >= b) {
-            tomorrow
-        } else {
-            return false;
+        let until = match spend.over(key.budget_micros_per_day, key.budget_micros_per_month) {
+            (_, Some(_)) => next_month,
+            (Some(_), None) => tomorrow,
+            (None, None) => return false,
         };
         let notice = format!(
             "the key's budget is spent; the task waits until {} when it resets",
@@ -439,14 +437,7 @@ impl Queue {
             events,
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             claude_code_version,
-            cost: result.as_ref().map(|r| RunCost {
-                key_id: task.key_id.clone(),
-                cost_micros: (r.cost_usd * 1_000_000.0).round() as i64,
-                input_tokens: (r.usage.input_tokens
-                    + r.usage.cache_creation_input_tokens
-                    + r.usage.cache_read_input_tokens) as i64,
-                output_tokens: r.usage.output_tokens as i64,
-            }),
+            cost: result.as_ref().map(|r| RunCost::of(&task.key_id, r.cost_usd, &r.usage)),
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),
@@ -572,12 +563,7 @@ fn partial_cost(task: &crate::store::entities::task::Model, report: &crate::runn
     if let Some(reported) = result.get("usage") {
         crate::runner::add_usage(&mut usage, reported);
     }
-    Some(RunCost {
-        key_id: task.key_id.clone(),
-        cost_micros: (cost_usd * 1_000_000.0).round() as i64,
-        input_tokens: (usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens) as i64,
-        output_tokens: usage.output_tokens as i64,
-    })
+    Some(RunCost::of(&task.key_id, cost_usd, &usage))
 }
 
 /// Aborts a background task when dropped.

@@ -109,10 +109,8 @@ impl Content {
     }
 }
 
-/// Starts of user-role texts that continue the current turn: the CLI's own (seen
-/// with CLI 2.1.197) and the gateway's prompt for a retried turn.
-const CLI_MARKERS: &[&str] =
-    &["[structured-output-enforce]", "[Request interrupted by user", "[ccgate] The previous attempt"];
+/// Starts of user-role texts the CLI writes by itself (seen with CLI 2.1.197).
+const CLI_MARKERS: &[&str] = &["[structured-output-enforce]", "[Request interrupted by user"];
 
 /// Assistant texts the CLI writes in place of a model answer (seen with CLI
 /// 2.1.197): the error of a failed request, and the placeholder for a turn that
@@ -125,7 +123,11 @@ fn is_cli_filler(text: &str) -> bool {
 /// Whether `text` was written by the user rather than added by the CLI.
 fn is_user_text(text: &str) -> bool {
     let trimmed = text.trim_start();
-    !trimmed.is_empty() && !is_reminder(text) && !CLI_MARKERS.iter().any(|m| trimmed.starts_with(m))
+    // The gateway's prompt for a retried turn continues the turn too.
+    !trimmed.is_empty()
+        && !is_reminder(text)
+        && !CLI_MARKERS.iter().any(|m| trimmed.starts_with(m))
+        && !trimmed.starts_with(crate::runner::CONTINUE_PROMPT)
 }
 
 /// The CLI puts context (date, CLAUDE.md...) in its own text block before the prompt.

@@ -8,19 +8,27 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::entities::{api_key, task, task_artifact, task_turn, webhook_attempt, webhook_delivery};
+use super::entities::{api_key, task, webhook_attempt, webhook_delivery};
+use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
-use crate::artifacts::Artifact;
 use crate::task::TaskView;
 use crate::webhooks::{DEFAULT_EVENTS, TaskWebhook, event_for_status};
 
 /// Writes a delivery for the task's new `status` if its webhook, or its key's
 /// default webhook, wants that event. The payload is the task as it is now.
 pub(super) async fn enqueue(conn: &impl ConnectionTrait, task_id: &str, status: &str, now: i64) -> Result<()> {
-    let Some(event_type) = event_for_status(status) else { return Ok(()) };
-    let Some(task) = task::Entity::find_by_id(task_id).one(conn).await.during("reading a task")? else {
+    if event_for_status(status).is_none() {
         return Ok(());
-    };
+    }
+    match task::Entity::find_by_id(task_id).one(conn).await.during("reading a task")? {
+        Some(task) => enqueue_for(conn, &task, status, now).await,
+        None => Ok(()),
+    }
+}
+
+/// [`enqueue`] for a task row the caller has just read in the same transaction.
+pub(super) async fn enqueue_for(conn: &impl ConnectionTrait, task: &task::Model, status: &str, now: i64) -> Result<()> {
+    let Some(event_type) = event_for_status(status) else { return Ok(()) };
     let url = match task.webhook.as_deref().and_then(|w| serde_json::from_str::<TaskWebhook>(w).ok()) {
         Some(webhook) if webhook.disabled => None,
         Some(webhook) => webhook.events.iter().any(|e| e == event_type).then_some(webhook.url),
@@ -32,35 +40,16 @@ pub(super) async fn enqueue(conn: &impl ConnectionTrait, task_id: &str, status: 
         None => None,
     };
     let Some(url) = url else { return Ok(()) };
-    let turns = task_turn::Entity::find()
-        .filter(task_turn::Column::TaskId.eq(task_id))
-        .order_by_asc(task_turn::Column::TurnIndex)
-        .all(conn)
-        .await
-        .during("reading turns")?;
-    let artifacts = task_artifact::Entity::find()
-        .filter(task_artifact::Column::TaskId.eq(task_id))
-        .order_by_asc(task_artifact::Column::Name)
-        .all(conn)
-        .await
-        .during("reading artifacts")?
-        .into_iter()
-        .map(|r| Artifact {
-            name: r.name,
-            path: r.path,
-            size: r.size as u64,
-            sha256: r.sha256,
-            content_type: r.content_type,
-        })
-        .collect();
+    let turns = turns_of(conn, &task.id).await?;
+    let artifacts = artifacts_of(conn, &task.id).await?;
     let payload = json!({
         "type": event_type,
         "timestamp": crate::timestamp::format_ms(now),
-        "data": TaskView::new(&task, &turns, artifacts),
+        "data": TaskView::new(task, &turns, artifacts),
     });
     webhook_delivery::ActiveModel {
         id: Set(crate::ids::new_id("msg")),
-        task_id: Set(task_id.to_string()),
+        task_id: Set(task.id.clone()),
         key_id: Set(task.key_id.clone()),
         event_type: Set(event_type.to_string()),
         url: Set(url),

@@ -16,6 +16,29 @@ pub struct RunCost {
     pub output_tokens: i64,
 }
 
+impl RunCost {
+    /// What a run reported: its `total_cost_usd` and token usage.
+    pub fn of(key_id: &str, cost_usd: f64, usage: &crate::task::Usage) -> Self {
+        Self {
+            key_id: key_id.to_string(),
+            cost_micros: usd_to_micros(cost_usd),
+            input_tokens: (usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens)
+                as i64,
+            output_tokens: usage.output_tokens as i64,
+        }
+    }
+}
+
+/// Millionths of a US dollar, as spend and budgets are kept.
+pub fn usd_to_micros(usd: f64) -> i64 {
+    (usd * 1e6).round() as i64
+}
+
+/// A budget as given by people: a positive number of US dollars, up to a billion.
+pub fn budget_micros(usd: f64) -> Option<i64> {
+    (usd > 0.0 && usd <= 1e9).then(|| usd_to_micros(usd))
+}
+
 /// Spending over a period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SpendTotals {
@@ -30,6 +53,22 @@ pub struct SpendTotals {
 pub struct Spend {
     pub today: SpendTotals,
     pub this_month: SpendTotals,
+}
+
+/// A budget that spending has reached, in millionths of a US dollar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    pub spent: i64,
+    pub budget: i64,
+}
+
+impl Spend {
+    /// Today's budget and this month's, each if this spending has reached it.
+    pub fn over(&self, per_day: Option<i64>, per_month: Option<i64>) -> (Option<Reached>, Option<Reached>) {
+        let reached =
+            |spent: i64, budget: Option<i64>| budget.filter(|b| spent >= *b).map(|budget| Reached { spent, budget });
+        (reached(self.today.cost_micros, per_day), reached(self.this_month.cost_micros, per_month))
+    }
 }
 
 /// `YYYY-MM-DD` (UTC) of a millisecond timestamp.

@@ -263,12 +263,7 @@ impl Store {
     }
 
     pub async fn turns(&self, task_id: &str) -> Result<Vec<task_turn::Model>> {
-        task_turn::Entity::find()
-            .filter(task_turn::Column::TaskId.eq(task_id))
-            .order_by_asc(task_turn::Column::TurnIndex)
-            .all(&self.reader)
-            .await
-            .during("reading turns")
+        turns_of(&self.reader, task_id).await
     }
 
     /// A key's tasks, newest first, after the `before_id` cursor.
@@ -493,7 +488,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("task {id} has no turn {}", task.current_turn)))?;
         set_turn_status(&txn, &id, Some(task.current_turn), "running", now).await?;
         if attempt == 1 {
-            outbox::enqueue(&txn, &id, "running", now).await?;
+            outbox::enqueue_for(&txn, &task, "running", now).await?;
         }
         let status = EventRecord::new(
             "status",
@@ -797,23 +792,38 @@ async fn replace_artifacts(txn: &impl ConnectionTrait, id: &str, artifacts: Vec<
 impl Store {
     /// The task's current artifacts, by name.
     pub async fn artifacts(&self, task_id: &str) -> Result<Vec<Artifact>> {
-        let rows = task_artifact::Entity::find()
-            .filter(task_artifact::Column::TaskId.eq(task_id))
-            .order_by_asc(task_artifact::Column::Name)
-            .all(&self.reader)
-            .await
-            .during("reading artifacts")?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Artifact {
-                name: r.name,
-                path: r.path,
-                size: r.size as u64,
-                sha256: r.sha256,
-                content_type: r.content_type,
-            })
-            .collect())
+        artifacts_of(&self.reader, task_id).await
     }
+}
+
+/// A task's turns in order, read through `conn` (a pool or a transaction).
+pub(super) async fn turns_of(conn: &impl ConnectionTrait, task_id: &str) -> Result<Vec<task_turn::Model>> {
+    task_turn::Entity::find()
+        .filter(task_turn::Column::TaskId.eq(task_id))
+        .order_by_asc(task_turn::Column::TurnIndex)
+        .all(conn)
+        .await
+        .during("reading turns")
+}
+
+/// A task's current artifacts by name, read through `conn`.
+pub(super) async fn artifacts_of(conn: &impl ConnectionTrait, task_id: &str) -> Result<Vec<Artifact>> {
+    let rows = task_artifact::Entity::find()
+        .filter(task_artifact::Column::TaskId.eq(task_id))
+        .order_by_asc(task_artifact::Column::Name)
+        .all(conn)
+        .await
+        .during("reading artifacts")?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Artifact {
+            name: r.name,
+            path: r.path,
+            size: r.size as u64,
+            sha256: r.sha256,
+            content_type: r.content_type,
+        })
+        .collect())
 }
 
 /// What the retention sweeper deletes.

@@ -60,7 +60,7 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
             "prompt" | "priority" | "options" | "metadata" | "files" | "artifacts" | "webhook" => {}
             "wait_seconds" if execute => {}
             "wait_seconds" => errors.push(FieldError::new("/wait_seconds", "only POST /v1/execute takes wait_seconds")),
-            other => errors.push(FieldError::new(format!("/{}", escape(other)), "unknown field")),
+            other => errors.push(FieldError::new(format!("/{}", pointer_token(other)), "unknown field")),
         }
     }
 
@@ -113,7 +113,7 @@ pub fn parse_follow_up(body: &Value, limits: &TaskLimits) -> Result<String, Vec<
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
     for name in object.keys().filter(|k| k.as_str() != "prompt") {
-        errors.push(FieldError::new(format!("/{}", escape(name)), "unknown field"));
+        errors.push(FieldError::new(format!("/{}", pointer_token(name)), "unknown field"));
     }
     let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
     if errors.is_empty() { Ok(prompt) } else { Err(errors) }
@@ -158,7 +158,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
         }
     };
     for (name, value) in object {
-        let pointer = format!("/options/{}", escape(name));
+        let pointer = format!("/options/{}", pointer_token(name));
         if value.is_null() {
             continue; // null means "the server's default"
         }
@@ -270,7 +270,7 @@ fn parse_metadata(value: Option<&Value>, errors: &mut Vec<FieldError>) -> BTreeM
         errors.push(FieldError::new("/metadata", format!("must have at most {MAX_METADATA_KEYS} keys")));
     }
     for (key, value) in object {
-        let pointer = format!("/metadata/{}", escape(key));
+        let pointer = format!("/metadata/{}", pointer_token(key));
         if key.is_empty() || key.len() > MAX_METADATA_KEY_BYTES {
             errors.push(FieldError::new(&pointer, format!("keys must be 1-{MAX_METADATA_KEY_BYTES} bytes")));
         }
@@ -311,7 +311,7 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
             continue;
         };
         for name in entry.keys().filter(|k| !matches!(k.as_str(), "path" | "content" | "content_base64")) {
-            errors.push(FieldError::new(format!("{pointer}/{}", escape(name)), "unknown field"));
+            errors.push(FieldError::new(format!("{pointer}/{}", pointer_token(name)), "unknown field"));
         }
         let path = match entry.get("path").and_then(Value::as_str) {
             Some(p) => match check_relative_path(p) {
@@ -375,7 +375,7 @@ fn parse_webhook(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<
     };
     let before = errors.len();
     for name in object.keys().filter(|k| !matches!(k.as_str(), "url" | "events")) {
-        errors.push(FieldError::new(format!("/webhook/{}", escape(name)), "unknown field"));
+        errors.push(FieldError::new(format!("/webhook/{}", pointer_token(name)), "unknown field"));
     }
     let url = match object.get("url").and_then(Value::as_str) {
         Some(url) if url.len() <= 2048 => url.to_string(),
@@ -438,7 +438,7 @@ fn parse_artifacts(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<
 }
 
 /// JSON Pointer escaping of one reference token (RFC 6901).
-fn escape(token: &str) -> String {
+pub fn pointer_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 

@@ -140,20 +140,15 @@ impl TaskService {
             return Ok(());
         }
         let spend = self.store.spend(&principal.key_id, crate::timestamp::now_ms()).await?;
-        let periods = [
-            ("today", spend.today.cost_micros, principal.budget_micros_per_day),
-            ("this month", spend.this_month.cost_micros, principal.budget_micros_per_month),
-        ];
-        for (period, spent, budget) in periods {
-            if let Some(budget) = budget.filter(|b| spent >= *b) {
-                return Err(TaskServiceError::BudgetExceeded {
-                    period,
-                    spent_usd: spent as f64 / 1e6,
-                    budget_usd: budget as f64 / 1e6,
-                });
-            }
+        let (day, month) = spend.over(principal.budget_micros_per_day, principal.budget_micros_per_month);
+        match day.map(|d| ("today", d)).or(month.map(|m| ("this month", m))) {
+            Some((period, reached)) => Err(TaskServiceError::BudgetExceeded {
+                period,
+                spent_usd: reached.spent as f64 / 1e6,
+                budget_usd: reached.budget as f64 / 1e6,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Builds the workspace, then stores and queues the task (or cleans up).

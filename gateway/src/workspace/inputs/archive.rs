@@ -153,17 +153,29 @@ impl ArchiveSource<'_> {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
                     let size = entry.size();
-                    let mut data = ReadErrorsAreInvalidData(&mut entry);
-                    write_new_file(root, &path, &mut data, size, executable).map_err(|e| match e {
-                        InputError::Io(io) if io.kind() == io::ErrorKind::InvalidData => self.corrupt(io),
-                        other => other,
-                    })?;
+                    self.write_entry(root, &path, &mut entry, size, executable)?;
                 }
                 tar::EntryType::Directory => create_dir(root, &path)?,
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Writes one entry's data; a read error or a size other than the declared one
+    /// is a broken archive (422), not a gateway fault.
+    fn write_entry(
+        &self,
+        root: &Path,
+        path: &str,
+        data: &mut impl Read,
+        size: u64,
+        executable: bool,
+    ) -> Result<(), InputError> {
+        write_new_file(root, path, &mut ReadErrorsAreInvalidData(data), size, executable).map_err(|e| match e {
+            InputError::Io(io) if io.kind() == io::ErrorKind::InvalidData => self.corrupt(io),
+            other => other,
+        })
     }
 
     fn open_zip(&self) -> Result<zip::ZipArchive<File>, InputError> {
@@ -230,13 +242,8 @@ impl ArchiveSource<'_> {
             } else if !entry.is_symlink() {
                 let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
                 let size = entry.size();
-                // The declared size was checked against the caps; the data may not exceed it,
-                // and a read error of the entry is a broken archive, not a gateway fault.
-                let mut data = ReadErrorsAreInvalidData(&mut entry);
-                write_new_file(root, &path, &mut data, size, executable).map_err(|e| match e {
-                    InputError::Io(io) if io.kind() == io::ErrorKind::InvalidData => self.corrupt(io),
-                    other => other,
-                })?;
+                // The declared size was checked against the caps; the data may not exceed it.
+                self.write_entry(root, &path, &mut entry, size, executable)?;
             }
         }
         Ok(())

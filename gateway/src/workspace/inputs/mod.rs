@@ -80,7 +80,8 @@ pub fn build_workspace(
         match part.archive {
             Some(format) => archive_of(part, format).scan(&mut plan)?,
             None => {
-                let origin = Origin { pointer: part.pointer(), label: format!("file part {:?}", part.filename) };
+                let origin =
+                    Origin { pointer: part.pointer().to_string(), label: format!("file part {:?}", part.filename) };
                 plan.add(&part.filename, EntryKind::File { size: part.size }, origin)
                     .map_err(|r| InputError::Refused(vec![r]))?;
             }
@@ -133,7 +134,7 @@ fn archive_of(part: &UploadedPart, format: UploadArchive) -> ArchiveSource<'_> {
         format,
         stored: &part.stored,
         compressed_size: part.size,
-        pointer: part.pointer_str(),
+        pointer: part.pointer(),
         filename: &part.filename,
     }
 }

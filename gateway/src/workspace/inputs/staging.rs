@@ -29,16 +29,17 @@ pub struct UploadedPart {
 impl UploadedPart {
     pub fn new(name: String, filename: String, stored: PathBuf, size: u64) -> Self {
         let archive = if name == "archive" { UploadArchive::from_filename(&filename) } else { None };
-        let pointer = format!("/parts/{}", name.replace('~', "~0").replace('/', "~1"));
+        let pointer = Self::pointer_of(&name);
         Self { name, filename, stored, size, archive, pointer }
     }
 
-    /// JSON Pointer naming the part in errors.
-    pub fn pointer(&self) -> String {
-        self.pointer.clone()
+    /// JSON Pointer naming the part called `name` in errors.
+    pub fn pointer_of(name: &str) -> String {
+        format!("/parts/{}", crate::task::pointer_token(name))
     }
 
-    pub(super) fn pointer_str(&self) -> &str {
+    /// JSON Pointer naming the part in errors.
+    pub fn pointer(&self) -> &str {
         &self.pointer
     }
 }
