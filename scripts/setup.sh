@@ -46,7 +46,10 @@ cd "$ROOT"
 TOOLS_DIR=$ROOT/.tools
 CLAUDE_PKG_DIR=$TOOLS_DIR/node_modules/$CLAUDE_CODE_PACKAGE
 CLAUDE_BIN_LOCAL=$CLAUDE_PKG_DIR/bin/claude.exe
-CCGATE_BIN=$ROOT/target/release/ccgate
+# Where cargo puts the build: CARGO_TARGET_DIR when set (absolute or relative to the repo).
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$ROOT/$target_dir
+CCGATE_BIN=$target_dir/release/ccgate
 
 # ---------------------------------------------------------------------------------------
 # System packages (apt). Nothing is needed today; add packages to SYSTEM_PACKAGES when a
