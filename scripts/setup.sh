@@ -52,11 +52,11 @@ target_dir=${CARGO_TARGET_DIR:-target}
 CCGATE_BIN=$target_dir/release/ccgate
 
 # ---------------------------------------------------------------------------------------
-# System packages (apt). Nothing is needed today; add packages to SYSTEM_PACKAGES when a
-# feature needs one (e.g. bubblewrap for the sandbox). apt-get only runs when something
-# in the list is missing.
+# System packages (apt): bubblewrap confines every run (see `ccgate doctor`); curl is
+# what the sandbox tests attack the network with. apt-get only runs when something in
+# the list is missing.
 # ---------------------------------------------------------------------------------------
-SYSTEM_PACKAGES=()
+SYSTEM_PACKAGES=(bubblewrap curl)
 
 install_system_packages() {
     local wanted=("$@") missing=() pkg

@@ -1,5 +1,6 @@
-//! The `ccgate` command line: `serve`, `migrate`, `keys`, `openapi`, `scripted-model`, and
-//! the internal `supervise` used for every Claude Code run.
+//! The `ccgate` command line: `serve`, `migrate`, `keys`, `openapi`, `doctor`,
+//! `scripted-model`, and the internal `supervise` and `sandbox-exec` used for every
+//! Claude Code run.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -38,6 +39,9 @@ enum Command {
     ScriptedModel {
         #[arg(long, default_value = "127.0.0.1:8089")]
         listen: String,
+        /// Refuse requests that do not carry this API key.
+        #[arg(long)]
+        api_key: Option<String>,
     },
     /// Internal: run a program under the per-run supervisor.
     #[command(hide = true)]
@@ -46,9 +50,49 @@ enum Command {
         grace_ms: u64,
         #[arg(long)]
         parent_pid: Option<i32>,
+        /// A `cgroup.procs` file to join before starting the program (repeatable).
+        #[arg(long = "cgroup-procs")]
+        cgroup_procs: Vec<std::path::PathBuf>,
         #[arg(last = true, required = true)]
         program: Vec<OsString>,
     },
+    /// Print what this machine can enforce around runs, layer by layer, and what
+    /// the configured `sandbox.mode` would use.
+    Doctor,
+    /// Internal: confine this process and run a program (inside a run's sandbox).
+    #[command(hide = true)]
+    SandboxExec(SandboxExecArgs),
+}
+
+#[derive(clap::Args)]
+struct SandboxExecArgs {
+    #[arg(long, default_value_t = 0)]
+    cpu_seconds: u64,
+    #[arg(long, default_value_t = 0)]
+    file_bytes: u64,
+    #[arg(long, default_value_t = 0)]
+    open_files: u64,
+    #[arg(long)]
+    model_socket: Option<std::path::PathBuf>,
+    #[arg(long)]
+    egress_socket: Option<std::path::PathBuf>,
+    /// Apply Landlock for this kernel ABI with the --read and --write paths.
+    #[arg(long)]
+    landlock_abi: Option<i32>,
+    #[arg(long = "read")]
+    read: Vec<std::path::PathBuf>,
+    #[arg(long = "write")]
+    write: Vec<std::path::PathBuf>,
+    #[arg(long)]
+    seccomp: bool,
+    /// TCP only to the forwarders, no UDP or raw sockets (no network namespace).
+    #[arg(long)]
+    restrict_inet: bool,
+    /// Empty the capability bounding set (no capabilities after exec, even as root).
+    #[arg(long)]
+    drop_capabilities: bool,
+    #[arg(last = true, required = true)]
+    program: Vec<OsString>,
 }
 
 #[derive(Subcommand)]
@@ -57,7 +101,7 @@ enum KeysCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// `tasks` or `admin` (repeatable).
+        /// `tasks`, `admin` or `network:full` (repeatable).
         #[arg(long = "scope", default_value = "tasks")]
         scopes: Vec<String>,
         #[arg(long)]
@@ -85,10 +129,14 @@ enum KeysCommand {
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    if let Command::Supervise { grace_ms, parent_pid, program } = &cli.command {
+    if let Command::Supervise { grace_ms, parent_pid, cgroup_procs, program } = &cli.command {
         // Before any runtime or thread exists: the supervisor relies on a signal mask.
         let (program, args) = program.split_first().expect("clap requires a program");
-        return crate::runner::supervisor::supervise(Duration::from_millis(*grace_ms), *parent_pid, program, args);
+        let grace = Duration::from_millis(*grace_ms);
+        return crate::runner::supervisor::supervise(grace, *parent_pid, cgroup_procs, program, args);
+    }
+    if let Command::SandboxExec(args) = cli.command {
+        return sandbox_exec(args);
     }
     if let Command::Openapi = &cli.command {
         print!("{}", *crate::api::OPENAPI_DOCUMENT);
@@ -129,14 +177,56 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Keys { command } => keys(command, config).await,
-        Command::ScriptedModel { listen } => {
+        Command::ScriptedModel { listen, api_key } => {
             let listener =
                 tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             println!("scripted model on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-            crate::scripted_model::serve(listener).await.map_err(|e| e.to_string())
+            crate::scripted_model::serve(listener, api_key).await.map_err(|e| e.to_string())
         }
-        Command::Supervise { .. } | Command::Openapi => unreachable!("handled before the runtime starts"),
+        Command::Doctor => doctor(&config),
+        Command::Supervise { .. } | Command::SandboxExec(_) | Command::Openapi => {
+            unreachable!("handled before the runtime starts")
+        }
     }
+}
+
+/// Prints the sandbox probes and the confinement the configuration gives.
+fn doctor(config: &Config) -> Result<(), String> {
+    let capabilities = crate::sandbox::Capabilities::probe(&config.sandbox.bwrap);
+    println!("{}", capabilities.report());
+    let mode = format!("{:?}", config.sandbox.mode).to_lowercase();
+    match crate::sandbox::choose(&config.sandbox, &capabilities) {
+        Ok(confinement) => {
+            println!("\nsandbox.mode = {mode:?}: runs use {confinement:?}");
+            if confinement == crate::sandbox::Confinement::None {
+                println!("WARNING: runs are not sandboxed");
+            }
+            Ok(())
+        }
+        Err(why) => Err(format!("sandbox.mode = {mode:?}: {why}")),
+    }
+}
+
+/// `ccgate sandbox-exec`: runs before any runtime or thread exists.
+fn sandbox_exec(args: SandboxExecArgs) -> i32 {
+    use crate::sandbox::helper::{HelperPlan, Rlimits};
+    let landlock = args.landlock_abi.map(|abi| crate::sandbox::landlock::Rules {
+        read: args.read,
+        write: args.write,
+        tcp_connect: args.restrict_inet.then(Vec::new),
+        abi,
+    });
+    let plan = HelperPlan {
+        landlock,
+        seccomp: args.seccomp,
+        no_datagrams: args.restrict_inet,
+        limits: Rlimits { cpu_seconds: args.cpu_seconds, file_bytes: args.file_bytes, open_files: args.open_files },
+        model_socket: args.model_socket,
+        egress_socket: args.egress_socket,
+        drop_capabilities: args.drop_capabilities,
+    };
+    let (program, rest) = args.program.split_first().expect("clap requires a program");
+    crate::sandbox::helper::exec(plan, program, rest)
 }
 
 async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {

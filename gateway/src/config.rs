@@ -39,6 +39,7 @@ pub struct Config {
     pub artifacts: ArtifactsConfig,
     pub retention: RetentionConfig,
     pub webhooks: WebhooksConfig,
+    pub sandbox: crate::sandbox::SandboxConfig,
 }
 
 /// Webhook delivery.
@@ -235,6 +236,7 @@ impl Default for Config {
             artifacts: ArtifactsConfig::default(),
             retention: RetentionConfig::default(),
             webhooks: WebhooksConfig::default(),
+            sandbox: Default::default(),
         }
     }
 }
@@ -381,6 +383,13 @@ impl Config {
         if let Some(v) = lookup("CCGATE_MAX_BODY_BYTES") {
             self.http.max_body_bytes = parse_env("CCGATE_MAX_BODY_BYTES", &v)?;
         }
+        if let Some(v) = lookup("CCGATE_SANDBOX_MODE") {
+            self.sandbox.mode = crate::sandbox::SandboxMode::parse(v.trim()).ok_or_else(|| ConfigError::Env {
+                name: "CCGATE_SANDBOX_MODE",
+                value: v.clone(),
+                reason: "must be auto, bwrap, landlock or none".into(),
+            })?;
+        }
         if let Some(v) = lookup("CCGATE_WEBHOOK_ALLOWED_HOSTS") {
             self.webhooks.allowed_hosts =
                 v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
@@ -420,6 +429,9 @@ impl Config {
             && !serde_json::from_str::<serde_json::Value>(&self.claude.settings).is_ok_and(|v| v.is_object())
         {
             return invalid("claude.settings", "must be a JSON object");
+        }
+        if let Some(why) = self.sandbox.problem() {
+            return Err(ConfigError::Invalid { key: "sandbox", reason: why });
         }
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod queue;
 pub mod retention;
 pub mod runner;
+pub mod sandbox;
 pub mod scripted_model;
 pub mod server;
 pub mod store;

@@ -14,6 +14,7 @@ use crate::hooks::{AllowAll, KeepResult};
 use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
 use crate::retention::Sweeper;
 use crate::runner::{Runner, passthrough_env, resolve_program};
+use crate::sandbox::Sandbox;
 use crate::store::Store;
 use crate::task::TaskService;
 use crate::webhooks::guard::Allowlist;
@@ -46,6 +47,7 @@ pub async fn open(config: &Config) -> Result<(Store, KeyHasher), ServeError> {
 pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     // TLS for webhooks to https receivers: rustls with ring (no C toolchain needed).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::sandbox::protect_gateway_process();
     let (store, hasher) = open(&config).await?;
     if migrate {
         store.migrate().await?;
@@ -72,8 +74,18 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     if !reaped.is_empty() {
         tracing::warn!(tasks = ?reaped, "killed processes left by runs of an earlier gateway");
     }
+    let passthrough = passthrough_env(std::env::vars());
+    let run_env: Vec<(String, String)> =
+        passthrough.iter().cloned().chain(config.claude.env.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
+    let sandbox =
+        Sandbox::start(&config.sandbox, &data_dir, supervisor.clone(), &run_env).await.map_err(ServeError::Setup)?;
+    let sandbox_status = sandbox.status();
+    match &sandbox_status.warning {
+        Some(warning) => tracing::warn!(%warning, "sandbox"),
+        None => tracing::info!(confinement = %sandbox_status.confinement, layers = ?sandbox_status.layers, "sandbox"),
+    }
     let runner =
-        Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough_env(std::env::vars()), runs_dir);
+        Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough, runs_dir, Arc::new(sandbox));
     let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
     let queue = Queue::new(QueueParts {
@@ -108,7 +120,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         hasher,
         limiter: Arc::new(RateLimiter::default()),
         queue: queue.clone(),
-        readiness: Arc::new(Readiness { claude_bin, claude_version }),
+        readiness: Arc::new(Readiness { claude_bin, claude_version, sandbox: sandbox_status }),
         metrics: crate::telemetry::metrics::install(),
         artifacts: artifact_store,
     };

@@ -69,14 +69,13 @@ async fn an_empty_stdout_is_a_failure_not_a_success_after_its_retries() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_run_sees_a_clean_environment_and_no_prompt_in_argv() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("seen");
-    let script = format!(
-        r#"env > {out}.env; echo "$@" > {out}.args; head -n 1 > {out}.stdin
-echo '{{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s","num_turns":1}}'"#,
-        out = out.display()
-    );
+    // Written into the workspace: the only place a sandboxed run can write that the
+    // test can read.
+    let script = r#"if [ "$1" = "--version" ]; then echo "2.1.197 (Claude Code)"; exit 0; fi
+env > seen.env; echo "$@" > seen.args; head -n 1 > seen.stdin
+echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s","num_turns":1}'"#;
     let model = Model::start().await;
-    let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), &script)), ..Default::default() };
+    let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), script)), ..Default::default() };
     let gateway = Gateway::start(&model, options).await;
     let key = gateway.create_key(&["--name", "dev"]);
     let task = gateway
@@ -84,11 +83,15 @@ echo '{{"type":"result","subtype":"success","is_error":false,"result":"ok","sess
         .await;
     let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "completed", "{done}");
+    let out = gateway.data.path().join(format!("tasks/{}/workspace/seen", task["id"].as_str().unwrap()));
     let env = std::fs::read_to_string(format!("{}.env", out.display())).unwrap();
-    assert!(env.contains("ANTHROPIC_API_KEY=sk-ant-test-dummy"));
+    // Sandboxed: the run holds its own model-proxy token, never the gateway's key.
+    assert!(env.contains("ANTHROPIC_API_KEY=ccgate-run-"), "{env}");
+    assert!(!env.contains(MODEL_KEY), "the real key leaked:\n{env}");
     assert!(env.contains("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"));
     assert!(!env.contains("canary-must-not-leak"), "gateway environment leaked:\n{env}");
-    assert!(!env.contains("CCGATE_"), "gateway settings leaked:\n{env}");
+    let settings = env.lines().filter(|l| l.starts_with("CCGATE_") && !l.starts_with("CCGATE_RUN=tsk_"));
+    assert_eq!(settings.count(), 0, "gateway settings leaked (only the run's own id may be there):\n{env}");
     assert!(env.contains("CLAUDE_CONFIG_DIR="));
     let args = std::fs::read_to_string(format!("{}.args", out.display())).unwrap();
     assert!(

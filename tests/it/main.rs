@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod queueing;
 mod recovery;
+mod sandbox;
 mod structured;
 mod supervision;
 mod tasks;

@@ -161,7 +161,10 @@ async fn five_megabyte_lines_are_parsed_and_stored_capped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_on_restart() {
     let model = Model::start().await;
-    let options = GatewayOptions { env: vec![("CCGATE_MAX_ATTEMPTS".into(), "1".into())], ..Default::default() };
+    // Without PID namespaces (Landlock-only hosts) a daemon can outlive its supervisor;
+    // under bubblewrap it cannot (see `sandbox::a_daemon_dies_with_its_sandbox`).
+    let env = vec![("CCGATE_MAX_ATTEMPTS".into(), "1".into()), ("CCGATE_SANDBOX_MODE".into(), "landlock".into())];
+    let options = GatewayOptions { env, ..Default::default() };
     let mut gateway = Gateway::start(&model, options).await;
     let key = gateway.create_key(&["--name", "dev"]);
     let marker = format!("ccgate-orphan-{}", std::process::id());

@@ -15,6 +15,7 @@ use super::schema::Problem;
 pub struct Readiness {
     pub claude_bin: PathBuf,
     pub claude_version: Option<String>,
+    pub sandbox: crate::sandbox::SandboxStatus,
 }
 
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
@@ -50,7 +51,8 @@ pub async fn metrics(
             "status": "ready",
             "checks": {"database": {"ok": true, "backend": "sqlite"},
                        "claude": {"ok": true, "path": "/usr/local/bin/claude", "version": "2.1.197"},
-                       "workers": {"ok": true, "configured": 2, "running": 0, "node": "node_01JD…", "reason": null}}
+                       "workers": {"ok": true, "configured": 2, "running": 0, "node": "node_01JD…", "reason": null},
+                       "sandbox": {"ok": true, "confinement": "bwrap", "layers": ["namespaces", "landlock", "seccomp", "rlimits", "cgroup", "model-proxy"]}}
         })),
         (status = 503, description = "Not ready: each failing dependency says why", body = Object),
     ))]
@@ -82,10 +84,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "node": state.queue.node_id(),
         "reason": draining.then_some("the gateway is shutting down"),
     });
+    // Unconfined runs are the operator's explicit choice: ready, with the warning.
+    let mut sandbox = serde_json::to_value(&readiness.sandbox).unwrap_or_default();
+    sandbox["ok"] = json!(true);
     let ready = [&database, &claude, &workers].iter().all(|c| c["ok"] == true);
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"database": database, "claude": claude, "workers": workers},
+        "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox},
     });
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

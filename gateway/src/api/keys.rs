@@ -176,7 +176,10 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 .map(|a| a.iter().map(|s| s.as_str().and_then(Scope::parse)).collect::<Option<Vec<_>>>())
             {
                 Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
-                _ => errors.push(FieldError::new(pointer, "must be a non-empty array of \"tasks\" and \"admin\"")),
+                _ => errors.push(FieldError::new(
+                    pointer,
+                    "must be a non-empty array of \"tasks\", \"admin\" and \"network:full\"",
+                )),
             },
             "budget_usd_per_day" | "budget_usd_per_month" => match value.as_f64().and_then(budget_micros) {
                 Some(micros) => {

@@ -127,6 +127,10 @@ impl From<TaskServiceError> for ApiError {
                 )
             },
             e @ TaskServiceError::WorkspaceExpired => Self::gone(e.to_string()),
+            e @ TaskServiceError::NetworkNotAllowed => Self {
+                errors: vec![FieldError::new("/options/network", e.to_string())],
+                ..Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", e.to_string())
+            },
             e @ TaskServiceError::BudgetExceeded { .. } => {
                 Self::new(StatusCode::PAYMENT_REQUIRED, "budget-exceeded", "Budget exceeded", e.to_string())
             }

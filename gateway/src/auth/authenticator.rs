@@ -14,6 +14,8 @@ use crate::store::{Store, StoreError};
 pub enum Scope {
     Tasks,
     Admin,
+    /// Tasks of this key may ask for `options.network = "full"` (the host's network).
+    NetworkFull,
 }
 
 impl Scope {
@@ -21,6 +23,7 @@ impl Scope {
         match text {
             "tasks" => Some(Self::Tasks),
             "admin" => Some(Self::Admin),
+            "network:full" => Some(Self::NetworkFull),
             _ => None,
         }
     }
@@ -29,6 +32,7 @@ impl Scope {
         match self {
             Self::Tasks => "tasks",
             Self::Admin => "admin",
+            Self::NetworkFull => "network:full",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Runs left behind by an earlier life of the gateway. Every run is recorded in
 //! `<data>/runs/<task>.json` while it lives: the gateway's and the supervisor's
 //! pid with their start times (so a recycled pid is never mistaken for ours) and
-//! the run's `CLAUDE_CONFIG_DIR`, which every process of the run inherits. The
+//! the run's own `CCGATE_RUN=<run id>` variable, which every process of the run
+//! inherits (sandboxed ones too, where paths like `CLAUDE_CONFIG_DIR` are the same
+//! for every run). The
 //! supervisor normally cleans up even when the gateway dies; if it was killed as
 //! well, the next start finds the record of a dead gateway and kills every
 //! process that still carries the run's environment — `setsid` daemons included.
@@ -37,12 +39,17 @@ pub struct RunRecord {
     pub boot_id: String,
     pub gateway: ProcessId,
     pub supervisor: ProcessId,
-    pub claude_config_dir: PathBuf,
+    /// The run's id, in every process's environment as `CCGATE_RUN`.
+    pub run_id: String,
 }
 
+/// The variable that marks every process of a run.
+pub const RUN_VARIABLE: &str = "CCGATE_RUN";
+
 impl RunRecord {
-    pub fn new(task_id: &str, gateway: ProcessId, supervisor: ProcessId, claude_config_dir: PathBuf) -> Self {
-        Self { task_id: task_id.to_string(), host: host(), boot_id: boot_id(), gateway, supervisor, claude_config_dir }
+    pub fn new(task_id: &str, gateway: ProcessId, supervisor: ProcessId, run_id: &str) -> Self {
+        let (host, boot_id) = (host(), boot_id());
+        Self { task_id: task_id.to_string(), host, boot_id, gateway, supervisor, run_id: run_id.to_string() }
     }
 }
 
@@ -76,8 +83,8 @@ pub fn forget(runs_dir: &Path, record: &RunRecord) {
 
 /// Kills every process still carrying the run's environment (after its supervisor
 /// had to be killed, its descendants may have been left to init).
-pub fn kill_leftovers(claude_config_dir: &Path) -> usize {
-    let marker = format!("CLAUDE_CONFIG_DIR={}", claude_config_dir.display());
+pub fn kill_leftovers(run_id: &str) -> usize {
+    let marker = format!("{RUN_VARIABLE}={run_id}");
     let pids = processes_with_env(marker.as_bytes());
     for pid in &pids {
         // SAFETY: SIGKILL to processes of this gateway's own run.
@@ -114,7 +121,7 @@ pub fn reap(runs_dir: &Path) -> Vec<String> {
         if record.gateway.alive() {
             continue;
         }
-        let mut killed = kill_leftovers(&record.claude_config_dir);
+        let mut killed = kill_leftovers(&record.run_id);
         if record.supervisor.alive() {
             // SAFETY: the dead gateway's own supervisor, checked by pid and start time.
             #[allow(unsafe_code)]
@@ -172,7 +179,7 @@ mod tests {
     fn records_of_live_gateways_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let me = ProcessId::of(std::process::id()).unwrap();
-        let record = RunRecord::new("tsk_1", me, me, dir.path().join("nowhere"));
+        let record = RunRecord::new("tsk_1", me, me, "tsk_1-run_nowhere");
         super::record(dir.path(), &record).unwrap();
         assert!(reap(dir.path()).is_empty());
         assert!(record_path(dir.path(), "tsk_1", me).exists(), "kept while its gateway lives");

@@ -80,7 +80,7 @@ fn decide_once(report: &RunReport, timeout_seconds: u64) -> Outcome {
         Some(Stop::LeaseLost) => return Outcome::Abandon,
         _ => {}
     }
-    let interrupted = matches!(report.stop, Some(Stop::Cancel | Stop::Timeout | Stop::Stalled));
+    let interrupted = matches!(report.stop, Some(Stop::Cancel | Stop::Timeout | Stop::Stalled | Stop::ResourceLimit));
     if let Some(result) = &report.state.result
         && !interrupted
     {
@@ -105,6 +105,16 @@ fn decide_once(report: &RunReport, timeout_seconds: u64) -> Outcome {
             TaskError::new(ErrorKind::Timeout, format!("the run exceeded its timeout of {timeout_seconds} s"))
                 .with_details(json!({"timeout_seconds": timeout_seconds})),
         ),
+        (Some(Stop::ResourceLimit), _) => {
+            let (limit, message) = match &report.exceeded {
+                Some(exceeded) => (exceeded.limit, exceeded.message.clone()),
+                None => ("unknown", "the run went past a sandbox limit".to_string()),
+            };
+            (
+                TaskStatus::Failed,
+                TaskError::new(ErrorKind::ResourceLimit, message).with_details(json!({"limit": limit})),
+            )
+        }
         (Some(Stop::Stalled), _) => (
             TaskStatus::Failed,
             TaskError::new(ErrorKind::Timeout, "the run stalled: no output while no tool was running")

@@ -18,6 +18,8 @@ use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
 use crate::config::ClaudeConfig;
+use crate::sandbox::monitor::{Exceeded, Monitor, Watched};
+use crate::sandbox::{Launch, Network, RunSpec, Sandbox};
 use crate::store::EventRecord;
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -33,6 +35,8 @@ pub enum Stop {
     LeaseLost,
     /// No output for `claude.stall_seconds` while no tool was running (set by the runner).
     Stalled,
+    /// The run went past one of its sandbox limits (set by the runner; see `RunReport::exceeded`).
+    ResourceLimit,
 }
 
 /// How far stopping a run has gone; each backstop firing goes one step further.
@@ -73,6 +77,8 @@ pub struct RunReport {
     pub duration: Duration,
     /// The process was still alive after its result and had to be stopped.
     pub lingered: bool,
+    /// The sandbox limit the run went past.
+    pub exceeded: Option<Exceeded>,
 }
 
 /// Starts and supervises Claude Code processes.
@@ -84,6 +90,7 @@ pub struct Runner {
     passthrough: Arc<Vec<(String, String)>>,
     /// Where live runs are recorded for the orphan reaper (`orphans`).
     runs_dir: PathBuf,
+    sandbox: Arc<Sandbox>,
 }
 
 impl Runner {
@@ -93,8 +100,16 @@ impl Runner {
         supervisor_exe: PathBuf,
         passthrough: Vec<(String, String)>,
         runs_dir: PathBuf,
+        sandbox: Arc<Sandbox>,
     ) -> Self {
-        Self { config: Arc::new(config), claude_bin, supervisor_exe, passthrough: Arc::new(passthrough), runs_dir }
+        Self {
+            config: Arc::new(config),
+            claude_bin,
+            supervisor_exe,
+            passthrough: Arc::new(passthrough),
+            runs_dir,
+            sandbox,
+        }
     }
 
     /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
@@ -109,8 +124,9 @@ impl Runner {
     ) -> RunReport {
         let started = Instant::now();
         let mut report = RunReport::default();
-        let mut child = match self.spawn(&request) {
-            Ok(child) => child,
+        let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
+        let (mut child, launch) = match self.spawn(&request, &run_id) {
+            Ok(spawned) => spawned,
             Err(e) => {
                 report.spawn_error = Some(e.to_string());
                 return report;
@@ -122,7 +138,7 @@ impl Runner {
             let _ = child.start_kill();
             return report;
         };
-        let record = self.record_run(&request, &child, &sink).await;
+        let record = self.record_run(&request, &run_id, &child, &sink).await;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
         // stdout is read by its own task, so no partly read line is lost when another
@@ -158,6 +174,17 @@ impl Runner {
         let mut session_sent: Option<String> = None;
         let stall = (self.config.stall_seconds > 0).then(|| Duration::from_secs(self.config.stall_seconds));
         let mut last_output = tokio::time::Instant::now();
+        let cgroup = launch.cgroup.map(Arc::new);
+        let monitor = self.monitor(&request, &child, cgroup.clone());
+        let mut watching = Box::pin({
+            let monitor = monitor.clone();
+            async move {
+                match monitor {
+                    Some(monitor) => Monitor::watch(monitor).await,
+                    None => std::future::pending().await,
+                }
+            }
+        });
 
         loop {
             tokio::select! {
@@ -201,6 +228,15 @@ impl Runner {
                 () = async { tokio::time::sleep_until(last_output + stall.unwrap_or_default()).await },
                     if stall.is_some() && report.stop.is_none() && report.state.result.is_none() && !report.state.tool_running() => {
                     let step = self.begin_stop(Stop::Stalled, &mut report, &child, &mut stdin_lines, &sink).await;
+                    (escalation, backstop) = (step.0, Some(step.1));
+                }
+                exceeded = &mut watching, if report.stop.is_none() => {
+                    let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &format!("{}; stopping the run", exceeded.message))]));
+                    report.exceeded = Some(exceeded);
+                    if let Some(cgroup) = &cgroup {
+                        cgroup.kill();
+                    }
+                    let step = self.begin_stop(Stop::ResourceLimit, &mut report, &child, &mut stdin_lines, &sink).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 changed = stop.changed(), if report.stop.is_none() => {
@@ -248,24 +284,66 @@ impl Runner {
         report.duration = started.elapsed();
         if escalation == Escalation::Killed {
             // The supervisor itself was killed: sweep what it could not.
-            orphans::kill_leftovers(&request.dirs.claude_config);
+            orphans::kill_leftovers(&run_id);
         }
         if let Some(record) = &record {
             orphans::forget(&self.runs_dir, record);
         }
+        // A limit reached just before the end still counts (an OOM-killed tool, a
+        // workspace filled by the last command).
+        if let Some(monitor) = monitor
+            && report.exceeded.is_none()
+            && report.stop.is_none()
+            && let Ok(Some(exceeded)) = tokio::task::spawn_blocking(move || monitor.check(true)).await
+        {
+            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &exceeded.message)]));
+            report.exceeded = Some(exceeded);
+            report.stop = Some(Stop::ResourceLimit);
+        }
+        if let Some(cgroup) = cgroup {
+            let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
+        }
+        drop(launch.token);
         report
+    }
+
+    /// The watcher of the run's resources (none for unconfined runs).
+    fn monitor(
+        &self,
+        request: &TurnRequest<'_>,
+        child: &Child,
+        cgroup: Option<Arc<crate::sandbox::cgroup::RunCgroup>>,
+    ) -> Option<Arc<Monitor>> {
+        let confined = self.sandbox.confinement() != crate::sandbox::Confinement::None;
+        let config = self.sandbox.config();
+        let mib = |n: u64| n.saturating_mul(1024 * 1024);
+        child.id().filter(|_| confined).map(|root_pid| {
+            Arc::new(Monitor {
+                cgroup,
+                root_pid,
+                workspace: request.dirs.workspace.clone(),
+                limits: Watched {
+                    memory_bytes: mib(config.memory_mb),
+                    max_processes: config.max_processes,
+                    cpu_seconds: config.cpu_seconds,
+                    disk_bytes: mib(config.disk_mb),
+                },
+                interval: Duration::from_millis(config.poll_interval_ms),
+            })
+        })
     }
 
     /// Records the run so that a later gateway can kill it if this one dies badly.
     async fn record_run(
         &self,
         request: &TurnRequest<'_>,
+        run_id: &str,
         child: &Child,
         sink: &mpsc::UnboundedSender<RunnerMessage>,
     ) -> Option<RunRecord> {
         let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
         let (Some(gateway), Some(supervisor)) = ids else { return None };
-        let record = RunRecord::new(request.task_id, gateway, supervisor, request.dirs.claude_config.clone());
+        let record = RunRecord::new(request.task_id, gateway, supervisor, run_id);
         if let Err(e) = orphans::record(&self.runs_dir, &record) {
             let notice = format!("could not record the run for the orphan reaper: {e}");
             let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
@@ -318,28 +396,53 @@ impl Runner {
         (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))))
     }
 
-    fn spawn(&self, request: &TurnRequest<'_>) -> std::io::Result<Child> {
+    fn spawn(&self, request: &TurnRequest<'_>, run_id: &str) -> std::io::Result<(Child, Launch)> {
         request.dirs.create()?;
         let args = claude_args(&request.input, &self.config);
+        let mut env = environment(request.dirs, &self.config, &self.passthrough);
+        env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
+        let launch = self.sandbox.launch(&RunSpec {
+            run_id,
+            workspace: &request.dirs.workspace,
+            home: &request.dirs.home,
+            state: &request.dirs.root.join("state"),
+            tmp: &request.dirs.tmp,
+            claude: &self.claude_bin,
+            claude_args: &args,
+            env: &env,
+            network: Network::parse(&request.input.options.network),
+        })?;
         let mut command = Command::new(&self.supervisor_exe);
         command
             .arg("supervise")
             .arg("--grace-ms")
             .arg((self.config.kill_grace_seconds * 1000).to_string())
             .arg("--parent-pid")
-            .arg(std::process::id().to_string())
+            .arg(std::process::id().to_string());
+        for procs in launch.cgroup.iter().flat_map(|c| c.procs_files()) {
+            command.arg("--cgroup-procs").arg(procs);
+        }
+        command
             .arg("--")
-            .arg(&self.claude_bin)
-            .args(&args)
+            .arg(&launch.program)
+            .args(&launch.args)
             .current_dir(&request.dirs.workspace)
             .env_clear()
-            .envs(environment(request.dirs, &self.config, &self.passthrough))
+            .envs(launch.env.iter().cloned())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        command.spawn()
+        match command.spawn() {
+            Ok(child) => Ok((child, launch)),
+            Err(e) => {
+                if let Some(cgroup) = &launch.cgroup {
+                    cgroup.remove();
+                }
+                Err(e)
+            }
+        }
     }
 }
 

@@ -17,7 +17,14 @@ use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 /// Runs `program args` under supervision and returns the exit code to use.
-pub fn supervise(grace: Duration, parent_pid: Option<i32>, program: &OsString, args: &[OsString]) -> i32 {
+/// `cgroups`: the `cgroup.procs` files of the run's cgroups, joined before Claude starts.
+pub fn supervise(
+    grace: Duration,
+    parent_pid: Option<i32>,
+    cgroups: &[std::path::PathBuf],
+    program: &OsString,
+    args: &[OsString],
+) -> i32 {
     // SAFETY: plain prctl/sigprocmask calls on this single-threaded process.
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -25,6 +32,12 @@ pub fn supervise(grace: Duration, parent_pid: Option<i32>, program: &OsString, a
     }
     if parent_pid.is_some_and(|p| p != unsafe { libc::getppid() }) {
         return 125; // the gateway died before we could notice it
+    }
+    for procs in cgroups {
+        if let Err(e) = std::fs::write(procs, std::process::id().to_string()) {
+            eprintln!("ccgate supervise: cannot join the run's cgroup {}: {e}", procs.display());
+            return 125;
+        }
     }
     let signals = watched_signals();
     // SAFETY: blocks the watched signals so that sigtimedwait receives them.

@@ -69,18 +69,37 @@ const MAX_ERROR_COUNTERS: usize = 10_000;
 const ECHO_CHARS: usize = 200;
 
 /// Router serving POST /v1/messages (streaming and non-streaming) and POST
-/// /v1/messages/count_tokens.
-pub fn router() -> Router {
+/// /v1/messages/count_tokens. With `api_key`, requests carrying another key (in
+/// `x-api-key` or `Authorization: Bearer`) are refused with 401, as the real API does.
+pub fn router(api_key: Option<String>) -> Router {
     Router::new()
         .route("/v1/messages", post(messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let expected = api_key.clone();
+            async move {
+                let presented = request
+                    .headers()
+                    .get("x-api-key")
+                    .or_else(|| request.headers().get(header::AUTHORIZATION))
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_string());
+                match expected {
+                    Some(expected) if presented.as_deref() != Some(expected.as_str()) => {
+                        api_error(StatusCode::UNAUTHORIZED, "authentication_error", "invalid x-api-key")
+                    }
+                    _ => next.run(request).await,
+                }
+            }
+        }))
         .with_state(Arc::new(Model::new()))
 }
 
-/// Serve on an already-bound listener until the future is dropped.
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router()).await
+/// Serve on an already-bound listener until the future is dropped; see [`router`]
+/// for `api_key`.
+pub async fn serve(listener: tokio::net::TcpListener, api_key: Option<String>) -> std::io::Result<()> {
+    axum::serve(listener, router(api_key)).await
 }
 
 /// Server state: id generation and the `http_error` counters.

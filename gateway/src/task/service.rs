@@ -37,6 +37,8 @@ pub enum TaskServiceError {
     IdempotencyKeyReused,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    #[error("this key may not give tasks the host's network (options.network = \"full\" needs the network:full scope)")]
+    NetworkNotAllowed,
     #[error("the input files were refused")]
     InputsRefused(Vec<FieldError>),
     #[error("cannot prepare the task's workspace: {0}")]
@@ -115,6 +117,9 @@ impl TaskService {
             return Err(TaskServiceError::ShuttingDown);
         }
         self.validator.validate(&mut request, principal).map_err(TaskServiceError::Rejected)?;
+        if request.options.network == "full" && !principal.has(crate::auth::Scope::NetworkFull) {
+            return Err(TaskServiceError::NetworkNotAllowed);
+        }
         self.check_budget(principal).await?;
         // The insert decides on the queue cap; with input files to write first, an
         // early look saves writing them for nothing.

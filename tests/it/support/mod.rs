@@ -28,6 +28,9 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("gateway/ has a parent").to_path_buf()
 }
 
+/// The model API key the gateways under test hold.
+pub const MODEL_KEY: &str = "sk-ant-test-dummy";
+
 /// The scripted Messages API, served in this test process.
 pub struct Model {
     pub url: String,
@@ -39,7 +42,9 @@ impl Model {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the scripted model");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let task = tokio::spawn(async move {
-            let _ = ccgate::scripted_model::serve(listener).await;
+            // The gateway's own key: a run that reached the model with anything else
+            // (its per-run proxy token, say) is refused.
+            let _ = ccgate::scripted_model::serve(listener, Some(MODEL_KEY.to_string())).await;
         });
         Model { url, task }
     }
@@ -111,7 +116,7 @@ impl Gateway {
             .env("CCGATE_LOG_FORMAT", "json")
             .env("CCGATE_SHUTDOWN_GRACE_SECONDS", "2")
             .env("ANTHROPIC_BASE_URL", &self.model_url)
-            .env("ANTHROPIC_API_KEY", "sk-ant-test-dummy")
+            .env("ANTHROPIC_API_KEY", MODEL_KEY)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .env("CCGATE_CANARY_SECRET", "canary-must-not-leak");
         for (k, v) in &self.options.env {

@@ -1,0 +1,245 @@
+//! A cgroup per run: memory (no swap), process and CPU caps the kernel enforces,
+//! the run's counters, and a kill that reaches every process of the run.
+//!
+//! Works where the gateway can create cgroups below its own: a delegated cgroup v2
+//! subtree (systemd `Delegate=yes`), or cgroup v1 hierarchies the gateway's user may
+//! write (root in most containers).
+
+use std::path::{Path, PathBuf};
+
+/// Where runs' cgroups are created.
+#[derive(Debug, Clone)]
+pub enum CgroupRoot {
+    /// Unified hierarchy: `<gateway's cgroup>/ccgate-runs`.
+    V2 { runs: PathBuf },
+    /// One directory per v1 controller, each `<mount>/<gateway's cgroup>/ccgate-runs`.
+    V1 { memory: PathBuf, pids: PathBuf, cpu: PathBuf, cpuacct: PathBuf },
+}
+
+/// Limits applied to one run's cgroup.
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupLimits {
+    pub memory_bytes: u64,
+    pub max_processes: u64,
+    /// 0 means no cap.
+    pub cpu_cores: f64,
+}
+
+/// What a run's cgroup has counted so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CgroupSample {
+    /// Processes the kernel OOM-killed because the run reached its memory cap.
+    pub oom_kills: u64,
+    /// Forks refused because the run reached its process cap.
+    pub pids_refused: u64,
+    pub cpu_usec: u64,
+    pub memory_bytes: u64,
+}
+
+/// One run's cgroup (one directory per hierarchy).
+#[derive(Debug)]
+pub struct RunCgroup {
+    root: CgroupRoot,
+    name: String,
+}
+
+const RUNS_DIR: &str = "ccgate-runs";
+
+impl CgroupRoot {
+    /// Finds a place to create runs' cgroups, preparing it; Err says why there is none.
+    pub fn find() -> Result<Self, String> {
+        let own =
+            std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            return Self::find_v2(&own);
+        }
+        Self::find_v1(&own, &mounts)
+    }
+
+    fn find_v2(own: &str) -> Result<Self, String> {
+        let path = own.lines().find_map(|l| l.strip_prefix("0::")).ok_or("no cgroup v2 entry in /proc/self/cgroup")?;
+        let mine = Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+        let available = std::fs::read_to_string(mine.join("cgroup.controllers")).unwrap_or_default();
+        let missing: Vec<_> =
+            ["memory", "pids", "cpu"].into_iter().filter(|c| !available.split_whitespace().any(|a| a == *c)).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "cgroup v2: {} not delegated to {} (run the gateway under systemd with Delegate=yes)",
+                missing.join(", "),
+                mine.display()
+            ));
+        }
+        // No process may sit in a cgroup whose controllers are enabled for children:
+        // the gateway moves into a leaf of its own first.
+        let leaf = mine.join("ccgate-gateway");
+        let runs = mine.join(RUNS_DIR);
+        let prepare = || -> std::io::Result<()> {
+            for dir in [&leaf, &runs] {
+                if !dir.exists() {
+                    std::fs::create_dir(dir)?;
+                }
+            }
+            std::fs::write(leaf.join("cgroup.procs"), std::process::id().to_string())?;
+            std::fs::write(mine.join("cgroup.subtree_control"), "+memory +pids +cpu")?;
+            std::fs::write(runs.join("cgroup.subtree_control"), "+memory +pids +cpu")
+        };
+        prepare().map_err(|e| format!("cgroup v2: cannot prepare {}: {e}", mine.display()))?;
+        Ok(Self::V2 { runs })
+    }
+
+    fn find_v1(own: &str, mounts: &str) -> Result<Self, String> {
+        let dir = |controller: &str| -> Result<PathBuf, String> {
+            let mount = mounts
+                .lines()
+                .filter_map(|line| {
+                    let (fields, tail) = line.split_once(" - ")?;
+                    let mut tail = tail.split_whitespace();
+                    let (fstype, options) = (tail.next()?, tail.nth(1)?);
+                    let mount_point = fields.split_whitespace().nth(4)?;
+                    (fstype == "cgroup" && options.split(',').any(|o| o == controller)).then(|| mount_point.to_string())
+                })
+                .next()
+                .ok_or_else(|| format!("no cgroup v1 {controller} hierarchy is mounted"))?;
+            let path = own
+                .lines()
+                .filter_map(|l| l.split_once(':').and_then(|(_, rest)| rest.split_once(':')))
+                .find(|(controllers, _)| controllers.split(',').any(|c| c == controller))
+                .map(|(_, path)| path)
+                .ok_or_else(|| format!("/proc/self/cgroup has no {controller} entry"))?;
+            let runs = Path::new(&mount).join(path.trim_start_matches('/')).join(RUNS_DIR);
+            if !runs.exists() {
+                std::fs::create_dir(&runs).map_err(|e| format!("cgroup v1: cannot create {}: {e}", runs.display()))?;
+            }
+            Ok(runs)
+        };
+        Ok(Self::V1 { memory: dir("memory")?, pids: dir("pids")?, cpu: dir("cpu")?, cpuacct: dir("cpuacct")? })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::V2 { runs } => format!("v2, runs under {}", runs.display()),
+            Self::V1 { memory, .. } => format!("v1 (memory, pids, cpu, cpuacct), runs under {}", memory.display()),
+        }
+    }
+
+    fn dirs(&self) -> Vec<&Path> {
+        match self {
+            Self::V2 { runs } => vec![runs],
+            Self::V1 { memory, pids, cpu, cpuacct } => vec![memory, pids, cpu, cpuacct],
+        }
+    }
+
+    /// Creates the cgroup of run `name` with `limits`.
+    pub fn create(&self, name: &str, limits: CgroupLimits) -> std::io::Result<RunCgroup> {
+        let run = RunCgroup { root: self.clone(), name: name.to_string() };
+        for dir in run.dirs() {
+            match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+        let quota = (limits.cpu_cores > 0.0).then(|| (limits.cpu_cores * 100_000.0).round() as u64);
+        match &run.root {
+            Self::V2 { runs } => {
+                let dir = runs.join(name);
+                std::fs::write(dir.join("memory.max"), limits.memory_bytes.to_string())?;
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+                std::fs::write(dir.join("pids.max"), limits.max_processes.to_string())?;
+                if let Some(quota) = quota {
+                    std::fs::write(dir.join("cpu.max"), format!("{quota} 100000"))?;
+                }
+            }
+            Self::V1 { memory, pids, cpu, .. } => {
+                std::fs::write(memory.join(name).join("memory.limit_in_bytes"), limits.memory_bytes.to_string())?;
+                // Only present with swap accounting; without it there is nothing to cap.
+                let _ = std::fs::write(
+                    memory.join(name).join("memory.memsw.limit_in_bytes"),
+                    limits.memory_bytes.to_string(),
+                );
+                let _ = std::fs::write(memory.join(name).join("memory.swappiness"), "0");
+                std::fs::write(pids.join(name).join("pids.max"), limits.max_processes.to_string())?;
+                if let Some(quota) = quota {
+                    std::fs::write(cpu.join(name).join("cpu.cfs_period_us"), "100000")?;
+                    std::fs::write(cpu.join(name).join("cpu.cfs_quota_us"), quota.to_string())?;
+                }
+            }
+        }
+        Ok(run)
+    }
+}
+
+impl RunCgroup {
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.root.dirs().into_iter().map(|d| d.join(&self.name)).collect()
+    }
+
+    /// The `cgroup.procs` files a process writes its pid into to join the run.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs().into_iter().map(|d| d.join("cgroup.procs")).collect()
+    }
+
+    /// The run's counters.
+    pub fn sample(&self) -> CgroupSample {
+        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let field = |text: &str, name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok()).unwrap_or(0)
+        };
+        match &self.root {
+            CgroupRoot::V2 { runs } => {
+                let dir = runs.join(&self.name);
+                CgroupSample {
+                    oom_kills: field(&read(dir.join("memory.events")), "oom_kill "),
+                    pids_refused: field(&read(dir.join("pids.events")), "max "),
+                    cpu_usec: field(&read(dir.join("cpu.stat")), "usage_usec "),
+                    memory_bytes: read(dir.join("memory.current")).trim().parse().unwrap_or(0),
+                }
+            }
+            CgroupRoot::V1 { memory, pids, cpuacct, .. } => CgroupSample {
+                oom_kills: field(&read(memory.join(&self.name).join("memory.oom_control")), "oom_kill "),
+                pids_refused: field(&read(pids.join(&self.name).join("pids.events")), "max "),
+                cpu_usec: read(cpuacct.join(&self.name).join("cpuacct.usage")).trim().parse::<u64>().unwrap_or(0)
+                    / 1000,
+                memory_bytes: read(memory.join(&self.name).join("memory.usage_in_bytes")).trim().parse().unwrap_or(0),
+            },
+        }
+    }
+
+    /// SIGKILLs every process of the run.
+    pub fn kill(&self) {
+        if let CgroupRoot::V2 { runs } = &self.root
+            && std::fs::write(runs.join(&self.name).join("cgroup.kill"), "1").is_ok()
+        {
+            return;
+        }
+        for _ in 0..20 {
+            let procs =
+                self.procs_files().into_iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect::<String>();
+            let pids: Vec<i32> = procs.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                super::signal(pid, libc::SIGKILL);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Removes the run's cgroup once its processes are gone (kills what is left).
+    pub fn remove(&self) {
+        for attempt in 0..50 {
+            let left: Vec<_> =
+                self.dirs().into_iter().filter(|d| d.exists() && std::fs::remove_dir(d).is_err()).collect();
+            if left.is_empty() {
+                return;
+            }
+            if attempt == 0 {
+                self.kill();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        tracing::warn!(cgroup = %self.name, "a run's cgroup could not be removed");
+    }
+}

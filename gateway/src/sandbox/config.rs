@@ -1,0 +1,118 @@
+//! The `[sandbox]` section of the gateway configuration.
+
+use serde::Deserialize;
+
+/// Which confinement runs get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// The strongest layers this machine can enforce (see `ccgate doctor`).
+    Auto,
+    /// bubblewrap namespaces, plus Landlock and seccomp inside where available.
+    Bwrap,
+    /// Landlock and seccomp only: for hosts where user namespaces are blocked.
+    Landlock,
+    /// No confinement at all (a loud warning in logs and `/readyz`).
+    None,
+}
+
+impl SandboxMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "auto" => Some(Self::Auto),
+            "bwrap" => Some(Self::Bwrap),
+            "landlock" => Some(Self::Landlock),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+/// How every run is confined and what it may use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    pub mode: SandboxMode,
+    /// In `auto` mode, run tasks without confinement when no layer works (instead of
+    /// refusing to start).
+    pub allow_unsandboxed: bool,
+    /// The bubblewrap executable; a bare name is looked up on `PATH`.
+    pub bwrap: String,
+    /// Host paths mounted read-only into every sandbox besides `/usr` and the few
+    /// system files tools need (e.g. `/opt/toolchains`); missing ones are skipped.
+    pub read_only_paths: Vec<String>,
+    /// Size of the private `/tmp` of a run, in MiB.
+    pub tmp_mb: u64,
+    /// CPU seconds any one process of a run may use (`RLIMIT_CPU`), and the whole
+    /// run's CPU seconds where a cgroup measures them.
+    pub cpu_seconds: u64,
+    /// Memory of the whole run (cgroup `memory.max`, else the polled resident size), MiB.
+    pub memory_mb: u64,
+    /// Processes and threads of the whole run (cgroup `pids.max`, else polled).
+    pub max_processes: u64,
+    /// CPU cores a run may use at once (cgroup `cpu.max`); 0 means no cap.
+    pub cpu_cores: f64,
+    /// Bytes the workspace may hold (polled) and the largest file a process may
+    /// write (`RLIMIT_FSIZE`), MiB.
+    pub disk_mb: u64,
+    /// Open files per process (`RLIMIT_NOFILE`).
+    pub max_open_files: u64,
+    /// How often a run's memory, processes and workspace size are checked, ms.
+    pub poll_interval_ms: u64,
+    /// Host names runs with `options.network = "allowlist"` may reach (exact, or
+    /// `*.example.com` for subdomains).
+    pub allowed_hosts: Vec<String>,
+    /// Allowed hosts that may resolve to private, loopback or otherwise non-public
+    /// addresses (an internal package mirror). Link-local and metadata addresses stay
+    /// refused whatever this says.
+    pub private_hosts: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            mode: SandboxMode::Auto,
+            allow_unsandboxed: false,
+            bwrap: "bwrap".into(),
+            read_only_paths: Vec::new(),
+            tmp_mb: 1024,
+            cpu_seconds: 3600,
+            memory_mb: 8192,
+            max_processes: 1024,
+            cpu_cores: 0.0,
+            disk_mb: 4096,
+            max_open_files: 8192,
+            poll_interval_ms: 500,
+            allowed_hosts: Vec::new(),
+            private_hosts: Vec::new(),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Why these settings cannot work, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.tmp_mb == 0 || self.memory_mb == 0 || self.disk_mb == 0 {
+            return Some("tmp_mb, memory_mb and disk_mb must be at least 1".into());
+        }
+        if self.cpu_seconds == 0 || self.max_processes < 16 || self.max_open_files < 64 {
+            return Some(
+                "cpu_seconds must be at least 1, max_processes at least 16, max_open_files at least 64".into(),
+            );
+        }
+        if !(self.cpu_cores == 0.0 || self.cpu_cores >= 0.01) {
+            return Some("cpu_cores must be 0 (no cap) or at least 0.01".into());
+        }
+        if self.poll_interval_ms < 50 {
+            return Some("poll_interval_ms must be at least 50".into());
+        }
+        for (key, hosts) in [("allowed_hosts", &self.allowed_hosts), ("private_hosts", &self.private_hosts)] {
+            for host in hosts {
+                if let Err(why) = super::egress::HostPattern::parse(host) {
+                    return Some(format!("{key}: {host:?} {why}"));
+                }
+            }
+        }
+        None
+    }
+}

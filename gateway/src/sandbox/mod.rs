@@ -1,0 +1,399 @@
+//! Confinement of every Claude Code run.
+//!
+//! Layers, strongest first, each probed at start-up ([`probe`]): bubblewrap
+//! namespaces ([`bwrap`]) with the run's own network namespace; Landlock
+//! ([`landlock`]) and a seccomp filter ([`seccomp`]) applied by the helper the
+//! gateway executes inside the sandbox ([`helper`]); a cgroup per run ([`cgroup`])
+//! and polled limits. Model traffic leaves only through the gateway's model proxy
+//! ([`model_proxy`]), which holds the real API key; other traffic only through the
+//! egress proxy ([`egress`]) for hosts the operator allowed.
+
+pub mod bwrap;
+pub mod cgroup;
+pub mod config;
+pub mod egress;
+pub mod helper;
+pub mod landlock;
+pub mod model_proxy;
+pub mod monitor;
+pub mod probe;
+pub mod seccomp;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use config::{SandboxConfig, SandboxMode};
+pub use model_proxy::{ModelProxy, RunToken, Upstream};
+pub use probe::Capabilities;
+
+use bwrap::inside;
+use cgroup::{CgroupLimits, CgroupRoot, RunCgroup};
+
+/// The confinement chosen for this gateway's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confinement {
+    /// bubblewrap namespaces (plus Landlock and seccomp inside when available).
+    Bwrap,
+    /// Landlock and seccomp in the helper, without namespaces.
+    Landlock,
+    None,
+}
+
+/// Which layers `config` and `capabilities` give, or why runs cannot be confined
+/// as configured.
+pub fn choose(config: &SandboxConfig, capabilities: &Capabilities) -> Result<Confinement, String> {
+    let landlock = capabilities.landlock.is_ok();
+    let seccomp = capabilities.seccomp.is_ok();
+    let bwrap = capabilities.bwrap.is_ok();
+    match config.mode {
+        SandboxMode::None => Ok(Confinement::None),
+        SandboxMode::Bwrap => match &capabilities.bwrap {
+            Ok(_) => Ok(Confinement::Bwrap),
+            Err(why) => Err(format!("sandbox.mode = \"bwrap\" but bubblewrap cannot be used: {why}")),
+        },
+        SandboxMode::Landlock => match (&capabilities.landlock, &capabilities.seccomp) {
+            (Ok(_), Ok(())) => Ok(Confinement::Landlock),
+            (Err(why), _) | (_, Err(why)) => Err(format!("sandbox.mode = \"landlock\" cannot be enforced: {why}")),
+        },
+        SandboxMode::Auto if bwrap => Ok(Confinement::Bwrap),
+        SandboxMode::Auto if landlock && seccomp => Ok(Confinement::Landlock),
+        SandboxMode::Auto if config.allow_unsandboxed => Ok(Confinement::None),
+        SandboxMode::Auto => Err(format!(
+            "no sandbox layer works on this machine, so no task may run:\n{}\nInstall bubblewrap, enable Landlock, \
+             or set sandbox.allow_unsandboxed = true to run tasks without confinement (see `ccgate doctor`)",
+            capabilities.report()
+        )),
+    }
+}
+
+/// What `/readyz` and the logs say about the sandbox.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SandboxStatus {
+    /// `bwrap`, `landlock` or `none`.
+    pub confinement: String,
+    /// The layers in force, e.g. `["namespaces", "landlock", "seccomp", "cgroup"]`.
+    pub layers: Vec<String>,
+    /// Set when runs are not confined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// The gateway's sandbox: chosen layers, proxies and limits.
+pub struct Sandbox {
+    confinement: Confinement,
+    landlock_abi: Option<i32>,
+    seccomp: bool,
+    cgroups: Option<CgroupRoot>,
+    config: SandboxConfig,
+    helper: PathBuf,
+    sockets: PathBuf,
+    model: Option<Arc<ModelProxy>>,
+    egress: Option<Arc<egress::EgressProxy>>,
+}
+
+/// The network a run gets (`options.network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Only the model, through the model proxy.
+    None,
+    /// The model and `sandbox.allowed_hosts`, through the egress proxy.
+    Allowlist,
+    /// The host's network (keys with the `network:full` scope).
+    Full,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "allowlist" => Self::Allowlist,
+            "full" => Self::Full,
+            _ => Self::None,
+        }
+    }
+}
+
+/// What the runner needs to start one confined run.
+pub struct RunSpec<'a> {
+    pub run_id: &'a str,
+    pub workspace: &'a Path,
+    pub home: &'a Path,
+    /// Host directory for the run's private files (`/etc/passwd`, a host `TMPDIR`).
+    pub state: &'a Path,
+    pub tmp: &'a Path,
+    pub claude: &'a Path,
+    pub claude_args: &'a [String],
+    /// The environment the run would get unconfined (host paths, real credentials).
+    pub env: &'a [(String, String)],
+    pub network: Network,
+}
+
+/// How to start one run, and what to keep until it ends.
+pub struct Launch {
+    /// Program and arguments to give the supervisor.
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub env: Vec<(String, String)>,
+    /// The run's model-proxy token: valid while this lives.
+    pub token: Option<RunToken>,
+    pub cgroup: Option<RunCgroup>,
+}
+
+impl Sandbox {
+    /// Probes the machine, chooses the layers and starts the proxies the runs need.
+    pub async fn start(
+        config: &SandboxConfig,
+        data_dir: &Path,
+        helper: PathBuf,
+        run_env: &[(String, String)],
+    ) -> Result<Self, String> {
+        let capabilities = tokio::task::spawn_blocking({
+            let bwrap = config.bwrap.clone();
+            move || Capabilities::probe(&bwrap)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let confinement = choose(config, &capabilities)?;
+        let sockets = data_dir.join("run").join("sockets");
+        let mut sandbox = Self {
+            confinement,
+            landlock_abi: capabilities.landlock.as_ref().ok().copied(),
+            seccomp: capabilities.seccomp.is_ok(),
+            cgroups: capabilities.cgroups.ok(),
+            config: config.clone(),
+            helper,
+            sockets: sockets.clone(),
+            model: None,
+            egress: None,
+        };
+        if confinement == Confinement::None {
+            return Ok(sandbox);
+        }
+        std::fs::create_dir_all(&sockets).map_err(|e| format!("cannot create {}: {e}", sockets.display()))?;
+        let upstream = Upstream::from_env(run_env);
+        let model = ModelProxy::start(&sockets.join("model.sock"), upstream)
+            .await
+            .map_err(|e| format!("cannot start the model proxy: {e}"))?;
+        let egress =
+            egress::EgressProxy::start(&sockets.join("egress.sock"), &config.allowed_hosts, &config.private_hosts)
+                .map_err(|e| format!("cannot start the egress proxy: {e}"))?;
+        (sandbox.model, sandbox.egress) = (Some(model), Some(egress));
+        Ok(sandbox)
+    }
+
+    pub fn confinement(&self) -> Confinement {
+        self.confinement
+    }
+
+    pub fn status(&self) -> SandboxStatus {
+        let mut layers = Vec::new();
+        match self.confinement {
+            Confinement::Bwrap => layers.push("namespaces"),
+            Confinement::Landlock => {}
+            Confinement::None => {
+                return SandboxStatus {
+                    confinement: "none".into(),
+                    layers: Vec::new(),
+                    warning: Some("runs are NOT sandboxed: Claude Code runs with the gateway's own rights".into()),
+                };
+            }
+        }
+        if self.landlock_abi.is_some() {
+            layers.push("landlock");
+        }
+        if self.seccomp {
+            layers.push("seccomp");
+        }
+        layers.push("rlimits");
+        layers.push(if self.cgroups.is_some() { "cgroup" } else { "polled-limits" });
+        layers.push("model-proxy");
+        let confinement = if self.confinement == Confinement::Bwrap { "bwrap" } else { "landlock" };
+        SandboxStatus {
+            confinement: confinement.into(),
+            layers: layers.into_iter().map(String::from).collect(),
+            warning: None,
+        }
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Prepares one run: its token, cgroup and command line.
+    pub fn launch(&self, run: &RunSpec<'_>) -> std::io::Result<Launch> {
+        let mut program: OsString = run.claude.into();
+        let mut args: Vec<OsString> = run.claude_args.iter().map(OsString::from).collect();
+        if self.confinement == Confinement::None {
+            return Ok(Launch { program, args, env: run.env.to_vec(), token: None, cgroup: None });
+        }
+        let token = self.model.as_ref().map(|m| m.register());
+        let mut env: Vec<(String, String)> =
+            run.env.iter().filter(|(k, _)| !model_proxy::CREDENTIAL_VARS.contains(&k.as_str())).cloned().collect();
+        if let Some(token) = &token {
+            env.push(("ANTHROPIC_API_KEY".into(), token.token.clone()));
+        }
+        let mib = |n: u64| n.saturating_mul(1024 * 1024);
+        let cgroup = match &self.cgroups {
+            Some(root) => {
+                let limits = CgroupLimits {
+                    memory_bytes: mib(self.config.memory_mb),
+                    max_processes: self.config.max_processes,
+                    cpu_cores: self.config.cpu_cores,
+                };
+                Some(root.create(run.run_id, limits)?)
+            }
+            None => None,
+        };
+        let bwrapped = self.confinement == Confinement::Bwrap;
+        let (helper, claude, sockets) = if bwrapped {
+            (PathBuf::from(inside::HELPER), PathBuf::from(inside::CLAUDE), PathBuf::from(inside::SOCKETS))
+        } else {
+            (self.helper.clone(), run.claude.to_path_buf(), self.sockets.clone())
+        };
+        let mut helper_args: Vec<OsString> = vec!["sandbox-exec".into()];
+        let mut flag = |name: &str, value: String| helper_args.extend([OsString::from(name), OsString::from(value)]);
+        flag("--cpu-seconds", self.config.cpu_seconds.to_string());
+        flag("--file-bytes", mib(self.config.disk_mb).to_string());
+        flag("--open-files", self.config.max_open_files.to_string());
+        flag("--model-socket", sockets.join("model.sock").display().to_string());
+        if run.network == Network::Allowlist {
+            flag("--egress-socket", sockets.join("egress.sock").display().to_string());
+        }
+        if let Some(abi) = self.landlock_abi {
+            flag("--landlock-abi", abi.to_string());
+            let (read, write) = if bwrapped { bwrapped_paths() } else { self.host_paths(run) };
+            for path in read {
+                flag("--read", path.display().to_string());
+            }
+            for path in write {
+                flag("--write", path.display().to_string());
+            }
+        }
+        if self.seccomp {
+            helper_args.push("--seccomp".into());
+        }
+        if !bwrapped {
+            if run.network != Network::Full {
+                // Without a network namespace: TCP only to the forwarders, no UDP or raw sockets.
+                helper_args.push("--restrict-inet".into());
+            }
+            // Without a user namespace the run keeps the gateway's user: no capabilities.
+            helper_args.push("--drop-capabilities".into());
+        }
+        helper_args.push("--".into());
+        helper_args.push(claude.into_os_string());
+        helper_args.append(&mut args);
+        if bwrapped {
+            let (passwd, group) = bwrap::identity_files();
+            let etc = run.state.join("sandbox");
+            std::fs::create_dir_all(&etc)?;
+            std::fs::write(etc.join("passwd"), passwd)?;
+            std::fs::write(etc.join("group"), group)?;
+            for (name, value) in [("HOME", inside::HOME), ("TMPDIR", inside::TMP)] {
+                set(&mut env, name, value);
+            }
+            set(&mut env, "CLAUDE_CONFIG_DIR", &format!("{}/.claude", inside::HOME));
+            let mut extra = self.config.read_only_paths.clone();
+            if run.network != Network::None {
+                extra.push("/etc/resolv.conf".into());
+            }
+            let spec = bwrap::BwrapSpec {
+                workspace: run.workspace,
+                home: run.home,
+                passwd: &etc.join("passwd"),
+                group: &etc.join("group"),
+                helper: &self.helper,
+                claude: run.claude,
+                sockets: &self.sockets,
+                tmp_bytes: mib(self.config.tmp_mb),
+                extra_read_only: &extra,
+            };
+            let mut bwrap_args = bwrap::args(&spec);
+            if run.network == Network::Full {
+                bwrap_args.insert(1, "--share-net".into());
+            }
+            program = self.bwrap_path().into();
+            args = bwrap_args.into_iter().map(OsString::from).collect();
+            args.push("--".into());
+            args.push(helper.into_os_string());
+        } else {
+            program = helper.into_os_string();
+            args = Vec::new();
+        }
+        args.append(&mut helper_args);
+        Ok(Launch { program, args, env, token, cgroup })
+    }
+
+    fn bwrap_path(&self) -> PathBuf {
+        crate::runner::resolve_program(&self.config.bwrap, std::env::var_os("PATH").as_deref())
+            .unwrap_or_else(|| PathBuf::from(&self.config.bwrap))
+    }
+
+    /// Landlock's read and write sets on the host (no namespaces to hide the rest).
+    fn host_paths(&self, run: &RunSpec<'_>) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let mut read: Vec<PathBuf> =
+            ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/opt", "/proc", "/sys/devices/system/cpu"]
+                .iter()
+                .map(PathBuf::from)
+                .collect();
+        read.extend(bwrap::ETC_FILES.iter().map(|name| Path::new("/etc").join(name)));
+        read.extend(["/etc/passwd", "/etc/group", "/etc/resolv.conf"].map(PathBuf::from));
+        read.extend(self.config.read_only_paths.iter().map(PathBuf::from));
+        read.push(self.helper.clone());
+        read.push(run.claude.to_path_buf());
+        read.push(self.sockets.clone());
+        let write =
+            vec![run.workspace.to_path_buf(), run.home.to_path_buf(), run.tmp.to_path_buf(), PathBuf::from("/dev")];
+        (read, write)
+    }
+}
+
+/// Inside bubblewrap everything mounted is meant to be read; writes go only to the
+/// run's own directories.
+fn bwrapped_paths() -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let write = [inside::WORKSPACE, inside::HOME, inside::TMP, "/dev"].map(PathBuf::from).to_vec();
+    (vec![PathBuf::from("/")], write)
+}
+
+fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+    env.retain(|(k, _)| k != name);
+    env.push((name.to_string(), value.to_string()));
+}
+
+/// Binds a Unix socket at `path`, replacing a stale one.
+fn bind_socket(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    if path.as_os_str().len() >= 100 {
+        return Err(std::io::Error::other(format!(
+            "{} is too long for a Unix socket path; use a shorter data_dir",
+            path.display()
+        )));
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Makes the gateway's own process non-dumpable: its memory, environment and file
+/// descriptors under `/proc/<pid>` are then out of reach of processes of the same
+/// user without `CAP_SYS_PTRACE` (runs confined without a user namespace).
+#[allow(unsafe_code)]
+pub fn protect_gateway_process() {
+    // SAFETY: prctl with plain integer arguments on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+/// Sends `signal` to `pid`.
+#[allow(unsafe_code)]
+pub(crate) fn signal(pid: i32, signal: i32) {
+    // SAFETY: kill(2) with a plain pid and signal number.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}

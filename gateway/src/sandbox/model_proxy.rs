@@ -1,0 +1,269 @@
+//! The model proxy: the only way a sandboxed run reaches the model API.
+//!
+//! It listens on a Unix socket that every sandbox sees (read-only) and the run's
+//! helper forwards to. A run authenticates with its own random token, never with
+//! the gateway's credential: the proxy checks the token, swaps in the real
+//! `ANTHROPIC_API_KEY` (or `ANTHROPIC_AUTH_TOKEN`, and `ANTHROPIC_CUSTOM_HEADERS`),
+//! forwards to the configured upstream, streams the answer back, and meters the
+//! tokens each run used. The real key is in no environment, argument or file of the
+//! sandbox.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+/// The largest request body forwarded (Messages requests carry the whole conversation).
+const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// Where model requests go, with which credential.
+#[derive(Clone)]
+pub struct Upstream {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub auth_token: Option<String>,
+    pub custom_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+/// The variables that carry the model credential or endpoint: kept out of runs.
+pub const CREDENTIAL_VARS: [&str; 5] = [
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_CUSTOM_HEADERS",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+];
+
+impl Upstream {
+    /// Reads the upstream from the variables a run would otherwise have been given.
+    pub fn from_env(vars: &[(String, String)]) -> Self {
+        let get =
+            |name: &str| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+        let custom_headers = get("ANTHROPIC_CUSTOM_HEADERS")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                Some((HeaderName::try_from(name.trim()).ok()?, HeaderValue::try_from(value.trim()).ok()?))
+            })
+            .collect();
+        Self {
+            base_url: get("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
+            api_key: get("ANTHROPIC_API_KEY"),
+            auth_token: get("ANTHROPIC_AUTH_TOKEN").or_else(|| get("CLAUDE_CODE_OAUTH_TOKEN")),
+            custom_headers,
+        }
+    }
+}
+
+/// Tokens one run used, as counted by the proxy.
+#[derive(Debug, Default)]
+pub struct Meter {
+    pub requests: AtomicU64,
+    pub input_tokens: AtomicU64,
+    pub output_tokens: AtomicU64,
+}
+
+type Tokens = Mutex<HashMap<String, Arc<Meter>>>;
+
+/// The proxy's shared state.
+pub struct ModelProxy {
+    tokens: Arc<Tokens>,
+    upstream: Upstream,
+    client: reqwest::Client,
+    socket: PathBuf,
+}
+
+/// A run's registration: its token is valid until this is dropped.
+pub struct RunToken {
+    pub token: String,
+    pub meter: Arc<Meter>,
+    tokens: Arc<Tokens>,
+}
+
+impl Drop for RunToken {
+    fn drop(&mut self) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.remove(&self.token);
+        }
+    }
+}
+
+impl ModelProxy {
+    /// Binds `socket` (replacing a stale one) and serves until the process ends.
+    pub async fn start(socket: &Path, upstream: Upstream) -> std::io::Result<Arc<Self>> {
+        let listener = super::bind_socket(socket)?;
+        // HTTPS upstreams: rustls with ring, as everywhere in the gateway (a no-op when set).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let proxy = Arc::new(Self { tokens: Arc::default(), upstream, client, socket: socket.to_path_buf() });
+        let router = Router::new().fallback(forward).with_state(proxy.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "the model proxy stopped");
+            }
+        });
+        Ok(proxy)
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// A fresh token for one run.
+    pub fn register(&self) -> RunToken {
+        let token = format!(
+            "ccgate-run-{}",
+            crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let meter = Arc::new(Meter::default());
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(token.clone(), meter.clone());
+        }
+        RunToken { token, meter, tokens: self.tokens.clone() }
+    }
+}
+
+async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let presented = parts
+        .headers
+        .get("x-api-key")
+        .or_else(|| parts.headers.get("authorization"))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_string());
+    let meter = presented.and_then(|token| proxy.tokens.lock().ok()?.get(&token).cloned());
+    let Some(meter) = meter else {
+        return api_error(StatusCode::UNAUTHORIZED, "authentication_error", "unknown or expired run token");
+    };
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return api_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "request body too large"),
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("{}{}", proxy.upstream.base_url.trim_end_matches('/'), path);
+    let mut headers = HeaderMap::new();
+    for (name, value) in &parts.headers {
+        if !is_hop_by_hop(name) && !matches!(name.as_str(), "host" | "x-api-key" | "authorization" | "content-length") {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let upstream = &proxy.upstream;
+    if let Some(key) = upstream.api_key.as_deref().and_then(|k| HeaderValue::try_from(k).ok()) {
+        headers.insert("x-api-key", key);
+    }
+    if let Some(token) = upstream.auth_token.as_deref().and_then(|t| HeaderValue::try_from(format!("Bearer {t}")).ok())
+    {
+        headers.insert("authorization", token);
+    }
+    for (name, value) in &upstream.custom_headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    meter.requests.fetch_add(1, Ordering::Relaxed);
+    let answer = match proxy.client.request(parts.method, &url).headers(headers).body(body).send().await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(error = %e, "the model upstream could not be reached");
+            metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "unreachable").increment(1);
+            return api_error(StatusCode::BAD_GATEWAY, "api_error", "the model API could not be reached");
+        }
+    };
+    metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => answer.status().as_str().to_string())
+        .increment(1);
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if !is_hop_by_hop(name) && name != "content-length" {
+            response = response.header(name, value);
+        }
+    }
+    let mut tap = UsageTap::new(meter);
+    let stream = answer.bytes_stream().map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            tap.feed(bytes);
+        }
+        chunk
+    });
+    response.body(Body::from_stream(stream)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// An error in the Messages API's own shape, so the CLI reports it as it would the API's.
+fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let body = serde_json::json!({"type": "error", "error": {"type": kind, "message": format!("ccgate model proxy: {message}")}});
+    (status, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+/// Reads the usage out of a streamed Messages answer as it passes.
+struct UsageTap {
+    meter: Arc<Meter>,
+    line: Vec<u8>,
+}
+
+impl UsageTap {
+    fn new(meter: Arc<Meter>) -> Self {
+        Self { meter, line: Vec::new() }
+    }
+
+    fn feed(&mut self, bytes: &Bytes) {
+        for byte in bytes.iter() {
+            if *byte == b'\n' {
+                self.line_done();
+            } else if self.line.len() < 64 * 1024 {
+                self.line.push(*byte);
+            }
+        }
+    }
+
+    fn line_done(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        let Some(data) = line.strip_prefix(b"data:") else { return };
+        let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+        let count = |usage: &serde_json::Value, field: &str| usage.get(field).and_then(|v| v.as_u64()).unwrap_or(0);
+        match event.get("type").and_then(|t| t.as_str()) {
+            Some("message_start") => {
+                let usage = &event["message"]["usage"];
+                let input = count(usage, "input_tokens")
+                    + count(usage, "cache_read_input_tokens")
+                    + count(usage, "cache_creation_input_tokens");
+                self.meter.input_tokens.fetch_add(input, Ordering::Relaxed);
+                metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "input").increment(input);
+            }
+            Some("message_delta") => {
+                let output = count(&event["usage"], "output_tokens");
+                self.meter.output_tokens.fetch_add(output, Ordering::Relaxed);
+                metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
+            }
+            _ => {}
+        }
+    }
+}

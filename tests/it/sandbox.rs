@@ -1,0 +1,324 @@
+//! Runs confined by the sandbox, attacked from inside by the real Claude Code CLI's
+//! Bash tool: every attempt ends blocked, the task says what happened, the gateway
+//! stays up, and the next task starts clean.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Runs `commands` as one task's Bash steps (with `options`); returns the finished
+/// task and all the commands' output.
+async fn run_steps(gateway: &Gateway, key: &str, options: Value, commands: &[String]) -> (Value, String) {
+    let mut steps: Vec<_> = commands.iter().map(|c| bash(c)).collect();
+    steps.push(say("done"));
+    let task = gateway.submit(key, json!({"prompt": scripted(steps), "options": options})).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let task = gateway.wait_done(key, &id).await;
+    let output = gateway
+        .events(key, &id, None)
+        .await
+        .into_iter()
+        .filter(|(_, kind, _)| kind == "tool_result")
+        .map(|(_, _, data)| data["output"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    (task, output)
+}
+
+/// `attempt` must fail: prints `blocked:NAME`, or `ESCAPED:NAME` if it worked.
+fn attempt(name: &str, command: &str) -> String {
+    format!("if {command} >/dev/null 2>&1; then echo ESCAPED:{name}; else echo blocked:{name}; fi")
+}
+
+fn assert_all_blocked(output: &str, names: &[&str]) {
+    assert!(!output.contains("ESCAPED"), "an attempt got through:\n{output}");
+    for name in names {
+        assert!(output.contains(&format!("blocked:{name}")), "{name} did not run:\n{output}");
+    }
+}
+
+/// A `perl` one-liner calling syscall `number` with `args`, printing its errno.
+fn syscall(name: &str, number: u32, args: &str) -> String {
+    format!(r#"perl -e 'my $r = syscall({number}, {args}); print $r == -1 ? "{name}: $!\n" : "ESCAPED:{name}\n"'"#)
+}
+
+async fn gateway_with(model: &Model, config: &str, mode: &str) -> (Gateway, tempfile::NamedTempFile) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), config).unwrap();
+    let env = vec![
+        ("CCGATE_CONFIG".to_string(), file.path().display().to_string()),
+        ("CCGATE_SANDBOX_MODE".to_string(), mode.to_string()),
+    ];
+    (Gateway::start(model, GatewayOptions { env, ..Default::default() }).await, file)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_processes_and_kernel_interfaces_outside_the_run_are_out_of_reach() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let (_, checks) = gateway.get("/readyz", &key).await;
+    assert_eq!(checks["checks"]["sandbox"]["confinement"], "bwrap", "{checks}");
+    let other = gateway.submit(&key, task_body(vec![bash("echo top-secret > secret.txt"), say("ok")])).await;
+    let other_id = other["id"].as_str().unwrap();
+    gateway.wait_done(&key, other_id).await;
+    let data = gateway.data.path().display().to_string();
+    let commands = [
+        "id -u; pwd; echo private > /tmp/mine && cat /tmp/mine && echo wrote > inside.txt".to_string(),
+        attempt("shadow", "cat /etc/shadow"),
+        attempt("database", &format!("cat {data}/ccgate.db")),
+        attempt("other-workspace", &format!("cat {data}/tasks/{other_id}/workspace/secret.txt")),
+        attempt("write-usr", "touch /usr/planted"),
+        attempt("write-etc", "touch /etc/planted"),
+        attempt("write-root", "touch /planted"),
+        attempt("write-helper", "touch /run/ccgate/planted"),
+        attempt("write-data", &format!("touch {data}/planted")),
+        attempt("hard-link-out", "ln /etc/hosts hosts-link"),
+        attempt("see-host-pids", "test $(ls /proc | grep -c '^[0-9]') -gt 20"),
+        attempt("signal-gateway", &format!("kill -0 {}", gateway.pid())),
+        attempt("unshare-user", "unshare -U true"),
+        attempt("unshare-net", "unshare -n true"),
+        attempt("mount", "mkdir -p /tmp/m && mount -t tmpfs x /tmp/m"),
+        syscall("ptrace", 101, "0, 0, 0, 0"),
+        syscall("keyctl", 250, "0, -3, 0"),
+        syscall("io_uring", 425, "1, 0"),
+        syscall("bpf", 321, "0, 0, 0"),
+    ];
+    let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(output.contains("1000\n/workspace\nprivate"), "runs as the sandbox user in /workspace:\n{output}");
+    assert_all_blocked(
+        &output,
+        &[
+            "shadow",
+            "database",
+            "other-workspace",
+            "write-usr",
+            "write-etc",
+            "write-root",
+            "write-helper",
+            "write-data",
+            "hard-link-out",
+            "see-host-pids",
+            "signal-gateway",
+            "unshare-user",
+            "unshare-net",
+            "mount",
+        ],
+    );
+    for (name, errno) in [
+        ("ptrace", "Operation not permitted"),
+        ("keyctl", "Operation not permitted"),
+        ("io_uring", "Function not implemented"),
+        ("bpf", "Operation not permitted"),
+    ] {
+        assert!(output.contains(&format!("{name}: {errno}")), "{name} was not refused by seccomp:\n{output}");
+    }
+    let id = task["id"].as_str().unwrap();
+    assert!(gateway.data.path().join(format!("tasks/{id}/workspace/inside.txt")).exists());
+    assert!(!gateway.data.path().join("planted").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_model_key_and_gateway_secrets_never_reach_the_run() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    // The strings are put together at run time so the command line itself never holds them.
+    let search = r#"K=sk-ant-test; K=$K-dummy; C=canary-must; C=$C-not-leak; "#;
+    let commands = [
+        format!(
+            "{search}for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do grep -qa -e \"$K\" -e \"$C\" $f 2>/dev/null && echo ESCAPED:proc:$f; done; echo blocked:proc"
+        ),
+        format!("{search}env | grep -q -e \"$K\" -e \"$C\" && echo ESCAPED:env; echo blocked:env"),
+        format!(
+            "{search}grep -rqa -e \"$K\" -e \"$C\" ~ /tmp /workspace /etc /run/ccgate/sockets 2>/dev/null && echo ESCAPED:files; echo blocked:files"
+        ),
+        "echo \"$ANTHROPIC_API_KEY\" | grep -q '^ccgate-run-' && echo token:per-run".to_string(),
+    ];
+    let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
+    // The scripted model refuses every key but the gateway's: the run reached it
+    // through the proxy, which swapped the run's token for the real key.
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_all_blocked(&output, &["proc", "env", "files"]);
+    assert!(output.contains("token:per-run"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_network_only_the_model_is_reachable() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let gateway_addr = gateway.url.trim_start_matches("http://").to_string();
+    let model_addr = model.url.trim_start_matches("http://").to_string();
+    let commands = [
+        attempt("host-name", "curl -sSf -m 3 http://example.com/"),
+        attempt("ip-literal", "curl -sSf -m 3 http://1.1.1.1/"),
+        attempt("metadata", "curl -sSf -m 3 http://169.254.169.254/latest/meta-data/"),
+        attempt("gateway-port", &format!("curl -sSf -m 3 http://{gateway_addr}/healthz")),
+        attempt("model-directly", &format!("curl -sSf -m 3 http://{model_addr}/v1/messages")),
+        attempt("dns", "getent hosts exfiltrate-data.example.com"),
+    ];
+    let (task, output) = run_steps(&gateway, &key, json!({"network": "none"}), &commands).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_all_blocked(&output, &["host-name", "ip-literal", "metadata", "gateway-port", "model-directly", "dns"]);
+}
+
+/// A plain HTTP server on loopback answering every request with `body`; returns its port.
+async fn http_server(body: &'static str) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(move || async move { body });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_allowlist_reaches_allowed_hosts_only() {
+    let model = Model::start().await;
+    // `localhost` stands for an internal mirror: allowed, and marked private so that
+    // its loopback address is accepted.
+    let config = "[sandbox]\nallowed_hosts = [\"localhost\", \"pypi.org\"]\nprivate_hosts = [\"localhost\"]\n";
+    let (gateway, _config) = gateway_with(&model, config, "auto").await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let gateway_addr = gateway.url.trim_start_matches("http://").to_string();
+    let mirror = http_server("hello from the mirror").await;
+    let commands = [
+        format!("curl -sSf -m 10 http://localhost:{mirror}/simple/ && echo"),
+        format!("curl -sSfp -m 10 http://localhost:{mirror}/tunnel && echo"),
+        // Allowed by name, but it resolves to a non-public address and is not marked private.
+        attempt("public-only", "curl -sSf -m 10 https://pypi.org/simple/"),
+        attempt("other-host", "curl -sSf -m 5 https://example.com/"),
+        attempt("ip-literal", "curl -sSf -m 5 http://1.1.1.1/"),
+        attempt("metadata", "curl -sSf -m 5 http://169.254.169.254/latest/meta-data/"),
+        attempt("gateway-port", &format!("curl -sSf -m 5 http://{gateway_addr}/healthz")),
+        attempt("no-proxy", &format!("curl -sSf -m 5 --noproxy '*' http://localhost:{mirror}/")),
+    ];
+    let (task, output) = run_steps(&gateway, &key, json!({"network": "allowlist"}), &commands).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(output.matches("hello from the mirror").count(), 2, "plain and CONNECT through the proxy:\n{output}");
+    assert_all_blocked(&output, &["public-only", "other-host", "ip-literal", "metadata", "gateway-port", "no-proxy"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_past_its_limits_fails_naming_the_limit_and_the_next_starts_clean() {
+    let model = Model::start().await;
+    let config =
+        "[sandbox]\nmax_processes = 200\nmemory_mb = 1024\ncpu_seconds = 6\ndisk_mb = 64\npoll_interval_ms = 200\n";
+    let (gateway, _config) = gateway_with(&model, config, "auto").await;
+    let key = gateway.create_key(&["--name", "dev", "--max-concurrent", "8"]);
+    let cases = [
+        ("processes", "bomb() { bomb | bomb & }; bomb; sleep 30"),
+        ("memory", r#"perl -e '$x = "a" x (10 * 1024**3); sleep 30'"#),
+        ("cpu", "while :; do :; done"),
+        ("disk", "dd if=/dev/zero of=a bs=1M count=40; dd if=/dev/zero of=b bs=1M count=40; sleep 30"),
+    ];
+    for (limit, command) in cases {
+        let started = std::time::Instant::now();
+        let (task, _) = run_steps(&gateway, &key, json!({"timeout_seconds": 120}), &[command.to_string()]).await;
+        assert_eq!(task["status"], "failed", "{limit}: {task}");
+        assert_eq!(task["error"]["kind"], "resource_limit", "{limit}: {task}");
+        assert_eq!(task["error"]["details"]["limit"], limit, "{task}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{limit} took {:?}", started.elapsed());
+        let (status, _) = gateway.get("/healthz", &key).await;
+        assert_eq!(status, 200, "the gateway stays responsive");
+    }
+    let (task, output) = run_steps(&gateway, &key, json!({}), &["ls; echo clean".to_string()]).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(output.trim_end().ends_with("clean") && !output.contains("a\nb"), "a fresh workspace:\n{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn landlock_alone_confines_files_network_and_the_key() {
+    let model = Model::start().await;
+    let (gateway, _config) = gateway_with(&model, "", "landlock").await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let (_, checks) = gateway.get("/readyz", &key).await;
+    assert_eq!(checks["checks"]["sandbox"]["confinement"], "landlock", "{checks}");
+    let data = gateway.data.path().display().to_string();
+    let gateway_addr = gateway.url.trim_start_matches("http://").to_string();
+    let search = r#"K=sk-ant-test; K=$K-dummy; "#;
+    let commands = [
+        "echo ok > inside.txt && cat inside.txt".to_string(),
+        attempt("shadow", "cat /etc/shadow"),
+        attempt("database", &format!("cat {data}/ccgate.db")),
+        attempt("write-usr", "touch /usr/planted"),
+        attempt("write-data", &format!("touch {data}/planted")),
+        attempt("gateway-port", &format!("curl -sSf -m 3 http://{gateway_addr}/healthz")),
+        attempt("dns", "getent hosts exfiltrate-data.example.com"),
+        attempt("signal-gateway", &format!("kill -0 {}", gateway.pid())),
+        format!(
+            "{search}for f in /proc/[0-9]*/environ; do grep -qa \"$K\" $f 2>/dev/null && echo ESCAPED:proc:$f; done; env | grep -q \"$K\" && echo ESCAPED:env; echo blocked:key"
+        ),
+        syscall("ptrace", 101, "0, 0, 0, 0"),
+    ];
+    let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_all_blocked(
+        &output,
+        &["shadow", "database", "write-usr", "write-data", "gateway-port", "dns", "signal-gateway", "key"],
+    );
+    assert!(output.contains("ptrace: Operation not permitted"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unconfined_runs_are_the_operators_explicit_choice_and_say_so() {
+    let model = Model::start().await;
+    let (gateway, _config) = gateway_with(&model, "", "none").await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let (status, checks) = gateway.get("/readyz", &key).await;
+    assert_eq!(status, 200);
+    assert_eq!(checks["checks"]["sandbox"]["confinement"], "none");
+    assert!(checks["checks"]["sandbox"]["warning"].as_str().unwrap().contains("NOT sandboxed"), "{checks}");
+    assert!(gateway.log().contains("runs are NOT sandboxed"));
+    let doctor = std::process::Command::new(env!("CARGO_BIN_EXE_ccgate")).arg("doctor").output().unwrap();
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(doctor.status.success(), "{report}");
+    for layer in ["bubblewrap   yes", "landlock     yes", "seccomp      yes", "cgroups"] {
+        assert!(report.contains(layer), "{report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hosts_network_needs_a_key_the_operator_opened_it_for() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let plain = gateway.create_key(&["--name", "plain"]);
+    let body = json!({"prompt": scripted(vec![say("x")]), "options": {"network": "full"}});
+    let (status, problem) = gateway.post("/v1/tasks", &plain, &body).await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/options/network", "{problem}");
+    let (_, listed) = gateway.get("/v1/tasks", &plain).await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0), "nothing was stored");
+
+    let opened = gateway.create_key(&["--name", "opened", "--scope", "tasks", "--scope", "network:full"]);
+    let port = http_server("reached the host network").await;
+    let commands = [format!("curl -sSf -m 5 http://127.0.0.1:{port}/ && echo")];
+    let (task, output) = run_steps(&gateway, &opened, json!({"network": "full"}), &commands).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(output.contains("reached the host network"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_dies_with_its_sandbox_even_when_the_supervisor_is_killed() {
+    let model = Model::start().await;
+    let options = GatewayOptions { env: vec![("CCGATE_MAX_ATTEMPTS".into(), "1".into())], ..Default::default() };
+    let gateway = Gateway::start(&model, options).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let marker = format!("ccgate-sandboxed-daemon-{}", std::process::id());
+    let command = format!("setsid nohup sleep 300 {marker} >/dev/null 2>&1 & sleep 120");
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(&command), say("never")])})).await;
+    let id = task["id"].as_str().unwrap();
+    crate::cancel_and_timeout::wait_until(|| !processes_with(&marker).is_empty(), "the daemon").await;
+    let runs = std::fs::read_dir(gateway.data.path().join("runs")).unwrap();
+    let file = runs.flatten().find(|e| e.file_name().to_string_lossy().starts_with(id)).expect("the run's record");
+    let record: Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+    let supervisor = record["supervisor"]["pid"].as_u64().unwrap();
+    std::process::Command::new("kill").args(["-9", &supervisor.to_string()]).status().unwrap();
+    // bubblewrap dies with its parent and takes the run's whole PID namespace along.
+    crate::cancel_and_timeout::wait_until(|| processes_with(&marker).is_empty(), "the daemon to die").await;
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+}
