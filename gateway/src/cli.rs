@@ -74,6 +74,7 @@ struct SandboxExecArgs {
     open_files: u64,
     #[arg(long)]
     model_socket: Option<std::path::PathBuf>,
+    /// The egress proxy's socket; the run's token comes in `CCGATE_EGRESS_TOKEN`.
     #[arg(long)]
     egress_socket: Option<std::path::PathBuf>,
     /// Apply Landlock for this kernel ABI with the --read and --write paths.
@@ -222,7 +223,7 @@ fn sandbox_exec(args: SandboxExecArgs) -> i32 {
         no_datagrams: args.restrict_inet,
         limits: Rlimits { cpu_seconds: args.cpu_seconds, file_bytes: args.file_bytes, open_files: args.open_files },
         model_socket: args.model_socket,
-        egress_socket: args.egress_socket,
+        egress: args.egress_socket.zip(std::env::var(crate::sandbox::helper::EGRESS_TOKEN_VARIABLE).ok()),
         drop_capabilities: args.drop_capabilities,
     };
     let (program, rest) = args.program.split_first().expect("clap requires a program");

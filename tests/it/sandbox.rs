@@ -137,6 +137,9 @@ async fn the_real_model_key_and_gateway_secrets_never_reach_the_run() {
             "{search}grep -rqa -e \"$K\" -e \"$C\" ~ /tmp /workspace /etc /run/ccgate/sockets 2>/dev/null && echo ESCAPED:files; echo blocked:files"
         ),
         "echo \"$ANTHROPIC_API_KEY\" | grep -q '^ccgate-run-' && echo token:per-run".to_string(),
+        // The token opens the Messages API only, not the organisation's other endpoints.
+        "curl -s -m 5 -X POST \"$ANTHROPIC_BASE_URL/v1/messages/batches\" -H \"x-api-key: $ANTHROPIC_API_KEY\"; echo"
+            .to_string(),
     ];
     let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
     // The scripted model refuses every key but the gateway's: the run reached it
@@ -144,6 +147,7 @@ async fn the_real_model_key_and_gateway_secrets_never_reach_the_run() {
     assert_eq!(task["status"], "completed", "{task}");
     assert_all_blocked(&output, &["proc", "env", "files"]);
     assert!(output.contains("token:per-run"), "{output}");
+    assert!(output.contains("only POST /v1/messages and /v1/messages/count_tokens"), "{output}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,6 +179,26 @@ async fn http_server(body: &'static str) -> u16 {
     port
 }
 
+/// Python sending one proxy request for the mirror straight to the egress proxy's
+/// socket (with the credentials from `HTTP_PROXY` if asked); prints the status line.
+fn raw_proxy_request(mirror: u16, credentials: bool) -> String {
+    let auth = if credentials {
+        "'Proxy-Authorization: Basic ' + base64.b64encode((u.username + ':' + u.password).encode()).decode() + '\\r\\n'"
+    } else {
+        "''"
+    };
+    format!(
+        r#"python3 -c "
+import base64, os, socket, urllib.parse
+u = urllib.parse.urlsplit(os.environ.get('HTTP_PROXY', 'http://x'))
+s = socket.socket(socket.AF_UNIX)
+s.connect('/run/ccgate/sockets/egress.sock')
+s.sendall(('GET http://localhost:{mirror}/ HTTP/1.1\r\nHost: localhost\r\n' + {auth} + '\r\n').encode())
+print('socket:', s.recv(200).split(b'\r\n')[0].decode())
+""#
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_allowlist_reaches_allowed_hosts_only() {
     let model = Model::start().await;
@@ -195,11 +219,20 @@ async fn the_allowlist_reaches_allowed_hosts_only() {
         attempt("metadata", "curl -sSf -m 5 http://169.254.169.254/latest/meta-data/"),
         attempt("gateway-port", &format!("curl -sSf -m 5 http://{gateway_addr}/healthz")),
         attempt("no-proxy", &format!("curl -sSf -m 5 --noproxy '*' http://localhost:{mirror}/")),
+        // The proxy's socket itself, with this run's credentials (from HTTP_PROXY).
+        raw_proxy_request(mirror, true),
     ];
     let (task, output) = run_steps(&gateway, &key, json!({"network": "allowlist"}), &commands).await;
     assert_eq!(task["status"], "completed", "{task}");
-    assert_eq!(output.matches("hello from the mirror").count(), 2, "plain and CONNECT through the proxy:\n{output}");
+    assert_eq!(output.matches("hello from the mirror").count(), 2, "plain and CONNECT:\n{output}");
+    assert!(output.contains("socket: HTTP/1.1 200"), "{output}");
     assert_all_blocked(&output, &["public-only", "other-host", "ip-literal", "metadata", "gateway-port", "no-proxy"]);
+
+    // A run without `allowlist` sees the socket too, but has no credentials for it.
+    let (task, output) =
+        run_steps(&gateway, &key, json!({"network": "none"}), &[raw_proxy_request(mirror, false)]).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(output.contains("socket: HTTP/1.1 407"), "{output}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

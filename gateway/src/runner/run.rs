@@ -321,7 +321,7 @@ impl Runner {
             Arc::new(Monitor {
                 cgroup,
                 root_pid,
-                workspace: request.dirs.workspace.clone(),
+                disk: vec![request.dirs.workspace.clone(), request.dirs.home.clone(), request.dirs.tmp.clone()],
                 limits: Watched {
                     memory_bytes: mib(config.memory_mb),
                     max_processes: config.max_processes,

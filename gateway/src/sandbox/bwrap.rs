@@ -108,7 +108,9 @@ pub fn args(spec: &BwrapSpec<'_>) -> Vec<String> {
         push(&["--ro-bind-try", extra, extra]);
     }
     push(&["--proc", "/proc", "--dev", "/dev"]);
+    // Both in memory, both sized: neither can take the host's RAM.
     push(&["--size", &spec.tmp_bytes.to_string(), "--tmpfs", inside::TMP]);
+    push(&["--size", &spec.tmp_bytes.to_string(), "--tmpfs", "/dev/shm"]);
     push(&["--bind", &path(spec.workspace), inside::WORKSPACE, "--bind", &path(spec.home), inside::HOME]);
     push(&["--dir", inside::RUN]);
     push(&["--ro-bind", &path(spec.helper), inside::HELPER, "--ro-bind", &path(spec.claude), inside::CLAUDE]);

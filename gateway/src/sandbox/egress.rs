@@ -1,16 +1,21 @@
 //! The egress proxy for runs with `options.network = "allowlist"`: an HTTP proxy
 //! (CONNECT for TLS, absolute-form requests for plain HTTP) on a Unix socket the
-//! run's helper forwards `HTTP(S)_PROXY` to. Only host names in
+//! run's helper forwards `HTTP(S)_PROXY` to. Every request must carry the run's
+//! egress token as proxy credentials (in the proxy URL the run is given), so a run
+//! without `allowlist` cannot use the socket even though it can see it. Only host names in
 //! `sandbox.allowed_hosts` pass; IP literals are refused, names are resolved here
 //! and the connection goes to a vetted public address (never loopback, private,
 //! link-local or metadata addresses, unless the operator marked the host as an
 //! internal one in `sandbox.private_hosts`; link-local and metadata addresses never),
 //! so the sandbox cannot pick where it lands.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use base64::Engine as _;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -60,14 +65,32 @@ impl HostPattern {
 pub struct EgressProxy {
     allowed: Vec<HostPattern>,
     private: Vec<HostPattern>,
+    tokens: Arc<Mutex<HashSet<String>>>,
 }
+
+/// A run's egress credentials: valid until dropped.
+pub struct EgressToken {
+    pub token: String,
+    tokens: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for EgressToken {
+    fn drop(&mut self) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.remove(&self.token);
+        }
+    }
+}
+
+/// The user name in a run's proxy URL (`http://ccgate:<token>@127.0.0.1:<port>`).
+pub const PROXY_USER: &str = "ccgate";
 
 impl EgressProxy {
     /// Binds `socket` and serves until the process ends.
     pub fn start(socket: &Path, allowed: &[String], private: &[String]) -> std::io::Result<Arc<Self>> {
         let parse = |hosts: &[String]| hosts.iter().filter_map(|h| HostPattern::parse(h).ok()).collect();
         let listener = super::bind_socket(socket)?;
-        let proxy = Arc::new(Self { allowed: parse(allowed), private: parse(private) });
+        let proxy = Arc::new(Self { allowed: parse(allowed), private: parse(private), tokens: Arc::default() });
         let serving = proxy.clone();
         tokio::spawn(async move {
             loop {
@@ -77,6 +100,31 @@ impl EgressProxy {
             }
         });
         Ok(proxy)
+    }
+
+    /// Fresh credentials for one run.
+    pub fn register(&self) -> EgressToken {
+        let token = crate::ids::random_bytes::<24>().iter().map(|b| format!("{b:02x}")).collect::<String>();
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(token.clone());
+        }
+        EgressToken { token, tokens: self.tokens.clone() }
+    }
+
+    /// Whether the request head carries a live run's credentials.
+    fn authorized(&self, head: &str) -> bool {
+        let presented = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            if !name.trim().eq_ignore_ascii_case("proxy-authorization") {
+                return None;
+            }
+            let encoded = value.trim().strip_prefix("Basic ")?;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+            let (user, token) =
+                std::str::from_utf8(&decoded).ok()?.split_once(':').map(|(u, t)| (u.to_string(), t.to_string()))?;
+            (user == PROXY_USER).then_some(token)
+        });
+        presented.is_some_and(|token| self.tokens.lock().is_ok_and(|tokens| tokens.contains(&token)))
     }
 
     async fn serve(&self, mut client: UnixStream) {
@@ -96,6 +144,20 @@ impl EgressProxy {
             }
         };
         let text = String::from_utf8_lossy(&head[..end]).to_string();
+        if !self.authorized(&text) {
+            metrics::counter!("ccgate_egress_requests_total", "outcome" => "unauthorized").increment(1);
+            return refuse(
+                &mut client,
+                407,
+                "this run may not use the egress proxy (options.network is not \"allowlist\")",
+            )
+            .await;
+        }
+        // The run's credentials are for this proxy only: never sent on to the host.
+        let text: String = text
+            .split_inclusive("\r\n")
+            .filter(|line| !line.to_ascii_lowercase().starts_with("proxy-authorization:"))
+            .collect();
         let mut words = text.lines().next().unwrap_or_default().split_whitespace();
         let (method, target) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
         let (host, port, rewritten) = if method.eq_ignore_ascii_case("CONNECT") {
@@ -111,8 +173,9 @@ impl EgressProxy {
                 return refuse(&mut client, 400, "only http:// URLs are proxied; use CONNECT for https").await;
             }
             let origin = &url[url::Position::BeforePath..];
-            let head = text.replacen(target, origin, 1);
-            (url.host_str().unwrap_or_default().to_string(), url.port_or_known_default().unwrap_or(80), Some(head))
+            let host = url.host_str().unwrap_or_default().to_string();
+            let port = url.port_or_known_default().unwrap_or(80);
+            (host.clone(), port, Some(origin_form(&text, target, origin, &host, port)))
         };
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let address = match self.vet(&host, port).await {
@@ -162,6 +225,23 @@ impl EgressProxy {
     }
 }
 
+/// The request head to send on: origin-form target, `Host` set to the vetted host
+/// (a different `Host` would reach another site behind the same server), and
+/// `Connection: close`, so the server answers this one request only.
+fn origin_form(head: &str, target: &str, origin: &str, host: &str, port: u16) -> String {
+    let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
+    let request_line = lines.next().unwrap_or_default().replacen(target, origin, 1);
+    let dropped = ["host:", "connection:", "proxy-connection:", "keep-alive:"];
+    let mut out = format!("{request_line}\r\n");
+    for line in lines.filter(|l| !dropped.iter().any(|d| l.to_ascii_lowercase().starts_with(d))) {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    let host = if port == 80 { host.to_string() } else { format!("{host}:{port}") };
+    out.push_str(&format!("Host: {host}\r\nConnection: close\r\n\r\n"));
+    out
+}
+
 /// Link-local (cloud metadata) and unroutable addresses: refused even for private hosts.
 fn is_link_local(ip: std::net::IpAddr) -> bool {
     match ip {
@@ -179,12 +259,14 @@ async fn refuse(client: &mut UnixStream, status: u16, why: &str) {
     let reason = match status {
         400 => "Bad Request",
         403 => "Forbidden",
+        407 => "Proxy Authentication Required",
         431 => "Request Header Fields Too Large",
         _ => "Bad Gateway",
     };
     let body = format!("ccgate egress proxy: {why}\n");
+    let challenge = if status == 407 { "proxy-authenticate: Basic realm=\"ccgate\"\r\n" } else { "" };
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n{challenge}connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = client.write_all(response.as_bytes()).await;
@@ -193,6 +275,14 @@ async fn refuse(client: &mut UnixStream, status: u16, why: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_requests_name_the_vetted_host_and_close() {
+        let head =
+            "GET http://a.example/x?y HTTP/1.1\r\nHost: evil.example\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n";
+        let out = origin_form(head, "http://a.example/x?y", "/x?y", "a.example", 80);
+        assert_eq!(out, "GET /x?y HTTP/1.1\r\nAccept: */*\r\nHost: a.example\r\nConnection: close\r\n\r\n");
+    }
 
     #[test]
     fn host_patterns_match_names_and_subdomains_only() {

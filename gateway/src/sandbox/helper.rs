@@ -13,6 +13,10 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The variable that carries the run's egress-proxy token to the helper (which
+/// removes it before starting Claude Code).
+pub const EGRESS_TOKEN_VARIABLE: &str = "CCGATE_EGRESS_TOKEN";
+
 /// What the gateway asks of the helper.
 #[derive(Debug, Default)]
 pub struct HelperPlan {
@@ -23,8 +27,9 @@ pub struct HelperPlan {
     pub limits: Rlimits,
     /// The gateway's model proxy socket: `ANTHROPIC_BASE_URL` leads there.
     pub model_socket: Option<PathBuf>,
-    /// The gateway's egress proxy socket: `HTTP(S)_PROXY` lead there.
-    pub egress_socket: Option<PathBuf>,
+    /// The gateway's egress proxy socket and the run's credentials for it:
+    /// `HTTP(S)_PROXY` lead there.
+    pub egress: Option<(PathBuf, String)>,
     /// Empty the capability bounding set, so that what the helper executes has no
     /// capabilities even as root (runs without a user namespace).
     pub drop_capabilities: bool,
@@ -44,11 +49,15 @@ pub fn exec(mut plan: HelperPlan, program: &OsString, args: &[OsString]) -> i32 
         eprintln!("ccgate sandbox: {what}: {why}");
         126
     };
+    // Other runs of the same user may look at this process (without namespaces): its
+    // memory and environment, which hold the egress token, are then out of their reach.
+    // SAFETY: prctl with plain integer arguments on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let mut command = Command::new(program);
-    command.args(args);
+    command.args(args).env_remove(EGRESS_TOKEN_VARIABLE);
     let mut forwarders = Vec::new();
-    for (socket, kind) in [(plan.model_socket.take(), Kind::Model), (plan.egress_socket.take(), Kind::Egress)] {
-        let Some(socket) = socket else { continue };
+    let egress = plan.egress.take().map(|(socket, token)| (socket, Kind::Egress(token)));
+    for (socket, kind) in plan.model_socket.take().map(|s| (s, Kind::Model)).into_iter().chain(egress) {
         let listener = match TcpListener::bind("127.0.0.1:0") {
             Ok(listener) => listener,
             Err(e) => return fail("cannot open a local forwarder", e.to_string()),
@@ -97,20 +106,21 @@ pub fn exec(mut plan: HelperPlan, program: &OsString, args: &[OsString]) -> i32 
     }
 }
 
-#[derive(Clone, Copy)]
 enum Kind {
     Model,
-    Egress,
+    /// With the run's egress token.
+    Egress(String),
 }
 
 impl Kind {
-    fn point(self, command: &mut Command, port: u16) {
-        let url = format!("http://127.0.0.1:{port}");
+    fn point(&self, command: &mut Command, port: u16) {
         match self {
             Kind::Model => {
-                command.env("ANTHROPIC_BASE_URL", &url);
+                command.env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{port}"));
             }
-            Kind::Egress => {
+            Kind::Egress(token) => {
+                let user = super::egress::PROXY_USER;
+                let url = format!("http://{user}:{token}@127.0.0.1:{port}");
                 for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"] {
                     command.env(name, &url);
                 }

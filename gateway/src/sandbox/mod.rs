@@ -44,6 +44,7 @@ pub enum Confinement {
 /// as configured.
 pub fn choose(config: &SandboxConfig, capabilities: &Capabilities) -> Result<Confinement, String> {
     let landlock = capabilities.landlock.is_ok();
+    let landlock_only_abi = capabilities.landlock.as_ref().is_ok_and(|abi| *abi >= probe::MIN_LANDLOCK_ONLY_ABI);
     let seccomp = capabilities.seccomp.is_ok();
     let bwrap = capabilities.bwrap.is_ok();
     match config.mode {
@@ -53,11 +54,15 @@ pub fn choose(config: &SandboxConfig, capabilities: &Capabilities) -> Result<Con
             Err(why) => Err(format!("sandbox.mode = \"bwrap\" but bubblewrap cannot be used: {why}")),
         },
         SandboxMode::Landlock => match (&capabilities.landlock, &capabilities.seccomp) {
-            (Ok(_), Ok(())) => Ok(Confinement::Landlock),
+            (Ok(abi), Ok(())) if *abi >= probe::MIN_LANDLOCK_ONLY_ABI => Ok(Confinement::Landlock),
+            (Ok(abi), Ok(())) => Err(format!(
+                "sandbox.mode = \"landlock\" needs Landlock ABI {} (signal scoping) without namespaces; this kernel has {abi}",
+                probe::MIN_LANDLOCK_ONLY_ABI
+            )),
             (Err(why), _) | (_, Err(why)) => Err(format!("sandbox.mode = \"landlock\" cannot be enforced: {why}")),
         },
         SandboxMode::Auto if bwrap => Ok(Confinement::Bwrap),
-        SandboxMode::Auto if landlock && seccomp => Ok(Confinement::Landlock),
+        SandboxMode::Auto if landlock && seccomp && landlock_only_abi => Ok(Confinement::Landlock),
         SandboxMode::Auto if config.allow_unsandboxed => Ok(Confinement::None),
         SandboxMode::Auto => Err(format!(
             "no sandbox layer works on this machine, so no task may run:\n{}\nInstall bubblewrap, enable Landlock, \
@@ -136,6 +141,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// The run's model-proxy token: valid while this lives.
     pub token: Option<RunToken>,
+    /// The run's egress-proxy credentials (`allowlist` runs): valid while this lives.
+    pub egress_token: Option<egress::EgressToken>,
     pub cgroup: Option<RunCgroup>,
 }
 
@@ -224,11 +231,11 @@ impl Sandbox {
         let mut program: OsString = run.claude.into();
         let mut args: Vec<OsString> = run.claude_args.iter().map(OsString::from).collect();
         if self.confinement == Confinement::None {
-            return Ok(Launch { program, args, env: run.env.to_vec(), token: None, cgroup: None });
+            return Ok(Launch { program, args, env: run.env.to_vec(), token: None, egress_token: None, cgroup: None });
         }
         let token = self.model.as_ref().map(|m| m.register());
         let mut env: Vec<(String, String)> =
-            run.env.iter().filter(|(k, _)| !model_proxy::CREDENTIAL_VARS.contains(&k.as_str())).cloned().collect();
+            run.env.iter().filter(|(k, _)| !model_proxy::is_credential(k)).cloned().collect();
         if let Some(token) = &token {
             env.push(("ANTHROPIC_API_KEY".into(), token.token.clone()));
         }
@@ -256,8 +263,14 @@ impl Sandbox {
         flag("--file-bytes", mib(self.config.disk_mb).to_string());
         flag("--open-files", self.config.max_open_files.to_string());
         flag("--model-socket", sockets.join("model.sock").display().to_string());
-        if run.network == Network::Allowlist {
+        let egress_token = match (&self.egress, run.network) {
+            (Some(egress), Network::Allowlist) => Some(egress.register()),
+            _ => None,
+        };
+        if let Some(token) = &egress_token {
+            // In the environment, not argv: argv is readable by every process of the host.
             flag("--egress-socket", sockets.join("egress.sock").display().to_string());
+            env.push((helper::EGRESS_TOKEN_VARIABLE.into(), token.token.clone()));
         }
         if let Some(abi) = self.landlock_abi {
             flag("--landlock-abi", abi.to_string());
@@ -321,7 +334,7 @@ impl Sandbox {
             args = Vec::new();
         }
         args.append(&mut helper_args);
-        Ok(Launch { program, args, env, token, cgroup })
+        Ok(Launch { program, args, env, token, egress_token, cgroup })
     }
 
     fn bwrap_path(&self) -> PathBuf {
@@ -351,9 +364,14 @@ impl Sandbox {
 /// Inside bubblewrap everything mounted is meant to be read; writes go only to the
 /// run's own directories.
 fn bwrapped_paths() -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let write = [inside::WORKSPACE, inside::HOME, inside::TMP, "/dev"].map(PathBuf::from).to_vec();
+    let mut write = [inside::WORKSPACE, inside::HOME, inside::TMP, "/dev/shm"].map(PathBuf::from).to_vec();
+    write.extend(WRITABLE_DEVICES.map(PathBuf::from));
     (vec![PathBuf::from("/")], write)
 }
+
+/// Devices a run may write to (never `/dev/tty`, or the host's shared `/dev/shm`).
+const WRITABLE_DEVICES: [&str; 7] =
+    ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/ptmx", "/dev/pts"];
 
 fn set(env: &mut Vec<(String, String)>, name: &str, value: &str) {
     env.retain(|(k, _)| k != name);

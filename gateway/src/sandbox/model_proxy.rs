@@ -23,6 +23,9 @@ use futures_util::StreamExt;
 /// The largest request body forwarded (Messages requests carry the whole conversation).
 const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
+/// The API paths a run may use.
+const MODEL_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"];
+
 /// Where model requests go, with which credential.
 #[derive(Clone)]
 pub struct Upstream {
@@ -46,6 +49,14 @@ pub const CREDENTIAL_VARS: [&str; 5] = [
     "ANTHROPIC_CUSTOM_HEADERS",
     "CLAUDE_CODE_OAUTH_TOKEN",
 ];
+
+/// Whether a variable passed through to runs looks like it holds a credential
+/// (`ANTHROPIC_FOUNDRY_API_KEY`, a token, a secret): kept out of sandboxed runs.
+pub fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    CREDENTIAL_VARS.contains(&name.as_str())
+        || ["KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH", "HEADERS", "BASE_URL"].iter().any(|word| name.contains(word))
+}
 
 impl Upstream {
     /// Reads the upstream from the variables a run would otherwise have been given.
@@ -153,6 +164,15 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     let Some(meter) = meter else {
         return api_error(StatusCode::UNAUTHORIZED, "authentication_error", "unknown or expired run token");
     };
+    // Only what Claude Code needs: the rest of the API (files, batches, admin) is the
+    // organisation's, not a run's.
+    if parts.method != axum::http::Method::POST || !MODEL_PATHS.contains(&parts.uri.path()) {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "only POST /v1/messages and /v1/messages/count_tokens",
+        );
+    }
     let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(body) => body,
         Err(_) => return api_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "request body too large"),

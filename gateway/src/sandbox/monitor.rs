@@ -32,7 +32,8 @@ pub struct Monitor {
     pub cgroup: Option<Arc<RunCgroup>>,
     /// The run's topmost process (the supervisor).
     pub root_pid: u32,
-    pub workspace: PathBuf,
+    /// The run's writable host directories (workspace, home, host tmp), counted together.
+    pub disk: Vec<PathBuf>,
     pub limits: Watched,
     pub interval: Duration,
 }
@@ -100,11 +101,11 @@ impl Monitor {
             }
         }
         if check_disk {
-            let used = tree_bytes(&self.workspace, limits.disk_bytes);
+            let used = self.disk.iter().map(|dir| tree_bytes(dir, limits.disk_bytes)).sum::<u64>();
             if used > limits.disk_bytes {
                 return Some(Exceeded {
                     limit: "disk",
-                    message: format!("the workspace holds over {} MiB, its limit", mib(limits.disk_bytes)),
+                    message: format!("the run's files hold over {} MiB, its limit", mib(limits.disk_bytes)),
                 });
             }
         }

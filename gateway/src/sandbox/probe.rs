@@ -26,6 +26,10 @@ pub struct Capabilities {
 /// TCP port rules need 4.
 pub const MIN_LANDLOCK_ABI: i32 = 5;
 
+/// Without namespaces Landlock must also keep runs from signalling other processes
+/// (scopes: ABI 6).
+pub const MIN_LANDLOCK_ONLY_ABI: i32 = 6;
+
 impl Capabilities {
     /// Runs every probe (about 10 ms: one trial bubblewrap sandbox).
     pub fn probe(bwrap: &str) -> Self {
