@@ -279,6 +279,7 @@ async fn landlock_alone_confines_files_network_and_the_key() {
         attempt("database", &format!("cat {data}/ccgate.db")),
         attempt("write-usr", "touch /usr/planted"),
         attempt("write-data", &format!("touch {data}/planted")),
+        attempt("write-host-shm", "touch /dev/shm/ccgate-planted"),
         attempt("gateway-port", &format!("curl -sSf -m 3 http://{gateway_addr}/healthz")),
         attempt("dns", "getent hosts exfiltrate-data.example.com"),
         attempt("signal-gateway", &format!("kill -0 {}", gateway.pid())),
@@ -291,7 +292,17 @@ async fn landlock_alone_confines_files_network_and_the_key() {
     assert_eq!(task["status"], "completed", "{task}");
     assert_all_blocked(
         &output,
-        &["shadow", "database", "write-usr", "write-data", "gateway-port", "dns", "signal-gateway", "key"],
+        &[
+            "shadow",
+            "database",
+            "write-usr",
+            "write-data",
+            "write-host-shm",
+            "gateway-port",
+            "dns",
+            "signal-gateway",
+            "key",
+        ],
     );
     assert!(output.contains("ptrace: Operation not permitted"), "{output}");
 }

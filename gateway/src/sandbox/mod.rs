@@ -355,8 +355,8 @@ impl Sandbox {
         read.push(self.helper.clone());
         read.push(run.claude.to_path_buf());
         read.push(self.sockets.clone());
-        let write =
-            vec![run.workspace.to_path_buf(), run.home.to_path_buf(), run.tmp.to_path_buf(), PathBuf::from("/dev")];
+        let mut write = vec![run.workspace.to_path_buf(), run.home.to_path_buf(), run.tmp.to_path_buf()];
+        write.extend(WRITABLE_DEVICES.map(PathBuf::from));
         (read, write)
     }
 }
