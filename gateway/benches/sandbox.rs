@@ -34,8 +34,8 @@ async fn measure(runs: usize) -> String {
         .await
         .expect("this machine must support a sandbox (see `ccgate doctor`)");
     let status = sandbox.status();
-    let (workspace, home, state) = (data.path().join("ws"), data.path().join("home"), data.path().join("state"));
-    for dir in [&workspace, &home, &state] {
+    let (workspace, home, tmp) = (data.path().join("ws"), data.path().join("home"), data.path().join("tmp"));
+    for dir in [&workspace, &home, &tmp] {
         std::fs::create_dir_all(dir).expect("create dirs");
     }
     let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
@@ -51,8 +51,7 @@ async fn measure(runs: usize) -> String {
                 run_id: &format!("bench-{i}"),
                 workspace: &workspace,
                 home: &home,
-                state: &state,
-                tmp: &state,
+                tmp: &tmp,
                 claude: Path::new("/usr/bin/true"),
                 claude_args: &[],
                 env: &env,

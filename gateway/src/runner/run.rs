@@ -18,7 +18,7 @@ use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
 use crate::config::ClaudeConfig;
-use crate::sandbox::monitor::{Exceeded, Monitor, Watched};
+use crate::sandbox::monitor::{Exceeded, Monitor};
 use crate::sandbox::{Launch, Network, RunSpec, Sandbox};
 use crate::store::EventRecord;
 
@@ -303,7 +303,8 @@ impl Runner {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
-        drop(launch.token);
+        // The run is over: its proxy credentials end here.
+        drop((launch.token, launch.egress_token));
         report
     }
 
@@ -316,18 +317,12 @@ impl Runner {
     ) -> Option<Arc<Monitor>> {
         let confined = self.sandbox.confinement() != crate::sandbox::Confinement::None;
         let config = self.sandbox.config();
-        let mib = |n: u64| n.saturating_mul(1024 * 1024);
         child.id().filter(|_| confined).map(|root_pid| {
             Arc::new(Monitor {
                 cgroup,
                 root_pid,
                 disk: vec![request.dirs.workspace.clone(), request.dirs.home.clone(), request.dirs.tmp.clone()],
-                limits: Watched {
-                    memory_bytes: mib(config.memory_mb),
-                    max_processes: config.max_processes,
-                    cpu_seconds: config.cpu_seconds,
-                    disk_bytes: mib(config.disk_mb),
-                },
+                limits: config.watched(),
                 interval: Duration::from_millis(config.poll_interval_ms),
             })
         })
@@ -405,7 +400,6 @@ impl Runner {
             run_id,
             workspace: &request.dirs.workspace,
             home: &request.dirs.home,
-            state: &request.dirs.root.join("state"),
             tmp: &request.dirs.tmp,
             claude: &self.claude_bin,
             claude_args: &args,

@@ -89,7 +89,39 @@ impl Default for SandboxConfig {
     }
 }
 
+/// Mebibytes to bytes.
+fn mib(n: u64) -> u64 {
+    n.saturating_mul(1024 * 1024)
+}
+
 impl SandboxConfig {
+    pub fn tmp_bytes(&self) -> u64 {
+        mib(self.tmp_mb)
+    }
+
+    pub fn disk_bytes(&self) -> u64 {
+        mib(self.disk_mb)
+    }
+
+    /// What a run's cgroup enforces.
+    pub fn cgroup_limits(&self) -> super::cgroup::CgroupLimits {
+        super::cgroup::CgroupLimits {
+            memory_bytes: mib(self.memory_mb),
+            max_processes: self.max_processes,
+            cpu_cores: self.cpu_cores,
+        }
+    }
+
+    /// What the runner watches while a run runs.
+    pub fn watched(&self) -> super::monitor::Watched {
+        super::monitor::Watched {
+            memory_bytes: mib(self.memory_mb),
+            max_processes: self.max_processes,
+            cpu_seconds: self.cpu_seconds,
+            disk_bytes: self.disk_bytes(),
+        }
+    }
+
     /// Why these settings cannot work, if they cannot.
     pub fn problem(&self) -> Option<String> {
         if self.tmp_mb == 0 || self.memory_mb == 0 || self.disk_mb == 0 {

@@ -28,7 +28,7 @@ pub use model_proxy::{ModelProxy, RunToken, Upstream};
 pub use probe::Capabilities;
 
 use bwrap::inside;
-use cgroup::{CgroupLimits, CgroupRoot, RunCgroup};
+use cgroup::{CgroupRoot, RunCgroup};
 
 /// The confinement chosen for this gateway's runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,12 +87,16 @@ pub struct SandboxStatus {
 /// The gateway's sandbox: chosen layers, proxies and limits.
 pub struct Sandbox {
     confinement: Confinement,
+    /// bubblewrap's path, as the probe found it.
+    bwrap: Option<PathBuf>,
     landlock_abi: Option<i32>,
     seccomp: bool,
     cgroups: Option<CgroupRoot>,
     config: SandboxConfig,
     helper: PathBuf,
     sockets: PathBuf,
+    /// The generated `passwd` and `group` every bubblewrap sandbox mounts in `/etc`.
+    identity: PathBuf,
     model: Option<Arc<ModelProxy>>,
     egress: Option<Arc<egress::EgressProxy>>,
 }
@@ -123,8 +127,7 @@ pub struct RunSpec<'a> {
     pub run_id: &'a str,
     pub workspace: &'a Path,
     pub home: &'a Path,
-    /// Host directory for the run's private files (`/etc/passwd`, a host `TMPDIR`).
-    pub state: &'a Path,
+    /// The run's host `TMPDIR` (written to where there are no namespaces).
     pub tmp: &'a Path,
     pub claude: &'a Path,
     pub claude_args: &'a [String],
@@ -162,14 +165,17 @@ impl Sandbox {
         .map_err(|e| e.to_string())?;
         let confinement = choose(config, &capabilities)?;
         let sockets = data_dir.join("run").join("sockets");
+        let identity = data_dir.join("run").join("identity");
         let mut sandbox = Self {
             confinement,
+            bwrap: capabilities.bwrap.ok().map(|(path, _)| path),
             landlock_abi: capabilities.landlock.as_ref().ok().copied(),
             seccomp: capabilities.seccomp.is_ok(),
             cgroups: capabilities.cgroups.ok(),
             config: config.clone(),
             helper,
             sockets: sockets.clone(),
+            identity: identity.clone(),
             model: None,
             egress: None,
         };
@@ -177,6 +183,13 @@ impl Sandbox {
             return Ok(sandbox);
         }
         std::fs::create_dir_all(&sockets).map_err(|e| format!("cannot create {}: {e}", sockets.display()))?;
+        if confinement == Confinement::Bwrap {
+            let (passwd, group) = bwrap::identity_files();
+            let written = std::fs::create_dir_all(&identity)
+                .and_then(|()| std::fs::write(identity.join("passwd"), passwd))
+                .and_then(|()| std::fs::write(identity.join("group"), group));
+            written.map_err(|e| format!("cannot write {}: {e}", identity.display()))?;
+        }
         let upstream = Upstream::from_env(run_env);
         let model = ModelProxy::start(&sockets.join("model.sock"), upstream)
             .await
@@ -239,16 +252,8 @@ impl Sandbox {
         if let Some(token) = &token {
             env.push(("ANTHROPIC_API_KEY".into(), token.token.clone()));
         }
-        let mib = |n: u64| n.saturating_mul(1024 * 1024);
         let cgroup = match &self.cgroups {
-            Some(root) => {
-                let limits = CgroupLimits {
-                    memory_bytes: mib(self.config.memory_mb),
-                    max_processes: self.config.max_processes,
-                    cpu_cores: self.config.cpu_cores,
-                };
-                Some(root.create(run.run_id, limits)?)
-            }
+            Some(root) => Some(root.create(run.run_id, self.config.cgroup_limits())?),
             None => None,
         };
         let bwrapped = self.confinement == Confinement::Bwrap;
@@ -260,7 +265,7 @@ impl Sandbox {
         let mut helper_args: Vec<OsString> = vec!["sandbox-exec".into()];
         let mut flag = |name: &str, value: String| helper_args.extend([OsString::from(name), OsString::from(value)]);
         flag("--cpu-seconds", self.config.cpu_seconds.to_string());
-        flag("--file-bytes", mib(self.config.disk_mb).to_string());
+        flag("--file-bytes", self.config.disk_bytes().to_string());
         flag("--open-files", self.config.max_open_files.to_string());
         flag("--model-socket", sockets.join("model.sock").display().to_string());
         let egress_token = match (&self.egress, run.network) {
@@ -296,12 +301,7 @@ impl Sandbox {
         helper_args.push("--".into());
         helper_args.push(claude.into_os_string());
         helper_args.append(&mut args);
-        if bwrapped {
-            let (passwd, group) = bwrap::identity_files();
-            let etc = run.state.join("sandbox");
-            std::fs::create_dir_all(&etc)?;
-            std::fs::write(etc.join("passwd"), passwd)?;
-            std::fs::write(etc.join("group"), group)?;
+        if let Some(bwrap_path) = self.bwrap.as_ref().filter(|_| bwrapped) {
             for (name, value) in [("HOME", inside::HOME), ("TMPDIR", inside::TMP)] {
                 set(&mut env, name, value);
             }
@@ -313,19 +313,19 @@ impl Sandbox {
             let spec = bwrap::BwrapSpec {
                 workspace: run.workspace,
                 home: run.home,
-                passwd: &etc.join("passwd"),
-                group: &etc.join("group"),
+                passwd: &self.identity.join("passwd"),
+                group: &self.identity.join("group"),
                 helper: &self.helper,
                 claude: run.claude,
                 sockets: &self.sockets,
-                tmp_bytes: mib(self.config.tmp_mb),
+                tmp_bytes: self.config.tmp_bytes(),
                 extra_read_only: &extra,
             };
             let mut bwrap_args = bwrap::args(&spec);
             if run.network == Network::Full {
                 bwrap_args.insert(1, "--share-net".into());
             }
-            program = self.bwrap_path().into();
+            program = bwrap_path.into();
             args = bwrap_args.into_iter().map(OsString::from).collect();
             args.push("--".into());
             args.push(helper.into_os_string());
@@ -335,11 +335,6 @@ impl Sandbox {
         }
         args.append(&mut helper_args);
         Ok(Launch { program, args, env, token, egress_token, cgroup })
-    }
-
-    fn bwrap_path(&self) -> PathBuf {
-        crate::runner::resolve_program(&self.config.bwrap, std::env::var_os("PATH").as_deref())
-            .unwrap_or_else(|| PathBuf::from(&self.config.bwrap))
     }
 
     /// Landlock's read and write sets on the host (no namespaces to hide the rest).

@@ -41,21 +41,13 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-/// The variables that carry the model credential or endpoint: kept out of runs.
-pub const CREDENTIAL_VARS: [&str; 5] = [
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "ANTHROPIC_BASE_URL",
-    "ANTHROPIC_CUSTOM_HEADERS",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-];
-
-/// Whether a variable passed through to runs looks like it holds a credential
-/// (`ANTHROPIC_FOUNDRY_API_KEY`, a token, a secret): kept out of sandboxed runs.
+/// Whether a variable passed through to runs carries a credential or the model
+/// endpoint (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, `ANTHROPIC_BASE_URL`,
+/// `ANTHROPIC_CUSTOM_HEADERS`, `CLAUDE_CODE_OAUTH_TOKEN`, and anything else whose name
+/// looks like a key, token or secret): kept out of sandboxed runs.
 pub fn is_credential(name: &str) -> bool {
     let name = name.to_ascii_uppercase();
-    CREDENTIAL_VARS.contains(&name.as_str())
-        || ["KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH", "HEADERS", "BASE_URL"].iter().any(|word| name.contains(word))
+    ["KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH", "HEADERS", "BASE_URL"].iter().any(|word| name.contains(word))
 }
 
 impl Upstream {
@@ -284,6 +276,28 @@ impl UsageTap {
                 metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_the_endpoint_are_recognised_by_name() {
+        for name in [
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_BASE_URL",
+            "ANTHROPIC_CUSTOM_HEADERS",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "ANTHROPIC_FOUNDRY_API_KEY",
+        ] {
+            assert!(is_credential(name), "{name}");
+        }
+        for name in ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ANTHROPIC_MODEL", "CLAUDE_CODE_MAX_RETRIES"] {
+            assert!(!is_credential(name), "{name}");
         }
     }
 }
