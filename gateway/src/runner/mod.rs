@@ -20,6 +20,13 @@ pub use stream::{RunState, add_usage};
 pub const CONTINUE_PROMPT: &str =
     "[ccgate] The previous attempt at this turn stopped on a transient error. Continue the task from where it stopped.";
 
+/// A process's exit code as a shell reports it: its own code, or 128 + the signal
+/// that killed it.
+pub fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s))
+}
+
 /// A `log` event from the gateway itself (not from Claude Code).
 pub fn gateway_notice(line: &str) -> crate::store::EventRecord {
     stream::log_event("gateway", line)

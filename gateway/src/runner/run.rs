@@ -491,8 +491,7 @@ async fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
             child.wait().await.ok()
         }
     }?;
-    use std::os::unix::process::ExitStatusExt;
-    status.code().or_else(|| status.signal().map(|s| 128 + s))
+    super::exit_code(status)
 }
 
 async fn forward_stderr(

@@ -139,9 +139,13 @@ fn kill_descendants() {
     }
 }
 
-/// Every live process below this one, found through `/proc/<pid>/stat`.
+/// Every live process below this one.
 fn descendants() -> Vec<i32> {
-    let me = std::process::id() as i32;
+    descendants_of(std::process::id() as i32)
+}
+
+/// Every live process below `root`, found through `/proc/<pid>/stat`.
+pub(crate) fn descendants_of(root: i32) -> Vec<i32> {
     let mut parents = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -151,7 +155,7 @@ fn descendants() -> Vec<i32> {
             }
         }
     }
-    let mut below = vec![me];
+    let mut below = vec![root];
     let mut changed = true;
     while changed {
         changed = false;
@@ -162,7 +166,7 @@ fn descendants() -> Vec<i32> {
             }
         }
     }
-    below.retain(|pid| *pid != me);
+    below.retain(|pid| *pid != root);
     below
 }
 

@@ -40,7 +40,7 @@ pub(super) const ETC_FILES: [&str; 18] = [
 ];
 
 /// The host's system directories, mounted read-only (merged-/usr systems link the rest).
-pub fn system_binds() -> Vec<(String, String)> {
+fn system_binds() -> Vec<(String, String)> {
     let mut binds = vec![("/usr".to_string(), "/usr".to_string())];
     for dir in ["/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"] {
         let path = Path::new(dir);
@@ -52,7 +52,7 @@ pub fn system_binds() -> Vec<(String, String)> {
 }
 
 /// `(target, link)` for the top-level directories that are links on the host.
-pub fn system_links() -> Vec<(String, String)> {
+fn system_links() -> Vec<(String, String)> {
     ["/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"]
         .into_iter()
         .filter_map(|dir| std::fs::read_link(dir).ok().map(|target| (target.display().to_string(), dir.to_string())))
@@ -75,8 +75,9 @@ pub struct BwrapSpec<'a> {
     pub extra_read_only: &'a [String],
 }
 
-/// bubblewrap's arguments up to (not including) the command to run.
-pub fn args(spec: &BwrapSpec<'_>) -> Vec<String> {
+/// The namespaces, identity and system directories of every sandbox (also what the
+/// probe tries).
+pub fn base_args() -> Vec<String> {
     let mut args: Vec<String> = [
         "--unshare-all",
         "--unshare-user",
@@ -92,13 +93,19 @@ pub fn args(spec: &BwrapSpec<'_>) -> Vec<String> {
     .to_vec();
     let uid = inside::UID.to_string();
     args.extend(["--uid".into(), uid.clone(), "--gid".into(), uid]);
-    let mut push = |words: &[&str]| args.extend(words.iter().map(|w| w.to_string()));
     for (source, target) in system_binds() {
-        push(&["--ro-bind", &source, &target]);
+        args.extend(["--ro-bind".into(), source, target]);
     }
     for (target, link) in system_links() {
-        push(&["--symlink", &target, &link]);
+        args.extend(["--symlink".into(), target, link]);
     }
+    args
+}
+
+/// bubblewrap's arguments up to (not including) the command to run.
+pub fn args(spec: &BwrapSpec<'_>) -> Vec<String> {
+    let mut args = base_args();
+    let mut push = |words: &[&str]| args.extend(words.iter().map(|w| w.to_string()));
     for name in ETC_FILES {
         let host = format!("/etc/{name}");
         push(&["--ro-bind-try", &host, &host]);

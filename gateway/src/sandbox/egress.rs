@@ -153,11 +153,6 @@ impl EgressProxy {
             )
             .await;
         }
-        // The run's credentials are for this proxy only: never sent on to the host.
-        let text: String = text
-            .split_inclusive("\r\n")
-            .filter(|line| !line.to_ascii_lowercase().starts_with("proxy-authorization:"))
-            .collect();
         let mut words = text.lines().next().unwrap_or_default().split_whitespace();
         let (method, target) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
         let (host, port, rewritten) = if method.eq_ignore_ascii_case("CONNECT") {
@@ -226,12 +221,14 @@ impl EgressProxy {
 }
 
 /// The request head to send on: origin-form target, `Host` set to the vetted host
-/// (a different `Host` would reach another site behind the same server), and
+/// (a different `Host` would reach another site behind the same server), no proxy
+/// credentials, and
 /// `Connection: close`, so the server answers this one request only.
 fn origin_form(head: &str, target: &str, origin: &str, host: &str, port: u16) -> String {
     let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
     let request_line = lines.next().unwrap_or_default().replacen(target, origin, 1);
-    let dropped = ["host:", "connection:", "proxy-connection:", "keep-alive:"];
+    // The run's proxy credentials are for this proxy only: never sent on to the host.
+    let dropped = ["host:", "connection:", "proxy-connection:", "keep-alive:", "proxy-authorization:"];
     let mut out = format!("{request_line}\r\n");
     for line in lines.filter(|l| !dropped.iter().any(|d| l.to_ascii_lowercase().starts_with(d))) {
         out.push_str(line);
@@ -277,9 +274,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forwarded_requests_name_the_vetted_host_and_close() {
-        let head =
-            "GET http://a.example/x?y HTTP/1.1\r\nHost: evil.example\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n";
+    fn forwarded_requests_name_the_vetted_host_carry_no_proxy_credentials_and_close() {
+        let head = "GET http://a.example/x?y HTTP/1.1\r\nHost: evil.example\r\nConnection: keep-alive\r\nProxy-Authorization: Basic Y2NnYXRlOnQ=\r\nAccept: */*\r\n\r\n";
         let out = origin_form(head, "http://a.example/x?y", "/x?y", "a.example", 80);
         assert_eq!(out, "GET /x?y HTTP/1.1\r\nAccept: */*\r\nHost: a.example\r\nConnection: close\r\n\r\n");
     }

@@ -58,12 +58,12 @@ pub fn exec(mut plan: HelperPlan, program: &OsString, args: &[OsString]) -> i32 
     let mut forwarders = Vec::new();
     let egress = plan.egress.take().map(|(socket, token)| (socket, Kind::Egress(token)));
     for (socket, kind) in plan.model_socket.take().map(|s| (s, Kind::Model)).into_iter().chain(egress) {
-        let listener = match TcpListener::bind("127.0.0.1:0") {
-            Ok(listener) => listener,
-            Err(e) => return fail("cannot open a local forwarder", e.to_string()),
-        };
-        let port = match listener.local_addr() {
-            Ok(addr) => addr.port(),
+        let bound = TcpListener::bind("127.0.0.1:0").and_then(|listener| {
+            let port = listener.local_addr()?.port();
+            Ok((listener, port))
+        });
+        let (listener, port) = match bound {
+            Ok(bound) => bound,
             Err(e) => return fail("cannot open a local forwarder", e.to_string()),
         };
         kind.point(&mut command, port);
@@ -98,10 +98,7 @@ pub fn exec(mut plan: HelperPlan, program: &OsString, args: &[OsString]) -> i32 
         std::thread::spawn(move || forward_all(listener, socket));
     }
     match child.wait() {
-        Ok(status) => {
-            use std::os::unix::process::ExitStatusExt;
-            status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
-        }
+        Ok(status) => crate::runner::exit_code(status).unwrap_or(1),
         Err(e) => fail("lost the child", e.to_string()),
     }
 }

@@ -3,7 +3,6 @@
 //! process count of the run's process tree, and always the workspace's size. The
 //! first limit exceeded ends the run as `failed` / `resource_limit`, naming it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,33 +112,12 @@ impl Monitor {
     }
 }
 
-/// Resident bytes and threads of `root` and all its descendants.
+/// Resident bytes and threads of `root` and all its live descendants.
 fn tree_usage(root: u32) -> (u64, u64) {
-    let mut parent_of: HashMap<u32, u32> = HashMap::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // The command name may hold spaces and parentheses: fields start after the last ')'.
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
-        if let Some(ppid) = ppid {
-            parent_of.insert(pid, ppid);
-        }
-    }
-    let in_tree = |mut pid: u32| {
-        for _ in 0..64 {
-            if pid == root {
-                return true;
-            }
-            match parent_of.get(&pid) {
-                Some(&parent) if parent != 0 => pid = parent,
-                _ => return false,
-            }
-        }
-        false
-    };
     let page = 4096u64;
     let (mut memory, mut threads) = (0u64, 0u64);
-    for &pid in parent_of.keys().filter(|&&pid| in_tree(pid)) {
+    let tree = crate::runner::supervisor::descendants_of(root as i32);
+    for pid in tree.into_iter().chain([root as i32]) {
         let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
         memory += statm.split_whitespace().nth(1).and_then(|r| r.parse::<u64>().ok()).unwrap_or(0) * page;
         threads += std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count() as u64).unwrap_or(1);

@@ -70,13 +70,7 @@ fn probe_bwrap(name: &str) -> Verdict<(PathBuf, String)> {
     // The same namespaces a run gets; fails where user namespaces are blocked
     // (AppArmor's restriction on Ubuntu 24.04, many containers).
     let mut trial = Command::new(&path);
-    trial.args(["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--cap-drop", "ALL"]);
-    for (source, target) in super::bwrap::system_binds() {
-        trial.args(["--ro-bind", &source, &target]);
-    }
-    for (target, link) in super::bwrap::system_links() {
-        trial.args(["--symlink", &target, &link]);
-    }
+    trial.args(super::bwrap::base_args());
     let output = trial
         .args(["--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/true"])
         .env_clear()
