@@ -71,21 +71,27 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     })
     .await
     .unwrap_or_default();
-    if !reaped.is_empty() {
-        tracing::warn!(tasks = ?reaped, "killed processes left by runs of an earlier gateway");
+    if !reaped.tasks.is_empty() {
+        tracing::warn!(tasks = ?reaped.tasks, "killed processes left by runs of an earlier gateway");
     }
     let passthrough = passthrough_env(std::env::vars());
     let run_env: Vec<(String, String)> =
         passthrough.iter().cloned().chain(config.claude.env.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
-    let sandbox =
-        Sandbox::start(&config.sandbox, &data_dir, supervisor.clone(), &run_env).await.map_err(ServeError::Setup)?;
+    let sandbox = Arc::new(
+        Sandbox::start(&config.sandbox, &data_dir, supervisor.clone(), &run_env).await.map_err(ServeError::Setup)?,
+    );
+    tokio::task::spawn_blocking({
+        let (sandbox, runs) = (sandbox.clone(), reaped.runs);
+        move || sandbox.remove_cgroups_of(&runs)
+    })
+    .await
+    .unwrap_or_default();
     let sandbox_status = sandbox.status();
     match &sandbox_status.warning {
         Some(warning) => tracing::warn!(%warning, "sandbox"),
         None => tracing::info!(confinement = %sandbox_status.confinement, layers = ?sandbox_status.layers, "sandbox"),
     }
-    let runner =
-        Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough, runs_dir, Arc::new(sandbox));
+    let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough, runs_dir, sandbox);
     let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
     let queue = Queue::new(QueueParts {

@@ -167,6 +167,8 @@ async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_
     let options = GatewayOptions { env, ..Default::default() };
     let mut gateway = Gateway::start(&model, options).await;
     let key = gateway.create_key(&["--name", "dev"]);
+    let (_, ready) = gateway.get("/readyz", &key).await;
+    let with_cgroups = ready["checks"]["sandbox"]["layers"].as_array().is_some_and(|l| l.iter().any(|x| x == "cgroup"));
     let marker = format!("ccgate-orphan-{}", std::process::id());
     let command = format!("setsid nohup sleep 300 {marker}-daemon >/dev/null 2>&1 & sleep 120");
     let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(&command), say("never")])})).await;
@@ -184,8 +186,10 @@ async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!processes_with(&format!("{marker}-daemon")).is_empty(), "the daemon outlived both");
 
+    assert_eq!(!run_cgroups(id).is_empty(), with_cgroups, "the run's cgroup outlived its gateway");
     gateway.restart().await;
     crate::cancel_and_timeout::wait_until(|| processes_with(&marker).is_empty(), "the orphans to be killed").await;
+    assert_eq!(run_cgroups(id), Vec::<std::path::PathBuf>::new(), "the dead run's cgroup is removed too");
     assert!(gateway.log().contains("killed processes left by runs of an earlier gateway"));
     let done = gateway.wait_done(&key, id).await;
     assert_eq!(done["status"], "failed", "recovered after the reaping: {done}");

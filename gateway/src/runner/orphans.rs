@@ -96,13 +96,21 @@ pub fn kill_leftovers(run_id: &str) -> usize {
     pids.len()
 }
 
-/// Kills what is left of runs whose gateway is gone; returns their task ids.
-/// Records of a gateway that is still alive (another node sharing the data
-/// directory) are left alone.
-pub fn reap(runs_dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(runs_dir) else { return Vec::new() };
+/// What the reaper found of runs whose gateway is gone.
+#[derive(Debug, Default)]
+pub struct Reaped {
+    /// Tasks whose runs still had processes (now killed).
+    pub tasks: Vec<String>,
+    /// Every such run's id: what else is named after it (its cgroup) is left to remove.
+    pub runs: Vec<String>,
+}
+
+/// Kills what is left of runs whose gateway is gone. Records of a gateway that is
+/// still alive (another node sharing the data directory) are left alone.
+pub fn reap(runs_dir: &Path) -> Reaped {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else { return Reaped::default() };
     let (here, this_boot) = (host(), boot_id());
-    let mut reaped = Vec::new();
+    let mut reaped = Reaped::default();
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
@@ -132,8 +140,9 @@ pub fn reap(runs_dir: &Path) -> Vec<String> {
         }
         if killed > 0 {
             tracing::warn!(task_id = %record.task_id, processes = killed, "killed processes of a run left by an earlier gateway");
-            reaped.push(record.task_id.clone());
+            reaped.tasks.push(record.task_id.clone());
         }
+        reaped.runs.push(record.run_id);
         let _ = std::fs::remove_file(&path);
     }
     reaped
@@ -181,13 +190,15 @@ mod tests {
         let me = ProcessId::of(std::process::id()).unwrap();
         let record = RunRecord::new("tsk_1", me, me, "tsk_1-run_nowhere");
         super::record(dir.path(), &record).unwrap();
-        assert!(reap(dir.path()).is_empty());
+        let reaped = reap(dir.path());
+        assert!(reaped.tasks.is_empty() && reaped.runs.is_empty());
         assert!(record_path(dir.path(), "tsk_1", me).exists(), "kept while its gateway lives");
         forget(dir.path(), &record);
         assert!(!record_path(dir.path(), "tsk_1", me).exists());
         let elsewhere = RunRecord { host: "another-host".into(), gateway: ProcessId { started: 1, ..me }, ..record };
         super::record(dir.path(), &elsewhere).unwrap();
-        assert!(reap(dir.path()).is_empty());
+        let reaped = reap(dir.path());
+        assert!(reaped.tasks.is_empty() && reaped.runs.is_empty());
         assert!(record_path(dir.path(), "tsk_1", elsewhere.gateway).exists(), "another machine's record is left alone");
     }
 }

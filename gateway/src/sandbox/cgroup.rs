@@ -131,9 +131,14 @@ impl CgroupRoot {
         }
     }
 
+    /// The cgroup of run `name` (which may not exist).
+    pub fn run(&self, name: &str) -> RunCgroup {
+        RunCgroup { root: self.clone(), name: name.to_string() }
+    }
+
     /// Creates the cgroup of run `name` with `limits`.
     pub fn create(&self, name: &str, limits: CgroupLimits) -> std::io::Result<RunCgroup> {
-        let run = RunCgroup { root: self.clone(), name: name.to_string() };
+        let run = self.run(name);
         for dir in run.dirs() {
             match std::fs::create_dir(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),

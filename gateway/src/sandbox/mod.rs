@@ -239,6 +239,16 @@ impl Sandbox {
         &self.config
     }
 
+    /// Removes the cgroups runs of a dead gateway left (their processes are killed
+    /// first if any are left); `runs` are the reaper's run ids.
+    pub fn remove_cgroups_of(&self, runs: &[String]) {
+        if let Some(root) = &self.cgroups {
+            for run in runs {
+                root.run(run).remove();
+            }
+        }
+    }
+
     /// Prepares one run: its token, cgroup and command line.
     pub fn launch(&self, run: &RunSpec<'_>) -> std::io::Result<Launch> {
         let mut program: OsString = run.claude.into();

@@ -328,3 +328,23 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     }
     found
 }
+
+/// The cgroup directories of a task's runs that exist on this machine (any hierarchy).
+pub fn run_cgroups(task_id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if dir.ends_with("ccgate-runs") && entry.file_name().to_string_lossy().starts_with(task_id) {
+                found.push(path);
+            } else if depth < 6 {
+                pending.push((path, depth + 1));
+            }
+        }
+    }
+    found
+}
