@@ -3,7 +3,7 @@
 #
 #   scripts/setup.sh              install what is missing, build, create the first admin key, serve
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
-#   scripts/setup.sh --no-build   skip `cargo build --release` (serving then needs an earlier build)
+#   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
 #   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv
 #
 # Safe to run again: every step checks first and only does what is missing.
@@ -156,6 +156,9 @@ install_test_tools() {
 build_gateway() {
     say "cargo build --release --bin ccgate"
     cargo build --release --bin ccgate
+    # The example plugins (plugins/) and the test suite's (tests/plugins/), for
+    # wasm32-wasip2; the script adds the target with rustup when it is missing.
+    bash scripts/build-plugins.sh
 }
 
 # The data directory `ccgate serve` will use: CCGATE_DATA_DIR, else `data_dir` from the

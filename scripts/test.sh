@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (scripts/setup.sh --no-serve --no-build
-# --test-tools),
+# --test-tools), builds the WebAssembly plugins (scripts/build-plugins.sh),
 # then rustfmt check, clippy with warnings as errors, and `cargo test --workspace`.
 # Stops at the first failing step and exits non-zero.
 set -euo pipefail
@@ -18,6 +18,9 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "scripts/setup.sh --no-serve --no-build --test-tools"
 bash scripts/setup.sh --no-serve --no-build --test-tools
+
+step "scripts/build-plugins.sh (the WebAssembly plugins the tests load)"
+bash scripts/build-plugins.sh
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- "${fmt_args[@]}" || { echo "test.sh: formatting differs; run \`cargo fmt --all\`" >&2; exit 1; }

@@ -1,4 +1,4 @@
-//! The `ccgate` command line: `serve`, `migrate`, `keys`, `openapi`, `doctor`,
+//! The `ccgate` command line: `serve`, `migrate`, `keys`, `openapi`, `doctor`, `plugins`,
 //! `scripted-model`, and the internal `supervise` and `sandbox-exec` used for every
 //! Claude Code run.
 
@@ -59,6 +59,11 @@ enum Command {
     /// Print what this machine can enforce around runs, layer by layer, and what
     /// the configured `sandbox.mode` would use.
     Doctor,
+    /// Work with WebAssembly plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
     /// Internal: confine this process and run a program (inside a run's sandbox).
     #[command(hide = true)]
     SandboxExec(SandboxExecArgs),
@@ -94,6 +99,19 @@ struct SandboxExecArgs {
     drop_capabilities: bool,
     #[arg(last = true, required = true)]
     program: Vec<OsString>,
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Load a plugin as the gateway would, check it against the WIT worlds and its
+    /// configuration, and run each hook it exports once on a sample input.
+    Check {
+        /// The component (`.wasm`).
+        file: std::path::PathBuf,
+        /// The plugin's configuration, as JSON.
+        #[arg(long)]
+        config: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +203,15 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             crate::scripted_model::serve(listener, api_key).await.map_err(|e| e.to_string())
         }
         Command::Doctor => doctor(&config),
+        Command::Plugins { command: PluginsCommand::Check { file, config } } => {
+            let config = match config {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|e| format!("--config is not JSON: {e}"))?),
+                None => None,
+            };
+            let report = crate::plugins::check::check_file(file, config).await?;
+            print!("{report}");
+            Ok(())
+        }
         Command::Supervise { .. } | Command::SandboxExec(_) | Command::Openapi => {
             unreachable!("handled before the runtime starts")
         }

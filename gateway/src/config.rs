@@ -40,6 +40,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub webhooks: WebhooksConfig,
     pub sandbox: crate::sandbox::SandboxConfig,
+    pub plugins: crate::plugins::PluginsConfig,
 }
 
 /// Webhook delivery.
@@ -237,6 +238,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             webhooks: WebhooksConfig::default(),
             sandbox: Default::default(),
+            plugins: Default::default(),
         }
     }
 }

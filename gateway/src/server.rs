@@ -10,7 +10,7 @@ use crate::api::{AppState, Readiness};
 use crate::artifacts::{ArtifactStore, CollectLimits, LocalArtifacts};
 use crate::auth::{Authenticator, KeyHasher, RateLimiter, load_or_create_pepper};
 use crate::config::Config;
-use crate::hooks::{AllowAll, KeepResult};
+use crate::plugins::Plugins;
 use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
 use crate::retention::Sweeper;
 use crate::runner::{Runner, passthrough_env, resolve_program};
@@ -91,6 +91,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         Some(warning) => tracing::warn!(%warning, "sandbox"),
         None => tracing::info!(confinement = %sandbox_status.confinement, layers = ?sandbox_status.layers, "sandbox"),
     }
+    let plugins = Arc::new(load_plugins(&config, &data_dir).await?);
     let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough, runs_dir, sandbox);
     let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
@@ -100,7 +101,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         runner,
         config: config.queue.clone(),
         data_dir: data_dir.clone(),
-        result_processor: Arc::new(KeepResult),
+        plugins: plugins.clone(),
         artifacts: ArtifactCollection {
             store: artifact_store.clone(),
             limits: CollectLimits { max_files: config.artifacts.max_files, max_bytes: config.artifacts.max_bytes },
@@ -110,7 +111,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         store.clone(),
         queue.clone(),
         hub,
-        Arc::new(AllowAll),
+        plugins.clone(),
         data_dir.clone(),
         config.tasks.clone(),
         config.artifacts.default_patterns.clone(),
@@ -127,6 +128,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         limiter: Arc::new(RateLimiter::default()),
         queue: queue.clone(),
         readiness: Arc::new(Readiness { claude_bin, claude_version, sandbox: sandbox_status }),
+        plugins: plugins.clone(),
         metrics: crate::telemetry::metrics::install(),
         artifacts: artifact_store,
     };
@@ -146,6 +148,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
             max_in_flight: webhooks.max_in_flight,
         },
         queue.node_id().to_string(),
+        plugins.clone(),
     )
     .map_err(ServeError::Setup)?;
     if webhooks.enabled {
@@ -160,6 +163,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         }
         .run_forever(),
     );
+    tokio::spawn(reload_on_sighup(plugins));
     // Tests and scripts wait for this exact line.
     tracing::info!(addr = %local, node = queue.node_id(), "ccgate listening on http://{local}");
 
@@ -179,6 +183,28 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Listen { addr: local.to_string(), source })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads the configured plugins; a plugin that does not load stops the start,
+/// with every problem listed. Reloads read the configuration again.
+async fn load_plugins(config: &Config, data_dir: &std::path::Path) -> Result<Plugins, ServeError> {
+    let (settings, data_dir) = (config.plugins.clone(), data_dir.to_path_buf());
+    let source = Box::new(|| Config::load().map(|c| c.plugins).map_err(|e| e.to_string()));
+    tokio::task::spawn_blocking(move || Plugins::start(settings, &data_dir, Some(source)))
+        .await
+        .map_err(|e| ServeError::Setup(format!("loading plugins failed: {e}")))?
+        .map_err(|e| ServeError::Setup(format!("plugins could not be loaded: {e}")))
+}
+
+/// `SIGHUP` reloads the plugins (the old set stays if any plugin fails to load).
+async fn reload_on_sighup(plugins: Arc<Plugins>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hangups.recv().await.is_some() {
+        match plugins.reload().await {
+            Ok(count) => tracing::info!(plugins = count, "SIGHUP: plugins reloaded"),
+            Err(e) => tracing::error!(error = %e, "SIGHUP: plugins not reloaded; the loaded set stays"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -16,6 +16,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod openapi;
+mod plugins;
 mod queueing;
 mod recovery;
 mod sandbox;

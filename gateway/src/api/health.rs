@@ -87,10 +87,19 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     // Unconfined runs are the operator's explicit choice: ready, with the warning.
     let mut sandbox = serde_json::to_value(&readiness.sandbox).unwrap_or_default();
     sandbox["ok"] = json!(true);
+    let views = state.plugins.views();
+    let quarantined: Vec<&str> = views
+        .iter()
+        .filter(|v| v.stats.state == crate::plugins::PluginState::Quarantined)
+        .map(|v| v.name.as_str())
+        .collect();
+    // A quarantined plugin is reported, not a reason to take the node out: its
+    // `on_error` already decides what its tasks get.
+    let plugins = json!({"ok": true, "loaded": views.len(), "quarantined": quarantined});
     let ready = [&database, &claude, &workers].iter().all(|c| c["ok"] == true);
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox},
+        "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox, "plugins": plugins},
     });
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -13,6 +13,7 @@ mod keys;
 mod middleware;
 mod openapi;
 mod paging;
+mod plugins;
 mod problem;
 mod schema;
 mod task_body;
@@ -50,6 +51,7 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
+    pub plugins: Arc<crate::plugins::Plugins>,
 }
 
 /// The documented routes under `/v1`, without the layers that need state.
@@ -72,6 +74,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(keys::rotate_webhook_secret))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::reload))
 }
 
 /// The documented routes outside `/v1`: no key needed.

@@ -28,6 +28,7 @@ use super::schema::Problem;
         (name = "files", description = "A task's workspace"),
         (name = "keys", description = "API keys (scope `admin`)"),
         (name = "audit", description = "The audit log (scope `admin`)"),
+        (name = "plugins", description = "WebAssembly plugins in use; reload (scope `admin`)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

@@ -100,15 +100,19 @@ impl From<TaskServiceError> for ApiError {
     fn from(error: TaskServiceError) -> Self {
         match error {
             TaskServiceError::NotFound => Self::not_found("no task with this id"),
-            TaskServiceError::Rejected(errors) => Self {
-                errors,
+            TaskServiceError::Rejected { plugin, violations } => Self {
+                errors: violations,
                 ..Self::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "rejected-by-plugin",
                     "Rejected by policy",
-                    "a policy refused this request; see `errors`",
+                    format!("plugin `{plugin}` refused this request; see `errors`"),
                 )
             },
+            TaskServiceError::PluginFailed(detail) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "plugin-failed", "Policy unavailable", detail)
+                    .with_retry_after(5)
+            }
             TaskServiceError::InputsRefused(errors) => Self::validation(errors),
             e @ TaskServiceError::QueueFull { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded", e.to_string())

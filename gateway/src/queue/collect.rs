@@ -1,13 +1,16 @@
-//! After a run: the task's artifact globs applied to its workspace, on a blocking
-//! thread; what was left out becomes a gateway notice in the event log.
+//! After a run: the turn's artifacts, chosen by the key's artifact plugin when
+//! one serves it, else by the task's globs, staged on a blocking thread; what was
+//! left out becomes a gateway notice in the event log.
 
 use std::sync::Arc;
 
 use super::Queue;
-use crate::artifacts::{self, Artifact, ArtifactStore, CollectLimits, Glob};
+use crate::artifacts::{self, Artifact, ArtifactStore, CollectLimits, Collected, Glob, Pick};
+use crate::plugins::{ArtifactChoice, Hook, TaskFacts};
 use crate::runner::TaskDirs;
 use crate::store::EventRecord;
 use crate::store::entities::task;
+use crate::task::TaskResult;
 
 /// A staged artifact set: committed once `finish_run` has recorded it, else discarded.
 pub(super) struct StagedSet {
@@ -23,8 +26,67 @@ pub struct ArtifactCollection {
 }
 
 impl Queue {
-    /// The task's artifacts after this run, staged (`None`: it collects none), and notices.
-    pub(super) async fn collect_artifacts(&self, task: &task::Model) -> (Option<StagedSet>, Vec<EventRecord>) {
+    /// The task's artifacts after this run, staged (`None`: it collects none), and
+    /// the events to record (plugin calls, notices).
+    pub(super) async fn collect_artifacts(
+        &self,
+        task: &task::Model,
+        facts: &TaskFacts,
+        result: Option<&TaskResult>,
+    ) -> (Option<StagedSet>, Vec<EventRecord>) {
+        if !self.plugins.serves(Hook::Artifacts) {
+            return self.collect_by_globs(task).await;
+        }
+        let dirs = TaskDirs::new(&self.data_dir, &task.id);
+        let workspace = dirs.workspace.clone();
+        let listed = tokio::task::spawn_blocking(move || artifacts::workspace_files(&workspace))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let files = match listed {
+            Ok((files, _)) => files,
+            Err(e) => return (None, vec![notice(&format!("artifacts could not be collected: {e}"))]),
+        };
+        let (choice, mut events) =
+            self.plugins.choose_artifacts(facts, result, &dirs.workspace, Some(&dirs.baseline), &files).await;
+        let picks = match choice {
+            ArtifactChoice::BuiltIn => {
+                let (staged, notices) = self.collect_by_globs(task).await;
+                events.extend(notices);
+                return (staged, events);
+            }
+            ArtifactChoice::Nothing(why) => {
+                events.push(notice(&format!("no artifacts this turn: {why}")));
+                return (None, events);
+            }
+            ArtifactChoice::Chosen { selections, .. } => {
+                let sizes: std::collections::HashMap<&str, u64> = files.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+                selections
+                    .into_iter()
+                    .map(|s| Pick {
+                        size: s
+                            .content
+                            .as_ref()
+                            .map_or_else(|| sizes.get(s.path.as_str()).copied().unwrap_or(0), |c| c.len() as u64),
+                        path: s.path,
+                        content: s.content,
+                        content_type: s.content_type,
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let (collection, id) = (self.artifacts.clone(), task.id.clone());
+        let staged = tokio::task::spawn_blocking(move || {
+            artifacts::stage(collection.store.as_ref(), &id, &dirs.workspace, &picks, &collection.limits)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let (staged, notices) = settle_collection(&task.id, staged);
+        events.extend(notices);
+        (staged, events)
+    }
+
+    /// The files matching the task's globs.
+    async fn collect_by_globs(&self, task: &task::Model) -> (Option<StagedSet>, Vec<EventRecord>) {
         let patterns: Vec<String> = serde_json::from_str(&task.artifact_patterns).unwrap_or_default();
         let globs: Vec<Glob> = patterns.iter().filter_map(|p| Glob::parse(p).ok()).collect();
         if globs.is_empty() {
@@ -37,20 +99,7 @@ impl Queue {
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        match collected {
-            Ok(collected) => {
-                let notices = collected
-                    .skipped
-                    .iter()
-                    .map(|why| crate::runner::gateway_notice(&format!("artifact not collected: {why}")))
-                    .collect();
-                (Some(StagedSet { set: collected.set, artifacts: collected.artifacts }), notices)
-            }
-            Err(e) => {
-                tracing::error!(task_id = %task.id, error = %e, "collecting artifacts failed");
-                (None, vec![crate::runner::gateway_notice(&format!("artifacts could not be collected: {e}"))])
-            }
-        }
+        settle_collection(&task.id, collected)
     }
 
     /// Commits the staged set when its rows were stored (`recorded`), else drops it.
@@ -69,4 +118,23 @@ impl Queue {
             tracing::error!(task_id = %task_id, error = %e, recorded, "settling collected artifacts failed");
         }
     }
+}
+
+/// A staged collection and its notices, or the notice of why there is none.
+fn settle_collection(task_id: &str, collected: std::io::Result<Collected>) -> (Option<StagedSet>, Vec<EventRecord>) {
+    match collected {
+        Ok(collected) => {
+            let notices =
+                collected.skipped.iter().map(|why| notice(&format!("artifact not collected: {why}"))).collect();
+            (Some(StagedSet { set: collected.set, artifacts: collected.artifacts }), notices)
+        }
+        Err(e) => {
+            tracing::error!(task_id = %task_id, error = %e, "collecting artifacts failed");
+            (None, vec![notice(&format!("artifacts could not be collected: {e}"))])
+        }
+    }
+}
+
+fn notice(line: &str) -> EventRecord {
+    crate::runner::gateway_notice(line)
 }

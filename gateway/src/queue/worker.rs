@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
 use crate::config::QueueConfig;
-use crate::hooks::ResultProcessor;
+use crate::plugins::{Plugins, TaskFacts};
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
 use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RetryRun, RunCost, Store};
 use crate::task::structured::check_answer;
@@ -46,7 +46,7 @@ pub struct QueueParts {
     pub runner: Runner,
     pub config: QueueConfig,
     pub data_dir: PathBuf,
-    pub result_processor: Arc<dyn ResultProcessor>,
+    pub plugins: Arc<Plugins>,
     pub artifacts: super::ArtifactCollection,
 }
 
@@ -57,7 +57,7 @@ pub struct Queue {
     runner: Runner,
     pub(crate) config: QueueConfig,
     pub(super) data_dir: PathBuf,
-    result_processor: Arc<dyn ResultProcessor>,
+    pub(super) plugins: Arc<Plugins>,
     pub(super) artifacts: super::ArtifactCollection,
     pub(crate) node_id: String,
     running: Mutex<HashMap<String, watch::Sender<Option<Stop>>>>,
@@ -73,7 +73,7 @@ impl Queue {
             runner: parts.runner,
             config: parts.config,
             data_dir: parts.data_dir,
-            result_processor: parts.result_processor,
+            plugins: parts.plugins,
             artifacts: parts.artifacts,
             node_id: crate::ids::new_id("node"),
             running: Mutex::new(HashMap::new()),
@@ -187,7 +187,7 @@ impl Queue {
             Err(e) => {
                 let error =
                     TaskError::new(ErrorKind::Internal, format!("the task's stored options are unreadable: {e}"));
-                self.finish(&task, &fence, TaskStatus::Failed, None, Some(error), None).await;
+                self.finish(&task, &fence, Ending::new(TaskStatus::Failed, None, Some(error))).await;
                 return;
             }
         };
@@ -295,9 +295,11 @@ impl Queue {
                         }
                     }
                 }
-                let (result, error) = match self.result_processor.process(id, result) {
+                let facts = self.task_facts(task, status).await;
+                let (processed, plugin_events) = self.plugins.process_result(&facts, result).await;
+                let (result, error) = match processed {
                     Ok(result) => (result, error),
-                    Err(rejection) => (Default::default(), Some(TaskError::new(ErrorKind::Internal, rejection))),
+                    Err(refused) => (Default::default(), Some(refused)),
                 };
                 let status =
                     if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
@@ -305,15 +307,27 @@ impl Queue {
                 crate::telemetry::metrics::usage(model, &result.usage, result.cost_usd);
                 crate::telemetry::metrics::key_usage(&task.key_id, &result.usage, result.cost_usd);
                 crate::telemetry::metrics::run_finished(status.as_str(), report.duration, queue_wait);
-                self.finish(task, fence, status, Some(result), error, report.state.claude_code_version.clone()).await;
+                let version = report.state.claude_code_version.clone();
+                let ending = Ending {
+                    claude_code_version: version,
+                    events: plugin_events,
+                    ..Ending::new(status, Some(result), error)
+                };
+                self.finish(task, fence, ending).await;
                 tracing::info!(task_id = %id, status = status.as_str(), duration_ms = report.duration.as_millis() as u64, "run finished");
             }
             Outcome::Requeue if self.cancel_was_requested(id).await => {
                 let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled");
                 let partial = crate::runner::partial_result(&report);
-                let result = self.result_processor.process(id, partial).unwrap_or_default();
+                let facts = self.task_facts(task, TaskStatus::Cancelled).await;
+                let (processed, events) = self.plugins.process_result(&facts, partial).await;
                 let version = report.state.claude_code_version.clone();
-                self.finish(task, fence, TaskStatus::Cancelled, Some(result), Some(error), version).await;
+                let ending = Ending {
+                    claude_code_version: version,
+                    events,
+                    ..Ending::new(TaskStatus::Cancelled, Some(processed.unwrap_or_default()), Some(error))
+                };
+                self.finish(task, fence, ending).await;
             }
             Outcome::Requeue => {
                 let events = [
@@ -412,16 +426,27 @@ impl Queue {
         }
     }
 
-    async fn finish(
-        &self,
-        task: &crate::store::entities::task::Model,
-        fence: &Fence,
-        status: TaskStatus,
-        result: Option<crate::task::TaskResult>,
-        error: Option<TaskError>,
-        claude_code_version: Option<String>,
-    ) {
-        let (staged, mut events) = self.collect_artifacts(task).await;
+    /// What a task needs from its key and row for the plugin hooks.
+    async fn task_facts(&self, task: &crate::store::entities::task::Model, status: TaskStatus) -> TaskFacts {
+        let key_name = match self.store.key(&task.key_id).await {
+            Ok(Some(key)) => key.name,
+            _ => String::new(),
+        };
+        TaskFacts {
+            id: task.id.clone(),
+            status: status.as_str().to_string(),
+            prompt: task.prompt.clone(),
+            metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
+            key_id: task.key_id.clone(),
+            key_name,
+        }
+    }
+
+    async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
+        let Ending { status, result, error, claude_code_version, events: plugin_events } = ending;
+        let facts = self.task_facts(task, status).await;
+        let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref()).await;
+        events.splice(0..0, plugin_events);
         if let Some(result) = &result {
             events.push(EventRecord::new("result", json!({"result": result})));
         }
@@ -572,5 +597,21 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// How a run ends: what `finish` stores.
+struct Ending {
+    status: TaskStatus,
+    result: Option<crate::task::TaskResult>,
+    error: Option<TaskError>,
+    claude_code_version: Option<String>,
+    /// `plugin` events of the result hook, recorded before the result.
+    events: Vec<EventRecord>,
+}
+
+impl Ending {
+    fn new(status: TaskStatus, result: Option<crate::task::TaskResult>, error: Option<TaskError>) -> Self {
+        Self { status, result, error, claude_code_version: None, events: Vec::new() }
     }
 }

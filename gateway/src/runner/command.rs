@@ -17,6 +17,9 @@ pub struct TaskDirs {
     pub home: PathBuf,
     pub claude_config: PathBuf,
     pub tmp: PathBuf,
+    /// The input files as the client sent them, kept for artifact plugins (diffs)
+    /// when one is loaded; never visible to the run.
+    pub baseline: PathBuf,
 }
 
 impl TaskDirs {
@@ -28,6 +31,7 @@ impl TaskDirs {
             home: state.join("home"),
             claude_config: state.join("home").join(".claude"),
             tmp: state.join("tmp"),
+            baseline: root.join("baseline"),
             root,
         }
     }

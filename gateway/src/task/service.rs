@@ -11,7 +11,7 @@ use super::request::FieldError;
 use super::{ErrorKind, NewTask, TaskError, TaskView};
 use crate::auth::Principal;
 use crate::config::TaskLimits;
-use crate::hooks::TaskValidator;
+use crate::plugins::{Hook, Plugins, PolicyRefusal};
 use crate::queue::{Hub, Queue};
 use crate::runner::{Stop, TaskDirs};
 use crate::store::entities::task;
@@ -23,8 +23,10 @@ use crate::workspace::inputs::{self, InputError, InputFile, Limits, Upload};
 pub enum TaskServiceError {
     #[error("no such task")]
     NotFound,
-    #[error("the request was rejected by policy")]
-    Rejected(Vec<FieldError>),
+    #[error("plugin `{plugin}` rejected the request")]
+    Rejected { plugin: String, violations: Vec<FieldError> },
+    #[error("{0}")]
+    PluginFailed(String),
     #[error("the key already has {queued} queued tasks, its limit (max_queued_tasks)")]
     QueueFull { queued: u64 },
     #[error("the task is {status}; {action} needs a finished task")]
@@ -66,7 +68,7 @@ pub struct TaskService {
     store: Store,
     queue: Arc<Queue>,
     hub: Arc<Hub>,
-    validator: Arc<dyn TaskValidator>,
+    plugins: Arc<Plugins>,
     data_dir: PathBuf,
     limits: TaskLimits,
     default_artifacts: Vec<String>,
@@ -77,12 +79,12 @@ impl TaskService {
         store: Store,
         queue: Arc<Queue>,
         hub: Arc<Hub>,
-        validator: Arc<dyn TaskValidator>,
+        plugins: Arc<Plugins>,
         data_dir: PathBuf,
         limits: TaskLimits,
         default_artifacts: Vec<String>,
     ) -> Self {
-        Self { store, queue, hub, validator, data_dir, limits, default_artifacts }
+        Self { store, queue, hub, plugins, data_dir, limits, default_artifacts }
     }
 
     pub fn store(&self) -> &Store {
@@ -116,7 +118,13 @@ impl TaskService {
         if self.queue.is_draining() {
             return Err(TaskServiceError::ShuttingDown);
         }
-        self.validator.validate(&mut request, principal).map_err(TaskServiceError::Rejected)?;
+        let upload_files: Vec<(String, u64)> =
+            upload.iter().flat_map(|u| u.parts()).map(|p| (p.filename.clone(), p.size)).collect();
+        let plugin_events = self
+            .plugins
+            .check_request(&mut request, principal, &self.limits, &upload_files, None)
+            .await
+            .map_err(refused)?;
         if request.options.network == "full" && !principal.has(crate::auth::Scope::NetworkFull) {
             return Err(TaskServiceError::NetworkNotAllowed);
         }
@@ -133,9 +141,11 @@ impl TaskService {
         // a workspace without a task, or a task whose files were cleaned away.
         let service = self.clone();
         let (principal, ctx) = (principal.clone(), ctx.clone());
-        tokio::spawn(async move { service.store_new(&principal, request, upload, idempotency, &ctx).await })
-            .await
-            .unwrap_or_else(|e| Err(TaskServiceError::Workspace(std::io::Error::other(e))))
+        tokio::spawn(
+            async move { service.store_new(&principal, request, upload, idempotency, &ctx, plugin_events).await },
+        )
+        .await
+        .unwrap_or_else(|e| Err(TaskServiceError::Workspace(std::io::Error::other(e))))
     }
 
     /// Refuses a key that has spent its daily or monthly budget (its running tasks
@@ -164,6 +174,7 @@ impl TaskService {
         upload: Option<Upload>,
         idempotency: Option<IdempotencyClaim>,
         ctx: &RequestContext,
+        plugin_events: Vec<EventRecord>,
     ) -> Result<CreateOutcome, TaskServiceError> {
         let id = crate::ids::new_id("tsk");
         let dirs = TaskDirs::new(&self.data_dir, &id);
@@ -185,7 +196,8 @@ impl TaskService {
             artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.default_artifacts.clone()),
             webhook: request.webhook.clone(),
         };
-        let events = [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0}))];
+        let mut events = plugin_events;
+        events.push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0})));
         let audit = audit_entry(principal, ctx, "task.create", "ok");
         match self.store.insert_task(row, &events, audit).await {
             Ok(Inserted::Created(task)) => {
@@ -227,8 +239,13 @@ impl TaskService {
             max_ratio: self.limits.max_archive_ratio,
         };
         let target = dirs.clone();
+        // Artifact plugins may diff a turn's workspace against the inputs.
+        let keep_baseline = self.plugins.serves(Hook::Artifacts);
         let built = tokio::task::spawn_blocking(move || {
             inputs::build_workspace(&files, upload, limits, &target.workspace)?;
+            if keep_baseline {
+                crate::workspace::snapshot(&target.workspace, &target.baseline)?;
+            }
             target.create().map_err(InputError::Io)
         })
         .await
@@ -347,8 +364,23 @@ impl TaskService {
             return Err(TaskServiceError::WorkspaceExpired);
         }
         self.check_budget(principal).await?;
-        let events =
-            [EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1}))];
+        // The policy sees the message with the task's options and metadata.
+        let mut request = NewTask {
+            prompt,
+            priority: task.priority,
+            options: serde_json::from_str(&task.options)
+                .map_err(|e| TaskServiceError::Store(StoreError::Corrupt(format!("the options of task {id}: {e}"))))?,
+            metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
+            files: Vec::new(),
+            artifacts: None,
+            webhook: None,
+            wait_seconds: None,
+        };
+        let mut events =
+            self.plugins.check_request(&mut request, principal, &self.limits, &[], Some(id)).await.map_err(refused)?;
+        let prompt = request.prompt;
+        events
+            .push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1})));
         let audit = audit_entry(principal, ctx, "task.message", "ok");
         match self.store.queue_follow_up(id, &prompt, &events, audit).await? {
             Some(_) => {
@@ -398,5 +430,13 @@ fn audit_entry(principal: &Principal, ctx: &RequestContext, action: &'static str
         request_id: ctx.request_id.clone(),
         client_addr: ctx.client_addr.clone(),
         ..AuditEntry::new(action, outcome)
+    }
+}
+
+/// A refusal of the policy chain as the service reports it.
+fn refused(refusal: PolicyRefusal) -> TaskServiceError {
+    match refusal {
+        PolicyRefusal::Denied { plugin, violations } => TaskServiceError::Rejected { plugin, violations },
+        failed @ PolicyRefusal::Failed { .. } => TaskServiceError::PluginFailed(failed.to_string()),
     }
 }

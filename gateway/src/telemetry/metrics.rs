@@ -36,6 +36,23 @@ pub fn rate_limited() {
     counter!("ccgate_rate_limit_rejections_total").increment(1);
 }
 
+/// One plugin call: `outcome` is `ok` or why it failed (timeout, memory, trap,
+/// invalid, quarantined, setup). Plugin names come from the gateway config.
+pub fn plugin_call(plugin: &str, hook: &str, outcome: &str, elapsed: Duration) {
+    let labels = [("plugin", plugin.to_string()), ("hook", hook.to_string())];
+    counter!("ccgate_plugin_calls_total", "plugin" => plugin.to_string(), "hook" => hook.to_string(),
+        "outcome" => outcome.to_string())
+    .increment(1);
+    if outcome != "quarantined" {
+        histogram!("ccgate_plugin_call_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    }
+}
+
+/// 1 while a plugin is quarantined by its circuit breaker.
+pub fn plugin_quarantined(plugin: &str, quarantined: bool) {
+    gauge!("ccgate_plugin_quarantined", "plugin" => plugin.to_string()).set(if quarantined { 1.0 } else { 0.0 });
+}
+
 pub fn run_finished(status: &str, duration: Duration, queue_wait: Duration) {
     counter!("ccgate_runs_total", "status" => status.to_string()).increment(1);
     histogram!("ccgate_run_duration_seconds").record(duration.as_secs_f64());

@@ -11,6 +11,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use super::guard::{Allowlist, GuardedResolver, check_url};
 use super::signing::signature_header;
+use crate::plugins::{Plugins, WebhookEvent};
 use crate::store::entities::webhook_delivery;
 use crate::store::{AttemptRecord, DeliveryState, Store};
 
@@ -30,13 +31,19 @@ pub struct DelivererConfig {
 
 pub struct Deliverer {
     store: Store,
+    plugins: Arc<Plugins>,
     config: DelivererConfig,
     client: reqwest::Client,
     node: String,
 }
 
 impl Deliverer {
-    pub fn new(store: Store, config: DelivererConfig, node: String) -> Result<Arc<Self>, String> {
+    pub fn new(
+        store: Store,
+        config: DelivererConfig,
+        node: String,
+        plugins: Arc<Plugins>,
+    ) -> Result<Arc<Self>, String> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
@@ -45,7 +52,7 @@ impl Deliverer {
             .no_proxy()
             .build()
             .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
-        Ok(Arc::new(Self { store, config, client, node }))
+        Ok(Arc::new(Self { store, plugins, config, client, node }))
     }
 
     pub async fn run_forever(self: Arc<Self>) {
@@ -121,19 +128,34 @@ impl Deliverer {
             return Err("the key has no webhook secret".into());
         }
         let timestamp = now / 1000;
-        let signature = signature_header(&secrets, &delivery.id, timestamp, &delivery.payload);
-        let response = self
+        let event = WebhookEvent {
+            key_id: &key.id,
+            key_name: &key.name,
+            task_id: &delivery.task_id,
+            delivery_id: &delivery.id,
+            event_type: &delivery.event_type,
+            timestamp: &crate::timestamp::format_ms(delivery.created_at),
+            payload: &delivery.payload,
+            url: url.as_str(),
+        };
+        let formatted = self.plugins.format_webhook(&event).await?;
+        let (content_type, body) = match &formatted {
+            Some(f) => (HeaderValue::from_str(&f.content_type).map_err(|e| e.to_string())?, f.body.clone()),
+            None => (HeaderValue::from_static("application/json"), delivery.payload.clone()),
+        };
+        let signature = signature_header(&secrets, &delivery.id, timestamp, &body);
+        let mut request = self
             .client
             .post(url)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, content_type)
             .header(USER_AGENT, concat!("ccgate-webhooks/", env!("CARGO_PKG_VERSION")))
             .header("webhook-id", &delivery.id)
             .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(delivery.payload.clone())
-            .send()
-            .await
-            .map_err(|e| describe(&e, self.config.timeout))?;
+            .header("webhook-signature", signature);
+        for (name, value) in formatted.iter().flat_map(|f| &f.headers) {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.body(body).send().await.map_err(|e| describe(&e, self.config.timeout))?;
         let status = response.status().as_u16();
         let retry_after = matches!(status, 429 | 503)
             .then(|| response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok())

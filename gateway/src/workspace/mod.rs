@@ -8,11 +8,13 @@
 mod archive;
 pub mod inputs;
 mod open;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 
 pub use archive::{ArchiveFormat, stream_archive};
 pub use open::open_beneath;
+pub use snapshot::snapshot;
 
 /// One file of a workspace listing.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

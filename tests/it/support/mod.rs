@@ -348,3 +348,29 @@ pub fn run_cgroups(task_id: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// A plugin component built by `scripts/build-plugins.sh` (crate name with `_`).
+pub fn plugin_wasm(file_stem: &str) -> PathBuf {
+    // CARGO_BIN_EXE_ccgate is <target>/<profile>/ccgate.
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_ccgate"));
+    let target = binary.parent().and_then(Path::parent).expect("the target directory");
+    let wasm = target.join("wasm32-wasip2/release").join(format!("{file_stem}.wasm"));
+    assert!(wasm.exists(), "{} is missing: run scripts/build-plugins.sh", wasm.display());
+    wasm
+}
+
+/// Runs `ccgate ARGS` with the test environment; (exit success, stdout, stderr).
+pub fn ccgate(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ccgate"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CCGATE_LOG_FORMAT", "json")
+        .output()
+        .expect("run ccgate");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

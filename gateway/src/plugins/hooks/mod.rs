@@ -1,0 +1,63 @@
+//! The four hooks as the rest of the gateway calls them, and the conversions
+//! between the gateway's types and the WIT records. Each hook runs the chain of
+//! plugins that serve it for the task's key, records each call as a `plugin`
+//! event, and applies `on_error` to a failed call.
+
+mod artifacts;
+mod policy;
+mod result;
+mod webhook;
+
+use std::collections::BTreeMap;
+
+pub use artifacts::{ArtifactChoice, Selection};
+pub use policy::PolicyRefusal;
+pub use webhook::{FormattedWebhook, WebhookEvent};
+
+use super::bindings::v0::types;
+use crate::task::TaskResult;
+
+/// What a hook knows of the task it runs for.
+#[derive(Debug, Clone)]
+pub struct TaskFacts {
+    pub id: String,
+    pub status: String,
+    pub prompt: String,
+    pub metadata: BTreeMap<String, String>,
+    pub key_id: String,
+    pub key_name: String,
+}
+
+impl TaskFacts {
+    fn to_wit(&self) -> types::TaskInfo {
+        types::TaskInfo {
+            id: self.id.clone(),
+            status: self.status.clone(),
+            prompt: self.prompt.clone(),
+            metadata: pairs(&self.metadata),
+            key_name: self.key_name.clone(),
+        }
+    }
+}
+
+fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn result_to_wit(result: &TaskResult) -> types::TaskResult {
+    types::TaskResult {
+        text: result.text.clone(),
+        structured: result.structured.as_ref().map(|v| v.to_string()),
+        session_id: result.session_id.clone(),
+        num_turns: result.num_turns,
+        usage: types::Usage {
+            input_tokens: result.usage.input_tokens,
+            output_tokens: result.usage.output_tokens,
+            cache_read_input_tokens: result.usage.cache_read_input_tokens,
+            cache_creation_input_tokens: result.usage.cache_creation_input_tokens,
+        },
+        cost_usd: result.cost_usd,
+        duration_ms: result.duration_ms,
+        partial: result.partial,
+    }
+}

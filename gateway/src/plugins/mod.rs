@@ -1,0 +1,313 @@
+//! The WebAssembly plugin host: WASI preview-2 components built against the WIT
+//! contract in `wit/`, run by wasmtime at four points of a task's life — policy
+//! before it is stored, post-processing of each result, artifact selection, and
+//! webhook formatting. Each call gets a fresh instance with its own limits; a
+//! plugin that traps, loops or eats memory costs only its own call, and what that
+//! means for the task follows the plugin's `on_error`.
+//!
+//! The set of loaded plugins is swapped atomically on reload (`SIGHUP`,
+//! `POST /v1/plugins/reload`): calls in flight finish on the version they started.
+
+pub mod bindings;
+pub mod call;
+pub mod check;
+pub mod config;
+mod engine;
+mod hooks;
+mod load;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+use wasmtime::Store;
+
+pub use call::{CallError, CallState};
+pub use config::{Hook, OnError, PluginSpec, PluginsConfig};
+pub use engine::PluginEngine;
+pub use hooks::{ArtifactChoice, FormattedWebhook, PolicyRefusal, Selection, TaskFacts, WebhookEvent};
+pub use load::{LoadError, LoadedPlugin, load};
+pub use stats::{PluginState, StatsView};
+
+use crate::store::EventRecord;
+use stats::{Admission, PluginStats};
+
+/// A loaded plugin with its counters.
+pub struct Entry {
+    pub plugin: LoadedPlugin,
+    stats: PluginStats,
+}
+
+/// The plugins in use, in chain order.
+#[derive(Default)]
+pub struct PluginSet {
+    pub entries: Vec<Arc<Entry>>,
+}
+
+/// What `GET /v1/plugins` shows of one plugin.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginView {
+    /// The name in the gateway config.
+    #[schema(example = "policy")]
+    pub name: String,
+    /// The name and version the plugin declares.
+    #[schema(example = "ccgate-policy")]
+    pub declared_name: String,
+    #[schema(example = "0.1.0")]
+    pub version: String,
+    /// Its (first) hook: what kind of plugin it is.
+    pub kind: Hook,
+    /// The hooks it is used for (of those it exports).
+    pub hooks: Vec<Hook>,
+    /// `sha256:<hex>` of the component file.
+    pub digest: String,
+    pub path: String,
+    /// Key names or ids it applies to; empty: every key.
+    pub keys: Vec<String>,
+    #[serde(flatten)]
+    pub stats: StatsView,
+}
+
+/// Why plugins could not be (re)loaded: every plugin's problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+type ConfigSource = Box<dyn Fn() -> Result<PluginsConfig, String> + Send + Sync>;
+
+/// The plugin host of this gateway.
+pub struct Plugins {
+    settings: PluginsConfig,
+    cache_dir: PathBuf,
+    engine: Mutex<Option<Arc<PluginEngine>>>,
+    set: RwLock<Arc<PluginSet>>,
+    permits: Arc<Semaphore>,
+    source: Option<ConfigSource>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Plugins {
+    /// No plugins: every hook keeps the built-in behaviour.
+    pub fn none() -> Self {
+        Self::unloaded(PluginsConfig::default(), PathBuf::from("plugin-cache"), None)
+    }
+
+    fn unloaded(settings: PluginsConfig, cache_dir: PathBuf, source: Option<ConfigSource>) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(settings.max_concurrent_calls.max(1) as usize)),
+            settings,
+            cache_dir,
+            engine: Mutex::new(None),
+            set: RwLock::new(Arc::new(PluginSet::default())),
+            source,
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Loads the configured chain; `source` re-reads the configuration on reload.
+    pub fn start(settings: PluginsConfig, data_dir: &Path, source: Option<ConfigSource>) -> Result<Self, LoadErrors> {
+        let cache_dir = settings.cache_dir.clone().unwrap_or_else(|| data_dir.join("plugin-cache"));
+        let chain = settings.chain.clone();
+        let plugins = Self::unloaded(settings, cache_dir, source);
+        let set = plugins.load_set(&chain)?;
+        plugins.install(set);
+        Ok(plugins)
+    }
+
+    fn engine(&self) -> Result<Arc<PluginEngine>, LoadError> {
+        let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(engine) = engine.as_ref() {
+            return Ok(engine.clone());
+        }
+        let created = Arc::new(PluginEngine::new(self.settings.max_concurrent_calls).map_err(|e| {
+            LoadError::Compile { path: PathBuf::from("<engine>"), message: format!("cannot create the engine: {e:#}") }
+        })?);
+        *engine = Some(created.clone());
+        Ok(created)
+    }
+
+    /// Loads every plugin of `chain`; all or nothing.
+    fn load_set(&self, chain: &[PluginSpec]) -> Result<PluginSet, LoadErrors> {
+        if chain.is_empty() {
+            return Ok(PluginSet::default());
+        }
+        let engine = self.engine().map_err(|e| LoadErrors(vec![e]))?;
+        let mut errors = Vec::new();
+        let mut entries = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for spec in chain {
+            if !names.insert(spec.name.clone()) {
+                errors.push(LoadError::Config {
+                    name: spec.name.clone(),
+                    violations: vec!["another plugin in the chain has the same name".into()],
+                });
+                continue;
+            }
+            match load(&engine, spec, Some(&self.cache_dir)) {
+                Ok(plugin) => {
+                    tracing::info!(plugin = %spec.name, version = %plugin.version, digest = %plugin.digest,
+                        hooks = ?plugin.hooks, from_cache = plugin.from_cache,
+                        load_ms = plugin.load_time.as_secs_f64() * 1e3, "plugin loaded");
+                    let stats = PluginStats::new(
+                        self.settings.quarantine_after_failures,
+                        Duration::from_secs(self.settings.quarantine_seconds),
+                    );
+                    entries.push(Arc::new(Entry { plugin, stats }));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() { Ok(PluginSet { entries }) } else { Err(LoadErrors(errors)) }
+    }
+
+    fn install(&self, set: PluginSet) {
+        for entry in &set.entries {
+            crate::telemetry::metrics::plugin_quarantined(&entry.plugin.spec.name, false);
+        }
+        *self.set.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+    }
+
+    /// The plugins in use now.
+    pub fn current(&self) -> Arc<PluginSet> {
+        self.set.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.current().entries.is_empty()
+    }
+
+    /// Whether any plugin in use serves `hook`.
+    pub fn serves(&self, hook: Hook) -> bool {
+        self.current().entries.iter().any(|e| e.plugin.serves(hook))
+    }
+
+    /// Re-reads the configuration and loads the chain again; the new set replaces
+    /// the old one only if every plugin loaded.
+    pub async fn reload(self: &Arc<Self>) -> Result<usize, LoadErrors> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let chain = match &self.source {
+            Some(source) => source().map_err(|why| {
+                LoadErrors(vec![LoadError::Config { name: "(configuration)".into(), violations: vec![why] }])
+            })?,
+            None => PluginsConfig { chain: self.current_specs(), ..PluginsConfig::default() },
+        }
+        .chain;
+        let host = self.clone();
+        let set = tokio::task::spawn_blocking(move || host.load_set(&chain))
+            .await
+            .map_err(|e| LoadErrors(vec![LoadError::Compile { path: PathBuf::new(), message: e.to_string() }]))??;
+        let count = set.entries.len();
+        self.install(set);
+        tracing::info!(plugins = count, "plugins reloaded");
+        Ok(count)
+    }
+
+    fn current_specs(&self) -> Vec<PluginSpec> {
+        self.current().entries.iter().map(|e| e.plugin.spec.clone()).collect()
+    }
+
+    pub fn views(&self) -> Vec<PluginView> {
+        self.current()
+            .entries
+            .iter()
+            .map(|entry| {
+                let plugin = &entry.plugin;
+                PluginView {
+                    name: plugin.spec.name.clone(),
+                    declared_name: plugin.declared_name.clone(),
+                    version: plugin.version.clone(),
+                    kind: plugin.hooks.first().copied().unwrap_or(Hook::Policy),
+                    hooks: plugin.hooks.clone(),
+                    digest: plugin.digest.clone(),
+                    path: plugin.spec.path.display().to_string(),
+                    keys: plugin.spec.keys.clone(),
+                    stats: entry.stats.view(),
+                }
+            })
+            .collect()
+    }
+
+    /// The plugins serving `hook` for a task of this key, in chain order.
+    fn chain_for(&self, hook: Hook, key_id: &str, key_name: &str) -> Vec<Arc<Entry>> {
+        self.current()
+            .entries
+            .iter()
+            .filter(|e| e.plugin.serves(hook) && e.plugin.spec.applies_to(key_id, key_name))
+            .cloned()
+            .collect()
+    }
+
+    /// Runs one call of `entry` on a blocking thread, within the concurrency cap,
+    /// the circuit breaker and the call's limits; records stats and metrics.
+    async fn invoke<R: Send + 'static>(
+        &self,
+        entry: &Arc<Entry>,
+        hook: Hook,
+        task_id: Option<&str>,
+        preopens: Vec<(PathBuf, &'static str)>,
+        body: impl FnOnce(&LoadedPlugin, &mut Store<CallState>) -> wasmtime::Result<R> + Send + 'static,
+    ) -> (Result<R, CallError>, Duration) {
+        let name = entry.plugin.spec.name.clone();
+        if entry.stats.admit() == Admission::Quarantined {
+            entry.stats.record_refused();
+            crate::telemetry::metrics::plugin_call(&name, hook.as_str(), "quarantined", Duration::ZERO);
+            return (Err(CallError::Quarantined), Duration::ZERO);
+        }
+        let engine = match self.engine() {
+            Ok(engine) => engine,
+            Err(e) => return (Err(CallError::Setup(e.to_string())), Duration::ZERO),
+        };
+        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
+            return (Err(CallError::Setup("the plugin host is shutting down".into())), Duration::ZERO);
+        };
+        let started = Instant::now();
+        let site = call::CallSite {
+            plugin: Arc::from(name.as_str()),
+            hook: hook.as_str(),
+            task_id: task_id.map(str::to_string),
+        };
+        let held = entry.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            let plugin = &held.plugin;
+            call::run(&engine, site, plugin.config.clone(), &plugin.limits, &preopens, |store| body(plugin, store))
+        });
+        // The epoch deadline ends the call; this only guards against a host bug.
+        let budget = entry.plugin.limits.timeout + Duration::from_secs(5);
+        let outcome = match tokio::time::timeout(budget, work).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(panicked)) => Err(CallError::Setup(format!("the call's thread failed: {panicked}"))),
+            Err(_) => Err(CallError::Timeout(budget)),
+        };
+        let took = started.elapsed();
+        let error = outcome.as_ref().err();
+        if entry.stats.record(took, error.map(|e| e.to_string()).as_deref()) {
+            tracing::warn!(plugin = %name, hook = hook.as_str(), error = %error.map(|e| e.to_string()).unwrap_or_default(),
+                quarantine_seconds = self.settings.quarantine_seconds, "plugin quarantined after repeated failures");
+            crate::telemetry::metrics::plugin_quarantined(&name, true);
+        } else if error.is_none() {
+            crate::telemetry::metrics::plugin_quarantined(&name, false);
+        }
+        crate::telemetry::metrics::plugin_call(&name, hook.as_str(), error.map_or("ok", |e| e.kind()), took);
+        if let Some(error) = error {
+            tracing::warn!(plugin = %name, hook = hook.as_str(), task_id, error = %error, "plugin call failed");
+        }
+        (outcome, took)
+    }
+}
+
+/// The `plugin` event recorded on a task's log for one call.
+fn call_event(entry: &Entry, hook: Hook, outcome: &str, took: Duration, message: Option<String>) -> EventRecord {
+    let mut data = json!({
+        "plugin": entry.plugin.spec.name,
+        "hook": hook.as_str(),
+        "outcome": outcome,
+        "duration_ms": (took.as_secs_f64() * 1e3 * 1000.0).round() / 1000.0,
+    });
+    if let Some(message) = message {
+        data["message"] = json!(message);
+    }
+    EventRecord::new("plugin", data)
+}

@@ -1,0 +1,559 @@
+//! # ccgate plugin SDK
+//!
+//! Write a ccgate WebAssembly plugin as a trait impl and one
+//! macro. A plugin is a Rust `cdylib` built for `wasm32-wasip2`; the gateway loads
+//! the component and calls its hook. This SDK version (0.1.0) matches the WIT package
+//! `ccgate:plugin@0.1.0`.
+//!
+//! | hook | trait | macro | world |
+//! | --- | --- | --- | --- |
+//! | validate / rewrite a request | [`Policy`] | [`export_policy!`] | `policy-plugin` |
+//! | post-process a result | [`ResultProcessor`] | [`export_result_processor!`] | `result-plugin` |
+//! | choose artifacts | [`ArtifactCollector`] | [`export_artifact_collector!`] | `artifact-plugin` |
+//! | shape a webhook body | [`WebhookFormatter`] | [`export_webhook_formatter!`] | `webhook-plugin` |
+//!
+//! Every plugin also implements [`Plugin`]: its name, version, configuration type
+//! (deserialized from the gateway's JSON configuration for the plugin), an optional
+//! JSON Schema and extra configuration checks.
+//!
+//! ## Example
+//!
+//! `Cargo.toml`:
+//!
+//! ```toml
+//! [package]
+//! name = "my-policy"
+//! version = "0.1.0"
+//! edition = "2024"
+//!
+//! [lib]
+//! crate-type = ["cdylib", "rlib"]   # rlib: lets `cargo test` build it natively
+//!
+//! [dependencies]
+//! ccgate-plugin-sdk = "0.1"
+//! serde = { version = "1", features = ["derive"] }
+//! ```
+//!
+//! `src/lib.rs`:
+//!
+//! ```
+//! use ccgate_plugin_sdk::prelude::*;
+//!
+//! #[derive(serde::Deserialize, Default)]
+//! #[serde(default, deny_unknown_fields)]
+//! pub struct Config {
+//!     /// Requests whose prompt contains this word are refused.
+//!     forbidden_word: Option<String>,
+//!     /// Every request runs at most this many turns.
+//!     max_turns: Option<u64>,
+//! }
+//!
+//! pub struct MyPolicy;
+//!
+//! impl Plugin for MyPolicy {
+//!     type Config = Config;
+//!     const NAME: &'static str = "my-policy";
+//!     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+//!
+//!     fn check_config(config: &Config) -> Vec<Violation> {
+//!         match &config.forbidden_word {
+//!             Some(word) if word.is_empty() => vec![Violation::new("/forbidden_word", "must not be empty")],
+//!             _ => Vec::new(),
+//!         }
+//!     }
+//! }
+//!
+//! impl Policy for MyPolicy {
+//!     fn validate(config: &Config, request: TaskRequest) -> Decision {
+//!         // Keep the logic free of host calls (logging aside) so that plain
+//!         // `cargo test` can exercise it.
+//!         if let Some(word) = &config.forbidden_word {
+//!             if request.prompt.contains(word.as_str()) {
+//!                 log::info_with("refused a request", &[("rule", "forbidden_word")]);
+//!                 return Decision::deny_one("/prompt", format!("the prompt must not mention {word:?}"));
+//!             }
+//!         }
+//!         let mut options = request.options();
+//!         match (config.max_turns, options.get("max_turns").and_then(|v| v.as_u64())) {
+//!             (Some(cap), Some(turns)) if turns <= cap => Decision::Allow,
+//!             (Some(cap), _) => {
+//!                 options.insert("max_turns".into(), cap.into());
+//!                 Decision::rewrite_from(&request, &options)
+//!             }
+//!             (None, _) => Decision::Allow,
+//!         }
+//!     }
+//! }
+//!
+//! ccgate_plugin_sdk::export_policy!(MyPolicy);
+//! # fn main() {}
+//! ```
+//!
+//! Build and check it:
+//!
+//! ```sh
+//! cargo build --target wasm32-wasip2 --release
+//! ccgate plugins check target/wasm32-wasip2/release/my_policy.wasm --config '{"max_turns": 10}'
+//! ```
+//!
+//! ## What the SDK does for you
+//!
+//! * `meta.info` returns [`Plugin::NAME`], [`Plugin::VERSION`] and [`Plugin::config_schema`].
+//! * `meta.check-config` deserializes the JSON text into [`Plugin::Config`] (a serde
+//!   error becomes one violation with pointer `""`), then calls [`Plugin::check_config`].
+//! * Each hook call reads the configuration from the host (`host.config`) and hands the
+//!   deserialized value to your hook.
+//! * The first call installs a panic hook that logs the panic's message and location at
+//!   error level through the host before the instance traps.
+//! * [`log`] writes structured lines to the gateway's log (on a native build, e.g. in
+//!   unit tests, they go to stderr instead).
+//!
+//! The configuration type must implement [`serde::de::DeserializeOwned`]; the gateway
+//! passes `{}` when the plugin has no configuration, so give fields defaults.
+
+#![warn(missing_docs)]
+
+#[allow(missing_docs, clippy::all)]
+mod bindings;
+pub mod log;
+mod options;
+
+#[doc(hidden)]
+pub mod __private;
+
+use serde::de::DeserializeOwned;
+
+include!(concat!(env!("OUT_DIR"), "/wit_path.rs"));
+
+/// The version of the WIT package (`ccgate:plugin@…`) this SDK implements.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// The values every hook shares (WIT interface `ccgate:plugin/types`).
+pub mod types {
+    pub use crate::bindings::ccgate::plugin::types::{InputFile, TaskInfo, TaskRequest, TaskResult, Usage, Violation};
+}
+
+/// The raw host interface (WIT interface `ccgate:plugin/host`). Prefer [`crate::log`]
+/// for logging; the SDK reads the configuration for you.
+///
+/// These functions exist only inside a WebAssembly instance: on a native build they
+/// panic.
+pub mod host {
+    pub use crate::bindings::ccgate::plugin::host::{Level, config, log};
+}
+
+pub use options::{Options, pointer_escape};
+/// The `serde` the SDK uses (for `serde::de::IgnoredAny` and the like).
+pub use serde;
+/// The `serde_json` the SDK uses.
+pub use serde_json;
+pub use types::*;
+
+/// Everything a plugin usually needs: `use ccgate_plugin_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::log;
+    pub use crate::types::*;
+    pub use crate::{
+        Artifact, ArtifactCollector, Decision, Formatted, Options, Plugin, Policy, ResultProcessor, Rewrite,
+        WebhookEvent, WebhookFormatter, WorkspaceFile, pointer_escape,
+    };
+}
+
+/// What every plugin says about itself, and its configuration.
+pub trait Plugin {
+    /// The plugin's configuration, deserialized from the JSON the gateway holds for it
+    /// (`{}` when none is set).
+    type Config: DeserializeOwned;
+    /// The plugin's name (`meta.info`).
+    const NAME: &'static str;
+    /// The plugin's version (`meta.info`); usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+
+    /// A JSON Schema (as JSON text) the configuration must match; the gateway validates
+    /// the configuration against it when it loads the plugin. None by default.
+    fn config_schema() -> Option<&'static str> {
+        None
+    }
+
+    /// Checks a configuration beyond what its type and schema say (regexes compile, …);
+    /// every problem found, as violations whose pointers name the field. None by default.
+    fn check_config(config: &Self::Config) -> Vec<Violation> {
+        let _ = config;
+        Vec::new()
+    }
+}
+
+/// A validation / policy plugin (world `policy-plugin`): runs before a task is stored.
+pub trait Policy: Plugin {
+    /// Allows, denies or rewrites a request.
+    fn validate(config: &Self::Config, request: TaskRequest) -> Decision;
+}
+
+/// A result post-processing plugin (world `result-plugin`).
+pub trait ResultProcessor: Plugin {
+    /// The result to store and send in place of `result`, or an error, which fails the task.
+    fn process(config: &Self::Config, task: TaskInfo, result: TaskResult) -> Result<TaskResult, String>;
+}
+
+/// An artifact collection plugin (world `artifact-plugin`). The workspace is readable
+/// at `/workspace`, the task's original input files (if any) at `/baseline`.
+pub trait ArtifactCollector: Plugin {
+    /// The artifacts of this turn.
+    fn collect(
+        config: &Self::Config,
+        task: TaskInfo,
+        result: TaskResult,
+        files: Vec<WorkspaceFile>,
+    ) -> Result<Vec<Artifact>, String>;
+}
+
+/// A webhook formatting plugin (world `webhook-plugin`).
+pub trait WebhookFormatter: Plugin {
+    /// The body (and content type, extra headers) to send to `url` for `event`.
+    fn format(config: &Self::Config, event: WebhookEvent, url: String) -> Result<Formatted, String>;
+}
+
+/// A policy plugin's answer (WIT `policy.decision`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Store the request as it is.
+    Allow,
+    /// Refuse it: the client gets 422 `rejected_by_plugin` listing the violations.
+    Deny(Vec<Violation>),
+    /// Queue this request instead; the gateway validates it again.
+    Rewrite(Rewrite),
+}
+
+/// A request to queue instead of the one received (WIT `policy.rewrite`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rewrite {
+    /// The prompt.
+    pub prompt: String,
+    /// −10…10; higher runs first.
+    pub priority: i32,
+    /// The whole `options` object, as JSON text.
+    pub options: String,
+    /// The metadata.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A file in the workspace (WIT `artifact-collector.workspace-file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceFile {
+    /// Relative to the workspace, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// An artifact to store (WIT `artifact-collector.artifact`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// A workspace path, or for generated content any relative name.
+    pub path: String,
+    /// The bytes to store; `None` copies the workspace file at `path`.
+    pub content: Option<Vec<u8>>,
+    /// Media type; `None` lets the host guess it from the name.
+    pub content_type: Option<String>,
+}
+
+impl Artifact {
+    /// The workspace file at `path`, copied by the host.
+    pub fn workspace(path: impl Into<String>) -> Self {
+        Artifact { path: path.into(), content: None, content_type: None }
+    }
+
+    /// Generated content stored under the relative name `path`.
+    pub fn generated(path: impl Into<String>, content: impl Into<Vec<u8>>, content_type: Option<&str>) -> Self {
+        Artifact { path: path.into(), content: Some(content.into()), content_type: content_type.map(str::to_owned) }
+    }
+}
+
+/// A webhook delivery to format (WIT `webhook-formatter.webhook-event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// `task.started`, `task.completed`, `task.failed` or `task.cancelled`.
+    pub kind: String,
+    /// The delivery's id (`webhook-id`).
+    pub id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    /// The gateway's built-in JSON body, as JSON text: `{"type", "timestamp", "data": <task>}`.
+    pub payload: String,
+}
+
+impl WebhookEvent {
+    /// The payload parsed as JSON.
+    pub fn payload_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.payload)
+    }
+}
+
+/// A formatted webhook body (WIT `webhook-formatter.formatted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formatted {
+    /// The `content-type` header.
+    pub content_type: String,
+    /// Extra headers; the host refuses hop-by-hop and `webhook-*` names.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Formatted {
+    /// A JSON body (`application/json`) without extra headers.
+    pub fn json(value: &serde_json::Value) -> Self {
+        Formatted {
+            content_type: "application/json".to_owned(),
+            headers: Vec::new(),
+            body: serde_json::to_vec(value).expect("a JSON value serializes"),
+        }
+    }
+}
+
+impl Violation {
+    /// A violation of the field at JSON Pointer `pointer`.
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation { pointer: pointer.into(), message: message.into() }
+    }
+}
+
+impl Decision {
+    /// Denies with one violation.
+    pub fn deny_one(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Decision::Deny(vec![Violation::new(pointer, message)])
+    }
+
+    /// Rewrites `request` with new `options` (prompt, priority and metadata unchanged).
+    /// Change those on the returned value's [`Rewrite`] when needed, or build one with
+    /// [`Rewrite::from_request`].
+    pub fn rewrite_from(request: &TaskRequest, options: &Options) -> Self {
+        let mut rewrite = Rewrite::from_request(request);
+        rewrite.set_options(options);
+        Decision::Rewrite(rewrite)
+    }
+}
+
+impl Rewrite {
+    /// A rewrite that changes nothing yet: `request`'s prompt, priority, options and metadata.
+    pub fn from_request(request: &TaskRequest) -> Self {
+        Rewrite {
+            prompt: request.prompt.clone(),
+            priority: request.priority,
+            options: request.options.clone(),
+            metadata: request.metadata.clone(),
+        }
+    }
+
+    /// Replaces the options.
+    pub fn set_options(&mut self, options: &Options) {
+        self.options = serde_json::Value::Object(options.clone()).to_string();
+    }
+
+    /// The options, parsed (see [`TaskRequest::options`]).
+    pub fn options(&self) -> Options {
+        options::parse(&self.options)
+    }
+}
+
+impl TaskRequest {
+    /// The request's `options` object, parsed. An options text that is not a JSON
+    /// object (which the gateway never sends) gives an empty map.
+    pub fn options(&self) -> Options {
+        options::parse(&self.options)
+    }
+
+    /// The value of metadata key `key`, if present.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        metadata_value(&self.metadata, key)
+    }
+}
+
+impl TaskInfo {
+    /// The value of metadata key `key`, if present.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        metadata_value(&self.metadata, key)
+    }
+}
+
+impl TaskResult {
+    /// `structured`, parsed, when present and valid JSON.
+    pub fn structured_json(&self) -> Option<serde_json::Value> {
+        self.structured.as_deref().and_then(|text| serde_json::from_str(text).ok())
+    }
+}
+
+fn metadata_value<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Parses configuration JSON text for `meta.check-config`: a serde error becomes one
+/// violation with pointer `""`; otherwise [`Plugin::check_config`]'s violations.
+pub fn check_config_text<P: Plugin>(text: &str) -> Vec<Violation> {
+    match serde_json::from_str::<P::Config>(text) {
+        Ok(config) => P::check_config(&config),
+        Err(e) => vec![Violation::new("", e.to_string())],
+    }
+}
+
+/// Deserializes a configuration from JSON text (what the hooks receive).
+pub fn parse_config<P: Plugin>(text: &str) -> Result<P::Config, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// Implements the `policy-plugin` world's exports for a type implementing [`Policy`].
+///
+/// ```ignore
+/// ccgate_plugin_sdk::export_policy!(MyPolicy);
+/// ```
+///
+/// Use it once, at the root of a `cdylib` crate that depends on this SDK under the
+/// name `ccgate_plugin_sdk`.
+#[macro_export]
+macro_rules! export_policy {
+    ($plugin:ident) => {
+        $crate::__ccgate_with_wit_path!(__ccgate_export_world, "policy-plugin", $plugin, policy);
+        impl __ccgate_plugin_bindings::exports::ccgate::plugin::policy::Guest for $plugin {
+            fn validate(
+                request: $crate::types::TaskRequest,
+            ) -> __ccgate_plugin_bindings::exports::ccgate::plugin::policy::Decision {
+                use __ccgate_plugin_bindings::exports::ccgate::plugin::policy as wit;
+                match $crate::__private::validate::<$plugin>(request) {
+                    $crate::Decision::Allow => wit::Decision::Allow,
+                    $crate::Decision::Deny(violations) => wit::Decision::Deny(violations),
+                    $crate::Decision::Rewrite(r) => wit::Decision::Rewrite(wit::Rewrite {
+                        prompt: r.prompt,
+                        priority: r.priority,
+                        options: r.options,
+                        metadata: r.metadata,
+                    }),
+                }
+            }
+        }
+    };
+}
+
+/// Implements the `result-plugin` world's exports for a type implementing [`ResultProcessor`].
+///
+/// ```ignore
+/// ccgate_plugin_sdk::export_result_processor!(MyProcessor);
+/// ```
+#[macro_export]
+macro_rules! export_result_processor {
+    ($plugin:ident) => {
+        $crate::__ccgate_with_wit_path!(__ccgate_export_world, "result-plugin", $plugin, result_processor);
+        impl __ccgate_plugin_bindings::exports::ccgate::plugin::result_processor::Guest for $plugin {
+            fn process(
+                task: $crate::types::TaskInfo,
+                result: $crate::types::TaskResult,
+            ) -> ::core::result::Result<$crate::types::TaskResult, ::std::string::String> {
+                $crate::__private::process::<$plugin>(task, result)
+            }
+        }
+    };
+}
+
+/// Implements the `artifact-plugin` world's exports for a type implementing [`ArtifactCollector`].
+///
+/// ```ignore
+/// ccgate_plugin_sdk::export_artifact_collector!(MyCollector);
+/// ```
+#[macro_export]
+macro_rules! export_artifact_collector {
+    ($plugin:ident) => {
+        $crate::__ccgate_with_wit_path!(__ccgate_export_world, "artifact-plugin", $plugin, artifact_collector);
+        impl __ccgate_plugin_bindings::exports::ccgate::plugin::artifact_collector::Guest for $plugin {
+            fn collect(
+                task: $crate::types::TaskInfo,
+                result: $crate::types::TaskResult,
+                files: ::std::vec::Vec<
+                    __ccgate_plugin_bindings::exports::ccgate::plugin::artifact_collector::WorkspaceFile,
+                >,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<__ccgate_plugin_bindings::exports::ccgate::plugin::artifact_collector::Artifact>,
+                ::std::string::String,
+            > {
+                use __ccgate_plugin_bindings::exports::ccgate::plugin::artifact_collector as wit;
+                let files = files.into_iter().map(|f| $crate::WorkspaceFile { path: f.path, size: f.size }).collect();
+                let artifacts = $crate::__private::collect::<$plugin>(task, result, files)?;
+                Ok(artifacts
+                    .into_iter()
+                    .map(|a| wit::Artifact { path: a.path, content: a.content, content_type: a.content_type })
+                    .collect())
+            }
+        }
+    };
+}
+
+/// Implements the `webhook-plugin` world's exports for a type implementing [`WebhookFormatter`].
+///
+/// ```ignore
+/// ccgate_plugin_sdk::export_webhook_formatter!(MyFormatter);
+/// ```
+#[macro_export]
+macro_rules! export_webhook_formatter {
+    ($plugin:ident) => {
+        $crate::__ccgate_with_wit_path!(__ccgate_export_world, "webhook-plugin", $plugin, webhook_formatter);
+        impl __ccgate_plugin_bindings::exports::ccgate::plugin::webhook_formatter::Guest for $plugin {
+            fn format(
+                event: __ccgate_plugin_bindings::exports::ccgate::plugin::webhook_formatter::WebhookEvent,
+                url: ::std::string::String,
+            ) -> ::core::result::Result<
+                __ccgate_plugin_bindings::exports::ccgate::plugin::webhook_formatter::Formatted,
+                ::std::string::String,
+            > {
+                use __ccgate_plugin_bindings::exports::ccgate::plugin::webhook_formatter as wit;
+                let event = $crate::WebhookEvent {
+                    kind: event.kind,
+                    id: event.id,
+                    timestamp: event.timestamp,
+                    payload: event.payload,
+                };
+                let f = $crate::__private::format::<$plugin>(event, url)?;
+                Ok(wit::Formatted { content_type: f.content_type, headers: f.headers, body: f.body })
+            }
+        }
+    };
+}
+
+/// Generates a world's bindings in the plugin's crate, implements `meta`, and exports.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ccgate_export_world {
+    ($wit:tt, $world:tt, $plugin:ident, $hook:ident) => {
+        #[doc(hidden)]
+        #[allow(clippy::all, missing_docs, unsafe_op_in_unsafe_fn, dead_code, unused)]
+        mod __ccgate_plugin_bindings {
+            ::ccgate_plugin_sdk::__private::wit_bindgen::generate!({
+                path: $wit,
+                world: $world,
+                with: {
+                    "ccgate:plugin/types@0.1.0": ::ccgate_plugin_sdk::__private::wit_types,
+                    "ccgate:plugin/host@0.1.0": ::ccgate_plugin_sdk::__private::wit_host,
+                },
+                runtime_path: "::ccgate_plugin_sdk::__private::wit_bindgen::rt",
+            });
+        }
+
+        impl __ccgate_plugin_bindings::exports::ccgate::plugin::meta::Guest for $plugin {
+            fn info() -> __ccgate_plugin_bindings::exports::ccgate::plugin::meta::PluginInfo {
+                $crate::__private::enter();
+                __ccgate_plugin_bindings::exports::ccgate::plugin::meta::PluginInfo {
+                    name: <$plugin as $crate::Plugin>::NAME.into(),
+                    version: <$plugin as $crate::Plugin>::VERSION.into(),
+                    config_schema: <$plugin as $crate::Plugin>::config_schema().map(::std::string::String::from),
+                }
+            }
+
+            fn check_config(config: ::std::string::String) -> ::std::vec::Vec<$crate::types::Violation> {
+                $crate::__private::enter();
+                $crate::check_config_text::<$plugin>(&config)
+            }
+        }
+
+        // Native builds (unit tests) only type-check the impls: the component's export
+        // names are not valid native symbol names.
+        #[cfg(target_arch = "wasm32")]
+        __ccgate_plugin_bindings::export!($plugin with_types_in __ccgate_plugin_bindings);
+    };
+}

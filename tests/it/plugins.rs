@@ -1,0 +1,377 @@
+//! WebAssembly plugins end to end, with the real Claude Code CLI and the scripted
+//! model: the four example plugins shaping real tasks (policy denial and
+//! rewrite, a redacted result, selected artifacts with a diff, a Slack payload at
+//! a receiver), hostile plugins costing only their own call, reload, and
+//! `ccgate plugins check`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Records every POST it gets: (path, headers, body).
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<(String, HeaderMap, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let got: Arc<Mutex<Vec<(String, HeaderMap, String)>>> = Arc::default();
+        let log = got.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push((uri.path().to_string(), headers, body));
+                "ok"
+            }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, got, task }
+    }
+
+    async fn wait_for(&self, path: &str) -> (HeaderMap, String) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some((_, headers, body)) = self.got.lock().unwrap().iter().find(|(p, _, _)| p == path).cloned() {
+                return (headers, body);
+            }
+            assert!(Instant::now() < deadline, "no delivery to {path}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn toml_path(path: &std::path::Path) -> String {
+    json!(path.display().to_string()).to_string()
+}
+
+async fn gateway_with(model: &Model, config: &tempfile::NamedTempFile, toml: &str) -> Gateway {
+    std::fs::write(config.path(), toml).unwrap();
+    let env = vec![
+        ("CCGATE_CONFIG".to_string(), config.path().display().to_string()),
+        ("CCGATE_WEBHOOK_ALLOWED_HOSTS".to_string(), "127.0.0.1".to_string()),
+    ];
+    Gateway::start(model, GatewayOptions { env, ..Default::default() }).await
+}
+
+/// A GET's body as text.
+async fn get_text(gateway: &Gateway, key: &str, path: &str) -> String {
+    gateway.request(reqwest::Method::GET, path, key).send().await.unwrap().text().await.unwrap()
+}
+
+fn events_of_type<'a>(events: &'a [(i64, String, Value)], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|(_, t, _)| t == kind).map(|(_, _, data)| data).collect()
+}
+
+#[tokio::test]
+async fn the_example_plugins_shape_real_tasks() {
+    let model = Model::start().await;
+    let receiver = Receiver::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let toml = format!(
+        r#"
+[webhooks]
+retry_schedule_seconds = [1, 1]
+timeout_seconds = 2
+poll_interval_ms = 100
+
+[[plugins.chain]]
+name = "policy"
+path = {policy}
+[plugins.chain.config]
+deny_patterns = ["(?i)drop\\s+table"]
+max_turns = 5
+require_metadata = ["ticket"]
+compliance_line = "Follow the ACME coding policy."
+
+[[plugins.chain]]
+name = "redact"
+path = {redact}
+
+[[plugins.chain]]
+name = "artifacts"
+path = {artifacts}
+[plugins.chain.config]
+include = ["out/**"]
+diff = {{ enabled = true, name = "changes.diff" }}
+
+[[plugins.chain]]
+name = "slack"
+path = {slack}
+[plugins.chain.config]
+format = "slack"
+task_url = "https://dash.example.com/tasks/{{task_id}}"
+"#,
+        policy = toml_path(&plugin_wasm("ccgate_plugin_policy")),
+        redact = toml_path(&plugin_wasm("ccgate_plugin_redact_secrets")),
+        artifacts = toml_path(&plugin_wasm("ccgate_plugin_artifact_select")),
+        slack = toml_path(&plugin_wasm("ccgate_plugin_chat_webhook")),
+    );
+    let gateway = gateway_with(&model, &config, &toml).await;
+    let key = gateway.create_key(&["--name", "team-a"]);
+
+    // Denied: the policy's violations reach the client; nothing is stored.
+    let (status, problem) = gateway.post("/v1/tasks", &key, &json!({"prompt": "fix the bug"})).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["type"].as_str().unwrap().ends_with("/rejected-by-plugin"), "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/metadata/ticket", "{problem}");
+    let (status, problem) = gateway
+        .post("/v1/tasks", &key, &json!({"prompt": "then DROP  TABLE users", "metadata": {"ticket": "T-1"}}))
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/prompt", "{problem}");
+    let (_, listed) = gateway.get("/v1/tasks", &key).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0, "a denied request stores nothing: {listed}");
+
+    // Rewritten, run, redacted, artifacts chosen with a diff, Slack payload sent.
+    let aws = "AKIAZ7QWERTYUIOPLKJH";
+    let github = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let prompt = scripted(vec![
+        bash(
+            "mkdir -p out && printf '# Report\\n' > out/report.md && printf \"print('v2')\\n\" > src/app.py && echo n > notes.txt",
+        ),
+        say(&format!("Done. Deploy with {aws} and {github}.")),
+    ]);
+    let task = gateway
+        .submit(
+            &key,
+            json!({
+                "prompt": prompt,
+                "metadata": {"ticket": "T-2"},
+                "options": {"max_turns": 50},
+                "files": [{"path": "src/app.py", "content": "print('v1')\n"}],
+                "webhook": {"url": format!("{}/slack", receiver.url)},
+            }),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    assert_eq!(task["options"]["max_turns"], 5, "capped by the policy: {task}");
+    let appended = task["options"]["append_system_prompt"].as_str().unwrap_or_default();
+    assert!(appended.contains("Follow the ACME coding policy."), "{task}");
+    let done = gateway.wait_done(&key, id).await;
+    assert_eq!(done["status"], "completed", "{done}\n{}", gateway.log());
+    let text = done["result"]["text"].as_str().unwrap();
+    assert!(!text.contains(aws) && !text.contains(github), "secrets survived: {text}");
+    assert!(text.contains("[REDACTED"), "{text}");
+
+    let names: Vec<&str> = done["artifacts"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"report.md") && names.contains(&"changes.diff"), "{names:?}");
+    assert!(!names.contains(&"notes.txt"), "{names:?}");
+    let diff = get_text(&gateway, &key, &format!("/v1/tasks/{id}/artifacts/changes.diff")).await;
+    assert!(diff.contains("-print('v1')") && diff.contains("+print('v2')"), "{diff}");
+
+    let events = gateway.events(&key, id, None).await;
+    let calls: Vec<(String, String)> = events_of_type(&events, "plugin")
+        .iter()
+        .map(|e| (e["plugin"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    for expected in [("policy", "rewritten"), ("redact", "changed"), ("artifacts", "selected")] {
+        assert!(calls.contains(&(expected.0.into(), expected.1.into())), "{calls:?}");
+    }
+
+    // Follow-up messages pass the policy too, with the task's metadata.
+    let (status, problem) =
+        gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &json!({"prompt": "now drop table users"})).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/prompt", "{problem}");
+
+    let (headers, body) = receiver.wait_for("/slack").await;
+    assert!(headers.contains_key("webhook-signature"), "the host signs plugin bodies: {headers:?}");
+    let slack: Value = serde_json::from_str(&body).unwrap();
+    assert!(slack["blocks"].as_array().is_some_and(|b| !b.is_empty()), "{slack}");
+    assert!(body.contains(id), "{body}");
+    assert!(!body.contains(aws), "the webhook carries the redacted result: {body}");
+
+    let (status, plugins) = gateway.get("/v1/plugins", &gateway.admin_key).await;
+    assert_eq!(status, 200);
+    let plugins = plugins["data"].as_array().unwrap();
+    assert_eq!(plugins.len(), 4, "{plugins:?}");
+    for plugin in plugins {
+        assert!(plugin["calls"].as_u64().unwrap() >= 1, "{plugin}");
+        assert_eq!(plugin["state"], "active", "{plugin}");
+        assert!(plugin["digest"].as_str().unwrap().starts_with("sha256:"), "{plugin}");
+    }
+    let (_, seen_by_team) = gateway.get("/v1/plugins", &key).await;
+    assert_eq!(seen_by_team["data"][0]["path"], "", "{seen_by_team}");
+    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("ccgate_plugin_calls_total{"), "{metrics}");
+}
+
+#[tokio::test]
+async fn hostile_plugins_cost_only_their_own_call() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let hostile = toml_path(&plugin_wasm("ccgate_test_hostile_policy"));
+    let escape = toml_path(&plugin_wasm("ccgate_test_hostile_artifacts"));
+    let entry = |name: &str, behaviour: &str, extra: &str| {
+        format!(
+            "[[plugins.chain]]\nname = \"{name}\"\npath = {hostile}\nkeys = [\"k-{name}\"]\n{extra}\n\
+             [plugins.chain.config]\nbehaviour = \"{behaviour}\"\n"
+        )
+    };
+    let toml = [
+        "[plugins]\nquarantine_after_failures = 3\nquarantine_seconds = 600\n".to_string(),
+        entry("trap", "trap", ""),
+        entry("loop", "loop", "timeout_ms = 200"),
+        entry("alloc", "allocate", "memory_mb = 16"),
+        entry("flood", "flood", "max_log_lines = 10"),
+        entry("open", "trap", "on_error = \"fail_open\""),
+        format!("[[plugins.chain]]\nname = \"escape\"\npath = {escape}\nkeys = [\"k-escape\"]\n"),
+    ]
+    .join("\n");
+    let gateway = gateway_with(&model, &config, &toml).await;
+    let key = |name: &str| gateway.create_key(&["--name", &format!("k-{name}")]);
+    let body = || json!({"prompt": scripted(vec![say("fine")])});
+
+    // Fail closed: the request is refused with the plugin named; nothing stored.
+    for (name, says) in [("trap", "trapped"), ("loop", "time budget"), ("alloc", "memory limit")] {
+        let key = key(name);
+        let started = Instant::now();
+        let (status, problem) = gateway.post("/v1/tasks", &key, &body()).await;
+        assert_eq!(status, 503, "{name}: {problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(name) && detail.contains(says), "{name}: {detail}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{name} took {:?}", started.elapsed());
+        let (_, listed) = gateway.get("/v1/tasks", &key).await;
+        assert!(listed["data"].as_array().unwrap().is_empty(), "{name}: {listed}");
+    }
+
+    // A flood of logs and output is capped; the call still answers.
+    let flood_key = key("flood");
+    let flooded = gateway.submit(&flood_key, body()).await;
+    assert_eq!(gateway.wait_done(&flood_key, flooded["id"].as_str().unwrap()).await["status"], "completed");
+    let log = gateway.log();
+    assert!(log.contains("max_log_lines"), "dropped lines are reported");
+    assert!(log.len() < 4 * 1024 * 1024, "the flood reached the gateway's log: {} bytes", log.len());
+
+    // Fail open: the task goes on, and its events say the plugin was skipped.
+    let open_key = key("open");
+    let opened = gateway.submit(&open_key, body()).await;
+    let open_id = opened["id"].as_str().unwrap();
+    assert_eq!(gateway.wait_done(&open_key, open_id).await["status"], "completed");
+    let events = gateway.events(&open_key, open_id, None).await;
+    let skipped = events_of_type(&events, "plugin");
+    assert_eq!(skipped[0]["outcome"], "skipped", "{skipped:?}");
+    assert!(skipped[0]["message"].as_str().unwrap().contains("trapped"), "{skipped:?}");
+
+    // An artifact plugin cannot read or write outside its read-only preopens.
+    let escape_key = key("escape");
+    let escaping =
+        gateway.submit(&escape_key, json!({"prompt": scripted(vec![bash("echo hi > kept.txt"), say("done")])})).await;
+    let escape_id = escaping["id"].as_str().unwrap();
+    let done = gateway.wait_done(&escape_key, escape_id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let report = get_text(&gateway, &escape_key, &format!("/v1/tasks/{escape_id}/artifacts/report.txt")).await;
+    assert!(report.contains("blocked:") && !report.contains("ESCAPED"), "{report}");
+    let (_, files) = gateway.get(&format!("/v1/tasks/{escape_id}/files"), &escape_key).await;
+    assert!(!files.to_string().contains("planted.txt"), "the plugin wrote into the workspace: {files}");
+
+    // Other tasks are unaffected, and the gateway is fine.
+    let clean_key = gateway.create_key(&["--name", "clean"]);
+    let clean = gateway.submit(&clean_key, body()).await;
+    assert_eq!(gateway.wait_done(&clean_key, clean["id"].as_str().unwrap()).await["status"], "completed");
+    let health = gateway.http.get(format!("{}/healthz", gateway.url)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The trapping plugin is quarantined after three failures in a row.
+    let trap_key = key("trap");
+    for _ in 0..3 {
+        let (status, _) = gateway.post("/v1/tasks", &trap_key, &body()).await;
+        assert_eq!(status, 503);
+    }
+    let (_, plugins) = gateway.get("/v1/plugins", &gateway.admin_key).await;
+    let trap = plugins["data"].as_array().unwrap().iter().find(|p| p["name"] == "trap").unwrap().clone();
+    assert_eq!(trap["state"], "quarantined", "{trap}");
+    assert!(trap["failures"].as_u64().unwrap() >= 4, "{trap}");
+    let (status, problem) = gateway.post("/v1/tasks", &trap_key, &body()).await;
+    assert_eq!(status, 503);
+    assert!(problem["detail"].as_str().unwrap().contains("quarantined"), "{problem}");
+    let (_, ready) = gateway.get("/readyz", &gateway.admin_key).await;
+    assert_eq!(ready["checks"]["plugins"]["quarantined"], json!(["trap"]), "{ready}");
+    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    for outcome in ["trap", "timeout", "memory", "quarantined"] {
+        assert!(metrics.contains(&format!("outcome=\"{outcome}\"")), "{outcome} missing in metrics");
+    }
+}
+
+#[tokio::test]
+async fn plugins_reload_atomically_and_bad_sets_are_refused() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let hostile = toml_path(&plugin_wasm("ccgate_test_hostile_policy"));
+    let chain = |behaviour: &str| {
+        format!(
+            "[[plugins.chain]]\nname = \"gate\"\npath = {hostile}\n[plugins.chain.config]\nbehaviour = \"{behaviour}\"\n"
+        )
+    };
+    let gateway = gateway_with(&model, &config, &chain("deny")).await;
+    let key = gateway.create_key(&["--name", "k"]);
+    let body = json!({"prompt": scripted(vec![say("fine")])});
+    assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 422);
+
+    // A configuration the plugin's schema refuses: 422 naming it, the old set stays.
+    std::fs::write(config.path(), chain("nonsense")).unwrap();
+    let (status, problem) = gateway.post("/v1/plugins/reload", &gateway.admin_key, &json!({})).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("gate"), "{problem}");
+    assert_eq!(gateway.post("/v1/plugins/reload", &key, &json!({})).await.0, 403, "admin only");
+    assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 422, "still the old plugin");
+
+    // A good one over the API, then another by SIGHUP.
+    std::fs::write(config.path(), chain("allow")).unwrap();
+    let (status, reloaded) = gateway.post("/v1/plugins/reload", &gateway.admin_key, &json!({})).await;
+    assert_eq!(status, 200, "{reloaded}");
+    assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 202);
+    std::fs::write(config.path(), chain("rewrite")).unwrap();
+    let _ = std::process::Command::new("kill").arg("-HUP").arg(gateway.pid().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let task = gateway.submit(&key, body.clone()).await;
+        if task["prompt"].as_str().unwrap().starts_with("rewritten: ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP did not reload: {task}\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn plugins_check_reports_what_a_plugin_is() {
+    let policy = plugin_wasm("ccgate_plugin_policy");
+    let (ok, out, err) =
+        ccgate(&["plugins", "check", policy.to_str().unwrap(), "--config", r#"{"require_metadata": ["ticket"]}"#]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("exports:  meta, policy") && out.contains("policy:"), "{out}");
+
+    let (ok, _, err) = ccgate(&["plugins", "check", policy.to_str().unwrap(), "--config", r#"{"max_turns": "many"}"#]);
+    assert!(!ok && err.contains("/max_turns"), "{err}");
+
+    let sockets = plugin_wasm("ccgate_test_sockets");
+    let (ok, _, err) = ccgate(&["plugins", "check", sockets.to_str().unwrap()]);
+    assert!(!ok && err.contains("imports network interfaces") && err.contains("wasi:sockets/"), "{err}");
+
+    let future = plugin_wasm("ccgate_test_future_wit");
+    let (ok, _, err) = ccgate(&["plugins", "check", future.to_str().unwrap()]);
+    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.0"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let (ok, _, err) = ccgate(&["plugins", "check", core.to_str().unwrap()]);
+    assert!(!ok && err.contains("core WebAssembly module, not a component"), "{err}");
+}
