@@ -28,8 +28,7 @@ const LIVE_INSTANCES: usize = 1000;
 fn main() {
     let calls: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    let _context = runtime.enter();
-    let engine = PluginEngine::new(LIVE_INSTANCES as u32 + 8).expect("engine");
+    let engine = Arc::new(PluginEngine::new(LIVE_INSTANCES as u32 + 8).expect("engine"));
     let cache = tempfile::tempdir().expect("temp dir");
     let mut report = String::from(
         "| plugin | call p50 | call p90 | call p99 | memory / instance (USS) | RSS / instance | cached load p50 |\n",
@@ -46,17 +45,17 @@ fn main() {
     ];
     for (label, file, config) in plugins {
         let spec = PluginSpec::for_file(wasm(file), Some(config)).expect("spec");
-        load(&engine, &spec, Some(cache.path())).expect("first load compiles and caches");
+        runtime.block_on(load(&engine, &spec, Some(cache.path()))).expect("first load compiles and caches");
         let loads: Vec<Duration> = (0..50)
             .map(|_| {
-                let plugin = load(&engine, &spec, Some(cache.path())).expect("cached load");
+                let plugin = runtime.block_on(load(&engine, &spec, Some(cache.path()))).expect("cached load");
                 assert!(plugin.from_cache);
                 plugin.load_time
             })
             .collect();
-        let plugin = load(&engine, &spec, Some(cache.path())).expect("load");
-        let times = time_calls(&engine, &plugin, calls);
-        let (private, resident) = memory_per_instance(&engine, &plugin);
+        let plugin = runtime.block_on(load(&engine, &spec, Some(cache.path()))).expect("load");
+        let times = time_calls(&runtime, &engine, &plugin, calls);
+        let (private, resident) = memory_per_instance(&runtime, &engine, &plugin);
         report.push_str(&format!(
             "| {label} | {} | {} | {} | {:.1} KiB | {:.1} KiB | {} |\n",
             micros(percentile(&times, 0.5)),
@@ -106,17 +105,26 @@ fn site() -> CallSite {
     CallSite { plugin: Arc::from("bench"), hook: "policy", task_id: None }
 }
 
-fn time_calls(engine: &PluginEngine, plugin: &LoadedPlugin, calls: usize) -> Vec<Duration> {
+fn time_calls(
+    runtime: &tokio::runtime::Runtime,
+    engine: &PluginEngine,
+    plugin: &LoadedPlugin,
+    calls: usize,
+) -> Vec<Duration> {
     let pre = plugin.policy.clone().expect("a policy plugin");
     let asked = request();
     let mut times = Vec::with_capacity(calls);
     for i in 0..calls + 200 {
+        let (pre, asked) = (pre.clone(), asked.clone());
         let started = Instant::now();
-        call::run(engine, site(), plugin.config.clone(), &plugin.limits, &[], |store| {
-            let instance = pre.instantiate(&mut *store)?;
-            instance.ccgate_plugin_policy().call_validate(&mut *store, &asked)
-        })
-        .expect("validate");
+        runtime
+            .block_on(call::run(engine, site(), plugin.config.clone(), &plugin.limits, &[], move |store| {
+                Box::pin(async move {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance.ccgate_plugin_policy().call_validate(&mut *store, &asked).await
+                })
+            }))
+            .expect("validate");
         if i >= 200 {
             times.push(started.elapsed());
         }
@@ -125,15 +133,15 @@ fn time_calls(engine: &PluginEngine, plugin: &LoadedPlugin, calls: usize) -> Vec
 }
 
 /// Bytes of private and of resident memory each live instance adds.
-fn memory_per_instance(engine: &PluginEngine, plugin: &LoadedPlugin) -> (f64, f64) {
+fn memory_per_instance(runtime: &tokio::runtime::Runtime, engine: &PluginEngine, plugin: &LoadedPlugin) -> (f64, f64) {
     let pre = plugin.policy.clone().expect("a policy plugin");
     let asked = request();
     let (before_private, before) = (private_bytes(), resident_bytes());
     let mut live = Vec::with_capacity(LIVE_INSTANCES);
     for _ in 0..LIVE_INSTANCES {
         let mut call = call::new_store(engine, site(), plugin.config.clone(), &plugin.limits, &[]).expect("store");
-        let instance = pre.instantiate(&mut call.store).expect("instantiate");
-        instance.ccgate_plugin_policy().call_validate(&mut call.store, &asked).expect("validate");
+        let instance = runtime.block_on(pre.instantiate_async(&mut call.store)).expect("instantiate");
+        runtime.block_on(instance.ccgate_plugin_policy().call_validate(&mut call.store, &asked)).expect("validate");
         live.push((call, instance));
     }
     let (after_private, after) = (private_bytes(), resident_bytes());

@@ -188,11 +188,9 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
 /// Loads the configured plugins; a plugin that does not load stops the start,
 /// with every problem listed. Reloads read the configuration again.
 async fn load_plugins(config: &Config, data_dir: &std::path::Path) -> Result<Plugins, ServeError> {
-    let (settings, data_dir) = (config.plugins.clone(), data_dir.to_path_buf());
     let source = Box::new(|| Config::load().map(|c| c.plugins).map_err(|e| e.to_string()));
-    tokio::task::spawn_blocking(move || Plugins::start(settings, &data_dir, Some(source)))
+    Plugins::start(config.plugins.clone(), data_dir, Some(source))
         .await
-        .map_err(|e| ServeError::Setup(format!("loading plugins failed: {e}")))?
         .map_err(|e| ServeError::Setup(format!("plugins could not be loaded: {e}")))
 }
 

@@ -196,6 +196,9 @@ task_url = "https://dash.example.com/tasks/{{task_id}}"
     assert!(slack["blocks"].as_array().is_some_and(|b| !b.is_empty()), "{slack}");
     assert!(body.contains(id), "{body}");
     assert!(!body.contains(aws), "the webhook carries the redacted result: {body}");
+    let events = gateway.events(&key, id, None).await;
+    let formatted = events_of_type(&events, "plugin").into_iter().find(|e| e["plugin"] == "slack").cloned();
+    assert_eq!(formatted.map(|e| e["outcome"].clone()), Some(json!("formatted")), "{events:?}");
 
     let (status, plugins) = gateway.get("/v1/plugins", &gateway.admin_key).await;
     assert_eq!(status, 200);
@@ -229,7 +232,9 @@ async fn hostile_plugins_cost_only_their_own_call() {
         entry("trap", "trap", ""),
         entry("loop", "loop", "timeout_ms = 200"),
         entry("alloc", "allocate", "memory_mb = 16"),
-        entry("flood", "flood", "max_log_lines = 10"),
+        entry("sleep", "sleep", "timeout_ms = 300"),
+        entry("chatty", "flood", ""),
+        entry("flood", "flood", "max_log_lines = 10\nmax_host_calls = 1000000"),
         entry("open", "trap", "on_error = \"fail_open\""),
         format!("[[plugins.chain]]\nname = \"escape\"\npath = {escape}\nkeys = [\"k-escape\"]\n"),
     ]
@@ -239,7 +244,15 @@ async fn hostile_plugins_cost_only_their_own_call() {
     let body = || json!({"prompt": scripted(vec![say("fine")])});
 
     // Fail closed: the request is refused with the plugin named; nothing stored.
-    for (name, says) in [("trap", "trapped"), ("loop", "time budget"), ("alloc", "memory limit")] {
+    let refusals = [
+        ("trap", "trapped"),
+        ("loop", "time budget"),
+        ("alloc", "memory limit"),
+        // Waiting inside a host call (a sleep) ends at the deadline too.
+        ("sleep", "time budget"),
+        ("chatty", "budget of 10000 host calls"),
+    ];
+    for (name, says) in refusals {
         let key = key(name);
         let started = Instant::now();
         let (status, problem) = gateway.post("/v1/tasks", &key, &body()).await;
@@ -304,7 +317,7 @@ async fn hostile_plugins_cost_only_their_own_call() {
     let (_, ready) = gateway.get("/readyz", &gateway.admin_key).await;
     assert_eq!(ready["checks"]["plugins"]["quarantined"], json!(["trap"]), "{ready}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    for outcome in ["trap", "timeout", "memory", "quarantined"] {
+    for outcome in ["trap", "timeout", "memory", "host_calls", "quarantined"] {
         assert!(metrics.contains(&format!("outcome=\"{outcome}\"")), "{outcome} missing in metrics");
     }
 }
@@ -374,4 +387,36 @@ async fn plugins_check_reports_what_a_plugin_is() {
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     let (ok, _, err) = ccgate(&["plugins", "check", core.to_str().unwrap()]);
     assert!(!ok && err.contains("core WebAssembly module, not a component"), "{err}");
+}
+
+#[tokio::test]
+async fn the_gateway_refuses_to_start_with_a_plugin_that_does_not_load() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("ccgate.toml");
+    let policy = toml_path(&plugin_wasm("ccgate_plugin_policy"));
+    std::fs::write(
+        &config,
+        format!(
+            "[[plugins.chain]]\nname = \"missing\"\npath = \"/nonexistent/plugin.wasm\"\n\n\
+             [[plugins.chain]]\nname = \"wrong-hook\"\npath = {policy}\nhooks = [\"webhook\"]\n\n\
+             [[plugins.chain]]\nname = \"bad-config\"\npath = {policy}\n[plugins.chain.config]\nmax_turns = \"many\"\n"
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ccgate"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CCGATE_CONFIG", &config)
+        .env("CCGATE_DATA_DIR", data.path())
+        .env("CCGATE_LISTEN", "127.0.0.1:0")
+        .env("CCGATE_CLAUDE_BIN", claude_bin())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot read /nonexistent/plugin.wasm"), "{stderr}");
+    assert!(stderr.contains("does not export the `webhook-formatter` interface"), "{stderr}");
+    assert!(stderr.contains("plugin `bad-config` is invalid") && stderr.contains("/max_turns"), "{stderr}");
+    assert!(!stderr.contains("ccgate listening"), "{stderr}");
 }

@@ -33,9 +33,12 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginL
             admin || view.keys.is_empty() || view.keys.iter().any(|k| *k == principal.key_id || *k == principal.name)
         })
         .map(|mut view| {
+            // Paths, key lists and errors (which may quote other keys' tasks) are
+            // for admins.
             if !admin {
                 view.path.clear();
                 view.keys.clear();
+                view.stats.last_error = None;
             }
             view
         })

@@ -1,34 +1,48 @@
 //! One plugin call: a fresh `Store` and instance from the plugin's pre-linked
-//! `InstancePre`, so nothing carries over between tasks or keys; memory and table
-//! limits, an epoch deadline for time, a cap on log lines; WASI with no
-//! environment, no arguments, stdin closed, no sockets, read-only preopens only
-//! where the hook needs them, stdout and stderr captured (capped) into the log.
+//! `InstancePre`, so nothing carries over between tasks or keys; memory, table,
+//! instance and resource-handle limits; a time budget enforced twice — the epoch
+//! callback interrupts guest code at the deadline (yielding to the runtime every
+//! tick meanwhile), and the call's future is dropped at the deadline, which also
+//! ends a guest that waits inside a host call (a sleep, a blocking read); a budget
+//! of host calls; WASI with no environment, no arguments, stdin closed, no sockets,
+//! read-only preopens only where the hook needs them, stdout and stderr captured
+//! (capped) into the log.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::v0::{host, types};
-use super::engine::{EPOCH_TICK, PluginEngine};
+use super::engine::{CORE_INSTANCES_PER_COMPONENT, MEMORIES_PER_COMPONENT, PluginEngine, TABLES_PER_COMPONENT};
 
 /// Per-call limits of one plugin.
 #[derive(Debug, Clone)]
 pub struct CallLimits {
+    /// All linear memories of the instance together.
     pub memory_bytes: usize,
     pub table_elements: usize,
+    /// Resource handles (open files, streams, pollables) held at once.
+    pub handles: usize,
     pub timeout: Duration,
+    /// Calls of `ccgate:plugin/host` functions; past it the call fails.
+    pub host_calls: u32,
     pub max_log_lines: u32,
     pub max_output_bytes: usize,
 }
 
 /// Elements one table may grow to; Rust components use a few hundred.
 pub const MAX_TABLE_ELEMENTS: usize = 20_000;
+
+/// Resource handles one call may hold; a Rust guest uses a handful per file.
+pub const MAX_HANDLES: usize = 256;
 
 /// Why a call did not produce an answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,6 +51,8 @@ pub enum CallError {
     Timeout(Duration),
     #[error("needed more than its memory limit of {} MiB", .0 / (1024 * 1024))]
     Memory(usize),
+    #[error("made more than its budget of {0} host calls")]
+    HostCalls(u32),
     #[error("trapped: {0}")]
     Trap(String),
     #[error("answered something the gateway cannot use: {0}")]
@@ -53,11 +69,17 @@ impl CallError {
         match self {
             CallError::Timeout(_) => "timeout",
             CallError::Memory(_) => "memory",
+            CallError::HostCalls(_) => "host_calls",
             CallError::Trap(_) => "trap",
             CallError::Invalid(_) => "invalid",
             CallError::Quarantined => "quarantined",
             CallError::Setup(_) => "setup",
         }
+    }
+
+    /// Whether the plugin itself is to blame (what the circuit breaker counts).
+    pub fn is_plugins_fault(&self) -> bool {
+        !matches!(self, CallError::Quarantined | CallError::Setup(_))
     }
 }
 
@@ -76,8 +98,22 @@ pub struct CallState {
     limiter: Limiter,
     site: CallSite,
     config: Arc<str>,
+    host_calls_left: u32,
+    host_calls_exhausted: bool,
     log_lines_left: u32,
     log_lines_dropped: u32,
+}
+
+impl CallState {
+    /// Spends one host call; an error (which traps the guest) when none is left.
+    fn spend_host_call(&mut self) -> wasmtime::Result<()> {
+        if self.host_calls_left == 0 {
+            self.host_calls_exhausted = true;
+            return Err(wasmtime::format_err!("the plugin's budget of host calls is spent"));
+        }
+        self.host_calls_left -= 1;
+        Ok(())
+    }
 }
 
 impl WasiView for CallState {
@@ -89,17 +125,19 @@ impl WasiView for CallState {
 impl types::Host for CallState {}
 
 impl host::Host for CallState {
-    fn log(&mut self, level: host::Level, message: String, fields: Vec<(String, String)>) {
+    fn log(&mut self, level: host::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+        self.spend_host_call()?;
         if self.log_lines_left == 0 {
             self.log_lines_dropped += 1;
-            return;
+            return Ok(());
         }
         self.log_lines_left -= 1;
-        let message = clip(&message, 2048);
+        // Escaped: a plugin cannot forge log lines with newlines or escapes.
+        let message = printable(clip(&message, 2048));
         let fields = fields
             .iter()
             .take(16)
-            .map(|(k, v)| format!("{}={}", clip(k, 64), clip(v, 256)))
+            .map(|(k, v)| format!("{}={}", printable(clip(k, 64)), printable(clip(v, 256))))
             .collect::<Vec<_>>()
             .join(" ");
         let (plugin, hook, task_id) = (&*self.site.plugin, self.site.hook, self.site.task_id.as_deref());
@@ -110,10 +148,12 @@ impl host::Host for CallState {
             host::Level::Warn => tracing::warn!(plugin, hook, task_id, fields, "{message}"),
             host::Level::Error => tracing::error!(plugin, hook, task_id, fields, "{message}"),
         }
+        Ok(())
     }
 
-    fn config(&mut self) -> String {
-        self.config.to_string()
+    fn config(&mut self) -> wasmtime::Result<String> {
+        self.spend_host_call()?;
+        Ok(self.config.to_string())
     }
 }
 
@@ -128,25 +168,53 @@ fn clip(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Memory and table growth within the plugin's limits; remembers a refusal so
-/// the trap that follows is reported as what it is.
+/// Control characters escaped, so a line stays one line.
+fn printable(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+}
+
+/// Memory, table and instance growth within the plugin's limits; remembers a
+/// refused memory growth so the trap that follows is reported as what it is.
 struct Limiter {
     memory_bytes: usize,
+    /// Bytes of all the instance's memories together.
+    memory_in_use: usize,
     table_elements: usize,
     refused_memory: bool,
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory_bytes;
-        self.refused_memory |= !allowed;
-        Ok(allowed)
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.memory_in_use - current.min(self.memory_in_use) + desired;
+        if total > self.memory_bytes {
+            self.refused_memory = true;
+            return Ok(false);
+        }
+        self.memory_in_use = total;
+        Ok(true)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= self.table_elements)
     }
+
+    // The same per-instance counts the pooling allocator enforces, so the
+    // on-demand fallback is no looser.
+    fn instances(&self) -> usize {
+        CORE_INSTANCES_PER_COMPONENT as usize
+    }
+
+    fn memories(&self) -> usize {
+        MEMORIES_PER_COMPONENT as usize
+    }
+
+    fn tables(&self) -> usize {
+        TABLES_PER_COMPONENT as usize
+    }
 }
+
+/// A call's work against its store.
+pub type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
 /// A fresh store for one call, and its captured stdout and stderr.
 pub struct CallStore {
@@ -155,19 +223,22 @@ pub struct CallStore {
     stderr: Capture,
 }
 
+/// The tokio deadline comes this long after the epoch deadline, so that guest code
+/// stopped by the epoch reports as a trap of its own and only host waits are cut.
+const DEADLINE_SLACK: Duration = Duration::from_millis(50);
+
 /// Runs `body` against a fresh store: `Ok` with its answer, or why not.
-/// Blocking: call it on a blocking thread.
-pub fn run<R>(
+pub async fn run<R>(
     engine: &PluginEngine,
     site: CallSite,
     config: Arc<str>,
     limits: &CallLimits,
     preopens: &[(PathBuf, &'static str)],
-    body: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    body: impl for<'a> FnOnce(&'a mut Store<CallState>) -> CallFuture<'a, R>,
 ) -> Result<R, CallError> {
     let CallStore { mut store, stdout, stderr } = new_store(engine, site, config, limits, preopens)?;
     let started = Instant::now();
-    let answer = body(&mut store);
+    let answer = tokio::time::timeout(limits.timeout + DEADLINE_SLACK, body(&mut store)).await;
     let state = store.into_data();
     log_output(&state.site, "stdout", &stdout);
     log_output(&state.site, "stderr", &stderr);
@@ -175,15 +246,16 @@ pub fn run<R>(
         tracing::warn!(plugin = %state.site.plugin, hook = state.site.hook, task_id = state.site.task_id.as_deref(),
             dropped = state.log_lines_dropped, "plugin log lines past its cap (max_log_lines) were dropped");
     }
-    answer.map_err(|error| {
-        if state.limiter.refused_memory {
-            CallError::Memory(limits.memory_bytes)
-        } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-            CallError::Timeout(started.elapsed().max(limits.timeout))
-        } else {
-            CallError::Trap(clip(&format!("{error:#}"), 1000).to_string())
+    match answer {
+        Err(_elapsed) => Err(CallError::Timeout(started.elapsed())),
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) => {
+            Err(CallError::Timeout(started.elapsed()))
         }
-    })
+        Ok(Err(_)) if state.host_calls_exhausted => Err(CallError::HostCalls(limits.host_calls)),
+        Ok(Err(_)) if state.limiter.refused_memory => Err(CallError::Memory(limits.memory_bytes)),
+        Ok(Err(error)) => Err(CallError::Trap(printable(clip(&format!("{error:#}"), 1000)))),
+    }
 }
 
 /// A store with the call's WASI context, limits and deadline.
@@ -197,34 +269,40 @@ pub fn new_store(
     let stdout = Capture::new(limits.max_output_bytes);
     let stderr = Capture::new(limits.max_output_bytes);
     let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(stdout.clone()).stderr(stderr.clone()).allow_blocking_current_thread(true);
+    // File operations run on blocking threads, so a read that never returns (a
+    // FIFO) holds a thread, not the runtime, and the call still ends on time.
+    wasi.stdout(stdout.clone()).stderr(stderr.clone()).allow_blocking_current_thread(false);
     for (host_dir, guest_dir) in preopens {
         wasi.preopened_dir(host_dir, guest_dir, FsPerms::ReadOnly)
             .map_err(|e| CallError::Setup(format!("cannot open {} for the plugin: {e}", host_dir.display())))?;
     }
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(limits.handles);
     let state = CallState {
         wasi: wasi.build(),
-        table: ResourceTable::new(),
+        table,
         limiter: Limiter {
             memory_bytes: limits.memory_bytes,
+            memory_in_use: 0,
             table_elements: limits.table_elements,
             refused_memory: false,
         },
         site,
         config,
+        host_calls_left: limits.host_calls,
+        host_calls_exhausted: false,
         log_lines_left: limits.max_log_lines,
         log_lines_dropped: 0,
     };
     let mut store = Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(deadline_ticks(limits.timeout));
-    store.epoch_deadline_trap();
+    // Guest code yields to the runtime every tick, and is interrupted at the deadline.
+    let (started, timeout) = (Instant::now(), limits.timeout);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if started.elapsed() >= timeout { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+    });
     Ok(CallStore { store, stdout, stderr })
-}
-
-/// Epoch ticks for a time budget, rounded up, at least one.
-fn deadline_ticks(timeout: Duration) -> u64 {
-    (timeout.as_micros().div_ceil(EPOCH_TICK.as_micros()) as u64).max(1)
 }
 
 fn log_output(site: &CallSite, stream: &'static str, capture: &Capture) {
@@ -232,9 +310,9 @@ fn log_output(site: &CallSite, stream: &'static str, capture: &Capture) {
     if bytes.is_empty() && dropped == 0 {
         return;
     }
-    let text = String::from_utf8_lossy(&bytes);
+    let text = printable(String::from_utf8_lossy(&bytes).trim_end());
     tracing::info!(plugin = %site.plugin, hook = site.hook, task_id = site.task_id.as_deref(), stream,
-        dropped_bytes = dropped, "plugin output: {}", text.trim_end());
+        dropped_bytes = dropped, "plugin output: {text}");
 }
 
 /// A stdout/stderr that keeps the first `cap` bytes and counts the rest: a plugin
@@ -342,9 +420,17 @@ mod tests {
     }
 
     #[test]
-    fn time_budgets_round_up_to_whole_ticks() {
-        assert_eq!(deadline_ticks(Duration::ZERO), 1);
-        assert_eq!(deadline_ticks(EPOCH_TICK), 1);
-        assert_eq!(deadline_ticks(EPOCH_TICK * 10 + Duration::from_micros(1)), 11);
+    fn memory_counts_every_memory_of_the_instance() {
+        let mut limiter = Limiter { memory_bytes: 100, memory_in_use: 0, table_elements: 10, refused_memory: false };
+        assert!(limiter.memory_growing(0, 60, None).unwrap(), "the first memory");
+        assert!(limiter.memory_growing(60, 70, None).unwrap(), "it grows");
+        assert!(!limiter.memory_growing(0, 40, None).unwrap(), "a second memory would pass the limit together");
+        assert!(limiter.refused_memory);
+        assert!(limiter.memory_growing(0, 30, None).unwrap());
+    }
+
+    #[test]
+    fn plugin_text_stays_on_one_line() {
+        assert_eq!(printable("a\nforged line\u{1b}[31m"), "a\\nforged line\\u{1b}[31m");
     }
 }

@@ -16,17 +16,16 @@ use crate::task::TaskResult;
 pub async fn check_file(path: PathBuf, config: Option<serde_json::Value>) -> Result<String, String> {
     let spec = PluginSpec::for_file(path, config)?;
     let name = spec.name.clone();
-    let scratch = tempfile_dir()?;
+    let guard = Scratch::create()?;
+    let scratch = guard.0.clone();
     let settings = PluginsConfig {
         cache_dir: Some(scratch.join("cache")),
         max_concurrent_calls: 2,
         chain: vec![spec],
         ..PluginsConfig::default()
     };
-    let data_dir = scratch.clone();
-    let plugins = tokio::task::spawn_blocking(move || Plugins::start(settings, &data_dir, None))
+    let plugins = Plugins::start(settings, &scratch, None)
         .await
-        .map_err(|e| e.to_string())?
         .map_err(|errors| errors.0.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n"))?;
     let mut report = String::new();
     let set = plugins.current();
@@ -43,17 +42,27 @@ pub async fn check_file(path: PathBuf, config: Option<serde_json::Value>) -> Res
         failed |= !ok;
         let _ = writeln!(report, "{:<9} {line}", format!("{}:", hook.as_str()));
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     if failed {
         return Err(format!("{report}a sample call of `{name}` failed"));
     }
     Ok(report)
 }
 
-fn tempfile_dir() -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(crate::ids::new_id("ccgate-plugin-check"));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    Ok(dir)
+/// A scratch directory, removed when the check ends however it ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(crate::ids::new_id("ccgate-plugin-check"));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn sample_facts() -> TaskFacts {
@@ -110,10 +119,10 @@ async fn sample_call(plugins: &Plugins, hook: Hook, scratch: &std::path::Path) -
             }
         }
         Hook::Result => match plugins.process_result(&facts, sample_result()).await {
-            (Ok(result), events) => {
+            super::Processed { result, error: None, events } => {
                 (format!("{} → text {:?}", describe_events(&events), result.text.unwrap_or_default()), true)
             }
-            (Err(error), _) => (error.message, false),
+            super::Processed { error: Some(error), .. } => (error.message, false),
         },
         Hook::Artifacts => {
             let workspace = scratch.join("workspace");
@@ -168,7 +177,7 @@ async fn sample_call(plugins: &Plugins, hook: Hook, scratch: &std::path::Path) -
                 payload: &payload,
                 url: "https://hooks.example.com/ccgate",
             };
-            match plugins.format_webhook(&event).await {
+            match plugins.format_webhook(&event).await.0 {
                 Ok(Some(formatted)) => {
                     (format!("{} body of {} bytes", formatted.content_type, formatted.body.len()), true)
                 }

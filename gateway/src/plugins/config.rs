@@ -115,6 +115,10 @@ pub struct PluginSpec {
     /// Wall-clock budget of one call.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Calls of the `host` interface (log, config) one call may make; past it the
+    /// call fails.
+    #[serde(default = "default_max_host_calls")]
+    pub max_host_calls: u32,
     /// Log lines (`host.log`) one call may write; the rest are dropped and counted.
     #[serde(default = "default_max_log_lines")]
     pub max_log_lines: u32,
@@ -132,6 +136,10 @@ fn default_memory_mb() -> u32 {
 
 fn default_timeout_ms() -> u64 {
     250
+}
+
+fn default_max_host_calls() -> u32 {
+    10_000
 }
 
 fn default_max_log_lines() -> u32 {
@@ -157,10 +165,32 @@ impl PluginSpec {
             on_error: None,
             memory_mb: default_memory_mb(),
             timeout_ms: default_timeout_ms(),
+            max_host_calls: default_max_host_calls(),
             max_log_lines: default_max_log_lines(),
             max_output_bytes: default_max_output_bytes(),
             config,
         })
+    }
+
+    /// What is wrong with the limits, each naming its setting.
+    pub fn check_limits(&self) -> Vec<String> {
+        let mut wrong = Vec::new();
+        if !(1..=4096).contains(&self.memory_mb) {
+            wrong.push(format!("memory_mb must be 1 to 4096, not {}", self.memory_mb));
+        }
+        if !(1..=60_000).contains(&self.timeout_ms) {
+            wrong.push(format!("timeout_ms must be 1 to 60000, not {}", self.timeout_ms));
+        }
+        if self.max_host_calls == 0 {
+            wrong.push("max_host_calls must be at least 1".into());
+        }
+        if self.max_output_bytes > 1024 * 1024 {
+            wrong.push(format!("max_output_bytes must be at most 1048576, not {}", self.max_output_bytes));
+        }
+        if self.name.is_empty() || self.name.len() > 64 || self.name.chars().any(|c| c.is_control()) {
+            wrong.push("name must be 1 to 64 printable characters".into());
+        }
+        wrong
     }
 
     /// The plugin's configuration as JSON (`{}` when none).

@@ -23,11 +23,14 @@ use super::call::CallState;
 /// How often the epoch advances; a call's time budget is counted in these.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
+/// Instances beyond the concurrent calls: the metadata call of a load.
+const LOAD_SLOTS: u32 = 2;
+
 /// Core instances, memories and tables a Rust `wasm32-wasip2` component uses are
 /// a handful; these bound one component's share of the pool.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-const MEMORIES_PER_COMPONENT: u32 = 2;
-const TABLES_PER_COMPONENT: u32 = 8;
+pub(super) const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+pub(super) const MEMORIES_PER_COMPONENT: u32 = 2;
+pub(super) const TABLES_PER_COMPONENT: u32 = 8;
 
 /// The engine, the linker every plugin is instantiated with, and the ticker.
 pub struct PluginEngine {
@@ -40,8 +43,10 @@ pub struct PluginEngine {
 
 impl PluginEngine {
     pub fn new(max_concurrent_calls: u32) -> wasmtime::Result<Self> {
-        let calls = max_concurrent_calls.max(1);
-        let (engine, pooling) = match Engine::new(&config(Some(calls))) {
+        // Loading a plugin instantiates it once for its metadata, outside the
+        // calls' semaphore; reloads are one at a time.
+        let slots = max_concurrent_calls.max(1) + LOAD_SLOTS;
+        let (engine, pooling) = match Engine::new(&config(Some(slots))) {
             Ok(engine) => (engine, true),
             Err(e) => {
                 tracing::warn!(error = %e, "the plugin instance pool could not be reserved; allocating on demand");
@@ -98,14 +103,17 @@ fn config(pool_for_calls: Option<u32>) -> Config {
 
 /// WASI preview 2 minus `wasi:sockets`, plus `ccgate:plugin/host`.
 fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
-    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sync};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, io, random};
     type T = CallState;
     let mut linker = Linker::<T>::new(engine);
     let l = &mut linker;
+    io::error::add_to_linker::<T, HasTable>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<T, HasTable>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<T, HasTable>(l, |t| t.ctx().table)?;
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     filesystem::preopens::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
-    sync::filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
+    filesystem::types::add_to_linker::<T, WasiFilesystem>(l, T::filesystem)?;
     random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     random::insecure::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
     random::insecure_seed::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;
@@ -119,20 +127,13 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    wasmtime_wasi_io_linker(l)?;
     super::bindings::v0::plugin::Plugin::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
     Ok(linker)
 }
 
-/// `wasi:io` (error, poll, streams) over the store's resource table.
-fn wasmtime_wasi_io_linker(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    use wasmtime_wasi::p2::bindings::sync::io;
-    struct HasIo;
-    impl wasmtime::component::HasData for HasIo {
-        type Data<'a> = &'a mut ResourceTable;
-    }
-    io::error::add_to_linker::<CallState, HasIo>(l, |t| t.ctx().table)?;
-    io::poll::add_to_linker::<CallState, HasIo>(l, |t| t.ctx().table)?;
-    io::streams::add_to_linker::<CallState, HasIo>(l, |t| t.ctx().table)?;
-    Ok(())
+/// `wasi:io` works on the store's resource table.
+struct HasTable;
+
+impl wasmtime::component::HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
 }

@@ -14,7 +14,7 @@ use sha2::Digest;
 use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{self, v0};
-use super::call::{self, CallError, CallLimits, CallSite, CallState, MAX_TABLE_ELEMENTS};
+use super::call::{self, CallError, CallLimits, CallSite, CallState, MAX_HANDLES, MAX_TABLE_ELEMENTS};
 use super::config::{Hook, PluginSpec};
 use super::engine::PluginEngine;
 
@@ -80,9 +80,32 @@ impl LoadedPlugin {
     }
 }
 
-/// Loads `spec`, compiling through `cache_dir` when given.
-pub fn load(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+/// Loads `spec`, compiling through `cache_dir` when given (on a blocking thread).
+pub async fn load(
+    engine: &Arc<PluginEngine>,
+    spec: &PluginSpec,
+    cache_dir: Option<&Path>,
+) -> Result<LoadedPlugin, LoadError> {
     let started = Instant::now();
+    let violations = spec.check_limits();
+    if !violations.is_empty() {
+        return Err(LoadError::Config { name: spec.name.clone(), violations });
+    }
+    let (engine_for_compile, spec_for_compile) = (engine.clone(), spec.clone());
+    let cache_dir = cache_dir.map(Path::to_path_buf);
+    let mut plugin =
+        tokio::task::spawn_blocking(move || prepare(&engine_for_compile, &spec_for_compile, cache_dir.as_deref()))
+            .await
+            .map_err(|e| LoadError::Compile { path: spec.path.clone(), message: e.to_string() })??;
+    let config_json = spec.config_json();
+    check_config(engine, &mut plugin, &config_json).await?;
+    plugin.load_time = started.elapsed();
+    Ok(plugin)
+}
+
+/// Everything of a load but the metadata call: read, hash, compile (or map the
+/// cached code), check the interfaces, pre-link.
+fn prepare(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
     let path = spec.path.clone();
     let bytes = std::fs::read(&path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
     match bytes.get(..8) {
@@ -112,11 +135,13 @@ pub fn load(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) 
     let limits = CallLimits {
         memory_bytes: spec.memory_mb as usize * 1024 * 1024,
         table_elements: MAX_TABLE_ELEMENTS,
+        handles: MAX_HANDLES,
         timeout: Duration::from_millis(spec.timeout_ms),
+        host_calls: spec.max_host_calls,
         max_log_lines: spec.max_log_lines,
         max_output_bytes: spec.max_output_bytes,
     };
-    let mut plugin = LoadedPlugin {
+    Ok(LoadedPlugin {
         spec: spec.clone(),
         declared_name: String::new(),
         version: String::new(),
@@ -148,10 +173,7 @@ pub fn load(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) 
             .then(|| v0::webhook::WebhookPluginPre::new(pre))
             .transpose()
             .map_err(typed)?,
-    };
-    check_config(engine, &mut plugin, &config_json)?;
-    plugin.load_time = started.elapsed();
-    Ok(plugin)
+    })
 }
 
 /// The component, from the cache when it holds this file compiled by this engine.
@@ -167,7 +189,7 @@ fn compile(
         dir.join(format!("{hex}-{:016x}.cwasm", engine.compatibility_hash()))
     });
     if let Some(file) = cached.as_deref().filter(|f| f.is_file()) {
-        match deserialize_cached(engine, file) {
+        match trusted(file).and_then(|()| deserialize_cached(engine, file).map_err(|e| e.to_string())) {
             Ok(component) => return Ok((component, true)),
             Err(e) => {
                 tracing::warn!(file = %file.display(), error = %e, "ignoring an unusable compiled plugin in the cache")
@@ -184,14 +206,29 @@ fn compile(
     Ok((component, false))
 }
 
+/// Whether a cached file can only have come from this gateway's user: the file
+/// and its directory belong to the effective user and nobody else may write them.
+fn trusted(file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    let me = std::fs::metadata("/proc/self").map_err(|e| e.to_string())?.uid();
+    for path in [Some(file), file.parent()].into_iter().flatten() {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+        if meta.uid() != me || meta.mode() & 0o022 != 0 || meta.file_type().is_symlink() {
+            return Err(format!("{} is not owned and writable only by the gateway's user", path.display()));
+        }
+    }
+    Ok(())
+}
+
 /// Maps a compiled component the gateway itself wrote into its cache.
 #[allow(unsafe_code)]
 fn deserialize_cached(engine: &PluginEngine, file: &Path) -> wasmtime::Result<Component> {
     // SAFETY: wasmtime requires the file to be its own output for this engine
-    // configuration. The cache directory is the gateway's (mode 700), files land
-    // there by rename only once fully written by `store_cached`, and the name
-    // carries the engine's compatibility hash, which wasmtime checks again in
-    // the file's header. Whoever can write there can already replace the gateway.
+    // configuration. `trusted` has checked that only the gateway's user can have
+    // written the file and its directory (created mode 700 by `store_cached`),
+    // files land there by rename only once fully written, and the name carries the
+    // engine's compatibility hash, which wasmtime checks again in the header.
     unsafe { Component::deserialize_file(&engine.engine, file) }
 }
 
@@ -249,18 +286,22 @@ fn check_interfaces(engine: &PluginEngine, path: &Path, component: &Component) -
 }
 
 /// Reads the plugin's metadata and checks its configuration: against the JSON
-/// Schema it declares, then by its own `check-config`; every violation listed.
-fn check_config(engine: &PluginEngine, plugin: &mut LoadedPlugin, config: &serde_json::Value) -> Result<(), LoadError> {
-    let site = CallSite { plugin: Arc::from(plugin.spec.name.as_str()), hook: "meta", task_id: None };
+/// Schema it declares, then (only if the schema accepts it) by its own
+/// `check-config`; every violation listed.
+async fn check_config(
+    engine: &PluginEngine,
+    plugin: &mut LoadedPlugin,
+    config: &serde_json::Value,
+) -> Result<(), LoadError> {
+    let name: Arc<str> = Arc::from(plugin.spec.name.as_str());
+    let site = || CallSite { plugin: name.clone(), hook: "meta", task_id: None };
     let meta = plugin.meta.clone();
-    let text = config.to_string();
-    let (info, checked) = call::run(engine, site, plugin.config.clone(), &plugin.limits, &[], |store| {
-        let instance = meta.instantiate(&mut *store)?;
-        let meta = instance.ccgate_plugin_meta();
-        let info = meta.call_info(&mut *store)?;
-        let checked = meta.call_check_config(&mut *store, &text)?;
-        Ok((info, checked))
+    let info = call::run(engine, site(), plugin.config.clone(), &plugin.limits, &[], |store| {
+        Box::pin(
+            async move { meta.instantiate_async(&mut *store).await?.ccgate_plugin_meta().call_info(&mut *store).await },
+        )
     })
+    .await
     .map_err(|error| LoadError::Meta { path: plugin.spec.path.clone(), error })?;
     plugin.declared_name = info.name;
     plugin.version = info.version;
@@ -279,6 +320,15 @@ fn check_config(engine: &PluginEngine, plugin: &mut LoadedPlugin, config: &serde
     }
     // The plugin's own check runs only on a config its schema accepts.
     if violations.is_empty() {
+        let (meta, text) = (plugin.meta.clone(), config.to_string());
+        let checked = call::run(engine, site(), plugin.config.clone(), &plugin.limits, &[], |store| {
+            Box::pin(async move {
+                let instance = meta.instantiate_async(&mut *store).await?;
+                instance.ccgate_plugin_meta().call_check_config(&mut *store, &text).await
+            })
+        })
+        .await
+        .map_err(|error| LoadError::Meta { path: plugin.spec.path.clone(), error })?;
         violations.extend(checked.into_iter().map(|v| {
             let at = if v.pointer.is_empty() { "/".to_string() } else { v.pointer };
             format!("{at}: {}", v.message)

@@ -28,7 +28,7 @@ use wasmtime::Store;
 pub use call::{CallError, CallState};
 pub use config::{Hook, OnError, PluginSpec, PluginsConfig};
 pub use engine::PluginEngine;
-pub use hooks::{ArtifactChoice, FormattedWebhook, PolicyRefusal, Selection, TaskFacts, WebhookEvent};
+pub use hooks::{ArtifactChoice, FormattedWebhook, PolicyRefusal, Processed, Selection, TaskFacts, WebhookEvent};
 pub use load::{LoadError, LoadedPlugin, load};
 pub use stats::{PluginState, StatsView};
 
@@ -108,11 +108,15 @@ impl Plugins {
     }
 
     /// Loads the configured chain; `source` re-reads the configuration on reload.
-    pub fn start(settings: PluginsConfig, data_dir: &Path, source: Option<ConfigSource>) -> Result<Self, LoadErrors> {
+    pub async fn start(
+        settings: PluginsConfig,
+        data_dir: &Path,
+        source: Option<ConfigSource>,
+    ) -> Result<Self, LoadErrors> {
         let cache_dir = settings.cache_dir.clone().unwrap_or_else(|| data_dir.join("plugin-cache"));
         let chain = settings.chain.clone();
         let plugins = Self::unloaded(settings, cache_dir, source);
-        let set = plugins.load_set(&chain)?;
+        let set = plugins.load_set(&chain).await?;
         plugins.install(set);
         Ok(plugins)
     }
@@ -130,7 +134,7 @@ impl Plugins {
     }
 
     /// Loads every plugin of `chain`; all or nothing.
-    fn load_set(&self, chain: &[PluginSpec]) -> Result<PluginSet, LoadErrors> {
+    async fn load_set(&self, chain: &[PluginSpec]) -> Result<PluginSet, LoadErrors> {
         if chain.is_empty() {
             return Ok(PluginSet::default());
         }
@@ -146,7 +150,7 @@ impl Plugins {
                 });
                 continue;
             }
-            match load(&engine, spec, Some(&self.cache_dir)) {
+            match load(&engine, spec, Some(&self.cache_dir)).await {
                 Ok(plugin) => {
                     tracing::info!(plugin = %spec.name, version = %plugin.version, digest = %plugin.digest,
                         hooks = ?plugin.hooks, from_cache = plugin.from_cache,
@@ -185,8 +189,16 @@ impl Plugins {
     }
 
     /// Re-reads the configuration and loads the chain again; the new set replaces
-    /// the old one only if every plugin loaded.
+    /// the old one only if every plugin loaded. Runs to the end even if the caller
+    /// goes away.
     pub async fn reload(self: &Arc<Self>) -> Result<usize, LoadErrors> {
+        let host = self.clone();
+        tokio::spawn(async move { host.reload_now().await }).await.unwrap_or_else(|e| {
+            Err(LoadErrors(vec![LoadError::Compile { path: PathBuf::new(), message: e.to_string() }]))
+        })
+    }
+
+    async fn reload_now(&self) -> Result<usize, LoadErrors> {
         let _one_at_a_time = self.reloading.lock().await;
         let chain = match &self.source {
             Some(source) => source().map_err(|why| {
@@ -195,10 +207,7 @@ impl Plugins {
             None => PluginsConfig { chain: self.current_specs(), ..PluginsConfig::default() },
         }
         .chain;
-        let host = self.clone();
-        let set = tokio::task::spawn_blocking(move || host.load_set(&chain))
-            .await
-            .map_err(|e| LoadErrors(vec![LoadError::Compile { path: PathBuf::new(), message: e.to_string() }]))??;
+        let set = self.load_set(&chain).await?;
         let count = set.entries.len();
         self.install(set);
         tracing::info!(plugins = count, "plugins reloaded");
@@ -240,61 +249,70 @@ impl Plugins {
             .collect()
     }
 
-    /// Runs one call of `entry` on a blocking thread, within the concurrency cap,
-    /// the circuit breaker and the call's limits; records stats and metrics.
-    async fn invoke<R: Send + 'static>(
+    /// Runs one call of `entry` within the concurrency cap, the circuit breaker
+    /// and the call's limits; `check` turns the plugin's answer into what the hook
+    /// uses (an unusable answer is the plugin's failure). The call runs as its own
+    /// task: if the caller goes away, it still ends on time and is recorded.
+    async fn invoke<R, S>(
         &self,
         entry: &Arc<Entry>,
         hook: Hook,
         task_id: Option<&str>,
         preopens: Vec<(PathBuf, &'static str)>,
-        body: impl FnOnce(&LoadedPlugin, &mut Store<CallState>) -> wasmtime::Result<R> + Send + 'static,
-    ) -> (Result<R, CallError>, Duration) {
+        body: impl for<'a> FnOnce(&'a mut Store<CallState>) -> call::CallFuture<'a, R> + Send + 'static,
+        check: impl FnOnce(R) -> Result<S, CallError> + Send + 'static,
+    ) -> (Result<S, CallError>, Duration)
+    where
+        R: Send + 'static,
+        S: Send + 'static,
+    {
         let name = entry.plugin.spec.name.clone();
-        if entry.stats.admit() == Admission::Quarantined {
+        let admission = entry.stats.admit();
+        if admission == Admission::Quarantined {
             entry.stats.record_refused();
             crate::telemetry::metrics::plugin_call(&name, hook.as_str(), "quarantined", Duration::ZERO);
             return (Err(CallError::Quarantined), Duration::ZERO);
         }
-        let engine = match self.engine() {
-            Ok(engine) => engine,
-            Err(e) => return (Err(CallError::Setup(e.to_string())), Duration::ZERO),
-        };
-        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
-            return (Err(CallError::Setup("the plugin host is shutting down".into())), Duration::ZERO);
-        };
-        let started = Instant::now();
+        let engine = self.engine();
+        let permits = self.permits.clone();
+        let quarantine_seconds = self.settings.quarantine_seconds;
+        let held = entry.clone();
         let site = call::CallSite {
             plugin: Arc::from(name.as_str()),
             hook: hook.as_str(),
             task_id: task_id.map(str::to_string),
         };
-        let held = entry.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            let plugin = &held.plugin;
-            call::run(&engine, site, plugin.config.clone(), &plugin.limits, &preopens, |store| body(plugin, store))
+        let work = tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = match (engine, permits.acquire_owned().await) {
+                (Ok(engine), Ok(_permit)) => {
+                    let plugin = &held.plugin;
+                    call::run(&engine, site.clone(), plugin.config.clone(), &plugin.limits, &preopens, body)
+                        .await
+                        .and_then(check)
+                }
+                (Err(e), _) => Err(CallError::Setup(e.to_string())),
+                (_, Err(_)) => Err(CallError::Setup("the plugin host is shutting down".into())),
+            };
+            let took = started.elapsed();
+            let error = outcome.as_ref().err();
+            let fault = error.is_some_and(CallError::is_plugins_fault);
+            let name = &*site.plugin;
+            if held.stats.record(&admission, took, error.map(|e| e.to_string()).as_deref(), fault) {
+                tracing::warn!(plugin = name, hook = hook.as_str(), error = %error.map(|e| e.to_string()).unwrap_or_default(),
+                    quarantine_seconds, "plugin quarantined after repeated failures");
+                crate::telemetry::metrics::plugin_quarantined(name, true);
+            } else if error.is_none() && admission == Admission::Trial {
+                crate::telemetry::metrics::plugin_quarantined(name, false);
+            }
+            crate::telemetry::metrics::plugin_call(name, hook.as_str(), error.map_or("ok", |e| e.kind()), took);
+            if let Some(error) = error {
+                tracing::warn!(plugin = name, hook = hook.as_str(), task_id = site.task_id.as_deref(), error = %error,
+                    "plugin call failed");
+            }
+            (outcome, took)
         });
-        // The epoch deadline ends the call; this only guards against a host bug.
-        let budget = entry.plugin.limits.timeout + Duration::from_secs(5);
-        let outcome = match tokio::time::timeout(budget, work).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(panicked)) => Err(CallError::Setup(format!("the call's thread failed: {panicked}"))),
-            Err(_) => Err(CallError::Timeout(budget)),
-        };
-        let took = started.elapsed();
-        let error = outcome.as_ref().err();
-        if entry.stats.record(took, error.map(|e| e.to_string()).as_deref()) {
-            tracing::warn!(plugin = %name, hook = hook.as_str(), error = %error.map(|e| e.to_string()).unwrap_or_default(),
-                quarantine_seconds = self.settings.quarantine_seconds, "plugin quarantined after repeated failures");
-            crate::telemetry::metrics::plugin_quarantined(&name, true);
-        } else if error.is_none() {
-            crate::telemetry::metrics::plugin_quarantined(&name, false);
-        }
-        crate::telemetry::metrics::plugin_call(&name, hook.as_str(), error.map_or("ok", |e| e.kind()), took);
-        if let Some(error) = error {
-            tracing::warn!(plugin = %name, hook = hook.as_str(), task_id, error = %error, "plugin call failed");
-        }
-        (outcome, took)
+        work.await.unwrap_or_else(|e| (Err(CallError::Setup(format!("the call's task failed: {e}"))), Duration::ZERO))
     }
 }
 

@@ -78,26 +78,38 @@ impl PluginStats {
         }
     }
 
-    /// Records a call's outcome; says whether it put the plugin in quarantine.
-    pub fn record(&self, took: Duration, error: Option<&str>) -> bool {
+    /// Records a call's outcome (`fault`: a failure the plugin is to blame for);
+    /// says whether it put the plugin in quarantine. Only the trial call ends a
+    /// quarantine; a call admitted before it began does not.
+    pub fn record(&self, admission: &Admission, took: Duration, error: Option<&str>, fault: bool) -> bool {
         let mut inner = self.lock();
+        let trial = *admission == Admission::Trial;
+        if trial {
+            inner.trial_in_flight = false;
+        }
         inner.calls += 1;
         if inner.times.len() == WINDOW {
             inner.times.pop_front();
         }
         inner.times.push_back(took);
-        inner.trial_in_flight = false;
-        match error {
-            None => {
+        if let Some(error) = error {
+            inner.failures += 1;
+            inner.last_error = Some(error.to_string());
+        }
+        match (error, fault) {
+            (None, _) => {
                 inner.failures_in_a_row = 0;
-                inner.quarantined_until = None;
+                if trial || inner.quarantined_until.is_none() {
+                    inner.quarantined_until = None;
+                }
                 false
             }
-            Some(error) => {
-                inner.failures += 1;
+            // Not the plugin's doing (the host could not start the call).
+            (Some(_), false) => false,
+            (Some(_), true) => {
                 inner.failures_in_a_row += 1;
-                inner.last_error = Some(error.to_string());
-                let quarantine = inner.quarantined_until.is_some() || inner.failures_in_a_row >= self.quarantine_after;
+                let quarantine =
+                    trial || (inner.quarantined_until.is_none() && inner.failures_in_a_row >= self.quarantine_after);
                 if quarantine {
                     inner.quarantined_until = Some(Instant::now() + self.quarantine_for);
                 }
@@ -140,27 +152,35 @@ mod tests {
     #[test]
     fn failures_in_a_row_quarantine_then_a_trial_decides() {
         let stats = PluginStats::new(2, Duration::ZERO);
+        let ms = Duration::from_millis(1);
         assert_eq!(stats.admit(), Admission::Go);
-        assert!(!stats.record(Duration::from_millis(1), Some("trap")));
-        assert!(stats.record(Duration::from_millis(1), Some("trap")), "the second failure in a row quarantines");
+        assert!(!stats.record(&Admission::Go, ms, Some("could not start"), false), "the host's failure is not counted");
+        assert!(!stats.record(&Admission::Go, ms, Some("trap"), true));
+        // A call admitted before the quarantine: its success does not hide the failures.
+        let late = stats.admit();
+        assert!(stats.record(&Admission::Go, ms, Some("trap"), true), "the second failure in a row quarantines");
         assert_eq!(stats.view().state, PluginState::Quarantined);
+        assert!(!stats.record(&late, ms, None, false));
+        assert_eq!(stats.view().state, PluginState::Quarantined, "only the trial ends a quarantine");
         // The quarantine (zero seconds here) is over: one trial, others wait for it.
-        assert_eq!(stats.admit(), Admission::Trial);
+        let trial = stats.admit();
+        assert_eq!(trial, Admission::Trial);
         assert_eq!(stats.admit(), Admission::Quarantined);
-        assert!(stats.record(Duration::from_millis(1), Some("trap")), "a failed trial quarantines again");
-        assert_eq!(stats.admit(), Admission::Trial);
-        assert!(!stats.record(Duration::from_millis(1), None));
+        assert!(stats.record(&trial, ms, Some("trap"), true), "a failed trial quarantines again");
+        let trial = stats.admit();
+        assert_eq!(trial, Admission::Trial);
+        assert!(!stats.record(&trial, ms, None, false));
         assert_eq!(stats.view().state, PluginState::Active);
         assert_eq!(stats.admit(), Admission::Go);
         let view = stats.view();
-        assert_eq!((view.calls, view.failures), (4, 3));
+        assert_eq!((view.calls, view.failures), (6, 4));
     }
 
     #[test]
     fn percentiles_come_from_recent_calls() {
         let stats = PluginStats::new(5, Duration::from_secs(30));
         for ms in 1..=100 {
-            stats.record(Duration::from_millis(ms), None);
+            stats.record(&Admission::Go, Duration::from_millis(ms), None, false);
         }
         let view = stats.view();
         assert_eq!((view.p50_ms, view.p99_ms), (Some(50.0), Some(99.0)));

@@ -43,6 +43,8 @@ impl Queue {
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         let files = match listed {
+            // No workspace (it expired): nothing for a plugin to choose from.
+            Ok(_) if !dirs.workspace.is_dir() => return (None, Vec::new()),
             Ok((files, _)) => files,
             Err(e) => return (None, vec![notice(&format!("artifacts could not be collected: {e}"))]),
         };

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
 use crate::config::QueueConfig;
-use crate::plugins::{Plugins, TaskFacts};
+use crate::plugins::{Plugins, Processed, TaskFacts};
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
 use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RetryRun, RunCost, Store};
 use crate::task::structured::check_answer;
@@ -296,11 +296,27 @@ impl Queue {
                     }
                 }
                 let facts = self.task_facts(task, status).await;
-                let (processed, plugin_events) = self.plugins.process_result(&facts, result).await;
-                let (result, error) = match processed {
-                    Ok(result) => (result, error),
-                    Err(refused) => (Default::default(), Some(refused)),
-                };
+                let Processed { mut result, error: refused, events: plugin_events } =
+                    self.plugins.process_result(&facts, result).await;
+                // What a plugin answered meets the task's output schema too (and a
+                // task without one has no structured answer).
+                match (&options.output_schema, refused.is_none() && error.is_none()) {
+                    (None, _) => result.structured = None,
+                    (Some(schema), true) if result.structured.is_some() => {
+                        if let Err(mismatch) = check_answer(schema, result.structured.as_ref(), None) {
+                            result.structured = None;
+                            error = Some(
+                                TaskError::new(
+                                    ErrorKind::OutputSchemaMismatch,
+                                    format!("after the result plugins: {}", mismatch.message),
+                                )
+                                .with_details(mismatch.details),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+                let error = refused.or(error);
                 let status =
                     if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
                 let model = options.model.as_deref().unwrap_or("default");
@@ -320,12 +336,12 @@ impl Queue {
                 let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled");
                 let partial = crate::runner::partial_result(&report);
                 let facts = self.task_facts(task, TaskStatus::Cancelled).await;
-                let (processed, events) = self.plugins.process_result(&facts, partial).await;
+                let processed = self.plugins.process_result(&facts, partial).await;
                 let version = report.state.claude_code_version.clone();
                 let ending = Ending {
                     claude_code_version: version,
-                    events,
-                    ..Ending::new(TaskStatus::Cancelled, Some(processed.unwrap_or_default()), Some(error))
+                    events: processed.events,
+                    ..Ending::new(TaskStatus::Cancelled, Some(processed.result), Some(error))
                 };
                 self.finish(task, fence, ending).await;
             }

@@ -138,7 +138,13 @@ impl Deliverer {
             payload: &delivery.payload,
             url: url.as_str(),
         };
-        let formatted = self.plugins.format_webhook(&event).await?;
+        let (formatted, events) = self.plugins.format_webhook(&event).await;
+        if !events.is_empty()
+            && let Err(e) = self.store.append_events(&delivery.task_id, None, &events).await
+        {
+            tracing::warn!(delivery = %delivery.id, error = %e, "could not record the webhook plugin's call");
+        }
+        let formatted = formatted?;
         let (content_type, body) = match &formatted {
             Some(f) => (HeaderValue::from_str(&f.content_type).map_err(|e| e.to_string())?, f.body.clone()),
             None => (HeaderValue::from_static("application/json"), delivery.payload.clone()),

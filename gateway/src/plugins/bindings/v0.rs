@@ -2,9 +2,18 @@
 //! interfaces of the `plugin` world, so the host implements `host` once and
 //! converts each record type once.
 
+//!
+//! Exports are async (a call is a future the host can drop at its deadline, even
+//! while the guest waits in a host call); host functions can trap (their budget).
+
 /// Every plugin: `meta` exported, `host` imported.
 pub mod plugin {
-    wasmtime::component::bindgen!({ path: "../wit", world: "plugin" });
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        imports: { default: trappable },
+        exports: { default: async },
+    });
 }
 
 pub use plugin::ccgate::plugin::{host, types};
@@ -14,6 +23,7 @@ pub mod policy {
         path: "../wit",
         world: "policy-plugin",
         with: { "ccgate:plugin/host": super::host, "ccgate:plugin/types": super::types },
+        exports: { default: async },
     });
 }
 
@@ -22,6 +32,7 @@ pub mod result {
         path: "../wit",
         world: "result-plugin",
         with: { "ccgate:plugin/host": super::host, "ccgate:plugin/types": super::types },
+        exports: { default: async },
     });
 }
 
@@ -30,6 +41,7 @@ pub mod artifacts {
         path: "../wit",
         world: "artifact-plugin",
         with: { "ccgate:plugin/host": super::host, "ccgate:plugin/types": super::types },
+        exports: { default: async },
     });
 }
 
@@ -38,5 +50,6 @@ pub mod webhook {
         path: "../wit",
         world: "webhook-plugin",
         with: { "ccgate:plugin/host": super::host, "ccgate:plugin/types": super::types },
+        exports: { default: async },
     });
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::bindings::v0::artifacts::exports::ccgate::plugin::artifact_collector as wit;
 use super::super::{CallError, Hook, OnError, Plugins, call_event};
-use super::{TaskFacts, result_to_wit};
+use super::{TaskFacts, clip_text, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::TaskResult;
 
@@ -38,6 +38,10 @@ pub enum ArtifactChoice {
 /// Longest artifact path a plugin may return.
 const MAX_PATH_BYTES: usize = 1024;
 
+/// Artifacts one answer may name (the host's own caps on count and bytes apply
+/// when they are stored).
+const MAX_ARTIFACTS: usize = 10_000;
+
 impl Plugins {
     /// Asks the key's artifact plugins, in chain order, until one answers.
     pub async fn choose_artifacts(
@@ -49,7 +53,8 @@ impl Plugins {
         files: &[(String, u64)],
     ) -> (ArtifactChoice, Vec<EventRecord>) {
         let mut events = Vec::new();
-        let listed: HashSet<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+        let listed: std::sync::Arc<HashSet<String>> =
+            std::sync::Arc::new(files.iter().map(|(path, _)| path.clone()).collect());
         for entry in self.chain_for(Hook::Artifacts, &task.key_id, &task.key_name) {
             let info = task.to_wit();
             let given = result_to_wit(&result.cloned().unwrap_or_default());
@@ -57,22 +62,34 @@ impl Plugins {
                 files.iter().map(|(path, size)| wit::WorkspaceFile { path: path.clone(), size: *size }).collect();
             let mut preopens: Vec<(PathBuf, &'static str)> = vec![(workspace.to_path_buf(), "/workspace")];
             preopens.extend(baseline.filter(|b| b.is_dir()).map(|b| (b.to_path_buf(), "/baseline")));
-            let (answer, took) = self
-                .invoke(&entry, Hook::Artifacts, Some(&task.id), preopens, move |plugin, store| {
-                    let pre =
-                        plugin.artifacts.as_ref().ok_or_else(|| wasmtime::format_err!("not an artifact plugin"))?;
-                    let instance = pre.instantiate(&mut *store)?;
-                    instance.ccgate_plugin_artifact_collector().call_collect(&mut *store, &info, &given, &listing)
-                })
+            let listed = listed.clone();
+            let pre = entry.plugin.artifacts.clone();
+            let (checked, took) = self
+                .invoke(
+                    &entry,
+                    Hook::Artifacts,
+                    Some(&task.id),
+                    preopens,
+                    move |store| {
+                        Box::pin(async move {
+                            let pre = pre.ok_or_else(|| wasmtime::format_err!("not an artifact plugin"))?;
+                            let instance = pre.instantiate_async(&mut *store).await?;
+                            let collector = instance.ccgate_plugin_artifact_collector();
+                            collector.call_collect(&mut *store, &info, &given, &listing).await
+                        })
+                    },
+                    move |answer| {
+                        let artifacts = answer.map_err(|why| {
+                            CallError::Invalid(format!("the plugin reported: {}", clip_text(&why, 1000)))
+                        })?;
+                        if artifacts.len() > MAX_ARTIFACTS {
+                            return Err(CallError::Invalid(format!("more than {MAX_ARTIFACTS} artifacts")));
+                        }
+                        artifacts.into_iter().map(|a| check(a, &listed)).collect::<Result<Vec<_>, _>>()
+                    },
+                )
                 .await;
             let plugin = entry.plugin.spec.name.clone();
-            let checked = answer.and_then(|answer| {
-                answer
-                    .map_err(|why| CallError::Invalid(format!("the plugin reported: {why}")))?
-                    .into_iter()
-                    .map(|a| check(a, &listed))
-                    .collect::<Result<Vec<_>, _>>()
-            });
             match checked {
                 Ok(selections) => {
                     let message = format!("{} artifacts", selections.len());
@@ -96,7 +113,7 @@ impl Plugins {
 
 /// An artifact a plugin returned, if the host can take it: a clean relative path;
 /// without content, one of the listed workspace files.
-fn check(artifact: wit::Artifact, listed: &HashSet<&str>) -> Result<Selection, CallError> {
+fn check(artifact: wit::Artifact, listed: &HashSet<String>) -> Result<Selection, CallError> {
     let path = artifact.path;
     let clean = !path.is_empty()
         && path.len() <= MAX_PATH_BYTES
@@ -107,7 +124,7 @@ fn check(artifact: wit::Artifact, listed: &HashSet<&str>) -> Result<Selection, C
     if !clean {
         return Err(CallError::Invalid(format!("artifact path {path:?} is not a clean relative path")));
     }
-    if artifact.content.is_none() && !listed.contains(path.as_str()) {
+    if artifact.content.is_none() && !listed.contains(&path) {
         return Err(CallError::Invalid(format!("artifact {path:?} is not a file of the workspace listing")));
     }
     if let Some(content_type) = &artifact.content_type
@@ -128,7 +145,7 @@ mod tests {
 
     #[test]
     fn only_clean_paths_and_listed_files_are_taken() {
-        let listed: HashSet<&str> = ["src/a.rs", "out/report.md"].into_iter().collect();
+        let listed: HashSet<String> = ["src/a.rs", "out/report.md"].into_iter().map(String::from).collect();
         assert!(check(artifact("src/a.rs", None), &listed).is_ok());
         assert!(check(artifact("changes.diff", Some(b"diff")), &listed).is_ok());
         for bad in ["../etc/passwd", "/etc/passwd", "a//b", "./a", "", "a\\b", "x/../y"] {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 pub use artifacts::{ArtifactChoice, Selection};
 pub use policy::PolicyRefusal;
+pub use result::Processed;
 pub use webhook::{FormattedWebhook, WebhookEvent};
 
 use super::bindings::v0::types;
@@ -38,6 +39,15 @@ impl TaskFacts {
             key_name: self.key_name.clone(),
         }
     }
+}
+
+/// At most `max` bytes of a plugin's text (cut at a character boundary).
+fn clip_text(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {

@@ -1,6 +1,7 @@
-//! The policy hook: before a task is stored, each policy plugin for the key
-//! allows it, denies it with violations, or rewrites it — and a rewrite is
-//! validated again exactly as a client's request would be.
+//! The policy hook: before a task is stored (and before a follow-up message is
+//! queued), each policy plugin for the key allows it, denies it with violations,
+//! or rewrites it — and a rewrite is validated again exactly as a client's
+//! request would be, so the gateway's caps, scopes and budgets still apply.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +10,16 @@ use serde_json::json;
 use super::super::bindings::v0::policy::exports::ccgate::plugin::policy;
 use super::super::bindings::v0::types;
 use super::super::{CallError, Hook, OnError, Plugins, call_event};
-use super::pairs;
+use super::{clip_text, pairs};
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::store::EventRecord;
-use crate::task::{FieldError, NewTask};
+use crate::task::{FieldError, NewTask, TaskOptions};
+
+/// Violations kept from one denial, and the length of each part.
+const MAX_VIOLATIONS: usize = 50;
+const MAX_POINTER_BYTES: usize = 256;
+const MAX_MESSAGE_BYTES: usize = 1000;
 
 /// Why the policy chain refused a request.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +29,34 @@ pub enum PolicyRefusal {
     /// A failing plugin whose `on_error` is `fail_closed`.
     #[error("policy plugin `{plugin}` failed: {error}")]
     Failed { plugin: String, error: CallError },
+}
+
+/// The parts of a request a policy may rewrite.
+#[derive(Debug, Clone, PartialEq)]
+struct Rewritable {
+    prompt: String,
+    priority: i32,
+    options: TaskOptions,
+    metadata: BTreeMap<String, String>,
+}
+
+impl Rewritable {
+    fn of(request: &NewTask) -> Self {
+        Self {
+            prompt: request.prompt.clone(),
+            priority: request.priority,
+            options: request.options.clone(),
+            metadata: request.metadata.clone(),
+        }
+    }
+}
+
+/// A policy plugin's answer, once the gateway has checked it.
+enum Verdict {
+    Allowed,
+    /// The request to go on with, and what changed.
+    Rewritten(Box<Rewritable>, String),
+    Denied(Vec<FieldError>),
 }
 
 impl Plugins {
@@ -41,27 +75,34 @@ impl Plugins {
         for entry in self.chain_for(Hook::Policy, &principal.key_id, &principal.name) {
             let mut asked = to_wit(request, principal, upload_files);
             asked.follow_up_of = follow_up_of.map(str::to_string);
-            let (answer, took) = self
-                .invoke(&entry, Hook::Policy, None, Vec::new(), move |plugin, store| {
-                    let pre = plugin.policy.as_ref().ok_or_else(|| wasmtime::format_err!("not a policy plugin"))?;
-                    let instance = pre.instantiate(&mut *store)?;
-                    instance.ccgate_plugin_policy().call_validate(&mut *store, &asked)
-                })
+            let (current, limits) = (Rewritable::of(request), limits.clone());
+            let pre = entry.plugin.policy.clone();
+            let (verdict, took) = self
+                .invoke(
+                    &entry,
+                    Hook::Policy,
+                    None,
+                    Vec::new(),
+                    move |store| {
+                        Box::pin(async move {
+                            let pre = pre.ok_or_else(|| wasmtime::format_err!("not a policy plugin"))?;
+                            let instance = pre.instantiate_async(&mut *store).await?;
+                            instance.ccgate_plugin_policy().call_validate(&mut *store, &asked).await
+                        })
+                    },
+                    move |decision| verdict(decision, &current, &limits),
+                )
                 .await;
             let plugin = entry.plugin.spec.name.clone();
-            let verdict = answer.and_then(|decision| match decision {
-                policy::Decision::Allow => Ok(Verdict::Allowed),
-                policy::Decision::Deny(violations) => Ok(Verdict::Denied(violations)),
-                policy::Decision::Rewrite(rewrite) => apply_rewrite(request, rewrite, limits).map(Verdict::Rewritten),
-            });
             match verdict {
                 Ok(Verdict::Allowed) => events.push(call_event(&entry, Hook::Policy, "allowed", took, None)),
-                Ok(Verdict::Rewritten(changed)) => {
+                Ok(Verdict::Rewritten(rewritten, changed)) => {
+                    let Rewritable { prompt, priority, options, metadata } = *rewritten;
+                    (request.prompt, request.priority, request.options, request.metadata) =
+                        (prompt, priority, options, metadata);
                     events.push(call_event(&entry, Hook::Policy, "rewritten", took, Some(changed)))
                 }
-                Ok(Verdict::Denied(violations)) => {
-                    let mut violations: Vec<FieldError> =
-                        violations.into_iter().map(|v| FieldError::new(v.pointer, v.message)).collect();
+                Ok(Verdict::Denied(mut violations)) => {
                     if violations.is_empty() {
                         violations.push(FieldError::new("", format!("denied by plugin `{plugin}`")));
                     }
@@ -77,14 +118,6 @@ impl Plugins {
         }
         Ok(events)
     }
-}
-
-/// A policy plugin's answer, once the gateway has checked it.
-enum Verdict {
-    Allowed,
-    /// What changed.
-    Rewritten(String),
-    Denied(Vec<types::Violation>),
 }
 
 fn to_wit(request: &NewTask, principal: &Principal, upload_files: &[(String, u64)]) -> types::TaskRequest {
@@ -103,34 +136,56 @@ fn to_wit(request: &NewTask, principal: &Principal, upload_files: &[(String, u64
     }
 }
 
-/// Validates a rewritten request as a client's and takes its prompt, priority,
-/// options and metadata; says which of them changed.
-fn apply_rewrite(request: &mut NewTask, rewrite: policy::Rewrite, limits: &TaskLimits) -> Result<String, CallError> {
+/// What a decision means for the request.
+fn verdict(decision: policy::Decision, current: &Rewritable, limits: &TaskLimits) -> Result<Verdict, CallError> {
+    match decision {
+        policy::Decision::Allow => Ok(Verdict::Allowed),
+        policy::Decision::Deny(violations) => Ok(Verdict::Denied(
+            violations
+                .into_iter()
+                .take(MAX_VIOLATIONS)
+                .map(|v| {
+                    FieldError::new(clip_text(&v.pointer, MAX_POINTER_BYTES), clip_text(&v.message, MAX_MESSAGE_BYTES))
+                })
+                .collect(),
+        )),
+        policy::Decision::Rewrite(rewrite) => {
+            let (rewritten, changed) = rewritten(current, rewrite, limits)?;
+            Ok(Verdict::Rewritten(Box::new(rewritten), changed))
+        }
+    }
+}
+
+/// A rewrite validated as a client's request; what it changed.
+fn rewritten(
+    current: &Rewritable,
+    rewrite: policy::Rewrite,
+    limits: &TaskLimits,
+) -> Result<(Rewritable, String), CallError> {
     let options: serde_json::Value = serde_json::from_str(&rewrite.options)
         .map_err(|e| CallError::Invalid(format!("the rewritten options are not JSON: {e}")))?;
     let metadata: BTreeMap<String, String> = rewrite.metadata.into_iter().collect();
     let body =
         json!({"prompt": rewrite.prompt, "priority": rewrite.priority, "options": options, "metadata": metadata});
     let checked = crate::task::parse_new_task(&body, limits, false).map_err(|errors| {
-        let listed: Vec<String> = errors.iter().map(|e| format!("{} {}", e.pointer, e.message)).collect();
+        let listed: Vec<String> = errors.iter().take(10).map(|e| format!("{} {}", e.pointer, e.message)).collect();
         CallError::Invalid(format!("the rewritten request is invalid: {}", listed.join("; ")))
     })?;
+    let next = Rewritable::of(&checked);
     let mut changed = Vec::new();
-    if checked.prompt != request.prompt {
+    if next.prompt != current.prompt {
         changed.push("prompt");
     }
-    if checked.priority != request.priority {
+    if next.priority != current.priority {
         changed.push("priority");
     }
-    if serde_json::to_value(&checked.options).ok() != serde_json::to_value(&request.options).ok() {
+    if next.options != current.options {
         changed.push("options");
     }
-    if checked.metadata != request.metadata {
+    if next.metadata != current.metadata {
         changed.push("metadata");
     }
-    request.prompt = checked.prompt;
-    request.priority = checked.priority;
-    request.options = checked.options;
-    request.metadata = checked.metadata;
-    Ok(if changed.is_empty() { "nothing changed".into() } else { format!("changed: {}", changed.join(", ")) })
+    let changed =
+        if changed.is_empty() { "nothing changed".into() } else { format!("changed: {}", changed.join(", ")) };
+    Ok((next, changed))
 }

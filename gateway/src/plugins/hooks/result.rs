@@ -1,74 +1,95 @@
 //! The result hook: each turn's result passes through the key's result plugins in
 //! chain order before it is stored and sent. A plugin changes `text` and
 //! `structured`; usage, cost, session, turns and timing stay as Claude Code
-//! reported them (budgets and accounting must not depend on a plugin).
+//! reported them (budgets and accounting must not depend on a plugin), also when
+//! the result is refused.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::super::{CallError, Hook, OnError, Plugins, call_event};
-use super::{TaskFacts, result_to_wit};
+use super::{TaskFacts, clip_text, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::{ErrorKind, TaskError, TaskResult};
 
+/// Longest refusal message kept from a plugin.
+const MAX_REFUSAL_BYTES: usize = 2000;
+
+/// What result processing came to.
+pub struct Processed {
+    /// The result to store: the plugins' text and structured answer, or — when
+    /// the result was refused or a plugin failed closed — none of either.
+    pub result: TaskResult,
+    /// Why the task fails instead of completing, if it does.
+    pub error: Option<TaskError>,
+    pub events: Vec<EventRecord>,
+}
+
 impl Plugins {
-    /// The result to store, or the error that fails the task instead (its result
-    /// is then dropped: a result that could not be redacted is not kept); and the
-    /// `plugin` events.
-    pub async fn process_result(
-        &self,
-        task: &TaskFacts,
-        mut result: TaskResult,
-    ) -> (Result<TaskResult, TaskError>, Vec<EventRecord>) {
+    /// Runs the key's result plugins over `result`.
+    pub async fn process_result(&self, task: &TaskFacts, mut result: TaskResult) -> Processed {
         let mut events = Vec::new();
         for entry in self.chain_for(Hook::Result, &task.key_id, &task.key_name) {
             let (info, given) = (task.to_wit(), result_to_wit(&result));
+            let pre = entry.plugin.result.clone();
             let (answer, took) = self
-                .invoke(&entry, Hook::Result, Some(&task.id), Vec::new(), move |plugin, store| {
-                    let pre = plugin.result.as_ref().ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
-                    let instance = pre.instantiate(&mut *store)?;
-                    instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given)
-                })
+                .invoke(
+                    &entry,
+                    Hook::Result,
+                    Some(&task.id),
+                    Vec::new(),
+                    move |store| {
+                        Box::pin(async move {
+                            let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
+                            let instance = pre.instantiate_async(&mut *store).await?;
+                            instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
+                        })
+                    },
+                    |answer| match answer {
+                        Ok(processed) => {
+                            let structured = processed
+                                .structured
+                                .as_deref()
+                                .map(serde_json::from_str::<Value>)
+                                .transpose()
+                                .map_err(|e| CallError::Invalid(format!("`structured` is not JSON: {e}")))?;
+                            Ok(Ok((processed.text, structured)))
+                        }
+                        Err(refusal) => Ok(Err(clip_text(&refusal, MAX_REFUSAL_BYTES))),
+                    },
+                )
                 .await;
             let plugin = entry.plugin.spec.name.clone();
-            let answer = answer.and_then(|answer| match answer {
-                Ok(processed) => {
-                    let structured = match processed.structured.as_deref().map(serde_json::from_str) {
-                        None => None,
-                        Some(Ok(value)) => Some(value),
-                        Some(Err(e)) => return Err(CallError::Invalid(format!("`structured` is not JSON: {e}"))),
-                    };
-                    Ok(Ok((processed.text, structured)))
-                }
-                Err(refusal) => Ok(Err(refusal)),
-            });
-            match answer {
+            let failure = match answer {
                 Ok(Ok((text, structured))) => {
                     let changed = text != result.text || structured != result.structured;
                     result.text = text;
                     result.structured = structured;
                     let outcome = if changed { "changed" } else { "unchanged" };
                     events.push(call_event(&entry, Hook::Result, outcome, took, None));
+                    continue;
                 }
                 Ok(Err(refusal)) => {
                     events.push(call_event(&entry, Hook::Result, "refused", took, Some(refusal.clone())));
-                    let error = TaskError::new(
+                    TaskError::new(
                         ErrorKind::RejectedByPlugin,
                         format!("plugin `{plugin}` refused the result: {refusal}"),
                     )
-                    .with_details(json!({"plugin": plugin}));
-                    return (Err(error), events);
+                    .with_details(json!({"plugin": plugin}))
                 }
                 Err(error) => {
                     events.push(call_event(&entry, Hook::Result, "failed", took, Some(error.to_string())));
-                    if entry.plugin.spec.on_error(Hook::Result) == OnError::FailClosed {
-                        let failed =
-                            TaskError::new(ErrorKind::Internal, format!("result plugin `{plugin}` failed: {error}"))
-                                .with_details(json!({"plugin": plugin, "reason": error.kind()}));
-                        return (Err(failed), events);
+                    if entry.plugin.spec.on_error(Hook::Result) == OnError::FailOpen {
+                        continue;
                     }
+                    TaskError::new(ErrorKind::Internal, format!("result plugin `{plugin}` failed: {error}"))
+                        .with_details(json!({"plugin": plugin, "reason": error.kind()}))
                 }
-            }
+            };
+            // What the agent said is not kept unprocessed; what it cost is.
+            result.text = None;
+            result.structured = None;
+            return Processed { result, error: Some(failure), events };
         }
-        (Ok(result), events)
+        Processed { result, error: None, events }
     }
 }

@@ -3,7 +3,9 @@
 //! and refuses headers that would change how it is delivered or verified.
 
 use super::super::bindings::v0::webhook::exports::ccgate::plugin::webhook_formatter as wit;
-use super::super::{CallError, Hook, OnError, Plugins};
+use super::super::{CallError, Hook, OnError, Plugins, call_event};
+use super::clip_text;
+use crate::store::EventRecord;
 
 /// A body to send in place of the built-in JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,16 +31,24 @@ pub struct WebhookEvent<'a> {
 
 const MAX_HEADERS: usize = 16;
 
+/// Largest body a plugin may return.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// Headers the transport, the signature or the host own.
 fn reserved(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.starts_with("webhook-")
         || name.starts_with("proxy-")
+        || name.starts_with("x-forwarded-")
         || matches!(
             name.as_str(),
             "host"
                 | "content-length"
                 | "content-type"
+                | "content-encoding"
+                | "expect"
+                | "date"
+                | "forwarded"
                 | "transfer-encoding"
                 | "connection"
                 | "keep-alive"
@@ -54,8 +64,12 @@ fn reserved(name: &str) -> bool {
 impl Plugins {
     /// The body to send: `Ok(None)` for the built-in one (no plugin, or a failure
     /// with `fail_open`), `Err` when a plugin failed closed (the attempt fails and
-    /// is retried on the delivery schedule).
-    pub async fn format_webhook(&self, event: &WebhookEvent<'_>) -> Result<Option<FormattedWebhook>, String> {
+    /// is retried on the delivery schedule); and the `plugin` events for the task.
+    pub async fn format_webhook(
+        &self,
+        event: &WebhookEvent<'_>,
+    ) -> (Result<Option<FormattedWebhook>, String>, Vec<EventRecord>) {
+        let mut events = Vec::new();
         for entry in self.chain_for(Hook::Webhook, event.key_id, event.key_name) {
             let given = wit::WebhookEvent {
                 kind: event.event_type.to_string(),
@@ -64,30 +78,58 @@ impl Plugins {
                 payload: event.payload.to_string(),
             };
             let url = event.url.to_string();
-            let (answer, _took) = self
-                .invoke(&entry, Hook::Webhook, Some(event.task_id), Vec::new(), move |plugin, store| {
-                    let pre = plugin.webhook.as_ref().ok_or_else(|| wasmtime::format_err!("not a webhook plugin"))?;
-                    let instance = pre.instantiate(&mut *store)?;
-                    instance.ccgate_plugin_webhook_formatter().call_format(&mut *store, &given, &url)
-                })
-                .await;
             let plugin = entry.plugin.spec.name.clone();
-            let checked = answer.and_then(|answer| {
-                check(plugin.clone(), answer.map_err(|why| CallError::Invalid(format!("the plugin reported: {why}")))?)
-            });
+            let name = plugin.clone();
+            let pre = entry.plugin.webhook.clone();
+            let (checked, took) = self
+                .invoke(
+                    &entry,
+                    Hook::Webhook,
+                    Some(event.task_id),
+                    Vec::new(),
+                    move |store| {
+                        Box::pin(async move {
+                            let pre = pre.ok_or_else(|| wasmtime::format_err!("not a webhook plugin"))?;
+                            let instance = pre.instantiate_async(&mut *store).await?;
+                            instance.ccgate_plugin_webhook_formatter().call_format(&mut *store, &given, &url).await
+                        })
+                    },
+                    move |answer| {
+                        let formatted = answer.map_err(|why| {
+                            CallError::Invalid(format!("the plugin reported: {}", clip_text(&why, 1000)))
+                        })?;
+                        check(name, formatted)
+                    },
+                )
+                .await;
+            let delivery = format!("delivery {}", event.delivery_id);
             match checked {
-                Ok(formatted) => return Ok(Some(formatted)),
-                Err(error) if entry.plugin.spec.on_error(Hook::Webhook) == OnError::FailClosed => {
-                    return Err(format!("webhook plugin `{plugin}` failed: {error}"));
+                Ok(formatted) => {
+                    events.push(call_event(&entry, Hook::Webhook, "formatted", took, Some(delivery)));
+                    return (Ok(Some(formatted)), events);
                 }
-                Err(_) => continue,
+                Err(error) => {
+                    events.push(call_event(
+                        &entry,
+                        Hook::Webhook,
+                        "failed",
+                        took,
+                        Some(format!("{delivery}: {error}")),
+                    ));
+                    if entry.plugin.spec.on_error(Hook::Webhook) == OnError::FailClosed {
+                        return (Err(format!("webhook plugin `{plugin}` failed: {error}")), events);
+                    }
+                }
             }
         }
-        Ok(None)
+        (Ok(None), events)
     }
 }
 
 fn check(plugin: String, formatted: wit::Formatted) -> Result<FormattedWebhook, CallError> {
+    if formatted.body.len() > MAX_BODY_BYTES {
+        return Err(CallError::Invalid(format!("the body is larger than {MAX_BODY_BYTES} bytes")));
+    }
     let body =
         String::from_utf8(formatted.body).map_err(|_| CallError::Invalid("the body is not UTF-8 text".into()))?;
     if formatted.content_type.parse::<reqwest::header::HeaderValue>().is_err() || !formatted.content_type.contains('/')

@@ -2,7 +2,8 @@
 //!
 //! Configuration: `{"behaviour": "<b>"}`; on `validate`:
 //! `allow` (default) allows; `deny` denies (`/prompt`: "hostile says no"); `trap` panics;
-//! `loop` spins forever; `allocate` allocates and touches memory until allocation
+//! `loop` spins forever; `sleep` sleeps for an hour (a wait inside a host call);
+//! `allocate` allocates and touches memory until allocation
 //! fails; `flood` logs 100 000 × 1 KiB lines and writes 10 MiB to stdout and stderr,
 //! then allows; `rewrite` rewrites the prompt to `"rewritten: " + prompt`.
 
@@ -32,6 +33,8 @@ pub enum Behaviour {
     Trap,
     /// Never return.
     Loop,
+    /// Wait in the host (a monotonic-clock pollable) for an hour.
+    Sleep,
     /// Exhaust memory.
     Allocate,
     /// Flood the log, stdout and stderr.
@@ -56,6 +59,10 @@ impl Policy for HostilePolicy {
             Behaviour::Deny => Decision::deny_one("/prompt", "hostile says no"),
             Behaviour::Trap => unreachable!("hostile-policy traps on purpose"),
             Behaviour::Loop => spin(),
+            Behaviour::Sleep => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Decision::Allow
+            }
             Behaviour::Allocate => allocate(),
             Behaviour::Flood => {
                 flood();
