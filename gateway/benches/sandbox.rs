@@ -56,6 +56,7 @@ async fn measure(runs: usize) -> String {
                 claude_args: &[],
                 env: &env,
                 network: Network::None,
+                tokens: None,
             })
             .expect("launch");
         let cgroups: Vec<_> = launch.cgroup.iter().flat_map(|c| c.procs_files()).collect();

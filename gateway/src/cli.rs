@@ -138,6 +138,12 @@ enum KeysCommand {
         /// Spending cap per UTC month, in US dollars.
         #[arg(long)]
         budget_per_month: Option<f64>,
+        /// Token cap per UTC day (input, cache and output together).
+        #[arg(long)]
+        token_budget_per_day: Option<u64>,
+        /// Token cap per UTC month.
+        #[arg(long)]
+        token_budget_per_month: Option<u64>,
     },
     /// List keys.
     List,
@@ -271,7 +277,18 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             webhook_url,
             budget_per_day,
             budget_per_month,
+            token_budget_per_day,
+            token_budget_per_month,
         } => {
+            let tokens = |n: Option<u64>, flag: &str| match n {
+                Some(n) if (1..=crate::api::MAX_TOKEN_BUDGET).contains(&n) => Ok(Some(n as i64)),
+                Some(_) => Err(format!("{flag} must be a whole number of tokens from 1 to 10^12")),
+                None => Ok(None),
+            };
+            let (token_budget_per_day, token_budget_per_month) = (
+                tokens(token_budget_per_day, "--token-budget-per-day")?,
+                tokens(token_budget_per_month, "--token-budget-per-month")?,
+            );
             let micros = |usd: Option<f64>, flag: &str| match usd {
                 Some(usd) => crate::store::budget_micros(usd)
                     .map(Some)
@@ -297,6 +314,8 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 webhook_url,
                 budget_micros_per_day,
                 budget_micros_per_month,
+                token_budget_per_day,
+                token_budget_per_month,
             };
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;

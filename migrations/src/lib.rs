@@ -13,6 +13,7 @@ mod m20261125_000003_webhooks;
 mod m20261125_000004_retry_after;
 mod m20261125_000005_turn_cli;
 mod m20261125_000006_budgets;
+mod m20261125_000007_token_budgets;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_retry_after::Migration),
             Box::new(m20261125_000005_turn_cli::Migration),
             Box::new(m20261125_000006_budgets::Migration),
+            Box::new(m20261125_000007_token_budgets::Migration),
         ]
     }
 }

@@ -233,8 +233,8 @@ async fn hostile_plugins_cost_only_their_own_call() {
         entry("loop", "loop", "timeout_ms = 200"),
         entry("alloc", "allocate", "memory_mb = 16"),
         entry("sleep", "sleep", "timeout_ms = 300"),
-        entry("chatty", "flood", ""),
-        entry("flood", "flood", "max_log_lines = 10\nmax_host_calls = 1000000"),
+        entry("chatty", "flood", "timeout_ms = 10000"),
+        entry("flood", "flood", "max_log_lines = 10\nmax_host_calls = 1000000\ntimeout_ms = 10000"),
         entry("open", "trap", "on_error = \"fail_open\""),
         format!("[[plugins.chain]]\nname = \"escape\"\npath = {escape}\nkeys = [\"k-escape\"]\n"),
     ]

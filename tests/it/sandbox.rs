@@ -366,3 +366,49 @@ async fn a_daemon_dies_with_its_sandbox_even_when_the_supervisor_is_killed() {
     let done = gateway.wait_done(&key, id).await;
     assert_eq!(done["status"], "failed", "{done}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keys_token_budget_is_enforced_by_the_model_proxy() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let created = gateway.create_key_json(&["--name", "frugal", "--token-budget-per-day", "1000"]);
+    let (key, key_id) = (created["secret"].as_str().unwrap(), created["id"].as_str().unwrap());
+    assert_eq!(created["token_budget_per_day"], 1000, "{created}");
+
+    // One model request (thousands of tokens for the scripted model) spends the
+    // budget; the proxy refuses the next, and the run fails naming the limit.
+    let steps = vec![bash("echo one"), bash("echo two"), say("done")];
+    let (_, task) = gateway.post("/v1/execute", key, &json!({"prompt": scripted(steps), "wait_seconds": 60})).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["kind"], "resource_limit", "{task}");
+    assert_eq!(task["error"]["details"]["limit"], "tokens", "{task}");
+
+    // What the proxy counted is recorded, and the next submit is refused.
+    let (_, shown) = gateway.get(&format!("/v1/keys/{key_id}"), &gateway.admin_key).await;
+    let today = &shown["spend"]["today"];
+    let used = today["input_tokens"].as_i64().unwrap() + today["output_tokens"].as_i64().unwrap();
+    assert!(used >= 1000, "{shown}");
+    let (status, problem) = gateway.post("/v1/tasks", key, &json!({"prompt": "more"})).await;
+    assert_eq!(status, 402, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("tokens today"), "{problem}");
+
+    // Raised over the API, the key runs again.
+    let raised = json!({"token_budget_per_day": 10_000_000, "token_budget_per_month": 20_000_000});
+    let response = gateway
+        .request(reqwest::Method::PATCH, &format!("/v1/keys/{key_id}"), &gateway.admin_key)
+        .json(&raised)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, done) =
+        gateway.post("/v1/execute", key, &json!({"prompt": scripted(vec![say("ok")]), "wait_seconds": 60})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let bad = gateway
+        .request(reqwest::Method::PATCH, &format!("/v1/keys/{key_id}"), &gateway.admin_key)
+        .json(&json!({"token_budget_per_day": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

@@ -116,6 +116,8 @@ pub async fn update(
         webhook_url: key.webhook_url.clone(),
         budget_micros_per_day: key.budget_micros_per_day,
         budget_micros_per_month: key.budget_micros_per_month,
+        token_budget_per_day: key.token_budget_per_day,
+        token_budget_per_month: key.token_budget_per_month,
     };
     let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
     if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {
@@ -153,9 +155,14 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         webhook_url: None,
         budget_micros_per_day: None,
         budget_micros_per_month: None,
+        token_budget_per_day: None,
+        token_budget_per_month: None,
     };
     apply_fields(body, base, state)
 }
+
+/// The largest token budget a key can have.
+pub const MAX_TOKEN_BUDGET: u64 = 1_000_000_000_000;
 
 /// `base` with the body's fields applied; `null` clears an optional one.
 fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
@@ -199,6 +206,24 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 }
                 _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars or null")),
             },
+            "token_budget_per_day" | "token_budget_per_month" => {
+                let tokens = match value.as_u64().filter(|n| (1..=MAX_TOKEN_BUDGET).contains(n)) {
+                    Some(n) => Some(n as i64),
+                    None if value.is_null() => None,
+                    None => {
+                        errors.push(FieldError::new(
+                            pointer,
+                            "must be a whole number of tokens from 1 to 10^12, or null",
+                        ));
+                        continue;
+                    }
+                };
+                if field == "token_budget_per_day" {
+                    spec.token_budget_per_day = tokens;
+                } else {
+                    spec.token_budget_per_month = tokens;
+                }
+            }
             "webhook_url" => match value.as_str() {
                 Some(url) => match check_url(url, &Allowlist::new(&state.config.webhooks.allowed_hosts)) {
                     Ok(_) => spec.webhook_url = Some(url.to_string()),

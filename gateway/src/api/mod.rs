@@ -30,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use health::Readiness;
+pub use keys::MAX_TOKEN_BUDGET;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use problem::ApiError;
 pub use schema::{KeyCreated, KeyView};

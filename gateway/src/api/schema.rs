@@ -91,12 +91,17 @@ pub struct KeyView {
     /// Spending caps: past one, submits get 402 (running tasks finish).
     pub budget_usd_per_day: Option<f64>,
     pub budget_usd_per_month: Option<f64>,
+    /// Token caps (input, cache and output together): past one, submits get 402 and
+    /// the model proxy refuses the key's running tasks more model requests.
+    pub token_budget_per_day: Option<i64>,
+    pub token_budget_per_month: Option<i64>,
     /// What the key's runs cost today and this month (UTC); on `GET /v1/keys/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spend: Option<KeySpend>,
 }
 
-/// Spending over a period, from Claude Code's reported costs.
+/// Spending over a period: cost as Claude Code reported it, tokens as it reported
+/// them or, where more, as the model proxy counted them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SpendView {
     pub cost_usd: f64,
@@ -147,6 +152,8 @@ impl From<&api_key::Model> for KeyView {
             webhook_secret_rotated_at: key.webhook_secret_rotated_at.map(format_ms),
             budget_usd_per_day: key.budget_micros_per_day.map(|m| m as f64 / 1e6),
             budget_usd_per_month: key.budget_micros_per_month.map(|m| m as f64 / 1e6),
+            token_budget_per_day: key.token_budget_per_day,
+            token_budget_per_month: key.token_budget_per_month,
             spend: None,
         }
     }
@@ -397,4 +404,10 @@ pub struct KeyRequest {
     budget_usd_per_day: Option<f64>,
     #[schema(exclusive_minimum = 0)]
     budget_usd_per_month: Option<f64>,
+    /// Token caps (input, cache and output together; UTC day and month): past one,
+    /// submits get 402, and the model proxy refuses the key's running tasks more.
+    #[schema(minimum = 1, maximum = 1000000000000_u64)]
+    token_budget_per_day: Option<u64>,
+    #[schema(minimum = 1, maximum = 1000000000000_u64)]
+    token_budget_per_month: Option<u64>,
 }

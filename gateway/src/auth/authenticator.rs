@@ -50,12 +50,24 @@ pub struct Principal {
     /// Spending caps in millionths of a US dollar.
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
+    /// Token caps (input, cache and output together).
+    pub token_budget_per_day: Option<i64>,
+    pub token_budget_per_month: Option<i64>,
 }
 
 impl Principal {
     /// `admin` may do everything.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
+    pub fn budgets(&self) -> crate::store::Budgets {
+        crate::store::Budgets {
+            micros_per_day: self.budget_micros_per_day,
+            micros_per_month: self.budget_micros_per_month,
+            tokens_per_day: self.token_budget_per_day,
+            tokens_per_month: self.token_budget_per_month,
+        }
     }
 }
 
@@ -127,6 +139,8 @@ impl Authenticator {
             max_queued_tasks: row.max_queued_tasks.max(0) as u32,
             budget_micros_per_day: row.budget_micros_per_day,
             budget_micros_per_month: row.budget_micros_per_month,
+            token_budget_per_day: row.token_budget_per_day,
+            token_budget_per_month: row.token_budget_per_month,
         });
         self.verified.insert(hash, principal.clone()).await;
         self.touch(&principal.key_id).await;

@@ -18,6 +18,9 @@ pub struct KeySpec {
     /// Spending caps in millionths of a US dollar.
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
+    /// Token caps (input, cache and output together).
+    pub token_budget_per_day: Option<i64>,
+    pub token_budget_per_month: Option<i64>,
 }
 
 /// Creates a key; returns its row and its secret (shown once, never stored). The
@@ -43,6 +46,8 @@ pub async fn issue_key(
         webhook_secret: crate::webhooks::signing::generate_secret(),
         budget_micros_per_day: spec.budget_micros_per_day,
         budget_micros_per_month: spec.budget_micros_per_month,
+        token_budget_per_day: spec.token_budget_per_day,
+        token_budget_per_month: spec.token_budget_per_month,
     };
     let model = store.insert_key(key, audit).await?;
     Ok((model, generated.secret))

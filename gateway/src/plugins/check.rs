@@ -107,6 +107,8 @@ async fn sample_call(plugins: &Plugins, hook: Hook, scratch: &std::path::Path) -
                 max_queued_tasks: 1,
                 budget_micros_per_day: None,
                 budget_micros_per_month: None,
+                token_budget_per_day: None,
+                token_budget_per_month: None,
             };
             match plugins.check_request(&mut request, &principal, &limits, &[], None).await {
                 Ok(events) => (describe_events(&events), true),

@@ -12,6 +12,7 @@ use super::hub::Hub;
 use crate::config::QueueConfig;
 use crate::plugins::{Plugins, Processed, TaskFacts};
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
+use crate::sandbox::KeyTokens;
 use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RetryRun, RunCost, Store};
 use crate::task::structured::check_answer;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
@@ -222,12 +223,14 @@ impl Queue {
         )));
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
+        let tokens = self.tokens_left(&task.key_id).await;
         let request = TurnRequest {
             task_id: &id,
             dirs: &dirs,
             prompt: &prompt,
             input: TurnInput { options: &options, resume_session: task.session_id.as_deref() },
             timeout: Duration::from_secs(options.timeout_seconds),
+            tokens: tokens.as_ref(),
         };
         let report = self.runner.run(request, sink, stop_rx).await;
         let _ = writer.await;
@@ -327,6 +330,7 @@ impl Queue {
                 let ending = Ending {
                     claude_code_version: version,
                     events: plugin_events,
+                    metered: report.metered,
                     ..Ending::new(status, Some(result), error)
                 };
                 self.finish(task, fence, ending).await;
@@ -341,6 +345,7 @@ impl Queue {
                 let ending = Ending {
                     claude_code_version: version,
                     events: processed.events,
+                    metered: report.metered,
                     ..Ending::new(TaskStatus::Cancelled, Some(processed.result), Some(error))
                 };
                 self.finish(task, fence, ending).await;
@@ -367,16 +372,17 @@ impl Queue {
     /// whether it did.
     async fn wait_for_budget(&self, task: &crate::store::entities::task::Model, fence: &Fence) -> bool {
         let Ok(Some(key)) = self.store.key(&task.key_id).await else { return false };
-        if key.budget_micros_per_day.is_none() && key.budget_micros_per_month.is_none() {
+        let budgets = crate::store::Budgets::of_key(&key);
+        if budgets.is_empty() {
             return false;
         }
         let now = crate::timestamp::now_ms();
         let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
         let (tomorrow, next_month) = crate::store::next_day_and_month(now);
-        let until = match spend.over(key.budget_micros_per_day, key.budget_micros_per_month) {
-            (_, Some(_)) => next_month,
-            (Some(_), None) => tomorrow,
-            (None, None) => return false,
+        let until = match spend.reached(&budgets) {
+            Some(reached) if reached.monthly => next_month,
+            Some(_) => tomorrow,
+            None => return false,
         };
         let notice = format!(
             "the key's budget is spent; the task waits until {} when it resets",
@@ -442,6 +448,17 @@ impl Queue {
         }
     }
 
+    /// What the key's token budget leaves for this run, if it has one.
+    async fn tokens_left(&self, key_id: &str) -> Option<KeyTokens> {
+        let key = self.store.key(key_id).await.ok()??;
+        let budgets = crate::store::Budgets::of_key(&key);
+        if !budgets.has_tokens() {
+            return None;
+        }
+        let spend = self.store.spend(key_id, crate::timestamp::now_ms()).await.ok()?;
+        Some(KeyTokens { key_id: key_id.to_string(), left: spend.tokens_left(&budgets)? })
+    }
+
     /// What a task needs from its key and row for the plugin hooks.
     async fn task_facts(&self, task: &crate::store::entities::task::Model, status: TaskStatus) -> TaskFacts {
         let key_name = match self.store.key(&task.key_id).await {
@@ -459,7 +476,7 @@ impl Queue {
     }
 
     async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
-        let Ending { status, result, error, claude_code_version, events: plugin_events } = ending;
+        let Ending { status, result, error, claude_code_version, events: plugin_events, metered } = ending;
         let facts = self.task_facts(task, status).await;
         let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref()).await;
         events.splice(0..0, plugin_events);
@@ -478,7 +495,7 @@ impl Queue {
             events,
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             claude_code_version,
-            cost: result.as_ref().map(|r| RunCost::of(&task.key_id, r.cost_usd, &r.usage)),
+            cost: result.as_ref().map(|r| RunCost::of(&task.key_id, r.cost_usd, &r.usage).at_least(metered)),
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),
@@ -624,10 +641,12 @@ struct Ending {
     claude_code_version: Option<String>,
     /// `plugin` events of the result hook, recorded before the result.
     events: Vec<EventRecord>,
+    /// Tokens the model proxy counted (input with cache, output).
+    metered: Option<(u64, u64)>,
 }
 
 impl Ending {
     fn new(status: TaskStatus, result: Option<crate::task::TaskResult>, error: Option<TaskError>) -> Self {
-        Self { status, result, error, claude_code_version: None, events: Vec::new() }
+        Self { status, result, error, claude_code_version: None, events: Vec::new(), metered: None }
     }
 }

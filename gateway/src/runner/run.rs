@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
 use crate::config::ClaudeConfig;
 use crate::sandbox::monitor::{Exceeded, Monitor};
-use crate::sandbox::{Launch, Network, RunSpec, Sandbox};
+use crate::sandbox::{KeyTokens, Launch, Network, RunSpec, Sandbox};
 use crate::store::EventRecord;
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -64,6 +65,8 @@ pub struct TurnRequest<'a> {
     pub prompt: &'a str,
     pub input: TurnInput<'a>,
     pub timeout: Duration,
+    /// The key's token budget, for the model proxy.
+    pub tokens: Option<&'a KeyTokens>,
 }
 
 /// How a run ended.
@@ -79,6 +82,8 @@ pub struct RunReport {
     pub lingered: bool,
     /// The sandbox limit the run went past.
     pub exceeded: Option<Exceeded>,
+    /// Input (with cache) and output tokens the model proxy counted, when it served the run.
+    pub metered: Option<(u64, u64)>,
 }
 
 /// Starts and supervises Claude Code processes.
@@ -303,6 +308,17 @@ impl Runner {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
+        if let Some(token) = &launch.token {
+            let meter = &token.meter;
+            report.metered =
+                Some((meter.input_tokens.load(Ordering::Relaxed), meter.output_tokens.load(Ordering::Relaxed)));
+            if meter.budget_spent.load(Ordering::Relaxed) && report.exceeded.is_none() {
+                let message = "the API key's token budget is spent; the model proxy refused further requests";
+                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", message)]));
+                report.exceeded = Some(Exceeded { limit: "tokens", message: message.to_string() });
+                report.stop = Some(Stop::ResourceLimit);
+            }
+        }
         // The run is over: its proxy credentials end here.
         drop((launch.token, launch.egress_token));
         report
@@ -405,6 +421,7 @@ impl Runner {
             claude_args: &args,
             env: &env,
             network: Network::parse(&request.input.options.network),
+            tokens: request.tokens,
         })?;
         let mut command = Command::new(&self.supervisor_exe);
         command

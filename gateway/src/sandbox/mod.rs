@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::{SandboxConfig, SandboxMode};
-pub use model_proxy::{ModelProxy, RunToken, Upstream};
+pub use model_proxy::{KeyTokens, ModelProxy, RunToken, Upstream};
 pub use probe::Capabilities;
 
 use bwrap::inside;
@@ -134,6 +134,8 @@ pub struct RunSpec<'a> {
     /// The environment the run would get unconfined (host paths, real credentials).
     pub env: &'a [(String, String)],
     pub network: Network,
+    /// The key's token budget, enforced by the model proxy.
+    pub tokens: Option<&'a KeyTokens>,
 }
 
 /// How to start one run, and what to keep until it ends.
@@ -256,7 +258,7 @@ impl Sandbox {
         if self.confinement == Confinement::None {
             return Ok(Launch { program, args, env: run.env.to_vec(), token: None, egress_token: None, cgroup: None });
         }
-        let token = self.model.as_ref().map(|m| m.register());
+        let token = self.model.as_ref().map(|m| m.register(run.tokens));
         let mut env: Vec<(String, String)> =
             run.env.iter().filter(|(k, _)| !model_proxy::is_credential(k)).cloned().collect();
         if let Some(token) = &token {

@@ -7,11 +7,17 @@
 //! forwards to the configured upstream, streams the answer back, and meters the
 //! tokens each run used. The real key is in no environment, argument or file of the
 //! sandbox.
+//!
+//! A key with a token budget gets an allowance, shared by its live runs and
+//! counted down as answers stream through: once it is spent, the proxy refuses
+//! the key's runs further model requests (the run then fails `resource_limit`,
+//! limit `tokens`). An answer already streaming is not cut, so a key can go past
+//! its budget by at most one answer per live run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -78,6 +84,36 @@ pub struct Meter {
     pub requests: AtomicU64,
     pub input_tokens: AtomicU64,
     pub output_tokens: AtomicU64,
+    /// The key's allowance this run draws on, if the key has a token budget.
+    allowance: Option<Arc<Allowance>>,
+    /// A model request of this run was refused because the allowance was spent.
+    pub budget_spent: AtomicBool,
+}
+
+impl Meter {
+    fn spend(&self, tokens: u64) {
+        if let Some(allowance) = &self.allowance {
+            allowance.left.fetch_sub(tokens as i64, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the run may make another model request.
+    fn may_request(&self) -> bool {
+        self.allowance.as_ref().is_none_or(|a| a.left.load(Ordering::Relaxed) > 0)
+    }
+}
+
+/// Tokens a key may still use, shared by all its live runs.
+#[derive(Debug)]
+struct Allowance {
+    left: AtomicI64,
+}
+
+/// A key's token budget as a run starts: what its recorded spending leaves.
+#[derive(Debug, Clone)]
+pub struct KeyTokens {
+    pub key_id: String,
+    pub left: i64,
 }
 
 type Tokens = Mutex<HashMap<String, Arc<Meter>>>;
@@ -85,6 +121,7 @@ type Tokens = Mutex<HashMap<String, Arc<Meter>>>;
 /// The proxy's shared state.
 pub struct ModelProxy {
     tokens: Arc<Tokens>,
+    allowances: Allowances,
     upstream: Upstream,
     client: reqwest::Client,
     socket: PathBuf,
@@ -116,7 +153,13 @@ impl ModelProxy {
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(std::io::Error::other)?;
-        let proxy = Arc::new(Self { tokens: Arc::default(), upstream, client, socket: socket.to_path_buf() });
+        let proxy = Arc::new(Self {
+            tokens: Arc::default(),
+            allowances: Allowances::default(),
+            upstream,
+            client,
+            socket: socket.to_path_buf(),
+        });
         let router = Router::new().fallback(forward).with_state(proxy.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
@@ -130,17 +173,36 @@ impl ModelProxy {
         &self.socket
     }
 
-    /// A fresh token for one run.
-    pub fn register(&self) -> RunToken {
+    /// A fresh token for one run, drawing on its key's token allowance if any.
+    pub fn register(&self, budget: Option<&KeyTokens>) -> RunToken {
         let token = format!(
             "ccgate-run-{}",
             crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        let meter = Arc::new(Meter::default());
+        let meter = Arc::new(Meter { allowance: budget.map(|b| self.allowances.of(b)), ..Meter::default() });
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(token.clone(), meter.clone());
         }
         RunToken { token, meter, tokens: self.tokens.clone() }
+    }
+}
+
+/// Per key with live runs: their shared allowance (gone with the last run).
+#[derive(Default)]
+struct Allowances(Mutex<HashMap<String, Weak<Allowance>>>);
+
+impl Allowances {
+    /// The key's live allowance; a new one from `budget` when none of its runs is
+    /// live (a live one has counted what the database has not recorded yet).
+    fn of(&self, budget: &KeyTokens) -> Arc<Allowance> {
+        let mut allowances = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        allowances.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(live) = allowances.get(&budget.key_id).and_then(Weak::upgrade) {
+            return live;
+        }
+        let fresh = Arc::new(Allowance { left: AtomicI64::new(budget.left) });
+        allowances.insert(budget.key_id.clone(), Arc::downgrade(&fresh));
+        fresh
     }
 }
 
@@ -187,6 +249,11 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     }
     for (name, value) in &upstream.custom_headers {
         headers.insert(name.clone(), value.clone());
+    }
+    if !meter.may_request() {
+        meter.budget_spent.store(true, Ordering::Relaxed);
+        metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
+        return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
     }
     meter.requests.fetch_add(1, Ordering::Relaxed);
     let answer = match proxy.client.request(parts.method, &url).headers(headers).body(body).send().await {
@@ -268,11 +335,13 @@ impl UsageTap {
                     + count(usage, "cache_read_input_tokens")
                     + count(usage, "cache_creation_input_tokens");
                 self.meter.input_tokens.fetch_add(input, Ordering::Relaxed);
+                self.meter.spend(input);
                 metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "input").increment(input);
             }
             Some("message_delta") => {
                 let output = count(&event["usage"], "output_tokens");
                 self.meter.output_tokens.fetch_add(output, Ordering::Relaxed);
+                self.meter.spend(output);
                 metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
             }
             _ => {}
@@ -299,5 +368,27 @@ mod tests {
         for name in ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "ANTHROPIC_MODEL", "CLAUDE_CODE_MAX_RETRIES"] {
             assert!(!is_credential(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_keys_live_runs_share_one_allowance() {
+        let allowances = Allowances::default();
+        let meter =
+            |budget: Option<&KeyTokens>| Meter { allowance: budget.map(|b| allowances.of(b)), ..Meter::default() };
+        let budget = KeyTokens { key_id: "key_1".into(), left: 100 };
+        let first = meter(Some(&budget));
+        let second = meter(Some(&KeyTokens { left: 1_000, ..budget.clone() }));
+        first.spend(60);
+        assert!(second.may_request(), "40 left");
+        second.spend(40);
+        assert!(!first.may_request() && !second.may_request(), "spent by the two together");
+        let other_key = meter(Some(&KeyTokens { key_id: "key_2".into(), left: 5 }));
+        assert!(other_key.may_request());
+        let unbudgeted = meter(None);
+        unbudgeted.spend(1_000_000);
+        assert!(unbudgeted.may_request());
+        drop((first, second));
+        let later = meter(Some(&KeyTokens { left: 7, ..budget }));
+        assert!(later.may_request(), "with no live run, the allowance is read afresh");
     }
 }

@@ -12,7 +12,7 @@ use super::cgroup::RunCgroup;
 /// The limit a run went past.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exceeded {
-    /// `memory`, `processes`, `cpu` or `disk`.
+    /// `memory`, `processes`, `cpu`, `disk`, or `tokens` (the key's token budget).
     pub limit: &'static str,
     pub message: String,
 }

@@ -21,6 +21,8 @@ pub struct NewKey {
     pub webhook_secret: String,
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
+    pub token_budget_per_day: Option<i64>,
+    pub token_budget_per_month: Option<i64>,
 }
 
 impl Store {
@@ -46,6 +48,8 @@ impl Store {
             webhook_secret_rotated_at: Set(None),
             budget_micros_per_day: Set(key.budget_micros_per_day),
             budget_micros_per_month: Set(key.budget_micros_per_month),
+            token_budget_per_day: Set(key.token_budget_per_day),
+            token_budget_per_month: Set(key.token_budget_per_month),
         }
         .insert(&txn)
         .await
@@ -148,6 +152,8 @@ impl Store {
             .col_expr(api_key::Column::WebhookUrl, Expr::value(spec.webhook_url.clone()))
             .col_expr(api_key::Column::BudgetMicrosPerDay, Expr::value(spec.budget_micros_per_day))
             .col_expr(api_key::Column::BudgetMicrosPerMonth, Expr::value(spec.budget_micros_per_month))
+            .col_expr(api_key::Column::TokenBudgetPerDay, Expr::value(spec.token_budget_per_day))
+            .col_expr(api_key::Column::TokenBudgetPerMonth, Expr::value(spec.token_budget_per_month))
             .filter(api_key::Column::Id.eq(id))
             .filter(api_key::Column::RevokedAt.is_null())
             .exec(&txn)

@@ -29,6 +29,18 @@ impl RunCost {
     }
 }
 
+impl RunCost {
+    /// The tokens the model proxy counted, where they are more than the run
+    /// reported: what the proxy saw cannot be talked down from inside the sandbox.
+    pub fn at_least(mut self, metered: Option<(u64, u64)>) -> Self {
+        if let Some((input, output)) = metered {
+            self.input_tokens = Ord::max(self.input_tokens, input as i64);
+            self.output_tokens = Ord::max(self.output_tokens, output as i64);
+        }
+        self
+    }
+}
+
 /// Millionths of a US dollar, as spend and budgets are kept.
 pub fn usd_to_micros(usd: f64) -> i64 {
     (usd * 1e6).round() as i64
@@ -55,19 +67,90 @@ pub struct Spend {
     pub this_month: SpendTotals,
 }
 
-/// A budget that spending has reached, in millionths of a US dollar.
+/// A key's caps: cost in millionths of a US dollar and tokens (input, cache and
+/// output together), per UTC day and month; `None`: no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budgets {
+    pub micros_per_day: Option<i64>,
+    pub micros_per_month: Option<i64>,
+    pub tokens_per_day: Option<i64>,
+    pub tokens_per_month: Option<i64>,
+}
+
+impl Budgets {
+    pub fn of_key(key: &super::entities::api_key::Model) -> Self {
+        Self {
+            micros_per_day: key.budget_micros_per_day,
+            micros_per_month: key.budget_micros_per_month,
+            tokens_per_day: key.token_budget_per_day,
+            tokens_per_month: key.token_budget_per_month,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub fn has_tokens(&self) -> bool {
+        self.tokens_per_day.is_some() || self.tokens_per_month.is_some()
+    }
+}
+
+/// A budget that spending has reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reached {
+    /// `today` or `this month`.
+    pub period: &'static str,
+    /// True for the monthly budget (it resets later).
+    pub monthly: bool,
+    pub tokens: bool,
     pub spent: i64,
     pub budget: i64,
 }
 
+impl std::fmt::Display for Reached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let period = self.period;
+        if self.tokens {
+            write!(f, "the key has used {} tokens {period}; its budget is {} tokens", self.spent, self.budget)
+        } else {
+            let (spent, budget) = (self.spent as f64 / 1e6, self.budget as f64 / 1e6);
+            write!(f, "the key has spent {spent:.4} USD {period}; its budget is {budget:.4} USD")
+        }
+    }
+}
+
+impl SpendTotals {
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
 impl Spend {
-    /// Today's budget and this month's, each if this spending has reached it.
-    pub fn over(&self, per_day: Option<i64>, per_month: Option<i64>) -> (Option<Reached>, Option<Reached>) {
-        let reached =
-            |spent: i64, budget: Option<i64>| budget.filter(|b| spent >= *b).map(|budget| Reached { spent, budget });
-        (reached(self.today.cost_micros, per_day), reached(self.this_month.cost_micros, per_month))
+    /// The budget this spending has reached, if any: a monthly one first (it
+    /// lasts longer), cost before tokens.
+    pub fn reached(&self, budgets: &Budgets) -> Option<Reached> {
+        let (today, month) = (&self.today, &self.this_month);
+        [
+            ("this month", true, false, month.cost_micros, budgets.micros_per_month),
+            ("this month", true, true, month.tokens(), budgets.tokens_per_month),
+            ("today", false, false, today.cost_micros, budgets.micros_per_day),
+            ("today", false, true, today.tokens(), budgets.tokens_per_day),
+        ]
+        .into_iter()
+        .find_map(|(period, monthly, tokens, spent, budget)| {
+            budget.filter(|b| spent >= *b).map(|budget| Reached { period, monthly, tokens, spent, budget })
+        })
+    }
+
+    /// Tokens left before a token budget is reached (`None`: no token budget).
+    pub fn tokens_left(&self, budgets: &Budgets) -> Option<i64> {
+        let day = budgets.tokens_per_day.map(|b| b - self.today.tokens());
+        let month = budgets.tokens_per_month.map(|b| b - self.this_month.tokens());
+        match (day, month) {
+            (Some(d), Some(m)) => Some(Ord::min(d, m)),
+            (d, m) => d.or(m),
+        }
     }
 }
 
@@ -160,6 +243,8 @@ fn add(into: &mut SpendTotals, more: SpendTotals) {
 
 #[cfg(test)]
 mod tests {
+    use super::{Budgets, Spend, SpendTotals};
+
     #[test]
     fn budgets_reset_at_utc_midnight_and_month_start() {
         // 2026-12-31T23:00:00Z
@@ -173,5 +258,30 @@ mod tests {
     fn days_are_utc_dates() {
         assert_eq!(super::day_of(0), "1970-01-01");
         assert_eq!(super::day_of(1_795_000_000_000), "2026-11-18");
+    }
+
+    #[test]
+    fn budgets_reached_name_the_cap_and_tokens_left_take_the_tighter_one() {
+        let totals = |cost_micros, input_tokens, output_tokens| SpendTotals {
+            cost_micros,
+            input_tokens,
+            output_tokens,
+            runs: 1,
+        };
+        let spend = Spend { today: totals(500, 300, 100), this_month: totals(9_000, 3_000, 1_000) };
+        let none = Budgets::default();
+        assert_eq!(spend.reached(&none), None);
+        assert_eq!(spend.tokens_left(&none), None);
+        let tokens = Budgets { tokens_per_day: Some(1_000), tokens_per_month: Some(4_500), ..none };
+        assert_eq!(spend.reached(&tokens), None);
+        assert_eq!(spend.tokens_left(&tokens), Some(500), "the month has 500 left, the day 600");
+        let over = Budgets { tokens_per_day: Some(400), ..none };
+        let reached = spend.reached(&over).unwrap();
+        assert_eq!(reached.to_string(), "the key has used 400 tokens today; its budget is 400 tokens");
+        assert!(!reached.monthly);
+        let money = Budgets { micros_per_month: Some(9_000), tokens_per_day: Some(400), ..none };
+        let reached = spend.reached(&money).unwrap();
+        assert!(reached.monthly && !reached.tokens, "the monthly budget first: {reached:?}");
+        assert_eq!(reached.to_string(), "the key has spent 0.0090 USD this month; its budget is 0.0090 USD");
     }
 }

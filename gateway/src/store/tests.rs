@@ -26,6 +26,8 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
         webhook_secret: crate::webhooks::signing::generate_secret(),
         budget_micros_per_day: None,
         budget_micros_per_month: None,
+        token_budget_per_day: None,
+        token_budget_per_month: None,
     };
     store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
 }

@@ -31,8 +31,8 @@ pub enum TaskServiceError {
     QueueFull { queued: u64 },
     #[error("the task is {status}; {action} needs a finished task")]
     Conflict { status: String, action: &'static str },
-    #[error("the key has spent {spent_usd:.4} USD {period}; its budget is {budget_usd:.4} USD")]
-    BudgetExceeded { period: &'static str, spent_usd: f64, budget_usd: f64 },
+    #[error("{0}")]
+    BudgetExceeded(crate::store::Reached),
     #[error("the task's workspace expired and was deleted (retention.workspace_ttl)")]
     WorkspaceExpired,
     #[error("this Idempotency-Key was used in the last 24 h with a different request")]
@@ -151,17 +151,13 @@ impl TaskService {
     /// Refuses a key that has spent its daily or monthly budget (its running tasks
     /// are not stopped; their cost still counts).
     async fn check_budget(&self, principal: &Principal) -> Result<(), TaskServiceError> {
-        if principal.budget_micros_per_day.is_none() && principal.budget_micros_per_month.is_none() {
+        let budgets = principal.budgets();
+        if budgets.is_empty() {
             return Ok(());
         }
         let spend = self.store.spend(&principal.key_id, crate::timestamp::now_ms()).await?;
-        let (day, month) = spend.over(principal.budget_micros_per_day, principal.budget_micros_per_month);
-        match day.map(|d| ("today", d)).or(month.map(|m| ("this month", m))) {
-            Some((period, reached)) => Err(TaskServiceError::BudgetExceeded {
-                period,
-                spent_usd: reached.spent as f64 / 1e6,
-                budget_usd: reached.budget as f64 / 1e6,
-            }),
+        match spend.reached(&budgets) {
+            Some(reached) => Err(TaskServiceError::BudgetExceeded(reached)),
             None => Ok(()),
         }
     }

@@ -32,6 +32,10 @@ pub struct Model {
     /// Spending caps in millionths of a US dollar; `None`: no cap.
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
+    /// Caps on the tokens (input, cache and output together) of the key's runs;
+    /// `None`: no cap.
+    pub token_budget_per_day: Option<i64>,
+    pub token_budget_per_month: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
