@@ -1,7 +1,9 @@
 //! The seccomp filters a run installs on itself (inside the sandbox helper): the
 //! system calls that reach into other processes or the kernel's configuration
 //! fail with `EPERM`; `io_uring` and `clone3` fail with `ENOSYS` so runtimes fall
-//! back to calls the filter can inspect.
+//! back to calls the filter can inspect; sockets only of the families a run uses
+//! (Unix, IPv4, IPv6); and on x86-64 every x32 system call (numbers with bit 30
+//! set), which the per-call rules would not see.
 
 use std::collections::BTreeMap;
 
@@ -52,8 +54,8 @@ const DENIED: &[libc::c_long] = &[
 const ABSENT: &[libc::c_long] =
     &[libc::SYS_io_uring_setup, libc::SYS_io_uring_enter, libc::SYS_io_uring_register, libc::SYS_clone3];
 
-/// Socket families no run needs.
-const DENIED_FAMILIES: [libc::c_int; 3] = [libc::AF_NETLINK, libc::AF_PACKET, libc::AF_VSOCK];
+/// The socket families a run may create; any other fails with `EPERM`.
+const ALLOWED_FAMILIES: [libc::c_int; 3] = [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6];
 
 /// Namespace flags `clone` may not use.
 const NAMESPACE_FLAGS: [libc::c_int; 7] = [
@@ -85,7 +87,28 @@ pub fn install(no_datagrams: bool) -> Result<(), String> {
         let program: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
         seccompiler::apply_filter(&program).map_err(|e| e.to_string())?;
     }
+    #[cfg(target_arch = "x86_64")]
+    seccompiler::apply_filter(&no_x32()).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// x32 system calls are x86-64 calls with bit 30 set in their number, under the
+/// same audit architecture: a filter keyed on exact numbers lets them through on
+/// kernels built with x32 support. This one refuses the whole range.
+#[cfg(target_arch = "x86_64")]
+fn no_x32() -> BpfProgram {
+    use seccompiler::sock_filter;
+    const LOAD_NR: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JUMP_GE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    vec![
+        // seccomp_data.nr is at offset 0.
+        sock_filter { code: LOAD_NR, jt: 0, jf: 0, k: 0 },
+        sock_filter { code: JUMP_GE, jt: 0, jf: 1, k: X32_SYSCALL_BIT },
+        sock_filter { code: RETURN, jt: 0, jf: 0, k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32 },
+        sock_filter { code: RETURN, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
+    ]
 }
 
 fn denied_rules(no_datagrams: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, String> {
@@ -94,10 +117,10 @@ fn denied_rules(no_datagrams: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, S
     };
     let rule = |conditions: Vec<SeccompCondition>| SeccompRule::new(conditions).map_err(|e| e.to_string());
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|call| (*call, Vec::new())).collect();
-    let mut socket = Vec::new();
-    for family in DENIED_FAMILIES {
-        socket.push(rule(vec![condition(0, SeccompCmpOp::Eq, family)?])?);
-    }
+    // One rule whose conditions all hold for a family outside the list.
+    let other_family =
+        ALLOWED_FAMILIES.iter().map(|family| condition(0, SeccompCmpOp::Ne, *family)).collect::<Result<Vec<_>, _>>()?;
+    let mut socket = vec![rule(other_family)?];
     if no_datagrams {
         for family in [libc::AF_INET, libc::AF_INET6] {
             for kind in [libc::SOCK_DGRAM, libc::SOCK_RAW] {
