@@ -209,13 +209,15 @@ print('socket:', s.recv(200).split(b'\r\n')[0].decode())
 #[tokio::test(flavor = "multi_thread")]
 async fn the_allowlist_reaches_allowed_hosts_only() {
     let model = Model::start().await;
-    // `localhost` stands for an internal mirror: allowed, and marked private so that
-    // its loopback address is accepted.
-    let config = "[sandbox]\nallowed_hosts = [\"localhost\", \"pypi.org\"]\nprivate_hosts = [\"localhost\"]\n";
-    let (gateway, _config) = gateway_with(&model, config, "auto").await;
+    // `localhost` on the mirror's port stands for an internal mirror: allowed, and
+    // marked private so that its loopback address is accepted.
+    let mirror = http_server("hello from the mirror").await;
+    let config =
+        format!("[sandbox]\nallowed_hosts = [\"localhost:{mirror}\", \"pypi.org\"]\nprivate_hosts = [\"localhost\"]\n");
+    let (gateway, _config) = gateway_with(&model, &config, "auto").await;
     let key = gateway.create_key(&["--name", "dev"]);
     let gateway_addr = gateway.url.trim_start_matches("http://").to_string();
-    let mirror = http_server("hello from the mirror").await;
+    let gateway_port = gateway_addr.rsplit(':').next().unwrap().to_string();
     let commands = [
         format!("curl -sSf -m 10 http://localhost:{mirror}/simple/ && echo"),
         format!("curl -sSfp -m 10 http://localhost:{mirror}/tunnel && echo"),
@@ -225,6 +227,8 @@ async fn the_allowlist_reaches_allowed_hosts_only() {
         attempt("ip-literal", "curl -sSf -m 5 http://1.1.1.1/"),
         attempt("metadata", "curl -sSf -m 5 http://169.254.169.254/latest/meta-data/"),
         attempt("gateway-port", &format!("curl -sSf -m 5 http://{gateway_addr}/healthz")),
+        // The allowed name on another port (here the gateway's own API).
+        attempt("other-port", &format!("curl -sSf -m 5 http://localhost:{gateway_port}/healthz")),
         attempt("no-proxy", &format!("curl -sSf -m 5 --noproxy '*' http://localhost:{mirror}/")),
         // The proxy's socket itself, with this run's credentials (from HTTP_PROXY).
         raw_proxy_request(mirror, true),
@@ -233,7 +237,10 @@ async fn the_allowlist_reaches_allowed_hosts_only() {
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(output.matches("hello from the mirror").count(), 2, "plain and CONNECT:\n{output}");
     assert!(output.contains("socket: HTTP/1.1 200"), "{output}");
-    assert_all_blocked(&output, &["public-only", "other-host", "ip-literal", "metadata", "gateway-port", "no-proxy"]);
+    assert_all_blocked(
+        &output,
+        &["public-only", "other-host", "ip-literal", "metadata", "gateway-port", "other-port", "no-proxy"],
+    );
 
     // A run without `allowlist` sees the socket too, but has no credentials for it.
     let (task, output) =

@@ -30,25 +30,56 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub struct HostPattern {
     suffix: bool,
     name: String,
+    ports: Ports,
+}
+
+/// The ports a pattern opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ports {
+    /// 80 and 443: a bare name means the web.
+    Web,
+    One(u16),
+    Any,
 }
 
 impl HostPattern {
+    /// `pypi.org` (ports 80 and 443), `*.github.com` (its subdomains), either with
+    /// `:port` or `:*` (any port).
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim().to_ascii_lowercase();
-        let (suffix, name) = match text.strip_prefix("*.") {
+        let invalid = || {
+            "must be a host name like \"pypi.org\" or \"*.github.com\", optionally with \":port\" or \":*\" \
+             (no IP addresses or paths)"
+                .to_string()
+        };
+        let (host, ports) = match text.rsplit_once(':') {
+            None => (text.as_str(), Ports::Web),
+            Some((host, "*")) => (host, Ports::Any),
+            Some((host, port)) => (host, Ports::One(port.parse().ok().filter(|p| *p > 0).ok_or_else(invalid)?)),
+        };
+        let (suffix, name) = match host.strip_prefix("*.") {
             Some(rest) => (true, rest.to_string()),
-            None => (false, text.clone()),
+            None => (false, host.to_string()),
         };
         let valid_label =
             |l: &str| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if name.is_empty() || !name.split('.').all(valid_label) || name.parse::<std::net::IpAddr>().is_ok() {
-            return Err(
-                "must be a host name like \"pypi.org\" or \"*.github.com\" (no IP addresses, ports or paths)".into()
-            );
+            return Err(invalid());
         }
-        Ok(Self { suffix, name })
+        Ok(Self { suffix, name, ports })
     }
 
+    /// Whether a request for `host:port` is allowed.
+    pub fn allows(&self, host: &str, port: u16) -> bool {
+        let port_ok = match self.ports {
+            Ports::Web => port == 80 || port == 443,
+            Ports::One(allowed) => port == allowed,
+            Ports::Any => true,
+        };
+        port_ok && self.matches(host)
+    }
+
+    /// Whether the name matches, whatever the port.
     pub fn matches(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if self.suffix {
@@ -200,8 +231,8 @@ impl EgressProxy {
         if host.parse::<std::net::IpAddr>().is_ok() {
             return Err(format!("{host} is an IP address; only allowed host names are reachable"));
         }
-        if !self.allowed.iter().any(|p| p.matches(host)) {
-            return Err(format!("{host} is not in sandbox.allowed_hosts"));
+        if !self.allowed.iter().any(|p| p.allows(host, port)) {
+            return Err(format!("{host}:{port} is not in sandbox.allowed_hosts"));
         }
         let addresses =
             tokio::net::lookup_host((host, port)).await.map_err(|e| format!("{host} does not resolve: {e}"))?;
@@ -286,8 +317,14 @@ mod tests {
         assert!(exact.matches("pypi.org") && exact.matches("pypi.org.") && !exact.matches("evil-pypi.org"));
         let wild = HostPattern::parse("*.github.com").unwrap();
         assert!(wild.matches("api.github.com") && !wild.matches("github.com") && !wild.matches("evilgithub.com"));
-        for bad in ["10.0.0.1", "", "a..b", "host:443", "http://x", "*."] {
+        for bad in ["10.0.0.1", "10.0.0.1:80", "", "a..b", "host:0", "host:x", "http://x", "*.", "a/b:80"] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
+        // A bare name opens the web ports only; a port or `*` says otherwise.
+        assert!(exact.allows("pypi.org", 443) && exact.allows("pypi.org", 80) && !exact.allows("pypi.org", 22));
+        let mirror = HostPattern::parse("mirror.internal:8081").unwrap();
+        assert!(mirror.allows("mirror.internal", 8081) && !mirror.allows("mirror.internal", 443));
+        let any = HostPattern::parse("*.corp.example:*").unwrap();
+        assert!(any.allows("git.corp.example", 2222) && !any.allows("corp.example", 443));
     }
 }
