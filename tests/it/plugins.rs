@@ -102,6 +102,7 @@ compliance_line = "Follow the ACME coding policy."
 [[plugins.chain]]
 name = "redact"
 path = {redact}
+filter_events = true
 
 [[plugins.chain]]
 name = "artifacts"
@@ -176,6 +177,9 @@ task_url = "https://dash.example.com/tasks/{{task_id}}"
     assert!(diff.contains("-print('v1')") && diff.contains("+print('v2')"), "{diff}");
 
     let events = gateway.events(&key, id, None).await;
+    let streamed = serde_json::to_string(&events.iter().map(|(_, _, data)| data).collect::<Vec<_>>()).unwrap();
+    assert!(!streamed.contains(aws) && !streamed.contains(github), "the events are filtered too: {streamed}");
+    assert!(streamed.contains("[REDACTED"), "{streamed}");
     let calls: Vec<(String, String)> = events_of_type(&events, "plugin")
         .iter()
         .map(|e| (e["plugin"].as_str().unwrap().to_string(), e["outcome"].as_str().unwrap().to_string()))
@@ -231,7 +235,7 @@ async fn hostile_plugins_cost_only_their_own_call() {
         "[plugins]\nquarantine_after_failures = 3\nquarantine_seconds = 600\n".to_string(),
         entry("trap", "trap", ""),
         entry("loop", "loop", "timeout_ms = 200"),
-        entry("alloc", "allocate", "memory_mb = 16"),
+        entry("alloc", "allocate", "memory_mb = 16\ntimeout_ms = 5000"),
         entry("sleep", "sleep", "timeout_ms = 300"),
         entry("chatty", "flood", "timeout_ms = 10000"),
         entry("flood", "flood", "max_log_lines = 10\nmax_host_calls = 1000000\ntimeout_ms = 10000"),

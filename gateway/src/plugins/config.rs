@@ -128,6 +128,12 @@ pub struct PluginSpec {
     /// The plugin's own configuration, checked against the schema it declares.
     #[serde(default)]
     pub config: Option<toml::Value>,
+    /// A result plugin also filters every event a run records (all but `status`
+    /// and `plugin`): it gets the event's data as `structured`, and what it returns
+    /// as `structured` is stored and streamed instead (e.g. redaction of what the
+    /// agent printed, not just of its final answer).
+    #[serde(default)]
+    pub filter_events: bool,
 }
 
 fn default_memory_mb() -> u32 {
@@ -169,6 +175,7 @@ impl PluginSpec {
             max_log_lines: default_max_log_lines(),
             max_output_bytes: default_max_output_bytes(),
             config,
+            filter_events: false,
         })
     }
 
@@ -186,6 +193,9 @@ impl PluginSpec {
         }
         if self.max_output_bytes > 1024 * 1024 {
             wrong.push(format!("max_output_bytes must be at most 1048576, not {}", self.max_output_bytes));
+        }
+        if self.filter_events && !self.hooks.is_empty() && !self.hooks.contains(&Hook::Result) {
+            wrong.push("filter_events needs the result hook".into());
         }
         if self.name.is_empty() || self.name.len() > 64 || self.name.chars().any(|c| c.is_control()) {
             wrong.push("name must be 1 to 64 printable characters".into());

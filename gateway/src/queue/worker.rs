@@ -204,6 +204,13 @@ impl Queue {
         tracing::info!(task_id = %id, attempt = fence.attempt, turn = task.current_turn, "run started");
 
         let (sink, messages) = mpsc::unbounded_channel();
+        // Result plugins with `filter_events` see the run's events before they are stored.
+        let filter = if self.plugins.serves(crate::plugins::Hook::Result) {
+            let facts = self.task_facts(&task, TaskStatus::Running).await;
+            self.plugins.filters_events(&facts.key_id, &facts.key_name).then(|| (self.plugins.clone(), facts))
+        } else {
+            None
+        };
         let writer = tokio::spawn(write_events(
             self.store.clone(),
             self.hub.clone(),
@@ -211,6 +218,7 @@ impl Queue {
             fence.clone(),
             messages,
             stop_tx.clone(),
+            filter,
         ));
         // Aborted however this function ends: a lease kept alive by a run that panicked
         // would hold the task forever.
@@ -530,6 +538,7 @@ async fn write_events(
     fence: Fence,
     mut messages: mpsc::UnboundedReceiver<RunnerMessage>,
     stop: watch::Sender<Option<Stop>>,
+    filter: Option<(Arc<Plugins>, TaskFacts)>,
 ) {
     let mut batch = Vec::new();
     while let Some(first) = messages.recv().await {
@@ -544,6 +553,9 @@ async fn write_events(
                 Ok(message) => take(message, &mut batch),
                 Err(_) => break,
             }
+        }
+        if let Some((plugins, facts)) = &filter {
+            plugins.filter_events(facts, &mut batch).await;
         }
         let mut lost = false;
         for attempt in 0..5u32 {

@@ -93,3 +93,66 @@ impl Plugins {
         Processed { result, error: None, events }
     }
 }
+
+impl Plugins {
+    /// Whether the key's runs have their events filtered by a result plugin.
+    pub fn filters_events(&self, key_id: &str, key_name: &str) -> bool {
+        self.chain_for(Hook::Result, key_id, key_name).iter().any(|e| e.plugin.spec.filter_events)
+    }
+
+    /// Runs the key's event-filtering result plugins over each event's data (all
+    /// events but `status` and `plugin`). An event a plugin fails on is withheld
+    /// when the plugin fails closed.
+    pub async fn filter_events(&self, task: &TaskFacts, events: &mut [EventRecord]) {
+        let chain: Vec<_> = self
+            .chain_for(Hook::Result, &task.key_id, &task.key_name)
+            .into_iter()
+            .filter(|e| e.plugin.spec.filter_events)
+            .collect();
+        if chain.is_empty() {
+            return;
+        }
+        for event in events.iter_mut().filter(|e| !matches!(e.event_type.as_str(), "status" | "plugin")) {
+            for entry in &chain {
+                let info = task.to_wit();
+                let given =
+                    result_to_wit(&TaskResult { structured: Some(event.data.clone()), ..TaskResult::default() });
+                let pre = entry.plugin.result.clone();
+                let (answer, _took) = self
+                    .invoke(
+                        entry,
+                        Hook::Result,
+                        Some(&task.id),
+                        Vec::new(),
+                        move |store| {
+                            Box::pin(async move {
+                                let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
+                                let instance = pre.instantiate_async(&mut *store).await?;
+                                instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
+                            })
+                        },
+                        |answer| match answer {
+                            Ok(processed) => processed
+                                .structured
+                                .as_deref()
+                                .map(serde_json::from_str::<Value>)
+                                .transpose()
+                                .map_err(|e| CallError::Invalid(format!("`structured` is not JSON: {e}"))),
+                            Err(refusal) => Ok(Some(json!({"withheld": clip_text(&refusal, MAX_REFUSAL_BYTES)}))),
+                        },
+                    )
+                    .await;
+                let plugin = &entry.plugin.spec.name;
+                match answer {
+                    Ok(Some(data)) => event.data = data,
+                    Ok(None) => event.data = json!({"withheld": format!("plugin `{plugin}` returned nothing for it")}),
+                    Err(error) if entry.plugin.spec.on_error(Hook::Result) == OnError::FailClosed => {
+                        event.data = json!({"withheld": format!("plugin `{plugin}` failed on it: {error}")});
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
