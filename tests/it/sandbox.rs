@@ -206,6 +206,35 @@ print('socket:', s.recv(200).split(b'\r\n')[0].decode())
     )
 }
 
+/// A CONNECT tunnel to the mirror through the run's proxy that starts a TLS
+/// handshake naming each of `names`: prints whether the proxy forwarded it.
+fn tunnel_naming(mirror: u16, names: &[&str]) -> String {
+    let names = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"python3 -c "
+import base64, os, socket, urllib.parse
+u = urllib.parse.urlsplit(os.environ['HTTP_PROXY'])
+def L(b, w): return len(b).to_bytes(w, 'big') + b
+def hello(name):
+    h = b'\x03\x03' + b'\x07' * 32 + b'\x00' + L(b'\x13\x01', 2) + b'\x01\x00'
+    h += L(b'\x00\x00' + L(L(b'\x00' + L(name.encode(), 2), 2), 2), 2)
+    return b'\x16\x03\x01' + L(b'\x01' + L(h, 3), 2)
+auth = base64.b64encode((u.username + ':' + u.password).encode()).decode()
+for name in [{names}]:
+    s = socket.create_connection((u.hostname, u.port))
+    s.sendall(('CONNECT localhost:{mirror} HTTP/1.1\r\nHost: localhost\r\nProxy-Authorization: Basic ' + auth + '\r\n\r\n').encode())
+    s.recv(100)
+    s.sendall(hello(name))
+    s.settimeout(5)
+    try:
+        got = s.recv(100)
+    except OSError:
+        got = b''
+    print('sni', name + ':', 'forwarded' if got else 'dropped')
+""#
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_allowlist_reaches_allowed_hosts_only() {
     let model = Model::start().await;
@@ -232,11 +261,15 @@ async fn the_allowlist_reaches_allowed_hosts_only() {
         attempt("no-proxy", &format!("curl -sSf -m 5 --noproxy '*' http://localhost:{mirror}/")),
         // The proxy's socket itself, with this run's credentials (from HTTP_PROXY).
         raw_proxy_request(mirror, true),
+        // TLS in a tunnel must name the vetted host (no fronting to a neighbour).
+        tunnel_naming(mirror, &["localhost", "evil.example"]),
     ];
     let (task, output) = run_steps(&gateway, &key, json!({"network": "allowlist"}), &commands).await;
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(output.matches("hello from the mirror").count(), 2, "plain and CONNECT:\n{output}");
     assert!(output.contains("socket: HTTP/1.1 200"), "{output}");
+    assert!(output.contains("sni localhost: forwarded"), "{output}");
+    assert!(output.contains("sni evil.example: dropped"), "{output}");
     assert_all_blocked(
         &output,
         &["public-only", "other-host", "ip-literal", "metadata", "gateway-port", "other-port", "no-proxy"],

@@ -20,6 +20,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
+use super::sni::FirstBytes;
 use crate::webhooks::guard::is_public;
 
 /// Longest request head read before the request is refused.
@@ -216,12 +217,28 @@ impl EgressProxy {
         else {
             return refuse(&mut client, 502, "the host could not be reached").await;
         };
-        metrics::counter!("ccgate_egress_requests_total", "outcome" => "allowed").increment(1);
+        let mut early = head[end..].to_vec();
         let sent = match rewritten {
-            None => client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await,
+            None => {
+                if client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() {
+                    return;
+                }
+                // A TLS tunnel must ask for the host that was vetted.
+                match first_bytes(&mut client, &mut early).await {
+                    FirstBytes::Name(name) if !name.eq_ignore_ascii_case(host.trim_end_matches('.')) => {
+                        tracing::info!(host = %host, port, server_name = %name, "egress refused: TLS names another host");
+                        metrics::counter!("ccgate_egress_requests_total", "outcome" => "refused").increment(1);
+                        return;
+                    }
+                    // A handshake cut short cannot be checked.
+                    FirstBytes::Incomplete => return,
+                    _ => Ok(()),
+                }
+            }
             Some(head) => upstream.write_all(head.as_bytes()).await,
         };
-        if sent.is_ok() && upstream.write_all(&head[end..]).await.is_ok() {
+        metrics::counter!("ccgate_egress_requests_total", "outcome" => "allowed").increment(1);
+        if sent.is_ok() && upstream.write_all(&early).await.is_ok() {
             let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
         }
     }
@@ -248,6 +265,26 @@ impl EgressProxy {
             Some(ip) => format!("{host} resolves to {ip}, which is not a public address"),
             None => format!("{host} does not resolve"),
         })
+    }
+}
+
+/// Reads a tunnel's first bytes into `early` until they tell whether (and for
+/// which host) they start a TLS handshake. A client that says nothing at first is
+/// not starting TLS (a TLS client speaks first); one that stops in the middle of
+/// its ClientHello stays `Incomplete`.
+async fn first_bytes(client: &mut UnixStream, early: &mut Vec<u8>) -> FirstBytes {
+    loop {
+        match super::sni::peek(early) {
+            FirstBytes::Incomplete if early.len() < super::sni::MAX_FIRST_RECORD => {}
+            decided => return decided,
+        }
+        let wait = if early.is_empty() { Duration::from_secs(2) } else { Duration::from_secs(30) };
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout(wait, client.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => early.extend_from_slice(&chunk[..n]),
+            _ if early.is_empty() => return FirstBytes::NotTls,
+            _ => return super::sni::peek(early),
+        }
     }
 }
 

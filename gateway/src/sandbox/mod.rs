@@ -18,6 +18,7 @@ pub mod model_proxy;
 pub mod monitor;
 pub mod probe;
 pub mod seccomp;
+mod sni;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

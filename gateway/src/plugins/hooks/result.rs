@@ -6,7 +6,12 @@
 
 use serde_json::{Value, json};
 
-use super::super::{CallError, Hook, OnError, Plugins, call_event};
+use wasmtime::Store;
+
+use super::super::bindings::v0::result::ResultPluginPre;
+use super::super::bindings::v0::types;
+use super::super::call::CallFuture;
+use super::super::{CallError, CallState, Hook, OnError, Plugins, call_event};
 use super::{TaskFacts, clip_text, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::{ErrorKind, TaskError, TaskResult};
@@ -30,20 +35,13 @@ impl Plugins {
         let mut events = Vec::new();
         for entry in self.chain_for(Hook::Result, &task.key_id, &task.key_name) {
             let (info, given) = (task.to_wit(), result_to_wit(&result));
-            let pre = entry.plugin.result.clone();
             let (answer, took) = self
                 .invoke(
                     &entry,
                     Hook::Result,
                     Some(&task.id),
                     Vec::new(),
-                    move |store| {
-                        Box::pin(async move {
-                            let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
-                        })
-                    },
+                    process_call(entry.plugin.result.clone(), info, given),
                     |answer| match answer {
                         Ok(processed) => {
                             let structured = processed
@@ -117,20 +115,13 @@ impl Plugins {
                 let info = task.to_wit();
                 let given =
                     result_to_wit(&TaskResult { structured: Some(event.data.clone()), ..TaskResult::default() });
-                let pre = entry.plugin.result.clone();
                 let (answer, _took) = self
                     .invoke(
                         entry,
                         Hook::Result,
                         Some(&task.id),
                         Vec::new(),
-                        move |store| {
-                            Box::pin(async move {
-                                let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
-                                let instance = pre.instantiate_async(&mut *store).await?;
-                                instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
-                            })
-                        },
+                        process_call(entry.plugin.result.clone(), info, given),
                         |answer| match answer {
                             Ok(processed) => processed
                                 .structured
@@ -154,5 +145,21 @@ impl Plugins {
                 }
             }
         }
+    }
+}
+
+/// The call of a result plugin's `process` on a fresh instance.
+fn process_call(
+    pre: Option<ResultPluginPre<CallState>>,
+    info: types::TaskInfo,
+    given: types::TaskResult,
+) -> impl for<'a> FnOnce(&'a mut Store<CallState>) -> CallFuture<'a, Result<types::TaskResult, String>> + Send + 'static
+{
+    move |store| {
+        Box::pin(async move {
+            let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
+        })
     }
 }
