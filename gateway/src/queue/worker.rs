@@ -456,15 +456,36 @@ impl Queue {
         }
     }
 
-    /// What the key's token budget leaves for this run, if it has one.
+    /// What the key's token budget leaves for this run, if it has one. When the
+    /// database cannot say, nothing is left (the budget fails closed).
     async fn tokens_left(&self, key_id: &str) -> Option<KeyTokens> {
-        let key = self.store.key(key_id).await.ok()??;
+        let now = crate::timestamp::now_ms();
+        let (key, spend) = match self.store.key(key_id).await {
+            Ok(Some(key)) => {
+                let spend = self.store.spend(key_id, now).await;
+                (key, spend)
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(key_id, error = %e, "cannot read the key's token budget; its run gets none");
+                let stamp = format!("unknown {now}");
+                return Some(KeyTokens { key_id: key_id.to_string(), left: 0, stamp });
+            }
+        };
         let budgets = crate::store::Budgets::of_key(&key);
         if !budgets.has_tokens() {
             return None;
         }
-        let spend = self.store.spend(key_id, crate::timestamp::now_ms()).await.ok()?;
-        Some(KeyTokens { key_id: key_id.to_string(), left: spend.tokens_left(&budgets)? })
+        let stamp =
+            format!("{} {:?} {:?}", crate::store::day_of(now), budgets.tokens_per_day, budgets.tokens_per_month);
+        let left = match spend {
+            Ok(spend) => spend.tokens_left(&budgets)?,
+            Err(e) => {
+                tracing::error!(key_id, error = %e, "cannot read the key's spending; its run gets no tokens");
+                0
+            }
+        };
+        Some(KeyTokens { key_id: key_id.to_string(), left, stamp })
     }
 
     /// What a task needs from its key and row for the plugin hooks.
@@ -484,15 +505,27 @@ impl Queue {
     }
 
     async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
-        let Ending { status, result, error, claude_code_version, events: plugin_events, metered } = ending;
+        let Ending { status, result, mut error, claude_code_version, events: plugin_events, metered } = ending;
         let facts = self.task_facts(task, status).await;
         let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref()).await;
-        events.splice(0..0, plugin_events);
-        if let Some(result) = &result {
-            events.push(EventRecord::new("result", json!({"result": result})));
-        }
         if let Some(error) = &error {
             events.push(EventRecord::new("error", json!({"error": error})));
+        }
+        // The error's details (stderr lines, say) pass the event filter like every
+        // event of the run; what it withholds is not kept in the task either.
+        if self.plugins.filters_events(&facts.key_id, &facts.key_name) {
+            self.plugins.filter_events(&facts, &mut events).await;
+            if let (Some(error), Some(event)) = (&mut error, events.iter().find(|e| e.event_type == "error")) {
+                match serde_json::from_value::<TaskError>(event.data["error"].clone()) {
+                    Ok(filtered) => *error = filtered,
+                    Err(_) => error.details = json!({"withheld": true}),
+                }
+            }
+        }
+        events.splice(0..0, plugin_events);
+        if let Some(result) = &result {
+            let at = events.iter().position(|e| e.event_type == "error").unwrap_or(events.len());
+            events.insert(at, EventRecord::new("result", json!({"result": result})));
         }
         events.push(EventRecord::new("status", json!({"status": status.as_str(), "attempt": fence.attempt})));
         let finish = FinishRun {
@@ -627,13 +660,17 @@ fn stop_once(stop: &watch::Sender<Option<Stop>>, reason: Stop) {
 
 /// What a run that ends in a retry cost, from its `result` event if it had one.
 fn partial_cost(task: &crate::store::entities::task::Model, report: &crate::runner::RunReport) -> Option<RunCost> {
-    let result = report.state.result.as_ref()?;
-    let cost_usd = result.get("total_cost_usd").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let result = report.state.result.as_ref();
+    if result.is_none() && report.metered.is_none() {
+        return None;
+    }
+    let cost_usd = result.and_then(|r| r.get("total_cost_usd")).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
     let mut usage = crate::task::Usage::default();
-    if let Some(reported) = result.get("usage") {
+    if let Some(reported) = result.and_then(|r| r.get("usage")) {
         crate::runner::add_usage(&mut usage, reported);
     }
-    Some(RunCost::of(&task.key_id, cost_usd, &usage))
+    // What the model proxy counted counts even when the run printed no result.
+    Some(RunCost::of(&task.key_id, cost_usd, &usage).at_least(report.metered))
 }
 
 /// Aborts a background task when dropped.

@@ -223,16 +223,17 @@ impl EgressProxy {
                 if client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() {
                     return;
                 }
-                // A TLS tunnel must ask for the host that was vetted.
+                // TLS through a tunnel must ask for the host that was vetted; on
+                // port 443 the tunnel must be TLS.
+                let vetted = host.trim_end_matches('.');
                 match first_bytes(&mut client, &mut early).await {
-                    FirstBytes::Name(name) if !name.eq_ignore_ascii_case(host.trim_end_matches('.')) => {
-                        tracing::info!(host = %host, port, server_name = %name, "egress refused: TLS names another host");
+                    FirstBytes::Name(name) if name.trim_end_matches('.').eq_ignore_ascii_case(vetted) => Ok(()),
+                    FirstBytes::NotTls if port != 443 => Ok(()),
+                    other => {
+                        tracing::info!(host = %host, port, first_bytes = ?other, "egress refused: the tunnel's TLS does not name the vetted host");
                         metrics::counter!("ccgate_egress_requests_total", "outcome" => "refused").increment(1);
                         return;
                     }
-                    // A handshake cut short cannot be checked.
-                    FirstBytes::Incomplete => return,
-                    _ => Ok(()),
                 }
             }
             Some(head) => upstream.write_all(head.as_bytes()).await,
@@ -273,14 +274,17 @@ impl EgressProxy {
 /// not starting TLS (a TLS client speaks first); one that stops in the middle of
 /// its ClientHello stays `Incomplete`.
 async fn first_bytes(client: &mut UnixStream, early: &mut Vec<u8>) -> FirstBytes {
+    // One deadline for the whole ClientHello, however it trickles in.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match super::sni::peek(early) {
-            FirstBytes::Incomplete if early.len() < super::sni::MAX_FIRST_RECORD => {}
+            FirstBytes::Incomplete if early.len() < super::sni::MAX_HELLO_BYTES + 5 * 1024 => {}
+            FirstBytes::Incomplete => return FirstBytes::Malformed,
             decided => return decided,
         }
-        let wait = if early.is_empty() { Duration::from_secs(2) } else { Duration::from_secs(30) };
+        let wait = if early.is_empty() { tokio::time::Instant::now() + Duration::from_secs(2) } else { deadline };
         let mut chunk = [0u8; 4096];
-        match tokio::time::timeout(wait, client.read(&mut chunk)).await {
+        match tokio::time::timeout_at(wait, client.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => early.extend_from_slice(&chunk[..n]),
             _ if early.is_empty() => return FirstBytes::NotTls,
             _ => return super::sni::peek(early),

@@ -8,11 +8,13 @@
 //! tokens each run used. The real key is in no environment, argument or file of the
 //! sandbox.
 //!
-//! A key with a token budget gets an allowance, shared by its live runs and
-//! counted down as answers stream through: once it is spent, the proxy refuses
-//! the key's runs further model requests (the run then fails `resource_limit`,
-//! limit `tokens`). An answer already streaming is not cut, so a key can go past
-//! its budget by at most one answer per live run.
+//! A key with a token budget gets an allowance, shared by its live runs on this
+//! node: each model request reserves its `max_tokens` plus an estimate of its
+//! input before it is forwarded, and is settled at what the answer used (streamed
+//! or not; an answer cut off before its final usage keeps its whole reservation).
+//! Once the allowance is spent the proxy refuses the key's runs further model
+//! requests (the run then fails `resource_limit`, limit `tokens`). Answers come
+//! uncompressed so that their usage can be read.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,15 +93,25 @@ pub struct Meter {
 }
 
 impl Meter {
-    fn spend(&self, tokens: u64) {
+    /// Takes `tokens` off the key's allowance (a negative number gives back).
+    fn spend(&self, tokens: i64) {
         if let Some(allowance) = &self.allowance {
-            allowance.left.fetch_sub(tokens as i64, Ordering::Relaxed);
+            allowance.left.fetch_sub(tokens, Ordering::Relaxed);
         }
     }
 
-    /// Whether the run may make another model request.
-    fn may_request(&self) -> bool {
-        self.allowance.as_ref().is_none_or(|a| a.left.load(Ordering::Relaxed) > 0)
+    /// Reserves what a Messages request may use; `None` when the allowance is spent.
+    fn reserve(&self, body: &[u8]) -> Option<i64> {
+        let Some(allowance) = &self.allowance else { return Some(0) };
+        let asked: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let max_tokens = asked.get("max_tokens").and_then(|v| v.as_i64()).unwrap_or(0).clamp(0, 1_000_000);
+        let reservation = max_tokens + body.len() as i64 / 4;
+        let before = allowance.left.fetch_sub(reservation, Ordering::Relaxed);
+        if before <= 0 {
+            allowance.left.fetch_add(reservation, Ordering::Relaxed);
+            return None;
+        }
+        Some(reservation)
     }
 }
 
@@ -107,6 +119,8 @@ impl Meter {
 #[derive(Debug)]
 struct Allowance {
     left: AtomicI64,
+    /// The day and budgets it was read for: a new day or a changed budget starts a new one.
+    stamp: String,
 }
 
 /// A key's token budget as a run starts: what its recorded spending leaves.
@@ -114,6 +128,8 @@ struct Allowance {
 pub struct KeyTokens {
     pub key_id: String,
     pub left: i64,
+    /// The UTC day and the budgets `left` was computed for.
+    pub stamp: String,
 }
 
 type Tokens = Mutex<HashMap<String, Arc<Meter>>>;
@@ -197,10 +213,10 @@ impl Allowances {
     fn of(&self, budget: &KeyTokens) -> Arc<Allowance> {
         let mut allowances = self.0.lock().unwrap_or_else(|p| p.into_inner());
         allowances.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(live) = allowances.get(&budget.key_id).and_then(Weak::upgrade) {
+        if let Some(live) = allowances.get(&budget.key_id).and_then(Weak::upgrade).filter(|a| a.stamp == budget.stamp) {
             return live;
         }
-        let fresh = Arc::new(Allowance { left: AtomicI64::new(budget.left) });
+        let fresh = Arc::new(Allowance { left: AtomicI64::new(budget.left), stamp: budget.stamp.clone() });
         allowances.insert(budget.key_id.clone(), Arc::downgrade(&fresh));
         fresh
     }
@@ -250,15 +266,21 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     for (name, value) in &upstream.custom_headers {
         headers.insert(name.clone(), value.clone());
     }
-    if !meter.may_request() {
+    // The usage is read from the answer: it must come uncompressed.
+    headers.insert("accept-encoding", HeaderValue::from_static("identity"));
+    // Counting tokens uses none; a message reserves what it may use.
+    let counting = parts.uri.path() == "/v1/messages/count_tokens";
+    let reserved = if counting { Some(0) } else { meter.reserve(&body) };
+    let Some(reserved) = reserved else {
         meter.budget_spent.store(true, Ordering::Relaxed);
         metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
         return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
-    }
+    };
     meter.requests.fetch_add(1, Ordering::Relaxed);
     let answer = match proxy.client.request(parts.method, &url).headers(headers).body(body).send().await {
         Ok(answer) => answer,
         Err(e) => {
+            meter.spend(-reserved);
             tracing::warn!(error = %e, "the model upstream could not be reached");
             metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "unreachable").increment(1);
             return api_error(StatusCode::BAD_GATEWAY, "api_error", "the model API could not be reached");
@@ -272,7 +294,12 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
             response = response.header(name, value);
         }
     }
-    let mut tap = UsageTap::new(meter);
+    let streamed = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut tap = UsageTap::new(meter, reserved, streamed && !counting, !streamed && !counting);
     let stream = answer.bytes_stream().map(move |chunk| {
         if let Ok(bytes) = &chunk {
             tap.feed(bytes);
@@ -302,18 +329,50 @@ fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, [("content-type", "application/json")], body.to_string()).into_response()
 }
 
-/// Reads the usage out of a streamed Messages answer as it passes.
+/// Reads the usage out of a Messages answer as it passes (the events of a
+/// streamed one, the body of one that is not), and settles the request's
+/// reservation when the answer ends.
 struct UsageTap {
     meter: Arc<Meter>,
+    reserved: i64,
+    /// Read `data:` lines of an event stream.
+    events: bool,
+    /// Keep the JSON body (up to a cap) to read its `usage` at the end.
+    body: Option<Vec<u8>>,
     line: Vec<u8>,
+    input: u64,
+    output: u64,
+    /// The answer's final usage was seen.
+    finished: bool,
 }
 
+/// The largest non-streamed answer whose usage is read.
+const MAX_JSON_ANSWER: usize = 16 * 1024 * 1024;
+
 impl UsageTap {
-    fn new(meter: Arc<Meter>) -> Self {
-        Self { meter, line: Vec::new() }
+    fn new(meter: Arc<Meter>, reserved: i64, events: bool, json: bool) -> Self {
+        Self {
+            meter,
+            reserved,
+            events,
+            body: json.then(Vec::new),
+            line: Vec::new(),
+            input: 0,
+            output: 0,
+            finished: false,
+        }
     }
 
     fn feed(&mut self, bytes: &Bytes) {
+        if let Some(body) = &mut self.body {
+            if body.len() + bytes.len() <= MAX_JSON_ANSWER {
+                body.extend_from_slice(bytes);
+            }
+            return;
+        }
+        if !self.events {
+            return;
+        }
         for byte in bytes.iter() {
             if *byte == b'\n' {
                 self.line_done();
@@ -327,25 +386,52 @@ impl UsageTap {
         let line = std::mem::take(&mut self.line);
         let Some(data) = line.strip_prefix(b"data:") else { return };
         let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-        let count = |usage: &serde_json::Value, field: &str| usage.get(field).and_then(|v| v.as_u64()).unwrap_or(0);
         match event.get("type").and_then(|t| t.as_str()) {
-            Some("message_start") => {
-                let usage = &event["message"]["usage"];
-                let input = count(usage, "input_tokens")
-                    + count(usage, "cache_read_input_tokens")
-                    + count(usage, "cache_creation_input_tokens");
-                self.meter.input_tokens.fetch_add(input, Ordering::Relaxed);
-                self.meter.spend(input);
-                metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "input").increment(input);
-            }
+            Some("message_start") => self.count_input(&event["message"]["usage"]),
             Some("message_delta") => {
-                let output = count(&event["usage"], "output_tokens");
-                self.meter.output_tokens.fetch_add(output, Ordering::Relaxed);
-                self.meter.spend(output);
-                metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
+                self.count_output(&event["usage"]);
+                self.finished = true;
             }
             _ => {}
         }
+    }
+
+    fn count_input(&mut self, usage: &serde_json::Value) {
+        let input = field(usage, "input_tokens")
+            + field(usage, "cache_read_input_tokens")
+            + field(usage, "cache_creation_input_tokens");
+        self.input += input;
+        self.meter.input_tokens.fetch_add(input, Ordering::Relaxed);
+        metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "input").increment(input);
+    }
+
+    fn count_output(&mut self, usage: &serde_json::Value) {
+        let output = field(usage, "output_tokens");
+        self.output += output;
+        self.meter.output_tokens.fetch_add(output, Ordering::Relaxed);
+        metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
+    }
+}
+
+fn field(usage: &serde_json::Value, name: &str) -> u64 {
+    usage.get(name).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+impl Drop for UsageTap {
+    /// The answer ended (or its reader went away): the request costs what it
+    /// used, or — cut off before its final usage — at least its reservation.
+    fn drop(&mut self) {
+        if let Some(body) = self.body.take()
+            && let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&body)
+            && answer.get("usage").is_some()
+        {
+            self.count_input(&answer["usage"]);
+            self.count_output(&answer["usage"]);
+            self.finished = true;
+        }
+        let used = (self.input + self.output) as i64;
+        let cost = if self.finished || self.reserved == 0 { used } else { used.max(self.reserved) };
+        self.meter.spend(cost - self.reserved);
     }
 }
 
@@ -375,20 +461,63 @@ mod tests {
         let allowances = Allowances::default();
         let meter =
             |budget: Option<&KeyTokens>| Meter { allowance: budget.map(|b| allowances.of(b)), ..Meter::default() };
-        let budget = KeyTokens { key_id: "key_1".into(), left: 100 };
+        let budget = KeyTokens { key_id: "key_1".into(), left: 100, stamp: "2026-11-25".into() };
+        let may_request = |meter: &Meter| meter.allowance.as_ref().is_none_or(|a| a.left.load(Ordering::Relaxed) > 0);
         let first = meter(Some(&budget));
         let second = meter(Some(&KeyTokens { left: 1_000, ..budget.clone() }));
         first.spend(60);
-        assert!(second.may_request(), "40 left");
+        assert!(may_request(&second), "40 left");
         second.spend(40);
-        assert!(!first.may_request() && !second.may_request(), "spent by the two together");
-        let other_key = meter(Some(&KeyTokens { key_id: "key_2".into(), left: 5 }));
-        assert!(other_key.may_request());
+        assert!(!may_request(&first) && !may_request(&second), "spent by the two together");
+        assert_eq!(first.reserve(b"{}"), None, "a spent allowance reserves nothing");
+        let other_key = meter(Some(&KeyTokens { key_id: "key_2".into(), left: 5, stamp: budget.stamp.clone() }));
+        assert!(may_request(&other_key));
         let unbudgeted = meter(None);
         unbudgeted.spend(1_000_000);
-        assert!(unbudgeted.may_request());
-        drop((first, second));
+        assert!(may_request(&unbudgeted));
+        let next_day = meter(Some(&KeyTokens { left: 50, stamp: "2026-11-26".into(), ..budget.clone() }));
+        assert!(may_request(&next_day), "a new day reads the allowance afresh, live runs or not");
+        drop((first, second, next_day));
         let later = meter(Some(&KeyTokens { left: 7, ..budget }));
-        assert!(later.may_request(), "with no live run, the allowance is read afresh");
+        assert!(may_request(&later), "with no live run, the allowance is read afresh");
+    }
+
+    #[test]
+    fn a_request_reserves_what_it_may_use_and_settles_at_what_it_used() {
+        let allowances = Allowances::default();
+        let budget = KeyTokens { key_id: "key_1".into(), left: 10_000, stamp: "d".into() };
+        let meter = Arc::new(Meter { allowance: Some(allowances.of(&budget)), ..Meter::default() });
+        let left = || meter.allowance.as_ref().unwrap().left.load(Ordering::Relaxed);
+        let body = br#"{"max_tokens": 4000, "messages": []}"#;
+        let reserved = meter.reserve(body).unwrap();
+        assert_eq!(reserved, 4000 + body.len() as i64 / 4);
+        // While anything is left a request goes ahead (the last may overshoot by
+        // its own use); concurrent requests each hold their reservation.
+        assert!(meter.reserve(body).is_some() && meter.reserve(body).is_some(), "4009 × 3 from 10 000");
+        assert_eq!(meter.reserve(body), None, "nothing left: refused");
+        meter.spend(-3 * reserved);
+        // A streamed answer: input at the start, output at the end.
+        let reserved = meter.reserve(body).unwrap();
+        let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
+        tap.feed(&Bytes::from_static(
+            b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",
+        ));
+        tap.feed(&Bytes::from_static(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":50}}\n"));
+        drop(tap);
+        assert_eq!(left(), 10_000 - 350, "settled at 350");
+        // A non-streamed answer: the usage is in the body.
+        let reserved = meter.reserve(body).unwrap();
+        let mut tap = UsageTap::new(meter.clone(), reserved, false, true);
+        tap.feed(&Bytes::from_static(br#"{"usage": {"input_tokens": 100, "output_tokens": 20}}"#));
+        drop(tap);
+        assert_eq!(left(), 10_000 - 350 - 120);
+        // Cut off before its final usage: the whole reservation stays spent.
+        let reserved = meter.reserve(body).unwrap();
+        let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
+        tap.feed(&Bytes::from_static(
+            b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",
+        ));
+        drop(tap);
+        assert_eq!(left(), 10_000 - 350 - 120 - reserved);
     }
 }

@@ -13,29 +13,47 @@ pub enum FirstBytes {
     /// A ClientHello without a server name.
     NoName,
     Name(String),
+    /// TLS, but not a ClientHello that can be read.
+    Malformed,
 }
 
-/// The longest first record read before deciding (a TLS record's maximum).
-pub const MAX_FIRST_RECORD: usize = 5 + 16 * 1024;
+/// The most bytes read before deciding: a ClientHello split over records
+/// (post-quantum key shares make them large) is put back together up to this.
+pub const MAX_HELLO_BYTES: usize = 64 * 1024;
 
-/// Reads the ClientHello in the first TLS record of `bytes`.
+/// Reads the ClientHello at the start of `bytes`, across as many handshake
+/// records as it spans.
 pub fn peek(bytes: &[u8]) -> FirstBytes {
     let Some(&first) = bytes.first() else { return FirstBytes::Incomplete };
     // A TLS record of type handshake (22).
     if first != 0x16 {
         return FirstBytes::NotTls;
     }
-    if bytes.len() < 5 {
-        return FirstBytes::Incomplete;
-    }
-    let length = usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
-    if bytes.len() < 5 + length {
-        return FirstBytes::Incomplete;
-    }
-    match server_name(&bytes[5..5 + length]) {
-        Some(found) => found,
-        // Not a ClientHello we can read: a tunnel must start with one to be TLS.
-        None => FirstBytes::NotTls,
+    let mut handshake = Vec::new();
+    let mut rest = bytes;
+    loop {
+        if rest.len() < 5 {
+            return FirstBytes::Incomplete;
+        }
+        if rest[0] != 0x16 {
+            return FirstBytes::Malformed;
+        }
+        let length = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest.len() < 5 + length {
+            return FirstBytes::Incomplete;
+        }
+        handshake.extend_from_slice(&rest[5..5 + length]);
+        rest = &rest[5 + length..];
+        if handshake.len() >= 4 {
+            let needed =
+                4 + (usize::from(handshake[1]) << 16 | usize::from(handshake[2]) << 8 | usize::from(handshake[3]));
+            if needed > MAX_HELLO_BYTES {
+                return FirstBytes::Malformed;
+            }
+            if handshake.len() >= needed {
+                return server_name(&handshake[..needed]).unwrap_or(FirstBytes::Malformed);
+            }
+        }
     }
 }
 
@@ -146,6 +164,23 @@ pub(crate) mod tests {
         assert_eq!(peek(b"SSH-2.0-OpenSSH_9.6\r\n"), FirstBytes::NotTls);
         let mut broken = hello.clone();
         broken[5] = 2; // a ServerHello, not a ClientHello
-        assert_eq!(peek(&broken), FirstBytes::NotTls);
+        assert_eq!(peek(&broken), FirstBytes::Malformed);
+    }
+
+    #[test]
+    fn a_client_hello_split_over_records_is_put_back_together() {
+        let hello = client_hello(Some("evil.example"));
+        let handshake = &hello[5..];
+        let mut split = Vec::new();
+        for part in handshake.chunks(7) {
+            split.extend_from_slice(&[0x16, 3, 1]);
+            split.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            split.extend_from_slice(part);
+        }
+        assert_eq!(peek(&split), FirstBytes::Name("evil.example".into()));
+        assert_eq!(peek(&split[..split.len() - 1]), FirstBytes::Incomplete);
+        let mut interrupted = split[..12].to_vec();
+        interrupted.extend_from_slice(&[0x17, 3, 3, 0, 1, 0]); // application data before the hello ended
+        assert_eq!(peek(&interrupted), FirstBytes::Malformed);
     }
 }

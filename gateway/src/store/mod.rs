@@ -22,7 +22,7 @@ pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
 pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState};
-pub use spend::{Budgets, Reached, RunCost, Spend, SpendTotals, budget_micros, next_day_and_month};
+pub use spend::{Budgets, Reached, RunCost, Spend, SpendTotals, budget_micros, day_of, next_day_and_month};
 pub use tasks::{
     ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, RetryRun,
     TaskFilter,

@@ -16,6 +16,9 @@ use super::{TaskFacts, clip_text, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::{ErrorKind, TaskError, TaskResult};
 
+/// Time the event filter may take for one batch of a run's events.
+const EVENT_FILTER_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Longest refusal message kept from a plugin.
 const MAX_REFUSAL_BYTES: usize = 2000;
 
@@ -100,8 +103,11 @@ impl Plugins {
 
     /// Runs the key's event-filtering result plugins over each event's data (all
     /// events but `status` and `plugin`). An event a plugin fails on is withheld
-    /// when the plugin fails closed.
+    /// when the plugin fails closed, and so is every event left when the batch
+    /// runs out of time (`EVENT_FILTER_BUDGET`): a slow filter cannot hold up the
+    /// run's outcome.
     pub async fn filter_events(&self, task: &TaskFacts, events: &mut [EventRecord]) {
+        let deadline = std::time::Instant::now() + EVENT_FILTER_BUDGET;
         let chain: Vec<_> = self
             .chain_for(Hook::Result, &task.key_id, &task.key_name)
             .into_iter()
@@ -111,6 +117,10 @@ impl Plugins {
             return;
         }
         for event in events.iter_mut().filter(|e| !matches!(e.event_type.as_str(), "status" | "plugin")) {
+            if std::time::Instant::now() >= deadline {
+                event.data = json!({"withheld": "the event filter ran out of time for this batch"});
+                continue;
+            }
             for entry in &chain {
                 let info = task.to_wit();
                 let given =
