@@ -387,9 +387,13 @@ impl Queue {
         let now = crate::timestamp::now_ms();
         let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
         let (tomorrow, next_month) = crate::store::next_day_and_month(now);
+        // The database lags runs in progress: a spent live allowance counts too.
+        let live_spent = budgets.has_tokens() && self.runner.live_tokens_left(&key.id).is_some_and(|left| left <= 0);
         let until = match spend.reached(&budgets) {
             Some(reached) if reached.monthly => next_month,
             Some(_) => tomorrow,
+            None if live_spent && budgets.tokens_per_day.is_some() => tomorrow,
+            None if live_spent => next_month,
             None => return false,
         };
         let notice = format!(

@@ -84,6 +84,8 @@ pub struct RunReport {
     pub exceeded: Option<Exceeded>,
     /// Input (with cache) and output tokens the model proxy counted, when it served the run.
     pub metered: Option<(u64, u64)>,
+    /// The key's token allowance, kept until the run's spend is recorded.
+    pub allowance: Option<crate::sandbox::AllowanceHold>,
 }
 
 /// Starts and supervises Claude Code processes.
@@ -115,6 +117,11 @@ impl Runner {
             runs_dir,
             sandbox,
         }
+    }
+
+    /// What a key's live token allowance has left on this node, while it has one.
+    pub fn live_tokens_left(&self, key_id: &str) -> Option<i64> {
+        self.sandbox.live_tokens_left(key_id)
     }
 
     /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
@@ -309,6 +316,7 @@ impl Runner {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
         if let Some(token) = &launch.token {
+            report.allowance = token.hold_allowance();
             let meter = &token.meter;
             report.metered =
                 Some((meter.input_tokens.load(Ordering::Relaxed), meter.output_tokens.load(Ordering::Relaxed)));

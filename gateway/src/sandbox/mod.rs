@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::{SandboxConfig, SandboxMode};
-pub use model_proxy::{KeyTokens, ModelProxy, RunToken, Upstream};
+pub use model_proxy::{AllowanceHold, KeyTokens, ModelProxy, RunToken, Upstream};
 pub use probe::Capabilities;
 
 use bwrap::inside;
@@ -250,6 +250,11 @@ impl Sandbox {
                 root.run(run).remove();
             }
         }
+    }
+
+    /// What a key's live token allowance has left on this node, while it has one.
+    pub fn live_tokens_left(&self, key_id: &str) -> Option<i64> {
+        self.model.as_ref().and_then(|m| m.tokens_left(key_id))
     }
 
     /// Prepares one run: its token, cgroup and command line.

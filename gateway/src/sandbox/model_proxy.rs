@@ -150,6 +150,19 @@ pub struct RunToken {
     tokens: Arc<Tokens>,
 }
 
+impl RunToken {
+    /// Keeps the key's allowance alive (and so the run's use counted) after the
+    /// run, until its spend is recorded: a run of the same key starting in between
+    /// would otherwise read the database without it.
+    pub fn hold_allowance(&self) -> Option<AllowanceHold> {
+        self.meter.allowance.clone().map(AllowanceHold)
+    }
+}
+
+/// A key's live allowance, kept until a finished run's spend is stored.
+#[derive(Debug)]
+pub struct AllowanceHold(#[allow(dead_code)] Arc<Allowance>);
+
 impl Drop for RunToken {
     fn drop(&mut self) {
         if let Ok(mut tokens) = self.tokens.lock() {
@@ -201,6 +214,11 @@ impl ModelProxy {
         }
         RunToken { token, meter, tokens: self.tokens.clone() }
     }
+
+    /// What the key's live allowance has left, while it has one.
+    pub fn tokens_left(&self, key_id: &str) -> Option<i64> {
+        self.allowances.left(key_id)
+    }
 }
 
 /// Per key with live runs: their shared allowance (gone with the last run).
@@ -208,6 +226,12 @@ impl ModelProxy {
 struct Allowances(Mutex<HashMap<String, Weak<Allowance>>>);
 
 impl Allowances {
+    /// What the key's live allowance has left, if its runs have one now.
+    fn left(&self, key_id: &str) -> Option<i64> {
+        let allowances = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        allowances.get(key_id).and_then(Weak::upgrade).map(|a| a.left.load(Ordering::Relaxed))
+    }
+
     /// The key's live allowance; a new one from `budget` when none of its runs is
     /// live (a live one has counted what the database has not recorded yet).
     fn of(&self, budget: &KeyTokens) -> Arc<Allowance> {
@@ -469,6 +493,8 @@ mod tests {
         assert!(may_request(&second), "40 left");
         second.spend(40);
         assert!(!may_request(&first) && !may_request(&second), "spent by the two together");
+        assert_eq!(allowances.left("key_1"), Some(0), "what claiming a queued task of the key looks at");
+        assert_eq!(allowances.left("key_9"), None);
         assert_eq!(first.reserve(b"{}"), None, "a spent allowance reserves nothing");
         let other_key = meter(Some(&KeyTokens { key_id: "key_2".into(), left: 5, stamp: budget.stamp.clone() }));
         assert!(may_request(&other_key));
