@@ -339,6 +339,7 @@ impl Queue {
                     claude_code_version: version,
                     events: plugin_events,
                     metered: report.metered,
+                    facts: Some(facts),
                     ..Ending::new(status, Some(result), error)
                 };
                 self.finish(task, fence, ending).await;
@@ -354,6 +355,7 @@ impl Queue {
                     claude_code_version: version,
                     events: processed.events,
                     metered: report.metered,
+                    facts: Some(facts),
                     ..Ending::new(TaskStatus::Cancelled, Some(processed.result), Some(error))
                 };
                 self.finish(task, fence, ending).await;
@@ -509,8 +511,12 @@ impl Queue {
     }
 
     async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
-        let Ending { status, result, mut error, claude_code_version, events: plugin_events, metered } = ending;
-        let facts = self.task_facts(task, status).await;
+        let Ending { status, result, mut error, claude_code_version, events: plugin_events, metered, facts } = ending;
+        // Read once per run: the result hook's facts, with the final status.
+        let facts = match facts {
+            Some(facts) => TaskFacts { status: status.as_str().to_string(), ..facts },
+            None => self.task_facts(task, status).await,
+        };
         let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref()).await;
         if let Some(error) = &error {
             events.push(EventRecord::new("error", json!({"error": error})));
@@ -696,10 +702,12 @@ struct Ending {
     events: Vec<EventRecord>,
     /// Tokens the model proxy counted (input with cache, output).
     metered: Option<(u64, u64)>,
+    /// What the result hook already read of the task and its key.
+    facts: Option<TaskFacts>,
 }
 
 impl Ending {
     fn new(status: TaskStatus, result: Option<crate::task::TaskResult>, error: Option<TaskError>) -> Self {
-        Self { status, result, error, claude_code_version: None, events: Vec::new(), metered: None }
+        Self { status, result, error, claude_code_version: None, events: Vec::new(), metered: None, facts: None }
     }
 }
