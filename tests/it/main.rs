@@ -5,6 +5,7 @@ mod support;
 
 mod api_errors;
 mod artifacts;
+mod attacks;
 mod audit;
 mod cancel_and_timeout;
 mod crashes;
