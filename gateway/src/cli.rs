@@ -67,6 +67,15 @@ enum Command {
     /// Internal: confine this process and run a program (inside a run's sandbox).
     #[command(hide = true)]
     SandboxExec(SandboxExecArgs),
+    /// Internal: compile or check against a client's output schema, within limits
+    /// (one JSON job on stdin, the verdict on stdout).
+    #[command(hide = true, name = crate::task::structured::CHECK_SUBCOMMAND)]
+    CheckOutputSchema {
+        #[arg(long)]
+        memory_mb: u64,
+        #[arg(long)]
+        cpu_seconds: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -160,6 +169,9 @@ pub fn run() -> i32 {
         let grace = Duration::from_millis(*grace_ms);
         return crate::runner::supervisor::supervise(grace, *parent_pid, cgroup_procs, program, args);
     }
+    if let Command::CheckOutputSchema { memory_mb, cpu_seconds } = cli.command {
+        return crate::task::structured::child_main(memory_mb, cpu_seconds);
+    }
     if let Command::SandboxExec(args) = cli.command {
         return sandbox_exec(args);
     }
@@ -218,7 +230,7 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             print!("{report}");
             Ok(())
         }
-        Command::Supervise { .. } | Command::SandboxExec(_) | Command::Openapi => {
+        Command::Supervise { .. } | Command::SandboxExec(_) | Command::CheckOutputSchema { .. } | Command::Openapi => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -41,6 +41,17 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub sandbox: crate::sandbox::SandboxConfig,
     pub plugins: crate::plugins::PluginsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `/metrics` (its series name key ids).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// When set, `/metrics` asks for `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When set (`host:port`), `/metrics` is served only there, not on `listen`.
+    pub listen: String,
 }
 
 /// Webhook delivery.
@@ -85,6 +96,9 @@ pub struct ArtifactsConfig {
     /// Most files, and bytes, collected from one task.
     pub max_files: usize,
     pub max_bytes: u64,
+    /// Seconds one turn's collection may spend matching globs (never more than
+    /// what is left of the task's timeout); files not reached are reported skipped.
+    pub max_collect_seconds: u64,
 }
 
 /// How long the files of finished tasks are kept.
@@ -96,6 +110,8 @@ pub struct RetentionConfig {
     pub workspace_ttl: Ttl,
     /// The same for its artifacts.
     pub artifact_ttl: Ttl,
+    /// How long audit log entries are kept.
+    pub audit_ttl: Ttl,
     /// Seconds between sweeps.
     pub sweep_interval_seconds: u64,
 }
@@ -200,8 +216,12 @@ pub struct TaskLimits {
     pub max_input_bytes: usize,
     /// Largest expanded-to-compressed size ratio of an uploaded archive.
     pub max_archive_ratio: u64,
-    /// Most `artifacts` globs one task may name.
+    /// Most `artifacts` globs one task may name, and the most patterns they may
+    /// expand to together (`{a,b}` alternatives).
     pub max_artifact_patterns: usize,
+    pub max_artifact_alternatives: usize,
+    /// What one task's `options.output_schema` may cost.
+    pub output_schema: crate::task::structured::OutputSchemaLimits,
 }
 
 /// Limits given to keys that don't name their own.
@@ -220,6 +240,23 @@ pub struct KeyDefaults {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub max_body_bytes: usize,
+    /// Connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request body may go without sending a byte before the request fails.
+    pub body_idle_timeout_seconds: u64,
+    /// Multipart uploads one key may have in flight at once.
+    pub max_uploads_per_key: u32,
+    /// Failed authentications one client address may make per minute; past it,
+    /// its requests are answered 429 without looking at the key.
+    pub max_auth_failures_per_minute: u32,
+    /// Event streams open at once on this node, and for one key.
+    pub max_streams: usize,
+    pub max_streams_per_key: usize,
 }
 
 impl Default for Config {
@@ -239,20 +276,21 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             sandbox: Default::default(),
             plugins: Default::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
 
 impl Default for ArtifactsConfig {
     fn default() -> Self {
-        Self { default_patterns: Vec::new(), max_files: 1000, max_bytes: 256 * 1024 * 1024 }
+        Self { default_patterns: Vec::new(), max_files: 1000, max_bytes: 256 * 1024 * 1024, max_collect_seconds: 20 }
     }
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         let days = |n: u64| Ttl(Some(std::time::Duration::from_secs(n * 86_400)));
-        Self { workspace_ttl: days(7), artifact_ttl: days(30), sweep_interval_seconds: 600 }
+        Self { workspace_ttl: days(7), artifact_ttl: days(30), audit_ttl: days(365), sweep_interval_seconds: 600 }
     }
 }
 
@@ -305,6 +343,8 @@ impl Default for TaskLimits {
             max_input_bytes: 32 * 1024 * 1024,
             max_archive_ratio: 100,
             max_artifact_patterns: 32,
+            max_artifact_alternatives: 128,
+            output_schema: Default::default(),
         }
     }
 }
@@ -317,7 +357,17 @@ impl Default for KeyDefaults {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 48 * 1024 * 1024 }
+        Self {
+            max_body_bytes: 48 * 1024 * 1024,
+            max_connections: 4096,
+            max_connections_per_address: 512,
+            header_read_timeout_seconds: 30,
+            body_idle_timeout_seconds: 30,
+            max_uploads_per_key: 4,
+            max_auth_failures_per_minute: 60,
+            max_streams: 2048,
+            max_streams_per_key: 64,
+        }
     }
 }
 
@@ -392,6 +442,12 @@ impl Config {
                 reason: "must be auto, bwrap, landlock or none".into(),
             })?;
         }
+        if let Some(v) = lookup("CCGATE_METRICS_TOKEN") {
+            self.metrics.token = v;
+        }
+        if let Some(v) = lookup("CCGATE_METRICS_LISTEN") {
+            self.metrics.listen = v;
+        }
         if let Some(v) = lookup("CCGATE_WEBHOOK_ALLOWED_HOSTS") {
             self.webhooks.allowed_hosts =
                 v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
@@ -434,6 +490,29 @@ impl Config {
         }
         if let Some(why) = self.sandbox.problem() {
             return Err(ConfigError::Invalid { key: "sandbox", reason: why });
+        }
+        let http = &self.http;
+        if http.max_connections == 0 || http.max_connections_per_address == 0 {
+            return invalid("http", "max_connections and max_connections_per_address must be at least 1");
+        }
+        if http.header_read_timeout_seconds == 0 || http.body_idle_timeout_seconds == 0 {
+            return invalid("http", "header_read_timeout_seconds and body_idle_timeout_seconds must be at least 1");
+        }
+        if http.max_uploads_per_key == 0 || http.max_auth_failures_per_minute == 0 {
+            return invalid("http", "max_uploads_per_key and max_auth_failures_per_minute must be at least 1");
+        }
+        if http.max_streams == 0 || http.max_streams_per_key == 0 {
+            return invalid("http", "max_streams and max_streams_per_key must be at least 1");
+        }
+        if self.artifacts.max_collect_seconds == 0 {
+            return invalid("artifacts.max_collect_seconds", "must be at least 1");
+        }
+        let schema = &self.tasks.output_schema;
+        if !(100..=60_000).contains(&schema.check_timeout_ms) {
+            return invalid("tasks.output_schema.check_timeout_ms", "must be from 100 to 60000");
+        }
+        if !(32..=16_384).contains(&schema.check_memory_mb) {
+            return invalid("tasks.output_schema.check_memory_mb", "must be from 32 to 16384");
         }
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");

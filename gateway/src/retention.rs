@@ -1,5 +1,6 @@
 //! The retention sweeper: deletes the workspaces (with Claude's session state)
-//! and the artifacts of tasks finished longer ago than the configured hours.
+//! and the artifacts of tasks finished longer ago than the configured times, and
+//! audit log entries older than theirs.
 //! Each deletion is recorded on the task row first, so a follow-up cannot race
 //! it: a task whose workspace expired takes no more turns, and its file
 //! endpoints answer 410.
@@ -36,6 +37,14 @@ impl Sweeper {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, kind = ?what, "retention sweep deleted files"),
                     Err(e) => tracing::error!(error = %e, kind = ?what, "retention sweep failed"),
+                }
+            }
+            if let Ttl(Some(ttl)) = self.config.audit_ttl {
+                let cutoff = crate::timestamp::now_ms() - ttl.as_millis() as i64;
+                match self.store.delete_audit_before(cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "retention sweep deleted old audit entries"),
+                    Err(e) => tracing::error!(error = %e, "retention sweep of the audit log failed"),
                 }
             }
         }

@@ -14,6 +14,7 @@ mod m20261125_000004_retry_after;
 mod m20261125_000005_turn_cli;
 mod m20261125_000006_budgets;
 mod m20261125_000007_token_budgets;
+mod m20261205_000008_audit_hardening;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_turn_cli::Migration),
             Box::new(m20261125_000006_budgets::Migration),
             Box::new(m20261125_000007_token_budgets::Migration),
+            Box::new(m20261205_000008_audit_hardening::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
-//! Structured logs: every line of a request carries its `x-request-id` (the
-//! client's, or a generated one), and even at `debug` no secret header is logged.
+//! Structured logs: every line of a request carries the gateway's own request id
+//! and, apart from it, the `x-request-id` the client sent; even at `debug` no secret
+//! header is logged.
 
 use serde_json::Value;
 
@@ -32,7 +33,9 @@ async fn request_lines_carry_the_request_id_and_never_a_secret() {
     }
     let lines: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let of_request = |id: &str| -> Vec<&Value> { lines.iter().filter(|l| l["span"]["request_id"] == id).collect() };
-    let mine = of_request("client-chosen-42");
+    let mine: Vec<&Value> = lines.iter().filter(|l| l["span"]["client_request_id"] == "client-chosen-42").collect();
+    let own = mine.first().and_then(|l| l["span"]["request_id"].as_str()).expect("the request's lines");
+    assert!(own.starts_with("req_"), "the gateway's own id is logged apart from the client's: {own}");
     let headers = mine.iter().find(|l| l["fields"]["message"] == "request headers").expect("headers logged at debug");
     let shown = headers["fields"]["headers"].as_str().unwrap();
     assert!(shown.contains("authorization: [redacted]") && shown.contains("cookie: [redacted]"), "{shown}");

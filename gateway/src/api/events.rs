@@ -1,22 +1,26 @@
 //! `GET /v1/tasks/{id}/events`: the stored event log as Server-Sent Events, then
 //! live events as they are written, until the task is finished. `Last-Event-ID`
-//! (or `?after=`) resumes after an event the client already has.
+//! (or `?after=`) resumes after an event the client already has. Open streams are
+//! capped per key and per node, and a stream ends when its key is revoked.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
+use tokio::sync::watch;
 
 use super::AppState;
 use super::extract::{Caller, Path, Query};
 use super::problem::ApiError;
 use super::schema::SseEvent;
 use crate::auth::Scope;
+use crate::in_flight::{InFlight, Slot};
 use crate::store::StoredEvent;
 use crate::task::{FieldError, TaskStatus};
 
@@ -43,6 +47,7 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     state.tasks.owned(principal, &id).await?;
+    let slots = StreamSlots::take(&state, &principal.key_id)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(String::from).or(query.after);
     let after = match resume {
         None => 0,
@@ -50,12 +55,70 @@ pub async fn stream(
             ApiError::validation(vec![FieldError::new("/headers/last-event-id", "must be an event sequence number")])
         })?,
     };
-    Ok(Sse::new(follow(state, id, after)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(follow(state, id, after, slots)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// A task's events after `after`, as SSE, until the task is finished.
-pub fn follow(state: AppState, task_id: String, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
-    let follower = Follower { state, task_id, after, buffer: VecDeque::new(), done: false };
+/// How often a stream checks that its key still exists and is not revoked, when no
+/// revocation on this node told it sooner.
+const KEY_RECHECK: Duration = Duration::from_secs(30);
+
+/// A stream's places in the caps of open streams, per key and for the node; given
+/// back when the stream ends or its client goes away.
+pub struct StreamSlots {
+    key_id: String,
+    _key: Slot<String>,
+    _node: Slot<()>,
+}
+
+impl StreamSlots {
+    /// Places for one more stream of `key_id`, or 429 naming the cap that is full.
+    pub fn take(state: &AppState, key_id: &str) -> Result<Self, ApiError> {
+        let http = &state.config.http;
+        let full = |detail: String| {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many event streams", detail)
+                .with_retry_after(5)
+        };
+        let node = state.streams.node.take(&(), http.max_streams).ok_or_else(|| {
+            full(format!(
+                "this gateway has {} event streams open (the server's cap http.max_streams)",
+                http.max_streams
+            ))
+        })?;
+        let key = state.streams.per_key.take(&key_id.to_string(), http.max_streams_per_key).ok_or_else(|| {
+            full(format!(
+                "this key has {} event streams open (the server's cap http.max_streams_per_key)",
+                http.max_streams_per_key
+            ))
+        })?;
+        Ok(Self { key_id: key_id.to_string(), _key: key, _node: node })
+    }
+}
+
+/// Open event streams: per key, and for the node.
+#[derive(Default)]
+pub struct OpenStreams {
+    per_key: Arc<InFlight<String>>,
+    node: Arc<InFlight<()>>,
+}
+
+/// A task's events after `after`, as SSE, until the task is finished or its key is revoked.
+pub fn follow(
+    state: AppState,
+    task_id: String,
+    after: i64,
+    slots: StreamSlots,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let key_changes = state.auth.key_changes();
+    let follower = Follower {
+        state,
+        task_id,
+        after,
+        buffer: VecDeque::new(),
+        done: false,
+        slots,
+        key_changes,
+        key_checked: Instant::now(),
+    };
     futures_util::stream::unfold(follower, |mut f| async move {
         let event = f.next().await?;
         Some((Ok(event), f))
@@ -68,6 +131,10 @@ struct Follower {
     after: i64,
     buffer: VecDeque<StoredEvent>,
     done: bool,
+    slots: StreamSlots,
+    /// Bumped whenever this node revokes or changes a key.
+    key_changes: watch::Receiver<u64>,
+    key_checked: Instant,
 }
 
 impl Follower {
@@ -114,12 +181,32 @@ impl Follower {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => return None,
             }
+            if self.key_checked.elapsed() >= KEY_RECHECK && !self.key_still_valid().await {
+                return None;
+            }
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 // Shutdown ends every stream; clients resume with Last-Event-ID.
                 () = self.state.queue.shutdown.cancelled() => return None,
+                Ok(()) = self.key_changes.changed() => {
+                    if !self.key_still_valid().await {
+                        return None;
+                    }
+                }
             }
+        }
+    }
+
+    /// Whether the stream's key still exists and is not revoked: a revoked key's
+    /// streams end (its client may not resume them).
+    async fn key_still_valid(&mut self) -> bool {
+        self.key_checked = Instant::now();
+        match self.state.tasks.store().key(&self.slots.key_id).await {
+            Ok(Some(key)) => key.revoked_at.is_none(),
+            Ok(None) => false,
+            // A database hiccup does not cut a stream; the next check decides.
+            Err(_) => true,
         }
     }
 }

@@ -24,19 +24,47 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Marks requests that came in on the metrics listener (`metrics.listen`).
+#[derive(Clone, Copy)]
+pub struct MetricsListener;
+
 /// `GET /metrics`: Prometheus text. Task gauges are read from the database at
 /// scrape time, so every node reports the shared queue.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
-        (status = 404, description = "Metrics are not enabled", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`metrics.token` is set and the request does not carry it", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "Metrics are not enabled, or served on `metrics.listen` only", body = Problem,
+            content_type = "application/problem+json"),
     ))]
 pub async fn metrics(
     State(state): State<AppState>,
+    own_listener: Option<axum::Extension<MetricsListener>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), super::ApiError> {
     let Some(handle) = &state.metrics else {
         return Err(super::ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "metrics are not enabled"));
     };
+    if !state.config.metrics.listen.is_empty() && own_listener.is_none() {
+        return Err(super::ApiError::not_found("metrics are served on the address in metrics.listen"));
+    }
+    let token = &state.config.metrics.token;
+    if !token.is_empty() {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !crate::auth::constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+            return Err(super::ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "metrics need the bearer token set in metrics.token",
+            ));
+        }
+    }
     for status in crate::task::TaskStatus::ALL {
         let count = state.tasks.store().count_by_status(status.as_str()).await?;
         crate::telemetry::metrics::tasks_by_status(status.as_str(), count);

@@ -11,7 +11,7 @@ use super::problem::ApiError;
 use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView, WebhookSecret};
 use crate::auth::{KeySpec, Scope, issue_key};
 use crate::store::{AuditEntry, budget_micros};
-use crate::task::FieldError;
+use crate::task::{FieldError, unknown_fields};
 use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
 use crate::webhooks::signing::generate_secret;
 
@@ -135,12 +135,7 @@ pub async fn update(
 }
 
 fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
-    AuditEntry {
-        key_id: Some(caller.principal.key_id.clone()),
-        request_id: caller.context.request_id.clone(),
-        client_addr: caller.context.client_addr.clone(),
-        ..AuditEntry::new(action, "ok")
-    }
+    caller.context.audit_entry(Some(caller.principal.key_id.clone()), action, "ok")
 }
 
 /// A new key's fields: the body over the server's defaults.
@@ -161,6 +156,21 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
     apply_fields(body, base, state)
 }
 
+/// Entries of `scopes` (there are three scopes; repeats are allowed).
+const MAX_SCOPES: usize = 8;
+const KEY_FIELDS: [&str; 10] = [
+    "name",
+    "scopes",
+    "budget_usd_per_day",
+    "budget_usd_per_month",
+    "token_budget_per_day",
+    "token_budget_per_month",
+    "webhook_url",
+    "rate_limit_per_minute",
+    "max_concurrent_tasks",
+    "max_queued_tasks",
+];
+
 /// The largest token budget a key can have.
 pub const MAX_TOKEN_BUDGET: u64 = 1_000_000_000_000;
 
@@ -171,7 +181,8 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
     let mut spec = base;
-    for (field, value) in object {
+    unknown_fields(object, &KEY_FIELDS, "", &mut errors);
+    for (field, value) in object.iter().filter(|(field, _)| KEY_FIELDS.contains(&field.as_str())) {
         let pointer = format!("/{field}");
         match field.as_str() {
             "name" => match value.as_str() {
@@ -180,12 +191,15 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
             },
             "scopes" => match value
                 .as_array()
+                .filter(|a| a.len() <= MAX_SCOPES)
                 .map(|a| a.iter().map(|s| s.as_str().and_then(Scope::parse)).collect::<Option<Vec<_>>>())
             {
                 Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
                 _ => errors.push(FieldError::new(
                     pointer,
-                    "must be a non-empty array of \"tasks\", \"admin\" and \"network:full\"",
+                    format!(
+                        "must be a non-empty array of at most {MAX_SCOPES} of \"tasks\", \"admin\" and \"network:full\""
+                    ),
                 )),
             },
             "budget_usd_per_day" | "budget_usd_per_month" => match value.as_f64().and_then(budget_micros) {
@@ -245,7 +259,7 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                     None => errors.push(FieldError::new(pointer, "must be a whole number from 1 to 1000000")),
                 }
             }
-            _ => errors.push(FieldError::new(pointer, "unknown field")),
+            _ => {}
         }
     }
     if spec.name.is_empty() && !errors.iter().any(|e| e.pointer == "/name") {

@@ -10,16 +10,22 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::AppState;
+use super::denials::{Admission, Source, write_summaries};
 use super::extract::Caller;
 use super::problem::ApiError;
+use crate::auth::AuthError;
 use crate::store::AuditEntry;
 use crate::task::RequestContext;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The request's id, echoed from the client (if sane) or generated.
+/// The request's ids: the gateway's own (always generated, unique), and the one
+/// the client sent (if sane), which the response echoes as the contract says.
 #[derive(Clone)]
-pub struct RequestId(pub String);
+pub struct RequestId {
+    pub own: String,
+    pub client: Option<String>,
+}
 
 /// The route template a request matched (`/v1/tasks/{id}`), for metric labels.
 #[derive(Clone)]
@@ -38,18 +44,24 @@ pub async fn matched_route(request: Request, next: Next) -> Response {
 
 /// Gives every request an id, logs it, and sets `x-request-id` on the response.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
-    let id = request
+    let client = request
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(String::from)
-        .unwrap_or_else(|| crate::ids::new_id("req"));
-    request.extensions_mut().insert(RequestId(id.clone()));
+        .map(String::from);
+    let own = crate::ids::new_id("req");
+    let echoed = client.clone().unwrap_or_else(|| own.clone());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %own,
+        client_request_id = client.as_deref().unwrap_or(""),
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    request.extensions_mut().insert(RequestId { own, client });
     let started = std::time::Instant::now();
     let method = request.method().to_string();
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = async move {
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(headers = %crate::telemetry::redact::headers_for_log(request.headers()), "request headers");
@@ -62,7 +74,7 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::from_str(&echoed) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     response
@@ -70,15 +82,50 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// Authenticates `/v1` requests and applies the key's rate limit.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let ids = request.extensions().get::<RequestId>();
     let context = RequestContext {
-        request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        request_id: ids.map(|r| r.own.clone()),
+        client_request_id: ids.and_then(|r| r.client.clone()),
         client_addr: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
     };
-    let route = format!("{} {}", request.method(), request.uri().path());
+    let route = RouteTarget::of(&request);
+    // A client address that keeps presenting bad keys gets no more database
+    // look-ups: only keys verified recently still pass, so guessing costs the
+    // guesser time, and a valid client behind the same address keeps working.
+    let failures_key = format!("\0auth-failures:{}", context.client_addr.as_deref().unwrap_or(""));
+    let failures_cap = state.config.http.max_auth_failures_per_minute;
     let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = match state.auth.authenticate(header).await {
+    let verified = if state.limiter.has_room(&failures_key, failures_cap) {
+        state.auth.authenticate(header).await
+    } else {
+        match state.auth.recently_verified(header).await {
+            Some(principal) => Ok(principal),
+            None => {
+                crate::telemetry::metrics::rate_limited();
+                let reason = "too many failed authentications from this address";
+                audit_denial(&state, None, &context, &route, 429, reason);
+                return ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many failed authentications",
+                    format!(
+                        "this address failed to authenticate {failures_cap} times in a minute \
+                         (the server's cap http.max_auth_failures_per_minute)"
+                    ),
+                )
+                .with_retry_after(state.limiter.retry_after(&failures_key, failures_cap))
+                .into_response();
+            }
+        }
+    };
+    let principal = match verified {
         Ok(principal) => principal,
         Err(e) => {
+            // Only a key that had to be looked up counts: a missing or malformed
+            // header costs the gateway nothing.
+            if matches!(e, AuthError::Unknown | AuthError::Revoked) {
+                state.limiter.check(&failures_key, failures_cap);
+            }
             let reason = e.to_string();
             let mut response = ApiError::from(e).into_response();
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -118,33 +165,66 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     response
 }
 
-/// Records a denied request in the audit log, off the request path. Denials are
-/// themselves rate-limited (`DENIALS_AUDITED_PER_MINUTE` for the whole node) so a
-/// flood of bad requests cannot fill the disk; the ones dropped are counted in the log.
+/// What a refused request asked for, bounded: the route template it matched
+/// (`GET /v1/tasks/{id}`) and the `{id}` it named, clipped; never the raw path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RouteTarget {
+    route: String,
+    id: Option<String>,
+}
+
+impl RouteTarget {
+    const MAX_ID_BYTES: usize = 64;
+
+    fn of(request: &Request) -> Self {
+        let template = request.extensions().get::<MatchedPath>().map(|p| p.as_str());
+        Self::from_parts(request.method().as_str(), template, request.uri().path())
+    }
+
+    fn from_parts(method: &str, template: Option<&str>, path: &str) -> Self {
+        let Some(template) = template else {
+            return Self { route: format!("{method} (unmatched)"), id: None };
+        };
+        let id = template
+            .split('/')
+            .zip(path.split('/'))
+            .find(|(pattern, _)| *pattern == "{id}")
+            .map(|(_, value)| crate::text::clip(value, Self::MAX_ID_BYTES).to_string());
+        Self { route: format!("{method} {template}"), id }
+    }
+}
+
+/// Records a denied request in the audit log, off the request path, within the
+/// budget of its source (`denials`): a refused key always has room of its own.
 fn audit_denial(
     state: &AppState,
     key_id: Option<String>,
     context: &RequestContext,
-    route: &str,
+    target: &RouteTarget,
     status: u16,
     reason: &str,
 ) {
-    const DENIALS_AUDITED_PER_MINUTE: u32 = 600;
-    if !state.limiter.check("\0audit-denials", DENIALS_AUDITED_PER_MINUTE).allowed {
-        tracing::warn!(status, route, "denied request not audited: the audit log's denial budget is used up");
+    let source = match (&key_id, &context.client_addr) {
+        (Some(key), _) => Source::Key(key.clone()),
+        (None, Some(addr)) => Source::Address(addr.clone()),
+        (None, None) => Source::OtherAddresses,
+    };
+    let (admission, ended) = state.denials.admit(source, std::time::Instant::now());
+    let store = state.tasks.store().clone();
+    let entry = (admission == Admission::Record).then(|| AuditEntry {
+        target: Some(target.route.clone()),
+        details: Some(serde_json::json!({"status": status, "reason": reason, "id": target.id})),
+        ..context.audit_entry(key_id, "request.denied", "denied")
+    });
+    if entry.is_none() && ended.is_empty() {
+        crate::telemetry::metrics::denial_unaudited();
         return;
     }
-    let entry = AuditEntry {
-        key_id,
-        target: Some(route.to_string()),
-        request_id: context.request_id.clone(),
-        client_addr: context.client_addr.clone(),
-        details: Some(serde_json::json!({"status": status, "reason": reason})),
-        ..AuditEntry::new("request.denied", "denied")
-    };
-    let store = state.tasks.store().clone();
     tokio::spawn(async move {
-        if let Err(e) = store.audit(entry).await {
+        write_summaries(&store, ended).await;
+        if let Some(entry) = entry
+            && let Err(e) = store.audit(entry).await
+        {
             tracing::warn!(error = %e, "could not audit a denied request");
         }
     });

@@ -4,6 +4,7 @@
 mod artifacts;
 mod audit;
 mod body;
+mod denials;
 mod docs;
 mod events;
 mod extract;
@@ -29,6 +30,7 @@ use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use denials::{DenialBudget, flush_forever as flush_denial_counts};
 pub use health::Readiness;
 pub use keys::MAX_TOKEN_BUDGET;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
@@ -53,6 +55,12 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
     pub plugins: Arc<crate::plugins::Plugins>,
+    /// Budgets of audited refusals, per key and per client address.
+    pub denials: Arc<denials::DenialBudget>,
+    /// Multipart uploads being received, per key.
+    pub uploads: Arc<crate::in_flight::InFlight<String>>,
+    /// Open event streams, per key and for the node.
+    pub streams: Arc<events::OpenStreams>,
 }
 
 /// The documented routes under `/v1`, without the layers that need state.
@@ -117,6 +125,16 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::reject_oversized))
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for its own listener (`metrics.listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .layer(axum::Extension(health::MetricsListener))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)
 }

@@ -1,9 +1,13 @@
 //! List conventions shared by every `GET` list: `limit` (1–200, default 50), an
-//! opaque `cursor`, and one extra row fetched to know whether a next page exists.
+//! opaque `cursor`, one extra row fetched to know whether a next page exists, and a
+//! cap on a page's bytes (a page of large items ends early, with a cursor).
 
 use crate::task::FieldError;
 
 pub const DEFAULT_LIMIT: u64 = 50;
+
+/// A page stops growing once its items add up to this much JSON.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Parses the `limit` query parameter, noting an error for a bad one.
 pub fn parse_limit(value: &str, errors: &mut Vec<FieldError>) -> u64 {

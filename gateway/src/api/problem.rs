@@ -9,6 +9,9 @@ use crate::auth::AuthError;
 use crate::store::StoreError;
 use crate::task::{FieldError, TaskServiceError};
 
+/// The most field errors one answer lists.
+pub const MAX_LISTED_ERRORS: usize = 50;
+
 /// An error answered to a client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -25,11 +28,17 @@ impl ApiError {
         Self { status, slug, title, detail: detail.into(), errors: Vec::new(), retry_after: None }
     }
 
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    /// 422 naming the invalid fields: at most [`MAX_LISTED_ERRORS`] of them, so
+    /// an answer never grows with the request that caused it.
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let detail = match errors.len() {
             1 => format!("{} {}", errors[0].pointer, errors[0].message),
+            n if n > MAX_LISTED_ERRORS => {
+                format!("{n} fields are invalid; the first {MAX_LISTED_ERRORS} are listed in `errors`")
+            }
             n => format!("{n} fields are invalid; see `errors`"),
         };
+        errors.truncate(MAX_LISTED_ERRORS);
         Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Invalid request", detail) }
     }
 
@@ -114,6 +123,7 @@ impl From<TaskServiceError> for ApiError {
                     .with_retry_after(5)
             }
             TaskServiceError::InputsRefused(errors) => Self::validation(errors),
+            e @ TaskServiceError::SchemaChecker(_) => Self::internal(e),
             e @ TaskServiceError::QueueFull { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded", e.to_string())
                     .with_retry_after(5)

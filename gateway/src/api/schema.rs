@@ -253,7 +253,10 @@ pub struct AuditEvent {
     pub target: Option<String>,
     #[schema(example = "ok")]
     pub outcome: String,
+    /// The gateway's own id of the request.
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, as sent.
+    pub client_request_id: Option<String>,
     pub client_addr: Option<String>,
     pub details: Option<Value>,
 }
@@ -268,6 +271,7 @@ impl From<&audit_event::Model> for AuditEvent {
             target: row.target.clone(),
             outcome: row.outcome.clone(),
             request_id: row.request_id.clone(),
+            client_request_id: row.client_request_id.clone(),
             client_addr: row.client_addr.clone(),
             details: row.details.as_deref().and_then(|d| serde_json::from_str(d).ok()),
         }

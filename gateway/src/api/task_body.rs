@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::AppState;
-use super::extract::JsonBody;
+use super::extract::{Caller, JsonBody};
 use super::problem::ApiError;
 use crate::task::FieldError;
 use crate::workspace::inputs::{Upload, UploadedPart};
@@ -34,6 +34,18 @@ impl FromRequest<AppState> for TaskBody {
             let digest = blake3::hash(json.to_string().as_bytes());
             return Ok(Self { json, upload: None, digest });
         }
+        // Held while the parts are received: a key's stalled uploads cannot pile up.
+        let key_id = request.extensions().get::<Caller>().map(|c| c.principal.key_id.clone()).unwrap_or_default();
+        let cap = state.config.http.max_uploads_per_key;
+        let Some(_slot) = state.uploads.take(&key_id, cap as usize) else {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many uploads",
+                format!("this key already has {cap} uploads in flight (the server's cap http.max_uploads_per_key)"),
+            )
+            .with_retry_after(1));
+        };
         let multipart = Multipart::from_request(request, state)
             .await
             .map_err(|e| ApiError::bad_request(format!("the multipart body cannot be read: {}", e.body_text())))?;

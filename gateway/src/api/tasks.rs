@@ -90,9 +90,15 @@ pub async fn execute(
         .wait_seconds
         .unwrap_or(state.config.tasks.default_wait_seconds)
         .min(state.config.tasks.max_wait_seconds);
+    // A stream's places are taken first: no task is created for a stream that cannot open.
+    let slots = if wants_event_stream(&headers) {
+        Some(super::events::StreamSlots::take(&state, &principal.key_id)?)
+    } else {
+        None
+    };
     let created = state.tasks.create(principal, request, body.upload, idempotency, &caller.context).await?;
-    if wants_event_stream(&headers) {
-        return Ok(mark_replay(stream_then_task(state, created.task.id).into_response(), created.replayed));
+    if let Some(slots) = slots {
+        return Ok(mark_replay(stream_then_task(state, created.task.id, slots).into_response(), created.replayed));
     }
     let task = state.tasks.wait_until_finished(&created.task.id, Duration::from_secs(wait)).await?;
     let view = state.tasks.view_of(&task).await?;
@@ -153,9 +159,13 @@ pub async fn follow_up(
     Ok(accepted(view))
 }
 
+/// `metadata.<key>` filters one list request may combine.
+const MAX_METADATA_FILTERS: usize = 16;
+
 /// `GET /v1/tasks`: the key's tasks, newest first, filtered, paged by cursor.
 #[utoipa::path(get, path = "/tasks", operation_id = "listTasks", tag = "tasks",
-    description = "Also filters by metadata: `metadata.<key>=<value>`, repeatable.",
+    description = "Also filters by metadata: `metadata.<key>=<value>`, repeatable (at most 16). A page stops \
+        early, with a `next_cursor`, once its tasks add up to 4 MiB of JSON.",
     params(
         ("status" = Option<TaskStatus>, Query, description = "Only tasks in this status"),
         ("created_after" = Option<String>, Query, format = DateTime, description = "Only tasks created after"),
@@ -195,15 +205,29 @@ pub async fn list(
             },
         }
     }
+    if filter.metadata.len() > MAX_METADATA_FILTERS {
+        errors.push(FieldError::new(
+            "/query",
+            format!("has {} metadata filters; at most {MAX_METADATA_FILTERS} are accepted", filter.metadata.len()),
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     // One extra row tells whether there is a next page.
     let mut rows = state.tasks.store().list_tasks(&principal.key_id, &filter, cursor.as_deref(), limit + 1).await?;
-    let next_cursor = paging::page(&mut rows, limit, |t| t.id.clone());
+    let mut next_cursor = paging::page(&mut rows, limit, |t| t.id.clone());
     let mut data = Vec::with_capacity(rows.len());
-    for task in &rows {
-        data.push(state.tasks.view_of(task).await?);
+    let mut bytes = 0;
+    for (i, task) in rows.iter().enumerate() {
+        let view = state.tasks.view_of(task).await?;
+        bytes += crate::text::json_size(&view);
+        data.push(view);
+        if bytes >= paging::MAX_PAGE_BYTES && i + 1 < rows.len() {
+            // The rest of the page comes with the next one.
+            next_cursor = Some(task.id.clone());
+            break;
+        }
     }
     Ok(Json(TaskPage { data, next_cursor }))
 }
@@ -254,7 +278,11 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
 
 /// The task's events as they happen, then one `task` event with the finished task.
 /// (`wait_seconds` does not apply: the stream lasts as long as the task.)
-fn stream_then_task(state: AppState, id: String) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+fn stream_then_task(
+    state: AppState,
+    id: String,
+    slots: super::events::StreamSlots,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let last = {
         let state = state.clone();
         let id = id.clone();
@@ -267,7 +295,7 @@ fn stream_then_task(state: AppState, id: String) -> Sse<impl Stream<Item = Resul
             Ok(Event::default().event("task").data(data))
         })
     };
-    Sse::new(super::events::follow(state, id, 0).chain(last))
+    Sse::new(super::events::follow(state, id, 0, slots).chain(last))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

@@ -54,6 +54,11 @@ impl Glob {
         Ok(Self { alternatives })
     }
 
+    /// How many patterns its `{…}` alternatives expand to.
+    pub fn alternatives(&self) -> usize {
+        self.alternatives.len()
+    }
+
     /// Whether the workspace-relative `path` matches.
     pub fn matches(&self, path: &str) -> bool {
         let segments: Vec<&str> = path.split('/').collect();

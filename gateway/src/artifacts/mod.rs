@@ -8,6 +8,7 @@ mod store;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Instant;
 
 pub use glob::Glob;
 pub use store::{ArtifactStore, LocalArtifacts};
@@ -68,24 +69,46 @@ pub fn workspace_files(workspace: &Path) -> std::io::Result<(Vec<(String, u64)>,
 }
 
 /// Stages the files of `workspace` that match `patterns` as a new set in `store`.
+/// Matching stops at `deadline`; the files it did not reach are reported skipped.
 pub fn collect(
     store: &dyn ArtifactStore,
     task_id: &str,
     workspace: &Path,
     patterns: &[Glob],
     limits: &CollectLimits,
+    deadline: Instant,
 ) -> std::io::Result<Collected> {
     let (files, truncated) = workspace_files(workspace)?;
-    let picks: Vec<Pick> = files
-        .into_iter()
-        .filter(|(path, _)| patterns.iter().any(|g| g.matches(path)))
-        .map(|(path, size)| Pick { path, size, content: None, content_type: None })
-        .collect();
+    let (picks, unmatched) = matching(files, patterns, deadline);
     let mut collected = stage(store, task_id, workspace, &picks, limits)?;
+    if unmatched > 0 {
+        collected.skipped.insert(
+            0,
+            format!(
+                "{unmatched} files were not matched: the collection ran out of time \
+                 (artifacts.max_collect_seconds, or the task's timeout)"
+            ),
+        );
+    }
     if truncated {
         collected.skipped.insert(0, "the workspace has more entries than a collection walks".into());
     }
     Ok(collected)
+}
+
+/// The files that match any of `patterns`, and how many were left unmatched at `deadline`.
+fn matching(files: Vec<(String, u64)>, patterns: &[Glob], deadline: Instant) -> (Vec<Pick>, usize) {
+    let total = files.len();
+    let mut picks = Vec::new();
+    for (checked, (path, size)) in files.into_iter().enumerate() {
+        if Instant::now() >= deadline {
+            return (picks, total - checked);
+        }
+        if patterns.iter().any(|g| g.matches(&path)) {
+            picks.push(Pick { path, size, content: None, content_type: None });
+        }
+    }
+    (picks, 0)
 }
 
 /// Stages `picks` as a new set in `store`, within the caps.
@@ -244,7 +267,8 @@ mod tests {
         let store = LocalArtifacts::new(dir.path().join("artifacts"));
         let patterns = [Glob::parse("out/**").unwrap(), Glob::parse("*.patch").unwrap()];
         let limits = CollectLimits { max_files: 10, max_bytes: 50 };
-        let collected = collect(&store, "tsk_1", &workspace, &patterns, &limits).unwrap();
+        let later = Instant::now() + std::time::Duration::from_secs(60);
+        let collected = collect(&store, "tsk_1", &workspace, &patterns, &limits, later).unwrap();
         assert!(store.open("tsk_1", "report.md").is_err(), "staged, not committed yet");
         store.commit("tsk_1", &collected.set).unwrap();
         let paths: Vec<&str> = collected.artifacts.iter().map(|a| a.path.as_str()).collect();
@@ -258,9 +282,19 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join("artifacts/tsk_1/current/report.md")).unwrap(), "# report");
         // The next turn's collection replaces the set.
         std::fs::remove_file(workspace.join("out/report.md")).unwrap();
-        let again = collect(&store, "tsk_1", &workspace, &patterns, &limits).unwrap();
+        let again = collect(&store, "tsk_1", &workspace, &patterns, &limits, later).unwrap();
         assert_eq!(again.artifacts.len(), 1);
         store.commit("tsk_1", &again.set).unwrap();
         assert!(store.open("tsk_1", "report.md").is_err());
+    }
+
+    #[test]
+    fn matching_stops_at_its_deadline_and_counts_what_it_left() {
+        let files: Vec<(String, u64)> = (0..5).map(|i| (format!("f{i}.txt"), 1)).collect();
+        let all = [Glob::parse("*.txt").unwrap()];
+        let (picks, left) = matching(files.clone(), &all, Instant::now() + std::time::Duration::from_secs(60));
+        assert_eq!((picks.len(), left), (5, 0));
+        let (picks, left) = matching(files, &all, Instant::now());
+        assert_eq!((picks.len(), left), (0, 5));
     }
 }

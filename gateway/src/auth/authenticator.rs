@@ -93,6 +93,9 @@ pub struct Authenticator {
     hasher: KeyHasher,
     verified: Cache<String, Arc<Principal>>,
     recently_touched: Cache<String, ()>,
+    /// Bumped when a key is revoked or changed here, so what holds a key's
+    /// authority for long (an event stream) checks it again at once.
+    key_changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Authenticator {
@@ -104,19 +107,13 @@ impl Authenticator {
             // this TTL on the others.
             verified: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(30)).build(),
             recently_touched: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            key_changes: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
     /// The principal for an `Authorization` header value.
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Arc<Principal>, AuthError> {
-        let header = header.ok_or(AuthError::Missing)?;
-        let secret = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|s| is_well_formed(s))
-            .ok_or(AuthError::Malformed)?;
-        let hash = self.hasher.hash(secret);
+        let hash = self.hash_of(header)?;
         if let Some(principal) = self.verified.get(&hash).await {
             return Ok(principal);
         }
@@ -147,9 +144,33 @@ impl Authenticator {
         Ok(principal)
     }
 
+    /// The principal for a header whose key was verified recently, without asking
+    /// the database: what a client that has failed too often may still use.
+    pub async fn recently_verified(&self, header: Option<&str>) -> Option<Arc<Principal>> {
+        let hash = self.hash_of(header).ok()?;
+        self.verified.get(&hash).await
+    }
+
+    fn hash_of(&self, header: Option<&str>) -> Result<String, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let secret = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|s| is_well_formed(s))
+            .ok_or(AuthError::Malformed)?;
+        Ok(self.hasher.hash(secret))
+    }
+
     /// Forgets cached keys, e.g. after a revocation.
     pub fn forget_all(&self) {
         self.verified.invalidate_all();
+        self.key_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Tells when a key was revoked or changed on this node.
+    pub fn key_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.key_changes.subscribe()
     }
 
     /// Records `last_used_at`, at most once a minute per key, off the request path.
@@ -168,6 +189,7 @@ impl Authenticator {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equality whose time does not depend on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

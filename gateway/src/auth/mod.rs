@@ -7,7 +7,7 @@ mod issue;
 mod key;
 mod rate_limit;
 
-pub use authenticator::{AuthError, Authenticator, Principal, Scope};
+pub use authenticator::{AuthError, Authenticator, Principal, Scope, constant_time_eq};
 pub use issue::{KeySpec, issue_key};
 pub use key::{GeneratedKey, KeyHasher, generate_key, load_or_create_pepper};
 pub use rate_limit::{RateDecision, RateLimiter};

@@ -34,6 +34,31 @@ impl RateLimiter {
         self.check_at(key_id, per_minute, Instant::now())
     }
 
+    /// Whether `key_id`'s bucket has a token, without taking it.
+    pub fn has_room(&self, key_id: &str, per_minute: u32) -> bool {
+        self.peek_at(key_id, per_minute, Instant::now()) >= 1.0
+    }
+
+    /// Seconds until `key_id`'s bucket has a token again.
+    pub fn retry_after(&self, key_id: &str, per_minute: u32) -> u64 {
+        let per_second = f64::from(per_minute.max(1)) / 60.0;
+        let tokens = self.peek_at(key_id, per_minute, Instant::now());
+        ((1.0 - tokens).max(0.0) / per_second).ceil().max(1.0) as u64
+    }
+
+    /// The tokens `key_id`'s bucket would hold at `now`.
+    fn peek_at(&self, key_id: &str, per_minute: u32, now: Instant) -> f64 {
+        let capacity = f64::from(per_minute.max(1));
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        match buckets.get(key_id) {
+            Some(bucket) => {
+                let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+                (bucket.tokens + elapsed * capacity / 60.0).min(capacity)
+            }
+            None => capacity,
+        }
+    }
+
     fn check_at(&self, key_id: &str, per_minute: u32, now: Instant) -> RateDecision {
         let capacity = f64::from(per_minute.max(1));
         let per_second = capacity / 60.0;

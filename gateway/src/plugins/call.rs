@@ -22,6 +22,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::v0::{host, types};
 use super::engine::{CORE_INSTANCES_PER_COMPONENT, MEMORIES_PER_COMPONENT, PluginEngine, TABLES_PER_COMPONENT};
+use crate::text::clip;
 
 /// Per-call limits of one plugin.
 #[derive(Debug, Clone)]
@@ -155,17 +156,6 @@ impl host::Host for CallState {
         self.spend_host_call()?;
         Ok(self.config.to_string())
     }
-}
-
-fn clip(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// Control characters escaped, so a line stays one line.

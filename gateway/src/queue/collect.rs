@@ -3,6 +3,7 @@
 //! left out becomes a gateway notice in the event log.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::Queue;
 use crate::artifacts::{self, Artifact, ArtifactStore, CollectLimits, Collected, Glob, Pick};
@@ -23,6 +24,8 @@ pub(super) struct StagedSet {
 pub struct ArtifactCollection {
     pub store: Arc<dyn ArtifactStore>,
     pub limits: CollectLimits,
+    /// Seconds one collection may spend matching globs.
+    pub max_collect_seconds: u64,
 }
 
 impl Queue {
@@ -33,9 +36,13 @@ impl Queue {
         task: &task::Model,
         facts: &TaskFacts,
         result: Option<&TaskResult>,
+        time_left: Option<Duration>,
     ) -> (Option<StagedSet>, Vec<EventRecord>) {
+        // Matching globs is work done for the task: it gets the task's time, within a cap.
+        let budget = Duration::from_secs(self.artifacts.max_collect_seconds).min(time_left.unwrap_or(Duration::MAX));
+        let deadline = Instant::now() + budget;
         if !self.plugins.serves(Hook::Artifacts) {
-            return self.collect_by_globs(task).await;
+            return self.collect_by_globs(task, deadline).await;
         }
         let dirs = TaskDirs::new(&self.data_dir, &task.id);
         let workspace = dirs.workspace.clone();
@@ -52,7 +59,7 @@ impl Queue {
             self.plugins.choose_artifacts(facts, result, &dirs.workspace, Some(&dirs.baseline), &files).await;
         let picks = match choice {
             ArtifactChoice::BuiltIn => {
-                let (staged, notices) = self.collect_by_globs(task).await;
+                let (staged, notices) = self.collect_by_globs(task, deadline).await;
                 events.extend(notices);
                 return (staged, events);
             }
@@ -88,7 +95,7 @@ impl Queue {
     }
 
     /// The files matching the task's globs.
-    async fn collect_by_globs(&self, task: &task::Model) -> (Option<StagedSet>, Vec<EventRecord>) {
+    async fn collect_by_globs(&self, task: &task::Model, deadline: Instant) -> (Option<StagedSet>, Vec<EventRecord>) {
         let patterns: Vec<String> = serde_json::from_str(&task.artifact_patterns).unwrap_or_default();
         let globs: Vec<Glob> = patterns.iter().filter_map(|p| Glob::parse(p).ok()).collect();
         if globs.is_empty() {
@@ -97,7 +104,7 @@ impl Queue {
         let collection = self.artifacts.clone();
         let (id, workspace) = (task.id.clone(), TaskDirs::new(&self.data_dir, &task.id).workspace);
         let collected = tokio::task::spawn_blocking(move || {
-            artifacts::collect(collection.store.as_ref(), &id, &workspace, &globs, &collection.limits)
+            artifacts::collect(collection.store.as_ref(), &id, &workspace, &globs, &collection.limits, deadline)
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));

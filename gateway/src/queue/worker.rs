@@ -14,7 +14,7 @@ use crate::plugins::{Plugins, Processed, TaskFacts};
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
 use crate::sandbox::KeyTokens;
 use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RetryRun, RunCost, Store};
-use crate::task::structured::check_answer;
+use crate::task::structured::SchemaChecker;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
 /// A flag every long-running loop watches to stop.
@@ -48,6 +48,7 @@ pub struct QueueParts {
     pub config: QueueConfig,
     pub data_dir: PathBuf,
     pub plugins: Arc<Plugins>,
+    pub schema_checker: SchemaChecker,
     pub artifacts: super::ArtifactCollection,
 }
 
@@ -59,6 +60,7 @@ pub struct Queue {
     pub(crate) config: QueueConfig,
     pub(super) data_dir: PathBuf,
     pub(super) plugins: Arc<Plugins>,
+    schema_checker: SchemaChecker,
     pub(super) artifacts: super::ArtifactCollection,
     pub(crate) node_id: String,
     running: Mutex<HashMap<String, watch::Sender<Option<Stop>>>>,
@@ -75,6 +77,7 @@ impl Queue {
             config: parts.config,
             data_dir: parts.data_dir,
             plugins: parts.plugins,
+            schema_checker: parts.schema_checker,
             artifacts: parts.artifacts,
             node_id: crate::ids::new_id("node"),
             running: Mutex::new(HashMap::new()),
@@ -295,7 +298,11 @@ impl Queue {
         match outcome {
             Outcome::Finished { status, mut result, mut error } => {
                 if let (TaskStatus::Completed, Some(schema)) = (status, &options.output_schema) {
-                    match check_answer(schema, result.structured.as_ref(), result.text.as_deref()) {
+                    match self
+                        .schema_checker
+                        .check_answer(schema, result.structured.as_ref(), result.text.as_deref())
+                        .await
+                    {
                         Ok(answer) => result.structured = Some(answer),
                         Err(mismatch) => {
                             result.structured = None;
@@ -314,7 +321,9 @@ impl Queue {
                 match (&options.output_schema, refused.is_none() && error.is_none()) {
                     (None, _) => result.structured = None,
                     (Some(schema), true) if result.structured.is_some() => {
-                        if let Err(mismatch) = check_answer(schema, result.structured.as_ref(), None) {
+                        if let Err(mismatch) =
+                            self.schema_checker.check_answer(schema, result.structured.as_ref(), None).await
+                        {
                             result.structured = None;
                             error = Some(
                                 TaskError::new(
@@ -340,6 +349,7 @@ impl Queue {
                     events: plugin_events,
                     metered: report.metered,
                     facts: Some(facts),
+                    time_left: Some(Duration::from_secs(options.timeout_seconds).saturating_sub(report.duration)),
                     ..Ending::new(status, Some(result), error)
                 };
                 self.finish(task, fence, ending).await;
@@ -356,6 +366,7 @@ impl Queue {
                     events: processed.events,
                     metered: report.metered,
                     facts: Some(facts),
+                    time_left: Some(Duration::from_secs(options.timeout_seconds).saturating_sub(report.duration)),
                     ..Ending::new(TaskStatus::Cancelled, Some(processed.result), Some(error))
                 };
                 self.finish(task, fence, ending).await;
@@ -511,13 +522,14 @@ impl Queue {
     }
 
     async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
-        let Ending { status, result, mut error, claude_code_version, events: plugin_events, metered, facts } = ending;
+        let Ending { status, result, mut error, claude_code_version, events: plugin_events, metered, facts, time_left } =
+            ending;
         // Read once per run: the result hook's facts, with the final status.
         let facts = match facts {
             Some(facts) => TaskFacts { status: status.as_str().to_string(), ..facts },
             None => self.task_facts(task, status).await,
         };
-        let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref()).await;
+        let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref(), time_left).await;
         if let Some(error) = &error {
             events.push(EventRecord::new("error", json!({"error": error})));
         }
@@ -704,10 +716,21 @@ struct Ending {
     metered: Option<(u64, u64)>,
     /// What the result hook already read of the task and its key.
     facts: Option<TaskFacts>,
+    /// What the run left of the task's timeout (artifact collection gets no more).
+    time_left: Option<Duration>,
 }
 
 impl Ending {
     fn new(status: TaskStatus, result: Option<crate::task::TaskResult>, error: Option<TaskError>) -> Self {
-        Self { status, result, error, claude_code_version: None, events: Vec::new(), metered: None, facts: None }
+        Self {
+            status,
+            result,
+            error,
+            claude_code_version: None,
+            events: Vec::new(),
+            metered: None,
+            facts: None,
+            time_left: None,
+        }
     }
 }

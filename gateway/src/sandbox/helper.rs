@@ -127,15 +127,18 @@ impl Kind {
     }
 }
 
+/// Sets one resource limit of this process.
+pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: setrlimit with a valid struct on this process.
+    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn set_rlimits(limits: Rlimits) -> std::io::Result<()> {
-    let set = |resource, soft: u64, hard: u64| {
-        let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
-        // SAFETY: setrlimit with a valid struct on this process.
-        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    };
+    let set = set_rlimit;
     set(libc::RLIMIT_CORE, 0, 0)?;
     if limits.cpu_seconds > 0 {
         // SIGXCPU at the soft limit gives a process the chance to report; SIGKILL at the hard one.

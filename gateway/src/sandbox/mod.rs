@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::{SandboxConfig, SandboxMode};
+pub use helper::set_rlimit;
 pub use model_proxy::{AllowanceHold, KeyTokens, ModelProxy, RunToken, Upstream};
 pub use probe::Capabilities;
 

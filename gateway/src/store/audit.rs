@@ -12,7 +12,10 @@ pub struct AuditEntry {
     pub action: &'static str,
     pub target: Option<String>,
     pub outcome: &'static str,
+    /// The gateway's own id of the request.
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, as sent (printable ASCII, at most 128 bytes).
+    pub client_request_id: Option<String>,
     pub client_addr: Option<String>,
     pub details: Option<serde_json::Value>,
 }
@@ -42,6 +45,7 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry, at: i
         target: Set(entry.target),
         outcome: Set(entry.outcome.to_string()),
         request_id: Set(entry.request_id),
+        client_request_id: Set(entry.client_request_id),
         client_addr: Set(entry.client_addr),
         details: Set(entry.details.map(|d| d.to_string())),
         ..Default::default()
@@ -56,6 +60,35 @@ impl Store {
     /// Writes one audit entry on its own.
     pub async fn audit(&self, entry: AuditEntry) -> Result<()> {
         record(&self.writer, entry, crate::timestamp::now_ms()).await
+    }
+
+    /// Deletes the audit entries written before `cutoff` (ms), a batch at a time so
+    /// the writer is never held long; returns how many.
+    pub async fn delete_audit_before(&self, cutoff: i64) -> Result<u64> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        const BATCH: u64 = 1000;
+        let mut deleted = 0;
+        loop {
+            let ids: Vec<i64> = audit_event::Entity::find()
+                .select_only()
+                .column(audit_event::Column::Id)
+                .filter(audit_event::Column::At.lt(cutoff))
+                .order_by_asc(audit_event::Column::Id)
+                .limit(BATCH)
+                .into_tuple()
+                .all(&self.reader)
+                .await
+                .during("finding old audit entries")?;
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            let result = audit_event::Entity::delete_many()
+                .filter(audit_event::Column::Id.is_in(ids))
+                .exec(&self.writer)
+                .await
+                .during("deleting old audit entries")?;
+            deleted += result.rows_affected;
+        }
     }
 
     /// Audit entries, newest first, matching `filter`, older than the `before` cursor.

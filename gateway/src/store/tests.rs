@@ -177,3 +177,15 @@ async fn expired_files_are_marked_once_and_end_follow_ups() {
     let entry = AuditEntry::new("task.message", "ok");
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry).await.unwrap(), None, "no turn without a workspace");
 }
+
+#[tokio::test]
+async fn old_audit_entries_are_deleted_and_newer_ones_kept() {
+    let (store, _dir) = store().await;
+    for at in [1_000, 2_000, 3_000] {
+        super::audit::record(&store.writer, AuditEntry::new("request.denied", "denied"), at).await.unwrap();
+    }
+    assert_eq!(store.delete_audit_before(2_500).await.unwrap(), 2);
+    let left = store.audit_entries(&AuditFilter::default(), None, 10).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.at).collect::<Vec<_>>(), [3_000]);
+    assert_eq!(store.delete_audit_before(2_500).await.unwrap(), 0);
+}

@@ -48,6 +48,22 @@ const MAX_METADATA_KEYS: usize = 32;
 const MAX_METADATA_KEY_BYTES: usize = 64;
 const MAX_METADATA_VALUE_BYTES: usize = 512;
 const MAX_TOOL_NAME_BYTES: usize = 256;
+/// Entries of `allowed_tools` or `disallowed_tools`.
+const MAX_TOOLS: usize = 128;
+const TASK_FIELDS: [&str; 8] =
+    ["prompt", "priority", "options", "metadata", "files", "artifacts", "webhook", "wait_seconds"];
+const OPTION_FIELDS: [&str; 10] = [
+    "model",
+    "max_turns",
+    "timeout_seconds",
+    "allowed_tools",
+    "disallowed_tools",
+    "append_system_prompt",
+    "network",
+    "output_schema",
+    "project_context",
+    "max_budget_usd",
+];
 
 /// Validates a create request (`execute` allows `wait_seconds`).
 pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Result<NewTask, Vec<FieldError>> {
@@ -55,14 +71,10 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
-    for name in object.keys() {
-        match name.as_str() {
-            "prompt" | "priority" | "options" | "metadata" | "files" | "artifacts" | "webhook" => {}
-            "wait_seconds" if execute => {}
-            "wait_seconds" => errors.push(FieldError::new("/wait_seconds", "only POST /v1/execute takes wait_seconds")),
-            other => errors.push(FieldError::new(format!("/{}", pointer_token(other)), "unknown field")),
-        }
+    if !execute && object.contains_key("wait_seconds") {
+        errors.push(FieldError::new("/wait_seconds", "only POST /v1/execute takes wait_seconds"));
     }
+    unknown_fields(object, &TASK_FIELDS, "", &mut errors);
 
     let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
     let priority = match object.get("priority") {
@@ -112,9 +124,7 @@ pub fn parse_follow_up(body: &Value, limits: &TaskLimits) -> Result<String, Vec<
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
-    for name in object.keys().filter(|k| k.as_str() != "prompt") {
-        errors.push(FieldError::new(format!("/{}", pointer_token(name)), "unknown field"));
-    }
+    unknown_fields(object, &["prompt"], "", &mut errors);
     let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
     if errors.is_empty() { Ok(prompt) } else { Err(errors) }
 }
@@ -157,7 +167,8 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
             return options;
         }
     };
-    for (name, value) in object {
+    unknown_fields(object, &OPTION_FIELDS, "/options", errors);
+    for (name, value) in object.iter().filter(|(name, _)| OPTION_FIELDS.contains(&name.as_str())) {
         let pointer = format!("/options/{}", pointer_token(name));
         if value.is_null() {
             continue; // null means "the server's default"
@@ -215,7 +226,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                 _ => errors.push(FieldError::new(pointer, "must be one of \"none\", \"allowlist\", \"full\"")),
             },
             "output_schema" => match value {
-                Value::Object(_) => match super::structured::check_schema(value) {
+                Value::Object(_) => match super::structured::check_caps(value, &limits.output_schema) {
                     Ok(()) => options.output_schema = Some(value.clone()),
                     Err(why) => errors.push(FieldError::new(pointer, why)),
                 },
@@ -229,7 +240,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                 Some(b) if b > 0.0 && b.is_finite() => options.max_budget_usd = Some(b),
                 _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars")),
             },
-            _ => errors.push(FieldError::new(pointer, "unknown option")),
+            _ => {}
         }
     }
     options
@@ -240,6 +251,10 @@ fn tool_list(value: &Value, pointer: &str, errors: &mut Vec<FieldError>) -> Opti
         errors.push(FieldError::new(pointer, "must be an array of tool names"));
         return None;
     };
+    if items.len() > MAX_TOOLS {
+        errors.push(FieldError::new(pointer, format!("must have at most {MAX_TOOLS} entries")));
+        return None;
+    }
     let mut tools = Vec::with_capacity(items.len());
     let before = errors.len();
     for (i, item) in items.iter().enumerate() {
@@ -268,6 +283,7 @@ fn parse_metadata(value: Option<&Value>, errors: &mut Vec<FieldError>) -> BTreeM
     };
     if object.len() > MAX_METADATA_KEYS {
         errors.push(FieldError::new("/metadata", format!("must have at most {MAX_METADATA_KEYS} keys")));
+        return metadata;
     }
     for (key, value) in object {
         let pointer = format!("/metadata/{}", pointer_token(key));
@@ -310,9 +326,7 @@ fn parse_files(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fiel
             errors.push(FieldError::new(pointer, "must be an object {path, content | content_base64}"));
             continue;
         };
-        for name in entry.keys().filter(|k| !matches!(k.as_str(), "path" | "content" | "content_base64")) {
-            errors.push(FieldError::new(format!("{pointer}/{}", pointer_token(name)), "unknown field"));
-        }
+        unknown_fields(entry, &["path", "content", "content_base64"], &pointer, errors);
         let path = match entry.get("path").and_then(Value::as_str) {
             Some(p) => match check_relative_path(p) {
                 Ok(()) => Some(p.to_string()),
@@ -374,9 +388,7 @@ fn parse_webhook(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<
         }
     };
     let before = errors.len();
-    for name in object.keys().filter(|k| !matches!(k.as_str(), "url" | "events")) {
-        errors.push(FieldError::new(format!("/webhook/{}", pointer_token(name)), "unknown field"));
-    }
+    unknown_fields(object, &["url", "events"], "/webhook", errors);
     let url = match object.get("url").and_then(Value::as_str) {
         Some(url) if url.len() <= 2048 => url.to_string(),
         _ => {
@@ -386,6 +398,10 @@ fn parse_webhook(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<
     };
     let events = match object.get("events") {
         None | Some(Value::Null) => DEFAULT_EVENTS.map(String::from).to_vec(),
+        Some(Value::Array(items)) if items.len() > EVENTS.len() => {
+            errors.push(FieldError::new("/webhook/events", format!("must have at most {} entries", EVENTS.len())));
+            Vec::new()
+        }
         Some(Value::Array(items)) if !items.is_empty() => {
             let mut events = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -427,14 +443,44 @@ fn parse_artifacts(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<
         return None;
     }
     let mut patterns = Vec::with_capacity(items.len());
+    let mut alternatives = 0;
     for (i, item) in items.iter().enumerate() {
         match item.as_str().map(|p| (p, crate::artifacts::Glob::parse(p))) {
-            Some((pattern, Ok(_))) => patterns.push(pattern.to_string()),
+            Some((pattern, Ok(glob))) => {
+                alternatives += glob.alternatives();
+                patterns.push(pattern.to_string());
+            }
             Some((_, Err(why))) => errors.push(FieldError::new(format!("/artifacts/{i}"), why)),
             None => errors.push(FieldError::new(format!("/artifacts/{i}"), "must be a string")),
         }
     }
+    if alternatives > limits.max_artifact_alternatives {
+        errors.push(FieldError::new(
+            "/artifacts",
+            format!(
+                "expands to {alternatives} patterns with its {{…}} alternatives; at most {} are accepted \
+                 (the server's cap tasks.max_artifact_alternatives)",
+                limits.max_artifact_alternatives
+            ),
+        ));
+        return None;
+    }
     Some(patterns)
+}
+
+/// Names the fields of `object` (at `prefix`) that are not `known`: the first few
+/// one by one, the rest in one error, so a body of many bogus keys costs little.
+pub fn unknown_fields(object: &Map<String, Value>, known: &[&str], prefix: &str, errors: &mut Vec<FieldError>) {
+    const LISTED: usize = 10;
+    let mut unknown = object.keys().filter(|name| !known.contains(&name.as_str()));
+    for name in unknown.by_ref().take(LISTED) {
+        errors.push(FieldError::new(format!("{prefix}/{}", pointer_token(name)), "unknown field"));
+    }
+    let more = unknown.count();
+    if more > 0 {
+        let known = known.join(", ");
+        errors.push(FieldError::new(prefix, format!("has {more} more unknown fields; the known ones are {known}")));
+    }
 }
 
 /// JSON Pointer escaping of one reference token (RFC 6901).

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::request::FieldError;
+use super::structured::SchemaChecker;
 use super::{ErrorKind, NewTask, TaskError, TaskView};
 use crate::auth::Principal;
 use crate::config::TaskLimits;
@@ -43,6 +44,8 @@ pub enum TaskServiceError {
     NetworkNotAllowed,
     #[error("the input files were refused")]
     InputsRefused(Vec<FieldError>),
+    #[error("{0}")]
+    SchemaChecker(String),
     #[error("cannot prepare the task's workspace: {0}")]
     Workspace(std::io::Error),
     #[error(transparent)]
@@ -52,8 +55,24 @@ pub enum TaskServiceError {
 /// Who asked, for the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
+    /// The gateway's own id of the request.
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, kept apart from the gateway's.
+    pub client_request_id: Option<String>,
     pub client_addr: Option<String>,
+}
+
+impl RequestContext {
+    /// An audit entry of this request.
+    pub fn audit_entry(&self, key_id: Option<String>, action: &'static str, outcome: &'static str) -> AuditEntry {
+        AuditEntry {
+            key_id,
+            request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
+            client_addr: self.client_addr.clone(),
+            ..AuditEntry::new(action, outcome)
+        }
+    }
 }
 
 /// What creating a task produced.
@@ -70,8 +89,16 @@ pub struct TaskService {
     hub: Arc<Hub>,
     plugins: Arc<Plugins>,
     data_dir: PathBuf,
-    limits: TaskLimits,
-    default_artifacts: Vec<String>,
+    rules: TaskRules,
+}
+
+/// What the service holds tasks to: the request limits, the artifact globs of tasks
+/// that name none, and the checker of output schemas.
+#[derive(Clone)]
+pub struct TaskRules {
+    pub limits: TaskLimits,
+    pub default_artifacts: Vec<String>,
+    pub schema_checker: SchemaChecker,
 }
 
 impl TaskService {
@@ -81,10 +108,9 @@ impl TaskService {
         hub: Arc<Hub>,
         plugins: Arc<Plugins>,
         data_dir: PathBuf,
-        limits: TaskLimits,
-        default_artifacts: Vec<String>,
+        rules: TaskRules,
     ) -> Self {
-        Self { store, queue, hub, plugins, data_dir, limits, default_artifacts }
+        Self { store, queue, hub, plugins, data_dir, rules }
     }
 
     pub fn store(&self) -> &Store {
@@ -122,11 +148,14 @@ impl TaskService {
             upload.iter().flat_map(|u| u.parts()).map(|p| (p.filename.clone(), p.size)).collect();
         let plugin_events = self
             .plugins
-            .check_request(&mut request, principal, &self.limits, &upload_files, None)
+            .check_request(&mut request, principal, &self.rules.limits, &upload_files, None)
             .await
             .map_err(refused)?;
         if request.options.network == "full" && !principal.has(crate::auth::Scope::NetworkFull) {
             return Err(TaskServiceError::NetworkNotAllowed);
+        }
+        if let Some(schema) = &request.options.output_schema {
+            self.compile_output_schema(schema).await?;
         }
         self.check_budget(principal).await?;
         // The insert decides on the queue cap; with input files to write first, an
@@ -146,6 +175,19 @@ impl TaskService {
         )
         .await
         .unwrap_or_else(|e| Err(TaskServiceError::Workspace(std::io::Error::other(e))))
+    }
+
+    /// Compiles the task's output schema in the checker's child process (after the
+    /// policy plugins, which may have rewritten it).
+    async fn compile_output_schema(&self, schema: &serde_json::Value) -> Result<(), TaskServiceError> {
+        let refused =
+            |message: String| TaskServiceError::InputsRefused(vec![FieldError::new("/options/output_schema", message)]);
+        match self.rules.schema_checker.compile(schema).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(refused(why)),
+            Err(e) if e.is_over_budget() => Err(refused(format!("cannot be compiled: compiling it {e}"))),
+            Err(e) => Err(TaskServiceError::SchemaChecker(e.to_string())),
+        }
     }
 
     /// Refuses a key that has spent its daily or monthly budget (its running tasks
@@ -189,7 +231,7 @@ impl TaskService {
             metadata: request.metadata.clone(),
             idempotency,
             max_queued: principal.max_queued_tasks,
-            artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.default_artifacts.clone()),
+            artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.rules.default_artifacts.clone()),
             webhook: request.webhook.clone(),
         };
         let mut events = plugin_events;
@@ -230,9 +272,9 @@ impl TaskService {
             None => Upload::create(&self.uploads_dir()).map_err(TaskServiceError::Workspace)?,
         };
         let limits = Limits {
-            max_files: self.limits.max_input_files,
-            max_bytes: self.limits.max_input_bytes as u64,
-            max_ratio: self.limits.max_archive_ratio,
+            max_files: self.rules.limits.max_input_files,
+            max_bytes: self.rules.limits.max_input_bytes as u64,
+            max_ratio: self.rules.limits.max_archive_ratio,
         };
         let target = dirs.clone();
         // Artifact plugins may diff a turn's workspace against the inputs.
@@ -372,8 +414,11 @@ impl TaskService {
             webhook: None,
             wait_seconds: None,
         };
-        let mut events =
-            self.plugins.check_request(&mut request, principal, &self.limits, &[], Some(id)).await.map_err(refused)?;
+        let mut events = self
+            .plugins
+            .check_request(&mut request, principal, &self.rules.limits, &[], Some(id))
+            .await
+            .map_err(refused)?;
         let prompt = request.prompt;
         events
             .push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1})));
@@ -421,12 +466,7 @@ impl TaskService {
 }
 
 fn audit_entry(principal: &Principal, ctx: &RequestContext, action: &'static str, outcome: &'static str) -> AuditEntry {
-    AuditEntry {
-        key_id: Some(principal.key_id.clone()),
-        request_id: ctx.request_id.clone(),
-        client_addr: ctx.client_addr.clone(),
-        ..AuditEntry::new(action, outcome)
-    }
+    ctx.audit_entry(Some(principal.key_id.clone()), action, outcome)
 }
 
 /// A refusal of the policy chain as the service reports it.

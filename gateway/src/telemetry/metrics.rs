@@ -36,6 +36,17 @@ pub fn rate_limited() {
     counter!("ccgate_rate_limit_rejections_total").increment(1);
 }
 
+/// A connection closed at once: the gateway or its address was at its cap.
+pub fn connection_refused() {
+    counter!("ccgate_http_connections_refused_total").increment(1);
+}
+
+/// A refused request past its source's audit budget: counted in the audit log
+/// when the minute ends, and here at once.
+pub fn denial_unaudited() {
+    counter!("ccgate_audit_denials_unrecorded_total").increment(1);
+}
+
 /// One plugin call: `outcome` is `ok` or why it failed (timeout, memory, trap,
 /// invalid, quarantined, setup). Plugin names come from the gateway config.
 pub fn plugin_call(plugin: &str, hook: &str, outcome: &str, elapsed: Duration) {

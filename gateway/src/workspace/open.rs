@@ -46,7 +46,9 @@ pub fn open_beneath(root: &Path, relative: &str) -> Result<File, WorkspaceError>
     if fd < 0 {
         let error = std::io::Error::last_os_error();
         return Err(match error.raw_os_error() {
-            Some(libc::ENOENT) => WorkspaceError::NotFound,
+            // A file where the path wants a directory, or a path longer than any
+            // the workspace can hold: no such file either.
+            Some(libc::ENOENT | libc::ENOTDIR | libc::ENAMETOOLONG) => WorkspaceError::NotFound,
             Some(libc::EXDEV | libc::ELOOP) => {
                 WorkspaceError::NotServed("the path leaves the workspace or passes a link")
             }

@@ -43,11 +43,7 @@ impl TaskFacts {
 
 /// At most `max` bytes of a plugin's text (cut at a character boundary).
 fn clip_text(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
+    crate::text::clip(text, max).to_string()
 }
 
 fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {

@@ -15,6 +15,8 @@ pub struct Model {
     pub request_id: Option<String>,
     pub client_addr: Option<String>,
     pub details: Option<String>,
+    /// The `X-Request-Id` the client sent, if any; `request_id` is the gateway's own.
+    pub client_request_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,11 @@ pub fn check_relative_path(path: &str) -> Result<(), String> {
     if path.contains('\0') || path.contains('\\') {
         return Err("must not contain NUL or backslash characters".into());
     }
+    // Newlines, escapes and other control characters make names that forge lines
+    // in listings, logs and archives; no real project needs them.
+    if path.chars().any(char::is_control) {
+        return Err("must not contain control characters (newlines, tabs, escapes)".into());
+    }
     for part in path.split('/') {
         match part {
             ".." => return Err("must not contain '..'".into()),
@@ -49,6 +54,12 @@ pub fn resolve_link(link: &str, target: &str, is_link: impl Fn(&str) -> bool) ->
     if target.is_empty() {
         return Err("is a link with an empty target".into());
     }
+    if target.len() > MAX_PATH_BYTES {
+        return Err(format!("is a link whose target is longer than {MAX_PATH_BYTES} bytes"));
+    }
+    if target.contains('\0') || target.chars().any(char::is_control) {
+        return Err("is a link whose target has NUL or control characters".into());
+    }
     if target.starts_with('/') {
         return Err(format!("is a link to the absolute path {target:?}, outside the workspace"));
     }
@@ -74,6 +85,17 @@ pub fn resolve_link(link: &str, target: &str, is_link: impl Fn(&str) -> bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_and_long_link_targets_are_refused() {
+        assert!(check_relative_path("a\nb.txt").unwrap_err().contains("control characters"));
+        assert!(check_relative_path("a\u{1b}[31mred").unwrap_err().contains("control characters"));
+        assert!(check_relative_path("tab\there").is_err());
+        assert!(check_relative_path("ünïcode/ok.txt").is_ok());
+        let long = "a/".repeat(2500);
+        assert!(resolve_link("l", &long, |_| false).unwrap_err().contains("longer than"));
+        assert!(resolve_link("l", "x\ny", |_| false).unwrap_err().contains("control characters"));
+    }
 
     #[test]
     fn links_stay_inside_and_do_not_chain() {

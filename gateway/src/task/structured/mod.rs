@@ -1,9 +1,17 @@
-//! `options.output_schema`: the schema is compiled when the task is submitted
-//! (an invalid one is refused then), and the agent's final answer — the
-//! `StructuredOutput` tool call Claude Code reports, else the text parsed as
-//! JSON — must match it for the task to complete.
+//! `options.output_schema`: the schema is held to static caps when the request is
+//! parsed (`caps`), compiled when the task is submitted (an invalid one is refused
+//! then), and the agent's final answer — the `StructuredOutput` tool call Claude
+//! Code reports, else the text parsed as JSON — must match it for the task to
+//! complete. The gateway compiles and validates only in a child process with a
+//! budget (`isolated`); the functions here are what that child runs.
+
+mod caps;
+mod isolated;
 
 use serde_json::{Value, json};
+
+pub use caps::{OutputSchemaLimits, check_caps};
+pub use isolated::{CheckError, SUBCOMMAND as CHECK_SUBCOMMAND, SchemaChecker, child_main};
 
 /// At most this many validation errors are kept in `error.details`.
 const MAX_ERRORS: usize = 20;

@@ -1,12 +1,14 @@
-//! `ccgate serve`: wires the store, queue, runner and API together, serves HTTP,
-//! and shuts down gracefully on SIGTERM or Ctrl-C.
+//! `ccgate serve`: wires the store, queue, runner and API together, serves HTTP
+//! (`http`), and shuts down gracefully on SIGTERM or Ctrl-C.
 
-use std::net::SocketAddr;
+pub mod http;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{AppState, Readiness};
+use self::http::HttpLimits;
+use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
 use crate::artifacts::{ArtifactStore, CollectLimits, LocalArtifacts};
 use crate::auth::{Authenticator, KeyHasher, RateLimiter, load_or_create_pepper};
 use crate::config::Config;
@@ -16,7 +18,8 @@ use crate::retention::Sweeper;
 use crate::runner::{Runner, passthrough_env, resolve_program};
 use crate::sandbox::Sandbox;
 use crate::store::Store;
-use crate::task::TaskService;
+use crate::task::structured::SchemaChecker;
+use crate::task::{TaskRules, TaskService};
 use crate::webhooks::guard::Allowlist;
 use crate::webhooks::{Deliverer, DelivererConfig};
 use crate::workspace::inputs::Upload;
@@ -92,6 +95,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         None => tracing::info!(confinement = %sandbox_status.confinement, layers = ?sandbox_status.layers, "sandbox"),
     }
     let plugins = Arc::new(load_plugins(&config, &data_dir).await?);
+    let schema_checker = SchemaChecker::new(supervisor.clone(), config.tasks.output_schema.clone());
     let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough, runs_dir, sandbox);
     let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
@@ -102,9 +106,11 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         config: config.queue.clone(),
         data_dir: data_dir.clone(),
         plugins: plugins.clone(),
+        schema_checker: schema_checker.clone(),
         artifacts: ArtifactCollection {
             store: artifact_store.clone(),
             limits: CollectLimits { max_files: config.artifacts.max_files, max_bytes: config.artifacts.max_bytes },
+            max_collect_seconds: config.artifacts.max_collect_seconds,
         },
     });
     let tasks = TaskService::new(
@@ -113,8 +119,11 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         hub,
         plugins.clone(),
         data_dir.clone(),
-        config.tasks.clone(),
-        config.artifacts.default_patterns.clone(),
+        TaskRules {
+            limits: config.tasks.clone(),
+            default_artifacts: config.artifacts.default_patterns.clone(),
+            schema_checker: schema_checker.clone(),
+        },
     );
     if let Err(e) = Upload::clean_up_leftovers(&tasks.uploads_dir()) {
         tracing::warn!(error = %e, "cannot clear abandoned uploads");
@@ -131,7 +140,11 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         plugins: plugins.clone(),
         metrics: crate::telemetry::metrics::install(),
         artifacts: artifact_store,
+        denials: Arc::new(DenialBudget::default()),
+        uploads: Arc::default(),
+        streams: Arc::default(),
     };
+    tokio::spawn(flush_denial_counts(state.denials.clone(), store.clone()));
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -167,20 +180,31 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     // Tests and scripts wait for this exact line.
     tracing::info!(addr = %local, node = queue.node_id(), "ccgate listening on http://{local}");
 
-    let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if !config.metrics.listen.is_empty() {
+        let metrics = tokio::net::TcpListener::bind(&config.metrics.listen)
+            .await
+            .map_err(|source| ServeError::Listen { addr: config.metrics.listen.clone(), source })?;
+        let local = metrics
+            .local_addr()
+            .map_err(|source| ServeError::Listen { addr: config.metrics.listen.clone(), source })?;
+        tracing::info!(addr = %local, "metrics on http://{local}/metrics");
+        let router = crate::api::metrics_router(state.clone());
+        let limits = HttpLimits::from(&config.http);
+        tokio::spawn(async move { http::serve(metrics, router, limits, std::future::pending()).await });
+    }
+    let app = crate::api::router(state);
     let grace = Duration::from_secs(config.queue.shutdown_grace_seconds);
     let draining = queue.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!(
-                grace_seconds = grace.as_secs(),
-                "shutting down: no new work; running tasks get the grace period"
-            );
-            draining.shutdown(grace).await;
-        })
-        .await
-        .map_err(|source| ServeError::Listen { addr: local.to_string(), source })?;
+    http::serve(listener, app, HttpLimits::from(&config.http), async move {
+        shutdown_signal().await;
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: no new work; running tasks get the grace period"
+        );
+        draining.shutdown(grace).await;
+    })
+    .await
+    .map_err(|source| ServeError::Listen { addr: local.to_string(), source })?;
     tracing::info!("stopped");
     Ok(())
 }
