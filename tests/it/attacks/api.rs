@@ -394,3 +394,87 @@ where
     }
     false
 }
+
+/// A task that runs until `marker` exists.
+async fn blocker(gateway: &Gateway, key: &str, marker: &std::path::Path) -> String {
+    let wait = format!("while [ ! -e {} ]; do sleep 0.1; done", marker.display());
+    let task = gateway.submit(key, task_body(vec![bash(&wait), say("released")])).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    gateway.wait_for(key, &id, &["running"], Duration::from_secs(60)).await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_streams_are_capped_per_key_and_end_when_the_key_is_revoked() {
+    let model = Model::start().await;
+    let (gateway, _config) = gateway_with(&model, "[http]\nmax_streams_per_key = 2\n").await;
+    let created = gateway.create_key_json(&["--name", "dev"]);
+    let key = created["secret"].as_str().unwrap().to_string();
+    let key_id = created["id"].as_str().unwrap().to_string();
+    let other = gateway.create_key(&["--name", "other"]);
+    let marker = gateway.data.path().join("release");
+    let id = blocker(&gateway, &key, &marker).await;
+    let events = format!("/v1/tasks/{id}/events");
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let response = gateway.request(reqwest::Method::GET, &events, &key).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        open.push(response);
+    }
+    let (status, problem) = gateway.get(&events, &key).await;
+    assert_eq!(status, 429, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("http.max_streams_per_key"), "{problem}");
+    // Another key has its own streams (on its own task).
+    let theirs = blocker(&gateway, &other, &marker).await;
+    let response = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{theirs}/events"), &other).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    // A stream that ends gives its place back.
+    drop(open.pop());
+    let reopened = wait_until(Duration::from_secs(10), || async {
+        match gateway.request(reqwest::Method::GET, &events, &key).send().await {
+            Ok(response) if response.status() == 200 => {
+                drop(response);
+                true
+            }
+            _ => false,
+        }
+    })
+    .await;
+    assert!(reopened, "a closed stream's place did not come back");
+
+    // Revoking the key ends its open stream while the task still runs.
+    let revoked =
+        gateway.request(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), &gateway.admin_key).send().await;
+    assert_eq!(revoked.unwrap().status(), 204);
+    let mut stream = open.pop().unwrap();
+    let ended =
+        tokio::time::timeout(Duration::from_secs(10), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    // The task cannot have ended: it waits for the marker, written only now.
+    assert!(ended.is_ok(), "the revoked key's stream stayed open");
+    std::fs::write(&marker, "").unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_take_a_token_or_a_listener_of_their_own() {
+    let model = Model::start().await;
+    let (gateway, _config) = gateway_with(&model, "[metrics]\ntoken = \"scrape-secret\"\n").await;
+    let metrics = format!("{}/metrics", gateway.url);
+    assert_eq!(gateway.http.get(&metrics).send().await.unwrap().status(), 401);
+    assert_eq!(gateway.http.get(&metrics).bearer_auth("wrong").send().await.unwrap().status(), 401);
+    let scraped = gateway.http.get(&metrics).bearer_auth("scrape-secret").send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("ccgate_"));
+
+    let (gateway, _config) = gateway_with(&model, "[metrics]\nlisten = \"127.0.0.1:0\"\n").await;
+    let (status, problem) = gateway.get("/metrics", "").await;
+    assert_eq!(status, 404, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("metrics.listen"));
+    let log = gateway.log();
+    let at = log.find("metrics on http://").expect("the metrics address is logged") + "metrics on ".len();
+    let url: String = log[at..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+    let scraped = gateway.http.get(&url).send().await.unwrap();
+    assert_eq!(scraped.status(), 200, "{url}");
+    assert!(scraped.text().await.unwrap().contains("ccgate_"));
+    let other = gateway.http.get(url.replace("/metrics", "/v1/tasks")).send().await.unwrap();
+    assert_eq!(other.status(), 404, "the metrics listener serves nothing else");
+}
