@@ -193,6 +193,12 @@ pub struct QueueConfig {
     pub poll_interval_ms: u64,
     /// How long shutdown lets running tasks finish before stopping and re-queueing them.
     pub shutdown_grace_seconds: u64,
+    /// Queued tasks of all keys together past which submissions get 503.
+    pub max_depth: u64,
+    /// Below this much available memory or free disk (in the data directory), in MiB,
+    /// this node stops claiming work until it recovers; 0 turns a floor off.
+    pub min_free_memory_mb: u64,
+    pub min_free_disk_mb: u64,
 }
 
 /// Defaults and caps of task options.
@@ -322,6 +328,9 @@ impl Default for QueueConfig {
             retry_backoff_seconds: vec![5, 30, 120],
             poll_interval_ms: 1000,
             shutdown_grace_seconds: 20,
+            max_depth: 100_000,
+            min_free_memory_mb: 256,
+            min_free_disk_mb: 1024,
         }
     }
 }
@@ -462,6 +471,9 @@ impl Config {
         }
         if self.queue.lease_seconds < 3 {
             return invalid("queue.lease_seconds", "must be at least 3");
+        }
+        if self.queue.max_depth == 0 {
+            return invalid("queue.max_depth", "must be at least 1");
         }
         if self.queue.max_attempts == 0 {
             return invalid("queue.max_attempts", "must be at least 1");

@@ -14,6 +14,7 @@ mod files;
 mod follow_up;
 mod idempotency;
 mod limits;
+mod load_shedding;
 mod logs;
 mod metrics;
 mod openapi;

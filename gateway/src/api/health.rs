@@ -105,12 +105,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         }
     };
     let draining = state.queue.is_draining();
+    let shortage = state.queue.shortage();
+    let reason = match (draining, shortage) {
+        (true, _) => Some("the gateway is shutting down".to_string()),
+        (false, Some(shortage)) => Some(shortage.to_string()),
+        (false, None) => None,
+    };
     let workers = json!({
-        "ok": !draining,
+        "ok": reason.is_none(),
         "configured": state.config.queue.workers,
         "running": state.queue.running_count(),
         "node": state.queue.node_id(),
-        "reason": draining.then_some("the gateway is shutting down"),
+        "reason": reason,
     });
     // Unconfined runs are the operator's explicit choice: ready, with the warning.
     let mut sandbox = serde_json::to_value(&readiness.sandbox).unwrap_or_default();

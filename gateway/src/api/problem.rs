@@ -123,6 +123,10 @@ impl From<TaskServiceError> for ApiError {
                     .with_retry_after(5)
             }
             TaskServiceError::InputsRefused(errors) => Self::validation(errors),
+            e @ TaskServiceError::Overloaded { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded", e.to_string())
+                    .with_retry_after(5)
+            }
             e @ TaskServiceError::SchemaChecker(_) => Self::internal(e),
             e @ TaskServiceError::QueueFull { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded", e.to_string())

@@ -4,6 +4,7 @@
 
 mod collect;
 mod hub;
+pub mod pressure;
 mod recovery;
 mod worker;
 

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use super::hub::Hub;
+use super::pressure::{Floors, Pressure, QueueDepth, Shortage};
 use crate::config::QueueConfig;
 use crate::plugins::{Plugins, Processed, TaskFacts};
 use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
@@ -62,6 +63,10 @@ pub struct Queue {
     pub(super) plugins: Arc<Plugins>,
     schema_checker: SchemaChecker,
     pub(super) artifacts: super::ArtifactCollection,
+    /// Free memory and disk against their floors: a node short of either claims nothing.
+    pressure: Pressure,
+    /// Queued tasks of all keys, counted at most a few times a second.
+    depth: QueueDepth,
     pub(crate) node_id: String,
     running: Mutex<HashMap<String, watch::Sender<Option<Stop>>>>,
     pub(crate) shutdown: ShutdownSignal,
@@ -70,6 +75,8 @@ pub struct Queue {
 
 impl Queue {
     pub fn new(parts: QueueParts) -> Arc<Self> {
+        let floors = Floors { memory_mb: parts.config.min_free_memory_mb, disk_mb: parts.config.min_free_disk_mb };
+        let pressure = Pressure::new(floors, parts.data_dir.clone());
         Arc::new(Self {
             store: parts.store,
             hub: parts.hub,
@@ -79,6 +86,8 @@ impl Queue {
             plugins: parts.plugins,
             schema_checker: parts.schema_checker,
             artifacts: parts.artifacts,
+            pressure,
+            depth: QueueDepth::new(Duration::from_millis(250)),
             node_id: crate::ids::new_id("node"),
             running: Mutex::new(HashMap::new()),
             shutdown: ShutdownSignal::new(),
@@ -120,6 +129,16 @@ impl Queue {
         self.shutdown.is_triggered()
     }
 
+    /// What this node is short of, if anything (it claims no work meanwhile).
+    pub fn shortage(&self) -> Option<Shortage> {
+        self.pressure.current()
+    }
+
+    /// Queued tasks of all keys (a count at most a quarter second old).
+    pub async fn depth(&self) -> Result<u64, crate::store::StoreError> {
+        self.depth.queued(self.store.count_by_status(TaskStatus::Queued.as_str())).await
+    }
+
     /// Stops a run of this node at once (cancel). `false` if it does not run here.
     pub fn stop_local(&self, task_id: &str, reason: Stop) -> bool {
         let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -156,6 +175,13 @@ impl Queue {
     async fn work_forever(self: Arc<Self>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
         while !self.shutdown.is_triggered() {
+            if self.pressure.current().is_some() {
+                tokio::select! {
+                    () = tokio::time::sleep(poll.min(Duration::from_secs(1))) => {}
+                    () = self.shutdown.cancelled() => {}
+                }
+                continue;
+            }
             match self.store.claim(&self.node_id, self.lease_ms()).await {
                 Ok(Some(claimed)) => {
                     // Another worker may find work too: pass the wake-up on.

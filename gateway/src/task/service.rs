@@ -40,6 +40,8 @@ pub enum TaskServiceError {
     IdempotencyKeyReused,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    #[error("{queued} tasks are queued, the gateway's cap (queue.max_depth is {max_depth}); try again later")]
+    Overloaded { queued: u64, max_depth: u64 },
     #[error("this key may not give tasks the host's network (options.network = \"full\" needs the network:full scope)")]
     NetworkNotAllowed,
     #[error("the input files were refused")]
@@ -141,9 +143,7 @@ impl TaskService {
         {
             return Ok(replay);
         }
-        if self.queue.is_draining() {
-            return Err(TaskServiceError::ShuttingDown);
-        }
+        self.check_capacity().await?;
         let upload_files: Vec<(String, u64)> =
             upload.iter().flat_map(|u| u.parts()).map(|p| (p.filename.clone(), p.size)).collect();
         let plugin_events = self
@@ -175,6 +175,19 @@ impl TaskService {
         )
         .await
         .unwrap_or_else(|e| Err(TaskServiceError::Workspace(std::io::Error::other(e))))
+    }
+
+    /// Refuses new work while the gateway shuts down or its queue is at `queue.max_depth`.
+    async fn check_capacity(&self) -> Result<(), TaskServiceError> {
+        if self.queue.is_draining() {
+            return Err(TaskServiceError::ShuttingDown);
+        }
+        let max_depth = self.queue.config.max_depth;
+        let queued = self.queue.depth().await?;
+        if queued >= max_depth {
+            return Err(TaskServiceError::Overloaded { queued, max_depth });
+        }
+        Ok(())
     }
 
     /// Compiles the task's output schema in the checker's child process (after the
@@ -394,9 +407,7 @@ impl TaskService {
         prompt: String,
         ctx: &RequestContext,
     ) -> Result<TaskView, TaskServiceError> {
-        if self.queue.is_draining() {
-            return Err(TaskServiceError::ShuttingDown);
-        }
+        self.check_capacity().await?;
         let task = self.owned(principal, id).await?;
         if task.workspace_expired_at.is_some() {
             return Err(TaskServiceError::WorkspaceExpired);

@@ -36,6 +36,13 @@ pub fn rate_limited() {
     counter!("ccgate_rate_limit_rejections_total").increment(1);
 }
 
+/// Whether this node is short of memory or disk (and so claims no work).
+pub fn shortage(resource: Option<&str>) {
+    for each in ["memory", "disk"] {
+        gauge!("ccgate_node_shortage", "resource" => each).set(if resource == Some(each) { 1.0 } else { 0.0 });
+    }
+}
+
 /// A connection closed at once: the gateway or its address was at its cap.
 pub fn connection_refused() {
     counter!("ccgate_http_connections_refused_total").increment(1);
