@@ -1,9 +1,15 @@
 //! The argv and environment of one Claude Code run, and the directories it uses.
 //!
-//! The prompt never appears here: it goes to the process on stdin, because argv is
-//! readable by every user of the machine through `/proc/<pid>/cmdline`.
+//! No free-form task content appears on the command line, because argv is readable by
+//! every process of the machine through `/proc/<pid>/cmdline` (other runs included,
+//! where runs share the host's PID space): the prompt, the appended system prompt and
+//! the output schema go to the process on stdin ([`opening_lines`]). The model name,
+//! tool lists and limits stay flags: the CLI takes them otherwise only from settings
+//! files, which the run could rewrite to lift its own restrictions.
 
 use std::path::{Path, PathBuf};
+
+use serde_json::json;
 
 use crate::config::ClaudeConfig;
 use crate::task::TaskOptions;
@@ -90,12 +96,6 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
     if !options.disallowed_tools.is_empty() {
         args.extend(["--disallowedTools".into(), options.disallowed_tools.join(",")]);
     }
-    if let Some(prompt) = &options.append_system_prompt {
-        args.extend(["--append-system-prompt".into(), prompt.clone()]);
-    }
-    if let Some(schema) = &options.output_schema {
-        args.extend(["--json-schema".into(), schema.to_string()]);
-    }
     if let Some(budget) = options.max_budget_usd {
         args.extend(["--max-budget-usd".into(), budget.to_string()]);
     }
@@ -104,6 +104,32 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
     }
     args.extend(config.extra_args.iter().cloned());
     args
+}
+
+/// The `request_id` of the gateway's `initialize` control request; the CLI's answer
+/// to it is the gateway's own business, not an event of the run.
+pub const INITIALIZE_REQUEST_ID: &str = "ccgate-initialize";
+
+/// The stream-json lines a turn starts with: an `initialize` control request with
+/// the appended system prompt and the output schema (what `--append-system-prompt`
+/// and `--json-schema` would put on the command line), when the task has either,
+/// then the prompt as a user message.
+pub fn opening_lines(options: &TaskOptions, prompt: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if options.append_system_prompt.is_some() || options.output_schema.is_some() {
+        let mut request = serde_json::Map::new();
+        request.insert("subtype".into(), "initialize".into());
+        if let Some(prompt) = &options.append_system_prompt {
+            request.insert("appendSystemPrompt".into(), prompt.clone().into());
+        }
+        if let Some(schema) = &options.output_schema {
+            request.insert("jsonSchema".into(), schema.clone());
+        }
+        let line = json!({"type": "control_request", "request_id": INITIALIZE_REQUEST_ID, "request": request});
+        lines.push(format!("{line}\n"));
+    }
+    lines.push(format!("{}\n", json!({"type": "user", "message": {"role": "user", "content": prompt}})));
+    lines
 }
 
 /// The whole environment of a run: nothing of the gateway's own environment but
@@ -145,9 +171,8 @@ fn is_executable(path: &Path) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn options_become_flags_and_the_environment_is_clean() {
-        let options = TaskOptions {
+    fn sample_options() -> TaskOptions {
+        TaskOptions {
             model: Some("claude-sonnet-4-5".into()),
             max_turns: 7,
             timeout_seconds: 60,
@@ -155,10 +180,15 @@ mod tests {
             disallowed_tools: vec!["WebFetch".into()],
             append_system_prompt: Some("be brief".into()),
             network: "none".into(),
-            output_schema: None,
+            output_schema: Some(json!({"type": "object"})),
             max_budget_usd: Some(1.5),
             project_context: false,
-        };
+        }
+    }
+
+    #[test]
+    fn options_become_flags_and_the_environment_is_clean() {
+        let options = sample_options();
         let args = claude_args(&TurnInput { options: &options, resume_session: Some("abc") }, &ClaudeConfig::default());
         let joined = args.join(" ");
         assert!(joined.contains("--max-turns 7"));
@@ -167,6 +197,7 @@ mod tests {
         assert!(joined.contains("--resume abc"));
         assert!(joined.contains("--max-budget-usd 1.5"));
         assert!(joined.contains("--setting-sources user --strict-mcp-config"), "no project context by default");
+        assert!(!joined.contains("be brief") && !joined.contains("object"), "no task content on the command line");
         let open = TaskOptions { project_context: true, ..options };
         let joined =
             claude_args(&TurnInput { options: &open, resume_session: None }, &ClaudeConfig::default()).join(" ");
@@ -178,5 +209,21 @@ mod tests {
         assert!(env.iter().any(|(k, _)| k == "ANTHROPIC_API_KEY"));
         assert!(!env.iter().any(|(k, _)| k == "CCGATE_DATABASE_URL"));
         assert!(env.iter().any(|(k, v)| k == "HOME" && v == "/d/tasks/tsk_1/state/home"));
+    }
+
+    #[test]
+    fn the_system_prompt_and_schema_go_on_stdin_before_the_prompt() {
+        let lines = opening_lines(&sample_options(), "hello");
+        let parsed: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(parsed[0]["request_id"], INITIALIZE_REQUEST_ID);
+        assert_eq!(parsed[0]["request"]["appendSystemPrompt"], "be brief");
+        assert_eq!(parsed[0]["request"]["jsonSchema"], json!({"type": "object"}));
+        assert_eq!(parsed[1]["message"]["content"], "hello");
+        assert!(lines.iter().all(|l| l.ends_with('\n') && l.matches('\n').count() == 1));
+        let plain = opening_lines(
+            &TaskOptions { append_system_prompt: None, output_schema: None, ..sample_options() },
+            "hello",
+        );
+        assert_eq!(plain.len(), 1, "nothing to initialize: the prompt alone");
     }
 }

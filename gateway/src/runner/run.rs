@@ -14,7 +14,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::command::{TaskDirs, TurnInput, claude_args, environment};
+use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines};
 use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
@@ -173,7 +173,8 @@ impl Runner {
         // the CLI exit after its result.
         let (stdin_tx, stdin_rx) = mpsc::channel::<String>(4);
         let mut stdin_lines = Some(stdin_tx);
-        tokio::spawn(feed_stdin(stdin, request.prompt.to_string(), sink.clone(), stdin_rx));
+        let first = opening_lines(request.input.options, request.prompt);
+        tokio::spawn(feed_stdin(stdin, first, sink.clone(), stdin_rx));
 
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
@@ -465,18 +466,17 @@ impl Runner {
     }
 }
 
-/// Writes the prompt as a stream-json user message, then each line that comes
-/// through `more` (control requests); stdin closes when `more` is dropped.
+/// Writes the turn's `first` lines (the prompt as a stream-json user message, after
+/// the task's initialize request if any), then each line that comes through `more`
+/// (control requests); stdin closes when `more` is dropped.
 async fn feed_stdin(
     mut stdin: ChildStdin,
-    prompt: String,
+    first: Vec<String>,
     sink: mpsc::UnboundedSender<RunnerMessage>,
     mut more: mpsc::Receiver<String>,
 ) {
-    let mut line = json!({"type": "user", "message": {"role": "user", "content": prompt}}).to_string();
-    line.push('\n');
     let written = async {
-        stdin.write_all(line.as_bytes()).await?;
+        stdin.write_all(first.concat().as_bytes()).await?;
         stdin.flush().await
     };
     tokio::select! {

@@ -41,6 +41,19 @@ pub enum Confinement {
     None,
 }
 
+/// What runs confined by Landlock and seccomp alone (no namespaces) can still do
+/// that bubblewrap's would not: `ccgate doctor` prints it when that is the mode.
+pub const LANDLOCK_MODE_LEAVES_OPEN: &[&str] = &[
+    "runs share the host's PID space: each sees every process of the machine and its command line \
+     (/proc/<pid>/cmdline: another run's model, tool lists and limits, never its prompt, system prompt or \
+     output schema), not its environment, memory or files",
+    "TCP rules match ports, not addresses: a run with network \"none\" or \"allowlist\" can connect \
+     to any host the machine routes to, on one of its forwarders' port numbers",
+    "network \"full\" runs share the host's whole network, loopback services included",
+    "Unix sockets are refused outright (seccomp): tools that need one inside a run (ssh-agent, \
+     tmux, a local database) fail",
+];
+
 /// Which layers `config` and `capabilities` give, or why runs cannot be confined
 /// as configured.
 pub fn choose(config: &SandboxConfig, capabilities: &Capabilities) -> Result<Confinement, String> {
@@ -313,8 +326,10 @@ impl Sandbox {
                 // Without a network namespace: TCP only to the forwarders, no UDP or raw sockets.
                 helper_args.push("--restrict-inet".into());
             }
-            // Without a user namespace the run keeps the gateway's user: no capabilities.
+            // Without a user namespace the run keeps the gateway's user: no capabilities,
+            // and no Unix sockets (Landlock does not govern connecting to one by path).
             helper_args.push("--drop-capabilities".into());
+            helper_args.push("--no-unix-sockets".into());
         }
         helper_args.push("--".into());
         helper_args.push(claude.into_os_string());

@@ -7,4 +7,5 @@
 //! One file per front: what a run can do from inside it, and what a client can do
 //! over the API.
 
+mod run_landlock;
 mod run_network;
