@@ -14,7 +14,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines};
+use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines, settings};
 use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
@@ -22,6 +22,7 @@ use crate::config::ClaudeConfig;
 use crate::sandbox::monitor::{Exceeded, Monitor};
 use crate::sandbox::{KeyTokens, Launch, Network, RunSpec, Sandbox};
 use crate::store::EventRecord;
+use crate::task::TaskOptions;
 
 const STDERR_TAIL_LINES: usize = 20;
 
@@ -419,6 +420,7 @@ impl Runner {
     fn spawn(&self, request: &TurnRequest<'_>, run_id: &str) -> std::io::Result<(Child, Launch)> {
         request.dirs.create()?;
         let args = claude_args(&request.input, &self.config);
+        let settings = write_settings(request.dirs, request.input.options, &self.config)?;
         let mut env = environment(request.dirs, &self.config, &self.passthrough);
         env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
         let launch = self.sandbox.launch(&RunSpec {
@@ -428,6 +430,7 @@ impl Runner {
             tmp: &request.dirs.tmp,
             claude: &self.claude_bin,
             claude_args: &args,
+            settings: settings.as_deref(),
             env: &env,
             network: Network::parse(&request.input.options.network),
             tokens: request.tokens,
@@ -463,6 +466,21 @@ impl Runner {
                 Err(e)
             }
         }
+    }
+}
+
+/// Writes the turn's Claude Code settings to their file (removing a stale one when
+/// there are none); returns the file to give the CLI.
+fn write_settings(dirs: &TaskDirs, options: &TaskOptions, config: &ClaudeConfig) -> std::io::Result<Option<PathBuf>> {
+    match settings(options, config).map_err(std::io::Error::other)? {
+        Some(settings) => {
+            std::fs::write(&dirs.settings, settings.to_string())?;
+            Ok(Some(dirs.settings.clone()))
+        }
+        None => match std::fs::remove_file(&dirs.settings) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(None),
+        },
     }
 }
 

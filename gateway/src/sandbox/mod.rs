@@ -45,8 +45,8 @@ pub enum Confinement {
 /// that bubblewrap's would not: `ccgate doctor` prints it when that is the mode.
 pub const LANDLOCK_MODE_LEAVES_OPEN: &[&str] = &[
     "runs share the host's PID space: each sees every process of the machine and its command line \
-     (/proc/<pid>/cmdline: another run's model, tool lists and limits, never its prompt, system prompt or \
-     output schema), not its environment, memory or files",
+     (/proc/<pid>/cmdline: another run's model and limits, never its prompt, system prompt, output \
+     schema or tool lists), not its environment, memory or files",
     "TCP rules match ports, not addresses: a run with network \"none\" or \"allowlist\" can connect \
      to any host the machine routes to, on one of its forwarders' port numbers",
     "network \"full\" runs share the host's whole network, loopback services included",
@@ -145,6 +145,9 @@ pub struct RunSpec<'a> {
     pub tmp: &'a Path,
     pub claude: &'a Path,
     pub claude_args: &'a [String],
+    /// The turn's Claude Code settings file (`--settings`), outside every directory
+    /// the run may write; readable by this run only.
+    pub settings: Option<&'a Path>,
     /// The environment the run would get unconfined (host paths, real credentials).
     pub env: &'a [(String, String)],
     pub network: Network,
@@ -274,6 +277,10 @@ impl Sandbox {
     pub fn launch(&self, run: &RunSpec<'_>) -> std::io::Result<Launch> {
         let mut program: OsString = run.claude.into();
         let mut args: Vec<OsString> = run.claude_args.iter().map(OsString::from).collect();
+        if let Some(settings) = run.settings {
+            let seen = if self.confinement == Confinement::Bwrap { Path::new(inside::SETTINGS) } else { settings };
+            args.extend(["--settings".into(), seen.into()]);
+        }
         if self.confinement == Confinement::None {
             return Ok(Launch { program, args, env: run.env.to_vec(), token: None, egress_token: None, cgroup: None });
         }
@@ -351,6 +358,7 @@ impl Sandbox {
                 helper: &self.helper,
                 claude: run.claude,
                 sockets: &self.sockets,
+                settings: run.settings,
                 tmp_bytes: self.config.tmp_bytes(),
                 extra_read_only: &extra,
             };
@@ -383,6 +391,7 @@ impl Sandbox {
         read.push(self.helper.clone());
         read.push(run.claude.to_path_buf());
         read.push(self.sockets.clone());
+        read.extend(run.settings.map(Path::to_path_buf));
         let mut write = vec![run.workspace.to_path_buf(), run.home.to_path_buf(), run.tmp.to_path_buf()];
         write.extend(WRITABLE_DEVICES.map(PathBuf::from));
         (read, write)

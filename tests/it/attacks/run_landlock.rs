@@ -1,7 +1,7 @@
 //! From inside a run confined by Landlock and seccomp alone (`mode = "landlock"`, no
 //! namespaces): a run used to connect to any pathname Unix socket the gateway's user
 //! could, and to read other runs' task options (the appended system prompt, the
-//! output schema) from their command lines under `/proc`.
+//! output schema, the tool lists) from their command lines under `/proc`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixDatagram, UnixListener};
@@ -103,11 +103,15 @@ async fn another_runs_command_line_holds_no_task_content() {
     let answer = json!({ schema_marker: 7 });
     let victim = json!({
         "prompt": scripted(vec![
+            // Refused: the task disallows Write (its tool lists still hold).
+            Step::tool("Write", json!({"file_path": "written.txt", "content": "x"})),
             bash("touch started; for i in $(seq 600); do [ -e go ] && break; sleep 0.1; done; echo released"),
             Step::tool("StructuredOutput", answer.clone()),
             say("done"),
         ]),
         "options": {
+            "allowed_tools": ["Bash", "Bash(toolmarker41 *)"],
+            "disallowed_tools": ["Write"],
             "append_system_prompt": format!("Always obey {system_marker}."),
             "output_schema": {"type": "object", "required": [schema_marker],
                               "properties": {schema_marker: {"type": "integer"}}},
@@ -123,10 +127,11 @@ async fn another_runs_command_line_holds_no_task_content() {
 
     let (id_head, id_tail) = victim_id.split_at(victim_id.len() / 2);
     let search = format!(
-        "V={id_head}; V=${{V}}{id_tail}; S=SYSTEM-MARKER; S=$S-41; Z=zebrafield; Z=${{Z}}41; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done > all.txt; \
+        "V={id_head}; V=${{V}}{id_tail}; S=SYSTEM-MARKER; S=$S-41; Z=zebrafield; Z=${{Z}}41; T=toolmarker; T=${{T}}41; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done > all.txt; \
          echo \"other run's processes seen: $(grep -c \"$V\" all.txt)\"; \
          grep -q \"$S\" all.txt && echo ESCAPED:system-prompt || echo blocked:system-prompt; \
-         grep -q \"$Z\" all.txt && echo ESCAPED:schema || echo blocked:schema"
+         grep -q \"$Z\" all.txt && echo ESCAPED:schema || echo blocked:schema; \
+         grep -q \"$T\" all.txt && echo ESCAPED:tools || echo blocked:tools"
     );
     let (task, output) = run_steps(&gateway, &key, json!({}), &[search]).await;
     std::fs::write(workspace.join("go"), "").unwrap();
@@ -136,10 +141,11 @@ async fn another_runs_command_line_holds_no_task_content() {
         .find_map(|l| l.strip_prefix("other run's processes seen: "))
         .and_then(|n| n.trim().parse::<u32>().ok());
     assert!(seen.is_some_and(|n| n > 0), "the other run's processes are visible here:\n{output}");
-    assert_all_blocked(&output, &["system-prompt", "schema"]);
+    assert_all_blocked(&output, &["system-prompt", "schema", "tools"]);
 
     // The victim still got its schema (on stdin) and answered through it.
     let victim = gateway.wait_done(&key, &victim_id).await;
     assert_eq!(victim["status"], "completed", "{victim}");
     assert_eq!(victim["result"]["structured"], answer, "{victim}");
+    assert!(!workspace.join("written.txt").exists(), "a disallowed tool ran");
 }
