@@ -41,22 +41,13 @@ echo tunnel-start; timeout 10 cat <&3; echo; echo tunnel-end"#
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connect_tunnel_cannot_reach_another_virtual_host() {
     let port = two_virtual_hosts().await;
-    // The neighbour is really there, at the allowed address, for whoever names it.
-    let direct = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .header("host", NEIGHBOUR)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(direct, NEIGHBOUR_PAGE);
-
     let model = Model::start().await;
     let config = format!("[sandbox]\nallowed_hosts = [\"localhost:{port}\"]\nprivate_hosts = [\"localhost\"]\n");
     let (gateway, _config) = gateway_with(&model, &config, "auto").await;
     let key = gateway.create_key(&["--name", "dev"]);
+    // The neighbour is really there, at the allowed address, for whoever names it.
+    let direct = gateway.http.get(format!("http://127.0.0.1:{port}/")).header("host", NEIGHBOUR).send().await;
+    assert_eq!(direct.unwrap().text().await.unwrap(), NEIGHBOUR_PAGE);
     let commands = [
         // The forwarding path works, and names the vetted host whatever the run asks.
         format!("curl -sS -m 10 http://localhost:{port}/ && echo"),
