@@ -54,6 +54,7 @@ async fn measure(runs: usize) -> String {
                 tmp: &tmp,
                 claude: Path::new("/usr/bin/true"),
                 claude_args: &[],
+                settings: None,
                 env: &env,
                 network: Network::None,
                 tokens: None,

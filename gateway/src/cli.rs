@@ -106,6 +106,9 @@ struct SandboxExecArgs {
     /// Empty the capability bounding set (no capabilities after exec, even as root).
     #[arg(long)]
     drop_capabilities: bool,
+    /// Refuse Unix sockets to the program (seccomp; the helper keeps them).
+    #[arg(long)]
+    no_unix_sockets: bool,
     #[arg(last = true, required = true)]
     program: Vec<OsString>,
 }
@@ -244,8 +247,15 @@ fn doctor(config: &Config) -> Result<(), String> {
     match crate::sandbox::choose(&config.sandbox, &capabilities) {
         Ok(confinement) => {
             println!("\nsandbox.mode = {mode:?}: runs use {confinement:?}");
-            if confinement == crate::sandbox::Confinement::None {
-                println!("WARNING: runs are not sandboxed");
+            match confinement {
+                crate::sandbox::Confinement::None => println!("WARNING: runs are not sandboxed"),
+                crate::sandbox::Confinement::Landlock => {
+                    println!("Without namespaces this mode leaves open what bubblewrap closes:");
+                    for gap in crate::sandbox::LANDLOCK_MODE_LEAVES_OPEN {
+                        println!("  - {gap}");
+                    }
+                }
+                crate::sandbox::Confinement::Bwrap => {}
             }
             Ok(())
         }
@@ -270,6 +280,7 @@ fn sandbox_exec(args: SandboxExecArgs) -> i32 {
         model_socket: args.model_socket,
         egress: args.egress_socket.zip(std::env::var(crate::sandbox::helper::EGRESS_TOKEN_VARIABLE).ok()),
         drop_capabilities: args.drop_capabilities,
+        no_unix_sockets: args.no_unix_sockets,
     };
     let (program, rest) = args.program.split_first().expect("clap requires a program");
     crate::sandbox::helper::exec(plan, program, rest)

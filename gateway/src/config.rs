@@ -169,7 +169,8 @@ pub struct ClaudeConfig {
     /// Seconds a cancelled or timed-out run has to end its turn after the in-band
     /// interrupt, before its process tree is signalled.
     pub interrupt_grace_seconds: u64,
-    /// Claude Code settings (a JSON object) given to every run with `--settings`.
+    /// Claude Code settings (a JSON object) given to every run in its `--settings`
+    /// file, with the task's tool lists added as permission rules.
     pub settings: String,
     /// Seconds without any output while no tool is running after which a run is
     /// stalled (interrupted, then killed, failed as `timeout`); 0 turns it off.

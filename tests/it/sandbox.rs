@@ -10,7 +10,7 @@ use crate::support::*;
 
 /// Runs `commands` as one task's Bash steps (with `options`); returns the finished
 /// task and all the commands' output.
-async fn run_steps(gateway: &Gateway, key: &str, options: Value, commands: &[String]) -> (Value, String) {
+pub(crate) async fn run_steps(gateway: &Gateway, key: &str, options: Value, commands: &[String]) -> (Value, String) {
     let mut steps: Vec<_> = commands.iter().map(|c| bash(c)).collect();
     steps.push(say("done"));
     let task = gateway.submit(key, json!({"prompt": scripted(steps), "options": options})).await;
@@ -28,11 +28,11 @@ async fn run_steps(gateway: &Gateway, key: &str, options: Value, commands: &[Str
 }
 
 /// `attempt` must fail: prints `blocked:NAME`, or `ESCAPED:NAME` if it worked.
-fn attempt(name: &str, command: &str) -> String {
+pub(crate) fn attempt(name: &str, command: &str) -> String {
     format!("if {command} >/dev/null 2>&1; then echo ESCAPED:{name}; else echo blocked:{name}; fi")
 }
 
-fn assert_all_blocked(output: &str, names: &[&str]) {
+pub(crate) fn assert_all_blocked(output: &str, names: &[&str]) {
     assert!(!output.contains("ESCAPED"), "an attempt got through:\n{output}");
     for name in names {
         assert!(output.contains(&format!("blocked:{name}")), "{name} did not run:\n{output}");
@@ -44,7 +44,7 @@ fn syscall(name: &str, number: u32, args: &str) -> String {
     format!(r#"perl -e 'my $r = syscall({number}, {args}); print $r == -1 ? "{name}: $!\n" : "ESCAPED:{name}\n"'"#)
 }
 
-async fn gateway_with(model: &Model, config: &str, mode: &str) -> (Gateway, tempfile::NamedTempFile) {
+pub(crate) async fn gateway_with(model: &Model, config: &str, mode: &str) -> (Gateway, tempfile::NamedTempFile) {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), config).unwrap();
     let env = vec![
@@ -249,7 +249,8 @@ async fn the_allowlist_reaches_allowed_hosts_only() {
     let gateway_port = gateway_addr.rsplit(':').next().unwrap().to_string();
     let commands = [
         format!("curl -sSf -m 10 http://localhost:{mirror}/simple/ && echo"),
-        format!("curl -sSfp -m 10 http://localhost:{mirror}/tunnel && echo"),
+        // Plain HTTP in a tunnel could name any Host: it must take the forwarding path.
+        attempt("plain-tunnel", &format!("curl -sSfp -m 10 http://localhost:{mirror}/tunnel")),
         // Allowed by name, but it resolves to a non-public address and is not marked private.
         attempt("public-only", "curl -sSf -m 10 https://pypi.org/simple/"),
         attempt("other-host", "curl -sSf -m 5 https://example.com/"),
@@ -266,13 +267,22 @@ async fn the_allowlist_reaches_allowed_hosts_only() {
     ];
     let (task, output) = run_steps(&gateway, &key, json!({"network": "allowlist"}), &commands).await;
     assert_eq!(task["status"], "completed", "{task}");
-    assert_eq!(output.matches("hello from the mirror").count(), 2, "plain and CONNECT:\n{output}");
+    assert_eq!(output.matches("hello from the mirror").count(), 1, "plain HTTP only:\n{output}");
     assert!(output.contains("socket: HTTP/1.1 200"), "{output}");
     assert!(output.contains("sni localhost: forwarded"), "{output}");
     assert!(output.contains("sni evil.example: dropped"), "{output}");
     assert_all_blocked(
         &output,
-        &["public-only", "other-host", "ip-literal", "metadata", "gateway-port", "other-port", "no-proxy"],
+        &[
+            "plain-tunnel",
+            "public-only",
+            "other-host",
+            "ip-literal",
+            "metadata",
+            "gateway-port",
+            "other-port",
+            "no-proxy",
+        ],
     );
 
     // A run without `allowlist` sees the socket too, but has no credentials for it.

@@ -1,9 +1,16 @@
 //! The argv and environment of one Claude Code run, and the directories it uses.
 //!
-//! The prompt never appears here: it goes to the process on stdin, because argv is
-//! readable by every user of the machine through `/proc/<pid>/cmdline`.
+//! No free-form task content appears on the command line, because argv is readable by
+//! every process of the machine through `/proc/<pid>/cmdline` (other runs included,
+//! where runs share the host's PID space): the prompt, the appended system prompt and
+//! the output schema go to the process on stdin ([`opening_lines`]), the tool lists
+//! to a settings file the run can read but not change ([`settings`]). The model name
+//! and the turn and budget limits stay flags (a model in settings would yield to an
+//! `ANTHROPIC_MODEL` the operator passes through).
 
 use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
 
 use crate::config::ClaudeConfig;
 use crate::task::TaskOptions;
@@ -17,6 +24,9 @@ pub struct TaskDirs {
     pub home: PathBuf,
     pub claude_config: PathBuf,
     pub tmp: PathBuf,
+    /// The turn's Claude Code settings ([`settings`]): beside the run's directories,
+    /// never in one it can write.
+    pub settings: PathBuf,
     /// The input files as the client sent them, kept for artifact plugins (diffs)
     /// when one is loaded; never visible to the run.
     pub baseline: PathBuf,
@@ -31,6 +41,7 @@ impl TaskDirs {
             home: state.join("home"),
             claude_config: state.join("home").join(".claude"),
             tmp: state.join("tmp"),
+            settings: state.join("settings.json"),
             baseline: root.join("baseline"),
             root,
         }
@@ -78,23 +89,8 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
     } else {
         args.extend(["--setting-sources".into(), "user".into(), "--strict-mcp-config".into()]);
     }
-    if !config.settings.trim().is_empty() {
-        args.extend(["--settings".into(), config.settings.clone()]);
-    }
     if let Some(model) = &options.model {
         args.extend(["--model".into(), model.clone()]);
-    }
-    if !options.allowed_tools.is_empty() {
-        args.extend(["--allowedTools".into(), options.allowed_tools.join(",")]);
-    }
-    if !options.disallowed_tools.is_empty() {
-        args.extend(["--disallowedTools".into(), options.disallowed_tools.join(",")]);
-    }
-    if let Some(prompt) = &options.append_system_prompt {
-        args.extend(["--append-system-prompt".into(), prompt.clone()]);
-    }
-    if let Some(schema) = &options.output_schema {
-        args.extend(["--json-schema".into(), schema.to_string()]);
     }
     if let Some(budget) = options.max_budget_usd {
         args.extend(["--max-budget-usd".into(), budget.to_string()]);
@@ -104,6 +100,56 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
     }
     args.extend(config.extra_args.iter().cloned());
     args
+}
+
+/// The settings a turn's Claude Code reads from its `--settings` file: the operator's
+/// `claude.settings` with the task's tool lists added as permission rules (what
+/// `--allowedTools` and `--disallowedTools` would put on the command line, with the
+/// same effect); `None` when there is nothing to set. Operator settings whose
+/// `permissions` cannot take the rules are an error, never a task without its limits.
+pub fn settings(options: &TaskOptions, config: &ClaudeConfig) -> Result<Option<Value>, String> {
+    let mut settings = match config.settings.trim() {
+        "" => Map::new(),
+        text => serde_json::from_str(text).map_err(|e| format!("claude.settings is not a JSON object: {e}"))?,
+    };
+    for (rule, tools) in [("allow", &options.allowed_tools), ("deny", &options.disallowed_tools)] {
+        if tools.is_empty() {
+            continue;
+        }
+        let permissions = settings.entry("permissions").or_insert_with(|| json!({}));
+        let list = permissions.as_object_mut().map(|p| p.entry(rule).or_insert_with(|| json!([])));
+        let Some(list) = list.and_then(Value::as_array_mut) else {
+            return Err(format!("claude.settings.permissions.{rule} must be a list to take the task's tools"));
+        };
+        list.extend(tools.iter().cloned().map(Value::from));
+    }
+    Ok((!settings.is_empty()).then_some(Value::Object(settings)))
+}
+
+/// The `request_id` of the gateway's `initialize` control request; the CLI's answer
+/// to it is the gateway's own business, not an event of the run.
+pub const INITIALIZE_REQUEST_ID: &str = "ccgate-initialize";
+
+/// The stream-json lines a turn starts with: an `initialize` control request with
+/// the appended system prompt and the output schema (what `--append-system-prompt`
+/// and `--json-schema` would put on the command line), when the task has either,
+/// then the prompt as a user message.
+pub fn opening_lines(options: &TaskOptions, prompt: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if options.append_system_prompt.is_some() || options.output_schema.is_some() {
+        let mut request = serde_json::Map::new();
+        request.insert("subtype".into(), "initialize".into());
+        if let Some(prompt) = &options.append_system_prompt {
+            request.insert("appendSystemPrompt".into(), prompt.clone().into());
+        }
+        if let Some(schema) = &options.output_schema {
+            request.insert("jsonSchema".into(), schema.clone());
+        }
+        let line = json!({"type": "control_request", "request_id": INITIALIZE_REQUEST_ID, "request": request});
+        lines.push(format!("{line}\n"));
+    }
+    lines.push(format!("{}\n", json!({"type": "user", "message": {"role": "user", "content": prompt}})));
+    lines
 }
 
 /// The whole environment of a run: nothing of the gateway's own environment but
@@ -145,9 +191,8 @@ fn is_executable(path: &Path) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn options_become_flags_and_the_environment_is_clean() {
-        let options = TaskOptions {
+    fn sample_options() -> TaskOptions {
+        TaskOptions {
             model: Some("claude-sonnet-4-5".into()),
             max_turns: 7,
             timeout_seconds: 60,
@@ -155,18 +200,24 @@ mod tests {
             disallowed_tools: vec!["WebFetch".into()],
             append_system_prompt: Some("be brief".into()),
             network: "none".into(),
-            output_schema: None,
+            output_schema: Some(json!({"type": "object"})),
             max_budget_usd: Some(1.5),
             project_context: false,
-        };
+        }
+    }
+
+    #[test]
+    fn options_become_flags_and_the_environment_is_clean() {
+        let options = sample_options();
         let args = claude_args(&TurnInput { options: &options, resume_session: Some("abc") }, &ClaudeConfig::default());
         let joined = args.join(" ");
         assert!(joined.contains("--max-turns 7"));
-        assert!(joined.contains("--allowedTools Read,Bash(git *)"));
-        assert!(joined.contains("--disallowedTools WebFetch"));
         assert!(joined.contains("--resume abc"));
         assert!(joined.contains("--max-budget-usd 1.5"));
         assert!(joined.contains("--setting-sources user --strict-mcp-config"), "no project context by default");
+        for content in ["be brief", "object", "Read", "WebFetch"] {
+            assert!(!joined.contains(content), "{content} is on the command line: {joined}");
+        }
         let open = TaskOptions { project_context: true, ..options };
         let joined =
             claude_args(&TurnInput { options: &open, resume_session: None }, &ClaudeConfig::default()).join(" ");
@@ -178,5 +229,37 @@ mod tests {
         assert!(env.iter().any(|(k, _)| k == "ANTHROPIC_API_KEY"));
         assert!(!env.iter().any(|(k, _)| k == "CCGATE_DATABASE_URL"));
         assert!(env.iter().any(|(k, v)| k == "HOME" && v == "/d/tasks/tsk_1/state/home"));
+    }
+
+    #[test]
+    fn tool_lists_become_permission_rules_beside_the_operators_settings() {
+        let operator = ClaudeConfig {
+            settings: r#"{"env": {"A": "1"}, "permissions": {"deny": ["Bash(rm *)"]}}"#.into(),
+            ..ClaudeConfig::default()
+        };
+        let merged = settings(&sample_options(), &operator).unwrap().unwrap();
+        assert_eq!(merged["env"]["A"], "1");
+        assert_eq!(merged["permissions"]["allow"], json!(["Read", "Bash(git *)"]));
+        assert_eq!(merged["permissions"]["deny"], json!(["Bash(rm *)", "WebFetch"]));
+        let no_tools = TaskOptions { allowed_tools: vec![], disallowed_tools: vec![], ..sample_options() };
+        assert_eq!(settings(&no_tools, &ClaudeConfig::default()), Ok(None));
+        let odd = ClaudeConfig { settings: r#"{"permissions": {"allow": "Read"}}"#.into(), ..ClaudeConfig::default() };
+        assert!(settings(&sample_options(), &odd).unwrap_err().contains("permissions.allow"));
+    }
+
+    #[test]
+    fn the_system_prompt_and_schema_go_on_stdin_before_the_prompt() {
+        let lines = opening_lines(&sample_options(), "hello");
+        let parsed: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(parsed[0]["request_id"], INITIALIZE_REQUEST_ID);
+        assert_eq!(parsed[0]["request"]["appendSystemPrompt"], "be brief");
+        assert_eq!(parsed[0]["request"]["jsonSchema"], json!({"type": "object"}));
+        assert_eq!(parsed[1]["message"]["content"], "hello");
+        assert!(lines.iter().all(|l| l.ends_with('\n') && l.matches('\n').count() == 1));
+        let plain = opening_lines(
+            &TaskOptions { append_system_prompt: None, output_schema: None, ..sample_options() },
+            "hello",
+        );
+        assert_eq!(plain.len(), 1, "nothing to initialize: the prompt alone");
     }
 }

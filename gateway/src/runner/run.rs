@@ -14,7 +14,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::command::{TaskDirs, TurnInput, claude_args, environment};
+use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines, settings};
 use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::stream::{RunState, log_event, truncate};
@@ -22,6 +22,7 @@ use crate::config::ClaudeConfig;
 use crate::sandbox::monitor::{Exceeded, Monitor};
 use crate::sandbox::{KeyTokens, Launch, Network, RunSpec, Sandbox};
 use crate::store::EventRecord;
+use crate::task::TaskOptions;
 
 const STDERR_TAIL_LINES: usize = 20;
 
@@ -173,7 +174,8 @@ impl Runner {
         // the CLI exit after its result.
         let (stdin_tx, stdin_rx) = mpsc::channel::<String>(4);
         let mut stdin_lines = Some(stdin_tx);
-        tokio::spawn(feed_stdin(stdin, request.prompt.to_string(), sink.clone(), stdin_rx));
+        let first = opening_lines(request.input.options, request.prompt);
+        tokio::spawn(feed_stdin(stdin, first, sink.clone(), stdin_rx));
 
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
@@ -418,6 +420,7 @@ impl Runner {
     fn spawn(&self, request: &TurnRequest<'_>, run_id: &str) -> std::io::Result<(Child, Launch)> {
         request.dirs.create()?;
         let args = claude_args(&request.input, &self.config);
+        let settings = write_settings(request.dirs, request.input.options, &self.config)?;
         let mut env = environment(request.dirs, &self.config, &self.passthrough);
         env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
         let launch = self.sandbox.launch(&RunSpec {
@@ -427,6 +430,7 @@ impl Runner {
             tmp: &request.dirs.tmp,
             claude: &self.claude_bin,
             claude_args: &args,
+            settings: settings.as_deref(),
             env: &env,
             network: Network::parse(&request.input.options.network),
             tokens: request.tokens,
@@ -465,18 +469,32 @@ impl Runner {
     }
 }
 
-/// Writes the prompt as a stream-json user message, then each line that comes
-/// through `more` (control requests); stdin closes when `more` is dropped.
+/// Writes the turn's Claude Code settings to their file (removing a stale one when
+/// there are none); returns the file to give the CLI.
+fn write_settings(dirs: &TaskDirs, options: &TaskOptions, config: &ClaudeConfig) -> std::io::Result<Option<PathBuf>> {
+    match settings(options, config).map_err(std::io::Error::other)? {
+        Some(settings) => {
+            std::fs::write(&dirs.settings, settings.to_string())?;
+            Ok(Some(dirs.settings.clone()))
+        }
+        None => match std::fs::remove_file(&dirs.settings) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// Writes the turn's `first` lines (the prompt as a stream-json user message, after
+/// the task's initialize request if any), then each line that comes through `more`
+/// (control requests); stdin closes when `more` is dropped.
 async fn feed_stdin(
     mut stdin: ChildStdin,
-    prompt: String,
+    first: Vec<String>,
     sink: mpsc::UnboundedSender<RunnerMessage>,
     mut more: mpsc::Receiver<String>,
 ) {
-    let mut line = json!({"type": "user", "message": {"role": "user", "content": prompt}}).to_string();
-    line.push('\n');
     let written = async {
-        stdin.write_all(line.as_bytes()).await?;
+        stdin.write_all(first.concat().as_bytes()).await?;
         stdin.flush().await
     };
     tokio::select! {

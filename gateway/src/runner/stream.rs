@@ -3,7 +3,8 @@
 //!
 //! Known line types become the API's event types (`assistant`, `tool_use`,
 //! `tool_result`, `system`); unknown ones are kept under their own type with all
-//! their fields; a line that is not JSON becomes a `log` event. Nothing is dropped.
+//! their fields; a line that is not JSON becomes a `log` event. Nothing is dropped
+//! but the CLI's answer to the gateway's own `initialize` request.
 
 use std::collections::HashSet;
 
@@ -11,6 +12,14 @@ use serde_json::{Map, Value, json};
 
 use crate::store::EventRecord;
 use crate::task::Usage;
+
+/// Whether a `control_response` is the CLI's success answer to the gateway's
+/// `initialize` request (a refusal stays an event, so it can be seen).
+fn is_initialize_answer(object: &Map<String, Value>) -> bool {
+    let response = object.get("response");
+    let field = |name: &str| response.and_then(|r| r.get(name)).and_then(Value::as_str);
+    field("request_id") == Some(super::command::INITIALIZE_REQUEST_ID) && field("subtype") == Some("success")
+}
 
 /// What the run has produced so far.
 #[derive(Debug, Default, Clone)]
@@ -67,6 +76,7 @@ impl RunState {
                 self.result = Some(object);
                 Vec::new() // the gateway writes the `result` event when the run is finished
             }
+            "control_response" if is_initialize_answer(&object) => Vec::new(),
             "rate_limit_event" => {
                 self.note_rate_limit(&object);
                 vec![EventRecord::new("rate_limit_event", Value::Object(without_type(object)))]
@@ -260,6 +270,10 @@ mod tests {
         let events = state.parse_line(result, 4);
         assert_eq!(events[0].data["output"], "0123");
         assert_eq!(events[0].data["truncated"], true);
+        let initialized = br#"{"type":"control_response","response":{"subtype":"success","request_id":"ccgate-initialize","response":{"commands":[]}}}"#;
+        assert!(state.parse_line(initialized, 100).is_empty(), "the gateway's own exchange is no event");
+        let interrupted = br#"{"type":"control_response","response":{"subtype":"success","request_id":"req_1"}}"#;
+        assert_eq!(state.parse_line(interrupted, 100)[0].event_type, "control_response");
         let unknown = state.parse_line(br#"{"type":"rate_limit_event","status":"allowed"}"#, 100);
         assert_eq!(unknown[0].event_type, "rate_limit_event");
         assert_eq!(unknown[0].data["status"], "allowed");

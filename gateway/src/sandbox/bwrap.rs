@@ -13,6 +13,8 @@ pub mod inside {
     pub const HELPER: &str = "/run/ccgate/ccgate";
     pub const CLAUDE: &str = "/run/ccgate/claude";
     pub const SOCKETS: &str = "/run/ccgate/sockets";
+    /// The turn's Claude Code settings file, read-only.
+    pub const SETTINGS: &str = "/run/ccgate/settings.json";
     /// The sandbox's user (the gateway's user outside).
     pub const UID: u32 = 1000;
 }
@@ -71,6 +73,8 @@ pub struct BwrapSpec<'a> {
     pub claude: &'a Path,
     /// The directory holding the gateway's model (and egress) sockets.
     pub sockets: &'a Path,
+    /// The turn's settings file, if it has one.
+    pub settings: Option<&'a Path>,
     pub tmp_bytes: u64,
     pub extra_read_only: &'a [String],
 }
@@ -122,6 +126,9 @@ pub fn args(spec: &BwrapSpec<'_>) -> Vec<String> {
     push(&["--dir", inside::RUN]);
     push(&["--ro-bind", &path(spec.helper), inside::HELPER, "--ro-bind", &path(spec.claude), inside::CLAUDE]);
     push(&["--ro-bind", &path(spec.sockets), inside::SOCKETS]);
+    if let Some(settings) = spec.settings {
+        push(&["--ro-bind", &path(settings), inside::SETTINGS]);
+    }
     push(&["--remount-ro", "/", "--chdir", inside::WORKSPACE]);
     args
 }
@@ -164,6 +171,7 @@ mod tests {
             helper,
             claude,
             sockets,
+            settings: Some(Path::new("/d/t/state/settings.json")),
             tmp_bytes: 1 << 20,
             extra_read_only: &[],
         };
@@ -175,6 +183,7 @@ mod tests {
             assert!(args.iter().any(|a| a == flag), "{flag}");
         }
         assert!(!args.iter().any(|a| a.contains("shadow")));
+        assert!(args.windows(3).any(|w| w[0] == "--ro-bind" && w[2] == inside::SETTINGS), "settings read-only");
         assert!(args.windows(2).any(|w| w[0] == "--size" && w[1] == "1048576"));
     }
 }

@@ -1,5 +1,5 @@
 //! The egress proxy for runs with `options.network = "allowlist"`: an HTTP proxy
-//! (CONNECT for TLS, absolute-form requests for plain HTTP) on a Unix socket the
+//! (CONNECT tunnels for TLS only, absolute-form requests for plain HTTP) on a Unix socket the
 //! run's helper forwards `HTTP(S)_PROXY` to. Every request must carry the run's
 //! egress token as proxy credentials (in the proxy URL the run is given), so a run
 //! without `allowlist` cannot use the socket even though it can see it. Only host names in
@@ -223,18 +223,13 @@ impl EgressProxy {
                 if client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() {
                     return;
                 }
-                // TLS through a tunnel must ask for the host that was vetted; on
-                // port 443 the tunnel must be TLS.
-                let vetted = host.trim_end_matches('.');
-                match first_bytes(&mut client, &mut early).await {
-                    FirstBytes::Name(name) if name.trim_end_matches('.').eq_ignore_ascii_case(vetted) => Ok(()),
-                    FirstBytes::NotTls if port != 443 => Ok(()),
-                    other => {
-                        tracing::info!(host = %host, port, first_bytes = ?other, "egress refused: the tunnel's TLS does not name the vetted host");
-                        metrics::counter!("ccgate_egress_requests_total", "outcome" => "refused").increment(1);
-                        return;
-                    }
+                let first = first_bytes(&mut client, &mut early).await;
+                if !tunnel_names(&first, &host) {
+                    tracing::info!(host = %host, port, first_bytes = ?first, "egress refused: the tunnel is not TLS naming the vetted host");
+                    metrics::counter!("ccgate_egress_requests_total", "outcome" => "refused").increment(1);
+                    return;
                 }
+                Ok(())
             }
             Some(head) => upstream.write_all(head.as_bytes()).await,
         };
@@ -267,6 +262,15 @@ impl EgressProxy {
             None => format!("{host} does not resolve"),
         })
     }
+}
+
+/// Whether a tunnel whose first bytes are `first` may go on to `vetted`: only TLS
+/// asking for that very host, whatever the port. Plain HTTP in a tunnel could name
+/// any `Host` behind the same address (another virtual host, another site of a
+/// shared CDN address), so plain HTTP takes the forwarding path, which sets `Host`.
+fn tunnel_names(first: &FirstBytes, vetted: &str) -> bool {
+    matches!(first, FirstBytes::Name(name)
+        if name.trim_end_matches('.').eq_ignore_ascii_case(vetted.trim_end_matches('.')))
 }
 
 /// Reads a tunnel's first bytes into `early` until they tell whether (and for
@@ -350,6 +354,16 @@ mod tests {
         let head = "GET http://a.example/x?y HTTP/1.1\r\nHost: evil.example\r\nConnection: keep-alive\r\nProxy-Authorization: Basic Y2NnYXRlOnQ=\r\nAccept: */*\r\n\r\n";
         let out = origin_form(head, "http://a.example/x?y", "/x?y", "a.example", 80);
         assert_eq!(out, "GET /x?y HTTP/1.1\r\nAccept: */*\r\nHost: a.example\r\nConnection: close\r\n\r\n");
+    }
+
+    #[test]
+    fn a_tunnel_goes_on_only_as_tls_naming_the_vetted_host() {
+        let name = |n: &str| FirstBytes::Name(n.into());
+        assert!(tunnel_names(&name("mirror.internal"), "mirror.internal"));
+        assert!(tunnel_names(&name("mirror.internal."), "Mirror.Internal"));
+        for refused in [name("evil.example"), FirstBytes::NotTls, FirstBytes::NoName, FirstBytes::Malformed] {
+            assert!(!tunnel_names(&refused, "mirror.internal"), "{refused:?}");
+        }
     }
 
     #[test]

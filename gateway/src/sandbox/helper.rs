@@ -4,12 +4,13 @@
 //! confines itself with Landlock and seccomp, then starts Claude Code, which
 //! inherits all of it, and forwards connections until Claude Code exits.
 
-#![allow(unsafe_code)] // setrlimit
+#![allow(unsafe_code)] // setrlimit, prctl, the child's seccomp filter
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -33,6 +34,9 @@ pub struct HelperPlan {
     /// Empty the capability bounding set, so that what the helper executes has no
     /// capabilities even as root (runs without a user namespace).
     pub drop_capabilities: bool,
+    /// Refuse Unix sockets to what the helper executes (runs that share the host's
+    /// file system, where every pathname socket the user can open is in reach).
+    pub no_unix_sockets: bool,
 }
 
 /// Per-process limits.
@@ -89,6 +93,18 @@ pub fn exec(mut plan: HelperPlan, program: &OsString, args: &[OsString]) -> i32 
         && let Err(why) = super::seccomp::install(plan.no_datagrams)
     {
         return fail("cannot install the seccomp filter", why);
+    }
+    if plan.no_unix_sockets {
+        let filter = match super::seccomp::no_unix_sockets() {
+            Ok(filter) => filter,
+            Err(why) => return fail("cannot build the Unix socket filter", why),
+        };
+        // In the child only: the helper's forwarders reach the proxies over Unix sockets.
+        // SAFETY: between fork and exec the closure only makes the prctl and seccomp
+        // calls, on a program built before the fork.
+        unsafe {
+            command.pre_exec(move || seccompiler::apply_filter(&filter).map_err(|_| std::io::Error::last_os_error()));
+        }
     }
     let mut child = match command.spawn() {
         Ok(child) => child,

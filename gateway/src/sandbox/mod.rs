@@ -42,6 +42,19 @@ pub enum Confinement {
     None,
 }
 
+/// What runs confined by Landlock and seccomp alone (no namespaces) can still do
+/// that bubblewrap's would not: `ccgate doctor` prints it when that is the mode.
+pub const LANDLOCK_MODE_LEAVES_OPEN: &[&str] = &[
+    "runs share the host's PID space: each sees every process of the machine and its command line \
+     (/proc/<pid>/cmdline: another run's model and limits, never its prompt, system prompt, output \
+     schema or tool lists), not its environment, memory or files",
+    "TCP rules match ports, not addresses: a run with network \"none\" or \"allowlist\" can connect \
+     to any host the machine routes to, on one of its forwarders' port numbers",
+    "network \"full\" runs share the host's whole network, loopback services included",
+    "Unix sockets are refused outright (seccomp): tools that need one inside a run (ssh-agent, \
+     tmux, a local database) fail",
+];
+
 /// Which layers `config` and `capabilities` give, or why runs cannot be confined
 /// as configured.
 pub fn choose(config: &SandboxConfig, capabilities: &Capabilities) -> Result<Confinement, String> {
@@ -133,6 +146,9 @@ pub struct RunSpec<'a> {
     pub tmp: &'a Path,
     pub claude: &'a Path,
     pub claude_args: &'a [String],
+    /// The turn's Claude Code settings file (`--settings`), outside every directory
+    /// the run may write; readable by this run only.
+    pub settings: Option<&'a Path>,
     /// The environment the run would get unconfined (host paths, real credentials).
     pub env: &'a [(String, String)],
     pub network: Network,
@@ -262,6 +278,10 @@ impl Sandbox {
     pub fn launch(&self, run: &RunSpec<'_>) -> std::io::Result<Launch> {
         let mut program: OsString = run.claude.into();
         let mut args: Vec<OsString> = run.claude_args.iter().map(OsString::from).collect();
+        if let Some(settings) = run.settings {
+            let seen = if self.confinement == Confinement::Bwrap { Path::new(inside::SETTINGS) } else { settings };
+            args.extend(["--settings".into(), seen.into()]);
+        }
         if self.confinement == Confinement::None {
             return Ok(Launch { program, args, env: run.env.to_vec(), token: None, egress_token: None, cgroup: None });
         }
@@ -314,8 +334,10 @@ impl Sandbox {
                 // Without a network namespace: TCP only to the forwarders, no UDP or raw sockets.
                 helper_args.push("--restrict-inet".into());
             }
-            // Without a user namespace the run keeps the gateway's user: no capabilities.
+            // Without a user namespace the run keeps the gateway's user: no capabilities,
+            // and no Unix sockets (Landlock does not govern connecting to one by path).
             helper_args.push("--drop-capabilities".into());
+            helper_args.push("--no-unix-sockets".into());
         }
         helper_args.push("--".into());
         helper_args.push(claude.into_os_string());
@@ -337,6 +359,7 @@ impl Sandbox {
                 helper: &self.helper,
                 claude: run.claude,
                 sockets: &self.sockets,
+                settings: run.settings,
                 tmp_bytes: self.config.tmp_bytes(),
                 extra_read_only: &extra,
             };
@@ -369,6 +392,7 @@ impl Sandbox {
         read.push(self.helper.clone());
         read.push(run.claude.to_path_buf());
         read.push(self.sockets.clone());
+        read.extend(run.settings.map(Path::to_path_buf));
         let mut write = vec![run.workspace.to_path_buf(), run.home.to_path_buf(), run.tmp.to_path_buf()];
         write.extend(WRITABLE_DEVICES.map(PathBuf::from));
         (read, write)

@@ -92,6 +92,30 @@ pub fn install(no_datagrams: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The filter Claude Code (and all it starts) gets on top of [`install`]'s where runs
+/// share the host's file system and user (`mode = "landlock"`): no Unix socket of its
+/// own, and no datagram socket pair (whose sockets can still be pointed at a path).
+/// Landlock (through ABI 7) does not govern connecting to a socket by its path, so
+/// otherwise a run reaches every pathname socket the gateway's user can (root's
+/// `0600` sockets when the gateway runs as root, other gateways' model proxies).
+/// Stream socket pairs (pipes between processes) stay allowed. The helper, which
+/// reaches the gateway's proxies over Unix sockets, does not install this one.
+pub fn no_unix_sockets() -> Result<BpfProgram, String> {
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    let unix = || condition(0, SeccompCmpOp::Eq, libc::AF_UNIX);
+    let rules = BTreeMap::from([
+        (libc::SYS_socket, vec![rule(vec![unix()?])?]),
+        (
+            libc::SYS_socketpair,
+            // The type argument carries SOCK_NONBLOCK / SOCK_CLOEXEC in its high bits.
+            vec![rule(vec![unix()?, condition(1, SeccompCmpOp::MaskedEq(0xf), libc::SOCK_DGRAM)?])?],
+        ),
+    ]);
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
+        .map_err(|e| e.to_string())?;
+    filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
+}
+
 /// x32 system calls are x86-64 calls with bit 30 set in their number, under the
 /// same audit architecture: a filter keyed on exact numbers lets them through on
 /// kernels built with x32 support. This one refuses the whole range.
@@ -112,10 +136,6 @@ fn no_x32() -> BpfProgram {
 }
 
 fn denied_rules(no_datagrams: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, String> {
-    let condition = |arg, op, value: libc::c_int| {
-        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value as u64).map_err(|e| e.to_string())
-    };
-    let rule = |conditions: Vec<SeccompCondition>| SeccompRule::new(conditions).map_err(|e| e.to_string());
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|call| (*call, Vec::new())).collect();
     // One rule whose conditions all hold for a family outside the list.
     let other_family =
@@ -139,4 +159,14 @@ fn denied_rules(no_datagrams: bool) -> Result<BTreeMap<i64, Vec<SeccompRule>>, S
         .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_clone, clone);
     Ok(rules)
+}
+
+/// `arg` of the call compared (as a 32-bit value) with `value`.
+fn condition(arg: u8, op: SeccompCmpOp, value: libc::c_int) -> Result<SeccompCondition, String> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value as u64).map_err(|e| e.to_string())
+}
+
+/// A rule matching when all `conditions` hold.
+fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, String> {
+    SeccompRule::new(conditions).map_err(|e| e.to_string())
 }

@@ -8,3 +8,5 @@
 //! over the API.
 
 mod api;
+mod run_landlock;
+mod run_network;
