@@ -311,7 +311,7 @@ impl Default for ClaudeConfig {
             max_tool_output_bytes: 64 * 1024,
             max_line_bytes: 64 * 1024 * 1024,
             extra_args: Vec::new(),
-            permission_mode: "dontAsk".into(),
+            permission_mode: "default".into(),
             linger_seconds: 5,
             interrupt_grace_seconds: 5,
             settings: String::new(),

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod approvals;
 pub mod artifacts;
 pub mod auth;
 pub mod cli;

@@ -4,6 +4,7 @@
 mod support;
 
 mod api_errors;
+mod approvals;
 mod artifacts;
 mod attacks;
 mod audit;

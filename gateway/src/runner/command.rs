@@ -75,6 +75,9 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
         "--verbose",
         "--permission-mode",
         &config.permission_mode,
+        // Prompts the CLI would deny in place come to the gateway (`approvals`).
+        "--permission-prompt-tool",
+        "stdio",
         "--max-turns",
     ]
     .map(String::from)

@@ -177,6 +177,7 @@ impl Runner {
         let first = opening_lines(request.input.options, request.prompt);
         tokio::spawn(feed_stdin(stdin, first, sink.clone(), stdin_rx));
 
+        let allowed_tools = request.input.options.allowed_tools.clone();
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
         tokio::pin!(deadline);
@@ -227,6 +228,10 @@ impl Runner {
                             let _ = sink.send(RunnerMessage::Session(session.clone()));
                         }
                         session_sent = report.state.session_id.clone();
+                    }
+                    let mut events = events;
+                    for prompt in std::mem::take(&mut report.state.prompts) {
+                        events.extend(answer_prompt(&prompt, &allowed_tools, stdin_lines.as_ref()).await);
                     }
                     if !events.is_empty() {
                         let _ = sink.send(RunnerMessage::Events(events));
@@ -467,6 +472,22 @@ impl Runner {
             }
         }
     }
+}
+
+/// Answers a permission prompt of the CLI on its stdin (when stdin is still open:
+/// once the run is stopping, the CLI gets no answer and fails the tool call) and
+/// returns the events that record it.
+async fn answer_prompt(
+    prompt: &crate::approvals::PermissionPrompt,
+    allowed_tools: &[String],
+    stdin_lines: Option<&mpsc::Sender<String>>,
+) -> Vec<EventRecord> {
+    use crate::approvals::{DecidedBy, control_response, decide, events};
+    let decision = decide(prompt, allowed_tools);
+    if let Some(lines) = stdin_lines {
+        let _ = lines.send(control_response(prompt, &decision)).await;
+    }
+    events(prompt, &decision, DecidedBy::Mode)
 }
 
 /// Writes the turn's Claude Code settings to their file (removing a stale one when

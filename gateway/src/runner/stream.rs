@@ -42,6 +42,8 @@ pub struct RunState {
     /// The wait the CLI's last `api_retry` announced (the API's `Retry-After`, or
     /// its own backoff), in milliseconds.
     pub last_retry_delay_ms: Option<u64>,
+    /// Permission prompts read and not yet answered (the runner answers them).
+    pub prompts: Vec<crate::approvals::PermissionPrompt>,
 }
 
 impl RunState {
@@ -77,6 +79,10 @@ impl RunState {
                 Vec::new() // the gateway writes the `result` event when the run is finished
             }
             "control_response" if is_initialize_answer(&object) => Vec::new(),
+            "control_request" if crate::approvals::PermissionPrompt::parse(&object).is_some() => {
+                self.prompts.extend(crate::approvals::PermissionPrompt::parse(&object));
+                Vec::new() // the runner records the prompt with its answer
+            }
             "rate_limit_event" => {
                 self.note_rate_limit(&object);
                 vec![EventRecord::new("rate_limit_event", Value::Object(without_type(object)))]

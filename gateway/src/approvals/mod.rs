@@ -1,0 +1,234 @@
+//! Tool permission prompts. Every run is started with `--permission-prompt-tool
+//! stdio`, so a tool call the CLI will not make on its own (a tool the task does not
+//! pre-approve, or a Bash command newer CLIs cannot read with confidence) comes to
+//! the gateway as a `can_use_tool` control request on stdout instead of being denied
+//! in place. The gateway answers on stdin and records both sides as events.
+//!
+//! The decision (`decide`): the sandbox is the boundary, so a prompt for a tool the
+//! task allows by name is allowed — the newest CLI then runs what the pinned one
+//! ran, and a write to a file the CLI calls sensitive (`.git/hooks`, `.vscode/`,
+//! `.bashrc`) no longer fails. A prompt for a tool the task allows only in part
+//! (`Bash(git status:*)`) means the CLI found the call outside that part: denied,
+//! as is a tool the task does not allow at all, and any change to Claude Code's
+//! own configuration, which could widen what later calls may do.
+//!
+//! A prompt line is tenant input like everything on stdout (the agent can write to
+//! the CLI's stdout): it only ever yields an answer to the CLI and two events.
+
+use serde_json::{Value, json};
+
+use crate::store::EventRecord;
+
+/// The largest tool input kept in an event, as JSON.
+const MAX_INPUT_BYTES: usize = 16 * 1024;
+
+/// A `can_use_tool` request of the CLI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionPrompt {
+    /// The CLI's id of the request, echoed in the answer.
+    pub request_id: String,
+    pub tool: String,
+    pub input: Value,
+    /// Why the CLI asks (`decision_reason`), when it says.
+    pub reason: Option<String>,
+}
+
+impl PermissionPrompt {
+    /// The prompt in a stdout line's object, if it is one.
+    pub fn parse(object: &serde_json::Map<String, Value>) -> Option<Self> {
+        let request = object.get("request")?.as_object()?;
+        if request.get("subtype").and_then(Value::as_str) != Some("can_use_tool") {
+            return None;
+        }
+        Some(Self {
+            request_id: crate::text::clip(object.get("request_id")?.as_str()?, 256).to_string(),
+            tool: crate::text::clip(request.get("tool_name")?.as_str()?, 256).to_string(),
+            input: request.get("input").cloned().unwrap_or(Value::Null),
+            reason: request
+                .get("decision_reason")
+                .and_then(Value::as_str)
+                .map(|r| crate::text::clip(r, 1024).to_string()),
+        })
+    }
+}
+
+/// The answer to a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny { message: String },
+}
+
+/// Who decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// The task's approval mode (`auto`).
+    Mode,
+}
+
+/// The `auto` decision for `prompt`, given the task's `allowed_tools` (rule strings
+/// in the CLI's syntax: `Bash`, `Bash(git status:*)`, `Edit(src/**)`).
+pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String]) -> Decision {
+    let tool = prompt.tool.as_str();
+    let name_of = |rule: &str| rule.split_once('(').map_or(rule, |(name, _)| name).trim().to_string();
+    if touches_claude_configuration(prompt) {
+        return Decision::Deny {
+            message: "changing Claude Code's own configuration (.claude/, .claude.json, .mcp.json) is not allowed \
+                      without approval: it could widen what this task's tools may do"
+                .into(),
+        };
+    }
+    if allowed_tools.iter().any(|rule| rule.trim() == tool) {
+        return Decision::Allow;
+    }
+    let partial: Vec<&str> = allowed_tools.iter().filter(|rule| name_of(rule) == tool).map(String::as_str).collect();
+    let message = if partial.is_empty() {
+        format!("the task does not allow the {tool} tool (options.allowed_tools)")
+    } else {
+        format!(
+            "the task allows {tool} only as {} (options.allowed_tools), and this call is outside that",
+            partial.join(", ")
+        )
+    };
+    Decision::Deny { message }
+}
+
+/// Whether the call would touch Claude Code's configuration — settings, hooks,
+/// commands, MCP servers — which decide what later calls may do. The CLI asks
+/// before writing there even when the tool is allowed; those stay denied.
+fn touches_claude_configuration(prompt: &PermissionPrompt) -> bool {
+    fn names_configuration(text: &str) -> bool {
+        text.split(|c: char| {
+            c == '/' || c.is_whitespace() || matches!(c, '>' | '<' | '=' | '"' | '\'' | ';' | '&' | '|')
+        })
+        .any(|part| matches!(part, ".claude" | ".claude.json" | ".mcp.json"))
+    }
+    fn strings(value: &Value, found: &mut dyn FnMut(&str) -> bool) -> bool {
+        match value {
+            Value::String(text) => found(text),
+            Value::Array(items) => items.iter().any(|item| strings(item, found)),
+            Value::Object(object) => object.values().any(|item| strings(item, found)),
+            _ => false,
+        }
+    }
+    strings(&prompt.input, &mut |text| names_configuration(text))
+        || prompt.reason.as_deref().is_some_and(names_configuration)
+}
+
+/// The line to write on the CLI's stdin that answers `prompt`.
+pub fn control_response(prompt: &PermissionPrompt, decision: &Decision) -> String {
+    let response = match decision {
+        Decision::Allow => json!({"behavior": "allow", "updatedInput": prompt.input}),
+        Decision::Deny { message } => json!({"behavior": "deny", "message": message}),
+    };
+    let line = json!({
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": prompt.request_id, "response": response},
+    });
+    format!("{line}\n")
+}
+
+/// The `approval_requested` and `approval_resolved` events of one prompt.
+pub fn events(prompt: &PermissionPrompt, decision: &Decision, by: DecidedBy) -> Vec<EventRecord> {
+    let approval_id = crate::ids::new_id("apr");
+    let size = crate::text::json_size(&prompt.input);
+    let input =
+        if size <= MAX_INPUT_BYTES { prompt.input.clone() } else { json!({"withheld": true, "input_bytes": size}) };
+    let (verdict, message) = match decision {
+        Decision::Allow => ("allow", None),
+        Decision::Deny { message } => ("deny", Some(message.as_str())),
+    };
+    vec![
+        EventRecord::new(
+            "approval_requested",
+            json!({"approval_id": approval_id, "tool": prompt.tool, "input": input, "reason": prompt.reason}),
+        ),
+        EventRecord::new(
+            "approval_resolved",
+            json!({"approval_id": approval_id, "tool": prompt.tool, "decision": verdict, "decided_by": by,
+                   "message": message}),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tools(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn asked(tool: &str, input: Value) -> PermissionPrompt {
+        PermissionPrompt { request_id: "r".into(), tool: tool.into(), input, reason: None }
+    }
+
+    #[test]
+    fn a_tool_allowed_by_name_is_allowed_and_a_partial_or_missing_one_denied() {
+        let bash = asked("Bash", json!({"command": "(echo a; echo b) > out.txt"}));
+        assert_eq!(decide(&bash, &tools(&["Read", "Bash"])), Decision::Allow);
+        let Decision::Deny { message } = decide(&bash, &tools(&["Read", "Bash(git status:*)"])) else { panic!() };
+        assert!(message.contains("only as Bash(git status:*)"), "{message}");
+        let Decision::Deny { message } = decide(&asked("WebFetch", json!({})), &tools(&["Read"])) else { panic!() };
+        assert!(message.contains("does not allow the WebFetch tool"), "{message}");
+        let bashful = asked("Bashful", json!({}));
+        assert_eq!(decide(&bashful, &tools(&["Bash"])), decide(&bashful, &[]), "names match whole");
+    }
+
+    #[test]
+    fn claude_configuration_stays_denied_whatever_the_tool() {
+        let all = tools(&["Read", "Write", "Edit", "Bash"]);
+        for (tool, input) in [
+            ("Write", json!({"file_path": "/workspace/.claude/settings.json", "content": "{}"})),
+            ("Edit", json!({"file_path": "/home/agent/.claude.json"})),
+            ("Write", json!({"file_path": ".mcp.json"})),
+            ("Bash", json!({"command": "echo '{}' > ~/.claude/settings.json"})),
+        ] {
+            assert!(matches!(decide(&asked(tool, input.clone()), &all), Decision::Deny { .. }), "{tool} {input}");
+        }
+        for input in [json!({"file_path": "/workspace/.vscode/settings.json"}), json!({"file_path": "notes.claude.md"})]
+        {
+            assert_eq!(decide(&asked("Write", input), &all), Decision::Allow);
+        }
+        let by_reason = PermissionPrompt {
+            reason: Some("Claude requested permissions to edit /workspace/.claude/x.txt".into()),
+            ..asked("Bash", json!({"command": "echo hi > x"}))
+        };
+        assert!(matches!(decide(&by_reason, &all), Decision::Deny { .. }));
+    }
+
+    #[test]
+    fn prompts_are_read_from_control_requests_only() {
+        let line = json!({"type": "control_request", "request_id": "r-1", "request": {
+            "subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "(ls)"},
+            "decision_reason": "Contains subshell"}});
+        let prompt = PermissionPrompt::parse(line.as_object().unwrap()).unwrap();
+        assert_eq!((prompt.request_id.as_str(), prompt.tool.as_str()), ("r-1", "Bash"));
+        assert_eq!(prompt.reason.as_deref(), Some("Contains subshell"));
+        let interrupt = json!({"type": "control_request", "request_id": "r-2", "request": {"subtype": "interrupt"}});
+        assert!(PermissionPrompt::parse(interrupt.as_object().unwrap()).is_none());
+    }
+
+    #[test]
+    fn answers_speak_the_cli_protocol() {
+        let prompt = PermissionPrompt {
+            request_id: "r-1".into(),
+            tool: "Bash".into(),
+            input: json!({"command": "ls"}),
+            reason: None,
+        };
+        let allow: Value = serde_json::from_str(&control_response(&prompt, &Decision::Allow)).unwrap();
+        assert_eq!(allow["response"]["request_id"], "r-1");
+        assert_eq!(allow["response"]["response"], json!({"behavior": "allow", "updatedInput": {"command": "ls"}}));
+        let deny = control_response(&prompt, &Decision::Deny { message: "no".into() });
+        assert!(deny.ends_with('\n'));
+        let deny: Value = serde_json::from_str(&deny).unwrap();
+        assert_eq!(deny["response"]["response"], json!({"behavior": "deny", "message": "no"}));
+        let big = PermissionPrompt { input: json!({"content": "x".repeat(MAX_INPUT_BYTES)}), ..prompt };
+        let recorded = events(&big, &Decision::Allow, DecidedBy::Mode);
+        assert_eq!(recorded[0].data["input"]["withheld"], true);
+        assert_eq!(recorded[0].data["approval_id"], recorded[1].data["approval_id"]);
+        assert_eq!(recorded[1].data["decided_by"], "mode");
+    }
+}
