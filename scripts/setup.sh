@@ -5,23 +5,30 @@
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
 #   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
 #   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv
+#   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
+#
+# CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
 #
 # Safe to run again: every step checks first and only does what is missing.
 set -euo pipefail
 
-CLAUDE_CODE_VERSION=2.1.197
+# The version the suite runs; CCGATE_CLAUDE_VERSION picks another.
+CLAUDE_CODE_PINNED=2.1.197
+CLAUDE_CODE_VERSION=${CCGATE_CLAUDE_VERSION:-$CLAUDE_CODE_PINNED}
 CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
 # Python tools the test suite runs against the API document and a live gateway.
 # hypothesis is pinned too: schemathesis takes any 6.x, and a new one changes what a seed generates.
 PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0)
 
-usage() { sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 serve=1
 build=1
 test_tools=0
+newest_cli=0
 for arg in "$@"; do
     case $arg in
+        --newest-cli) newest_cli=1 ;;
         --no-serve) serve=0 ;;
         --no-build) build=0 ;;
         --test-tools) test_tools=1 ;;
@@ -130,6 +137,23 @@ install_claude_code() {
     fi
 }
 
+# The newest Claude Code on the registry, in .tools/newest: a part of the suite runs
+# against it too, so a change upstream shows as a failing test before a user meets it.
+install_newest_claude_code() {
+    local prefix=$TOOLS_DIR/newest latest have=
+    latest=$(npm view "$CLAUDE_CODE_PACKAGE" version 2>/dev/null) || die "npm view $CLAUDE_CODE_PACKAGE failed"
+    local package_json=$prefix/node_modules/$CLAUDE_CODE_PACKAGE/package.json
+    [[ -f $package_json ]] && have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$package_json" | head -n1)
+    if [[ $have == "$latest" ]]; then
+        say "newest Claude Code $latest already in .tools/newest/"
+    else
+        say "installing the newest Claude Code, $latest, into .tools/newest/ (was: ${have:-absent})"
+        mkdir -p "$prefix"
+        npm install --prefix "$prefix" --no-audit --no-fund "$CLAUDE_CODE_PACKAGE@$latest"
+    fi
+    [[ -x $prefix/node_modules/$CLAUDE_CODE_PACKAGE/bin/claude.exe ]] || die "the newest Claude Code did not install"
+}
+
 # ---------------------------------------------------------------------------------------
 # Test tools: a Python virtual environment in .tools/venv with pinned packages
 # ---------------------------------------------------------------------------------------
@@ -226,6 +250,7 @@ serve_gateway() {
 install_system_packages "${SYSTEM_PACKAGES[@]}"
 check_rust
 install_claude_code
+if ((newest_cli)); then install_newest_claude_code; fi
 if ((test_tools)); then install_test_tools; fi
 if ((build)); then build_gateway; else say "skipping the release build (--no-build)"; fi
 if ((serve)); then serve_gateway; fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing (scripts/setup.sh --no-serve --no-build
-# --test-tools), builds the WebAssembly plugins (scripts/build-plugins.sh),
-# then rustfmt check, clippy with warnings as errors, and `cargo test --workspace`.
+# --test-tools --newest-cli), builds the WebAssembly plugins (scripts/build-plugins.sh),
+# then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
+# pinned Claude Code, and the end-to-end tests of runs, prompts and the sandbox again
+# with the newest Claude Code on the registry.
 # Stops at the first failing step and exits non-zero.
 set -euo pipefail
 
@@ -16,8 +18,8 @@ fi
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "scripts/setup.sh --no-serve --no-build --test-tools"
-bash scripts/setup.sh --no-serve --no-build --test-tools
+step "scripts/setup.sh --no-serve --no-build --test-tools --newest-cli"
+bash scripts/setup.sh --no-serve --no-build --test-tools --newest-cli
 
 step "scripts/build-plugins.sh (the WebAssembly plugins the tests load)"
 bash scripts/build-plugins.sh
@@ -37,6 +39,17 @@ set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+# The runs, permission prompts and the sandbox again, with the newest Claude Code on the
+# registry: what changed upstream fails here first. (The filters name test modules.)
+newest=$ROOT/.tools/newest/node_modules/@anthropic-ai/claude-code/bin/claude.exe
+step "cargo test --test it with the newest Claude Code ($("$newest" --version 2>/dev/null || echo '?'))"
+set +e
+CCGATE_TEST_CLAUDE_BIN=$newest cargo test -p ccgate --test it -- \
+    approvals:: tasks:: follow_up:: cancel_and_timeout:: structured:: sandbox:: attacks::run_ 2>&1 | tee -a "$log"
+newest_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$newest_status
 passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{sum += $4} END {print sum + 0}')
 failed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{sum += $6} END {print sum + 0}')
 echo "summary: $passed passed, $failed failed"
