@@ -10,21 +10,25 @@ use crate::support::*;
 
 /// Runs `commands` as one task's Bash steps (with `options`); returns the finished
 /// task and all the commands' output.
-async fn run_steps(gateway: &Gateway, key: &str, options: Value, commands: &[String]) -> (Value, String) {
+pub(crate) async fn run_steps(gateway: &Gateway, key: &str, options: Value, commands: &[String]) -> (Value, String) {
     let mut steps: Vec<_> = commands.iter().map(|c| bash(c)).collect();
     steps.push(say("done"));
     let task = gateway.submit(key, json!({"prompt": scripted(steps), "options": options})).await;
     let id = task["id"].as_str().unwrap().to_string();
     let task = gateway.wait_done(key, &id).await;
-    let output = gateway
-        .events(key, &id, None)
+    (task, tool_output(gateway, key, &id).await)
+}
+
+/// The output of all the task's tool calls, in order.
+pub(crate) async fn tool_output(gateway: &Gateway, key: &str, id: &str) -> String {
+    gateway
+        .events(key, id, None)
         .await
         .into_iter()
         .filter(|(_, kind, _)| kind == "tool_result")
         .map(|(_, _, data)| data["output"].as_str().unwrap_or_default().to_string())
         .collect::<Vec<_>>()
-        .join("\n");
-    (task, output)
+        .join("\n")
 }
 
 /// `attempt` must fail: prints `blocked:NAME`, or `ESCAPED:NAME` if it worked.
@@ -44,7 +48,7 @@ fn syscall(name: &str, number: u32, args: &str) -> String {
     format!(r#"perl -e 'my $r = syscall({number}, {args}); print $r == -1 ? "{name}: $!\n" : "ESCAPED:{name}\n"'"#)
 }
 
-async fn gateway_with(model: &Model, config: &str, mode: &str) -> (Gateway, tempfile::NamedTempFile) {
+pub(crate) async fn gateway_with(model: &Model, config: &str, mode: &str) -> (Gateway, tempfile::NamedTempFile) {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), config).unwrap();
     let env = vec![

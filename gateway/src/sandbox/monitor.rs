@@ -1,13 +1,20 @@
 //! Watching a run's resources while it runs: the cgroup's counters where there is
 //! one (memory OOM kills, refused forks, CPU time), else the resident memory and
-//! process count of the run's process tree, and always the workspace's size. The
-//! first limit exceeded ends the run as `failed` / `resource_limit`, naming it.
+//! process count of the run's process tree, and always the size of the run's files
+//! (its trees, walked without following links, and the deleted files its processes
+//! still hold open). The first limit exceeded ends the run as `failed` /
+//! `resource_limit`, naming it.
 
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::cgroup::RunCgroup;
+use crate::workspace::Root;
+use crate::workspace::tree::{MAX_DEPTH, WalkLimits};
 
 /// The limit a run went past.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +88,7 @@ impl Monitor {
                 });
             }
         } else {
-            let (memory, processes) = tree_usage(self.root_pid);
+            let (memory, processes) = tree_usage(&self.run_pids());
             if memory > limits.memory_bytes {
                 return Some(Exceeded {
                     limit: "memory",
@@ -100,24 +107,59 @@ impl Monitor {
             }
         }
         if check_disk {
-            let used = self.disk.iter().map(|dir| tree_bytes(dir, limits.disk_bytes)).sum::<u64>();
-            if used > limits.disk_bytes {
-                return Some(Exceeded {
-                    limit: "disk",
-                    message: format!("the run's files hold over {} MiB, its limit", mib(limits.disk_bytes)),
-                });
-            }
+            let message = match self.disk_used(limits.disk_bytes) {
+                Ok(used) if used <= limits.disk_bytes => return None,
+                Ok(_) => format!(
+                    "the run's files (with deleted ones its processes hold open) hold over {} MiB, its limit",
+                    mib(limits.disk_bytes)
+                ),
+                Err(unmeasured) => format!("the run's files cannot be measured against its disk limit: {unmeasured}"),
+            };
+            return Some(Exceeded { limit: "disk", message });
         }
         None
     }
+
+    /// Bytes the run holds on disk: its directories' files, and files its
+    /// processes keep open after deleting them (gone from every tree, but still
+    /// taking their space). Counting stops past `cap`.
+    fn disk_used(&self, cap: u64) -> Result<u64, Unmeasured> {
+        let mut used = 0u64;
+        for dir in &self.disk {
+            used = used.saturating_add(tree_bytes(dir, cap)?);
+            if used > cap {
+                return Ok(used);
+            }
+        }
+        let devices: Vec<u64> =
+            self.disk.iter().filter_map(|dir| std::fs::metadata(dir).ok()).map(|m| m.dev()).collect();
+        Ok(used.saturating_add(held_deleted_bytes(&self.run_pids(), &devices)))
+    }
+
+    /// The run's processes: its topmost one and everything below it.
+    fn run_pids(&self) -> Vec<i32> {
+        let root = self.root_pid as i32;
+        let mut pids = crate::runner::supervisor::descendants_of(root);
+        pids.push(root);
+        pids
+    }
 }
 
-/// Resident bytes and threads of `root` and all its live descendants.
-fn tree_usage(root: u32) -> (u64, u64) {
+/// Why a run's files could not all be counted: a part of its tree the walk
+/// cannot enter could hide any amount, so the run is stopped rather than trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Unmeasured {
+    #[error("a directory is nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("a directory cannot be read")]
+    Unreadable,
+}
+
+/// Resident bytes and threads of `pids`.
+fn tree_usage(pids: &[i32]) -> (u64, u64) {
     let page = 4096u64;
     let (mut memory, mut threads) = (0u64, 0u64);
-    let tree = crate::runner::supervisor::descendants_of(root as i32);
-    for pid in tree.into_iter().chain([root as i32]) {
+    for pid in pids {
         let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
         memory += statm.split_whitespace().nth(1).and_then(|r| r.parse::<u64>().ok()).unwrap_or(0) * page;
         threads += std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count() as u64).unwrap_or(1);
@@ -125,22 +167,40 @@ fn tree_usage(root: u32) -> (u64, u64) {
     (memory, threads)
 }
 
-/// Bytes of regular files under `dir` (links not followed); stops counting past `cap`.
-fn tree_bytes(dir: &Path, cap: u64) -> u64 {
+/// Bytes allocated to regular files under `dir` (walked from descriptors, links
+/// never followed); stops counting past `cap`. A missing `dir` holds nothing; a
+/// walk that fails counts what it saw (the next poll walks again).
+fn tree_bytes(dir: &Path, cap: u64) -> Result<u64, Unmeasured> {
+    let Ok(Some(root)) = Root::open_if_present(dir) else { return Ok(0) };
     let mut total = 0u64;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() {
-                use std::os::unix::fs::MetadataExt;
-                // Allocated blocks, so sparse files count what they really use.
-                total += entry.metadata().map(|m| m.blocks() * 512).unwrap_or(0);
-                if total > cap {
-                    return total;
-                }
+    let walked = root.walk(WalkLimits::ALL, |file| {
+        total = total.saturating_add(file.allocated);
+        if total > cap { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    match walked {
+        Ok(walked) if walked.truncated => Err(Unmeasured::TooDeep),
+        Ok(walked) if walked.unreadable => Err(Unmeasured::Unreadable),
+        _ => Ok(total),
+    }
+}
+
+/// Bytes allocated to files that `pids` hold open after deleting them, on the
+/// file systems `devices` (files in memory, such as a tmpfs `/tmp` or a memfd,
+/// count against the memory limit instead). Each file counts once however often
+/// it is held.
+fn held_deleted_bytes(pids: &[i32], devices: &[u64]) -> u64 {
+    let mut seen = HashSet::new();
+    let mut total = 0u64;
+    for pid in pids {
+        for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+            // Following the descriptor's magic link stats the open file itself.
+            let Ok(meta) = std::fs::metadata(entry.path()) else { continue };
+            if meta.is_file()
+                && meta.nlink() == 0
+                && devices.contains(&meta.dev())
+                && seen.insert((meta.dev(), meta.ino()))
+            {
+                total = total.saturating_add(meta.blocks().saturating_mul(512));
             }
         }
     }
@@ -157,14 +217,48 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/a"), vec![1u8; 64 * 1024]).unwrap();
         std::os::unix::fs::symlink("/usr", dir.path().join("link")).unwrap();
-        let used = tree_bytes(dir.path(), u64::MAX);
+        let used = tree_bytes(dir.path(), u64::MAX).unwrap();
         assert!((64 * 1024..=80 * 1024).contains(&used), "{used}");
-        assert!(tree_bytes(dir.path(), 1000) > 1000, "stops once past the cap");
+        assert!(tree_bytes(dir.path(), 1000).unwrap() > 1000, "stops once past the cap");
+        assert_eq!(tree_bytes(&dir.path().join("missing"), 1000), Ok(0));
+    }
+
+    #[test]
+    fn a_tree_too_deep_to_walk_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep: PathBuf = (0..=MAX_DEPTH).map(|_| "d").collect();
+        std::fs::create_dir_all(dir.path().join(&deep)).unwrap();
+        std::fs::write(dir.path().join(&deep).join("hidden"), vec![1u8; 64 * 1024]).unwrap();
+        assert_eq!(tree_bytes(dir.path(), u64::MAX), Err(Unmeasured::TooDeep));
+    }
+
+    #[test]
+    fn deleted_files_held_open_are_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held");
+        std::fs::write(&path, vec![1u8; 1024 * 1024]).unwrap();
+        // A process of its own holds the file twice (stdin and stdout), so that
+        // no other test's files are counted.
+        let mut holder = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::fs::File::open(&path).unwrap())
+            .stdout(std::fs::OpenOptions::new().append(true).open(&path).unwrap())
+            .spawn()
+            .unwrap();
+        let device = std::fs::metadata(dir.path()).unwrap().dev();
+        let pids = [holder.id() as i32];
+        assert_eq!(held_deleted_bytes(&pids, &[device]), 0, "a file with a name is the tree walk's to count");
+        std::fs::remove_file(&path).unwrap();
+        let held = held_deleted_bytes(&pids, &[device]);
+        assert!((1024 * 1024..=1100 * 1024).contains(&held), "{held}");
+        assert_eq!(held_deleted_bytes(&pids, &[device + 1]), 0, "other file systems are not the run's disk");
+        holder.kill().unwrap();
+        holder.wait().unwrap();
     }
 
     #[test]
     fn this_process_tree_is_measured() {
-        let (memory, threads) = tree_usage(std::process::id());
+        let (memory, threads) = tree_usage(&[std::process::id() as i32]);
         assert!(memory > 1024 * 1024 && threads >= 1, "{memory} {threads}");
     }
 }
