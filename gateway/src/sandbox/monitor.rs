@@ -2,7 +2,7 @@
 //! one (memory OOM kills, refused forks, CPU time), else the resident memory and
 //! process count of the run's process tree, and always the size of the run's files
 //! (its trees, walked without following links, and the deleted files its processes
-//! still hold open). The first limit exceeded ends the run as `failed` /
+//! still hold open or mapped). The first limit exceeded ends the run as `failed` /
 //! `resource_limit`, naming it.
 
 use std::collections::HashSet;
@@ -110,7 +110,7 @@ impl Monitor {
             let message = match self.disk_used(limits.disk_bytes) {
                 Ok(used) if used <= limits.disk_bytes => return None,
                 Ok(_) => format!(
-                    "the run's files (with deleted ones its processes hold open) hold over {} MiB, its limit",
+                    "the run's files (with deleted ones its processes still hold) hold over {} MiB, its limit",
                     mib(limits.disk_bytes)
                 ),
                 Err(unmeasured) => format!("the run's files cannot be measured against its disk limit: {unmeasured}"),
@@ -121,8 +121,8 @@ impl Monitor {
     }
 
     /// Bytes the run holds on disk: its directories' files, and files its
-    /// processes keep open after deleting them (gone from every tree, but still
-    /// taking their space). Counting stops past `cap`.
+    /// processes keep open or mapped after deleting them (gone from every tree,
+    /// but still taking their space). Counting stops past `cap`.
     fn disk_used(&self, cap: u64) -> Result<u64, Unmeasured> {
         let mut used = 0u64;
         for dir in &self.disk {
@@ -184,27 +184,77 @@ fn tree_bytes(dir: &Path, cap: u64) -> Result<u64, Unmeasured> {
     }
 }
 
-/// Bytes allocated to files that `pids` hold open after deleting them, on the
-/// file systems `devices` (files in memory, such as a tmpfs `/tmp` or a memfd,
-/// count against the memory limit instead). Each file counts once however often
-/// it is held.
+/// Bytes allocated to files that `pids` keep after deleting them — held open
+/// (`/proc/<pid>/fd`) or mapped (`/proc/<pid>/maps`) — on the file systems
+/// `devices` (files in memory, such as a tmpfs `/tmp` or a memfd, count against
+/// the memory limit instead). Each file counts once however often it is held.
 fn held_deleted_bytes(pids: &[i32], devices: &[u64]) -> u64 {
-    let mut seen = HashSet::new();
-    let mut total = 0u64;
+    let mut held = Held { devices, counted: HashSet::new(), bytes: 0 };
     for pid in pids {
         for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
             // Following the descriptor's magic link stats the open file itself.
-            let Ok(meta) = std::fs::metadata(entry.path()) else { continue };
-            if meta.is_file()
-                && meta.nlink() == 0
-                && devices.contains(&meta.dev())
-                && seen.insert((meta.dev(), meta.ino()))
-            {
-                total = total.saturating_add(meta.blocks().saturating_mul(512));
+            if let Ok(meta) = std::fs::metadata(entry.path()) {
+                held.file(&meta);
+            }
+        }
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        for mapping in deleted_mappings(&maps) {
+            match std::fs::metadata(format!("/proc/{pid}/map_files/{}", mapping.range)) {
+                Ok(meta) => held.file(&meta),
+                // Looking through map_files takes a privilege the gateway may lack:
+                // then the mapped part is what is known to be held.
+                Err(_) => held.add(mapping.device, mapping.inode, mapping.length),
             }
         }
     }
-    total
+    held.bytes
+}
+
+/// The deleted files found so far, each counted once.
+struct Held<'a> {
+    devices: &'a [u64],
+    counted: HashSet<(u64, u64)>,
+    bytes: u64,
+}
+
+impl Held<'_> {
+    fn file(&mut self, meta: &std::fs::Metadata) {
+        if meta.is_file() && meta.nlink() == 0 {
+            self.add(meta.dev(), meta.ino(), meta.blocks().saturating_mul(512));
+        }
+    }
+
+    fn add(&mut self, device: u64, inode: u64, bytes: u64) {
+        if self.devices.contains(&device) && self.counted.insert((device, inode)) {
+            self.bytes = self.bytes.saturating_add(bytes);
+        }
+    }
+}
+
+/// A mapping of a deleted file, from a `/proc/<pid>/maps` line.
+#[derive(Debug, PartialEq, Eq)]
+struct DeletedMapping<'a> {
+    range: &'a str,
+    length: u64,
+    device: u64,
+    inode: u64,
+}
+
+/// The mappings of deleted files in `maps` (`start-end perms offset major:minor inode path (deleted)`).
+fn deleted_mappings(maps: &str) -> Vec<DeletedMapping<'_>> {
+    maps.lines().filter_map(deleted_mapping).collect()
+}
+
+fn deleted_mapping(line: &str) -> Option<DeletedMapping<'_>> {
+    line.strip_suffix(" (deleted)")?;
+    let mut fields = line.split_whitespace();
+    let range = fields.next()?;
+    let (start, end) = range.split_once('-')?;
+    let length = u64::from_str_radix(end, 16).ok()?.checked_sub(u64::from_str_radix(start, 16).ok()?)?;
+    let (major, minor) = fields.nth(2)?.split_once(':')?;
+    let device = rustix::fs::makedev(u32::from_str_radix(major, 16).ok()?, u32::from_str_radix(minor, 16).ok()?);
+    let inode = fields.next()?.parse().ok().filter(|inode| *inode != 0)?;
+    Some(DeletedMapping { range, length, device, inode })
 }
 
 #[cfg(test)]
@@ -254,6 +304,60 @@ mod tests {
         assert_eq!(held_deleted_bytes(&pids, &[device + 1]), 0, "other file systems are not the run's disk");
         holder.kill().unwrap();
         holder.wait().unwrap();
+    }
+
+    #[test]
+    fn deleted_mapped_files_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapped");
+        std::fs::write(&path, vec![1u8; 1024 * 1024]).unwrap();
+        // Mapped, then closed and deleted: only the mapping keeps the file (ctypes,
+        // since Python's own mmap keeps a descriptor).
+        let script = "import ctypes, os, sys, time\n\
+                      libc = ctypes.CDLL(None)\n\
+                      libc.mmap.restype = ctypes.c_void_p\n\
+                      libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n\
+                      fd = os.open(sys.argv[1], os.O_RDWR)\n\
+                      assert libc.mmap(None, os.fstat(fd).st_size, 3, 1, fd, 0) not in (None, 2**64 - 1)\n\
+                      os.close(fd); os.unlink(sys.argv[1])\n\
+                      print('mapped', flush=True); time.sleep(30)";
+        let mut holder = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+        assert_eq!(line, "mapped\n");
+        let device = std::fs::metadata(dir.path()).unwrap().dev();
+        let descriptors = std::fs::read_dir(format!("/proc/{}/fd", holder.id())).unwrap();
+        assert!(
+            descriptors.flatten().all(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| !to.starts_with(dir.path())))
+        );
+        let held = held_deleted_bytes(&[holder.id() as i32], &[device]);
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!((1024 * 1024..=1100 * 1024).contains(&held), "{held}");
+    }
+
+    #[test]
+    fn maps_lines_of_deleted_files_are_parsed() {
+        let maps = "7f0000000000-7f0000100000 rw-s 00000000 fe:01 1234  /workspace/big (deleted)\n\
+                    7f0000100000-7f0000200000 r--p 00000000 fe:01 99  /usr/lib/libc.so\n\
+                    7f0000200000-7f0000300000 rw-s 00000000 00:01 7  /memfd:x (deleted)\n\
+                    7f0000300000-7f0000301000 rw-p 00000000 00:00 0 \n";
+        let found = deleted_mappings(maps);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(
+            found[0],
+            DeletedMapping {
+                range: "7f0000000000-7f0000100000",
+                length: 1 << 20,
+                device: rustix::fs::makedev(0xfe, 1),
+                inode: 1234
+            }
+        );
     }
 
     #[test]

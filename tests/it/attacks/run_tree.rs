@@ -120,33 +120,48 @@ async fn a_directory_swapped_with_a_link_never_leads_a_read_out_of_the_workspace
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn deleted_files_held_open_count_against_the_disk_limit() {
+async fn deleted_files_held_open_or_mapped_count_against_the_disk_limit() {
     let model = Model::start().await;
     let config = "[sandbox]\ndisk_mb = 30\npoll_interval_ms = 200\n";
     let (gateway, _config) = gateway_with(&model, config, "auto").await;
     let key = gateway.create_key(&["--name", "dev"]);
-    // Eight 25 MiB files, each deleted once written and held open: the workspace
-    // never shows more than one of them.
-    let hold = r#"python3 -c "
-import os, time
+    // Eight 25 MiB files, each deleted once written and kept, held open or only
+    // mapped (ctypes: Python's own mmap keeps a descriptor): the workspace never
+    // shows more than one of them.
+    let keep = [
+        ("held open", "held.append(f)"),
+        (
+            "mapped",
+            "libc.mmap(None, 25 << 20, 1, 1, f.fileno(), 0) not in (None, 2**64 - 1) or sys.exit('mmap'); f.close()",
+        ),
+    ];
+    for (how, keep) in keep {
+        let command = format!(
+            r#"python3 -c "
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 held = []
 for i in range(8):
-    f = open('held-%d' % i, 'wb')
+    f = open('kept-%d' % i, 'w+b')
     for _ in range(25):
         f.write(os.urandom(1 << 20))
     f.flush()
     os.fsync(f.fileno())
-    os.unlink('held-%d' % i)
-    held.append(f)
-print('holding', len(held), flush=True)
+    os.unlink('kept-%d' % i)
+    {keep}
+print('keeping 8 files', flush=True)
 time.sleep(25)
-""#;
-    let started = Instant::now();
-    let (task, _) = run_steps(&gateway, &key, json!({"timeout_seconds": 120}), &[hold.to_string()]).await;
-    assert_eq!(task["status"], "failed", "{task}");
-    assert_eq!(task["error"]["kind"], "resource_limit", "{task}");
-    assert_eq!(task["error"]["details"]["limit"], "disk", "{task}");
-    assert!(started.elapsed() < Duration::from_secs(25), "the limit took {:?}", started.elapsed());
+""#
+        );
+        let started = Instant::now();
+        let (task, output) = run_steps(&gateway, &key, json!({"timeout_seconds": 120}), &[command]).await;
+        assert_eq!(task["status"], "failed", "{how}: {task}\n{output}");
+        assert_eq!(task["error"]["kind"], "resource_limit", "{how}: {task}");
+        assert_eq!(task["error"]["details"]["limit"], "disk", "{how}: {task}");
+        assert!(started.elapsed() < Duration::from_secs(25), "{how}: the limit took {:?}", started.elapsed());
+    }
 }
 
 fn paths_of(listing: &Value) -> Vec<String> {
