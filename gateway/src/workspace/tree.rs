@@ -143,18 +143,7 @@ impl Root {
                     _ => {}
                 }
             }
-            while current.is_none()
-                && let Some(next) = pending.pop()
-            {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                match rustix::fs::openat(next.parent.as_fd(), next.name.as_c_str(), flags, Mode::empty()) {
-                    Ok(fd) => current = Some((Rc::new(fd), next.path, next.depth)),
-                    // Gone, or swapped for a link or a file since it was listed.
-                    Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => {}
-                    Err(Errno::ACCESS | Errno::PERM) => walked.unreadable = true,
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            current = next_directory(&mut pending, &mut walked)?;
         }
         Ok(walked)
     }
@@ -189,6 +178,22 @@ impl Root {
 }
 
 const LEAVES: &str = "the path leaves the workspace or passes a link";
+
+/// The next pending directory that can still be entered: opened by its one name
+/// from its parent's descriptor, never through a link.
+fn next_directory(pending: &mut Vec<Pending>, walked: &mut Walked) -> io::Result<Option<(Rc<OwnedFd>, String, usize)>> {
+    while let Some(next) = pending.pop() {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat(next.parent.as_fd(), next.name.as_c_str(), flags, Mode::empty()) {
+            Ok(fd) => return Ok(Some((Rc::new(fd), next.path, next.depth))),
+            // Gone, or swapped for a link or a file since it was listed.
+            Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => {}
+            Err(Errno::ACCESS | Errno::PERM) => walked.unreadable = true,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
 
 /// `relative` opened one component at a time, each directory with `O_NOFOLLOW`:
 /// `openat2` where the kernel has none. `relative` holds no `.`, `..` or empty parts.
