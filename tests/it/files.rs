@@ -49,15 +49,7 @@ async fn downloads_serve_regular_files_and_never_follow_planted_links() {
     let tgz = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/archive"), &key).send().await.unwrap();
     assert_eq!(tgz.status(), 200);
     assert_eq!(tgz.headers()["content-type"], "application/gzip");
-    let bytes = tgz.bytes().await.unwrap();
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-    let mut entries = Vec::new();
-    for entry in tar.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
-        entries.push((entry.path().unwrap().display().to_string(), text));
-    }
+    let entries = tar_gz_entries(&tgz.bytes().await.unwrap());
     assert_eq!(entries, [("out/report.md".to_string(), "report".to_string())]);
     let zip = gateway
         .request(reqwest::Method::GET, &format!("/v1/tasks/{id}/archive?format=zip"), &key)

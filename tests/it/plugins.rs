@@ -286,15 +286,18 @@ async fn hostile_plugins_cost_only_their_own_call() {
     assert_eq!(skipped[0]["outcome"], "skipped", "{skipped:?}");
     assert!(skipped[0]["message"].as_str().unwrap().contains("trapped"), "{skipped:?}");
 
-    // An artifact plugin cannot read or write outside its read-only preopens.
+    // An artifact plugin cannot read or write outside its read-only preopens, not
+    // even through a link the run left in the workspace.
     let escape_key = key("escape");
-    let escaping =
-        gateway.submit(&escape_key, json!({"prompt": scripted(vec![bash("echo hi > kept.txt"), say("done")])})).await;
+    let plant = bash("echo hi > kept.txt && ln -s ../.. escape");
+    let escaping = gateway.submit(&escape_key, json!({"prompt": scripted(vec![plant, say("done")])})).await;
     let escape_id = escaping["id"].as_str().unwrap();
     let done = gateway.wait_done(&escape_key, escape_id).await;
     assert_eq!(done["status"], "completed", "{done}");
+    let link = gateway.data.path().join(format!("tasks/{escape_id}/workspace/escape"));
+    assert!(link.join(escape_id).is_dir(), "on the host the link leads to every task");
     let report = get_text(&gateway, &escape_key, &format!("/v1/tasks/{escape_id}/artifacts/report.txt")).await;
-    assert!(report.contains("blocked:") && !report.contains("ESCAPED"), "{report}");
+    assert!(report.contains("blocked:follow-workspace-link") && !report.contains("ESCAPED"), "{report}");
     let (_, files) = gateway.get(&format!("/v1/tasks/{escape_id}/files"), &escape_key).await;
     assert!(!files.to_string().contains("planted.txt"), "the plugin wrote into the workspace: {files}");
 

@@ -16,15 +16,19 @@ pub(crate) async fn run_steps(gateway: &Gateway, key: &str, options: Value, comm
     let task = gateway.submit(key, json!({"prompt": scripted(steps), "options": options})).await;
     let id = task["id"].as_str().unwrap().to_string();
     let task = gateway.wait_done(key, &id).await;
-    let output = gateway
-        .events(key, &id, None)
+    (task, tool_output(gateway, key, &id).await)
+}
+
+/// The output of all the task's tool calls, in order.
+pub(crate) async fn tool_output(gateway: &Gateway, key: &str, id: &str) -> String {
+    gateway
+        .events(key, id, None)
         .await
         .into_iter()
         .filter(|(_, kind, _)| kind == "tool_result")
         .map(|(_, _, data)| data["output"].as_str().unwrap_or_default().to_string())
         .collect::<Vec<_>>()
-        .join("\n");
-    (task, output)
+        .join("\n")
 }
 
 /// `attempt` must fail: prints `blocked:NAME`, or `ESCAPED:NAME` if it worked.

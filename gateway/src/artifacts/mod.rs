@@ -13,7 +13,7 @@ use std::time::Instant;
 pub use glob::Glob;
 pub use store::{ArtifactStore, LocalArtifacts};
 
-use crate::workspace::{list, open_beneath};
+use crate::workspace::{Root, list};
 
 /// Caps of one task's collection.
 #[derive(Debug, Clone)]
@@ -61,11 +61,8 @@ pub struct Pick {
 
 /// The workspace's regular files (path and size), and whether the listing was cut short.
 pub fn workspace_files(workspace: &Path) -> std::io::Result<(Vec<(String, u64)>, bool)> {
-    match list(workspace) {
-        Ok(listing) => Ok((listing.files.into_iter().map(|f| (f.path, f.size)).collect(), listing.truncated)),
-        Err(crate::workspace::WorkspaceError::NotFound) => Ok((Vec::new(), false)),
-        Err(e) => Err(std::io::Error::other(e.to_string())),
-    }
+    let listing = list(workspace).map_err(std::io::Error::other)?;
+    Ok((listing.files.into_iter().map(|f| (f.path, f.size)).collect(), listing.truncated))
 }
 
 /// Stages the files of `workspace` that match `patterns` as a new set in `store`.
@@ -122,6 +119,8 @@ pub fn stage(
     let mut collected = Collected { set: crate::ids::new_id("set"), ..Default::default() };
     let names = unique_names(picks.iter().map(|f| f.path.as_str()));
     let mut bytes = 0u64;
+    // Opened once: every file is then opened beneath it.
+    let root = Root::open_if_present(workspace)?;
     for (file, name) in picks.iter().zip(names) {
         if collected.artifacts.len() >= limits.max_files {
             collected
@@ -138,9 +137,9 @@ pub fn stage(
         let mut source: Box<dyn std::io::Read> = match &file.content {
             Some(generated) => Box::new(generated.as_slice()),
             // Opened without following links; it may have changed since the listing.
-            None => match open_beneath(workspace, &file.path) {
-                Ok(opened) => Box::new(opened),
-                Err(_) => {
+            None => match root.as_ref().map(|root| root.open_file(&file.path)) {
+                Some(Ok(opened)) => Box::new(opened),
+                _ => {
                     collected.skipped.push(format!("{}: no longer a regular file", file.path));
                     continue;
                 }

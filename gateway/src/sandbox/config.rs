@@ -52,8 +52,8 @@ pub struct SandboxConfig {
     pub max_processes: u64,
     /// CPU cores a run may use at once (cgroup `cpu.max`); 0 means no cap.
     pub cpu_cores: f64,
-    /// Bytes the workspace may hold (polled) and the largest file a process may
-    /// write (`RLIMIT_FSIZE`), MiB.
+    /// Bytes the run's files may hold (polled, deleted files still held open or
+    /// mapped included) and the largest file a process may write (`RLIMIT_FSIZE`), MiB.
     pub disk_mb: u64,
     /// Open files per process (`RLIMIT_NOFILE`).
     pub max_open_files: u64,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{list, open_beneath};
+use super::Root;
 
 /// Archive formats clients can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,14 +53,14 @@ pub fn stream_archive(root: PathBuf, format: ArchiveFormat) -> mpsc::Receiver<st
 fn write_tar_gz(root: &Path, writer: ChannelWriter) -> std::io::Result<()> {
     let gzip = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
     let mut tar = tar::Builder::new(gzip);
-    for (path, file, size) in files(root)? {
+    each_file(root, |path, file, size| {
         let mut header = tar::Header::new_gnu();
         header.set_size(size);
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_cksum();
-        tar.append_data(&mut header, &path, file.take(size))?;
-    }
+        tar.append_data(&mut header, path, file.take(size))
+    })?;
     tar.into_inner()?.finish()?.flush()
 }
 
@@ -68,29 +68,25 @@ fn write_zip(root: &Path, writer: ChannelWriter) -> std::io::Result<()> {
     let mut zip = zip::ZipWriter::new_stream(writer);
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
-    for (path, mut file, size) in files(root)? {
+    each_file(root, |path, mut file, size| {
         zip.start_file(path, options).map_err(std::io::Error::other)?;
-        std::io::copy(&mut (&mut file).take(size), &mut zip)?;
-    }
+        std::io::copy(&mut (&mut file).take(size), &mut zip).map(drop)
+    })?;
     zip.finish().map_err(std::io::Error::other)?.flush()
 }
 
-/// The workspace's regular files, each opened beneath the root, with its size.
-fn files(root: &Path) -> std::io::Result<Vec<(String, std::fs::File, u64)>> {
-    let listed = list(root).map_err(std::io::Error::other)?;
+/// Hands `pack` the workspace's regular files one at a time, each opened beneath
+/// the root as it is packed, with its path and size; none for a missing workspace.
+fn each_file(
+    root: &Path,
+    mut pack: impl FnMut(&str, std::fs::File, u64) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let Some(root) = Root::open_if_present(root)? else { return Ok(()) };
+    let listed = root.list()?;
     if listed.truncated {
         return Err(std::io::Error::other("the workspace has too many entries to archive"));
     }
-    let listed = listed.files;
-    let mut files = Vec::with_capacity(listed.len());
-    for entry in listed {
-        // A file replaced by a link since the listing is skipped, not followed.
-        if let Ok(file) = open_beneath(root, &entry.path) {
-            let size = file.metadata()?.len();
-            files.push((entry.path, file, size));
-        }
-    }
-    Ok(files)
+    root.read_each(&listed.files, |listed, file, size| pack(&listed.path, file, size))
 }
 
 /// A `Write` that hands each buffer to the async side.

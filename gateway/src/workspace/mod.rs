@@ -1,20 +1,21 @@
 //! A task's workspace: built from the client's inputs (`inputs`), and read on
-//! behalf of clients without trusting what the agent left in it: symlinks are
-//! never followed, every open resolves beneath the workspace (`openat2` with
-//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), and only regular files are served,
-//! so a planted link, FIFO or device can neither leak another file nor hang the
-//! server.
+//! behalf of clients without trusting what the agent left in it: every walk and
+//! open goes through `tree`, from directory descriptors beneath the workspace,
+//! so links are never followed (not even one swapped in while the tree is read)
+//! and only regular files are served: a planted link, FIFO or device can neither
+//! leak another file nor hang the server.
 
 mod archive;
 pub mod inputs;
-mod open;
 mod snapshot;
+pub mod tree;
 
-use std::path::{Path, PathBuf};
+use std::ops::ControlFlow;
+use std::path::Path;
 
 pub use archive::{ArchiveFormat, stream_archive};
-pub use open::open_beneath;
 pub use snapshot::snapshot;
+pub use tree::Root;
 
 /// One file of a workspace listing.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -46,74 +47,75 @@ pub enum WorkspaceError {
 /// Most entries a listing walks, so a workspace with millions of files cannot stall a request.
 const MAX_LISTED: usize = 100_000;
 
-/// Regular files below `root`, sorted by path; links and special files are skipped.
-/// Past `MAX_LISTED` entries the walk stops and `Listing::truncated` says so.
+/// Regular files below `root`, sorted by path; links and special files are skipped
+/// (a missing workspace lists as empty).
 pub fn list(root: &Path) -> Result<Listing, WorkspaceError> {
-    let mut files = Vec::new();
-    let mut pending: Vec<PathBuf> = vec![PathBuf::new()];
-    let mut visited = 0usize;
-    while let Some(relative) = pending.pop() {
-        let entries = match std::fs::read_dir(root.join(&relative)) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && relative.as_os_str().is_empty() => {
-                return Ok(Listing { files, truncated: false });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        for entry in entries {
-            visited += 1;
-            if visited > MAX_LISTED {
-                files.sort_by(|a, b| a.path.cmp(&b.path));
-                return Ok(Listing { files, truncated: true });
-            }
-            let entry = entry?;
-            let path = relative.join(entry.file_name());
-            // file_type() does not follow links.
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push(path);
-            } else if kind.is_file() {
-                let meta = entry.metadata()?;
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_millis() as i64);
-                files.push(WorkspaceFile {
-                    path: path.to_string_lossy().into_owned(),
-                    size: meta.len(),
-                    modified_at: crate::timestamp::format_ms(modified),
-                });
-            }
-        }
+    match Root::open_if_present(root)? {
+        Some(root) => Ok(root.list()?),
+        None => Ok(Listing { files: Vec::new(), truncated: false }),
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Listing { files, truncated: false })
+}
+
+/// Opens the regular file `relative` below `root` for reading.
+pub fn open_beneath(root: &Path, relative: &str) -> Result<std::fs::File, WorkspaceError> {
+    Root::open(root)?.open_file(relative)
+}
+
+impl Root {
+    /// The listing of this tree: past `MAX_LISTED` entries or `tree::MAX_DEPTH`
+    /// levels the walk stops and `Listing::truncated` says so.
+    pub fn list(&self) -> std::io::Result<Listing> {
+        let mut files = Vec::new();
+        let limits = tree::WalkLimits { max_entries: MAX_LISTED, max_depth: tree::MAX_DEPTH };
+        let walked = self.walk(limits, |file| {
+            files.push(WorkspaceFile {
+                path: file.path,
+                size: file.size,
+                modified_at: crate::timestamp::format_ms(file.modified_ms.max(0)),
+            });
+            ControlFlow::Continue(())
+        })?;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Listing { files, truncated: walked.truncated })
+    }
+
+    /// Opens each of `files` in turn (beneath the root) for `read`, with its size
+    /// now; one that is no longer a regular file since it was listed is left out.
+    pub fn read_each(
+        &self,
+        files: &[WorkspaceFile],
+        mut read: impl FnMut(&WorkspaceFile, std::fs::File, u64) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        for listed in files {
+            let Ok(file) = self.open_file(&listed.path) else { continue };
+            let size = file.metadata()?.len();
+            read(listed, file, size)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[test]
-    fn lists_and_opens_only_regular_files_beneath_the_root() {
+    fn a_listing_is_sorted_with_sizes_and_a_missing_workspace_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("ws");
-        std::fs::create_dir_all(root.join("src")).unwrap();
-        std::fs::write(root.join("src/a.txt"), "hello").unwrap();
-        std::fs::write(dir.path().join("secret"), "outside").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("secret"), root.join("link")).unwrap();
-        std::os::unix::fs::symlink("/etc", root.join("src/etc")).unwrap();
-        let listed: Vec<String> = list(&root).unwrap().files.into_iter().map(|f| f.path).collect();
-        assert_eq!(listed, ["src/a.txt"]);
+        std::fs::create_dir_all(root.join("b")).unwrap();
+        std::fs::write(root.join("b/x.txt"), "hello").unwrap();
+        std::fs::write(root.join("a.txt"), "").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("etc")).unwrap();
+        let listing = list(&root).unwrap();
+        let listed: Vec<(&str, u64)> = listing.files.iter().map(|f| (f.path.as_str(), f.size)).collect();
+        assert_eq!(listed, [("a.txt", 0), ("b/x.txt", 5)]);
+        assert!(!listing.truncated);
+        assert!(crate::timestamp::parse_rfc3339(&listing.files[0].modified_at).is_some_and(|ms| ms > 0));
 
-        let mut text = String::new();
-        open_beneath(&root, "src/a.txt").unwrap().read_to_string(&mut text).unwrap();
-        assert_eq!(text, "hello");
-        for refused in ["link", "src/etc/passwd", "../secret", "/etc/passwd", "src"] {
-            assert!(open_beneath(&root, refused).is_err(), "{refused} must not open");
-        }
-        assert!(matches!(open_beneath(&root, "missing.txt"), Err(WorkspaceError::NotFound)));
+        let missing = dir.path().join("missing");
+        let empty = list(&missing).unwrap();
+        assert!(empty.files.is_empty() && !empty.truncated);
+        assert!(matches!(open_beneath(&missing, "a.txt"), Err(WorkspaceError::NotFound)));
     }
 }

@@ -3,27 +3,21 @@
 
 use std::path::Path;
 
-use super::{WorkspaceError, list, open_beneath};
+use super::Root;
 
 /// Copies the regular files of `workspace` into `into` (created), keeping paths.
 pub fn snapshot(workspace: &Path, into: &Path) -> std::io::Result<()> {
-    let listing = match list(workspace) {
-        Ok(listing) => listing,
-        Err(WorkspaceError::NotFound) => return Ok(()),
-        Err(e) => return Err(std::io::Error::other(e.to_string())),
-    };
+    let Some(root) = Root::open_if_present(workspace)? else { return Ok(()) };
+    let listing = root.list()?;
     std::fs::create_dir_all(into)?;
-    for file in &listing.files {
+    root.read_each(&listing.files, |file, mut source, _| {
         let target = into.join(&file.path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        // A file replaced by a link since the listing is skipped, not followed.
-        let Ok(mut source) = open_beneath(workspace, &file.path) else { continue };
         let mut copy = std::fs::OpenOptions::new().write(true).create_new(true).open(&target)?;
-        std::io::copy(&mut source, &mut copy)?;
-    }
-    Ok(())
+        std::io::copy(&mut source, &mut copy).map(drop)
+    })
 }
 
 #[cfg(test)]

@@ -10,3 +10,4 @@
 mod api;
 mod run_landlock;
 mod run_network;
+mod run_tree;

@@ -374,3 +374,16 @@ pub fn ccgate(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// The (path, text) entries of a `.tar.gz` archive.
+pub fn tar_gz_entries(bytes: &[u8]) -> Vec<(String, String)> {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut entries = Vec::new();
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        entries.push((entry.path().unwrap().display().to_string(), text));
+    }
+    entries
+}

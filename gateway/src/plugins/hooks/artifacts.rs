@@ -60,6 +60,9 @@ impl Plugins {
             let given = result_to_wit(&result.cloned().unwrap_or_default());
             let listing: Vec<wit::WorkspaceFile> =
                 files.iter().map(|(path, size)| wit::WorkspaceFile { path: path.clone(), size: *size }).collect();
+            // wasmtime resolves every guest path beneath its preopen (cap-std: `openat2`
+            // with RESOLVE_BENEATH, else component by component from descriptors), so
+            // a link in the workspace cannot lead the plugin out of it either.
             let mut preopens: Vec<(PathBuf, &'static str)> = vec![(workspace.to_path_buf(), "/workspace")];
             preopens.extend(baseline.filter(|b| b.is_dir()).map(|b| (b.to_path_buf(), "/baseline")));
             let listed = listed.clone();

@@ -9,6 +9,7 @@
 //! | `read-workspace-dotdot` | read `/workspace/../../etc/hostname` |
 //! | `read-baseline-dotdot` | read `/baseline/../../../etc/passwd` |
 //! | `list-root` | list `/` |
+//! | `follow-workspace-link` | list `/workspace/escape` (a run may leave a link there leading out) |
 //! | `write-workspace` | write `/workspace/planted.txt` |
 //!
 //! and returns one generated artifact `report.txt` with a line per attempt,
@@ -26,6 +27,7 @@ pub const ATTEMPTS: &[(&str, Attempt)] = &[
     ("read-workspace-dotdot", || std::fs::read("/workspace/../../etc/hostname").map(drop)),
     ("read-baseline-dotdot", || std::fs::read("/baseline/../../../etc/passwd").map(drop)),
     ("list-root", || std::fs::read_dir("/").map(|entries| entries.for_each(drop))),
+    ("follow-workspace-link", || std::fs::read_dir("/workspace/escape").map(|entries| entries.for_each(drop))),
     ("write-workspace", || std::fs::write("/workspace/planted.txt", b"planted by hostile-artifacts\n")),
 ];
 
