@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod plugins;
+pub mod pricing;
 pub mod queue;
 pub mod retention;
 pub mod runner;

@@ -66,6 +66,20 @@ pub struct Usage {
     pub cache_creation_input_tokens: u64,
 }
 
+impl Usage {
+    pub fn add(&mut self, more: &Usage) {
+        self.input_tokens += more.input_tokens;
+        self.output_tokens += more.output_tokens;
+        self.cache_read_input_tokens += more.cache_read_input_tokens;
+        self.cache_creation_input_tokens += more.cache_creation_input_tokens;
+    }
+
+    /// Input (with the cache's) and output tokens together, as token budgets count them.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+    }
+}
+
 /// What the agent produced in its last turn.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskResult {
@@ -74,7 +88,12 @@ pub struct TaskResult {
     pub session_id: Option<String>,
     pub num_turns: u32,
     pub usage: Usage,
+    /// What the run cost: its metered tokens at the gateway's `[pricing]` (what
+    /// budgets and spend count).
     pub cost_usd: f64,
+    /// The cost Claude Code itself printed, kept as information only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost_usd: Option<f64>,
     pub duration_ms: u64,
     /// True when the run was interrupted (timeout, cancel, crash): what is here is
     /// what the agent produced until then.

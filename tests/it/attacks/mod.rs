@@ -6,3 +6,5 @@
 //!
 //! One file per front: what a run can do from inside it, and what a client can do
 //! over the API.
+
+mod run_output;
