@@ -66,7 +66,8 @@ pub fn check(body: &[u8], counting: bool, model: Option<&str>, limits: &ProxyLim
 
 /// Whether a request for `asked` is a request for the task's `allowed` model: the
 /// same name, that name with a date (`claude-sonnet-4-5` → `…-20250929`), or, for
-/// the CLI's aliases (`opus`, `sonnet`, `haiku`), a Claude model of that family.
+/// the CLI's aliases (`opus`, `sonnet`, `haiku`, `opusplan`, `best`), a Claude model
+/// of that family (`default`: any Claude model).
 pub fn model_allowed(asked: &str, allowed: &str) -> bool {
     if asked == allowed {
         return true;
@@ -75,7 +76,9 @@ pub fn model_allowed(asked: &str, allowed: &str) -> bool {
         return !date.is_empty() && date.bytes().all(|b| b.is_ascii_digit());
     }
     let families: &[&str] = match allowed {
-        "opus" => &["opus"],
+        // The CLI's own default: any Claude model.
+        "default" => return asked.starts_with("claude-"),
+        "opus" | "best" => &["opus"],
         "sonnet" => &["sonnet"],
         "haiku" => &["haiku"],
         "opusplan" => &["opus", "sonnet"],
@@ -118,5 +121,6 @@ mod tests {
         assert!(!model_allowed("claude-opus-4-1", "sonnet"));
         assert!(model_allowed("claude-opus-4-1", "opusplan"));
         assert!(!model_allowed("sonnet-but-not-claude", "sonnet"));
+        assert!(model_allowed("claude-opus-4-8", "default") && !model_allowed("gpt-5", "default"));
     }
 }

@@ -110,12 +110,6 @@ pub struct Meter {
     in_flight: Arc<Semaphore>,
 }
 
-impl Default for Meter {
-    fn default() -> Self {
-        Self::new(None, None, 1)
-    }
-}
-
 impl Meter {
     fn new(allowance: Option<Arc<Allowance>>, model: Option<String>, max_concurrent_requests: usize) -> Self {
         Self {
