@@ -70,6 +70,8 @@ pub struct SandboxConfig {
     pub model_max_tokens: u64,
     /// Model requests one run may have in flight at once.
     pub model_max_concurrent_requests: usize,
+    /// Connections one run may hold open to the model proxy (counted where runs have cgroups).
+    pub model_max_connections: usize,
     /// The largest model request body, MiB (the Messages API takes 32 MB).
     pub model_max_request_mb: u64,
 }
@@ -93,6 +95,7 @@ impl Default for SandboxConfig {
             private_hosts: Vec::new(),
             model_max_tokens: 64_000,
             model_max_concurrent_requests: 4,
+            model_max_connections: 16,
             model_max_request_mb: 32,
         }
     }
@@ -136,6 +139,7 @@ impl SandboxConfig {
         super::model_policy::ProxyLimits {
             max_tokens: self.model_max_tokens,
             max_concurrent_requests: self.model_max_concurrent_requests,
+            max_connections: self.model_max_connections,
             max_request_bytes: usize::try_from(mib(self.model_max_request_mb)).unwrap_or(usize::MAX),
         }
     }
@@ -158,6 +162,9 @@ impl SandboxConfig {
         }
         if !(1..=64).contains(&self.model_max_concurrent_requests) {
             return Some("model_max_concurrent_requests must be from 1 to 64".into());
+        }
+        if !(1..=1024).contains(&self.model_max_connections) {
+            return Some("model_max_connections must be from 1 to 1024".into());
         }
         if !(1..=256).contains(&self.model_max_request_mb) {
             return Some("model_max_request_mb must be from 1 to 256".into());

@@ -18,6 +18,7 @@ pub mod model_policy;
 pub mod model_proxy;
 pub mod monitor;
 pub mod probe;
+mod proxy_listener;
 pub mod seccomp;
 mod sni;
 

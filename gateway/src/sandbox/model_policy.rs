@@ -12,6 +12,8 @@ pub struct ProxyLimits {
     pub max_tokens: u64,
     /// Model requests of one run in flight at once.
     pub max_concurrent_requests: usize,
+    /// Connections one run may hold open to the proxy.
+    pub max_connections: usize,
     /// The largest request body (the Messages API's own limit is 32 MB).
     pub max_request_bytes: usize,
 }
@@ -91,7 +93,8 @@ pub fn model_allowed(asked: &str, allowed: &str) -> bool {
 mod tests {
     use super::*;
 
-    const LIMITS: ProxyLimits = ProxyLimits { max_tokens: 32_000, max_concurrent_requests: 4, max_request_bytes: 1024 };
+    const LIMITS: ProxyLimits =
+        ProxyLimits { max_tokens: 32_000, max_concurrent_requests: 4, max_connections: 8, max_request_bytes: 1024 };
 
     #[test]
     fn only_the_tasks_model_and_a_capped_max_tokens_pass() {

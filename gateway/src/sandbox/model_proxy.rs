@@ -20,7 +20,8 @@
 //! at most `sandbox.model_max_tokens` (see [`super::model_policy`]), a body is
 //! refused past `sandbox.model_max_request_mb` (by its declared length before
 //! anything is read), and a run has at most `sandbox.model_max_concurrent_requests`
-//! requests in flight. What the run used is priced per model from `[pricing]`:
+//! requests in flight, and `sandbox.model_max_connections` connections open (see
+//! [`super::proxy_listener`]). What the run used is priced per model from `[pricing]`:
 //! that, not the CLI's own figure, is the run's cost.
 
 use std::collections::HashMap;
@@ -219,7 +220,7 @@ impl ModelProxy {
         limits: ProxyLimits,
         pricing: Pricing,
     ) -> std::io::Result<Arc<Self>> {
-        let listener = super::bind_socket(socket)?;
+        let listener = super::proxy_listener::RunListener::new(super::bind_socket(socket)?, limits.max_connections);
         // HTTPS upstreams: rustls with ring, as everywhere in the gateway (a no-op when set).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()

@@ -211,13 +211,31 @@ sort /tmp/codes | uniq -c | sed 's/^ */codes:/'"#;
     let after = peak_rss_kib(gateway.pid());
     let codes: Vec<&str> = output.lines().filter(|l| l.starts_with("codes:")).collect();
     assert!(codes.iter().any(|l| l.ends_with(" 429")), "requests past the run's share are refused: {output}");
-    assert!(
-        codes.iter().all(|l| l.ends_with(" 429") || l.ends_with(" 413") || l.ends_with(" 000")),
-        "no huge body was forwarded: {output}"
-    );
+    // 413 read too much, 429 too many in flight, 000 past the run's connections
+    // (or cut off while sending, after a 100 Continue): none was forwarded.
+    let refused = [" 413", " 429", " 000", " 100"];
+    assert!(codes.iter().all(|l| refused.iter().any(|r| l.ends_with(r))), "a huge body was forwarded: {output}");
     assert!(output.contains("request_too_large") && output.contains("declared:413"), "{output}");
     let grown_mib = after.saturating_sub(before) / 1024;
     assert!(grown_mib < 150, "the gateway's peak memory grew by {grown_mib} MiB");
+
+    // 30 idle connections held open through the run's forwarder: past the run's 16,
+    // the proxy closes the run's new connections (a request on one gets no answer)
+    // until the run lets go of them.
+    let hold = r#"PORT=${ANTHROPIC_BASE_URL##*:}; PORT=${PORT%%/*}
+code() { curl -s -o /dev/null -w '%{http_code}' -m 10 -X POST "$ANTHROPIC_BASE_URL/v1/messages" -H "x-api-key: $ANTHROPIC_API_KEY" -H 'content-type: application/json' -d '{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}'; }
+echo "before:$(code)"
+for i in $(seq 30); do eval "exec $((i+20))<>/dev/tcp/127.0.0.1/$PORT"; done
+sleep 1; echo "held:$(code)"
+for i in $(seq 30); do eval "exec $((i+20))>&-"; done
+for t in $(seq 50); do c=$(code); [ "$c" != 000 ] && break; sleep 0.2; done; echo "freed:$c""#;
+    let (task, output) = run_bash(&gateway, &key, json!({"model": "claude-sonnet-4-5"}), &[hold]).await;
+    assert_eq!(task["status"], "completed", "{task}\n{output}");
+    assert!(!output.contains("before:000") && output.contains("held:000"), "{output}");
+    assert!(!output.contains("freed:000"), "the run's connections are its own again: {output}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"ccgate_model_proxy_requests_total{outcome="too_many"}"#), "metrics count the refusals");
+    for outcome in ["too_many", "too_many_connections", "refused"] {
+        let counter = format!(r#"ccgate_model_proxy_requests_total{{outcome="{outcome}"}}"#);
+        assert!(metrics.contains(&counter), "metrics count the refusals: {counter}");
+    }
 }
