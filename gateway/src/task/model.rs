@@ -57,7 +57,8 @@ pub struct TaskOptions {
     pub project_context: bool,
 }
 
-/// Token usage of a run, as Claude Code reports it.
+/// Token usage of a run, as the model proxy counted it (as Claude Code reported it
+/// only for unconfined runs, which hold the real credential).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
     pub input_tokens: u64,
