@@ -30,7 +30,7 @@ fn main() {
 async fn measure(runs: usize) -> String {
     let data = tempfile::tempdir().expect("temp dir");
     let helper = Path::new(env!("CARGO_BIN_EXE_ccgate")).to_path_buf();
-    let sandbox = Sandbox::start(&SandboxConfig::default(), data.path(), helper.clone(), &[])
+    let sandbox = Sandbox::start(&SandboxConfig::default(), data.path(), helper.clone(), &[], &Default::default())
         .await
         .expect("this machine must support a sandbox (see `ccgate doctor`)");
     let status = sandbox.status();
@@ -58,6 +58,7 @@ async fn measure(runs: usize) -> String {
                 env: &env,
                 network: Network::None,
                 tokens: None,
+                model: None,
             })
             .expect("launch");
         let cgroups: Vec<_> = launch.cgroup.iter().flat_map(|c| c.procs_files()).collect();

@@ -42,6 +42,8 @@ pub struct Config {
     pub sandbox: crate::sandbox::SandboxConfig,
     pub plugins: crate::plugins::PluginsConfig,
     pub metrics: MetricsConfig,
+    /// What model use costs, per model (budgets and spend count this, not what a run prints).
+    pub pricing: crate::pricing::Pricing,
 }
 
 /// Who may read `/metrics` (its series name key ids).
@@ -160,6 +162,10 @@ pub struct ClaudeConfig {
     pub max_tool_output_bytes: usize,
     /// Longest stdout line parsed; longer lines are dropped with a notice.
     pub max_line_bytes: usize,
+    /// Events one turn may record (its output past that is read, not recorded).
+    pub max_events_per_turn: u64,
+    /// Bytes of events one turn may record.
+    pub max_event_bytes_per_turn: u64,
     /// Extra arguments appended to every invocation (for operators who know the CLI).
     pub extra_args: Vec<String>,
     /// Claude Code's `--permission-mode` for runs.
@@ -190,6 +196,8 @@ pub struct QueueConfig {
     /// Seconds before each retry of a transient failure (the last value repeats);
     /// when the API said to wait longer (a rate limit's reset, `Retry-After`), that.
     pub retry_backoff_seconds: Vec<u64>,
+    /// The longest wait before a retry the API (as the run reports it) may ask for.
+    pub max_retry_wait_seconds: u64,
     /// How often idle workers look for work that another node queued.
     pub poll_interval_ms: u64,
     /// How long shutdown lets running tasks finish before stopping and re-queueing them.
@@ -284,6 +292,7 @@ impl Default for Config {
             sandbox: Default::default(),
             plugins: Default::default(),
             metrics: MetricsConfig::default(),
+            pricing: Default::default(),
         }
     }
 }
@@ -310,6 +319,8 @@ impl Default for ClaudeConfig {
             kill_grace_seconds: 3,
             max_tool_output_bytes: 64 * 1024,
             max_line_bytes: 64 * 1024 * 1024,
+            max_events_per_turn: 20_000,
+            max_event_bytes_per_turn: 64 * 1024 * 1024,
             extra_args: Vec::new(),
             permission_mode: "default".into(),
             linger_seconds: 5,
@@ -327,6 +338,7 @@ impl Default for QueueConfig {
             lease_seconds: 30,
             max_attempts: 3,
             retry_backoff_seconds: vec![5, 30, 120],
+            max_retry_wait_seconds: 3600,
             poll_interval_ms: 1000,
             shutdown_grace_seconds: 20,
             max_depth: 100_000,
@@ -479,6 +491,15 @@ impl Config {
         if self.queue.max_attempts == 0 {
             return invalid("queue.max_attempts", "must be at least 1");
         }
+        if !(1..=7 * 86_400).contains(&self.queue.max_retry_wait_seconds) {
+            return invalid("queue.max_retry_wait_seconds", "must be from 1 to 604800 (a week)");
+        }
+        if !(100..=10_000_000).contains(&self.claude.max_events_per_turn) {
+            return invalid("claude.max_events_per_turn", "must be from 100 to 10000000");
+        }
+        if !(1 << 20..=16 << 30).contains(&self.claude.max_event_bytes_per_turn) {
+            return invalid("claude.max_event_bytes_per_turn", "must be from 1 MiB to 16 GiB");
+        }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return invalid("log_format", "must be \"json\" or \"pretty\"");
         }
@@ -526,6 +547,9 @@ impl Config {
         }
         if !(32..=16_384).contains(&schema.check_memory_mb) {
             return invalid("tasks.output_schema.check_memory_mb", "must be from 32 to 16384");
+        }
+        if let Some(why) = self.pricing.problem() {
+            return Err(ConfigError::Invalid { key: "pricing", reason: why });
         }
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");

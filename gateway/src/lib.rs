@@ -16,6 +16,7 @@ pub mod config;
 pub mod ids;
 pub mod in_flight;
 pub mod plugins;
+pub mod pricing;
 pub mod queue;
 pub mod retention;
 pub mod runner;

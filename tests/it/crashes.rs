@@ -73,6 +73,7 @@ async fn the_run_sees_a_clean_environment_and_no_prompt_in_argv() {
     // test can read.
     let script = r#"if [ "$1" = "--version" ]; then echo "2.1.197 (Claude Code)"; exit 0; fi
 env > seen.env; echo "$@" > seen.args; head -n 1 > seen.stdin
+echo '{"type":"system","subtype":"init","session_id":"s"}'
 echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s","num_turns":1}'"#;
     let model = Model::start().await;
     let options = GatewayOptions { claude_bin: Some(stand_in(dir.path(), script)), ..Default::default() };

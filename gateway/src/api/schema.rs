@@ -100,8 +100,8 @@ pub struct KeyView {
     pub spend: Option<KeySpend>,
 }
 
-/// Spending over a period: cost as Claude Code reported it, tokens as it reported
-/// them or, where more, as the model proxy counted them.
+/// Spending over a period: tokens as the model proxy counted them, and their cost
+/// at the gateway's `[pricing]`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SpendView {
     pub cost_usd: f64,

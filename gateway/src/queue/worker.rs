@@ -373,7 +373,7 @@ impl Queue {
                 let ending = Ending {
                     claude_code_version: version,
                     events: plugin_events,
-                    metered: report.metered,
+                    charge: crate::runner::charge(&report),
                     facts: Some(facts),
                     time_left: Some(Duration::from_secs(options.timeout_seconds).saturating_sub(report.duration)),
                     ..Ending::new(status, Some(result), error)
@@ -390,7 +390,7 @@ impl Queue {
                 let ending = Ending {
                     claude_code_version: version,
                     events: processed.events,
-                    metered: report.metered,
+                    charge: crate::runner::charge(&report),
                     facts: Some(facts),
                     time_left: Some(Duration::from_secs(options.timeout_seconds).saturating_sub(report.duration)),
                     ..Ending::new(TaskStatus::Cancelled, Some(processed.result), Some(error))
@@ -474,8 +474,7 @@ impl Queue {
         let schedule = &self.config.retry_backoff_seconds;
         let backoff = schedule.get(fence.attempt as usize - 1).or(schedule.last()).copied().unwrap_or(5);
         let now = crate::timestamp::now_ms();
-        // The later of the backoff and what the API asked for, but never more than six hours away.
-        let at = (now + backoff as i64 * 1000).max(not_before.unwrap_or(0)).min(now + 6 * 3_600_000);
+        let at = retry_at(now, backoff, not_before, self.config.max_retry_wait_seconds);
         let seconds = (at - now + 999) / 1000;
         let notice = format!(
             "transient failure: {reason}; retrying in {seconds} s (attempt {} of {max_attempts})",
@@ -548,7 +547,7 @@ impl Queue {
     }
 
     async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
-        let Ending { status, result, mut error, claude_code_version, events: plugin_events, metered, facts, time_left } =
+        let Ending { status, result, mut error, claude_code_version, events: plugin_events, charge, facts, time_left } =
             ending;
         // Read once per run: the result hook's facts, with the final status.
         let facts = match facts {
@@ -584,7 +583,7 @@ impl Queue {
             events,
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             claude_code_version,
-            cost: result.as_ref().map(|r| RunCost::of(&task.key_id, r.cost_usd, &r.usage).at_least(metered)),
+            cost: charge.map(|(usage, cost_usd)| RunCost::of(&task.key_id, cost_usd, &usage)),
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),
@@ -706,19 +705,19 @@ fn stop_once(stop: &watch::Sender<Option<Stop>>, reason: Stop) {
     });
 }
 
-/// What a run that ends in a retry cost, from its `result` event if it had one.
+/// What a run that ends in a retry cost (what the model proxy counted counts
+/// even when the run printed no result).
 fn partial_cost(task: &crate::store::entities::task::Model, report: &crate::runner::RunReport) -> Option<RunCost> {
-    let result = report.state.result.as_ref();
-    if result.is_none() && report.metered.is_none() {
-        return None;
-    }
-    let cost_usd = result.and_then(|r| r.get("total_cost_usd")).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
-    let mut usage = crate::task::Usage::default();
-    if let Some(reported) = result.and_then(|r| r.get("usage")) {
-        crate::runner::add_usage(&mut usage, reported);
-    }
-    // What the model proxy counted counts even when the run printed no result.
-    Some(RunCost::of(&task.key_id, cost_usd, &usage).at_least(report.metered))
+    crate::runner::charge(report).map(|(usage, cost_usd)| RunCost::of(&task.key_id, cost_usd, &usage))
+}
+
+/// When a retry runs: the later of the backoff and what the API asked for (as
+/// the run reported it: a rate limit's reset, `Retry-After`), but never more than
+/// `max_wait_seconds` away (a run cannot push its own retry out for good).
+fn retry_at(now: i64, backoff_seconds: u64, not_before: Option<i64>, max_wait_seconds: u64) -> i64 {
+    let seconds = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let latest = now.saturating_add(seconds(max_wait_seconds));
+    now.saturating_add(seconds(backoff_seconds)).max(not_before.unwrap_or(0)).min(latest)
 }
 
 /// Aborts a background task when dropped.
@@ -738,8 +737,8 @@ struct Ending {
     claude_code_version: Option<String>,
     /// `plugin` events of the result hook, recorded before the result.
     events: Vec<EventRecord>,
-    /// Tokens the model proxy counted (input with cache, output).
-    metered: Option<(u64, u64)>,
+    /// What the run is charged (tokens and US dollars), from `runner::charge`.
+    charge: Option<(crate::task::Usage, f64)>,
     /// What the result hook already read of the task and its key.
     facts: Option<TaskFacts>,
     /// What the run left of the task's timeout (artifact collection gets no more).
@@ -754,9 +753,23 @@ impl Ending {
             error,
             claude_code_version: None,
             events: Vec::new(),
-            metered: None,
+            charge: None,
             facts: None,
             time_left: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_what_the_api_asked_but_no_longer_than_the_cap() {
+        let now = 1_000_000;
+        assert_eq!(retry_at(now, 5, None, 3600), now + 5_000, "the backoff");
+        assert_eq!(retry_at(now, 5, Some(now + 60_000), 3600), now + 60_000, "the API's own word");
+        assert_eq!(retry_at(now, 5, Some(now + 100 * 3_600_000), 3600), now + 3_600_000, "a forged reset is capped");
+        assert_eq!(retry_at(now, 5, Some(i64::MAX), u64::MAX), i64::MAX, "no overflow");
     }
 }

@@ -171,6 +171,16 @@ pub fn environment(dirs: &TaskDirs, config: &ClaudeConfig, passthrough: &[(Strin
     env
 }
 
+/// Keeps the CLI's own side requests (its small fast model, subagents) on the
+/// task's model, the only one the model proxy lets the run use. A bare alias
+/// (`sonnet`) is left to the CLI, which resolves it itself.
+pub fn pinned_models(model: Option<&str>) -> Vec<(String, String)> {
+    let Some(model) = model.filter(|m| m.starts_with("claude-")) else { return Vec::new() };
+    ["ANTHROPIC_SMALL_FAST_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL", "CLAUDE_CODE_SUBAGENT_MODEL"]
+        .map(|name| (name.to_string(), model.to_string()))
+        .to_vec()
+}
+
 /// The variables of `vars` that runs may see.
 pub fn passthrough_env(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
     vars.filter(|(name, _)| name.starts_with("ANTHROPIC_") || name.starts_with("CLAUDE_CODE_")).collect()

@@ -6,12 +6,14 @@ mod command;
 mod lines;
 pub mod orphans;
 mod outcome;
+mod quota;
 mod run;
+mod stdio;
 mod stream;
 pub mod supervisor;
 
 pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
-pub use outcome::{Outcome, decide, partial_result};
+pub use outcome::{Outcome, charge, decide, partial_result};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
 pub use stream::{RunState, add_usage};
 

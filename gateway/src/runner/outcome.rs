@@ -138,13 +138,32 @@ fn decide_once(report: &RunReport, timeout_seconds: u64) -> Outcome {
     Outcome::Finished { status, result: partial, error: Some(error) }
 }
 
+/// What a run is charged (tokens and US dollars): what the model proxy metered
+/// and priced when it served the run. Only an unconfined run, which holds the
+/// real credential and so could not be metered anyway, is taken at its word:
+/// its `result` event's usage and cost, never a negative or non-finite one.
+/// `None` when there is neither.
+pub fn charge(report: &RunReport) -> Option<(Usage, f64)> {
+    if let Some(metered) = &report.metered {
+        return Some((metered.usage.clone(), metered.cost_usd));
+    }
+    let event = report.state.result.as_ref()?;
+    let mut usage = Usage::default();
+    if let Some(reported) = event.get("usage") {
+        add_usage(&mut usage, reported);
+    }
+    Some((usage, reported_cost(event).unwrap_or(0.0)))
+}
+
+/// The CLI's own `total_cost_usd`, if it is a plausible figure.
+fn reported_cost(event: &Map<String, Value>) -> Option<f64> {
+    event.get("total_cost_usd").and_then(Value::as_f64).filter(|cost| cost.is_finite() && *cost >= 0.0)
+}
+
 /// The task's result from the CLI's `result` event.
 fn result_of(report: &RunReport, event: &Map<String, Value>) -> TaskResult {
     let text = event.get("result").and_then(Value::as_str).map(String::from);
-    let mut usage = Usage::default();
-    if let Some(u) = event.get("usage") {
-        add_usage(&mut usage, u);
-    }
+    let (usage, cost_usd) = charge(report).unwrap_or_default();
     TaskResult {
         text: text.or_else(|| report.state.last_text.clone()),
         structured: event.get("structured_output").cloned().filter(|v| !v.is_null()),
@@ -155,7 +174,8 @@ fn result_of(report: &RunReport, event: &Map<String, Value>) -> TaskResult {
             .or_else(|| report.state.session_id.clone()),
         num_turns: event.get("num_turns").and_then(Value::as_u64).unwrap_or(0) as u32,
         usage,
-        cost_usd: event.get("total_cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
+        cost_usd,
+        reported_cost_usd: reported_cost(event),
         duration_ms: event.get("duration_ms").and_then(Value::as_u64).unwrap_or(report.duration.as_millis() as u64),
         partial: false,
     }
@@ -204,8 +224,9 @@ pub fn partial_result(report: &RunReport) -> TaskResult {
         structured: None,
         session_id: report.state.session_id.clone(),
         num_turns: report.state.assistant_messages,
-        usage: report.state.usage.clone(),
-        cost_usd: 0.0,
+        usage: report.metered.as_ref().map_or_else(|| report.state.usage.clone(), |m| m.usage.clone()),
+        cost_usd: report.metered.as_ref().map_or(0.0, |m| m.cost_usd),
+        reported_cost_usd: None,
         duration_ms: report.duration.as_millis() as u64,
         partial: true,
     }
@@ -226,6 +247,7 @@ mod tests {
     #[test]
     fn success_max_turns_and_crash() {
         let ok = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
             r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s","num_turns":2,"total_cost_usd":0.5,"usage":{"input_tokens":3}}"#,
         ]);
         let Outcome::Finished { status, result, error } = decide(&ok, 10) else { panic!() };
@@ -234,7 +256,10 @@ mod tests {
         assert_eq!(result.usage.input_tokens, 3);
         assert!(error.is_none());
 
-        let max = report_with(&[r#"{"type":"result","subtype":"error_max_turns","is_error":true}"#]);
+        let max = report_with(&[
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"result","subtype":"error_max_turns","is_error":true,"session_id":"s"}"#,
+        ]);
         let Outcome::Finished { error, .. } = decide(&max, 10) else { panic!() };
         assert_eq!(error.unwrap().kind, ErrorKind::MaxTurns);
 
@@ -257,14 +282,14 @@ mod tests {
     fn transient_failures_are_retried_and_others_are_not() {
         let overloaded = report_with(&[
             r#"{"type":"system","subtype":"init","session_id":"s"}"#,
-            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":529,"result":"API Error: 529"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"session_id":"s","api_error_status":529,"result":"API Error: 529"}"#,
         ]);
         let Outcome::Retry { reason, not_before, fallback } = decide(&overloaded, 10) else { panic!() };
         assert!(reason.contains("529") && not_before.is_none());
         let waited = report_with(&[
             r#"{"type":"system","subtype":"init","session_id":"s"}"#,
             r#"{"type":"system","subtype":"api_retry","attempt":1,"retry_delay_ms":60000.0,"error_status":429}"#,
-            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":429,"result":"API Error: 429"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"session_id":"s","api_error_status":429,"result":"API Error: 429"}"#,
         ]);
         let Outcome::Retry { not_before, .. } = decide(&waited, 10) else { panic!() };
         assert!(not_before.unwrap() >= crate::timestamp::now_ms() + 59_000, "the Retry-After the CLI saw");
@@ -273,20 +298,20 @@ mod tests {
         let limited = report_with(&[
             r#"{"type":"system","subtype":"init","session_id":"s"}"#,
             r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1900000000}}"#,
-            r#"{"type":"result","subtype":"success","is_error":true,"result":"limit reached"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"session_id":"s","result":"limit reached"}"#,
         ]);
         let Outcome::Retry { not_before, .. } = decide(&limited, 10) else { panic!() };
         assert_eq!(not_before, Some(1_900_000_000_000));
         let over_budget = report_with(&[
             r#"{"type":"system","subtype":"init","session_id":"s"}"#,
             r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":1900000000}}"#,
-            r#"{"type":"result","subtype":"error_max_budget_usd","is_error":true}"#,
+            r#"{"type":"result","subtype":"error_max_budget_usd","is_error":true,"session_id":"s"}"#,
         ]);
         assert!(matches!(decide(&over_budget, 10), Outcome::Finished { .. }), "the task's own limit is final");
 
         let bad_request = report_with(&[
             r#"{"type":"system","subtype":"init","session_id":"s"}"#,
-            r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":400,"result":"API Error: 400"}"#,
+            r#"{"type":"result","subtype":"success","is_error":true,"session_id":"s","api_error_status":400,"result":"API Error: 400"}"#,
         ]);
         let Outcome::Finished { error, .. } = decide(&bad_request, 10) else { panic!() };
         assert_eq!(error.unwrap().kind, ErrorKind::AgentError);
@@ -295,6 +320,24 @@ mod tests {
         died_early.exit_code = Some(1);
         let Outcome::Retry { reason, .. } = decide(&died_early, 10) else { panic!() };
         assert!(reason.contains("before it started"), "{reason}");
+    }
+
+    #[test]
+    fn the_metered_cost_counts_and_the_printed_one_is_only_information() {
+        let lines = [
+            r#"{"type":"system","subtype":"init","session_id":"s"}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s","total_cost_usd":-1000,"usage":{"input_tokens":1}}"#,
+        ];
+        let unmetered = report_with(&lines);
+        let Outcome::Finished { result, .. } = decide(&unmetered, 10) else { panic!() };
+        assert_eq!((result.cost_usd, result.reported_cost_usd), (0.0, None), "a negative figure is no figure");
+        let mut metered = report_with(&[lines[0], &lines[1].replace("-1000", "0.01")]);
+        let usage = Usage { input_tokens: 100, output_tokens: 10, ..Usage::default() };
+        metered.metered = Some(crate::sandbox::Metered { usage: usage.clone(), cost_usd: 0.25 });
+        let Outcome::Finished { result, .. } = decide(&metered, 10) else { panic!() };
+        assert_eq!((result.cost_usd, result.reported_cost_usd), (0.25, Some(0.01)));
+        assert_eq!(result.usage, usage);
+        assert_eq!(charge(&metered), Some((usage, 0.25)));
     }
 
     #[test]

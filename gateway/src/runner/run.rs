@@ -4,19 +4,21 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::net::UnixStream;
+use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines, settings};
+use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines, pinned_models, settings};
 use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
+use super::quota::TurnQuota;
+use super::stdio::{GatewayStdio, socket_stdio};
 use super::stream::{RunState, log_event, truncate};
 use crate::config::ClaudeConfig;
 use crate::sandbox::monitor::{Exceeded, Monitor};
@@ -83,8 +85,8 @@ pub struct RunReport {
     pub lingered: bool,
     /// The sandbox limit the run went past.
     pub exceeded: Option<Exceeded>,
-    /// Input (with cache) and output tokens the model proxy counted, when it served the run.
-    pub metered: Option<(u64, u64)>,
+    /// What the model proxy counted and priced, when it served the run.
+    pub metered: Option<crate::sandbox::Metered>,
     /// The key's token allowance, kept until the run's spend is recorded.
     pub allowance: Option<crate::sandbox::AllowanceHold>,
 }
@@ -138,22 +140,18 @@ impl Runner {
         let started = Instant::now();
         let mut report = RunReport::default();
         let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
-        let (mut child, launch) = match self.spawn(&request, &run_id) {
+        let (mut child, launch, GatewayStdio { stdin, stdout, stderr }) = match self.spawn(&request, &run_id) {
             Ok(spawned) => spawned,
             Err(e) => {
                 report.spawn_error = Some(e.to_string());
                 return report;
             }
         };
-        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            report.spawn_error = Some("the process's pipes were not available".into());
-            let _ = child.start_kill();
-            return report;
-        };
         let record = self.record_run(&request, &run_id, &child, &sink).await;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        let mut stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone()));
+        let quota =
+            Arc::new(Mutex::new(TurnQuota::new(self.config.max_events_per_turn, self.config.max_event_bytes_per_turn)));
+        let mut stderr_task = tokio::spawn(forward_stderr(stderr, sink.clone(), stderr_tail.clone(), quota.clone()));
         // stdout is read by its own task, so no partly read line is lost when another
         // branch of the loop below wins.
         let (line_tx, mut lines) = mpsc::channel(64);
@@ -233,6 +231,7 @@ impl Runner {
                     for prompt in std::mem::take(&mut report.state.prompts) {
                         events.extend(answer_prompt(&prompt, &allowed_tools, stdin_lines.as_ref()).await);
                     }
+                    let events = admit(&quota, events);
                     if !events.is_empty() {
                         let _ = sink.send(RunnerMessage::Events(events));
                     }
@@ -325,8 +324,7 @@ impl Runner {
         if let Some(token) = &launch.token {
             report.allowance = token.hold_allowance();
             let meter = &token.meter;
-            report.metered =
-                Some((meter.input_tokens.load(Ordering::Relaxed), meter.output_tokens.load(Ordering::Relaxed)));
+            report.metered = Some(meter.metered());
             if meter.budget_spent.load(Ordering::Relaxed) && report.exceeded.is_none() {
                 let message = "the API key's token budget is spent; the model proxy refused further requests";
                 let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", message)]));
@@ -422,11 +420,13 @@ impl Runner {
         (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))))
     }
 
-    fn spawn(&self, request: &TurnRequest<'_>, run_id: &str) -> std::io::Result<(Child, Launch)> {
+    fn spawn(&self, request: &TurnRequest<'_>, run_id: &str) -> std::io::Result<(Child, Launch, GatewayStdio)> {
         request.dirs.create()?;
+        let (child_stdio, gateway_stdio) = socket_stdio()?;
         let args = claude_args(&request.input, &self.config);
         let settings = write_settings(request.dirs, request.input.options, &self.config)?;
         let mut env = environment(request.dirs, &self.config, &self.passthrough);
+        env.extend(pinned_models(request.input.options.model.as_deref()));
         env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
         let launch = self.sandbox.launch(&RunSpec {
             run_id,
@@ -439,6 +439,7 @@ impl Runner {
             env: &env,
             network: Network::parse(&request.input.options.network),
             tokens: request.tokens,
+            model: request.input.options.model.as_deref(),
         })?;
         let mut command = Command::new(&self.supervisor_exe);
         command
@@ -457,13 +458,13 @@ impl Runner {
             .current_dir(&request.dirs.workspace)
             .env_clear()
             .envs(launch.env.iter().cloned())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdin(child_stdio.stdin)
+            .stdout(child_stdio.stdout)
+            .stderr(child_stdio.stderr)
             .process_group(0)
             .kill_on_drop(true);
         match command.spawn() {
-            Ok(child) => Ok((child, launch)),
+            Ok(child) => Ok((child, launch, gateway_stdio)),
             Err(e) => {
                 if let Some(cgroup) = &launch.cgroup {
                     cgroup.remove();
@@ -509,7 +510,7 @@ fn write_settings(dirs: &TaskDirs, options: &TaskOptions, config: &ClaudeConfig)
 /// the task's initialize request if any), then each line that comes through `more`
 /// (control requests); stdin closes when `more` is dropped.
 async fn feed_stdin(
-    mut stdin: ChildStdin,
+    mut stdin: UnixStream,
     first: Vec<String>,
     sink: mpsc::UnboundedSender<RunnerMessage>,
     mut more: mpsc::Receiver<String>,
@@ -558,10 +559,19 @@ async fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
     super::exit_code(status)
 }
 
+/// What of `events` the turn's quota still lets through.
+fn admit(quota: &Mutex<TurnQuota>, events: Vec<EventRecord>) -> Vec<EventRecord> {
+    if events.is_empty() {
+        return events;
+    }
+    quota.lock().unwrap_or_else(|p| p.into_inner()).admit(events)
+}
+
 async fn forward_stderr(
-    stderr: tokio::process::ChildStderr,
+    stderr: UnixStream,
     sink: mpsc::UnboundedSender<RunnerMessage>,
     tail: Arc<Mutex<VecDeque<String>>>,
+    quota: Arc<Mutex<TurnQuota>>,
 ) {
     let mut reader = BufReader::new(stderr);
     loop {
@@ -576,6 +586,9 @@ async fn forward_stderr(
             }
             tail.push_back(line.clone());
         }
-        let _ = sink.send(RunnerMessage::Events(vec![log_event("stderr", &line)]));
+        let events = admit(&quota, vec![log_event("stderr", &line)]);
+        if !events.is_empty() {
+            let _ = sink.send(RunnerMessage::Events(events));
+        }
     }
 }

@@ -2,9 +2,15 @@
 //! task's events and into what the run has produced so far.
 //!
 //! Known line types become the API's event types (`assistant`, `tool_use`,
-//! `tool_result`, `system`); unknown ones are kept under their own type with all
-//! their fields; a line that is not JSON becomes a `log` event. Nothing is dropped
-//! but the CLI's answer to the gateway's own `initialize` request.
+//! `tool_result`, `system`); unknown ones are kept under their own type with their
+//! fields (cut to `claude.max_tool_output_bytes` of JSON when larger); a line that
+//! is not JSON becomes a `log` event. Only the CLI's answer to the gateway's own
+//! `initialize` request is not recorded, and permission prompts are recorded by the
+//! runner with their answer.
+//!
+//! The output is the tenant's input: the session is the one `system/init` named,
+//! and a `result` line of another session or of the wrong shape is refused (with a
+//! notice). What a run costs is never read from here (see `outcome::charge`).
 
 use std::collections::HashSet;
 
@@ -59,11 +65,8 @@ impl RunState {
             Ok(Value::Object(object)) => object,
             _ => return vec![log_event("stdout", truncate(text, max_tool_output).0)],
         };
-        if let Some(session) = object.get("session_id").and_then(Value::as_str) {
-            self.session_id = Some(session.to_string());
-        }
         match object.get("type").and_then(Value::as_str).unwrap_or("") {
-            "system" => self.system(object),
+            "system" => self.system(object, max_tool_output),
             "assistant" => self.assistant(&object, max_tool_output),
             "user" => {
                 let events = tool_results(&object, max_tool_output);
@@ -74,10 +77,13 @@ impl RunState {
                 }
                 events
             }
-            "result" => {
-                self.result = Some(object);
-                Vec::new() // the gateway writes the `result` event when the run is finished
-            }
+            "result" => match self.refuse_result(&object) {
+                None => {
+                    self.result = Some(object);
+                    Vec::new() // the gateway writes the `result` event when the run is finished
+                }
+                Some(why) => vec![log_event("gateway", &format!("a result line was ignored: {why}"))],
+            },
             "control_response" if is_initialize_answer(&object) => Vec::new(),
             "control_request" if crate::approvals::PermissionPrompt::parse(&object).is_some() => {
                 self.prompts.extend(crate::approvals::PermissionPrompt::parse(&object));
@@ -85,13 +91,29 @@ impl RunState {
             }
             "rate_limit_event" => {
                 self.note_rate_limit(&object);
-                vec![EventRecord::new("rate_limit_event", Value::Object(without_type(object)))]
+                vec![bounded("rate_limit_event", object, max_tool_output)]
             }
             other => {
                 let event_type = if other.is_empty() { "unknown" } else { other };
-                vec![EventRecord::new(event_type.to_string(), Value::Object(without_type(object)))]
+                let event_type: String = event_type.chars().take(64).collect();
+                vec![bounded(&event_type, object, max_tool_output)]
             }
         }
+    }
+
+    /// Why a `result` line cannot be this turn's result, if it cannot: it must name
+    /// the session `system/init` started and have a result's shape.
+    fn refuse_result(&self, object: &Map<String, Value>) -> Option<&'static str> {
+        let session = object.get("session_id").and_then(Value::as_str);
+        if self.session_id.is_none() || session != self.session_id.as_deref() {
+            return Some("its session_id is not the run's");
+        }
+        let shaped = object.get("subtype").is_some_and(Value::is_string)
+            && object.get("is_error").is_some_and(Value::is_boolean)
+            && object.get("usage").is_none_or(Value::is_object)
+            && object.get("result").is_none_or(Value::is_string)
+            && object.get("num_turns").is_none_or(Value::is_u64);
+        (!shaped).then_some("it does not have the shape of a result")
     }
 
     /// `{"status": "rejected", "resetsAt": <seconds>}`, at the top level or under
@@ -112,7 +134,7 @@ impl RunState {
         !self.open_tools.is_empty()
     }
 
-    fn system(&mut self, object: Map<String, Value>) -> Vec<EventRecord> {
+    fn system(&mut self, object: Map<String, Value>, max_output: usize) -> Vec<EventRecord> {
         if object.get("subtype").and_then(Value::as_str) == Some("api_retry") {
             self.last_retry_delay_ms =
                 object.get("retry_delay_ms").and_then(Value::as_f64).map(|ms| ms.max(0.0) as u64);
@@ -120,8 +142,9 @@ impl RunState {
         if object.get("subtype").and_then(Value::as_str) == Some("init") {
             self.saw_init = true;
             self.claude_code_version = object.get("claude_code_version").and_then(Value::as_str).map(String::from);
+            self.session_id = object.get("session_id").and_then(Value::as_str).map(String::from);
         }
-        vec![EventRecord::new("system", Value::Object(without_type(object)))]
+        vec![bounded("system", object, max_output)]
     }
 
     fn assistant(&mut self, object: &Map<String, Value>, max_output: usize) -> Vec<EventRecord> {
@@ -250,6 +273,18 @@ pub fn add_usage(total: &mut Usage, usage: &Value) {
     total.cache_creation_input_tokens += get("cache_creation_input_tokens");
 }
 
+/// An event of `event_type` with the line's fields, or, when their JSON is larger
+/// than `max` bytes, its first `max` bytes as text.
+fn bounded(event_type: &str, object: Map<String, Value>, max: usize) -> EventRecord {
+    let data = Value::Object(without_type(object));
+    let json = data.to_string();
+    if json.len() <= max {
+        return EventRecord::new(event_type, data);
+    }
+    let (head, _) = truncate(&json, max);
+    EventRecord::new(event_type, json!({"truncated": true, "data_bytes": json.len(), "head": head}))
+}
+
 fn without_type(mut object: Map<String, Value>) -> Map<String, Value> {
     object.remove("type");
     object
@@ -285,9 +320,33 @@ mod tests {
         assert_eq!(unknown[0].data["status"], "allowed");
         let garbage = state.parse_line(b"not json at all", 100);
         assert_eq!(garbage[0].event_type, "log");
-        assert!(state.parse_line(br#"{"type":"result","subtype":"success","result":"ok"}"#, 100).is_empty());
+        let result = br#"{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s1"}"#;
+        assert!(state.parse_line(result, 100).is_empty());
         assert_eq!(state.result.as_ref().unwrap()["result"], "ok");
         assert_eq!(state.session_id.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn a_result_of_another_session_or_shape_is_refused_and_big_lines_are_cut() {
+        let mut state = RunState::default();
+        let forged =
+            br#"{"type":"result","subtype":"success","is_error":false,"session_id":"s1","total_cost_usd":-1000}"#;
+        assert_eq!(state.parse_line(forged, 1000)[0].data["stream"], "gateway", "no init yet: no session");
+        state.parse_line(br#"{"type":"system","subtype":"init","session_id":"s1"}"#, 1000);
+        let other = br#"{"type":"result","subtype":"success","is_error":false,"session_id":"s2"}"#;
+        let refused = state.parse_line(other, 1000);
+        assert!(refused[0].data["line"].as_str().unwrap().contains("session_id"), "{:?}", refused[0].data);
+        let unshaped = br#"{"type":"result","subtype":"success","is_error":"no","session_id":"s1"}"#;
+        assert!(state.parse_line(unshaped, 1000)[0].data["line"].as_str().unwrap().contains("shape"));
+        assert!(state.result.is_none());
+        // Another line naming a session does not change the run's.
+        state.parse_line(br#"{"type":"assistant","session_id":"s9","message":{"id":"m","content":[]}}"#, 1000);
+        assert_eq!(state.session_id.as_deref(), Some("s1"));
+        let flood = format!(r#"{{"type":"flood","x":"{}"}}"#, "z".repeat(5000));
+        let cut = state.parse_line(flood.as_bytes(), 100);
+        assert_eq!(cut[0].event_type, "flood");
+        assert_eq!(cut[0].data["truncated"], true);
+        assert_eq!(cut[0].data["head"].as_str().unwrap().len(), 100);
     }
 
     #[test]

@@ -66,6 +66,14 @@ pub struct SandboxConfig {
     /// addresses (an internal package mirror). Link-local and metadata addresses stay
     /// refused whatever this says.
     pub private_hosts: Vec<String>,
+    /// The largest `max_tokens` a run's model request may ask for.
+    pub model_max_tokens: u64,
+    /// Model requests one run may have in flight at once.
+    pub model_max_concurrent_requests: usize,
+    /// Connections one run may hold open to the model proxy (counted where runs have cgroups).
+    pub model_max_connections: usize,
+    /// The largest model request body, MiB (the Messages API takes 32 MB).
+    pub model_max_request_mb: u64,
 }
 
 impl Default for SandboxConfig {
@@ -85,6 +93,10 @@ impl Default for SandboxConfig {
             poll_interval_ms: 500,
             allowed_hosts: Vec::new(),
             private_hosts: Vec::new(),
+            model_max_tokens: 64_000,
+            model_max_concurrent_requests: 4,
+            model_max_connections: 16,
+            model_max_request_mb: 32,
         }
     }
 }
@@ -122,6 +134,16 @@ impl SandboxConfig {
         }
     }
 
+    /// What the model proxy lets one run do.
+    pub fn proxy_limits(&self) -> super::model_policy::ProxyLimits {
+        super::model_policy::ProxyLimits {
+            max_tokens: self.model_max_tokens,
+            max_concurrent_requests: self.model_max_concurrent_requests,
+            max_connections: self.model_max_connections,
+            max_request_bytes: usize::try_from(mib(self.model_max_request_mb)).unwrap_or(usize::MAX),
+        }
+    }
+
     /// Why these settings cannot work, if they cannot.
     pub fn problem(&self) -> Option<String> {
         if self.tmp_mb == 0 || self.memory_mb == 0 || self.disk_mb == 0 {
@@ -134,6 +156,18 @@ impl SandboxConfig {
         }
         if !(self.cpu_cores == 0.0 || self.cpu_cores >= 0.01) {
             return Some("cpu_cores must be 0 (no cap) or at least 0.01".into());
+        }
+        if !(1..=1_000_000).contains(&self.model_max_tokens) {
+            return Some("model_max_tokens must be from 1 to 1000000".into());
+        }
+        if !(1..=64).contains(&self.model_max_concurrent_requests) {
+            return Some("model_max_concurrent_requests must be from 1 to 64".into());
+        }
+        if !(1..=1024).contains(&self.model_max_connections) {
+            return Some("model_max_connections must be from 1 to 1024".into());
+        }
+        if !(1..=256).contains(&self.model_max_request_mb) {
+            return Some("model_max_request_mb must be from 1 to 256".into());
         }
         if self.poll_interval_ms < 50 {
             return Some("poll_interval_ms must be at least 50".into());

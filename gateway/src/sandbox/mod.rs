@@ -14,9 +14,11 @@ pub mod config;
 pub mod egress;
 pub mod helper;
 pub mod landlock;
+pub mod model_policy;
 pub mod model_proxy;
 pub mod monitor;
 pub mod probe;
+mod proxy_listener;
 pub mod seccomp;
 mod sni;
 
@@ -26,7 +28,7 @@ use std::sync::Arc;
 
 pub use config::{SandboxConfig, SandboxMode};
 pub use helper::set_rlimit;
-pub use model_proxy::{AllowanceHold, KeyTokens, ModelProxy, RunToken, Upstream};
+pub use model_proxy::{AllowanceHold, KeyTokens, Metered, ModelProxy, RunToken, Upstream};
 pub use probe::Capabilities;
 
 use bwrap::inside;
@@ -154,6 +156,8 @@ pub struct RunSpec<'a> {
     pub network: Network,
     /// The key's token budget, enforced by the model proxy.
     pub tokens: Option<&'a KeyTokens>,
+    /// The task's model: the only one the model proxy lets the run use, when set.
+    pub model: Option<&'a str>,
 }
 
 /// How to start one run, and what to keep until it ends.
@@ -176,6 +180,7 @@ impl Sandbox {
         data_dir: &Path,
         helper: PathBuf,
         run_env: &[(String, String)],
+        pricing: &crate::pricing::Pricing,
     ) -> Result<Self, String> {
         let capabilities = tokio::task::spawn_blocking({
             let bwrap = config.bwrap.clone();
@@ -211,7 +216,7 @@ impl Sandbox {
             written.map_err(|e| format!("cannot write {}: {e}", identity.display()))?;
         }
         let upstream = Upstream::from_env(run_env);
-        let model = ModelProxy::start(&sockets.join("model.sock"), upstream)
+        let model = ModelProxy::start(&sockets.join("model.sock"), upstream, config.proxy_limits(), pricing.clone())
             .await
             .map_err(|e| format!("cannot start the model proxy: {e}"))?;
         let egress =
@@ -285,7 +290,7 @@ impl Sandbox {
         if self.confinement == Confinement::None {
             return Ok(Launch { program, args, env: run.env.to_vec(), token: None, egress_token: None, cgroup: None });
         }
-        let token = self.model.as_ref().map(|m| m.register(run.tokens));
+        let token = self.model.as_ref().map(|m| m.register(run.tokens, run.model));
         let mut env: Vec<(String, String)> =
             run.env.iter().filter(|(k, _)| !model_proxy::is_credential(k)).cloned().collect();
         if let Some(token) = &token {

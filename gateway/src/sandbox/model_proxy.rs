@@ -15,10 +15,18 @@
 //! Once the allowance is spent the proxy refuses the key's runs further model
 //! requests (the run then fails `resource_limit`, limit `tokens`). Answers come
 //! uncompressed so that their usage can be read.
+//!
+//! A run's requests are hostile input: each may ask only for the task's model and
+//! at most `sandbox.model_max_tokens` (see [`super::model_policy`]), a body is
+//! refused past `sandbox.model_max_request_mb` (by its declared length before
+//! anything is read), and a run has at most `sandbox.model_max_concurrent_requests`
+//! requests in flight, and `sandbox.model_max_connections` connections open (see
+//! [`super::proxy_listener`]). What the run used is priced per model from `[pricing]`:
+//! that, not the CLI's own figure, is the run's cost.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::Router;
@@ -27,9 +35,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The largest request body forwarded (Messages requests carry the whole conversation).
-const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+use super::model_policy::{self, ProxyLimits, Refusal};
+use crate::pricing::{Price, Pricing};
+use crate::task::Usage;
 
 /// The API paths a run may use.
 const MODEL_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"];
@@ -80,19 +90,49 @@ impl Upstream {
     }
 }
 
+/// What one run used, as the proxy counted and priced it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metered {
+    pub usage: Usage,
+    pub cost_usd: f64,
+}
+
 /// Tokens one run used, as counted by the proxy.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Meter {
-    pub requests: AtomicU64,
-    pub input_tokens: AtomicU64,
-    pub output_tokens: AtomicU64,
+    metered: Mutex<Metered>,
     /// The key's allowance this run draws on, if the key has a token budget.
     allowance: Option<Arc<Allowance>>,
     /// A model request of this run was refused because the allowance was spent.
     pub budget_spent: AtomicBool,
+    /// The one model the run may use (the task's), if it names one.
+    model: Option<String>,
+    /// The run's requests in flight.
+    in_flight: Arc<Semaphore>,
 }
 
 impl Meter {
+    fn new(allowance: Option<Arc<Allowance>>, model: Option<String>, max_concurrent_requests: usize) -> Self {
+        Self {
+            metered: Mutex::default(),
+            allowance,
+            budget_spent: AtomicBool::new(false),
+            model,
+            in_flight: Arc::new(Semaphore::new(max_concurrent_requests)),
+        }
+    }
+
+    /// What the run used so far.
+    pub fn metered(&self) -> Metered {
+        self.metered.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn add(&self, usage: &Usage, cost_usd: f64) {
+        let mut metered = self.metered.lock().unwrap_or_else(|p| p.into_inner());
+        metered.usage.add(usage);
+        metered.cost_usd += cost_usd;
+    }
+
     /// Takes `tokens` off the key's allowance (a negative number gives back).
     fn spend(&self, tokens: i64) {
         if let Some(allowance) = &self.allowance {
@@ -100,12 +140,11 @@ impl Meter {
         }
     }
 
-    /// Reserves what a Messages request may use; `None` when the allowance is spent.
-    fn reserve(&self, body: &[u8]) -> Option<i64> {
+    /// Reserves what a Messages request may use (`max_tokens` and an estimate of
+    /// the input from the body's length); `None` when the allowance is spent.
+    fn reserve(&self, max_tokens: u64, body_len: usize) -> Option<i64> {
         let Some(allowance) = &self.allowance else { return Some(0) };
-        let asked: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-        let max_tokens = asked.get("max_tokens").and_then(|v| v.as_i64()).unwrap_or(0).clamp(0, 1_000_000);
-        let reservation = max_tokens + body.len() as i64 / 4;
+        let reservation = max_tokens.min(1_000_000) as i64 + body_len as i64 / 4;
         let before = allowance.left.fetch_sub(reservation, Ordering::Relaxed);
         if before <= 0 {
             allowance.left.fetch_add(reservation, Ordering::Relaxed);
@@ -141,6 +180,8 @@ pub struct ModelProxy {
     upstream: Upstream,
     client: reqwest::Client,
     socket: PathBuf,
+    limits: ProxyLimits,
+    pricing: Pricing,
 }
 
 /// A run's registration: its token is valid until this is dropped.
@@ -173,8 +214,13 @@ impl Drop for RunToken {
 
 impl ModelProxy {
     /// Binds `socket` (replacing a stale one) and serves until the process ends.
-    pub async fn start(socket: &Path, upstream: Upstream) -> std::io::Result<Arc<Self>> {
-        let listener = super::bind_socket(socket)?;
+    pub async fn start(
+        socket: &Path,
+        upstream: Upstream,
+        limits: ProxyLimits,
+        pricing: Pricing,
+    ) -> std::io::Result<Arc<Self>> {
+        let listener = super::proxy_listener::RunListener::new(super::bind_socket(socket)?, limits.max_connections);
         // HTTPS upstreams: rustls with ring, as everywhere in the gateway (a no-op when set).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -188,6 +234,8 @@ impl ModelProxy {
             upstream,
             client,
             socket: socket.to_path_buf(),
+            limits,
+            pricing,
         });
         let router = Router::new().fallback(forward).with_state(proxy.clone());
         tokio::spawn(async move {
@@ -202,13 +250,18 @@ impl ModelProxy {
         &self.socket
     }
 
-    /// A fresh token for one run, drawing on its key's token allowance if any.
-    pub fn register(&self, budget: Option<&KeyTokens>) -> RunToken {
+    /// A fresh token for one run, drawing on its key's token allowance if any, and
+    /// good for `model` only when the task names one.
+    pub fn register(&self, budget: Option<&KeyTokens>, model: Option<&str>) -> RunToken {
         let token = format!(
             "ccgate-run-{}",
             crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        let meter = Arc::new(Meter { allowance: budget.map(|b| self.allowances.of(b)), ..Meter::default() });
+        let meter = Arc::new(Meter::new(
+            budget.map(|b| self.allowances.of(b)),
+            model.map(String::from),
+            self.limits.max_concurrent_requests,
+        ));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(token.clone(), meter.clone());
         }
@@ -267,9 +320,33 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
             "only POST /v1/messages and /v1/messages/count_tokens",
         );
     }
-    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+    // One run cannot hold more than its share of the gateway's memory: a request
+    // waits for nothing, it is refused while the run has its fill in flight, and
+    // the permit lives until the answer has been passed on.
+    let Ok(permit) = meter.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "too_many").increment(1);
+        let message = format!(
+            "this run already has {} model requests in flight; wait for one to finish",
+            proxy.limits.max_concurrent_requests
+        );
+        return api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", &message);
+    };
+    let limit = proxy.limits.max_request_bytes;
+    let declared = parts.headers.get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large(limit);
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
-        Err(_) => return api_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "request body too large"),
+        Err(_) => return too_large(limit),
+    };
+    let counting = parts.uri.path() == "/v1/messages/count_tokens";
+    let asked = match model_policy::check(&body, counting, meter.model.as_deref(), &proxy.limits) {
+        Ok(asked) => asked,
+        Err(refusal) => {
+            metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "refused").increment(1);
+            return refused(&refusal);
+        }
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{}", proxy.upstream.base_url.trim_end_matches('/'), path);
@@ -293,14 +370,13 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     // The usage is read from the answer: it must come uncompressed.
     headers.insert("accept-encoding", HeaderValue::from_static("identity"));
     // Counting tokens uses none; a message reserves what it may use.
-    let counting = parts.uri.path() == "/v1/messages/count_tokens";
-    let reserved = if counting { Some(0) } else { meter.reserve(&body) };
+    let max_tokens = asked.max_tokens.unwrap_or(0);
+    let reserved = if counting { Some(0) } else { meter.reserve(max_tokens, body.len()) };
     let Some(reserved) = reserved else {
         meter.budget_spent.store(true, Ordering::Relaxed);
         metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
         return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
     };
-    meter.requests.fetch_add(1, Ordering::Relaxed);
     let answer = match proxy.client.request(parts.method, &url).headers(headers).body(body).send().await {
         Ok(answer) => answer,
         Err(e) => {
@@ -323,7 +399,10 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
+    let price = proxy.pricing.price(asked.model.as_deref().unwrap_or_default());
     let mut tap = UsageTap::new(meter, reserved, streamed && !counting, !streamed && !counting);
+    let answered = answer.status().is_success();
+    tap.bill = Some(Bill { price, max_tokens: if answered { max_tokens } else { 0 }, _permit: permit });
     let stream = answer.bytes_stream().map(move |chunk| {
         if let Ok(bytes) = &chunk {
             tap.feed(bytes);
@@ -347,6 +426,15 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+fn too_large(limit: usize) -> Response {
+    let message = format!("the request body is larger than {limit} bytes");
+    api_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", &message)
+}
+
+fn refused(refusal: &Refusal) -> Response {
+    api_error(refusal.status, refusal.kind, &refusal.message)
+}
+
 /// An error in the Messages API's own shape, so the CLI reports it as it would the API's.
 fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = serde_json::json!({"type": "error", "error": {"type": kind, "message": format!("ccgate model proxy: {message}")}});
@@ -359,15 +447,26 @@ fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
 struct UsageTap {
     meter: Arc<Meter>,
     reserved: i64,
+    /// How the request is priced (none in unit tests of the allowance alone).
+    bill: Option<Bill>,
+    /// What this request used.
+    usage: Usage,
     /// Read `data:` lines of an event stream.
     events: bool,
     /// Keep the JSON body (up to a cap) to read its `usage` at the end.
     body: Option<Vec<u8>>,
     line: Vec<u8>,
-    input: u64,
-    output: u64,
     /// The answer's final usage was seen.
     finished: bool,
+}
+
+/// What a request is charged at, and the run's slot it holds while it lasts.
+struct Bill {
+    price: Price,
+    /// Charged as output when an answer is cut off before its final usage (0 for
+    /// an error answer, which used nothing).
+    max_tokens: u64,
+    _permit: OwnedSemaphorePermit,
 }
 
 /// The largest non-streamed answer whose usage is read.
@@ -378,11 +477,11 @@ impl UsageTap {
         Self {
             meter,
             reserved,
+            bill: None,
+            usage: Usage::default(),
             events,
             body: json.then(Vec::new),
             line: Vec::new(),
-            input: 0,
-            output: 0,
             finished: false,
         }
     }
@@ -421,18 +520,20 @@ impl UsageTap {
     }
 
     fn count_input(&mut self, usage: &serde_json::Value) {
-        let input = field(usage, "input_tokens")
-            + field(usage, "cache_read_input_tokens")
-            + field(usage, "cache_creation_input_tokens");
-        self.input += input;
-        self.meter.input_tokens.fetch_add(input, Ordering::Relaxed);
-        metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "input").increment(input);
+        let input = Usage {
+            input_tokens: field(usage, "input_tokens"),
+            cache_read_input_tokens: field(usage, "cache_read_input_tokens"),
+            cache_creation_input_tokens: field(usage, "cache_creation_input_tokens"),
+            output_tokens: 0,
+        };
+        self.usage.add(&input);
+        let total = input.input_tokens + input.cache_read_input_tokens + input.cache_creation_input_tokens;
+        metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "input").increment(total);
     }
 
     fn count_output(&mut self, usage: &serde_json::Value) {
         let output = field(usage, "output_tokens");
-        self.output += output;
-        self.meter.output_tokens.fetch_add(output, Ordering::Relaxed);
+        self.usage.output_tokens += output;
         metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
     }
 }
@@ -453,9 +554,17 @@ impl Drop for UsageTap {
             self.count_output(&answer["usage"]);
             self.finished = true;
         }
-        let used = (self.input + self.output) as i64;
+        let usage = &self.usage;
+        let used = usage.total() as i64;
         let cost = if self.finished || self.reserved == 0 { used } else { used.max(self.reserved) };
         self.meter.spend(cost - self.reserved);
+        // In US dollars: an answer cut off before its final usage is charged its
+        // whole max_tokens of output (a run cannot make its answers free by hanging up).
+        let cost_usd = self.bill.as_ref().map_or(0.0, |bill| {
+            let output = if self.finished { usage.output_tokens } else { usage.output_tokens.max(bill.max_tokens) };
+            bill.price.cost(&Usage { output_tokens: output, ..usage.clone() })
+        });
+        self.meter.add(usage, cost_usd);
     }
 }
 
@@ -483,8 +592,7 @@ mod tests {
     #[test]
     fn a_keys_live_runs_share_one_allowance() {
         let allowances = Allowances::default();
-        let meter =
-            |budget: Option<&KeyTokens>| Meter { allowance: budget.map(|b| allowances.of(b)), ..Meter::default() };
+        let meter = |budget: Option<&KeyTokens>| Meter::new(budget.map(|b| allowances.of(b)), None, 1);
         let budget = KeyTokens { key_id: "key_1".into(), left: 100, stamp: "2026-11-25".into() };
         let may_request = |meter: &Meter| meter.allowance.as_ref().is_none_or(|a| a.left.load(Ordering::Relaxed) > 0);
         let first = meter(Some(&budget));
@@ -495,7 +603,7 @@ mod tests {
         assert!(!may_request(&first) && !may_request(&second), "spent by the two together");
         assert_eq!(allowances.left("key_1"), Some(0), "what claiming a queued task of the key looks at");
         assert_eq!(allowances.left("key_9"), None);
-        assert_eq!(first.reserve(b"{}"), None, "a spent allowance reserves nothing");
+        assert_eq!(first.reserve(0, 2), None, "a spent allowance reserves nothing");
         let other_key = meter(Some(&KeyTokens { key_id: "key_2".into(), left: 5, stamp: budget.stamp.clone() }));
         assert!(may_request(&other_key));
         let unbudgeted = meter(None);
@@ -509,21 +617,47 @@ mod tests {
     }
 
     #[test]
+    fn a_request_is_priced_at_its_models_price_and_a_cut_off_one_at_its_max_tokens() {
+        let meter = Arc::new(Meter::new(None, None, 1));
+        let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
+        let tap = |permit| {
+            let mut tap = UsageTap::new(meter.clone(), 0, true, false);
+            tap.bill = Some(Bill { price, max_tokens: 1000, _permit: permit });
+            tap.feed(&Bytes::from_static(
+                b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1000,\"cache_read_input_tokens\":1000}}}\n",
+            ));
+            tap
+        };
+        let mut answered = tap(meter.in_flight.clone().try_acquire_owned().unwrap());
+        assert!(meter.in_flight.clone().try_acquire_owned().is_err(), "the request holds the run's only slot");
+        answered.feed(&Bytes::from_static(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":100}}\n"));
+        drop(answered);
+        let metered = meter.metered();
+        assert_eq!((metered.usage.input_tokens, metered.usage.cache_read_input_tokens), (1000, 1000));
+        assert!((metered.cost_usd - (0.003 + 0.0003 + 0.0015)).abs() < 1e-12, "{}", metered.cost_usd);
+        // Hung up before the final usage: the whole max_tokens is charged as output.
+        drop(tap(meter.in_flight.clone().try_acquire_owned().expect("the slot is free again")));
+        let cut_off = meter.metered().cost_usd - metered.cost_usd;
+        assert!((cut_off - (0.003 + 0.0003 + 0.015)).abs() < 1e-12, "{cut_off}");
+    }
+
+    #[test]
     fn a_request_reserves_what_it_may_use_and_settles_at_what_it_used() {
         let allowances = Allowances::default();
         let budget = KeyTokens { key_id: "key_1".into(), left: 10_000, stamp: "d".into() };
-        let meter = Arc::new(Meter { allowance: Some(allowances.of(&budget)), ..Meter::default() });
+        let meter = Arc::new(Meter::new(Some(allowances.of(&budget)), None, 1));
         let left = || meter.allowance.as_ref().unwrap().left.load(Ordering::Relaxed);
         let body = br#"{"max_tokens": 4000, "messages": []}"#;
-        let reserved = meter.reserve(body).unwrap();
+        let reserve = || meter.reserve(4000, body.len());
+        let reserved = reserve().unwrap();
         assert_eq!(reserved, 4000 + body.len() as i64 / 4);
         // While anything is left a request goes ahead (the last may overshoot by
         // its own use); concurrent requests each hold their reservation.
-        assert!(meter.reserve(body).is_some() && meter.reserve(body).is_some(), "4009 × 3 from 10 000");
-        assert_eq!(meter.reserve(body), None, "nothing left: refused");
+        assert!(reserve().is_some() && reserve().is_some(), "4009 × 3 from 10 000");
+        assert_eq!(reserve(), None, "nothing left: refused");
         meter.spend(-3 * reserved);
         // A streamed answer: input at the start, output at the end.
-        let reserved = meter.reserve(body).unwrap();
+        let reserved = reserve().unwrap();
         let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
         tap.feed(&Bytes::from_static(
             b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",
@@ -532,13 +666,13 @@ mod tests {
         drop(tap);
         assert_eq!(left(), 10_000 - 350, "settled at 350");
         // A non-streamed answer: the usage is in the body.
-        let reserved = meter.reserve(body).unwrap();
+        let reserved = reserve().unwrap();
         let mut tap = UsageTap::new(meter.clone(), reserved, false, true);
         tap.feed(&Bytes::from_static(br#"{"usage": {"input_tokens": 100, "output_tokens": 20}}"#));
         drop(tap);
         assert_eq!(left(), 10_000 - 350 - 120);
         // Cut off before its final usage: the whole reservation stays spent.
-        let reserved = meter.reserve(body).unwrap();
+        let reserved = reserve().unwrap();
         let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
         tap.feed(&Bytes::from_static(
             b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",

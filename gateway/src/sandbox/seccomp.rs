@@ -16,6 +16,8 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_ptrace,
     libc::SYS_process_vm_readv,
     libc::SYS_process_vm_writev,
+    // A copy of another process's descriptor (the CLI's stdout socket, say).
+    libc::SYS_pidfd_getfd,
     libc::SYS_keyctl,
     libc::SYS_add_key,
     libc::SYS_request_key,

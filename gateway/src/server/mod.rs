@@ -81,7 +81,9 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     let run_env: Vec<(String, String)> =
         passthrough.iter().cloned().chain(config.claude.env.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
     let sandbox = Arc::new(
-        Sandbox::start(&config.sandbox, &data_dir, supervisor.clone(), &run_env).await.map_err(ServeError::Setup)?,
+        Sandbox::start(&config.sandbox, &data_dir, supervisor.clone(), &run_env, &config.pricing)
+            .await
+            .map_err(ServeError::Setup)?,
     );
     tokio::task::spawn_blocking({
         let (sandbox, runs) = (sandbox.clone(), reaped.runs);

@@ -17,7 +17,7 @@ pub struct RunCost {
 }
 
 impl RunCost {
-    /// What a run reported: its `total_cost_usd` and token usage.
+    /// What a run is charged: its cost and token usage (see `runner::charge`).
     pub fn of(key_id: &str, cost_usd: f64, usage: &crate::task::Usage) -> Self {
         Self {
             key_id: key_id.to_string(),
@@ -29,21 +29,10 @@ impl RunCost {
     }
 }
 
-impl RunCost {
-    /// The tokens the model proxy counted, where they are more than the run
-    /// reported: what the proxy saw cannot be talked down from inside the sandbox.
-    pub fn at_least(mut self, metered: Option<(u64, u64)>) -> Self {
-        if let Some((input, output)) = metered {
-            self.input_tokens = Ord::max(self.input_tokens, input as i64);
-            self.output_tokens = Ord::max(self.output_tokens, output as i64);
-        }
-        self
-    }
-}
-
-/// Millionths of a US dollar, as spend and budgets are kept.
+/// Millionths of a US dollar, as spend and budgets are kept; nothing for a
+/// negative or non-finite figure (spending never gives money back).
 pub fn usd_to_micros(usd: f64) -> i64 {
-    (usd * 1e6).round() as i64
+    if usd.is_finite() && usd > 0.0 { (usd * 1e6).round() as i64 } else { 0 }
 }
 
 /// A budget as given by people: a positive number of US dollars, up to a billion.

@@ -57,13 +57,28 @@ pub struct TaskOptions {
     pub project_context: bool,
 }
 
-/// Token usage of a run, as Claude Code reports it.
+/// Token usage of a run, as the model proxy counted it (as Claude Code reported it
+/// only for unconfined runs, which hold the real credential).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_read_input_tokens: u64,
     pub cache_creation_input_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, more: &Usage) {
+        self.input_tokens += more.input_tokens;
+        self.output_tokens += more.output_tokens;
+        self.cache_read_input_tokens += more.cache_read_input_tokens;
+        self.cache_creation_input_tokens += more.cache_creation_input_tokens;
+    }
+
+    /// Input (with the cache's) and output tokens together, as token budgets count them.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+    }
 }
 
 /// What the agent produced in its last turn.
@@ -74,7 +89,12 @@ pub struct TaskResult {
     pub session_id: Option<String>,
     pub num_turns: u32,
     pub usage: Usage,
+    /// What the run cost: its metered tokens at the gateway's `[pricing]` (what
+    /// budgets and spend count).
     pub cost_usd: f64,
+    /// The cost Claude Code itself printed, kept as information only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost_usd: Option<f64>,
     pub duration_ms: u64,
     /// True when the run was interrupted (timeout, cancel, crash): what is here is
     /// what the agent produced until then.

@@ -10,4 +10,5 @@
 mod api;
 mod run_landlock;
 mod run_network;
+mod run_output;
 mod run_tree;

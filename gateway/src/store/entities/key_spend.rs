@@ -10,7 +10,7 @@ pub struct Model {
     /// `YYYY-MM-DD`, UTC.
     #[sea_orm(primary_key, auto_increment = false)]
     pub day: String,
-    /// Millionths of a US dollar, from Claude Code's `total_cost_usd`.
+    /// Millionths of a US dollar: the metered tokens at the gateway's `[pricing]`.
     pub cost_micros: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
