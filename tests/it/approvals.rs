@@ -78,3 +78,22 @@ async fn prompts_outside_what_the_task_allows_are_denied_with_a_reason_the_model
     let listing = gateway.get(&format!("/v1/tasks/{id}/files"), &key).await.1;
     assert!(!listing.to_string().contains("out.txt") && !listing.to_string().contains("settings.json"), "{listing}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compound_command_a_newer_cli_asks_about_runs_in_auto_mode() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    // Claude Code 2.1.332 asks before this ("This command reaches …/.credentials.json");
+    // in don't-ask mode it was denied, and 2.1.197 runs it without asking.
+    let command = "mkdir -p real && ln -s ../../.. data && (echo a; echo b) > real/out.txt && echo ran > ran.txt";
+    let task = gateway.submit(&key, task_body(vec![bash(command), say("done")])).await;
+    let id = task["id"].as_str().unwrap();
+    let task = gateway.wait_done(&key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let (approvals, results) = prompts_of(&gateway, &key, id).await;
+    assert_eq!(results[0]["is_error"], false, "{results:?} {approvals:?}");
+    assert!(approvals.iter().filter(|a| a["decision"].is_string()).all(|a| a["decision"] == "allow"), "{approvals:?}");
+    let ran = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/files/ran.txt"), &key).send().await;
+    assert_eq!(ran.unwrap().text().await.unwrap(), "ran\n");
+}

@@ -94,9 +94,10 @@ pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String]) -> Decision {
     Decision::Deny { message }
 }
 
-/// Whether the call would touch Claude Code's configuration — settings, hooks,
-/// commands, MCP servers — which decide what later calls may do. The CLI asks
-/// before writing there even when the tool is allowed; those stay denied.
+/// Whether the call names Claude Code's configuration — settings, hooks, commands,
+/// MCP servers — which decide what later calls may do. The CLI asks before writing
+/// there even when the tool is allowed; those stay denied. A courtesy, not a
+/// boundary: a command can reach the same files without naming them.
 fn touches_claude_configuration(prompt: &PermissionPrompt) -> bool {
     fn names_configuration(text: &str) -> bool {
         text.split(|c: char| {
@@ -112,8 +113,9 @@ fn touches_claude_configuration(prompt: &PermissionPrompt) -> bool {
             _ => false,
         }
     }
+    // The input only: the CLI's own reason may name Claude's files for a command
+    // that merely could reach them (2.1.332 says so of `ln -s ../../.. data`).
     strings(&prompt.input, &mut |text| names_configuration(text))
-        || prompt.reason.as_deref().is_some_and(names_configuration)
 }
 
 /// The line to write on the CLI's stdin that answers `prompt`.
@@ -192,10 +194,10 @@ mod tests {
             assert_eq!(decide(&asked("Write", input), &all), Decision::Allow);
         }
         let by_reason = PermissionPrompt {
-            reason: Some("Claude requested permissions to edit /workspace/.claude/x.txt".into()),
-            ..asked("Bash", json!({"command": "echo hi > x"}))
+            reason: Some("This command reaches /home/agent/.claude/.credentials.json".into()),
+            ..asked("Bash", json!({"command": "ln -s ../../.. data"}))
         };
-        assert!(matches!(decide(&by_reason, &all), Decision::Deny { .. }));
+        assert_eq!(decide(&by_reason, &all), Decision::Allow, "the CLI's reason alone is no reason to deny");
     }
 
     #[test]

@@ -66,7 +66,8 @@ pub struct SandboxConfig {
     /// addresses (an internal package mirror). Link-local and metadata addresses stay
     /// refused whatever this says.
     pub private_hosts: Vec<String>,
-    /// The largest `max_tokens` a run's model request may ask for.
+    /// The largest `max_tokens` a run's model request may ask for (Claude Code 2.1.332
+    /// asks for 128000 by default; 2.1.197 for 64000).
     pub model_max_tokens: u64,
     /// Model requests one run may have in flight at once.
     pub model_max_concurrent_requests: usize,
@@ -93,7 +94,7 @@ impl Default for SandboxConfig {
             poll_interval_ms: 500,
             allowed_hosts: Vec::new(),
             private_hosts: Vec::new(),
-            model_max_tokens: 64_000,
+            model_max_tokens: 128_000,
             model_max_concurrent_requests: 4,
             model_max_connections: 16,
             model_max_request_mb: 32,
