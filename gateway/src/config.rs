@@ -237,6 +237,9 @@ pub struct TaskLimits {
     pub max_artifact_alternatives: usize,
     /// What one task's `options.output_schema` may cost.
     pub output_schema: crate::task::structured::OutputSchemaLimits,
+    /// How long an `ask` permission prompt waits for a decision: default and cap.
+    pub default_approval_timeout_seconds: u64,
+    pub max_approval_timeout_seconds: u64,
 }
 
 /// Limits given to keys that don't name their own.
@@ -367,6 +370,8 @@ impl Default for TaskLimits {
             max_artifact_patterns: 32,
             max_artifact_alternatives: 128,
             output_schema: Default::default(),
+            default_approval_timeout_seconds: 600,
+            max_approval_timeout_seconds: 3600,
         }
     }
 }
@@ -505,6 +510,13 @@ impl Config {
         }
         if self.tasks.default_timeout_seconds > self.tasks.max_timeout_seconds {
             return invalid("tasks.default_timeout_seconds", "exceeds tasks.max_timeout_seconds");
+        }
+        let approvals = (self.tasks.default_approval_timeout_seconds, self.tasks.max_approval_timeout_seconds);
+        if approvals.0 == 0 || approvals.0 > approvals.1 {
+            return invalid(
+                "tasks.default_approval_timeout_seconds",
+                "must be from 1 to tasks.max_approval_timeout_seconds",
+            );
         }
         if self.tasks.default_max_turns > self.tasks.max_max_turns {
             return invalid("tasks.default_max_turns", "exceeds tasks.max_max_turns");

@@ -15,6 +15,7 @@ mod m20261125_000005_turn_cli;
 mod m20261125_000006_budgets;
 mod m20261125_000007_token_budgets;
 mod m20261205_000008_audit_hardening;
+mod m20261205_000009_approvals;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_budgets::Migration),
             Box::new(m20261125_000007_token_budgets::Migration),
             Box::new(m20261205_000008_audit_hardening::Migration),
+            Box::new(m20261205_000009_approvals::Migration),
         ]
     }
 }

@@ -79,6 +79,122 @@ async fn prompts_outside_what_the_task_allows_are_denied_with_a_reason_the_model
     assert!(!listing.to_string().contains("out.txt") && !listing.to_string().contains("settings.json"), "{listing}");
 }
 
+/// Polls the task until it has a pending approval; returns it.
+async fn pending(gateway: &Gateway, key: &str, id: &str) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), key).await;
+        if let Some(first) = task["pending_approvals"].as_array().and_then(|p| p.first()) {
+            assert_eq!(task["status"], "running", "{task}");
+            return first.clone();
+        }
+        assert!(task["status"] == "running" || task["status"] == "queued", "no prompt came: {task}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "no prompt came: {task}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn decide(gateway: &Gateway, key: &str, id: &str, approval: &str, body: Value) -> (u16, Value) {
+    gateway.post(&format!("/v1/tasks/{id}/approvals/{approval}"), key, &body).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_ask_mode_a_tool_call_waits_for_a_client_who_allows_changes_or_denies_it() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let steps = vec![bash("echo first > a.txt"), bash("echo second > b.txt"), bash("echo third > d.txt"), say("done")];
+    let body = json!({"prompt": scripted(steps), "options": {"approvals": {"mode": "ask", "timeout_seconds": 120}}});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap();
+    assert_eq!(task["options"]["approvals"], json!({"mode": "ask", "timeout_seconds": 120}));
+
+    // First call: it waits; the file does not exist until a client allows it.
+    let first = pending(&gateway, &key, id).await;
+    assert_eq!((first["tool"].as_str(), first["state"].as_str()), (Some("Bash"), Some("pending")), "{first}");
+    assert_eq!(first["input"]["command"], "echo first > a.txt");
+    let workspace = gateway.data.path().join(format!("tasks/{id}/workspace"));
+    assert!(!workspace.join("a.txt").exists(), "the call ran before it was allowed");
+    let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/approvals"), &key).await;
+    assert_eq!(listed["data"][0]["id"], first["id"]);
+    let (status, problem) =
+        decide(&gateway, &key, id, first["id"].as_str().unwrap(), json!({"decision": "perhaps"})).await;
+    assert_eq!((status, problem["errors"][0]["pointer"].as_str()), (422, Some("/decision")), "{problem}");
+    let (status, decided) =
+        decide(&gateway, &key, id, first["id"].as_str().unwrap(), json!({"decision": "allow"})).await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!((decided["state"].as_str(), decided["decided_by"].as_str()), (Some("decided"), Some("client")));
+    let (status, _) = decide(&gateway, &key, id, first["id"].as_str().unwrap(), json!({"decision": "deny"})).await;
+    assert_eq!(status, 409, "a prompt is decided once");
+
+    // Second call: allowed with another command in its place.
+    let second = pending(&gateway, &key, id).await;
+    assert_ne!(second["id"], first["id"]);
+    let changed = json!({"decision": "allow", "updated_input": {"command": "echo changed > c.txt"}});
+    assert_eq!(decide(&gateway, &key, id, second["id"].as_str().unwrap(), changed).await.0, 200);
+
+    // Third call: denied with a message the model sees.
+    let third = pending(&gateway, &key, id).await;
+    let deny = json!({"decision": "deny", "message": "not in this sprint"});
+    assert_eq!(decide(&gateway, &key, id, third["id"].as_str().unwrap(), deny).await.0, 200);
+
+    let task = gateway.wait_done(&key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(workspace.join("a.txt").exists());
+    assert!(workspace.join("c.txt").exists() && !workspace.join("b.txt").exists(), "updated_input ran instead");
+    assert!(!workspace.join("d.txt").exists(), "the denied call ran");
+    let (approvals, results) = prompts_of(&gateway, &key, id).await;
+    let resolved: Vec<&Value> = approvals.iter().filter(|a| a["decision"].is_string()).collect();
+    assert_eq!(resolved.len(), 3, "{approvals:?}");
+    assert!(resolved.iter().all(|a| a["decided_by"] == "client"), "{approvals:?}");
+    assert_eq!(results.last().unwrap()["is_error"], true);
+    assert!(results.last().unwrap()["output"].as_str().unwrap().contains("not in this sprint"), "{results:?}");
+    let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    assert_eq!(task["pending_approvals"], json!([]));
+    let other = gateway.create_key(&["--name", "other"]);
+    assert_eq!(gateway.get(&format!("/v1/tasks/{id}/approvals"), &other).await.0, 404, "another key sees nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_prompt_is_denied_at_its_deadline_and_a_cancelled_run_expires_its_prompts() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let body = json!({"prompt": scripted(vec![bash("echo late > late.txt"), say("done")]),
+                      "options": {"approvals": {"mode": "ask", "timeout_seconds": 1}}});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap();
+    let task = gateway.wait_done(&key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let (approvals, results) = prompts_of(&gateway, &key, id).await;
+    let resolved = approvals.iter().find(|a| a["decision"].is_string()).expect("resolved");
+    assert_eq!((resolved["decision"].as_str(), resolved["decided_by"].as_str()), (Some("deny"), Some("timeout")));
+    assert!(results[0]["output"].as_str().unwrap().contains("options.approvals.timeout_seconds"), "{results:?}");
+
+    // A prompt still waiting when its run is cancelled expires with it.
+    let body = json!({"prompt": scripted(vec![bash("echo never > never.txt"), say("done")]),
+                      "options": {"approvals": {"mode": "ask"}}});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap();
+    let waiting = pending(&gateway, &key, id).await;
+    let (status, _) = gateway.post(&format!("/v1/tasks/{id}/cancel"), &key, &json!({})).await;
+    assert_eq!(status, 200);
+    gateway.wait_done(&key, id).await;
+    let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/approvals"), &key).await;
+    assert_eq!(listed["data"][0]["state"], "expired", "{listed}");
+    let (status, problem) =
+        decide(&gateway, &key, id, waiting["id"].as_str().unwrap(), json!({"decision": "allow"})).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+    // Options are checked like the rest.
+    let bad = json!({"prompt": "p", "options": {"approvals": {"mode": "later", "timeout_seconds": 0}}});
+    let (status, problem) = gateway.post("/v1/tasks", &key, &bad).await;
+    assert_eq!(status, 422);
+    let pointers: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    assert_eq!(pointers, ["/options/approvals/mode", "/options/approvals/timeout_seconds"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_compound_command_a_newer_cli_asks_about_runs_in_auto_mode() {
     let model = Model::start().await;

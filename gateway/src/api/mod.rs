@@ -1,6 +1,7 @@
 //! The HTTP API (`shared/design/API.md`): routes, extractors, middleware, and the
 //! mapping of errors to problem+json. Handlers parse, call a service, and answer.
 
+mod approvals;
 mod artifacts;
 mod audit;
 mod body;
@@ -76,6 +77,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         // A wildcard has no OpenAPI spelling: routed here, documented by `WildcardDoc`.
         .route("/tasks/{id}/files/{*path}", get(files::download))
         .routes(routes!(files::archive))
+        .routes(routes!(approvals::list))
+        .routes(routes!(approvals::decide))
         .routes(routes!(artifacts::list))
         .routes(routes!(artifacts::download))
         .routes(routes!(keys::create, keys::list))

@@ -128,6 +128,8 @@ impl From<TaskServiceError> for ApiError {
                     .with_retry_after(5)
             }
             e @ TaskServiceError::SchemaChecker(_) => Self::internal(e),
+            TaskServiceError::ApprovalNotFound => Self::not_found("no such approval for this task"),
+            TaskServiceError::ApprovalClosed(why) => Self::new(StatusCode::CONFLICT, "conflict", "Conflict", why),
             e @ TaskServiceError::QueueFull { .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded", e.to_string())
                     .with_retry_after(5)

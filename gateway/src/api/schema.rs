@@ -49,6 +49,35 @@ pub struct ArtifactList {
     pub data: Vec<crate::artifacts::Artifact>,
 }
 
+/// A task's permission prompts, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalList {
+    pub data: Vec<crate::approvals::desk::ApprovalView>,
+}
+
+/// The body of `POST /v1/tasks/{id}/approvals/{approval_id}`.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ApprovalDecisionRequest {
+    #[schema(example = "allow")]
+    decision: ApprovalVerdict,
+    /// With `allow`: the tool input to run instead (an object).
+    #[schema(value_type = Option<Object>)]
+    updated_input: Option<Value>,
+    /// With `deny`: what the model is told (at most 4096 bytes).
+    #[schema(max_length = 4096)]
+    message: Option<String>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ApprovalVerdict {
+    Allow,
+    Deny,
+}
+
 /// A page of the key's tasks, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPage {

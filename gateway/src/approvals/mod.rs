@@ -12,9 +12,17 @@
 //! as is a tool the task does not allow at all, and any change to Claude Code's
 //! own configuration, which could widen what later calls may do.
 //!
+//! With `options.approvals.mode = "ask"`, a prompt that `auto` would allow waits
+//! for a person instead (`desk`): it is listed on the task, decided over the API,
+//! and denied when nobody decides within `options.approvals.timeout_seconds`.
+//!
 //! A prompt line is tenant input like everything on stdout (the agent can write to
-//! the CLI's stdout): it only ever yields an answer to the CLI and two events.
+//! the CLI's stdout): it only ever yields an answer to the CLI, events, and in `ask`
+//! mode a pending approval of its own task.
 
+pub mod desk;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::store::EventRecord;
@@ -63,8 +71,55 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedBy {
-    /// The task's approval mode (`auto`).
+    /// The task's approval mode (`auto`, or a tool `ask` does not ask about).
     Mode,
+    /// A client over the API.
+    Client,
+    /// Nobody decided in time.
+    Timeout,
+}
+
+/// How a task's prompts are answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Allow what the task allows by name, deny the rest.
+    #[default]
+    Auto,
+    /// What `auto` would allow waits for a client's decision.
+    Ask,
+}
+
+/// `options.approvals`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ApprovalOptions {
+    #[serde(default)]
+    pub mode: ApprovalMode,
+    /// How long an `ask` prompt waits before it is denied.
+    pub timeout_seconds: u64,
+}
+
+impl Default for ApprovalOptions {
+    fn default() -> Self {
+        Self { mode: ApprovalMode::Auto, timeout_seconds: 600 }
+    }
+}
+
+/// What to do with a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Decided(Decision),
+    /// Wait for a client (mode `ask`).
+    Ask,
+}
+
+/// The verdict on `prompt` for a task with `allowed_tools` answering in `mode`.
+pub fn verdict(prompt: &PermissionPrompt, allowed_tools: &[String], mode: ApprovalMode) -> Verdict {
+    match (decide(prompt, allowed_tools), mode) {
+        (Decision::Allow, ApprovalMode::Ask) => Verdict::Ask,
+        (decision, _) => Verdict::Decided(decision),
+    }
 }
 
 /// The `auto` decision for `prompt`, given the task's `allowed_tools` (rule strings
@@ -118,10 +173,11 @@ fn touches_claude_configuration(prompt: &PermissionPrompt) -> bool {
     strings(&prompt.input, &mut |text| names_configuration(text))
 }
 
-/// The line to write on the CLI's stdin that answers `prompt`.
-pub fn control_response(prompt: &PermissionPrompt, decision: &Decision) -> String {
+/// The line to write on the CLI's stdin that answers `prompt` (an allowed call runs
+/// with `updated_input` when given).
+pub fn control_response(prompt: &PermissionPrompt, decision: &Decision, updated_input: Option<&Value>) -> String {
     let response = match decision {
-        Decision::Allow => json!({"behavior": "allow", "updatedInput": prompt.input}),
+        Decision::Allow => json!({"behavior": "allow", "updatedInput": updated_input.unwrap_or(&prompt.input)}),
         Decision::Deny { message } => json!({"behavior": "deny", "message": message}),
     };
     let line = json!({
@@ -131,27 +187,39 @@ pub fn control_response(prompt: &PermissionPrompt, decision: &Decision) -> Strin
     format!("{line}\n")
 }
 
-/// The `approval_requested` and `approval_resolved` events of one prompt.
+/// The `approval_requested` and `approval_resolved` events of a prompt decided at once.
 pub fn events(prompt: &PermissionPrompt, decision: &Decision, by: DecidedBy) -> Vec<EventRecord> {
     let approval_id = crate::ids::new_id("apr");
-    let size = crate::text::json_size(&prompt.input);
-    let input =
-        if size <= MAX_INPUT_BYTES { prompt.input.clone() } else { json!({"withheld": true, "input_bytes": size}) };
+    vec![requested_event(prompt, &approval_id, None), resolved_event(prompt, &approval_id, decision, by)]
+}
+
+/// `approval_requested`: the tool, its input (withheld past 16 KiB), why the CLI
+/// asks, and until when a client may decide (`ask` mode).
+pub fn requested_event(prompt: &PermissionPrompt, approval_id: &str, expires_at: Option<i64>) -> EventRecord {
+    EventRecord::new(
+        "approval_requested",
+        json!({"approval_id": approval_id, "tool": prompt.tool, "input": bounded_input(&prompt.input),
+               "reason": prompt.reason, "expires_at": expires_at.map(crate::timestamp::format_ms)}),
+    )
+}
+
+/// `approval_resolved`: the decision, who made it, and the message the model sees.
+pub fn resolved_event(prompt: &PermissionPrompt, approval_id: &str, decision: &Decision, by: DecidedBy) -> EventRecord {
     let (verdict, message) = match decision {
         Decision::Allow => ("allow", None),
         Decision::Deny { message } => ("deny", Some(message.as_str())),
     };
-    vec![
-        EventRecord::new(
-            "approval_requested",
-            json!({"approval_id": approval_id, "tool": prompt.tool, "input": input, "reason": prompt.reason}),
-        ),
-        EventRecord::new(
-            "approval_resolved",
-            json!({"approval_id": approval_id, "tool": prompt.tool, "decision": verdict, "decided_by": by,
-                   "message": message}),
-        ),
-    ]
+    EventRecord::new(
+        "approval_resolved",
+        json!({"approval_id": approval_id, "tool": prompt.tool, "decision": verdict, "decided_by": by,
+               "message": message}),
+    )
+}
+
+/// A tool input as kept in events and views: withheld past 16 KiB of JSON.
+pub fn bounded_input(input: &Value) -> Value {
+    let size = crate::text::json_size(input);
+    if size <= MAX_INPUT_BYTES { input.clone() } else { json!({"withheld": true, "input_bytes": size}) }
 }
 
 #[cfg(test)]
@@ -176,6 +244,18 @@ mod tests {
         assert!(message.contains("does not allow the WebFetch tool"), "{message}");
         let bashful = asked("Bashful", json!({}));
         assert_eq!(decide(&bashful, &tools(&["Bash"])), decide(&bashful, &[]), "names match whole");
+    }
+
+    #[test]
+    fn ask_mode_asks_only_what_auto_would_allow() {
+        let bash = asked("Bash", json!({"command": "ls"}));
+        let all = tools(&["Bash"]);
+        assert_eq!(verdict(&bash, &all, ApprovalMode::Auto), Verdict::Decided(Decision::Allow));
+        assert_eq!(verdict(&bash, &all, ApprovalMode::Ask), Verdict::Ask);
+        assert!(matches!(
+            verdict(&bash, &tools(&["Read"]), ApprovalMode::Ask),
+            Verdict::Decided(Decision::Deny { .. })
+        ));
     }
 
     #[test]
@@ -220,10 +300,14 @@ mod tests {
             input: json!({"command": "ls"}),
             reason: None,
         };
-        let allow: Value = serde_json::from_str(&control_response(&prompt, &Decision::Allow)).unwrap();
+        let allow: Value = serde_json::from_str(&control_response(&prompt, &Decision::Allow, None)).unwrap();
         assert_eq!(allow["response"]["request_id"], "r-1");
         assert_eq!(allow["response"]["response"], json!({"behavior": "allow", "updatedInput": {"command": "ls"}}));
-        let deny = control_response(&prompt, &Decision::Deny { message: "no".into() });
+        let updated: Value =
+            serde_json::from_str(&control_response(&prompt, &Decision::Allow, Some(&json!({"command": "pwd"}))))
+                .unwrap();
+        assert_eq!(updated["response"]["response"]["updatedInput"], json!({"command": "pwd"}));
+        let deny = control_response(&prompt, &Decision::Deny { message: "no".into() }, None);
         assert!(deny.ends_with('\n'));
         let deny: Value = serde_json::from_str(&deny).unwrap();
         assert_eq!(deny["response"]["response"], json!({"behavior": "deny", "message": "no"}));

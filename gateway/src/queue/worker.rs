@@ -268,6 +268,7 @@ impl Queue {
             input: TurnInput { options: &options, resume_session: task.session_id.as_deref() },
             timeout: Duration::from_secs(options.timeout_seconds),
             tokens: tokens.as_ref(),
+            turn: task.current_turn,
         };
         let report = self.runner.run(request, sink, stop_rx).await;
         let _ = writer.await;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use crate::approvals::ApprovalMode;
 use crate::config::ClaudeConfig;
 use crate::task::TaskOptions;
 
@@ -115,7 +116,13 @@ pub fn settings(options: &TaskOptions, config: &ClaudeConfig) -> Result<Option<V
         "" => Map::new(),
         text => serde_json::from_str(text).map_err(|e| format!("claude.settings is not a JSON object: {e}"))?,
     };
-    for (rule, tools) in [("allow", &options.allowed_tools), ("deny", &options.disallowed_tools)] {
+    // In `ask` mode the CLI must ask before using a tool the task allows by name, so
+    // only the partial rules (`Bash(git status:*)`) are pre-approved.
+    let allowed: Vec<String> = match options.approvals.mode {
+        ApprovalMode::Auto => options.allowed_tools.clone(),
+        ApprovalMode::Ask => options.allowed_tools.iter().filter(|rule| rule.contains('(')).cloned().collect(),
+    };
+    for (rule, tools) in [("allow", &allowed), ("deny", &options.disallowed_tools)] {
         if tools.is_empty() {
             continue;
         }
@@ -216,6 +223,7 @@ mod tests {
             output_schema: Some(json!({"type": "object"})),
             max_budget_usd: Some(1.5),
             project_context: false,
+            approvals: Default::default(),
         }
     }
 

@@ -20,6 +20,11 @@ use super::orphans::{self, ProcessId, RunRecord};
 use super::quota::TurnQuota;
 use super::stdio::{GatewayStdio, socket_stdio};
 use super::stream::{RunState, log_event, truncate};
+use crate::approvals::desk::Desk;
+use crate::approvals::{
+    ApprovalOptions, DecidedBy, Decision, PermissionPrompt, Verdict, control_response, events, requested_event,
+    resolved_event, verdict,
+};
 use crate::config::ClaudeConfig;
 use crate::sandbox::monitor::{Exceeded, Monitor};
 use crate::sandbox::{KeyTokens, Launch, Network, RunSpec, Sandbox};
@@ -70,6 +75,8 @@ pub struct TurnRequest<'a> {
     pub timeout: Duration,
     /// The key's token budget, for the model proxy.
     pub tokens: Option<&'a KeyTokens>,
+    /// The task's turn (what its permission prompts are recorded under).
+    pub turn: i32,
 }
 
 /// How a run ended.
@@ -101,6 +108,8 @@ pub struct Runner {
     /// Where live runs are recorded for the orphan reaper (`orphans`).
     runs_dir: PathBuf,
     sandbox: Arc<Sandbox>,
+    /// Where prompts of `ask` tasks wait for a person.
+    desk: Arc<Desk>,
 }
 
 impl Runner {
@@ -111,6 +120,7 @@ impl Runner {
         passthrough: Vec<(String, String)>,
         runs_dir: PathBuf,
         sandbox: Arc<Sandbox>,
+        desk: Arc<Desk>,
     ) -> Self {
         Self {
             config: Arc::new(config),
@@ -119,6 +129,7 @@ impl Runner {
             passthrough: Arc::new(passthrough),
             runs_dir,
             sandbox,
+            desk,
         }
     }
 
@@ -175,7 +186,13 @@ impl Runner {
         let first = opening_lines(request.input.options, request.prompt);
         tokio::spawn(feed_stdin(stdin, first, sink.clone(), stdin_rx));
 
-        let allowed_tools = request.input.options.allowed_tools.clone();
+        let prompts = PromptContext {
+            task_id: request.task_id.to_string(),
+            turn: request.turn,
+            allowed_tools: request.input.options.allowed_tools.clone(),
+            approvals: request.input.options.approvals,
+            desk: self.desk.clone(),
+        };
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
         tokio::pin!(deadline);
@@ -229,7 +246,7 @@ impl Runner {
                     }
                     let mut events = events;
                     for prompt in std::mem::take(&mut report.state.prompts) {
-                        events.extend(answer_prompt(&prompt, &allowed_tools, stdin_lines.as_ref()).await);
+                        events.extend(answer_prompt(&prompt, &prompts, stdin_lines.as_ref(), &sink).await);
                     }
                     let events = admit(&quota, events);
                     if !events.is_empty() {
@@ -292,6 +309,8 @@ impl Runner {
             }
         }
         drop(stdin_lines);
+        // Prompts still waiting for a person end with the run.
+        self.desk.expire(request.task_id).await;
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
         for task in [&mut stderr_task, &mut stdout_task] {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
@@ -475,20 +494,69 @@ impl Runner {
     }
 }
 
+/// What a run needs to answer permission prompts.
+struct PromptContext {
+    task_id: String,
+    turn: i32,
+    allowed_tools: Vec<String>,
+    approvals: ApprovalOptions,
+    desk: Arc<Desk>,
+}
+
+/// Most prompts of one run waiting for a person at once; past it, a prompt is denied.
+const MAX_WAITING_PROMPTS: usize = 16;
+
 /// Answers a permission prompt of the CLI on its stdin (when stdin is still open:
 /// once the run is stopping, the CLI gets no answer and fails the tool call) and
-/// returns the events that record it.
+/// returns the events that record it. A prompt that waits for a person (`ask`) is
+/// answered by a task of its own when the decision comes.
 async fn answer_prompt(
-    prompt: &crate::approvals::PermissionPrompt,
-    allowed_tools: &[String],
+    prompt: &PermissionPrompt,
+    context: &PromptContext,
     stdin_lines: Option<&mpsc::Sender<String>>,
+    sink: &mpsc::UnboundedSender<RunnerMessage>,
 ) -> Vec<EventRecord> {
-    use crate::approvals::{DecidedBy, control_response, decide, events};
-    let decision = decide(prompt, allowed_tools);
-    if let Some(lines) = stdin_lines {
-        let _ = lines.send(control_response(prompt, &decision)).await;
+    let decided = match verdict(prompt, &context.allowed_tools, context.approvals.mode) {
+        Verdict::Decided(decision) => Some((decision, DecidedBy::Mode)),
+        Verdict::Ask if context.desk.waiting_for(&context.task_id) >= MAX_WAITING_PROMPTS => {
+            let message = format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting");
+            Some((Decision::Deny { message }, DecidedBy::Mode))
+        }
+        Verdict::Ask => None,
+    };
+    if let Some((decision, by)) = decided {
+        if let Some(lines) = stdin_lines {
+            let _ = lines.send(control_response(prompt, &decision, None)).await;
+        }
+        return events(prompt, &decision, by);
     }
-    events(prompt, &decision, DecidedBy::Mode)
+    let timeout = Duration::from_secs(context.approvals.timeout_seconds);
+    let (row, woken) = match context.desk.open(&context.task_id, context.turn, prompt, timeout).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            let decision = Decision::Deny { message: format!("the prompt could not be recorded for approval: {e}") };
+            if let Some(lines) = stdin_lines {
+                let _ = lines.send(control_response(prompt, &decision, None)).await;
+            }
+            return events(prompt, &decision, DecidedBy::Mode);
+        }
+    };
+    let requested = requested_event(prompt, &row.id, Some(row.expires_at));
+    // Weak handles: a prompt still waiting must not keep the CLI's stdin or the
+    // run's event channel open after the run ends.
+    let (lines, sink) = (stdin_lines.map(mpsc::Sender::downgrade), sink.downgrade());
+    let (desk, prompt) = (context.desk.clone(), prompt.clone());
+    tokio::spawn(async move {
+        let Some(answer) = desk.wait(&row, woken).await else { return };
+        if let Some(lines) = lines.and_then(|l| l.upgrade()) {
+            let _ = lines.send(control_response(&prompt, &answer.decision, answer.updated_input.as_ref())).await;
+        }
+        if let Some(sink) = sink.upgrade() {
+            let resolved = resolved_event(&prompt, &row.id, &answer.decision, answer.decided_by);
+            let _ = sink.send(RunnerMessage::Events(vec![resolved]));
+        }
+    });
+    vec![requested]
 }
 
 /// Writes the turn's Claude Code settings to their file (removing a stale one when

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use self::http::HttpLimits;
 use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
+use crate::approvals::desk::Desk;
 use crate::artifacts::{ArtifactStore, CollectLimits, LocalArtifacts};
 use crate::auth::{Authenticator, KeyHasher, RateLimiter, load_or_create_pepper};
 use crate::config::Config;
@@ -98,7 +99,16 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
     }
     let plugins = Arc::new(load_plugins(&config, &data_dir).await?);
     let schema_checker = SchemaChecker::new(supervisor.clone(), config.tasks.output_schema.clone());
-    let runner = Runner::new(config.claude.clone(), claude_bin.clone(), supervisor, passthrough, runs_dir, sandbox);
+    let desk = Arc::new(Desk::new(store.clone()));
+    let runner = Runner::new(
+        config.claude.clone(),
+        claude_bin.clone(),
+        supervisor,
+        passthrough,
+        runs_dir,
+        sandbox,
+        desk.clone(),
+    );
     let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
     let queue = Queue::new(QueueParts {
@@ -126,6 +136,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
             default_artifacts: config.artifacts.default_patterns.clone(),
             schema_checker: schema_checker.clone(),
         },
+        desk,
     );
     if let Err(e) = Upload::clean_up_leftovers(&tasks.uploads_dir()) {
         tracing::warn!(error = %e, "cannot clear abandoned uploads");

@@ -5,6 +5,7 @@
 //! `SQLITE_BUSY`, and readers (SSE followers, lists) never wait for a writer (WAL).
 //! With PostgreSQL both pools are the same.
 
+mod approvals;
 mod audit;
 pub mod entities;
 mod events;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use ccgate_migrations::MigratorTrait;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
+pub use approvals::{ApprovalDecision, NewApproval};
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;

@@ -45,7 +45,8 @@ pub(super) async fn enqueue_for(conn: &impl ConnectionTrait, task: &task::Model,
     let payload = json!({
         "type": event_type,
         "timestamp": crate::timestamp::format_ms(now),
-        "data": TaskView::new(task, &turns, artifacts),
+        // Webhooks go out when a run ends, and its prompts end with it: none pending.
+        "data": TaskView::new(task, &turns, artifacts, Vec::new()),
     });
     webhook_delivery::ActiveModel {
         id: Set(crate::ids::new_id("msg")),

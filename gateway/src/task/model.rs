@@ -55,6 +55,9 @@ pub struct TaskOptions {
     /// or run anything by accident.
     #[serde(default)]
     pub project_context: bool,
+    /// How the CLI's permission prompts are answered.
+    #[serde(default)]
+    pub approvals: crate::approvals::ApprovalOptions,
 }
 
 /// Token usage of a run, as the model proxy counted it (as Claude Code reported it

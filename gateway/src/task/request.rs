@@ -52,7 +52,8 @@ const MAX_TOOL_NAME_BYTES: usize = 256;
 const MAX_TOOLS: usize = 128;
 const TASK_FIELDS: [&str; 8] =
     ["prompt", "priority", "options", "metadata", "files", "artifacts", "webhook", "wait_seconds"];
-const OPTION_FIELDS: [&str; 10] = [
+const OPTION_FIELDS: [&str; 11] = [
+    "approvals",
     "model",
     "max_turns",
     "timeout_seconds",
@@ -158,6 +159,10 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
         output_schema: None,
         max_budget_usd: None,
         project_context: false,
+        approvals: crate::approvals::ApprovalOptions {
+            mode: crate::approvals::ApprovalMode::Auto,
+            timeout_seconds: limits.default_approval_timeout_seconds,
+        },
     };
     let object = match value {
         None | Some(Value::Null) => return options,
@@ -236,6 +241,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                 Some(on) => options.project_context = on,
                 None => errors.push(FieldError::new(pointer, "must be true or false")),
             },
+            "approvals" => parse_approvals(value, &pointer, limits, &mut options.approvals, errors),
             "max_budget_usd" => match value.as_f64() {
                 Some(b) if b > 0.0 && b.is_finite() => options.max_budget_usd = Some(b),
                 _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars")),
@@ -244,6 +250,38 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
         }
     }
     options
+}
+
+/// `options.approvals`: `{"mode": "auto" | "ask", "timeout_seconds": N}`.
+fn parse_approvals(
+    value: &Value,
+    pointer: &str,
+    limits: &TaskLimits,
+    approvals: &mut crate::approvals::ApprovalOptions,
+    errors: &mut Vec<FieldError>,
+) {
+    let Some(object) = value.as_object() else {
+        errors.push(FieldError::new(pointer, "must be an object {mode, timeout_seconds}"));
+        return;
+    };
+    unknown_fields(object, &["mode", "timeout_seconds"], pointer, errors);
+    match object.get("mode") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(mode)) if mode == "auto" => approvals.mode = crate::approvals::ApprovalMode::Auto,
+        Some(Value::String(mode)) if mode == "ask" => approvals.mode = crate::approvals::ApprovalMode::Ask,
+        Some(_) => errors.push(FieldError::new(format!("{pointer}/mode"), "must be \"auto\" or \"ask\"")),
+    }
+    let cap = limits.max_approval_timeout_seconds;
+    match object.get("timeout_seconds") {
+        None | Some(Value::Null) => {}
+        Some(value) => match value.as_u64() {
+            Some(n) if (1..=cap).contains(&n) => approvals.timeout_seconds = n,
+            _ => errors.push(FieldError::new(
+                format!("{pointer}/timeout_seconds"),
+                format!("must be a whole number of seconds from 1 to {cap} (the server's cap tasks.max_approval_timeout_seconds)"),
+            )),
+        },
+    }
 }
 
 fn tool_list(value: &Value, pointer: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::request::FieldError;
 use super::structured::SchemaChecker;
 use super::{ErrorKind, NewTask, TaskError, TaskView};
+use crate::approvals::desk::{ApprovalView, ClientDecision, DecideError, Desk};
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::plugins::{Hook, Plugins, PolicyRefusal};
@@ -48,6 +49,10 @@ pub enum TaskServiceError {
     InputsRefused(Vec<FieldError>),
     #[error("{0}")]
     SchemaChecker(String),
+    #[error("no such approval for this task")]
+    ApprovalNotFound,
+    #[error("{0}")]
+    ApprovalClosed(String),
     #[error("cannot prepare the task's workspace: {0}")]
     Workspace(std::io::Error),
     #[error(transparent)]
@@ -92,6 +97,7 @@ pub struct TaskService {
     plugins: Arc<Plugins>,
     data_dir: PathBuf,
     rules: TaskRules,
+    desk: Arc<Desk>,
 }
 
 /// What the service holds tasks to: the request limits, the artifact globs of tasks
@@ -111,8 +117,40 @@ impl TaskService {
         plugins: Arc<Plugins>,
         data_dir: PathBuf,
         rules: TaskRules,
+        desk: Arc<Desk>,
     ) -> Self {
-        Self { store, queue, hub, plugins, data_dir, rules }
+        Self { store, queue, hub, plugins, data_dir, rules, desk }
+    }
+
+    /// The task's permission prompts, oldest first.
+    pub async fn approvals(&self, principal: &Principal, id: &str) -> Result<Vec<ApprovalView>, TaskServiceError> {
+        let task = self.owned(principal, id).await?;
+        Ok(self.store.approvals_of(&task.id, false).await?.iter().map(ApprovalView::from).collect())
+    }
+
+    /// A client's decision on one of the task's prompts.
+    pub async fn decide_approval(
+        &self,
+        principal: &Principal,
+        id: &str,
+        approval_id: &str,
+        decision: ClientDecision,
+        ctx: &RequestContext,
+    ) -> Result<ApprovalView, TaskServiceError> {
+        let task = self.owned(principal, id).await?;
+        let allow = decision.allow;
+        let row = self.desk.decide(&task.id, approval_id, decision).await.map_err(|e| match e {
+            DecideError::NotFound => TaskServiceError::ApprovalNotFound,
+            DecideError::Store(e) => TaskServiceError::Store(e),
+            e => TaskServiceError::ApprovalClosed(e.to_string()),
+        })?;
+        let mut audit = audit_entry(principal, ctx, "approval.decide", "ok");
+        audit.target = Some(task.id.clone());
+        audit.details = Some(json!({"approval_id": approval_id, "decision": if allow { "allow" } else { "deny" }}));
+        if let Err(e) = self.store.audit(audit).await {
+            tracing::warn!(error = %e, "could not audit an approval decision");
+        }
+        Ok(ApprovalView::from(&row))
     }
 
     pub fn store(&self) -> &Store {
@@ -340,7 +378,8 @@ impl TaskService {
     pub async fn view_of(&self, task: &task::Model) -> Result<TaskView, TaskServiceError> {
         let turns = self.store.turns(&task.id).await?;
         let artifacts = self.store.artifacts(&task.id).await?;
-        Ok(TaskView::new(task, &turns, artifacts))
+        let pending = self.store.approvals_of(&task.id, true).await?;
+        Ok(TaskView::new(task, &turns, artifacts, pending.iter().map(ApprovalView::from).collect()))
     }
 
     /// The task row, if it is this key's and its workspace is still there.

@@ -50,6 +50,8 @@ pub struct TaskView {
     pub workspace_expired_at: Option<String>,
     /// When the retention policy deleted the artifacts.
     pub artifacts_expired_at: Option<String>,
+    /// Permission prompts waiting for a decision (`options.approvals.mode = "ask"`).
+    pub pending_approvals: Vec<crate::approvals::desk::ApprovalView>,
     pub links: TaskLinks,
 }
 
@@ -64,10 +66,16 @@ pub struct TaskLinks {
     pub messages: String,
     pub cancel: String,
     pub artifacts: String,
+    pub approvals: String,
 }
 
 impl TaskView {
-    pub fn new(task: &task::Model, turns: &[task_turn::Model], artifacts: Vec<Artifact>) -> Self {
+    pub fn new(
+        task: &task::Model,
+        turns: &[task_turn::Model],
+        artifacts: Vec<Artifact>,
+        pending_approvals: Vec<crate::approvals::desk::ApprovalView>,
+    ) -> Self {
         let options = serde_json::from_str::<TaskOptions>(&task.options)
             .ok()
             .and_then(|o| serde_json::to_value(o).ok())
@@ -101,8 +109,10 @@ impl TaskView {
             artifacts,
             workspace_expired_at: task.workspace_expired_at.map(format_ms),
             artifacts_expired_at: task.artifacts_expired_at.map(format_ms),
+            pending_approvals,
             links: TaskLinks {
                 artifacts: format!("{base}/artifacts"),
+                approvals: format!("{base}/approvals"),
                 events: format!("{base}/events"),
                 files: format!("{base}/files"),
                 archive: format!("{base}/archive"),

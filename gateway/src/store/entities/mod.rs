@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table of `migrations/`.
 
 pub mod api_key;
+pub mod approval;
 pub mod audit_event;
 pub mod idempotency_record;
 pub mod key_spend;

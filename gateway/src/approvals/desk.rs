@@ -1,0 +1,232 @@
+//! Where prompts wait for a person: a prompt of an `ask` task is stored pending,
+//! its run waits on it (with the task's deadline), and a client's decision over the
+//! API wakes the run. The store decides who wins: a decision is a conditional
+//! update of a pending row, so a client and the deadline cannot both decide.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::{DecidedBy, Decision, PermissionPrompt};
+use crate::store::entities::approval::{self, ApprovalState};
+use crate::store::{ApprovalDecision, NewApproval, Store, StoreError};
+
+/// The answer a waiting run gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub decision: Decision,
+    pub decided_by: DecidedBy,
+    /// What to run instead of the tool's input, when the client gave it.
+    pub updated_input: Option<Value>,
+}
+
+/// Why a client's decision was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("no such approval for this task")]
+    NotFound,
+    #[error("this approval was already decided")]
+    AlreadyDecided,
+    #[error("this approval expired: its run ended before a decision")]
+    Expired,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A client's decision.
+#[derive(Debug, Clone)]
+pub struct ClientDecision {
+    pub allow: bool,
+    pub updated_input: Option<Value>,
+    pub message: Option<String>,
+}
+
+/// Prompts waiting on this node, by approval id, with their task.
+pub struct Desk {
+    store: Store,
+    waiting: Mutex<HashMap<String, (String, oneshot::Sender<()>)>>,
+}
+
+impl Desk {
+    pub fn new(store: Store) -> Self {
+        Self { store, waiting: Mutex::new(HashMap::new()) }
+    }
+
+    /// Records `prompt` as pending and returns its row; `wait` then waits for it.
+    pub async fn open(
+        &self,
+        task_id: &str,
+        turn: i32,
+        prompt: &PermissionPrompt,
+        timeout: Duration,
+    ) -> Result<(approval::Model, oneshot::Receiver<()>), StoreError> {
+        let id = crate::ids::new_id("apr");
+        let (wake, woken) = oneshot::channel();
+        // Registered before the row exists, so no decision can come before the waiter.
+        self.lock().insert(id.clone(), (task_id.to_string(), wake));
+        let now = crate::timestamp::now_ms();
+        let row = self
+            .store
+            .insert_approval(NewApproval {
+                id: id.clone(),
+                task_id: task_id.to_string(),
+                turn,
+                tool: prompt.tool.clone(),
+                input: prompt.input.to_string(),
+                reason: prompt.reason.clone(),
+                requested_at: now,
+                expires_at: now + timeout.as_millis() as i64,
+            })
+            .await;
+        match row {
+            Ok(row) => Ok((row, woken)),
+            Err(e) => {
+                self.lock().remove(&id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for a decision on `row` until its `expires_at`; then denies it. `None`
+    /// when the run ended first (the prompt expired).
+    pub async fn wait(&self, row: &approval::Model, woken: oneshot::Receiver<()>) -> Option<Answer> {
+        let left = Duration::from_millis((row.expires_at - crate::timestamp::now_ms()).max(0) as u64);
+        let woken = tokio::time::timeout(left, woken).await;
+        self.lock().remove(&row.id);
+        if let Ok(Err(_)) = woken {
+            return None; // the waiter was dropped: the run ended
+        }
+        if woken.is_err() {
+            let seconds = left.as_secs().max(1);
+            let timed_out = ApprovalDecision {
+                decision: "deny",
+                decided_by: "timeout",
+                message: Some(format!(
+                    "nobody decided within the task's {seconds} s (options.approvals.timeout_seconds)"
+                )),
+                updated_input: None,
+            };
+            // A decision that came in at the same moment wins; it is read below.
+            let _ = self.store.decide_approval(&row.task_id, &row.id, timed_out).await;
+        }
+        let decided = self.store.approval(&row.task_id, &row.id).await.ok().flatten()?;
+        answer_of(&decided)
+    }
+
+    /// A client decides; the waiting run (if on this node) is woken.
+    pub async fn decide(
+        &self,
+        task_id: &str,
+        id: &str,
+        decision: ClientDecision,
+    ) -> Result<approval::Model, DecideError> {
+        let recorded = ApprovalDecision {
+            decision: if decision.allow { "allow" } else { "deny" },
+            decided_by: "client",
+            message: decision.message,
+            updated_input: decision.updated_input.map(|v| v.to_string()),
+        };
+        match self.store.decide_approval(task_id, id, recorded).await? {
+            Some(row) => {
+                if let Some((_, wake)) = self.lock().remove(id) {
+                    let _ = wake.send(());
+                }
+                Ok(row)
+            }
+            None => match self.store.approval(task_id, id).await? {
+                None => Err(DecideError::NotFound),
+                Some(row) if row.state == ApprovalState::Expired => Err(DecideError::Expired),
+                Some(_) => Err(DecideError::AlreadyDecided),
+            },
+        }
+    }
+
+    /// The run of `task_id` ended: its pending prompts expire and their waiters end.
+    pub async fn expire(&self, task_id: &str) {
+        self.lock().retain(|_, (task, _)| task != task_id);
+        if let Err(e) = self.store.expire_approvals(task_id).await {
+            tracing::error!(task_id, error = %e, "could not expire the run's permission prompts");
+        }
+    }
+
+    /// How many prompts of `task_id` wait on this node.
+    pub fn waiting_for(&self, task_id: &str) -> usize {
+        self.lock().values().filter(|(task, _)| task == task_id).count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, oneshot::Sender<()>)>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The answer a decided row gives its run.
+fn answer_of(row: &approval::Model) -> Option<Answer> {
+    if row.state != ApprovalState::Decided {
+        return None;
+    }
+    let decided_by = match row.decided_by.as_deref() {
+        Some("timeout") => DecidedBy::Timeout,
+        _ => DecidedBy::Client,
+    };
+    let decision = match row.decision.as_deref() {
+        Some("allow") => Decision::Allow,
+        _ => Decision::Deny {
+            message: row.message.clone().unwrap_or_else(|| "the tool call was denied by the task's client".into()),
+        },
+    };
+    let updated_input = row.updated_input.as_deref().and_then(|v| serde_json::from_str(v).ok());
+    Some(Answer { decision, decided_by, updated_input })
+}
+
+/// A permission prompt as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    #[schema(example = "apr_01JD…")]
+    pub id: String,
+    /// The task's turn it came up in.
+    pub turn: i32,
+    #[schema(example = "Bash")]
+    pub tool: String,
+    /// The tool's input (withheld past 16 KiB of JSON).
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// Why the CLI asked, when it said.
+    pub reason: Option<String>,
+    pub state: ApprovalState,
+    /// `allow` or `deny`, once decided.
+    pub decision: Option<String>,
+    /// `client` or `timeout`, once decided.
+    pub decided_by: Option<String>,
+    /// The denial's message the model sees, or the client's note.
+    pub message: Option<String>,
+    /// What the client had run instead of `input`.
+    #[schema(value_type = Option<Object>)]
+    pub updated_input: Option<Value>,
+    pub requested_at: String,
+    pub expires_at: String,
+    pub decided_at: Option<String>,
+}
+
+impl From<&approval::Model> for ApprovalView {
+    fn from(row: &approval::Model) -> Self {
+        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+        Self {
+            id: row.id.clone(),
+            turn: row.turn,
+            tool: row.tool.clone(),
+            input: super::bounded_input(&json(&row.input)),
+            reason: row.reason.clone(),
+            state: row.state,
+            decision: row.decision.clone(),
+            decided_by: row.decided_by.clone(),
+            message: row.message.clone(),
+            updated_input: row.updated_input.as_deref().map(json),
+            requested_at: crate::timestamp::format_ms(row.requested_at),
+            expires_at: crate::timestamp::format_ms(row.expires_at),
+            decided_at: row.decided_at.map(crate::timestamp::format_ms),
+        }
+    }
+}

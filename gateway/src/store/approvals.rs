@@ -1,0 +1,120 @@
+//! Permission prompts asked of a person: written pending, decided once (a decision
+//! is a conditional update, so a client and the timeout cannot both win), expired
+//! when their run ends.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use super::entities::approval::{self, ApprovalState};
+use super::{Context, Result, Store};
+
+/// A prompt to record.
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    pub id: String,
+    pub task_id: String,
+    pub turn: i32,
+    pub tool: String,
+    pub input: String,
+    pub reason: Option<String>,
+    pub requested_at: i64,
+    pub expires_at: i64,
+}
+
+/// A decision to record.
+#[derive(Debug, Clone)]
+pub struct ApprovalDecision {
+    pub decision: &'static str,
+    pub decided_by: &'static str,
+    pub message: Option<String>,
+    pub updated_input: Option<String>,
+}
+
+/// Most prompts one task lists.
+const MAX_LISTED: u64 = 1000;
+
+impl Store {
+    pub async fn insert_approval(&self, new: NewApproval) -> Result<approval::Model> {
+        approval::ActiveModel {
+            id: Set(new.id),
+            task_id: Set(new.task_id),
+            turn: Set(new.turn),
+            tool: Set(new.tool),
+            input: Set(new.input),
+            reason: Set(new.reason),
+            state: Set(ApprovalState::Pending),
+            decision: Set(None),
+            decided_by: Set(None),
+            message: Set(None),
+            updated_input: Set(None),
+            requested_at: Set(new.requested_at),
+            expires_at: Set(new.expires_at),
+            decided_at: Set(None),
+        }
+        .insert(&self.writer)
+        .await
+        .during("recording a permission prompt")
+    }
+
+    /// Decides a pending prompt of `task_id`; `None` when it is not pending (any more).
+    pub async fn decide_approval(
+        &self,
+        task_id: &str,
+        id: &str,
+        decision: ApprovalDecision,
+    ) -> Result<Option<approval::Model>> {
+        let updated = approval::Entity::update_many()
+            .col_expr(approval::Column::State, Expr::value(ApprovalState::Decided))
+            .col_expr(approval::Column::Decision, Expr::value(decision.decision))
+            .col_expr(approval::Column::DecidedBy, Expr::value(decision.decided_by))
+            .col_expr(approval::Column::Message, Expr::value(decision.message))
+            .col_expr(approval::Column::UpdatedInput, Expr::value(decision.updated_input))
+            .col_expr(approval::Column::DecidedAt, Expr::value(crate::timestamp::now_ms()))
+            .filter(approval::Column::Id.eq(id))
+            .filter(approval::Column::TaskId.eq(task_id))
+            .filter(approval::Column::State.eq(ApprovalState::Pending))
+            .exec(&self.writer)
+            .await
+            .during("deciding a permission prompt")?;
+        if updated.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.approval(task_id, id).await
+    }
+
+    /// Marks every pending prompt of `task_id` expired: its run ended.
+    pub async fn expire_approvals(&self, task_id: &str) -> Result<u64> {
+        let updated = approval::Entity::update_many()
+            .col_expr(approval::Column::State, Expr::value(ApprovalState::Expired))
+            .col_expr(approval::Column::DecidedAt, Expr::value(crate::timestamp::now_ms()))
+            .filter(approval::Column::TaskId.eq(task_id))
+            .filter(approval::Column::State.eq(ApprovalState::Pending))
+            .exec(&self.writer)
+            .await
+            .during("expiring permission prompts")?;
+        Ok(updated.rows_affected)
+    }
+
+    pub async fn approval(&self, task_id: &str, id: &str) -> Result<Option<approval::Model>> {
+        approval::Entity::find_by_id(id.to_string())
+            .filter(approval::Column::TaskId.eq(task_id))
+            .one(&self.reader)
+            .await
+            .during("reading a permission prompt")
+    }
+
+    /// A task's prompts, oldest first; only the pending ones with `pending_only`.
+    pub async fn approvals_of(&self, task_id: &str, pending_only: bool) -> Result<Vec<approval::Model>> {
+        let mut query = approval::Entity::find().filter(approval::Column::TaskId.eq(task_id));
+        if pending_only {
+            query = query.filter(approval::Column::State.eq(ApprovalState::Pending));
+        }
+        query
+            .order_by_asc(approval::Column::RequestedAt)
+            .order_by_asc(approval::Column::Id)
+            .limit(MAX_LISTED)
+            .all(&self.reader)
+            .await
+            .during("listing permission prompts")
+    }
+}
