@@ -186,6 +186,7 @@ fn answer_of(row: &approval::Model) -> Option<Answer> {
 pub struct ApprovalView {
     #[schema(example = "apr_01JD…")]
     pub id: String,
+    pub task_id: String,
     /// The task's turn it came up in.
     pub turn: i32,
     #[schema(example = "Bash")]
@@ -215,6 +216,7 @@ impl From<&approval::Model> for ApprovalView {
         let json = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
         Self {
             id: row.id.clone(),
+            task_id: row.task_id.clone(),
             turn: row.turn,
             tool: row.tool.clone(),
             input: super::bounded_input(&json(&row.input)),
