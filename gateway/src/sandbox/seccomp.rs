@@ -96,7 +96,8 @@ pub fn install(no_datagrams: bool) -> Result<(), String> {
 
 /// The filter Claude Code (and all it starts) gets on top of [`install`]'s where runs
 /// share the host's file system and user (`mode = "landlock"`): no Unix socket of its
-/// own, and no datagram socket pair (whose sockets can still be pointed at a path).
+/// own, and no socket pair but stream and seqpacket ones (the others can still be
+/// pointed at a path).
 /// Landlock (through ABI 7) does not govern connecting to a socket by its path, so
 /// otherwise a run reaches every pathname socket the gateway's user can (root's
 /// `0600` sockets when the gateway runs as root, other gateways' model proxies).
@@ -109,8 +110,13 @@ pub fn no_unix_sockets() -> Result<BpfProgram, String> {
         (libc::SYS_socket, vec![rule(vec![unix()?])?]),
         (
             libc::SYS_socketpair,
-            // The type argument carries SOCK_NONBLOCK / SOCK_CLOEXEC in its high bits.
-            vec![rule(vec![unix()?, condition(1, SeccompCmpOp::MaskedEq(0xf), libc::SOCK_DGRAM)?])?],
+            // Every type but stream and seqpacket: the kernel makes a SOCK_RAW Unix
+            // socket a datagram one, which can be aimed at a path too. (The type
+            // argument carries SOCK_NONBLOCK / SOCK_CLOEXEC in its high bits.)
+            (0..=0xf)
+                .filter(|kind| ![libc::SOCK_STREAM, libc::SOCK_SEQPACKET].contains(kind))
+                .map(|kind| rule(vec![unix()?, condition(1, SeccompCmpOp::MaskedEq(0xf), kind)?]))
+                .collect::<Result<Vec<_>, _>>()?,
         ),
     ]);
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)

@@ -69,12 +69,19 @@ async fn a_landlock_run_cannot_connect_to_unix_sockets_outside_it() {
                 "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM); a.sendto(b'x', '{datagram}')"
             )),
         ),
+        // A raw pair is a datagram pair to the kernel.
+        attempt(
+            "raw-pair",
+            &python(&format!(
+                "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_RAW); a.sendto(b'x', '{datagram}')"
+            )),
+        ),
         // Pipes between the run's own processes still work.
         python("a, b = socket.socketpair(); a.send(b'x'); print('stream pair:', b.recv(1))"),
     ];
     let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
     assert_eq!(task["status"], "completed", "{task}");
-    assert_all_blocked(&output, &["stream-socket", "datagram-socket", "datagram-pair"]);
+    assert_all_blocked(&output, &["stream-socket", "datagram-socket", "datagram-pair", "raw-pair"]);
     assert!(output.contains("stream pair: b'x'"), "{output}");
     assert!(!reached.load(Ordering::SeqCst), "the run connected to the stream socket");
     assert!(datagrams.recv(&mut buffer).is_err(), "the run sent to the datagram socket");
