@@ -106,6 +106,13 @@ impl Default for ApprovalOptions {
     }
 }
 
+/// The task's tool rules, as the CLI was given them.
+#[derive(Debug, Clone, Default)]
+pub struct TaskTools {
+    pub allowed: Vec<String>,
+    pub disallowed: Vec<String>,
+}
+
 /// What to do with a prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -114,9 +121,9 @@ pub enum Verdict {
     Ask,
 }
 
-/// The verdict on `prompt` for a task with `allowed_tools` answering in `mode`.
-pub fn verdict(prompt: &PermissionPrompt, allowed_tools: &[String], mode: ApprovalMode) -> Verdict {
-    match (decide(prompt, allowed_tools), mode) {
+/// The verdict on `prompt` for a task with `tools` answering in `mode`.
+pub fn verdict(prompt: &PermissionPrompt, tools: &TaskTools, mode: ApprovalMode) -> Verdict {
+    match (decide(prompt, &tools.allowed, &tools.disallowed), mode) {
         (Decision::Allow, ApprovalMode::Ask) => Verdict::Ask,
         (decision, _) => Verdict::Decided(decision),
     }
@@ -124,9 +131,21 @@ pub fn verdict(prompt: &PermissionPrompt, allowed_tools: &[String], mode: Approv
 
 /// The `auto` decision for `prompt`, given the task's `allowed_tools` (rule strings
 /// in the CLI's syntax: `Bash`, `Bash(git status:*)`, `Edit(src/**)`).
-pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String]) -> Decision {
+pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String], disallowed_tools: &[String]) -> Decision {
     let tool = prompt.tool.as_str();
     let name_of = |rule: &str| rule.split_once('(').map_or(rule, |(name, _)| name).trim().to_string();
+    // The CLI asks about calls it cannot read (`echo $(rm -rf x)`), which may be
+    // ones a disallowed rule (`Bash(rm:*)`) means: a tool with any such rule is denied.
+    let disallowed: Vec<&str> =
+        disallowed_tools.iter().filter(|rule| name_of(rule) == tool).map(String::as_str).collect();
+    if !disallowed.is_empty() {
+        return Decision::Deny {
+            message: format!(
+                "the task disallows {} (options.disallowed_tools), and this call may be one of them",
+                disallowed.join(", ")
+            ),
+        };
+    }
     if touches_claude_configuration(prompt) {
         return Decision::Deny {
             message: "changing Claude Code's own configuration (.claude/, .claude.json, .mcp.json) is not allowed \
@@ -237,25 +256,28 @@ mod tests {
     #[test]
     fn a_tool_allowed_by_name_is_allowed_and_a_partial_or_missing_one_denied() {
         let bash = asked("Bash", json!({"command": "(echo a; echo b) > out.txt"}));
-        assert_eq!(decide(&bash, &tools(&["Read", "Bash"])), Decision::Allow);
-        let Decision::Deny { message } = decide(&bash, &tools(&["Read", "Bash(git status:*)"])) else { panic!() };
+        assert_eq!(decide(&bash, &tools(&["Read", "Bash"]), &[]), Decision::Allow);
+        let Decision::Deny { message } = decide(&bash, &tools(&["Read", "Bash(git status:*)"]), &[]) else { panic!() };
         assert!(message.contains("only as Bash(git status:*)"), "{message}");
-        let Decision::Deny { message } = decide(&asked("WebFetch", json!({})), &tools(&["Read"])) else { panic!() };
+        let Decision::Deny { message } = decide(&asked("WebFetch", json!({})), &tools(&["Read"]), &[]) else {
+            panic!()
+        };
         assert!(message.contains("does not allow the WebFetch tool"), "{message}");
         let bashful = asked("Bashful", json!({}));
-        assert_eq!(decide(&bashful, &tools(&["Bash"])), decide(&bashful, &[]), "names match whole");
+        assert_eq!(decide(&bashful, &tools(&["Bash"]), &[]), decide(&bashful, &[], &[]), "names match whole");
+        let Decision::Deny { message } = decide(&bash, &tools(&["Bash"]), &tools(&["Bash(rm:*)"])) else { panic!() };
+        assert!(message.contains("disallows Bash(rm:*)"), "{message}");
+        assert_eq!(decide(&bash, &tools(&["Bash"]), &tools(&["WebFetch"])), Decision::Allow);
     }
 
     #[test]
     fn ask_mode_asks_only_what_auto_would_allow() {
         let bash = asked("Bash", json!({"command": "ls"}));
-        let all = tools(&["Bash"]);
+        let all = TaskTools { allowed: tools(&["Bash"]), disallowed: Vec::new() };
         assert_eq!(verdict(&bash, &all, ApprovalMode::Auto), Verdict::Decided(Decision::Allow));
         assert_eq!(verdict(&bash, &all, ApprovalMode::Ask), Verdict::Ask);
-        assert!(matches!(
-            verdict(&bash, &tools(&["Read"]), ApprovalMode::Ask),
-            Verdict::Decided(Decision::Deny { .. })
-        ));
+        let read_only = TaskTools { allowed: tools(&["Read"]), disallowed: Vec::new() };
+        assert!(matches!(verdict(&bash, &read_only, ApprovalMode::Ask), Verdict::Decided(Decision::Deny { .. })));
     }
 
     #[test]
@@ -267,17 +289,17 @@ mod tests {
             ("Write", json!({"file_path": ".mcp.json"})),
             ("Bash", json!({"command": "echo '{}' > ~/.claude/settings.json"})),
         ] {
-            assert!(matches!(decide(&asked(tool, input.clone()), &all), Decision::Deny { .. }), "{tool} {input}");
+            assert!(matches!(decide(&asked(tool, input.clone()), &all, &[]), Decision::Deny { .. }), "{tool} {input}");
         }
         for input in [json!({"file_path": "/workspace/.vscode/settings.json"}), json!({"file_path": "notes.claude.md"})]
         {
-            assert_eq!(decide(&asked("Write", input), &all), Decision::Allow);
+            assert_eq!(decide(&asked("Write", input), &all, &[]), Decision::Allow);
         }
         let by_reason = PermissionPrompt {
             reason: Some("This command reaches /home/agent/.claude/.credentials.json".into()),
             ..asked("Bash", json!({"command": "ln -s ../../.. data"}))
         };
-        assert_eq!(decide(&by_reason, &all), Decision::Allow, "the CLI's reason alone is no reason to deny");
+        assert_eq!(decide(&by_reason, &all, &[]), Decision::Allow, "the CLI's reason alone is no reason to deny");
     }
 
     #[test]

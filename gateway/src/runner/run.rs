@@ -22,8 +22,8 @@ use super::stdio::{GatewayStdio, socket_stdio};
 use super::stream::{RunState, log_event, truncate};
 use crate::approvals::desk::Desk;
 use crate::approvals::{
-    ApprovalOptions, DecidedBy, Decision, PermissionPrompt, Verdict, control_response, events, requested_event,
-    resolved_event, verdict,
+    ApprovalOptions, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response, events,
+    requested_event, resolved_event, verdict,
 };
 use crate::config::ClaudeConfig;
 use crate::sandbox::monitor::{Exceeded, Monitor};
@@ -189,7 +189,10 @@ impl Runner {
         let prompts = PromptContext {
             task_id: request.task_id.to_string(),
             turn: request.turn,
-            allowed_tools: request.input.options.allowed_tools.clone(),
+            tools: TaskTools {
+                allowed: request.input.options.allowed_tools.clone(),
+                disallowed: request.input.options.disallowed_tools.clone(),
+            },
             approvals: request.input.options.approvals,
             desk: self.desk.clone(),
         };
@@ -494,11 +497,22 @@ impl Runner {
     }
 }
 
+/// Writes an answer to the CLI without waiting: a CLI that stops reading its stdin
+/// must not stall the run's loop (its deadline, cancel and limits). An answer that
+/// does not fit leaves the tool call unanswered until the run ends.
+fn answer(stdin_lines: Option<&mpsc::Sender<String>>, line: String) {
+    if let Some(lines) = stdin_lines
+        && lines.try_send(line).is_err()
+    {
+        tracing::warn!("the CLI is not reading its stdin; a permission prompt stays unanswered");
+    }
+}
+
 /// What a run needs to answer permission prompts.
 struct PromptContext {
     task_id: String,
     turn: i32,
-    allowed_tools: Vec<String>,
+    tools: TaskTools,
     approvals: ApprovalOptions,
     desk: Arc<Desk>,
 }
@@ -516,7 +530,7 @@ async fn answer_prompt(
     stdin_lines: Option<&mpsc::Sender<String>>,
     sink: &mpsc::UnboundedSender<RunnerMessage>,
 ) -> Vec<EventRecord> {
-    let decided = match verdict(prompt, &context.allowed_tools, context.approvals.mode) {
+    let decided = match verdict(prompt, &context.tools, context.approvals.mode) {
         Verdict::Decided(decision) => Some((decision, DecidedBy::Mode)),
         Verdict::Ask if context.desk.waiting_for(&context.task_id) >= MAX_WAITING_PROMPTS => {
             let message = format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting");
@@ -525,9 +539,7 @@ async fn answer_prompt(
         Verdict::Ask => None,
     };
     if let Some((decision, by)) = decided {
-        if let Some(lines) = stdin_lines {
-            let _ = lines.send(control_response(prompt, &decision, None)).await;
-        }
+        answer(stdin_lines, control_response(prompt, &decision, None));
         return events(prompt, &decision, by);
     }
     let timeout = Duration::from_secs(context.approvals.timeout_seconds);
@@ -535,9 +547,7 @@ async fn answer_prompt(
         Ok(opened) => opened,
         Err(e) => {
             let decision = Decision::Deny { message: format!("the prompt could not be recorded for approval: {e}") };
-            if let Some(lines) = stdin_lines {
-                let _ = lines.send(control_response(prompt, &decision, None)).await;
-            }
+            answer(stdin_lines, control_response(prompt, &decision, None));
             return events(prompt, &decision, DecidedBy::Mode);
         }
     };
