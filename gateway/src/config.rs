@@ -560,6 +560,9 @@ impl Config {
         if !(32..=16_384).contains(&schema.check_memory_mb) {
             return invalid("tasks.output_schema.check_memory_mb", "must be from 32 to 16384");
         }
+        if !(1..=256).contains(&schema.max_concurrent_checks) {
+            return invalid("tasks.output_schema.max_concurrent_checks", "must be from 1 to 256");
+        }
         if let Some(why) = self.pricing.problem() {
             return Err(ConfigError::Invalid { key: "pricing", reason: why });
         }

@@ -128,6 +128,10 @@ impl From<TaskServiceError> for ApiError {
                     .with_retry_after(5)
             }
             e @ TaskServiceError::SchemaChecker(_) => Self::internal(e),
+            e @ TaskServiceError::SchemaCheckerBusy => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded", e.to_string())
+                    .with_retry_after(1)
+            }
             TaskServiceError::ApprovalNotFound => Self::not_found("no such approval for this task"),
             TaskServiceError::ApprovalClosed(why) => Self::new(StatusCode::CONFLICT, "conflict", "Conflict", why),
             e @ TaskServiceError::QueueFull { .. } => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::request::FieldError;
-use super::structured::SchemaChecker;
+use super::structured::{CheckError, SchemaChecker};
 use super::{ErrorKind, NewTask, TaskError, TaskView};
 use crate::approvals::desk::{ApprovalView, ClientDecision, DecideError, Desk};
 use crate::auth::Principal;
@@ -49,6 +49,8 @@ pub enum TaskServiceError {
     InputsRefused(Vec<FieldError>),
     #[error("{0}")]
     SchemaChecker(String),
+    #[error("{}", crate::task::structured::CheckError::Busy)]
+    SchemaCheckerBusy,
     #[error("no such approval for this task")]
     ApprovalNotFound,
     #[error("{0}")]
@@ -192,10 +194,11 @@ impl TaskService {
         if request.options.network == "full" && !principal.has(crate::auth::Scope::NetworkFull) {
             return Err(TaskServiceError::NetworkNotAllowed);
         }
+        // After the budget: a key that may not run spends no checker on its schema.
+        self.check_budget(principal).await?;
         if let Some(schema) = &request.options.output_schema {
             self.compile_output_schema(schema).await?;
         }
-        self.check_budget(principal).await?;
         // The insert decides on the queue cap; with input files to write first, an
         // early look saves writing them for nothing.
         if !request.files.is_empty() || upload.is_some() {
@@ -237,6 +240,7 @@ impl TaskService {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(refused(why)),
             Err(e) if e.is_over_budget() => Err(refused(format!("cannot be compiled: compiling it {e}"))),
+            Err(CheckError::Busy) => Err(TaskServiceError::SchemaCheckerBusy),
             Err(e) => Err(TaskServiceError::SchemaChecker(e.to_string())),
         }
     }

@@ -27,6 +27,8 @@ pub struct OutputSchemaLimits {
     pub check_timeout_ms: u64,
     /// Memory budget of the process that compiles or validates, in MiB.
     pub check_memory_mb: u64,
+    /// Checks running at once on this node (more submissions get 503).
+    pub max_concurrent_checks: usize,
 }
 
 impl Default for OutputSchemaLimits {
@@ -39,6 +41,7 @@ impl Default for OutputSchemaLimits {
             max_pattern_bytes: 1024,
             check_timeout_ms: 5000,
             check_memory_mb: 256,
+            max_concurrent_checks: 4,
         }
     }
 }

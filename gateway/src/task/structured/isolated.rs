@@ -7,11 +7,13 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
 
 use super::{Mismatch, OutputSchemaLimits};
 
@@ -48,6 +50,11 @@ pub enum CheckError {
     OverBudget(u64),
     #[error("the schema checker could not run: {0}")]
     Unavailable(String),
+    #[error(
+        "this gateway is checking as many output schemas as it may at once \
+             (tasks.output_schema.max_concurrent_checks); try again shortly"
+    )]
+    Busy,
 }
 
 impl CheckError {
@@ -57,20 +64,25 @@ impl CheckError {
     }
 }
 
-/// Runs checks in a child process of `program` (the `ccgate` executable).
+/// Runs checks in a child process of `program` (the `ccgate` executable), a few at
+/// a time: each may take its whole CPU and memory budget.
 #[derive(Debug, Clone)]
 pub struct SchemaChecker {
     program: PathBuf,
     limits: OutputSchemaLimits,
+    running: Arc<Semaphore>,
 }
 
 impl SchemaChecker {
     pub fn new(program: PathBuf, limits: OutputSchemaLimits) -> Self {
-        Self { program, limits }
+        let running = Arc::new(Semaphore::new(limits.max_concurrent_checks.max(1)));
+        Self { program, limits, running }
     }
 
-    /// Whether `schema` compiles within budget; the error says why not.
+    /// Whether `schema` compiles within budget; the error says why not. A submission
+    /// finding every checker busy is refused (`Busy`) rather than queued.
     pub async fn compile(&self, schema: &Value) -> Result<Result<(), String>, CheckError> {
+        let _permit = self.running.clone().try_acquire_owned().map_err(|_| CheckError::Busy)?;
         match self.run(&Job::Compile { schema: schema.clone() }).await? {
             Verdict::Valid { .. } => Ok(Ok(())),
             Verdict::Invalid { message, .. } => Ok(Err(message)),
@@ -86,7 +98,11 @@ impl SchemaChecker {
         text: Option<&str>,
     ) -> Result<Value, Mismatch> {
         let job = Job::Answer { schema: schema.clone(), structured: structured.cloned(), text: text.map(String::from) };
-        match self.run(&job).await {
+        // Runs end at most one per worker at a time: these wait their turn.
+        let permit = self.running.clone().acquire_owned().await;
+        let verdict = self.run(&job).await;
+        drop(permit);
+        match verdict {
             Ok(Verdict::Valid { answer: Some(answer) }) => Ok(answer),
             Ok(Verdict::Valid { answer: None }) => {
                 Err(Mismatch { message: "the schema checker gave no answer".into(), details: json!({}) })
@@ -178,5 +194,21 @@ pub fn child_main(memory_mb: u64, cpu_seconds: u64) -> i32 {
     match serde_json::to_writer(&mut stdout, &verdict).and_then(|()| stdout.flush().map_err(serde_json::Error::io)) {
         Ok(()) => 0,
         Err(_) => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_submission_finding_every_checker_busy_is_refused_at_once() {
+        let limits = OutputSchemaLimits { max_concurrent_checks: 1, ..OutputSchemaLimits::default() };
+        let checker = SchemaChecker::new(PathBuf::from("/nonexistent/ccgate"), limits);
+        let held = checker.running.clone().try_acquire_owned().unwrap();
+        assert!(matches!(checker.compile(&serde_json::json!({})).await, Err(CheckError::Busy)));
+        drop(held);
+        // With a place free it runs (and here fails to start: no such program).
+        assert!(matches!(checker.compile(&serde_json::json!({})).await, Err(CheckError::Unavailable(_))));
     }
 }
