@@ -377,6 +377,22 @@ pub struct TaskOptionsRequest {
     /// Load the workspace's `CLAUDE.md`, project settings and hooks, and `.mcp.json`
     /// (default false: uploaded files configure and run nothing).
     project_context: Option<bool>,
+    /// How the CLI's permission prompts are answered: `auto` (default) allows a tool
+    /// the task allows by name; `ask` waits for a client's decision for up to
+    /// `timeout_seconds` (default `tasks.default_approval_timeout_seconds`).
+    #[schema(example = json!({"mode": "ask", "timeout_seconds": 300}))]
+    approvals: Option<ApprovalsRequest>,
+}
+
+/// `options.approvals` of a request.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ApprovalsRequest {
+    mode: Option<crate::approvals::ApprovalMode>,
+    /// At most `tasks.max_approval_timeout_seconds`.
+    #[schema(minimum = 1)]
+    timeout_seconds: Option<u64>,
 }
 
 /// A file placed in the workspace before the first turn: `content` (UTF-8) or

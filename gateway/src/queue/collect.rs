@@ -38,8 +38,7 @@ impl Queue {
         result: Option<&TaskResult>,
         time_left: Option<Duration>,
     ) -> (Option<StagedSet>, Vec<EventRecord>) {
-        // Matching globs is work done for the task: it gets the task's time, within a cap.
-        let budget = Duration::from_secs(self.artifacts.max_collect_seconds).min(time_left.unwrap_or(Duration::MAX));
+        let budget = collect_budget(Duration::from_secs(self.artifacts.max_collect_seconds), time_left);
         let deadline = Instant::now() + budget;
         if !self.plugins.serves(Hook::Artifacts) {
             return self.collect_by_globs(task, deadline).await;
@@ -129,6 +128,16 @@ impl Queue {
     }
 }
 
+/// The least time a collection gets, even when the run used all of the task's: a
+/// task that timed out still gets the artifacts a few seconds of matching find.
+const MIN_COLLECT: Duration = Duration::from_secs(3);
+
+/// How long matching globs may take: the task's time left (it is work done for the
+/// task), within `cap`, and at least `MIN_COLLECT` (or `cap` when smaller).
+fn collect_budget(cap: Duration, time_left: Option<Duration>) -> Duration {
+    time_left.map_or(cap, |left| left.max(MIN_COLLECT)).min(cap)
+}
+
 /// A staged collection and its notices, or the notice of why there is none.
 fn settle_collection(task_id: &str, collected: std::io::Result<Collected>) -> (Option<StagedSet>, Vec<EventRecord>) {
     match collected {
@@ -146,4 +155,19 @@ fn settle_collection(task_id: &str, collected: std::io::Result<Collected>) -> (O
 
 fn notice(line: &str) -> EventRecord {
     crate::runner::gateway_notice(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collection_gets_the_tasks_time_left_within_its_cap_and_a_floor() {
+        let cap = Duration::from_secs(20);
+        assert_eq!(collect_budget(cap, None), cap);
+        assert_eq!(collect_budget(cap, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert_eq!(collect_budget(cap, Some(Duration::ZERO)), MIN_COLLECT, "a timed-out task still gets some");
+        assert_eq!(collect_budget(Duration::from_secs(1), Some(Duration::ZERO)), Duration::from_secs(1));
+        assert_eq!(collect_budget(cap, Some(Duration::from_secs(600))), cap);
+    }
 }

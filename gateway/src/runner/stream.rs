@@ -267,10 +267,12 @@ pub fn log_event(stream: &str, line: &str) -> EventRecord {
 
 pub fn add_usage(total: &mut Usage, usage: &Value) {
     let get = |name: &str| usage.get(name).and_then(Value::as_u64).unwrap_or(0);
-    total.input_tokens += get("input_tokens");
-    total.output_tokens += get("output_tokens");
-    total.cache_read_input_tokens += get("cache_read_input_tokens");
-    total.cache_creation_input_tokens += get("cache_creation_input_tokens");
+    total.add(&Usage {
+        input_tokens: get("input_tokens"),
+        output_tokens: get("output_tokens"),
+        cache_read_input_tokens: get("cache_read_input_tokens"),
+        cache_creation_input_tokens: get("cache_creation_input_tokens"),
+    });
 }
 
 /// An event of `event_type` with the line's fields, or, when their JSON is larger

@@ -133,7 +133,7 @@ impl Monitor {
         }
         let devices: Vec<u64> =
             self.disk.iter().filter_map(|dir| std::fs::metadata(dir).ok()).map(|m| m.dev()).collect();
-        Ok(used.saturating_add(held_deleted_bytes(&self.run_pids(), &devices)))
+        Ok(used.saturating_add(held_deleted_bytes(&self.run_pids(), &devices)?))
     }
 
     /// The run's processes: its topmost one and everything below it.
@@ -188,16 +188,28 @@ fn tree_bytes(dir: &Path, cap: u64) -> Result<u64, Unmeasured> {
 /// (`/proc/<pid>/fd`) or mapped (`/proc/<pid>/maps`) — on the file systems
 /// `devices` (files in memory, such as a tmpfs `/tmp` or a memfd, count against
 /// the memory limit instead). Each file counts once however often it is held.
-fn held_deleted_bytes(pids: &[i32], devices: &[u64]) -> u64 {
+/// A process that hides its `/proc` entries from the gateway (it made itself
+/// non-dumpable, which a run can in landlock mode) cannot be measured: `Unreadable`.
+fn held_deleted_bytes(pids: &[i32], devices: &[u64]) -> Result<u64, Unmeasured> {
+    let hidden = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
     let mut held = Held { devices, counted: HashSet::new(), bytes: 0 };
     for pid in pids {
-        for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+        let descriptors = match std::fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(descriptors) => descriptors,
+            Err(e) if hidden(&e) => return Err(Unmeasured::Unreadable),
+            Err(_) => continue, // the process is gone
+        };
+        for entry in descriptors.flatten() {
             // Following the descriptor's magic link stats the open file itself.
             if let Ok(meta) = std::fs::metadata(entry.path()) {
                 held.file(&meta);
             }
         }
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let maps = match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+            Ok(maps) => maps,
+            Err(e) if hidden(&e) => return Err(Unmeasured::Unreadable),
+            Err(_) => continue,
+        };
         for mapping in deleted_mappings(&maps) {
             match std::fs::metadata(format!("/proc/{pid}/map_files/{}", mapping.range)) {
                 Ok(meta) => held.file(&meta),
@@ -207,7 +219,7 @@ fn held_deleted_bytes(pids: &[i32], devices: &[u64]) -> u64 {
             }
         }
     }
-    held.bytes
+    Ok(held.bytes)
 }
 
 /// The deleted files found so far, each counted once.
@@ -297,11 +309,11 @@ mod tests {
             .unwrap();
         let device = std::fs::metadata(dir.path()).unwrap().dev();
         let pids = [holder.id() as i32];
-        assert_eq!(held_deleted_bytes(&pids, &[device]), 0, "a file with a name is the tree walk's to count");
+        assert_eq!(held_deleted_bytes(&pids, &[device]), Ok(0), "a file with a name is the tree walk's to count");
         std::fs::remove_file(&path).unwrap();
-        let held = held_deleted_bytes(&pids, &[device]);
+        let held = held_deleted_bytes(&pids, &[device]).unwrap();
         assert!((1024 * 1024..=1100 * 1024).contains(&held), "{held}");
-        assert_eq!(held_deleted_bytes(&pids, &[device + 1]), 0, "other file systems are not the run's disk");
+        assert_eq!(held_deleted_bytes(&pids, &[device + 1]), Ok(0), "other file systems are not the run's disk");
         holder.kill().unwrap();
         holder.wait().unwrap();
     }
@@ -335,7 +347,7 @@ mod tests {
         assert!(
             descriptors.flatten().all(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| !to.starts_with(dir.path())))
         );
-        let held = held_deleted_bytes(&[holder.id() as i32], &[device]);
+        let held = held_deleted_bytes(&[holder.id() as i32], &[device]).unwrap();
         holder.kill().unwrap();
         holder.wait().unwrap();
         assert!((1024 * 1024..=1100 * 1024).contains(&held), "{held}");

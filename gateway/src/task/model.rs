@@ -71,16 +71,21 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Adds `more`, saturating: the figures come from outside (the upstream's answers,
+    /// a run's output) and must not overflow.
     pub fn add(&mut self, more: &Usage) {
-        self.input_tokens += more.input_tokens;
-        self.output_tokens += more.output_tokens;
-        self.cache_read_input_tokens += more.cache_read_input_tokens;
-        self.cache_creation_input_tokens += more.cache_creation_input_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(more.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(more.output_tokens);
+        self.cache_read_input_tokens = self.cache_read_input_tokens.saturating_add(more.cache_read_input_tokens);
+        self.cache_creation_input_tokens =
+            self.cache_creation_input_tokens.saturating_add(more.cache_creation_input_tokens);
     }
 
     /// Input (with the cache's) and output tokens together, as token budgets count them.
     pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+        [self.output_tokens, self.cache_read_input_tokens, self.cache_creation_input_tokens]
+            .into_iter()
+            .fold(self.input_tokens, u64::saturating_add)
     }
 }
 
