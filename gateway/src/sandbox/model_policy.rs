@@ -1,5 +1,6 @@
-//! What a run may ask of the model: the task's model and a `max_tokens` cap,
-//! checked on every request the model proxy forwards (a run can call the proxy
+//! What a run may ask of the model: the task's model, a `max_tokens` cap, and no
+//! MCP servers, containers or server tools that reach other hosts, checked on every
+//! request the model proxy forwards (a run can call the proxy
 //! directly with its token, bypassing whatever the CLI was told).
 
 use axum::http::StatusCode;
@@ -24,6 +25,32 @@ pub struct ProxyLimits {
 pub struct Asked {
     pub model: Option<String>,
     pub max_tokens: Option<u64>,
+    /// Present (not null) when the request connects the model to MCP servers.
+    #[serde(default, deserialize_with = "present")]
+    pub mcp_servers: bool,
+    /// Present when the request asks for a code-execution container.
+    #[serde(default, deserialize_with = "present")]
+    pub container: bool,
+    #[serde(default)]
+    pub tools: Vec<ToolDeclaration>,
+}
+
+/// A tool of a request: the CLI's own tools have no `type` (or `custom`); the API's
+/// server tools name theirs.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub struct ToolDeclaration {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// Server tools that make Anthropic reach other hosts or run code for the run:
+/// they would bypass the sandbox's network rules and the task's disallowed tools,
+/// and bill what the price table does not know. (`web_search`, which Claude Code's
+/// WebSearch tool uses, passes.)
+const REFUSED_SERVER_TOOLS: [&str; 3] = ["web_fetch", "code_execution", "mcp"];
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(!serde_json::Value::deserialize(deserializer)?.is_null())
 }
 
 /// A request the proxy refuses, in the Messages API's terms.
@@ -47,6 +74,19 @@ pub fn check(body: &[u8], counting: bool, model: Option<&str>, limits: &ProxyLim
         Refusal::invalid(format!("the body must be a JSON object with a string model and a whole max_tokens: {e}"))
     })?;
     let Some(name) = asked.model.as_deref() else { return Err(Refusal::invalid("model: field required".into())) };
+    let forbidden = |message: String| Refusal { status: StatusCode::FORBIDDEN, kind: "permission_error", message };
+    if asked.mcp_servers || asked.container {
+        let field = if asked.mcp_servers { "mcp_servers" } else { "container" };
+        return Err(forbidden(format!("{field}: runs of this gateway may not use it")));
+    }
+    if let Some(kind) = asked
+        .tools
+        .iter()
+        .filter_map(|tool| tool.kind.as_deref())
+        .find(|kind| REFUSED_SERVER_TOOLS.iter().any(|refused| kind.starts_with(refused)))
+    {
+        return Err(forbidden(format!("tools: runs of this gateway may not use the server tool {kind}")));
+    }
     if let Some(allowed) = model
         && !model_allowed(name, allowed)
     {
@@ -112,6 +152,23 @@ mod tests {
             assert_eq!(check(bad, false, None, &LIMITS).unwrap_err().kind, "invalid_request_error");
         }
         assert!(check(br#"{"model":"m","messages":[]}"#, true, None, &LIMITS).is_ok(), "counting has no max_tokens");
+    }
+
+    #[test]
+    fn mcp_servers_containers_and_reaching_server_tools_are_refused() {
+        let ok = br#"{"model":"m","max_tokens":1,"tools":[{"name":"Bash","input_schema":{}},
+                      {"type":"web_search_20250305","name":"web_search"}],"mcp_servers":null}"#;
+        assert!(check(ok, false, None, &LIMITS).is_ok(), "the CLI's tools and web search pass");
+        for (body, named) in [
+            (&br#"{"model":"m","max_tokens":1,"mcp_servers":[{"type":"url","url":"https://x"}]}"#[..], "mcp_servers"),
+            (br#"{"model":"m","max_tokens":1,"container":"c"}"#, "container"),
+            (br#"{"model":"m","max_tokens":1,"tools":[{"type":"web_fetch_20250910","name":"f"}]}"#, "web_fetch"),
+            (br#"{"model":"m","max_tokens":1,"tools":[{"type":"code_execution_20250825"}]}"#, "code_execution"),
+        ] {
+            let refused = check(body, false, None, &LIMITS).unwrap_err();
+            assert_eq!((refused.status, refused.kind), (StatusCode::FORBIDDEN, "permission_error"));
+            assert!(refused.message.contains(named), "{}", refused.message);
+        }
     }
 
     #[test]

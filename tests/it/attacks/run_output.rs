@@ -182,6 +182,8 @@ async fn direct_requests_to_the_model_proxy_are_held_to_the_task_and_its_limits(
 M='"messages":[{"role":"user","content":"hi"}]'
 echo "other-model:$(ask '{"model":"claude-opus-4-1","max_tokens":16,'"$M"'}')"
 echo "huge-max-tokens:$(ask '{"model":"claude-sonnet-4-5","max_tokens":1000000,'"$M"'}')"
+echo "server-fetch:$(ask '{"model":"claude-sonnet-4-5","max_tokens":16,"tools":[{"type":"web_fetch_20250910","name":"web_fetch"}],'"$M"'}')"
+echo "mcp:$(ask '{"model":"claude-sonnet-4-5","max_tokens":16,"mcp_servers":[{"type":"url","url":"https://example.com","name":"x"}],'"$M"'}')"
 echo "allowed:$(ask '{"model":"claude-sonnet-4-5","max_tokens":16,'"$M"'}')""#;
     let options = json!({"model": "claude-sonnet-4-5"});
     let (task, output) = run_bash(&gateway, &key, options, &[ask]).await;
@@ -195,6 +197,11 @@ echo "allowed:$(ask '{"model":"claude-sonnet-4-5","max_tokens":16,'"$M"'}')""#;
     let huge = answer("huge-max-tokens");
     assert!(huge.contains(r#""type":"invalid_request_error""#) && huge.ends_with("status:400"), "{huge}");
     assert!(huge.contains("max_tokens"), "{huge}");
+    // Server tools and MCP servers would have Anthropic reach other hosts for the run.
+    for label in ["server-fetch", "mcp"] {
+        let refused = answer(label);
+        assert!(refused.contains(r#""type":"permission_error""#) && refused.ends_with("status:403"), "{refused}");
+    }
     let allowed = answer("allowed");
     assert!(!allowed.contains("ccgate model proxy"), "the upstream is reachable for what is allowed: {allowed}");
 
