@@ -346,7 +346,7 @@ impl Runner {
         if let Some(token) = &launch.token {
             report.allowance = token.hold_allowance();
             let meter = &token.meter;
-            report.metered = Some(meter.metered());
+            report.metered = Some(meter.settled(Duration::from_secs(5)).await);
             if meter.budget_spent.load(Ordering::Relaxed) && report.exceeded.is_none() {
                 let message = "the API key's token budget is spent; the model proxy refused further requests";
                 let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", message)]));

@@ -109,6 +109,7 @@ pub struct Meter {
     model: Option<String>,
     /// The run's requests in flight.
     in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Meter {
@@ -119,7 +120,19 @@ impl Meter {
             budget_spent: AtomicBool::new(false),
             model,
             in_flight: Arc::new(Semaphore::new(max_concurrent_requests)),
+            max_in_flight: max_concurrent_requests,
         }
+    }
+
+    /// What the run used, once its requests still in flight have ended (their
+    /// answers' readers go away with the run) or `within` has passed: a request
+    /// charged after the run's cost was read would be charged to nobody.
+    pub async fn settled(&self, within: std::time::Duration) -> Metered {
+        let all = u32::try_from(self.max_in_flight).unwrap_or(u32::MAX);
+        if let Ok(Ok(permits)) = tokio::time::timeout(within, self.in_flight.acquire_many(all)).await {
+            drop(permits);
+        }
+        self.metered()
     }
 
     /// What the run used so far.
@@ -377,15 +390,26 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
         return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
     };
+    let price = proxy.pricing.price(asked.model.as_deref().unwrap_or_default());
+    // Until the upstream answers, a caller that goes away (a killed curl, a run that
+    // ended) still owes what the upstream goes on to bill: the worst case.
+    let mut unanswered = Unanswered {
+        meter: meter.clone(),
+        worst: Usage { input_tokens: body.len() as u64 / 4, output_tokens: max_tokens, ..Usage::default() },
+        price,
+        armed: !counting,
+    };
     let answer = match proxy.client.request(parts.method, &url).headers(headers).body(body).send().await {
         Ok(answer) => answer,
         Err(e) => {
+            unanswered.armed = false;
             meter.spend(-reserved);
             tracing::warn!(error = %e, "the model upstream could not be reached");
             metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "unreachable").increment(1);
             return api_error(StatusCode::BAD_GATEWAY, "api_error", "the model API could not be reached");
         }
     };
+    unanswered.armed = false;
     metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => answer.status().as_str().to_string())
         .increment(1);
     let mut response = Response::builder().status(answer.status());
@@ -399,7 +423,6 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let price = proxy.pricing.price(asked.model.as_deref().unwrap_or_default());
     let mut tap = UsageTap::new(meter, reserved, streamed && !counting, !streamed && !counting);
     let answered = answer.status().is_success();
     tap.bill = Some(Bill { price, max_tokens: if answered { max_tokens } else { 0 }, _permit: permit });
@@ -461,6 +484,24 @@ struct UsageTap {
 }
 
 /// What a request is charged at, and the run's slot it holds while it lasts.
+/// A request sent upstream and not answered yet. Dropped armed — its caller went
+/// away first — it is charged its worst case: its whole token reservation (kept off
+/// the allowance) and, in dollars, its input estimate and all of its `max_tokens`.
+struct Unanswered {
+    meter: Arc<Meter>,
+    worst: Usage,
+    price: Price,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.armed {
+            self.meter.add(&self.worst, self.price.cost(&self.worst));
+        }
+    }
+}
+
 struct Bill {
     price: Price,
     /// Charged as output when an answer is cut off before its final usage (0 for
@@ -639,6 +680,30 @@ mod tests {
         drop(tap(meter.in_flight.clone().try_acquire_owned().expect("the slot is free again")));
         let cut_off = meter.metered().cost_usd - metered.cost_usd;
         assert!((cut_off - (0.003 + 0.0003 + 0.015)).abs() < 1e-12, "{cut_off}");
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_caller_left_before_the_answer_is_charged_its_worst_case() {
+        let meter = Arc::new(Meter::new(None, None, 2));
+        let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
+        let worst = Usage { input_tokens: 1000, output_tokens: 2000, ..Usage::default() };
+        let answered = Unanswered { meter: meter.clone(), worst: worst.clone(), price, armed: false };
+        drop(answered);
+        assert_eq!(meter.metered().cost_usd, 0.0, "an answered request is the tap's to charge");
+        let permit = meter.in_flight.clone().try_acquire_owned().unwrap();
+        drop(Unanswered { meter: meter.clone(), worst, price, armed: true });
+        let metered = meter.metered();
+        assert_eq!((metered.usage.input_tokens, metered.usage.output_tokens), (1000, 2000));
+        assert!((metered.cost_usd - (0.003 + 0.03)).abs() < 1e-12, "{}", metered.cost_usd);
+        // The run's cost is read once nothing is in flight (or after the wait).
+        let settled = tokio::spawn({
+            let meter = meter.clone();
+            async move { meter.settled(std::time::Duration::from_secs(10)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!settled.is_finished(), "a request is still in flight");
+        drop(permit);
+        assert_eq!(settled.await.unwrap().usage.output_tokens, 2000);
     }
 
     #[test]
