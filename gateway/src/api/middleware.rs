@@ -92,14 +92,15 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     // A client address that keeps presenting bad keys gets no more database
     // look-ups: only keys verified recently still pass, so guessing costs the
     // guesser time, and a valid client behind the same address keeps working.
-    let failures_key = format!("\0auth-failures:{}", context.client_addr.as_deref().unwrap_or(""));
+    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| client_network(c.0.ip()));
+    let failures_key = format!("\0auth-failures:{}", client.map(|c| c.to_string()).unwrap_or_default());
     let failures_cap = state.config.http.max_auth_failures_per_minute;
     let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let verified = if state.limiter.has_room(&failures_key, failures_cap) {
         state.auth.authenticate(header).await
     } else {
-        match state.auth.recently_verified(header).await {
-            Some(principal) => Ok(principal),
+        match state.auth.known(header).await {
+            Some(verified) => verified,
             None => {
                 crate::telemetry::metrics::rate_limited();
                 let reason = "too many failed authentications from this address";
@@ -165,6 +166,19 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     response
 }
 
+/// The network a client address stands for in per-address limits: an IPv4 address
+/// itself, an IPv6 address its /64 (one host commonly holds a whole /64, so a
+/// limit per /128 would be no limit).
+pub fn client_network(address: std::net::IpAddr) -> std::net::IpAddr {
+    match address {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
+    }
+}
+
 /// What a refused request asked for, bounded: the route template it matched
 /// (`GET /v1/tasks/{id}`) and the `{id}` it named, clipped; never the raw path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +220,10 @@ fn audit_denial(
 ) {
     let source = match (&key_id, &context.client_addr) {
         (Some(key), _) => Source::Key(key.clone()),
-        (None, Some(addr)) => Source::Address(addr.clone()),
+        (None, Some(addr)) => {
+            let network = addr.parse().map(client_network).map_or_else(|_| addr.clone(), |n| n.to_string());
+            Source::Address(network)
+        }
         (None, None) => Source::OtherAddresses,
     };
     let (admission, ended) = state.denials.admit(source, std::time::Instant::now());
@@ -239,4 +256,28 @@ pub async fn reject_oversized(State(state): State<AppState>, request: Request, n
         return ApiError::payload_too_large().into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64_and_ipv4_by_address() {
+        let network = |text: &str| client_network(text.parse().unwrap()).to_string();
+        assert_eq!(network("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(network("2001:db8:1:2::9"), network("2001:db8:1:2:ffff::1"), "one /64, one limit");
+        assert_ne!(network("2001:db8:1:2::9"), network("2001:db8:1:3::9"));
+        assert_eq!(network("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(network("192.0.2.7"), "192.0.2.7");
+    }
+
+    #[test]
+    fn refusals_name_the_route_and_a_clipped_id_never_the_path() {
+        let long = format!("/v1/tasks/{}", "x".repeat(60_000));
+        let target = RouteTarget::from_parts("GET", Some("/v1/tasks/{id}"), &long);
+        assert_eq!(target.route, "GET /v1/tasks/{id}");
+        assert_eq!(target.id.as_deref().map(str::len), Some(64));
+        assert_eq!(RouteTarget::from_parts("POST", None, &long).route, "POST (unmatched)");
+    }
 }

@@ -34,6 +34,7 @@ use utoipa_axum::routes;
 pub use denials::{DenialBudget, flush_forever as flush_denial_counts};
 pub use health::Readiness;
 pub use keys::MAX_TOKEN_BUDGET;
+pub use middleware::client_network;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use problem::ApiError;
 pub use schema::{KeyCreated, KeyView};

@@ -86,12 +86,17 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+/// How long a key verified here stays known without being used.
+pub const KNOWN_KEYS_IDLE: Duration = Duration::from_secs(3600);
+
 /// Verifies keys.
 #[derive(Clone)]
 pub struct Authenticator {
     store: Store,
     hasher: KeyHasher,
     verified: Cache<String, Arc<Principal>>,
+    /// Hashes of keys verified here lately, kept while they are used.
+    known: Cache<String, ()>,
     recently_touched: Cache<String, ()>,
     /// Bumped when a key is revoked or changed here, so what holds a key's
     /// authority for long (an event stream) checks it again at once.
@@ -106,6 +111,7 @@ impl Authenticator {
             // A revoked key stops working at once on the node that revoked it and within
             // this TTL on the others.
             verified: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(30)).build(),
+            known: Cache::builder().max_capacity(100_000).time_to_idle(KNOWN_KEYS_IDLE).build(),
             recently_touched: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             key_changes: Arc::new(tokio::sync::watch::channel(0).0),
         }
@@ -139,16 +145,21 @@ impl Authenticator {
             token_budget_per_day: row.token_budget_per_day,
             token_budget_per_month: row.token_budget_per_month,
         });
+        self.known.insert(hash.clone(), ()).await;
         self.verified.insert(hash, principal.clone()).await;
         self.touch(&principal.key_id).await;
         Ok(principal)
     }
 
-    /// The principal for a header whose key was verified recently, without asking
-    /// the database: what a client that has failed too often may still use.
-    pub async fn recently_verified(&self, header: Option<&str>) -> Option<Arc<Principal>> {
+    /// The principal for a header whose key this node has verified in the last
+    /// [`KNOWN_KEYS_IDLE`]: what an address that has presented too many unknown keys
+    /// may still use (`None` for any other key, without asking the database).
+    pub async fn known(&self, header: Option<&str>) -> Option<Result<Arc<Principal>, AuthError>> {
         let hash = self.hash_of(header).ok()?;
-        self.verified.get(&hash).await
+        if !self.known.contains_key(&hash) {
+            return None;
+        }
+        Some(self.authenticate(header).await)
     }
 
     fn hash_of(&self, header: Option<&str>) -> Result<String, AuthError> {

@@ -77,7 +77,8 @@ pub async fn serve(
             refuse(stream, "the gateway has as many connections as it takes (http.max_connections)");
             continue;
         };
-        let Some(slot) = per_address.take(&peer.ip(), limits.max_connections_per_address) else {
+        let network = crate::api::client_network(peer.ip());
+        let Some(slot) = per_address.take(&network, limits.max_connections_per_address) else {
             refuse(stream, "this address has as many connections as it may have (http.max_connections_per_address)");
             continue;
         };
