@@ -15,6 +15,7 @@ impl MigrationTrait for Migration {
                     .table("approvals")
                     .col(string("id").primary_key())
                     .col(string("task_id"))
+                    .col(string("run_id"))
                     .col(integer("turn"))
                     .col(string("tool"))
                     .col(text("input"))

@@ -213,3 +213,36 @@ async fn a_compound_command_a_newer_cli_asks_about_runs_in_auto_mode() {
     let ran = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/files/ran.txt"), &key).send().await;
     assert_eq!(ran.unwrap().text().await.unwrap(), "ran\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_waiting_when_the_gateway_dies_expires_and_the_recovered_run_asks_again() {
+    let model = Model::start().await;
+    let mut gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let body = json!({"prompt": scripted(vec![bash("echo after > after.txt"), say("done")]),
+                      "options": {"approvals": {"mode": "ask", "timeout_seconds": 300}}});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let before = pending(&gateway, &key, &id).await;
+    gateway.kill();
+    gateway.restart().await;
+    // The recovered run asks again: a new prompt, and the old one no longer pending.
+    let started = std::time::Instant::now();
+    let again = loop {
+        let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+        let fresh = task["pending_approvals"].as_array().and_then(|p| p.iter().find(|a| a["id"] != before["id"]));
+        if let Some(asked) = fresh {
+            break asked.clone();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the recovered run did not ask: {task}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/approvals"), &key).await;
+    let old = listed["data"].as_array().unwrap().iter().find(|a| a["id"] == before["id"]).unwrap().clone();
+    assert_eq!(old["state"], "expired", "{listed}");
+    let (status, _) = decide(&gateway, &key, &id, again["id"].as_str().unwrap(), json!({"decision": "allow"})).await;
+    assert_eq!(status, 200);
+    let task = gateway.wait_done(&key, &id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(task["pending_approvals"], json!([]));
+}

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::{DecidedBy, Decision, PermissionPrompt};
 use crate::store::entities::approval::{self, ApprovalState};
-use crate::store::{ApprovalDecision, NewApproval, Store, StoreError};
+use crate::store::{ApprovalDecision, NewApproval, Runs, Store, StoreError};
 
 /// The answer a waiting run gets.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,21 +44,27 @@ pub struct ClientDecision {
     pub message: Option<String>,
 }
 
-/// Prompts waiting on this node, by approval id, with their task.
+/// Prompts waiting on this node, by approval id, with their run.
 pub struct Desk {
     store: Store,
     waiting: Mutex<HashMap<String, (String, oneshot::Sender<()>)>>,
 }
+
+/// How often a waiting prompt looks at its row: a decision taken on another node
+/// wakes no waiter here.
+const RECHECK: Duration = Duration::from_secs(1);
 
 impl Desk {
     pub fn new(store: Store) -> Self {
         Self { store, waiting: Mutex::new(HashMap::new()) }
     }
 
-    /// Records `prompt` as pending and returns its row; `wait` then waits for it.
+    /// Records `prompt` of the run `run_id` as pending and returns its row; `wait`
+    /// then waits for it.
     pub async fn open(
         &self,
         task_id: &str,
+        run_id: &str,
         turn: i32,
         prompt: &PermissionPrompt,
         timeout: Duration,
@@ -66,16 +72,17 @@ impl Desk {
         let id = crate::ids::new_id("apr");
         let (wake, woken) = oneshot::channel();
         // Registered before the row exists, so no decision can come before the waiter.
-        self.lock().insert(id.clone(), (task_id.to_string(), wake));
+        self.lock().insert(id.clone(), (run_id.to_string(), wake));
         let now = crate::timestamp::now_ms();
         let row = self
             .store
             .insert_approval(NewApproval {
                 id: id.clone(),
                 task_id: task_id.to_string(),
+                run_id: run_id.to_string(),
                 turn,
                 tool: prompt.tool.clone(),
-                input: prompt.input.to_string(),
+                input: super::bounded_input(&prompt.input).to_string(),
                 reason: prompt.reason.clone(),
                 requested_at: now,
                 expires_at: now + timeout.as_millis() as i64,
@@ -90,30 +97,52 @@ impl Desk {
         }
     }
 
-    /// Waits for a decision on `row` until its `expires_at`; then denies it. `None`
-    /// when the run ended first (the prompt expired).
-    pub async fn wait(&self, row: &approval::Model, woken: oneshot::Receiver<()>) -> Option<Answer> {
-        let left = Duration::from_millis((row.expires_at - crate::timestamp::now_ms()).max(0) as u64);
-        let woken = tokio::time::timeout(left, woken).await;
+    /// Waits for a decision on `row` until its `expires_at`, then denies it; `None`
+    /// only when its run ended first (nobody is left to answer). Whatever else goes
+    /// wrong, the run gets an answer: a CLI left waiting would hold its task.
+    pub async fn wait(&self, row: &approval::Model, mut woken: oneshot::Receiver<()>) -> Option<Answer> {
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_millis((row.expires_at - crate::timestamp::now_ms()).max(0) as u64);
+        loop {
+            tokio::select! {
+                woke = &mut woken => {
+                    if woke.is_err() {
+                        return None; // the waiter was dropped: the run ended
+                    }
+                    break;
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    let seconds = (row.expires_at - row.requested_at).max(1000) / 1000;
+                    let timed_out = ApprovalDecision {
+                        decision: "deny",
+                        decided_by: "timeout",
+                        message: Some(format!(
+                            "nobody decided within the task's {seconds} s (options.approvals.timeout_seconds)"
+                        )),
+                        updated_input: None,
+                    };
+                    // A decision that came in at the same moment wins; it is read below.
+                    let _ = self.store.decide_approval(&row.task_id, &row.id, timed_out).await;
+                    break;
+                }
+                () = tokio::time::sleep(RECHECK) => {
+                    if let Ok(Some(now)) = self.store.approval(&row.task_id, &row.id).await
+                        && now.state != ApprovalState::Pending
+                    {
+                        break;
+                    }
+                }
+            }
+        }
         self.lock().remove(&row.id);
-        if let Ok(Err(_)) = woken {
-            return None; // the waiter was dropped: the run ended
-        }
-        if woken.is_err() {
-            let seconds = left.as_secs().max(1);
-            let timed_out = ApprovalDecision {
-                decision: "deny",
-                decided_by: "timeout",
-                message: Some(format!(
-                    "nobody decided within the task's {seconds} s (options.approvals.timeout_seconds)"
-                )),
+        match self.store.approval(&row.task_id, &row.id).await {
+            Ok(Some(decided)) => answer_of(&decided),
+            Ok(None) | Err(_) => Some(Answer {
+                decision: Decision::Deny { message: "the decision on this tool call could not be read".into() },
+                decided_by: DecidedBy::Mode,
                 updated_input: None,
-            };
-            // A decision that came in at the same moment wins; it is read below.
-            let _ = self.store.decide_approval(&row.task_id, &row.id, timed_out).await;
+            }),
         }
-        let decided = self.store.approval(&row.task_id, &row.id).await.ok().flatten()?;
-        answer_of(&decided)
     }
 
     /// A client decides; the waiting run (if on this node) is woken.
@@ -144,17 +173,26 @@ impl Desk {
         }
     }
 
-    /// The run of `task_id` ended: its pending prompts expire and their waiters end.
-    pub async fn expire(&self, task_id: &str) {
-        self.lock().retain(|_, (task, _)| task != task_id);
-        if let Err(e) = self.store.expire_approvals(task_id).await {
+    /// The run `run_id` of `task_id` ended: its pending prompts expire and their
+    /// waiters end (another run's, after a lost lease, are left alone).
+    pub async fn expire(&self, task_id: &str, run_id: &str) {
+        self.lock().retain(|_, (run, _)| run != run_id);
+        if let Err(e) = self.store.expire_approvals(task_id, Runs::Only(run_id)).await {
             tracing::error!(task_id, error = %e, "could not expire the run's permission prompts");
         }
     }
 
-    /// How many prompts of `task_id` wait on this node.
-    pub fn waiting_for(&self, task_id: &str) -> usize {
-        self.lock().values().filter(|(task, _)| task == task_id).count()
+    /// The run `run_id` of `task_id` starts: prompts other runs left pending (they
+    /// died with their gateway) expire; this run asks again.
+    pub async fn expire_others(&self, task_id: &str, run_id: &str) {
+        if let Err(e) = self.store.expire_approvals(task_id, Runs::Except(run_id)).await {
+            tracing::error!(task_id, error = %e, "could not expire earlier runs' permission prompts");
+        }
+    }
+
+    /// How many prompts of the run `run_id` wait on this node.
+    pub fn waiting_for(&self, run_id: &str) -> usize {
+        self.lock().values().filter(|(run, _)| run == run_id).count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, oneshot::Sender<()>)>> {
@@ -203,7 +241,7 @@ pub struct ApprovalView {
     pub decided_by: Option<String>,
     /// The denial's message the model sees, or the client's note.
     pub message: Option<String>,
-    /// What the client had run instead of `input`.
+    /// What the client had run instead of `input` (withheld past 16 KiB of JSON).
     #[schema(value_type = Option<Object>)]
     pub updated_input: Option<Value>,
     pub requested_at: String,
@@ -225,7 +263,7 @@ impl From<&approval::Model> for ApprovalView {
             decision: row.decision.clone(),
             decided_by: row.decided_by.clone(),
             message: row.message.clone(),
-            updated_input: row.updated_input.as_deref().map(json),
+            updated_input: row.updated_input.as_deref().map(|text| super::bounded_input(&json(text))),
             requested_at: crate::timestamp::format_ms(row.requested_at),
             expires_at: crate::timestamp::format_ms(row.expires_at),
             decided_at: row.decided_at.map(crate::timestamp::format_ms),

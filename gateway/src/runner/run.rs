@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -151,6 +151,9 @@ impl Runner {
         let started = Instant::now();
         let mut report = RunReport::default();
         let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
+        // Prompts other runs left pending died with their gateway: nothing waits on
+        // them any more (this run asks again).
+        self.desk.expire_others(request.task_id, &run_id).await;
         let (mut child, launch, GatewayStdio { stdin, stdout, stderr }) = match self.spawn(&request, &run_id) {
             Ok(spawned) => spawned,
             Err(e) => {
@@ -181,14 +184,17 @@ impl Runner {
         // until Claude reads it, and a stop must not wait for that); later lines (the
         // interrupt) go through `stdin_lines`, and dropping it closes stdin, which lets
         // the CLI exit after its result.
-        let (stdin_tx, stdin_rx) = mpsc::channel::<String>(4);
+        // Room for the answers to every prompt a turn can have open at once.
+        let (stdin_tx, stdin_rx) = mpsc::channel::<String>(256);
         let mut stdin_lines = Some(stdin_tx);
         let first = opening_lines(request.input.options, request.prompt);
         tokio::spawn(feed_stdin(stdin, first, sink.clone(), stdin_rx));
 
         let prompts = PromptContext {
             task_id: request.task_id.to_string(),
+            run_id: run_id.clone(),
             turn: request.turn,
+            waiting: Arc::default(),
             tools: TaskTools {
                 allowed: request.input.options.allowed_tools.clone(),
                 disallowed: request.input.options.disallowed_tools.clone(),
@@ -249,7 +255,7 @@ impl Runner {
                     }
                     let mut events = events;
                     for prompt in std::mem::take(&mut report.state.prompts) {
-                        events.extend(answer_prompt(&prompt, &prompts, stdin_lines.as_ref(), &sink).await);
+                        events.extend(answer_prompt(&prompt, &prompts, stdin_lines.as_ref(), &sink));
                     }
                     let events = admit(&quota, events);
                     if !events.is_empty() {
@@ -313,7 +319,7 @@ impl Runner {
         }
         drop(stdin_lines);
         // Prompts still waiting for a person end with the run.
-        self.desk.expire(request.task_id).await;
+        self.desk.expire(request.task_id, &run_id).await;
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
         for task in [&mut stderr_task, &mut stdout_task] {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
@@ -511,7 +517,10 @@ fn answer(stdin_lines: Option<&mpsc::Sender<String>>, line: String) {
 /// What a run needs to answer permission prompts.
 struct PromptContext {
     task_id: String,
+    run_id: String,
     turn: i32,
+    /// Prompts of this run waiting for a person now.
+    waiting: Arc<AtomicUsize>,
     tools: TaskTools,
     approvals: ApprovalOptions,
     desk: Arc<Desk>,
@@ -523,16 +532,18 @@ const MAX_WAITING_PROMPTS: usize = 16;
 /// Answers a permission prompt of the CLI on its stdin (when stdin is still open:
 /// once the run is stopping, the CLI gets no answer and fails the tool call) and
 /// returns the events that record it. A prompt that waits for a person (`ask`) is
-/// answered by a task of its own when the decision comes.
-async fn answer_prompt(
+/// recorded, waited on and answered by a task of its own, which sends its events
+/// itself: the run's loop never waits on the database or a person.
+fn answer_prompt(
     prompt: &PermissionPrompt,
     context: &PromptContext,
     stdin_lines: Option<&mpsc::Sender<String>>,
     sink: &mpsc::UnboundedSender<RunnerMessage>,
 ) -> Vec<EventRecord> {
+    let waiting = context.waiting.load(Ordering::Relaxed);
     let decided = match verdict(prompt, &context.tools, context.approvals.mode) {
         Verdict::Decided(decision) => Some((decision, DecidedBy::Mode)),
-        Verdict::Ask if context.desk.waiting_for(&context.task_id) >= MAX_WAITING_PROMPTS => {
+        Verdict::Ask if waiting >= MAX_WAITING_PROMPTS => {
             let message = format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting");
             Some((Decision::Deny { message }, DecidedBy::Mode))
         }
@@ -542,31 +553,56 @@ async fn answer_prompt(
         answer(stdin_lines, control_response(prompt, &decision, None));
         return events(prompt, &decision, by);
     }
-    let timeout = Duration::from_secs(context.approvals.timeout_seconds);
-    let (row, woken) = match context.desk.open(&context.task_id, context.turn, prompt, timeout).await {
-        Ok(opened) => opened,
-        Err(e) => {
-            let decision = Decision::Deny { message: format!("the prompt could not be recorded for approval: {e}") };
-            answer(stdin_lines, control_response(prompt, &decision, None));
-            return events(prompt, &decision, DecidedBy::Mode);
-        }
-    };
-    let requested = requested_event(prompt, &row.id, Some(row.expires_at));
     // Weak handles: a prompt still waiting must not keep the CLI's stdin or the
     // run's event channel open after the run ends.
     let (lines, sink) = (stdin_lines.map(mpsc::Sender::downgrade), sink.downgrade());
     let (desk, prompt) = (context.desk.clone(), prompt.clone());
+    let (task_id, run_id, turn) = (context.task_id.clone(), context.run_id.clone(), context.turn);
+    let timeout = Duration::from_secs(context.approvals.timeout_seconds);
+    let counted = WaitingPrompt::new(context.waiting.clone());
     tokio::spawn(async move {
+        let _counted = counted;
+        let send = |events: Vec<EventRecord>| {
+            if let Some(sink) = sink.upgrade() {
+                let _ = sink.send(RunnerMessage::Events(events));
+            }
+        };
+        let reply = |line: String| {
+            if let Some(lines) = lines.as_ref().and_then(mpsc::WeakSender::upgrade) {
+                answer(Some(&lines), line);
+            }
+        };
+        let (row, woken) = match desk.open(&task_id, &run_id, turn, &prompt, timeout).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                let decision =
+                    Decision::Deny { message: format!("the prompt could not be recorded for approval: {e}") };
+                reply(control_response(&prompt, &decision, None));
+                return send(events(&prompt, &decision, DecidedBy::Mode));
+            }
+        };
+        send(vec![requested_event(&prompt, &row.id, Some(row.expires_at))]);
         let Some(answer) = desk.wait(&row, woken).await else { return };
-        if let Some(lines) = lines.and_then(|l| l.upgrade()) {
-            let _ = lines.send(control_response(&prompt, &answer.decision, answer.updated_input.as_ref())).await;
-        }
-        if let Some(sink) = sink.upgrade() {
-            let resolved = resolved_event(&prompt, &row.id, &answer.decision, answer.decided_by);
-            let _ = sink.send(RunnerMessage::Events(vec![resolved]));
-        }
+        reply(control_response(&prompt, &answer.decision, answer.updated_input.as_ref()));
+        send(vec![resolved_event(&prompt, &row.id, &answer.decision, answer.decided_by)]);
     });
-    vec![requested]
+    Vec::new()
+}
+
+/// One prompt of a run waiting for a person, counted while its task lives.
+struct WaitingPrompt(Arc<AtomicUsize>);
+
+impl WaitingPrompt {
+    fn new(count: Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for WaitingPrompt {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Writes the turn's Claude Code settings to their file (removing a stale one when

@@ -395,7 +395,9 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     // ended) still owes what the upstream goes on to bill: the worst case.
     let mut unanswered = Unanswered {
         meter: meter.clone(),
-        worst: Usage { input_tokens: body.len() as u64 / 4, output_tokens: max_tokens, ..Usage::default() },
+        input_tokens: body.len() as u64 / 4,
+        max_tokens,
+        sent: std::time::Instant::now(),
         price,
         armed: !counting,
     };
@@ -485,19 +487,34 @@ struct UsageTap {
 
 /// What a request is charged at, and the run's slot it holds while it lasts.
 /// A request sent upstream and not answered yet. Dropped armed — its caller went
-/// away first — it is charged its worst case: its whole token reservation (kept off
-/// the allowance) and, in dollars, its input estimate and all of its `max_tokens`.
+/// away first, and the upstream stops when its connection closes — it is charged
+/// what the upstream may have billed: its whole token reservation (kept off the
+/// allowance) and, in dollars, its input estimate and the output the model can have
+/// generated meanwhile (at most `max_tokens`).
 struct Unanswered {
     meter: Arc<Meter>,
-    worst: Usage,
+    input_tokens: u64,
+    max_tokens: u64,
+    sent: std::time::Instant,
     price: Price,
     armed: bool,
+}
+
+/// Output tokens a model may generate per second, at the fastest (a ceiling).
+const MAX_OUTPUT_TOKENS_PER_SECOND: u64 = 250;
+
+impl Unanswered {
+    fn worst_case(&self, waited: std::time::Duration) -> Usage {
+        let generated = waited.as_secs().saturating_add(1).saturating_mul(MAX_OUTPUT_TOKENS_PER_SECOND);
+        Usage { input_tokens: self.input_tokens, output_tokens: generated.min(self.max_tokens), ..Usage::default() }
+    }
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
         if self.armed {
-            self.meter.add(&self.worst, self.price.cost(&self.worst));
+            let worst = self.worst_case(self.sent.elapsed());
+            self.meter.add(&worst, self.price.cost(&worst));
         }
     }
 }
@@ -686,15 +703,25 @@ mod tests {
     async fn a_request_whose_caller_left_before_the_answer_is_charged_its_worst_case() {
         let meter = Arc::new(Meter::new(None, None, 2));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
-        let worst = Usage { input_tokens: 1000, output_tokens: 2000, ..Usage::default() };
-        let answered = Unanswered { meter: meter.clone(), worst: worst.clone(), price, armed: false };
-        drop(answered);
+        let unanswered = |armed| Unanswered {
+            meter: meter.clone(),
+            input_tokens: 1000,
+            max_tokens: 2000,
+            sent: std::time::Instant::now(),
+            price,
+            armed,
+        };
+        drop(unanswered(false));
         assert_eq!(meter.metered().cost_usd, 0.0, "an answered request is the tap's to charge");
+        let waited = unanswered(true);
+        assert_eq!(waited.worst_case(std::time::Duration::ZERO).output_tokens, MAX_OUTPUT_TOKENS_PER_SECOND);
+        assert_eq!(waited.worst_case(std::time::Duration::from_secs(3600)).output_tokens, 2000, "at most max_tokens");
         let permit = meter.in_flight.clone().try_acquire_owned().unwrap();
-        drop(Unanswered { meter: meter.clone(), worst, price, armed: true });
+        drop(waited);
         let metered = meter.metered();
-        assert_eq!((metered.usage.input_tokens, metered.usage.output_tokens), (1000, 2000));
-        assert!((metered.cost_usd - (0.003 + 0.03)).abs() < 1e-12, "{}", metered.cost_usd);
+        assert_eq!((metered.usage.input_tokens, metered.usage.output_tokens), (1000, MAX_OUTPUT_TOKENS_PER_SECOND));
+        let expected = 0.003 + MAX_OUTPUT_TOKENS_PER_SECOND as f64 * 15.0 / 1e6;
+        assert!((metered.cost_usd - expected).abs() < 1e-12, "{}", metered.cost_usd);
         // The run's cost is read once nothing is in flight (or after the wait).
         let settled = tokio::spawn({
             let meter = meter.clone();
@@ -703,7 +730,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!settled.is_finished(), "a request is still in flight");
         drop(permit);
-        assert_eq!(settled.await.unwrap().usage.output_tokens, 2000);
+        assert_eq!(settled.await.unwrap().usage.output_tokens, MAX_OUTPUT_TOKENS_PER_SECOND);
     }
 
     #[test]

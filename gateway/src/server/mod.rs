@@ -163,6 +163,13 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     queue.start().await;
+    // Prompts that waited when a gateway died: their runs are gone (recovered above,
+    // or failed), and nothing will ever answer them.
+    match store.expire_orphaned_approvals().await {
+        Ok(0) => {}
+        Ok(expired) => tracing::info!(expired, "expired permission prompts left by an earlier gateway"),
+        Err(e) => tracing::warn!(error = %e, "could not expire permission prompts left by an earlier gateway"),
+    }
     let webhooks = &config.webhooks;
     let deliverer = Deliverer::new(
         store.clone(),

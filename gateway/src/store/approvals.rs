@@ -13,6 +13,7 @@ use super::{Context, Result, Store};
 pub struct NewApproval {
     pub id: String,
     pub task_id: String,
+    pub run_id: String,
     pub turn: i32,
     pub tool: String,
     pub input: String,
@@ -30,7 +31,14 @@ pub struct ApprovalDecision {
     pub updated_input: Option<String>,
 }
 
-/// Most prompts one task lists.
+/// Which runs' prompts an expiry is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Runs<'a> {
+    Only(&'a str),
+    Except(&'a str),
+}
+
+/// Most prompts one task lists (the newest).
 const MAX_LISTED: u64 = 1000;
 
 impl Store {
@@ -38,6 +46,7 @@ impl Store {
         approval::ActiveModel {
             id: Set(new.id),
             task_id: Set(new.task_id),
+            run_id: Set(new.run_id),
             turn: Set(new.turn),
             tool: Set(new.tool),
             input: Set(new.input),
@@ -82,16 +91,40 @@ impl Store {
         self.approval(task_id, id).await
     }
 
-    /// Marks every pending prompt of `task_id` expired: its run ended.
-    pub async fn expire_approvals(&self, task_id: &str) -> Result<u64> {
-        let updated = approval::Entity::update_many()
+    /// Marks the pending prompts of `task_id` expired: those of `run` (it ended), or
+    /// with `Runs::Except`, those of every other run (they died with their gateway).
+    pub async fn expire_approvals(&self, task_id: &str, runs: Runs<'_>) -> Result<u64> {
+        let query = approval::Entity::update_many()
             .col_expr(approval::Column::State, Expr::value(ApprovalState::Expired))
             .col_expr(approval::Column::DecidedAt, Expr::value(crate::timestamp::now_ms()))
             .filter(approval::Column::TaskId.eq(task_id))
+            .filter(approval::Column::State.eq(ApprovalState::Pending));
+        let query = match runs {
+            Runs::Only(run) => query.filter(approval::Column::RunId.eq(run)),
+            Runs::Except(run) => query.filter(approval::Column::RunId.ne(run)),
+        };
+        let updated = query.exec(&self.writer).await.during("expiring permission prompts")?;
+        Ok(updated.rows_affected)
+    }
+
+    /// Expires the pending prompts of tasks that are no longer running: left by a
+    /// gateway that died while they waited (at start-up).
+    pub async fn expire_orphaned_approvals(&self) -> Result<u64> {
+        use super::entities::task;
+        use sea_orm::sea_query::Query;
+        let running = Query::select()
+            .column(task::Column::Id)
+            .from(task::Entity)
+            .and_where(task::Column::Status.eq(crate::task::TaskStatus::Running.as_str()))
+            .to_owned();
+        let updated = approval::Entity::update_many()
+            .col_expr(approval::Column::State, Expr::value(ApprovalState::Expired))
+            .col_expr(approval::Column::DecidedAt, Expr::value(crate::timestamp::now_ms()))
             .filter(approval::Column::State.eq(ApprovalState::Pending))
+            .filter(approval::Column::TaskId.not_in_subquery(running))
             .exec(&self.writer)
             .await
-            .during("expiring permission prompts")?;
+            .during("expiring orphaned permission prompts")?;
         Ok(updated.rows_affected)
     }
 
@@ -103,18 +136,20 @@ impl Store {
             .during("reading a permission prompt")
     }
 
-    /// A task's prompts, oldest first; only the pending ones with `pending_only`.
+    /// A task's newest prompts, oldest first; only the pending ones with `pending_only`.
     pub async fn approvals_of(&self, task_id: &str, pending_only: bool) -> Result<Vec<approval::Model>> {
         let mut query = approval::Entity::find().filter(approval::Column::TaskId.eq(task_id));
         if pending_only {
             query = query.filter(approval::Column::State.eq(ApprovalState::Pending));
         }
-        query
-            .order_by_asc(approval::Column::RequestedAt)
-            .order_by_asc(approval::Column::Id)
+        let mut newest = query
+            .order_by_desc(approval::Column::RequestedAt)
+            .order_by_desc(approval::Column::Id)
             .limit(MAX_LISTED)
             .all(&self.reader)
             .await
-            .during("listing permission prompts")
+            .during("listing permission prompts")?;
+        newest.reverse();
+        Ok(newest)
     }
 }

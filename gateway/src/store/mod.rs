@@ -19,7 +19,7 @@ use std::time::Duration;
 use ccgate_migrations::MigratorTrait;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
-pub use approvals::{ApprovalDecision, NewApproval};
+pub use approvals::{ApprovalDecision, NewApproval, Runs};
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;

@@ -189,3 +189,32 @@ async fn old_audit_entries_are_deleted_and_newer_ones_kept() {
     assert_eq!(left.iter().map(|e| e.at).collect::<Vec<_>>(), [3_000]);
     assert_eq!(store.delete_audit_before(2_500).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn prompts_of_tasks_no_longer_running_expire_at_start_up_and_a_run_expires_only_its_own() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let running = task(&store, &key_id, 0).await;
+    assert_eq!(store.claim("node", 10_000).await.unwrap().unwrap().task.id, running);
+    let queued = task(&store, &key_id, 0).await;
+    let ask = |task_id: &str, run_id: &str| NewApproval {
+        id: crate::ids::new_id("apr"),
+        task_id: task_id.into(),
+        run_id: run_id.into(),
+        turn: 0,
+        tool: "Bash".into(),
+        input: "{}".into(),
+        reason: None,
+        requested_at: 1,
+        expires_at: 2,
+    };
+    store.insert_approval(ask(&running, "run-a")).await.unwrap();
+    store.insert_approval(ask(&running, "run-b")).await.unwrap();
+    store.insert_approval(ask(&queued, "run-c")).await.unwrap();
+    assert_eq!(store.expire_orphaned_approvals().await.unwrap(), 1, "the queued task's prompt");
+    assert_eq!(store.expire_approvals(&running, Runs::Except("run-b")).await.unwrap(), 1, "run-a died");
+    let pending = store.approvals_of(&running, true).await.unwrap();
+    assert_eq!(pending.iter().map(|a| a.run_id.as_str()).collect::<Vec<_>>(), ["run-b"]);
+    assert_eq!(store.expire_approvals(&running, Runs::Only("run-b")).await.unwrap(), 1);
+    assert!(store.approvals_of(&running, true).await.unwrap().is_empty());
+}

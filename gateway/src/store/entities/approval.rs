@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub task_id: String,
+    /// The run that asked: its prompts expire when it ends, not another run's.
+    pub run_id: String,
     pub turn: i32,
     pub tool: String,
     /// The tool's input as JSON.
