@@ -56,6 +56,25 @@ enum Command {
         #[arg(last = true, required = true)]
         program: Vec<OsString>,
     },
+    /// Write a consistent backup of this (embedded) gateway to FILE while it runs:
+    /// the database, the key pepper, every task's files and the artifacts.
+    Backup {
+        /// The archive to write (`.tar.gz`).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore a backup into a data directory (empty, unless --force).
+    Restore {
+        /// The archive `ccgate backup` wrote.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Where to restore it; the gateway then serves with CCGATE_DATA_DIR=DIR.
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// Replace what DIR holds.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print what this machine can enforce around runs, layer by layer, and what
     /// the configured `sandbox.mode` would use.
     Doctor,
@@ -224,6 +243,20 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             crate::scripted_model::serve(listener, api_key).await.map_err(|e| e.to_string())
         }
         Command::Doctor => doctor(&config),
+        Command::Backup { to } => {
+            let manifest = crate::backup::backup(&config, &to).await.map_err(|e| e.to_string())?;
+            println!("{}", serde_json::json!({"archive": to, "schema": manifest.schema, "counts": manifest.counts}));
+            Ok(())
+        }
+        Command::Restore { from, data_dir, force } => {
+            let manifest = crate::backup::restore(&from, &data_dir, force).await.map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::json!({"data_dir": data_dir, "backed_up_at": manifest.created_at,
+                                   "schema": manifest.schema, "counts": manifest.counts})
+            );
+            Ok(())
+        }
         Command::Plugins { command: PluginsCommand::Check { file, config } } => {
             let config = match config {
                 Some(text) => Some(serde_json::from_str(&text).map_err(|e| format!("--config is not JSON: {e}"))?),

@@ -8,6 +8,7 @@ mod approvals;
 mod artifacts;
 mod attacks;
 mod audit;
+mod backup;
 mod cancel_and_timeout;
 mod crashes;
 mod events;

@@ -2,10 +2,8 @@
 //! stand in for the local directory when gateways scale out.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
-
-use sha2::{Digest, Sha256};
 
 /// Storage of artifacts, per task. A collection stages every file in a set of
 /// its own, and the set is committed (replacing what an earlier turn collected)
@@ -68,21 +66,9 @@ impl ArtifactStore for LocalArtifacts {
         let staging = self.staging(task_id, set)?;
         std::fs::create_dir_all(&staging)?;
         let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(staging.join(check_name(name)?))?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 64 * 1024];
-        let mut size = 0u64;
-        loop {
-            let read = content.read(&mut buffer)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            out.write_all(&buffer[..read])?;
-            size += read as u64;
-        }
+        let (size, sha256) = crate::hashing::copy_hashed(content, &mut out)?;
         out.sync_all()?;
-        let digest = hasher.finalize();
-        Ok((size, digest.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok((size, sha256))
     }
 
     fn commit(&self, task_id: &str, set: &str) -> io::Result<()> {

@@ -16,7 +16,7 @@ pub struct GeneratedKey {
 /// Makes a new secret for the `live` or `test` environment.
 pub fn generate_key(environment: &str) -> GeneratedKey {
     let random = crate::ids::random_bytes::<24>();
-    let secret = format!("ccg_{environment}_{}", hex(&random));
+    let secret = format!("ccg_{environment}_{}", crate::hashing::hex(&random));
     let prefix = secret[..secret.len().min(environment.len() + 9)].to_string();
     GeneratedKey { secret, prefix }
 }
@@ -56,7 +56,7 @@ pub fn load_or_create_pepper(configured: &str, data_dir: &Path) -> std::io::Resu
         Err(e) => return Err(e),
     }
     std::fs::create_dir_all(data_dir)?;
-    let pepper = hex(&crate::ids::random_bytes::<32>());
+    let pepper = crate::hashing::hex(&crate::ids::random_bytes::<32>());
     let mut file = {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)
@@ -73,10 +73,6 @@ pub fn load_or_create_pepper(configured: &str, data_dir: &Path) -> std::io::Resu
         }
         Err(_) => Err(file.err().unwrap_or_else(|| std::io::Error::other("cannot create the key pepper"))),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

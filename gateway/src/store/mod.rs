@@ -93,6 +93,11 @@ impl Store {
         self.reader.ping().await.during("pinging the database")
     }
 
+    /// The connection writes go through (backups run `VACUUM INTO` on it).
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.writer.get_database_backend()
     }

@@ -656,6 +656,41 @@ impl Store {
     }
 
     /// Re-queues (attempts left), cancels (cancel was asked) or fails a lost run.
+    /// After a restore: tasks that were running at backup time are queued again,
+    /// their interrupted attempt not counted (their runs died with the old gateway
+    /// through no fault of theirs). Returns how many.
+    pub async fn requeue_restored(&self) -> Result<u64> {
+        let now = crate::timestamp::now_ms();
+        let running = task::Entity::find()
+            .filter(task::Column::Status.eq("running"))
+            .all(&self.writer)
+            .await
+            .during("finding running tasks")?;
+        for lost in &running {
+            let txn = self.writer.begin().await.during("starting a transaction")?;
+            task::Entity::update_many()
+                .col_expr(task::Column::Status, Expr::value("queued"))
+                .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+                .col_expr(task::Column::Attempts, Expr::value(std::cmp::max(lost.attempts - 1, 0)))
+                .filter(task::Column::Id.eq(lost.id.clone()))
+                .exec(&txn)
+                .await
+                .during("queueing a restored task")?;
+            set_turn_status(&txn, &lost.id, Some(lost.current_turn), "queued", now).await?;
+            let events = [
+                EventRecord::new(
+                    "log",
+                    serde_json::json!({"stream": "gateway", "line": "restored from a backup taken while it ran; queued again"}),
+                ),
+                EventRecord::new("status", serde_json::json!({"status": "queued", "attempt": lost.attempts})),
+            ];
+            append(&txn, &lost.id, None, &events, now).await?;
+            txn.commit().await.during("queueing a restored task")?;
+        }
+        Ok(running.len() as u64)
+    }
+
     pub async fn recover(
         &self,
         lost: &task::Model,

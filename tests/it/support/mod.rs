@@ -125,6 +125,11 @@ impl Gateway {
         command
     }
 
+    /// Runs `ccgate ARGS` with this gateway's environment (its data directory).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().expect("run ccgate")
+    }
+
     /// Runs `ccgate keys create ARGS` and returns the secret.
     pub fn create_key(&self, args: &[&str]) -> String {
         self.create_key_json(args)["secret"].as_str().expect("a secret").to_string()
