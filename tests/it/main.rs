@@ -28,4 +28,5 @@ mod structured;
 mod supervision;
 mod tasks;
 mod uploads;
+mod upstream;
 mod webhooks;

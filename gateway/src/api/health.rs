@@ -16,6 +16,8 @@ pub struct Readiness {
     pub claude_bin: PathBuf,
     pub claude_version: Option<String>,
     pub sandbox: crate::sandbox::SandboxStatus,
+    /// The live sandbox, for the model upstream's recent record.
+    pub live: Option<std::sync::Arc<crate::sandbox::Sandbox>>,
 }
 
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
@@ -75,12 +77,15 @@ pub async fn metrics(
 
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready: every dependency is ok", body = Object, example = json!({
+        (status = 200, description = "Ready (or `degraded`: the model upstream cannot be reached; \
+            `checks.model` says why)", body = Object, example = json!({
             "status": "ready",
             "checks": {"database": {"ok": true, "backend": "sqlite"},
                        "claude": {"ok": true, "path": "/usr/local/bin/claude", "version": "2.1.197"},
                        "workers": {"ok": true, "configured": 2, "running": 0, "node": "node_01JD…", "reason": null},
-                       "sandbox": {"ok": true, "confinement": "bwrap", "layers": ["namespaces", "landlock", "seccomp", "rlimits", "cgroup", "model-proxy"]}}
+                       "sandbox": {"ok": true, "confinement": "bwrap", "layers": ["namespaces", "landlock", "seccomp", "rlimits", "cgroup", "model-proxy"]},
+                       "model": {"ok": true, "upstream": "https://api.anthropic.com", "consecutive_failures": 0,
+                                 "last_error": null, "last_failure_at": null, "failing_since": null}}
         })),
         (status = 503, description = "Not ready: each failing dependency says why", body = Object),
     ))]
@@ -130,10 +135,28 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     // A quarantined plugin is reported, not a reason to take the node out: its
     // `on_error` already decides what its tasks get.
     let plugins = json!({"ok": true, "loaded": views.len(), "quarantined": quarantined});
+    // An upstream that cannot be reached degrades the node (every run would fail)
+    // without taking it out: it still serves what was done, and the upstream is
+    // shared by every node.
+    let model = match readiness.live.as_ref().and_then(|live| live.model_upstream()) {
+        Some((upstream, state)) => {
+            let mut model = serde_json::to_value(&state).unwrap_or_default();
+            model["ok"] = json!(state.consecutive_failures == 0);
+            model["upstream"] = json!(upstream);
+            model
+        }
+        None => json!({"ok": true, "reason": "runs reach the model themselves (no sandbox)"}),
+    };
     let ready = [&database, &claude, &workers].iter().all(|c| c["ok"] == true);
+    let status = match (ready, model["ok"] == true) {
+        (false, _) => "not_ready",
+        (true, false) => "degraded",
+        (true, true) => "ready",
+    };
     let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox, "plugins": plugins},
+        "status": status,
+        "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox, "plugins": plugins,
+                   "model": model},
     });
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

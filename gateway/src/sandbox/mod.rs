@@ -274,6 +274,12 @@ impl Sandbox {
         }
     }
 
+    /// The model upstream runs reach through the proxy, and how it has answered
+    /// lately; `None` when runs are unconfined (they call it themselves).
+    pub fn model_upstream(&self) -> Option<(String, model_proxy::UpstreamState)> {
+        self.model.as_ref().map(|m| m.upstream_state())
+    }
+
     /// What a key's live token allowance has left on this node, while it has one.
     pub fn live_tokens_left(&self, key_id: &str) -> Option<i64> {
         self.model.as_ref().and_then(|m| m.tokens_left(key_id))

@@ -195,6 +195,64 @@ pub struct ModelProxy {
     socket: PathBuf,
     limits: ProxyLimits,
     pricing: Pricing,
+    health: UpstreamHealth,
+}
+
+/// Requests in a row the upstream could not be reached for, after which the proxy
+/// answers so that the CLI stops retrying: an upstream that refuses connection
+/// after connection will not come back within the CLI's retries, and a run that
+/// retries for ten minutes tells its client nothing.
+pub const GIVE_UP_AFTER: u32 = 3;
+
+/// How the upstream has answered lately: for `/readyz`, and for giving up early.
+#[derive(Debug, Default)]
+pub struct UpstreamHealth(Mutex<UpstreamState>);
+
+/// The upstream's recent record, as `/readyz` shows it (`checks.model`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct UpstreamState {
+    /// Requests in a row that could not reach it (0: the last one did).
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub last_failure_at: Option<String>,
+    /// When the current run of failures began.
+    pub failing_since: Option<String>,
+}
+
+impl UpstreamHealth {
+    /// Records a failure to reach the upstream; returns the failures in a row.
+    fn failed(&self, error: &str) -> u32 {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = crate::timestamp::format_ms(crate::timestamp::now_ms());
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        state.last_error = Some(crate::text::clip(error, 512).to_string());
+        state.failing_since.get_or_insert_with(|| now.clone());
+        state.last_failure_at = Some(now);
+        state.consecutive_failures
+    }
+
+    fn reached(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.consecutive_failures = 0;
+        state.failing_since = None;
+    }
+
+    pub fn state(&self) -> UpstreamState {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// An error and its causes on one line (reqwest's own message alone says little:
+/// "error sending request").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A run's registration: its token is valid until this is dropped.
@@ -249,6 +307,7 @@ impl ModelProxy {
             socket: socket.to_path_buf(),
             limits,
             pricing,
+            health: UpstreamHealth::default(),
         });
         let router = Router::new().fallback(forward).with_state(proxy.clone());
         tokio::spawn(async move {
@@ -261,6 +320,11 @@ impl ModelProxy {
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// The configured upstream and how it has answered lately.
+    pub fn upstream_state(&self) -> (String, UpstreamState) {
+        (self.upstream.base_url.clone(), self.health.state())
     }
 
     /// A fresh token for one run, drawing on its key's token allowance if any, and
@@ -406,11 +470,20 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         Err(e) => {
             unanswered.armed = false;
             meter.spend(-reserved);
-            tracing::warn!(error = %e, "the model upstream could not be reached");
+            let why = error_chain(&e);
+            let failures = proxy.health.failed(&why);
+            tracing::warn!(error = %why, upstream = %proxy.upstream.base_url, failures, "the model upstream could not be reached");
             metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "unreachable").increment(1);
-            return api_error(StatusCode::BAD_GATEWAY, "api_error", "the model API could not be reached");
+            let message = format!("the model API at {} could not be reached: {why}", proxy.upstream.base_url);
+            if failures >= GIVE_UP_AFTER {
+                // A 4xx the CLI does not retry: the run ends now, saying why.
+                let message = format!("{message} ({failures} requests in a row; not retrying)");
+                return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
+            }
+            return api_error(StatusCode::BAD_GATEWAY, "api_error", &message);
         }
     };
+    proxy.health.reached();
     unanswered.armed = false;
     metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => answer.status().as_str().to_string())
         .increment(1);
@@ -629,6 +702,21 @@ impl Drop for UsageTap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_in_a_row_are_counted_until_the_upstream_answers() {
+        let health = UpstreamHealth::default();
+        assert_eq!(health.state(), UpstreamState::default());
+        assert_eq!(health.failed("connection refused"), 1);
+        let since = health.state().failing_since;
+        assert_eq!(health.failed("connection refused"), 2);
+        let state = health.state();
+        assert_eq!((state.failing_since, state.last_error.as_deref()), (since, Some("connection refused")));
+        health.reached();
+        let state = health.state();
+        assert_eq!((state.consecutive_failures, state.failing_since), (0, None));
+        assert_eq!(state.last_error.as_deref(), Some("connection refused"), "the last error stays for /readyz");
+    }
 
     #[test]
     fn credentials_and_the_endpoint_are_recognised_by_name() {

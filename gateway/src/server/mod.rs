@@ -106,7 +106,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         supervisor,
         passthrough,
         runs_dir,
-        sandbox,
+        sandbox.clone(),
         desk.clone(),
     );
     let hub = Arc::new(Hub::default());
@@ -149,7 +149,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         hasher,
         limiter: Arc::new(RateLimiter::default()),
         queue: queue.clone(),
-        readiness: Arc::new(Readiness { claude_bin, claude_version, sandbox: sandbox_status }),
+        readiness: Arc::new(Readiness { claude_bin, claude_version, sandbox: sandbox_status, live: Some(sandbox) }),
         plugins: plugins.clone(),
         metrics: crate::telemetry::metrics::install(),
         artifacts: artifact_store,
