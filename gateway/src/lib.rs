@@ -2,8 +2,32 @@
 //!
 //! Clients submit coding tasks over HTTP; the gateway queues them durably, runs
 //! the `claude` CLI on each in a fresh workspace under a supervisor, records every
-//! event, and serves results, events and follow-up turns. See
-//! `shared/design/ARCHITECTURE.md` for how the modules fit together.
+//! event, and serves results, events and follow-up turns.
+//!
+//! # Layout
+//!
+//! - `server`: `ccgate serve` wires everything together; `server::http` accepts
+//!   connections within their limits.
+//! - `api`: routes, extractors, middleware (auth, rate limits, audit of refusals), one
+//!   mapping of errors to problem+json. Handlers call services.
+//! - `task`: what a task is, request validation, `TaskService` (create, follow up,
+//!   cancel, approvals), output schemas (`task::structured`).
+//! - `queue`: workers claiming tasks with a lease, a run's conclusion, artifact
+//!   collection, recovery, load shedding.
+//! - `runner`: one turn of the CLI: its command line, stdio, the stream-json parser,
+//!   the supervisor process, permission prompts answered on stdin.
+//! - `sandbox`: bubblewrap, Landlock, seccomp, cgroups, the model proxy (metering,
+//!   pricing, limits) and the egress proxy.
+//! - `approvals`: permission prompts decided by mode or waiting for a person.
+//! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
+//! - `workspace`: input files, listings and archives, trees walked from descriptors.
+//! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
+//!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests).
+//!
+//! A task's path: `api::tasks::create` → `TaskService::create` (validation, policy
+//! plugins, budgets, the store) → `queue` claims it → `runner` runs the CLI in the
+//! `sandbox`, its output becoming events in `store` → `queue` concludes the run
+//! (result, artifacts, webhooks) → clients read it through `api`.
 
 #![deny(unsafe_code)]
 

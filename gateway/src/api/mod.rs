@@ -1,4 +1,4 @@
-//! The HTTP API (`shared/design/API.md`): routes, extractors, middleware, and the
+//! The HTTP API (documented in `openapi.json`): routes, extractors, middleware, and the
 //! mapping of errors to problem+json. Handlers parse, call a service, and answer.
 
 mod approvals;

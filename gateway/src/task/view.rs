@@ -1,4 +1,4 @@
-//! The task as the API shows it (see `shared/design/API.md`, "Task").
+//! The task as the API shows it (`TaskView` in `openapi.json`).
 
 use serde::Serialize;
 use serde_json::{Value, json};
