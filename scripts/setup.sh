@@ -141,6 +141,7 @@ install_claude_code() {
 # against it too, so a change upstream shows as a failing test before a user meets it.
 install_newest_claude_code() {
     local prefix=$TOOLS_DIR/newest latest have=
+    command -v npm >/dev/null || install_system_packages npm
     latest=$(npm view "$CLAUDE_CODE_PACKAGE" version 2>/dev/null) || die "npm view $CLAUDE_CODE_PACKAGE failed"
     local package_json=$prefix/node_modules/$CLAUDE_CODE_PACKAGE/package.json
     [[ -f $package_json ]] && have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$package_json" | head -n1)
