@@ -50,6 +50,9 @@ pub struct Pricing {
     pub models: BTreeMap<String, Price>,
     /// A model the table does not name (never free).
     pub default: Price,
+    /// US dollars per 1,000 web searches the model runs (the API's `web_search`
+    /// server tool, which Claude Code's WebSearch uses), billed on top of tokens.
+    pub web_search_per_1000: f64,
 }
 
 impl Default for Pricing {
@@ -69,7 +72,11 @@ impl Default for Pricing {
             ("claude-haiku-4-5", Price::new(1.0, 5.0, 1.25, 0.1)),
             ("claude-3-5-haiku", Price::new(0.8, 4.0, 1.0, 0.08)),
         ];
-        Self { models: models.into_iter().map(|(name, price)| (name.to_string(), price)).collect(), default: opus_4 }
+        Self {
+            models: models.into_iter().map(|(name, price)| (name.to_string(), price)).collect(),
+            default: opus_4,
+            web_search_per_1000: 10.0,
+        }
     }
 }
 
@@ -85,6 +92,9 @@ impl Pricing {
 
     /// Why this table cannot be used, if it cannot.
     pub fn problem(&self) -> Option<String> {
+        if !(self.web_search_per_1000.is_finite() && (0.0..=1e6).contains(&self.web_search_per_1000)) {
+            return Some("web_search_per_1000 must be a number from 0 to 1000000".into());
+        }
         if let Some(why) = self.default.problem() {
             return Some(format!("default: {why}"));
         }

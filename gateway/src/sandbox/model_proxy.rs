@@ -500,7 +500,8 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let mut tap = UsageTap::new(meter, reserved, streamed && !counting, !streamed && !counting);
     let answered = answer.status().is_success();
-    tap.bill = Some(Bill { price, max_tokens: if answered { max_tokens } else { 0 }, _permit: permit });
+    let per_search = proxy.pricing.web_search_per_1000 / 1000.0;
+    tap.bill = Some(Bill { price, per_search, max_tokens: if answered { max_tokens } else { 0 }, _permit: permit });
     let stream = answer.bytes_stream().map(move |chunk| {
         if let Ok(bytes) = &chunk {
             tap.feed(bytes);
@@ -556,6 +557,8 @@ struct UsageTap {
     line: Vec<u8>,
     /// The answer's final usage was seen.
     finished: bool,
+    /// Web searches the model ran for it (billed per search).
+    searches: u64,
 }
 
 /// What a request is charged at, and the run's slot it holds while it lasts.
@@ -594,6 +597,8 @@ impl Drop for Unanswered {
 
 struct Bill {
     price: Price,
+    /// US dollars per web search.
+    per_search: f64,
     /// Charged as output when an answer is cut off before its final usage (0 for
     /// an error answer, which used nothing).
     max_tokens: u64,
@@ -614,6 +619,7 @@ impl UsageTap {
             body: json.then(Vec::new),
             line: Vec::new(),
             finished: false,
+            searches: 0,
         }
     }
 
@@ -663,6 +669,8 @@ impl UsageTap {
     }
 
     fn count_output(&mut self, usage: &serde_json::Value) {
+        // Counted so far in the answer: the last figure is the whole.
+        self.searches = self.searches.max(field(&usage["server_tool_use"], "web_search_requests"));
         let output = field(usage, "output_tokens");
         self.usage.output_tokens += output;
         metrics::counter!("ccgate_model_proxy_tokens_total", "kind" => "output").increment(output);
@@ -693,7 +701,7 @@ impl Drop for UsageTap {
         // whole max_tokens of output (a run cannot make its answers free by hanging up).
         let cost_usd = self.bill.as_ref().map_or(0.0, |bill| {
             let output = if self.finished { usage.output_tokens } else { usage.output_tokens.max(bill.max_tokens) };
-            bill.price.cost(&Usage { output_tokens: output, ..usage.clone() })
+            bill.price.cost(&Usage { output_tokens: output, ..usage.clone() }) + self.searches as f64 * bill.per_search
         });
         self.meter.add(usage, cost_usd);
     }
@@ -768,7 +776,7 @@ mod tests {
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let tap = |permit| {
             let mut tap = UsageTap::new(meter.clone(), 0, true, false);
-            tap.bill = Some(Bill { price, max_tokens: 1000, _permit: permit });
+            tap.bill = Some(Bill { price, per_search: 0.01, max_tokens: 1000, _permit: permit });
             tap.feed(&Bytes::from_static(
                 b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":1000,\"cache_read_input_tokens\":1000}}}\n",
             ));
@@ -785,6 +793,16 @@ mod tests {
         drop(tap(meter.in_flight.clone().try_acquire_owned().expect("the slot is free again")));
         let cut_off = meter.metered().cost_usd - metered.cost_usd;
         assert!((cut_off - (0.003 + 0.0003 + 0.015)).abs() < 1e-12, "{cut_off}");
+        // Web searches the model ran are billed per search, on top of the tokens.
+        let before = meter.metered().cost_usd;
+        let mut searched = tap(meter.in_flight.clone().try_acquire_owned().expect("free again"));
+        searched.feed(&Bytes::from_static(
+            br#"data: {"type":"message_delta","usage":{"output_tokens":100,"server_tool_use":{"web_search_requests":3}}}
+"#,
+        ));
+        drop(searched);
+        let searches = meter.metered().cost_usd - before - (0.003 + 0.0003 + 0.0015);
+        assert!((searches - 0.03).abs() < 1e-12, "{searches}");
     }
 
     #[tokio::test]
