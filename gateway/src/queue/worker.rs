@@ -297,7 +297,15 @@ impl Queue {
         if let Outcome::Retry { reason, not_before, fallback } = outcome {
             // Past `system/init` the session holds the prompt: the retry continues it
             // (and once a retry continued, every later one does).
-            let continue_turn = task.continue_turn || (report.state.saw_init && report.state.session_id.is_some());
+            // A session the CLI cannot find (the run that began it died before the
+            // CLI wrote it, as 2.1.332 does while a permission prompt waits) cannot
+            // be continued: the retry starts the turn afresh.
+            let session_lost = crate::runner::session_not_found(&report);
+            if session_lost && let Err(e) = self.store.forget_session(&task.id, fence).await {
+                tracing::warn!(task_id = %task.id, error = %e, "could not forget a lost session");
+            }
+            let continue_turn =
+                !session_lost && (task.continue_turn || (report.state.saw_init && report.state.session_id.is_some()));
             let cost = partial_cost(task, &report);
             if self.retry_later(task, fence, &reason, not_before, continue_turn, cost).await {
                 return;

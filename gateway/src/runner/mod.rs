@@ -13,7 +13,7 @@ mod stream;
 pub mod supervisor;
 
 pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
-pub use outcome::{Outcome, charge, decide, partial_result};
+pub use outcome::{Outcome, charge, decide, partial_result, session_not_found};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
 pub use stream::{RunState, add_usage};
 

@@ -217,6 +217,13 @@ fn finished_with_result(report: &RunReport, event: &Map<String, Value>) -> Outco
     }
 }
 
+/// Whether the run ended before it started because the CLI could not find the
+/// session it was told to resume.
+pub fn session_not_found(report: &RunReport) -> bool {
+    !report.state.saw_init
+        && report.stderr_tail.iter().any(|line| line.contains("No conversation found with session ID"))
+}
+
 /// What a run produced so far, as a partial result.
 pub fn partial_result(report: &RunReport) -> TaskResult {
     TaskResult {
@@ -349,5 +356,17 @@ mod tests {
         assert_eq!(decide(&report, 5), Outcome::Requeue);
         report.stop = Some(Stop::LeaseLost);
         assert_eq!(decide(&report, 5), Outcome::Abandon);
+    }
+
+    #[test]
+    fn a_session_the_cli_cannot_find_is_told_apart() {
+        let mut report = RunReport {
+            stderr_tail: vec!["No conversation found with session ID: 44daa41f".into()],
+            ..RunReport::default()
+        };
+        assert!(session_not_found(&report));
+        report.state.saw_init = true;
+        assert!(!session_not_found(&report), "a run that started found its session");
+        assert!(!session_not_found(&RunReport::default()));
     }
 }

@@ -533,6 +533,15 @@ impl Store {
         Ok(fence.apply(update).exec(&self.writer).await.during("recording the session")?.rows_affected == 1)
     }
 
+    /// Forgets the task's session: the CLI could not resume it, so the next run
+    /// starts the turn afresh. `false` when the run no longer holds the task.
+    pub async fn forget_session(&self, id: &str, fence: &Fence) -> Result<bool> {
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::SessionId, Expr::value(Option::<String>::None))
+            .filter(task::Column::Id.eq(id));
+        Ok(fence.apply(update).exec(&self.writer).await.during("forgetting the session")?.rows_affected == 1)
+    }
+
     /// Writes the outcome of a run. `false` when the run no longer holds the task.
     pub async fn finish_run(&self, id: &str, fence: &Fence, turn: i32, finish: FinishRun) -> Result<bool> {
         let now = crate::timestamp::now_ms();
