@@ -60,23 +60,7 @@ impl TurnQuota {
 
 /// Bytes of the event as stored: its type and its JSON data.
 fn size_of(event: &EventRecord) -> u64 {
-    let mut counter = Counter(0);
-    // Writing to the counter cannot fail; a value that cannot be serialised is not stored either.
-    let _ = serde_json::to_writer(&mut counter, &event.data);
-    (event.event_type.len() + counter.0) as u64
-}
-
-struct Counter(usize);
-
-impl std::io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    (event.event_type.len() + crate::text::json_size(&event.data)) as u64
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use super::stdio::{GatewayStdio, socket_stdio};
 use super::stream::{RunState, log_event, truncate};
 use crate::approvals::desk::Desk;
 use crate::approvals::{
-    ApprovalOptions, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response, events,
+    ApprovalMode, ApprovalOptions, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response, events,
     requested_event, resolved_event, verdict,
 };
 use crate::config::ClaudeConfig;
@@ -151,9 +151,13 @@ impl Runner {
         let started = Instant::now();
         let mut report = RunReport::default();
         let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
-        // Prompts other runs left pending died with their gateway: nothing waits on
-        // them any more (this run asks again).
-        self.desk.expire_others(request.task_id, &run_id).await;
+        // Only `ask` tasks have prompts waiting for a person: the others skip the desk.
+        let asks = request.input.options.approvals.mode == ApprovalMode::Ask;
+        if asks {
+            // Prompts other runs left pending died with their gateway: nothing waits
+            // on them any more (this run asks again).
+            self.desk.expire_others(request.task_id, &run_id).await;
+        }
         let (mut child, launch, GatewayStdio { stdin, stdout, stderr }) = match self.spawn(&request, &run_id) {
             Ok(spawned) => spawned,
             Err(e) => {
@@ -319,7 +323,9 @@ impl Runner {
         }
         drop(stdin_lines);
         // Prompts still waiting for a person end with the run.
-        self.desk.expire(request.task_id, &run_id).await;
+        if asks {
+            self.desk.expire(request.task_id, &run_id).await;
+        }
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
         for task in [&mut stderr_task, &mut stdout_task] {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {

@@ -251,14 +251,8 @@ fn flatten_output(content: Option<&Value>) -> String {
 
 /// At most `max` bytes of `text`, cut on a character boundary.
 pub fn truncate(text: &str, max: usize) -> (&str, bool) {
-    if text.len() <= max {
-        return (text, false);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (&text[..end], true)
+    let kept = crate::text::clip(text, max);
+    (kept, kept.len() < text.len())
 }
 
 pub fn log_event(stream: &str, line: &str) -> EventRecord {

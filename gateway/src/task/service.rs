@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::request::FieldError;
 use super::structured::{CheckError, SchemaChecker};
-use super::{ErrorKind, NewTask, TaskError, TaskView};
+use super::{ErrorKind, NewTask, TaskError, TaskStatus, TaskView};
 use crate::approvals::desk::{ApprovalView, ClientDecision, DecideError, Desk};
 use crate::auth::Principal;
 use crate::config::TaskLimits;
@@ -382,7 +382,13 @@ impl TaskService {
     pub async fn view_of(&self, task: &task::Model) -> Result<TaskView, TaskServiceError> {
         let turns = self.store.turns(&task.id).await?;
         let artifacts = self.store.artifacts(&task.id).await?;
-        let pending = self.store.approvals_of(&task.id, true).await?;
+        // Prompts wait only while their run runs (they expire with it): lists of
+        // finished and queued tasks need no query for them.
+        let pending = if task.status == TaskStatus::Running.as_str() {
+            self.store.approvals_of(&task.id, true).await?
+        } else {
+            Vec::new()
+        };
         Ok(TaskView::new(task, &turns, artifacts, pending.iter().map(ApprovalView::from).collect()))
     }
 
