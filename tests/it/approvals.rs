@@ -107,7 +107,10 @@ async fn in_ask_mode_a_tool_call_waits_for_a_client_who_allows_changes_or_denies
     let body = json!({"prompt": scripted(steps), "options": {"approvals": {"mode": "ask", "timeout_seconds": 120}}});
     let task = gateway.submit(&key, body).await;
     let id = task["id"].as_str().unwrap();
-    assert_eq!(task["options"]["approvals"], json!({"mode": "ask", "timeout_seconds": 120}));
+    assert_eq!(
+        task["options"]["approvals"],
+        json!({"mode": "ask", "timeout_seconds": 120, "auto_allow": [], "auto_deny": []})
+    );
 
     // First call: it waits; the file does not exist until a client allows it.
     let first = pending(&gateway, &key, id).await;
@@ -245,4 +248,58 @@ async fn a_prompt_waiting_when_the_gateway_dies_expires_and_the_recovered_run_as
     let task = gateway.wait_done(&key, &id).await;
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(task["pending_approvals"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tasks_own_rules_answer_prompts_before_anyone_is_asked() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    // In ask mode, with rules: the plain `touch` runs without a person, the line with
+    // curl in it is denied by the rule, and the compound touch still waits.
+    let steps = vec![
+        bash("touch ruled.txt; true"),
+        bash("touch plain.txt"),
+        bash("cd . && curl -s http://127.0.0.1:9/ > fetched.txt"),
+        say("done"),
+    ];
+    let approvals = json!({"mode": "ask", "timeout_seconds": 120, "auto_allow": ["Bash(touch:*)"],
+                           "auto_deny": ["Bash(curl:*)"]});
+    let body = json!({"prompt": scripted(steps), "options": {"approvals": approvals}});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap();
+    assert_eq!(task["options"]["approvals"]["auto_deny"], json!(["Bash(curl:*)"]));
+    let waiting = pending(&gateway, &key, id).await;
+    assert_eq!(waiting["input"]["command"], "touch ruled.txt; true", "a compound line is not ruled");
+    assert_eq!(decide(&gateway, &key, id, waiting["id"].as_str().unwrap(), json!({"decision": "allow"})).await.0, 200);
+    let task = gateway.wait_done(&key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let (approvals, results) = prompts_of(&gateway, &key, id).await;
+    let resolved: Vec<(&str, &str)> = approvals
+        .iter()
+        .filter(|a| a["decision"].is_string())
+        .map(|a| (a["decision"].as_str().unwrap(), a["decided_by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(resolved, [("allow", "client"), ("allow", "rule"), ("deny", "rule")], "{approvals:?}");
+    assert!(resolved.iter().all(|r| *r != ("allow", "mode")), "{approvals:?}");
+    let denied = results.last().unwrap();
+    assert_eq!(denied["is_error"], true, "{results:?}");
+    assert!(denied["output"].as_str().unwrap().contains("auto_deny: Bash(curl:*)"), "{denied}");
+    let workspace = gateway.data.path().join(format!("tasks/{id}/workspace"));
+    assert!(workspace.join("ruled.txt").exists() && workspace.join("plain.txt").exists());
+    assert!(!workspace.join("fetched.txt").exists());
+
+    // Bad rules are named one by one; a rule may not hand the task a tool.
+    let bad = json!({"prompt": "p", "options": {"allowed_tools": ["Read", "Bash(git:*)"], "approvals": {
+        "auto_allow": ["Bash(make:*)", "WebFetch", "Read(src/**"], "auto_deny": ["Task(x)"]}}});
+    let (status, problem) = gateway.post("/v1/tasks", &key, &bad).await;
+    assert_eq!(status, 422, "{problem}");
+    let pointers: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    assert_eq!(
+        pointers,
+        ["/options/approvals/auto_allow/2", "/options/approvals/auto_deny/0", "/options/approvals/auto_allow/1"],
+        "{problem}"
+    );
+    assert!(problem["errors"][2]["message"].as_str().unwrap().contains("WebFetch, which the task does not allow"));
 }

@@ -375,3 +375,41 @@ async fn a_keys_default_webhook_and_budgets_can_be_changed_and_cleared() {
         .unwrap();
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_waiting_for_a_person_is_announced_and_can_be_decided_from_the_webhook() {
+    let model = Model::start().await;
+    let receiver = Receiver::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let gateway = gateway_for_webhooks(&model, &config).await;
+    let created = gateway.create_key_json(&["--name", "dev"]);
+    let key = created["secret"].as_str().unwrap();
+    let body = json!({
+        "prompt": scripted(vec![bash("touch approved.txt"), say("done")]),
+        "options": {"approvals": {"mode": "ask", "timeout_seconds": 120}},
+        "webhook": {"url": format!("{}/ok/approvals", receiver.url),
+                    "events": ["task.approval_requested", "task.completed"]},
+    });
+    let task = gateway.submit(key, body).await;
+    let id = task["id"].as_str().unwrap();
+    // Nothing but the webhook says a prompt waits: the receiver decides from its payload.
+    let announced = receiver.wait_for("/ok/approvals", 1, Duration::from_secs(60)).await;
+    assert_eq!(announced.len(), 1, "no approval webhook came");
+    verify_independently(created["webhook_secret"].as_str().unwrap(), &announced[0]);
+    let payload: Value = serde_json::from_str(&announced[0].body).unwrap();
+    assert_eq!(payload["type"], "task.approval_requested", "{payload}");
+    assert_eq!(payload["data"]["id"], id);
+    let approval = &payload["data"]["approval"];
+    assert_eq!((approval["tool"].as_str(), approval["state"].as_str()), (Some("Bash"), Some("pending")), "{payload}");
+    assert_eq!(approval["input"]["command"], "touch approved.txt");
+    assert_eq!(payload["data"]["pending_approvals"][0]["id"], approval["id"]);
+    let decision = format!("/v1/tasks/{id}/approvals/{}", approval["id"].as_str().unwrap());
+    assert_eq!(gateway.post(&decision, key, &json!({"decision": "allow"})).await.0, 200);
+    let task = gateway.wait_done(key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let all = receiver.wait_for("/ok/approvals", 2, Duration::from_secs(30)).await;
+    let types: Vec<String> =
+        all.iter().map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["type"].as_str().unwrap().into()).collect();
+    assert_eq!(types, ["task.approval_requested", "task.completed"]);
+    assert!(gateway.data.path().join(format!("tasks/{id}/workspace/approved.txt")).exists());
+}

@@ -348,7 +348,8 @@ struct WebhookRequest {
     #[schema(example = "https://hooks.example.com/ccgate")]
     url: String,
     /// Any of `task.started`, `task.completed`, `task.failed`, `task.cancelled`
-    /// (default: the last three).
+    /// (default: these three), and `task.approval_requested` (a permission prompt
+    /// waits for a client; the payload's `data.approval` is the prompt).
     events: Option<Vec<String>>,
 }
 
@@ -377,10 +378,12 @@ pub struct TaskOptionsRequest {
     /// Load the workspace's `CLAUDE.md`, project settings and hooks, and `.mcp.json`
     /// (default false: uploaded files configure and run nothing).
     project_context: Option<bool>,
-    /// How the CLI's permission prompts are answered: `auto` (default) allows a tool
-    /// the task allows by name; `ask` waits for a client's decision for up to
+    /// How the CLI's permission prompts are answered: `auto_deny` rules first, then
+    /// `auto_allow` rules, then the mode — `auto` (default) allows a tool the task
+    /// allows by name; `ask` waits for a client's decision for up to
     /// `timeout_seconds` (default `tasks.default_approval_timeout_seconds`).
-    #[schema(example = json!({"mode": "ask", "timeout_seconds": 300}))]
+    #[schema(example = json!({"mode": "ask", "timeout_seconds": 300, "auto_allow": ["Read", "Bash(git status:*)"],
+                              "auto_deny": ["Bash(curl:*)"]}))]
     approvals: Option<ApprovalsRequest>,
 }
 
@@ -393,6 +396,17 @@ pub struct ApprovalsRequest {
     /// At most `tasks.max_approval_timeout_seconds`.
     #[schema(minimum = 1)]
     timeout_seconds: Option<u64>,
+    /// Rules in Claude Code's syntax whose prompts are allowed without asking:
+    /// `Tool`, `Bash(prefix:*)` or `Bash(command with *)` (one plain command only, never
+    /// a compound line), `Edit(src/**)` and the other file tools (globs from the
+    /// workspace; `~/` the home, `//` the root), `WebFetch(domain:HOST)`. Each must name
+    /// a tool of `allowed_tools`.
+    #[schema(max_items = 128, example = json!(["Read", "Bash(git status:*)", "Edit(src/**)"]))]
+    auto_allow: Option<Vec<String>>,
+    /// Rules whose prompts are denied, before `auto_allow`; a Bash rule matches when
+    /// any command of a compound line does.
+    #[schema(max_items = 128, example = json!(["Bash(curl:*)", "Edit(.github/**)"]))]
+    auto_deny: Option<Vec<String>>,
 }
 
 /// A file placed in the workspace before the first turn: `content` (UTF-8) or

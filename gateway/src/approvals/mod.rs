@@ -21,6 +21,7 @@
 //! mode a pending approval of its own task.
 
 pub mod desk;
+pub mod rules;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -73,6 +74,8 @@ pub enum Decision {
 pub enum DecidedBy {
     /// The task's approval mode (`auto`, or a tool `ask` does not ask about).
     Mode,
+    /// One of the task's `auto_allow` / `auto_deny` rules.
+    Rule,
     /// A client over the API.
     Client,
     /// Nobody decided in time.
@@ -91,72 +94,123 @@ pub enum ApprovalMode {
 }
 
 /// `options.approvals`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ApprovalOptions {
     #[serde(default)]
     pub mode: ApprovalMode,
     /// How long an `ask` prompt waits before it is denied.
     pub timeout_seconds: u64,
+    /// Prompts these rules match are allowed without asking (CLI rule syntax:
+    /// `Bash(git status:*)`, `Edit(src/**)`). A Bash rule matches one plain command
+    /// only, never a compound line.
+    pub auto_allow: Vec<String>,
+    /// Prompts these rules match are denied, before `auto_allow` is looked at. A Bash
+    /// rule matches when any command of a compound line does.
+    pub auto_deny: Vec<String>,
 }
 
 impl Default for ApprovalOptions {
     fn default() -> Self {
-        Self { mode: ApprovalMode::Auto, timeout_seconds: 600 }
+        Self { mode: ApprovalMode::Auto, timeout_seconds: 600, auto_allow: Vec::new(), auto_deny: Vec::new() }
     }
 }
 
-/// The task's tool rules, as the CLI was given them.
+/// The task's tool rules, as the CLI was given them, and its own answers.
 #[derive(Debug, Clone, Default)]
 pub struct TaskTools {
     pub allowed: Vec<String>,
     pub disallowed: Vec<String>,
+    /// `options.approvals.auto_allow` and `auto_deny`, parsed.
+    pub auto_allow: Vec<rules::Rule>,
+    pub auto_deny: Vec<rules::Rule>,
+    /// Where the run sees its workspace and home, for path rules.
+    pub place: rules::Place,
+}
+
+impl TaskTools {
+    /// The tools of a task's options, for a run that sees its files at `place`.
+    /// Rules were checked when the task was submitted; one that no longer parses
+    /// (stored before a change of syntax) matches nothing.
+    pub fn of(options: &crate::task::TaskOptions, place: rules::Place) -> Self {
+        let parse = |texts: &[String]| texts.iter().filter_map(|t| rules::Rule::parse(t).ok()).collect();
+        Self {
+            allowed: options.allowed_tools.clone(),
+            disallowed: options.disallowed_tools.clone(),
+            auto_allow: parse(&options.approvals.auto_allow),
+            auto_deny: parse(&options.approvals.auto_deny),
+            place,
+        }
+    }
 }
 
 /// What to do with a prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Decided(Decision),
+    Decided(Decision, DecidedBy),
     /// Wait for a client (mode `ask`).
     Ask,
 }
 
-/// The verdict on `prompt` for a task with `tools` answering in `mode`.
+/// The verdict on `prompt` for a task with `tools` answering in `mode`: its
+/// `auto_deny` rules; what no rule can allow (`disallowed_tools`, Claude's own
+/// configuration); its `auto_allow` rules (which may allow calls outside a partial
+/// `allowed_tools` rule: submission checks they name an allowed tool); then the mode.
 pub fn verdict(prompt: &PermissionPrompt, tools: &TaskTools, mode: ApprovalMode) -> Verdict {
-    match (decide(prompt, &tools.allowed, &tools.disallowed), mode) {
+    use rules::{Side, first_match};
+    if let Some(rule) = first_match(&tools.auto_deny, &prompt.tool, &prompt.input, Side::Deny, &tools.place) {
+        let message = format!("the task denies this call (options.approvals.auto_deny: {})", rule.text());
+        return Verdict::Decided(Decision::Deny { message }, DecidedBy::Rule);
+    }
+    if let Some(refused) = refusal(prompt, &tools.disallowed) {
+        return Verdict::Decided(refused, DecidedBy::Mode);
+    }
+    if first_match(&tools.auto_allow, &prompt.tool, &prompt.input, Side::Allow, &tools.place).is_some() {
+        return Verdict::Decided(Decision::Allow, DecidedBy::Rule);
+    }
+    match (by_name(prompt, &tools.allowed), mode) {
         (Decision::Allow, ApprovalMode::Ask) => Verdict::Ask,
-        (decision, _) => Verdict::Decided(decision),
+        (decision, _) => Verdict::Decided(decision, DecidedBy::Mode),
     }
 }
 
 /// The `auto` decision for `prompt`, given the task's `allowed_tools` (rule strings
 /// in the CLI's syntax: `Bash`, `Bash(git status:*)`, `Edit(src/**)`).
 pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String], disallowed_tools: &[String]) -> Decision {
+    refusal(prompt, disallowed_tools).unwrap_or_else(|| by_name(prompt, allowed_tools))
+}
+
+/// What no rule of the task's own can allow: a tool its `disallowed_tools` name,
+/// and changes to Claude Code's configuration.
+fn refusal(prompt: &PermissionPrompt, disallowed_tools: &[String]) -> Option<Decision> {
     let tool = prompt.tool.as_str();
-    let name_of = |rule: &str| rule.split_once('(').map_or(rule, |(name, _)| name).trim().to_string();
     // The CLI asks about calls it cannot read (`echo $(rm -rf x)`), which may be
     // ones a disallowed rule (`Bash(rm:*)`) means: a tool with any such rule is denied.
     let disallowed: Vec<&str> =
-        disallowed_tools.iter().filter(|rule| name_of(rule) == tool).map(String::as_str).collect();
+        disallowed_tools.iter().filter(|rule| tool_of(rule) == tool).map(String::as_str).collect();
     if !disallowed.is_empty() {
-        return Decision::Deny {
+        return Some(Decision::Deny {
             message: format!(
                 "the task disallows {} (options.disallowed_tools), and this call may be one of them",
                 disallowed.join(", ")
             ),
-        };
+        });
     }
-    if touches_claude_configuration(prompt) {
-        return Decision::Deny {
-            message: "changing Claude Code's own configuration (.claude/, .claude.json, .mcp.json) is not allowed \
-                      without approval: it could widen what this task's tools may do"
-                .into(),
-        };
-    }
+    touches_claude_configuration(prompt).then(|| Decision::Deny {
+        message: "changing Claude Code's own configuration (.claude/, .claude.json, .mcp.json) is not allowed \
+                  without approval: it could widen what this task's tools may do"
+            .into(),
+    })
+}
+
+/// Allowed when the task allows the tool by name; denied, saying why, when it
+/// allows it only in part (the CLI found the call outside that part) or not at all.
+fn by_name(prompt: &PermissionPrompt, allowed_tools: &[String]) -> Decision {
+    let tool = prompt.tool.as_str();
     if allowed_tools.iter().any(|rule| rule.trim() == tool) {
         return Decision::Allow;
     }
-    let partial: Vec<&str> = allowed_tools.iter().filter(|rule| name_of(rule) == tool).map(String::as_str).collect();
+    let partial: Vec<&str> = allowed_tools.iter().filter(|rule| tool_of(rule) == tool).map(String::as_str).collect();
     let message = if partial.is_empty() {
         format!("the task does not allow the {tool} tool (options.allowed_tools)")
     } else {
@@ -166,6 +220,11 @@ pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String], disallowed_to
         )
     };
     Decision::Deny { message }
+}
+
+/// The tool a rule string names: `Bash` of `Bash(git status:*)`.
+pub fn tool_of(rule: &str) -> &str {
+    rule.split_once('(').map_or(rule, |(name, _)| name).trim()
 }
 
 /// Whether the call names Claude Code's configuration — settings, hooks, commands,
@@ -270,14 +329,50 @@ mod tests {
         assert_eq!(decide(&bash, &tools(&["Bash"]), &tools(&["WebFetch"])), Decision::Allow);
     }
 
+    fn task_tools(allowed: &[&str], auto_allow: &[&str], auto_deny: &[&str]) -> TaskTools {
+        let parse = |texts: &[&str]| texts.iter().map(|t| rules::Rule::parse(t).unwrap()).collect();
+        TaskTools {
+            allowed: tools(allowed),
+            disallowed: Vec::new(),
+            auto_allow: parse(auto_allow),
+            auto_deny: parse(auto_deny),
+            place: rules::Place { workspace: "/workspace".into(), home: "/home/agent".into() },
+        }
+    }
+
     #[test]
     fn ask_mode_asks_only_what_auto_would_allow() {
         let bash = asked("Bash", json!({"command": "ls"}));
-        let all = TaskTools { allowed: tools(&["Bash"]), disallowed: Vec::new() };
-        assert_eq!(verdict(&bash, &all, ApprovalMode::Auto), Verdict::Decided(Decision::Allow));
+        let all = task_tools(&["Bash"], &[], &[]);
+        assert_eq!(verdict(&bash, &all, ApprovalMode::Auto), Verdict::Decided(Decision::Allow, DecidedBy::Mode));
         assert_eq!(verdict(&bash, &all, ApprovalMode::Ask), Verdict::Ask);
-        let read_only = TaskTools { allowed: tools(&["Read"]), disallowed: Vec::new() };
-        assert!(matches!(verdict(&bash, &read_only, ApprovalMode::Ask), Verdict::Decided(Decision::Deny { .. })));
+        let read_only = task_tools(&["Read"], &[], &[]);
+        assert!(matches!(verdict(&bash, &read_only, ApprovalMode::Ask), Verdict::Decided(Decision::Deny { .. }, _)));
+    }
+
+    #[test]
+    fn the_tasks_rules_answer_before_its_mode() {
+        let status = asked("Bash", json!({"command": "git status"}));
+        let compound = asked("Bash", json!({"command": "git status && curl -s https://x"}));
+        let rules = task_tools(&["Bash"], &["Bash(git status:*)"], &["Bash(curl:*)"]);
+        assert_eq!(verdict(&status, &rules, ApprovalMode::Ask), Verdict::Decided(Decision::Allow, DecidedBy::Rule));
+        let Verdict::Decided(Decision::Deny { message }, DecidedBy::Rule) =
+            verdict(&compound, &rules, ApprovalMode::Ask)
+        else {
+            panic!("auto_deny first")
+        };
+        assert!(message.contains("auto_deny: Bash(curl:*)"), "{message}");
+        // An allow rule reaches past a partial allowed_tools rule ...
+        let partial = task_tools(&["Bash(git:*)"], &["Bash(make:*)"], &[]);
+        let make = asked("Bash", json!({"command": "make test"}));
+        assert_eq!(verdict(&make, &partial, ApprovalMode::Auto), Verdict::Decided(Decision::Allow, DecidedBy::Rule));
+        // ... but not past disallowed_tools or Claude's own configuration.
+        let mut disallowing = task_tools(&["Bash"], &["Bash(make:*)"], &[]);
+        disallowing.disallowed = tools(&["Bash(rm:*)"]);
+        assert!(matches!(verdict(&make, &disallowing, ApprovalMode::Auto), Verdict::Decided(Decision::Deny { .. }, _)));
+        let settings = asked("Write", json!({"file_path": "/workspace/.claude/settings.json"}));
+        let writing = task_tools(&["Write"], &["Write"], &[]);
+        assert!(matches!(verdict(&settings, &writing, ApprovalMode::Auto), Verdict::Decided(Decision::Deny { .. }, _)));
     }
 
     #[test]

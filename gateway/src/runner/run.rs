@@ -199,11 +199,8 @@ impl Runner {
             run_id: run_id.clone(),
             turn: request.turn,
             waiting: Arc::default(),
-            tools: TaskTools {
-                allowed: request.input.options.allowed_tools.clone(),
-                disallowed: request.input.options.disallowed_tools.clone(),
-            },
-            approvals: request.input.options.approvals,
+            tools: TaskTools::of(request.input.options, launch.seen.clone()),
+            approvals: request.input.options.approvals.clone(),
             desk: self.desk.clone(),
         };
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
@@ -548,7 +545,7 @@ fn answer_prompt(
 ) -> Vec<EventRecord> {
     let waiting = context.waiting.load(Ordering::Relaxed);
     let decided = match verdict(prompt, &context.tools, context.approvals.mode) {
-        Verdict::Decided(decision) => Some((decision, DecidedBy::Mode)),
+        Verdict::Decided(decision, by) => Some((decision, by)),
         Verdict::Ask if waiting >= MAX_WAITING_PROMPTS => {
             let message = format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting");
             Some((Decision::Deny { message }, DecidedBy::Mode))

@@ -171,6 +171,17 @@ pub struct Launch {
     /// The run's egress-proxy credentials (`allowlist` runs): valid while this lives.
     pub egress_token: Option<egress::EgressToken>,
     pub cgroup: Option<RunCgroup>,
+    /// Where the run sees its workspace and home (inside a bubblewrap namespace,
+    /// not their paths on the host).
+    pub seen: crate::approvals::rules::Place,
+}
+
+/// The run's workspace and home where they are on the host.
+fn host_place(run: &RunSpec<'_>) -> crate::approvals::rules::Place {
+    crate::approvals::rules::Place {
+        workspace: run.workspace.display().to_string(),
+        home: run.home.display().to_string(),
+    }
 }
 
 impl Sandbox {
@@ -294,7 +305,16 @@ impl Sandbox {
             args.extend(["--settings".into(), seen.into()]);
         }
         if self.confinement == Confinement::None {
-            return Ok(Launch { program, args, env: run.env.to_vec(), token: None, egress_token: None, cgroup: None });
+            let seen = host_place(run);
+            return Ok(Launch {
+                program,
+                args,
+                env: run.env.to_vec(),
+                token: None,
+                egress_token: None,
+                cgroup: None,
+                seen,
+            });
         }
         let token = self.model.as_ref().map(|m| m.register(run.tokens, run.model));
         let mut env: Vec<(String, String)> =
@@ -387,7 +407,12 @@ impl Sandbox {
             args = Vec::new();
         }
         args.append(&mut helper_args);
-        Ok(Launch { program, args, env, token, egress_token, cgroup })
+        let seen = if bwrapped {
+            crate::approvals::rules::Place { workspace: inside::WORKSPACE.into(), home: inside::HOME.into() }
+        } else {
+            host_place(run)
+        };
+        Ok(Launch { program, args, env, token, egress_token, cgroup, seen })
     }
 
     /// Landlock's read and write sets on the host (no namespaces to hide the rest).

@@ -3,9 +3,12 @@
 //! when their run ends.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
 
 use super::entities::approval::{self, ApprovalState};
+use super::entities::task;
 use super::{Context, Result, Store};
 
 /// A prompt to record.
@@ -43,7 +46,8 @@ const MAX_LISTED: u64 = 1000;
 
 impl Store {
     pub async fn insert_approval(&self, new: NewApproval) -> Result<approval::Model> {
-        approval::ActiveModel {
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let row = approval::ActiveModel {
             id: Set(new.id),
             task_id: Set(new.task_id),
             run_id: Set(new.run_id),
@@ -60,9 +64,15 @@ impl Store {
             expires_at: Set(new.expires_at),
             decided_at: Set(None),
         }
-        .insert(&self.writer)
+        .insert(&txn)
         .await
-        .during("recording a permission prompt")
+        .during("recording a permission prompt")?;
+        // The webhook goes out with the prompt, or neither is written.
+        if let Some(task) = task::Entity::find_by_id(&row.task_id).one(&txn).await.during("reading a task")? {
+            super::outbox::enqueue_approval(&txn, &task, &row, row.requested_at).await?;
+        }
+        txn.commit().await.during("recording a permission prompt")?;
+        Ok(row)
     }
 
     /// Decides a pending prompt of `task_id`; `None` when it is not pending (any more).

@@ -8,11 +8,12 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::entities::{api_key, task, webhook_attempt, webhook_delivery};
+use super::entities::{api_key, approval, task, webhook_attempt, webhook_delivery};
 use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
+use crate::approvals::desk::ApprovalView;
 use crate::task::TaskView;
-use crate::webhooks::{DEFAULT_EVENTS, TaskWebhook, event_for_status};
+use crate::webhooks::{APPROVAL_REQUESTED, DEFAULT_EVENTS, TaskWebhook, event_for_status};
 
 /// Writes a delivery for the task's new `status` if its webhook, or its key's
 /// default webhook, wants that event. The payload is the task as it is now.
@@ -29,6 +30,31 @@ pub(super) async fn enqueue(conn: &impl ConnectionTrait, task_id: &str, status: 
 /// [`enqueue`] for a task row the caller has just read in the same transaction.
 pub(super) async fn enqueue_for(conn: &impl ConnectionTrait, task: &task::Model, status: &str, now: i64) -> Result<()> {
     let Some(event_type) = event_for_status(status) else { return Ok(()) };
+    // Webhooks of a state go out when a run ends, and its prompts end with it: none pending.
+    enqueue_event(conn, task, event_type, None, now).await
+}
+
+/// Writes a `task.approval_requested` delivery for the prompt `approval` of `task`,
+/// if its webhook subscribes to it (a key's default webhook does not).
+pub(super) async fn enqueue_approval(
+    conn: &impl ConnectionTrait,
+    task: &task::Model,
+    approval: &approval::Model,
+    now: i64,
+) -> Result<()> {
+    enqueue_event(conn, task, APPROVAL_REQUESTED, Some(approval), now).await
+}
+
+/// The delivery of `event_type` for `task`, to its own webhook when that subscribes,
+/// else to its key's default webhook for the default events. The payload's `data` is
+/// the task as it is now; for a prompt, with the prompt as `data.approval`.
+async fn enqueue_event(
+    conn: &impl ConnectionTrait,
+    task: &task::Model,
+    event_type: &'static str,
+    approval: Option<&approval::Model>,
+    now: i64,
+) -> Result<()> {
     let url = match task.webhook.as_deref().and_then(|w| serde_json::from_str::<TaskWebhook>(w).ok()) {
         Some(webhook) if webhook.disabled => None,
         Some(webhook) => webhook.events.iter().any(|e| e == event_type).then_some(webhook.url),
@@ -42,12 +68,12 @@ pub(super) async fn enqueue_for(conn: &impl ConnectionTrait, task: &task::Model,
     let Some(url) = url else { return Ok(()) };
     let turns = turns_of(conn, &task.id).await?;
     let artifacts = artifacts_of(conn, &task.id).await?;
-    let payload = json!({
-        "type": event_type,
-        "timestamp": crate::timestamp::format_ms(now),
-        // Webhooks go out when a run ends, and its prompts end with it: none pending.
-        "data": TaskView::new(task, &turns, artifacts, Vec::new()),
-    });
+    let pending = approval.map(|row| vec![ApprovalView::from(row)]).unwrap_or_default();
+    let mut data = serde_json::to_value(TaskView::new(task, &turns, artifacts, pending)).unwrap_or_default();
+    if let (Some(row), Some(object)) = (approval, data.as_object_mut()) {
+        object.insert("approval".into(), serde_json::to_value(ApprovalView::from(row)).unwrap_or_default());
+    }
+    let payload = json!({"type": event_type, "timestamp": crate::timestamp::format_ms(now), "data": data});
     webhook_delivery::ActiveModel {
         id: Set(crate::ids::new_id("msg")),
         task_id: Set(task.id.clone()),

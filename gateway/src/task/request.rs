@@ -162,6 +162,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
         approvals: crate::approvals::ApprovalOptions {
             mode: crate::approvals::ApprovalMode::Auto,
             timeout_seconds: limits.default_approval_timeout_seconds,
+            ..Default::default()
         },
     };
     let object = match value {
@@ -249,10 +250,27 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
             _ => {}
         }
     }
+    check_auto_allow(&options, errors);
     options
 }
 
-/// `options.approvals`: `{"mode": "auto" | "ask", "timeout_seconds": N}`.
+/// An `auto_allow` rule answers prompts of a tool the task already has; it does not
+/// hand the task a tool its `allowed_tools` (which policies and plugins judge) leave out.
+fn check_auto_allow(options: &TaskOptions, errors: &mut Vec<FieldError>) {
+    let allowed = |tool: &str| options.allowed_tools.iter().any(|rule| crate::approvals::tool_of(rule) == tool);
+    for (i, rule) in options.approvals.auto_allow.iter().enumerate() {
+        let tool = crate::approvals::tool_of(rule);
+        if !allowed(tool) {
+            errors.push(FieldError::new(
+                format!("/options/approvals/auto_allow/{i}"),
+                format!("names {tool}, which the task does not allow: add it to options.allowed_tools first"),
+            ));
+        }
+    }
+}
+
+/// `options.approvals`: `{"mode": "auto" | "ask", "timeout_seconds": N,
+/// "auto_allow": [rule…], "auto_deny": [rule…]}`.
 fn parse_approvals(
     value: &Value,
     pointer: &str,
@@ -261,10 +279,28 @@ fn parse_approvals(
     errors: &mut Vec<FieldError>,
 ) {
     let Some(object) = value.as_object() else {
-        errors.push(FieldError::new(pointer, "must be an object {mode, timeout_seconds}"));
+        errors.push(FieldError::new(pointer, "must be an object {mode, timeout_seconds, auto_allow, auto_deny}"));
         return;
     };
-    unknown_fields(object, &["mode", "timeout_seconds"], pointer, errors);
+    unknown_fields(object, &["mode", "timeout_seconds", "auto_allow", "auto_deny"], pointer, errors);
+    for (field, rules) in [("auto_allow", &mut approvals.auto_allow), ("auto_deny", &mut approvals.auto_deny)] {
+        let pointer = format!("{pointer}/{field}");
+        match object.get(field) {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                let Some(texts) = tool_list(value, &pointer, errors) else { continue };
+                if let Err(bad) = crate::approvals::rules::parse_all(&texts) {
+                    errors.extend(
+                        bad.into_iter()
+                            .map(|(i, why)| FieldError::new(format!("{pointer}/{i}"), format!("rule {why}"))),
+                    );
+                }
+                // Kept even when some are bad (the request fails anyway), so every
+                // problem of the list is reported at once.
+                *rules = texts;
+            }
+        }
+    }
     match object.get("mode") {
         None | Some(Value::Null) => {}
         Some(Value::String(mode)) if mode == "auto" => approvals.mode = crate::approvals::ApprovalMode::Auto,

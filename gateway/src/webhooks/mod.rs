@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 pub use sender::{Deliverer, DelivererConfig};
 
 /// Event types a webhook can subscribe to.
-pub const EVENTS: [&str; 4] = ["task.started", "task.completed", "task.failed", "task.cancelled"];
+pub const EVENTS: [&str; 5] = ["task.started", "task.completed", "task.failed", "task.cancelled", APPROVAL_REQUESTED];
+
+/// A permission prompt of the task waits for a client (`options.approvals.mode = "ask"`).
+pub const APPROVAL_REQUESTED: &str = "task.approval_requested";
 
 /// What a key's default webhook receives.
 pub const DEFAULT_EVENTS: [&str; 3] = ["task.completed", "task.failed", "task.cancelled"];

@@ -11,7 +11,8 @@ pub struct Model {
     pub id: String,
     pub task_id: String,
     pub key_id: String,
-    /// `task.completed`, `task.failed`, `task.cancelled`, `task.started`.
+    /// `task.completed`, `task.failed`, `task.cancelled`, `task.started`,
+    /// `task.approval_requested`.
     pub event_type: String,
     pub url: String,
     /// The exact body sent, signed as is.
