@@ -303,3 +303,71 @@ async fn the_tasks_own_rules_answer_prompts_before_anyone_is_asked() {
     );
     assert!(problem["errors"][2]["message"].as_str().unwrap().contains("WebFetch, which the task does not allow"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn questions_the_model_asks_are_answered_over_http_or_left_to_the_model() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let questions = json!({"questions": [
+        {"question": "Which color?", "header": "Color", "multiSelect": false,
+         "options": [{"label": "Blue", "description": "cool"}, {"label": "Red", "description": "warm"}]},
+        {"question": "Which sizes?", "header": "Sizes", "multiSelect": true,
+         "options": [{"label": "S", "description": "small"}, {"label": "M", "description": "medium"}]}]});
+    let ask = |mode: &str| {
+        json!({"prompt": scripted(vec![Step::tool("AskUserQuestion", questions.clone()), bash("touch x"), say("done")]),
+               "options": {"allowed_tools": ["Read", "Bash", "AskUserQuestion"],
+                           "approvals": {"mode": mode, "timeout_seconds": 120, "auto_allow": ["Bash"]}}})
+    };
+
+    // Ask mode: the question waits; answers are checked against what was asked.
+    let task = gateway.submit(&key, ask("ask")).await;
+    let id = task["id"].as_str().unwrap();
+    let waiting = pending(&gateway, &key, id).await;
+    assert_eq!(waiting["tool"], "AskUserQuestion");
+    let approval = waiting["id"].as_str().unwrap();
+    let wrong = json!({"decision": "allow", "answers": {"Which car?": "Volvo", "Which color?": ["Blue", "Red"]}});
+    let (status, problem) = decide(&gateway, &key, id, approval, wrong).await;
+    assert_eq!(status, 422, "{problem}");
+    let pointers: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    assert_eq!(pointers, ["/answers/Which car?", "/answers/Which color?"], "{problem}");
+    let (status, problem) = decide(&gateway, &key, id, approval, json!({"decision": "deny", "answers": {}})).await;
+    assert_eq!((status, problem["errors"][0]["pointer"].as_str()), (422, Some("/answers")), "{problem}");
+    let answers = json!({"decision": "allow", "answers": {"Which color?": "Blue", "Which sizes?": ["S", "M"]}});
+    let (status, decided) = decide(&gateway, &key, id, approval, answers).await;
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["updated_input"]["answers"], json!({"Which color?": "Blue", "Which sizes?": "S, M"}));
+    let task = gateway.wait_done(&key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let (_, results) = prompts_of(&gateway, &key, id).await;
+    let answered = results[0]["output"].as_str().unwrap();
+    assert_eq!(results[0]["is_error"], false, "{results:?}");
+    assert!(answered.contains("Blue") && answered.contains("S, M"), "the model got the answers: {answered}");
+    // Answers go with AskUserQuestion prompts only.
+    let body = json!({"prompt": scripted(vec![bash("touch y"), say("done")]),
+                      "options": {"approvals": {"mode": "ask", "timeout_seconds": 120}}});
+    let other = gateway.submit(&key, body).await;
+    let other_id = other["id"].as_str().unwrap();
+    let bash_prompt = pending(&gateway, &key, other_id).await;
+    let (status, problem) = decide(
+        &gateway,
+        &key,
+        other_id,
+        bash_prompt["id"].as_str().unwrap(),
+        json!({"decision": "allow", "answers": {"q": "a"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("this one is for Bash"), "{problem}");
+    gateway.post(&format!("/v1/tasks/{other_id}/cancel"), &key, &json!({})).await;
+
+    // Auto mode: nobody is there to answer, and the model is told to choose itself.
+    let task = gateway.submit(&key, ask("auto")).await;
+    let id = task["id"].as_str().unwrap();
+    let task = gateway.wait_done(&key, id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let (approvals, results) = prompts_of(&gateway, &key, id).await;
+    assert!(results[0]["output"].as_str().unwrap().contains("choose the option you judge best"), "{results:?}");
+    assert!(approvals.iter().any(|a| a["decided_by"] == "mode" && a["decision"] == "deny"), "{approvals:?}");
+}

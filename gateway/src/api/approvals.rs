@@ -18,6 +18,8 @@ use crate::task::{FieldError, unknown_fields};
 const MAX_MESSAGE_BYTES: usize = 4096;
 /// The largest `updated_input`, as JSON.
 const MAX_UPDATED_INPUT_BYTES: usize = 256 * 1024;
+/// Most answers in one decision (the CLI asks at most four questions at once).
+const MAX_ANSWERS: usize = 16;
 
 #[utoipa::path(get, path = "/tasks/{id}/approvals", operation_id = "listApprovals", tag = "tasks",
     summary = "List a task's permission prompts",
@@ -39,10 +41,16 @@ pub async fn list(
     description = "Decides a pending permission prompt: `allow` runs the tool call (with `updated_input` instead of \
         its input when given), `deny` makes it fail with `message`, which the model sees. A prompt is decided once.",
     params(("id" = String, Path, description = "Task id"), ("approval_id" = String, Path, description = "Approval id")),
-    request_body(content = ApprovalDecisionRequest, example = json!({"decision": "allow"})),
+    request_body(content = ApprovalDecisionRequest, examples(
+        ("allow" = (value = json!({"decision": "allow"}))),
+        ("deny" = (value = json!({"decision": "deny", "message": "not on a Friday"}))),
+        ("answer" = (value = json!({"decision": "allow", "answers": {"Which database?": "PostgreSQL"}}))),
+    )),
     responses(
         (status = 200, description = "The decided prompt", body = ApprovalView),
         (status = 409, description = "Already decided, or expired with its run", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "A field of the decision is invalid (each is named)", body = Problem,
             content_type = "application/problem+json"),
     ))]
 pub async fn decide(
@@ -59,13 +67,14 @@ pub async fn decide(
     Ok(Json(view))
 }
 
-/// `{"decision": "allow" | "deny", "updated_input": {…}?, "message": "…"?}`.
+/// `{"decision": "allow" | "deny", "updated_input": {…}?, "message": "…"?,
+/// "answers": {question: answer}?}`.
 fn parse_decision(body: &Value) -> Result<ClientDecision, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
-    unknown_fields(object, &["decision", "updated_input", "message"], "", &mut errors);
+    unknown_fields(object, &["decision", "updated_input", "message", "answers"], "", &mut errors);
     let allow = match object.get("decision").and_then(Value::as_str) {
         Some("allow") => Some(true),
         Some("deny") => Some(false),
@@ -100,8 +109,27 @@ fn parse_decision(body: &Value) -> Result<ClientDecision, Vec<FieldError>> {
             None
         }
     };
+    let answers = match object.get("answers") {
+        None | Some(Value::Null) => None,
+        Some(_) if allow == Some(false) => {
+            errors.push(FieldError::new("/answers", "goes with \"allow\" only"));
+            None
+        }
+        Some(_) if updated_input.is_some() => {
+            errors.push(FieldError::new("/answers", "cannot go with updated_input: the answers become the input"));
+            None
+        }
+        Some(Value::Object(answers)) if answers.len() <= MAX_ANSWERS => Some(answers.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/answers",
+                format!("must be an object of at most {MAX_ANSWERS} answers, keyed by the question's text"),
+            ));
+            None
+        }
+    };
     match (allow, errors.is_empty()) {
-        (Some(allow), true) => Ok(ClientDecision { allow, updated_input, message }),
+        (Some(allow), true) => Ok(ClientDecision { allow, updated_input, message, answers }),
         _ => Err(errors),
     }
 }

@@ -123,6 +123,7 @@ impl From<TaskServiceError> for ApiError {
                     .with_retry_after(5)
             }
             TaskServiceError::InputsRefused(errors) => Self::validation(errors),
+            TaskServiceError::InvalidDecision(errors) => Self::validation(errors),
             e @ TaskServiceError::Overloaded { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded", e.to_string())
                     .with_retry_after(5)

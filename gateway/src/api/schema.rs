@@ -68,6 +68,10 @@ pub struct ApprovalDecisionRequest {
     /// With `deny`: what the model is told (at most 4096 bytes).
     #[schema(max_length = 4096)]
     message: Option<String>,
+    /// With `allow`, for an `AskUserQuestion` prompt only: the answers, keyed by each
+    /// question's text — a label, free text, or (multi-select) a list of labels.
+    #[schema(value_type = Option<Object>, example = json!({"Which database?": "PostgreSQL"}))]
+    answers: Option<Value>,
 }
 
 #[derive(ToSchema, Deserialize)]

@@ -42,6 +42,8 @@ pub struct ClientDecision {
     pub allow: bool,
     pub updated_input: Option<Value>,
     pub message: Option<String>,
+    /// Answers to an `AskUserQuestion` prompt, by question (become `updated_input`).
+    pub answers: Option<serde_json::Map<String, Value>>,
 }
 
 /// Prompts waiting on this node, by approval id, with their run.

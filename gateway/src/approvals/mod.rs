@@ -21,6 +21,7 @@
 //! mode a pending approval of its own task.
 
 pub mod desk;
+pub mod questions;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
@@ -170,6 +171,10 @@ pub fn verdict(prompt: &PermissionPrompt, tools: &TaskTools, mode: ApprovalMode)
     }
     match (by_name(prompt, &tools.allowed), mode) {
         (Decision::Allow, ApprovalMode::Ask) => Verdict::Ask,
+        // Allowing it would tell the model "the user did not answer".
+        (Decision::Allow, ApprovalMode::Auto) if prompt.tool == questions::TOOL => {
+            Verdict::Decided(Decision::Deny { message: questions::NOBODY_TO_ASK.into() }, DecidedBy::Mode)
+        }
         (decision, _) => Verdict::Decided(decision, DecidedBy::Mode),
     }
 }

@@ -11,6 +11,7 @@ use super::request::FieldError;
 use super::structured::{CheckError, SchemaChecker};
 use super::{ErrorKind, NewTask, TaskError, TaskStatus, TaskView};
 use crate::approvals::desk::{ApprovalView, ClientDecision, DecideError, Desk};
+use crate::approvals::questions;
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::plugins::{Hook, Plugins, PolicyRefusal};
@@ -55,6 +56,8 @@ pub enum TaskServiceError {
     ApprovalNotFound,
     #[error("{0}")]
     ApprovalClosed(String),
+    #[error("the decision does not fit the prompt")]
+    InvalidDecision(Vec<FieldError>),
     #[error("cannot prepare the task's workspace: {0}")]
     Workspace(std::io::Error),
     #[error(transparent)]
@@ -141,6 +144,7 @@ impl TaskService {
     ) -> Result<ApprovalView, TaskServiceError> {
         let task = self.owned(principal, id).await?;
         let allow = decision.allow;
+        let decision = self.with_answers(&task.id, approval_id, decision).await?;
         let row = self.desk.decide(&task.id, approval_id, decision).await.map_err(|e| match e {
             DecideError::NotFound => TaskServiceError::ApprovalNotFound,
             DecideError::Store(e) => TaskServiceError::Store(e),
@@ -153,6 +157,33 @@ impl TaskService {
             tracing::warn!(error = %e, "could not audit an approval decision");
         }
         Ok(ApprovalView::from(&row))
+    }
+
+    /// A decision whose `answers` are turned into the `AskUserQuestion` input the
+    /// CLI reads (checked against the questions the prompt asked).
+    async fn with_answers(
+        &self,
+        task_id: &str,
+        approval_id: &str,
+        mut decision: ClientDecision,
+    ) -> Result<ClientDecision, TaskServiceError> {
+        let Some(answers) = decision.answers.take() else { return Ok(decision) };
+        let row = self.store.approval(task_id, approval_id).await?.ok_or(TaskServiceError::ApprovalNotFound)?;
+        let invalid = |message: String| TaskServiceError::InvalidDecision(vec![FieldError::new("/answers", message)]);
+        if row.tool != questions::TOOL {
+            return Err(invalid(format!("go with {} prompts only; this one is for {}", questions::TOOL, row.tool)));
+        }
+        let input: serde_json::Value = serde_json::from_str(&row.input).unwrap_or_default();
+        if input.get("withheld").is_some() {
+            return Err(invalid("cannot be given: the questions were too large to keep (over 16 KiB)".into()));
+        }
+        let answered = questions::answered_input(&input, &answers).map_err(|errors| {
+            TaskServiceError::InvalidDecision(
+                errors.into_iter().map(|e| FieldError::new(e.pointer, e.message)).collect(),
+            )
+        })?;
+        decision.updated_input = Some(answered);
+        Ok(decision)
     }
 
     pub fn store(&self) -> &Store {
