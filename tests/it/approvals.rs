@@ -371,3 +371,45 @@ async fn questions_the_model_asks_are_answered_over_http_or_left_to_the_model() 
     assert!(results[0]["output"].as_str().unwrap().contains("choose the option you judge best"), "{results:?}");
     assert!(approvals.iter().any(|a| a["decided_by"] == "mode" && a["decision"] == "deny"), "{approvals:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_taken_before_the_gateway_died_is_not_asked_again() {
+    let model = Model::start().await;
+    let mut gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    // The allowed call marks that it started, then takes long enough for the gateway
+    // to die under it.
+    let command = "touch started.txt && sleep 8 && touch finished.txt";
+    let body = json!({"prompt": scripted(vec![bash(command), say("done")]),
+                      "options": {"approvals": {"mode": "ask", "timeout_seconds": 300}}});
+    let task = gateway.submit(&key, body).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let first = pending(&gateway, &key, &id).await;
+    assert_eq!(decide(&gateway, &key, &id, first["id"].as_str().unwrap(), json!({"decision": "allow"})).await.0, 200);
+    let started = gateway.data.path().join(format!("tasks/{id}/workspace/started.txt"));
+    let since = std::time::Instant::now();
+    while !started.exists() {
+        assert!(since.elapsed() < std::time::Duration::from_secs(60), "the allowed call did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    gateway.kill();
+    gateway.restart().await;
+    // The recovered run asks for the same call; the recorded decision answers it.
+    let since = std::time::Instant::now();
+    let reused = loop {
+        let events = gateway.events(&key, &id, None).await;
+        if let Some(reused) = events.iter().find(|e| e.1 == "approval_resolved" && e.2["reused_from"].is_string()) {
+            break reused.2.clone();
+        }
+        let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+        assert_eq!(task["pending_approvals"], json!([]), "asked twice: {task}");
+        assert!(since.elapsed() < std::time::Duration::from_secs(90), "the recovered run did not ask: {task}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(reused["reused_from"], first["id"]);
+    assert_eq!((reused["decision"].as_str(), reused["decided_by"].as_str()), (Some("allow"), Some("client")));
+    let task = gateway.wait_done(&key, &id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/approvals"), &key).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "nobody was asked again: {listed}");
+}

@@ -147,6 +147,31 @@ impl Desk {
         }
     }
 
+    /// The answer a client gave an earlier run of this turn for the same call, and
+    /// that prompt's id (`None` for a call whose input was too large to keep: two
+    /// such inputs cannot be told apart).
+    pub async fn earlier_answer(
+        &self,
+        task_id: &str,
+        run_id: &str,
+        turn: i32,
+        prompt: &PermissionPrompt,
+    ) -> Option<(String, Answer)> {
+        let input = super::bounded_input(&prompt.input);
+        if input.get("withheld").is_some() {
+            return None;
+        }
+        let found = self.store.earlier_decision(task_id, turn, run_id, &prompt.tool, &input.to_string()).await;
+        match found {
+            Ok(Some(row)) => answer_of(&row).map(|answer| (row.id, answer)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(task_id, error = %e, "could not look for an earlier decision; asking again");
+                None
+            }
+        }
+    }
+
     /// A client decides; the waiting run (if on this node) is woken.
     pub async fn decide(
         &self,

@@ -575,6 +575,13 @@ fn answer_prompt(
                 answer(Some(&lines), line);
             }
         };
+        if let Some((earlier, answer)) = desk.earlier_answer(&task_id, &run_id, turn, &prompt).await {
+            reply(control_response(&prompt, &answer.decision, answer.updated_input.as_ref()));
+            let approval_id = crate::ids::new_id("apr");
+            let mut resolved = resolved_event(&prompt, &approval_id, &answer.decision, answer.decided_by);
+            resolved.data["reused_from"] = earlier.into();
+            return send(vec![requested_event(&prompt, &approval_id, None), resolved]);
+        }
         let (row, woken) = match desk.open(&task_id, &run_id, turn, &prompt, timeout).await {
             Ok(opened) => opened,
             Err(e) => {

@@ -147,6 +147,31 @@ impl Store {
     }
 
     /// A task's newest prompts, oldest first; only the pending ones with `pending_only`.
+    /// The newest decision a client gave an earlier run of `task_id` for the same
+    /// call (`tool` with `input`, as stored) in turn `turn`: a run recovered after its
+    /// gateway died asks again, and what was decided is not asked twice.
+    pub async fn earlier_decision(
+        &self,
+        task_id: &str,
+        turn: i32,
+        run_id: &str,
+        tool: &str,
+        input: &str,
+    ) -> Result<Option<approval::Model>> {
+        approval::Entity::find()
+            .filter(approval::Column::TaskId.eq(task_id))
+            .filter(approval::Column::Turn.eq(turn))
+            .filter(approval::Column::RunId.ne(run_id))
+            .filter(approval::Column::State.eq(ApprovalState::Decided))
+            .filter(approval::Column::DecidedBy.eq("client"))
+            .filter(approval::Column::Tool.eq(tool))
+            .filter(approval::Column::Input.eq(input))
+            .order_by_desc(approval::Column::DecidedAt)
+            .one(&self.reader)
+            .await
+            .during("looking for an earlier decision")
+    }
+
     pub async fn approvals_of(&self, task_id: &str, pending_only: bool) -> Result<Vec<approval::Model>> {
         let mut query = approval::Entity::find().filter(approval::Column::TaskId.eq(task_id));
         if pending_only {
