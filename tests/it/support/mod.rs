@@ -157,10 +157,7 @@ impl Gateway {
         let log = self.log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("ccgate listening on http://") {
-                    let rest = &line[at + "ccgate listening on http://".len()..];
-                    let addr: String =
-                        rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+                if let Some(addr) = listening_on(&line) {
                     let _ = tx.send(addr);
                 }
                 log.lock().unwrap().push(line);
@@ -362,6 +359,13 @@ pub fn plugin_wasm(file_stem: &str) -> PathBuf {
     let wasm = target.join("wasm32-wasip2/release").join(format!("{file_stem}.wasm"));
     assert!(wasm.exists(), "{} is missing: run scripts/build-plugins.sh", wasm.display());
     wasm
+}
+
+/// The address in the gateway's "ccgate listening on http://ADDR" log line.
+pub fn listening_on(line: &str) -> Option<String> {
+    let at = line.find("ccgate listening on http://")?;
+    let rest = &line[at + "ccgate listening on http://".len()..];
+    Some(rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect())
 }
 
 /// Runs `ccgate ARGS` with the test environment; (exit success, stdout, stderr).
