@@ -12,6 +12,7 @@ mod backup;
 mod cancel_and_timeout;
 mod crashes;
 mod deploy;
+mod disk_full;
 mod events;
 mod files;
 mod follow_up;

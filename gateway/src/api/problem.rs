@@ -67,6 +67,24 @@ impl ApiError {
         )
     }
 
+    /// 507: the disk under the database or the data directory is full. Nothing of
+    /// the request was kept; reads still work. Logged, since an operator must act.
+    pub fn storage_full(error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "out of disk space: a write was refused");
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient-storage",
+            "Insufficient storage",
+            "the gateway's disk is full, so nothing of this request was stored; reading works, try writing again later",
+        )
+        .with_retry_after(30)
+    }
+
+    /// A store error: 507 when the disk is full, else internal.
+    pub fn store(error: StoreError) -> Self {
+        if error.is_storage_full() { Self::storage_full(error) } else { Self::internal(error) }
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         // The cause goes to the log; the client gets a stable message.
         tracing::error!(error = %error, "internal error");
@@ -163,22 +181,25 @@ impl From<TaskServiceError> for ApiError {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "the gateway is shutting down")
                     .with_retry_after(5)
             }
+            TaskServiceError::Workspace(e) if crate::store::is_storage_full(&e) => {
+                Self::storage_full(format!("workspace: {e}"))
+            }
             TaskServiceError::Workspace(e) => Self::internal(format!("workspace: {e}")),
-            TaskServiceError::Store(e) => Self::internal(e),
+            TaskServiceError::Store(e) => Self::store(e),
         }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::internal(error)
+        Self::store(error)
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::Store(e) => Self::internal(e),
+            AuthError::Store(e) => Self::store(e),
             e => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", e.to_string()),
         }
     }

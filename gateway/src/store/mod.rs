@@ -39,6 +39,24 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database could not write because its disk (or quota) is full:
+    /// SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`. The drivers give these only
+    /// as text.
+    pub fn is_storage_full(&self) -> bool {
+        let Self::Db { source, .. } = self else { return false };
+        let text = source.to_string();
+        ["database or disk is full", "No space left on device", "could not extend file", "Disk quota exceeded"]
+            .iter()
+            .any(|sign| text.contains(sign))
+    }
+}
+
+/// Whether a file system write failed for want of space or quota.
+pub fn is_storage_full(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub(crate) trait Context<T> {
