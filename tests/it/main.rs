@@ -24,6 +24,7 @@ mod plugins;
 mod queueing;
 mod recovery;
 mod sandbox;
+mod steering;
 mod structured;
 mod supervision;
 mod tasks;

@@ -50,6 +50,8 @@ pub struct RunState {
     pub last_retry_delay_ms: Option<u64>,
     /// Permission prompts read and not yet answered (the runner answers them).
     pub prompts: Vec<crate::approvals::PermissionPrompt>,
+    /// User messages the CLI echoed as it took them, not yet looked at by the runner.
+    pub taken_prompts: Vec<String>,
 }
 
 impl RunState {
@@ -69,6 +71,11 @@ impl RunState {
             "system" => self.system(object, max_tool_output),
             "assistant" => self.assistant(&object, max_tool_output),
             "user" => {
+                // A prompt the CLI echoes as it takes it (`--replay-user-messages`).
+                if let Some(prompt) = object.get("message").and_then(|m| m.get("content")).and_then(Value::as_str) {
+                    self.taken_prompts.push(prompt.to_string());
+                    return Vec::new();
+                }
                 let events = tool_results(&object, max_tool_output);
                 for event in &events {
                     if let Some(id) = event.data.get("tool_use_id").and_then(Value::as_str) {
