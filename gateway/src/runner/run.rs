@@ -297,12 +297,12 @@ impl Runner {
                     let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
                 }
                 () = &mut deadline, if report.stop.is_none() => {
-                    let step = self.begin_stop(Stop::Timeout, &mut report, &child, &mut stdin_lines, &sink).await;
+                    let step = self.begin_stop(Stop::Timeout, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 () = async { tokio::time::sleep_until(last_output + stall.unwrap_or_default()).await },
                     if stall.is_some() && report.stop.is_none() && report.state.result.is_none() && !report.state.tool_running() => {
-                    let step = self.begin_stop(Stop::Stalled, &mut report, &child, &mut stdin_lines, &sink).await;
+                    let step = self.begin_stop(Stop::Stalled, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 exceeded = &mut watching, if report.stop.is_none() => {
@@ -311,13 +311,13 @@ impl Runner {
                     if let Some(cgroup) = &cgroup {
                         cgroup.kill();
                     }
-                    let step = self.begin_stop(Stop::ResourceLimit, &mut report, &child, &mut stdin_lines, &sink).await;
+                    let step = self.begin_stop(Stop::ResourceLimit, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 changed = stop.changed(), if report.stop.is_none() => {
                     let requested = if changed.is_ok() { *stop.borrow_and_update() } else { None };
                     if let Some(reason) = requested {
-                        let step = self.begin_stop(reason, &mut report, &child, &mut stdin_lines, &sink).await;
+                        let step = self.begin_stop(reason, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                         (escalation, backstop) = (step.0, Some(step.1));
                     }
                 }
@@ -439,7 +439,9 @@ impl Runner {
 
     /// Starts stopping the run for `reason`: a cancel, timeout or stall first asks
     /// the CLI to end its turn in-band (the session stays resumable); shutdown, a
-    /// lost lease, or a CLI that cannot take the interrupt get SIGTERM at once.
+    /// lost lease, or a CLI that cannot take the interrupt get SIGTERM at once, and
+    /// so does a CLI holding messages sent into the run (`messages_waiting`): after
+    /// an interrupt it would go on with them.
     /// Returns the escalation reached and when to escalate further.
     async fn begin_stop(
         &self,
@@ -448,6 +450,7 @@ impl Runner {
         child: &Child,
         stdin_lines: &mut Option<mpsc::Sender<String>>,
         sink: &mpsc::UnboundedSender<RunnerMessage>,
+        messages_waiting: bool,
     ) -> (Escalation, std::pin::Pin<Box<tokio::time::Sleep>>) {
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let interruptible = matches!(reason, Stop::Cancel | Stop::Timeout | Stop::Stalled);
@@ -459,7 +462,7 @@ impl Runner {
             return (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
         }
         report.stop = Some(reason);
-        if interruptible && report.state.result.is_none() && report.state.saw_init {
+        if interruptible && !messages_waiting && report.state.result.is_none() && report.state.saw_init {
             let interrupt = interrupt_line();
             if let Some(lines) = stdin_lines
                 && lines.try_send(interrupt).is_ok()
