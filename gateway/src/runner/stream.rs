@@ -72,7 +72,8 @@ impl RunState {
             "assistant" => self.assistant(&object, max_tool_output),
             "user" => {
                 // A prompt the CLI echoes as it takes it (`--replay-user-messages`).
-                if let Some(prompt) = object.get("message").and_then(|m| m.get("content")).and_then(Value::as_str) {
+                let prompt = object.get("message").and_then(|m| m.get("content")).and_then(Value::as_str);
+                if let Some(prompt) = prompt.filter(|_| object.get("isReplay") == Some(&Value::Bool(true))) {
                     self.taken_prompts.push(prompt.to_string());
                     return Vec::new();
                 }
@@ -327,6 +328,17 @@ mod tests {
         assert!(state.parse_line(result, 100).is_empty());
         assert_eq!(state.result.as_ref().unwrap()["result"], "ok");
         assert_eq!(state.session_id.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn an_echoed_prompt_is_taken_not_recorded() {
+        let mut state = RunState::default();
+        let echo = br#"{"type":"user","message":{"role":"user","content":"steer"},"session_id":"s1","isReplay":true}"#;
+        assert!(state.parse_line(echo, 100).is_empty());
+        assert_eq!(state.taken_prompts, ["steer"]);
+        let plain = br#"{"type":"user","message":{"role":"user","content":"a notice"},"session_id":"s1"}"#;
+        assert_eq!(state.parse_line(plain, 100)[0].event_type, "user", "only echoes are taken prompts");
+        assert_eq!(state.taken_prompts.len(), 1);
     }
 
     #[test]
