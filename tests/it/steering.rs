@@ -170,3 +170,23 @@ async fn a_cancel_cancels_the_messages_waiting_with_the_task() {
     assert!(position(&events, "assistant", |d| d["text"] == "MUST-NOT-RUN").is_none(), "{events:?}");
     assert!(position(&events, "status", |d| d["turn"] == 1 && d["status"] != "cancelled").is_none(), "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_past_its_budget_cannot_steer_its_running_task() {
+    let model = Model::start().await;
+    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
+    let created = gateway.create_key_json(&["--name", "thrifty", "--budget-per-day", "0.05"]);
+    let key = created["secret"].as_str().unwrap().to_string();
+    let id = task_in_a_long_sleep(&gateway, &key, 120).await;
+    // Another task of the key spends more than the budget (a scripted answer costs more).
+    let spender = gateway.submit(&key, json!({"prompt": scripted(vec![say("spent")])})).await;
+    gateway.wait_done(&key, spender["id"].as_str().unwrap()).await;
+
+    let (status, problem) =
+        gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &message("one more thing", "queue")).await;
+    assert_eq!(status, 402, "{problem}");
+    assert_eq!(problem["type"], "https://ccgate.dev/errors/budget-exceeded");
+    let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    assert_eq!(task["turns"].as_array().unwrap().len(), 1, "nothing recorded: {task}");
+    gateway.post(&format!("/v1/tasks/{id}/cancel"), &key, &json!({})).await;
+}
