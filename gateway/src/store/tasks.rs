@@ -743,6 +743,9 @@ impl Store {
         }
         events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
         append(&txn, &lost.id, None, &events, now).await?;
+        if status != "queued" {
+            super::steering::settle_waiting(&txn, &lost.id, lost.current_turn, status == "cancelled", now).await?;
+        }
         let entry = AuditEntry {
             key_id: Some(lost.key_id.clone()),
             target: Some(lost.id.clone()),

@@ -260,3 +260,19 @@ async fn messages_waiting_are_cancelled_with_their_task_and_a_follow_up_comes_af
     let after = MAX_WAITING_MESSAGES as i32 + 1;
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(after));
 }
+
+#[tokio::test]
+async fn a_message_waiting_in_a_run_that_was_lost_for_good_runs_as_the_next_turn() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let entry = || AuditEntry::new("x", "ok");
+    store.claim("node-a", 1).await.unwrap().unwrap();
+    assert_eq!(store.add_live_turn(&id, "steer", "queue", &[], entry()).await.unwrap(), LiveTurn::Added(1));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let lost = store.lost_runs(None).await.unwrap();
+    assert_eq!(store.recover(&lost[0], 1, "{}".into()).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
+    assert_eq!(store.turns(&id).await.unwrap()[0].status, "failed");
+    let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
+    assert_eq!((next.prompt.as_str(), next.task.current_turn), ("steer", 1));
+}
