@@ -26,6 +26,7 @@ mod plugins;
 mod queueing;
 mod recovery;
 mod sandbox;
+mod steering;
 mod structured;
 mod supervision;
 mod tasks;

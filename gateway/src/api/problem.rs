@@ -160,6 +160,13 @@ impl From<TaskServiceError> for ApiError {
             e @ TaskServiceError::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
             }
+            e @ TaskServiceError::NotRunning { .. } => Self {
+                errors: vec![FieldError::new("/delivery", e.to_string())],
+                ..Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
+            },
+            e @ TaskServiceError::TooManyMessages => {
+                Self::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
+            }
             e @ TaskServiceError::IdempotencyKeyReused => Self {
                 errors: vec![FieldError::new("/headers/idempotency-key", e.to_string())],
                 ..Self::new(

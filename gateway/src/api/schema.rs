@@ -446,6 +446,11 @@ pub struct TaskUpload {
 pub struct FollowUpRequest {
     #[schema(min_length = 1, example = "Now also handle time zones")]
     prompt: String,
+    /// `next_turn` (default): the next turn of a finished task. `queue`: into the
+    /// running session, which takes it when its current step ends. `interrupt`: the
+    /// running turn is interrupted, then this message continues the same session.
+    #[schema(value_type = Option<crate::task::Delivery>)]
+    delivery: Option<String>,
 }
 
 /// The body of `POST /v1/keys`.

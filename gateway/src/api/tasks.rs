@@ -134,14 +134,17 @@ pub async fn cancel(
     Ok(Json(state.tasks.cancel(principal, &id, &caller.context).await?))
 }
 
-/// `POST /v1/tasks/{id}/messages`: the next turn, same workspace and session.
+/// `POST /v1/tasks/{id}/messages`: the next turn (same workspace and session), or a
+/// message into the running session (`delivery`).
 #[utoipa::path(post, path = "/tasks/{id}/messages", operation_id = "sendMessage", tag = "tasks", params(("id" = String, Path, description = "Task id")),
     request_body(content = FollowUpRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "The task, queued for its next turn", body = TaskView,
+        (status = 202, description = "The task: queued for its next turn, or running with the message \
+            recorded as a turn of its own (`queue`, `interrupt`)", body = TaskView,
             headers(("Location" = String, description = "The task's URL"))),
-        (status = 409, description = "The task is still queued or running", body = Problem,
-            content_type = "application/problem+json"),
+        (status = 409, description = "`next_turn` to a task still queued or running; `queue` or `interrupt` \
+            to a task that is not running (`errors` names `/delivery`), or with too many messages waiting",
+            body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The gateway is shutting down", body = Problem,
             content_type = "application/problem+json"),
     ))]
@@ -154,8 +157,8 @@ pub async fn follow_up(
     let principal = caller.require(Scope::Tasks)?;
     // An unknown task is 404 even when the body is also wrong.
     state.tasks.owned(principal, &id).await?;
-    let prompt = parse_follow_up(&body, &state.config.tasks).map_err(ApiError::validation)?;
-    let view = state.tasks.follow_up(principal, &id, prompt, &caller.context).await?;
+    let message = parse_follow_up(&body, &state.config.tasks).map_err(ApiError::validation)?;
+    let view = state.tasks.message(principal, &id, message, &caller.context).await?;
     Ok(accepted(view))
 }
 

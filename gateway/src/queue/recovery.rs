@@ -57,7 +57,9 @@ impl Queue {
                             self.hub.work_queued();
                         }
                         RecoveredTask::Failed(id) => {
-                            tracing::warn!(task_id = %id, "failed a task whose runs kept being lost")
+                            tracing::warn!(task_id = %id, "failed a task whose runs kept being lost");
+                            // A message sent into the lost run may be its next turn now.
+                            self.hub.work_queued();
                         }
                         RecoveredTask::Cancelled(id) => tracing::info!(task_id = %id, "cancelled a lost run"),
                     }

@@ -12,7 +12,9 @@ use super::hub::Hub;
 use super::pressure::{Floors, Pressure, QueueDepth, Shortage};
 use crate::config::QueueConfig;
 use crate::plugins::{Plugins, Processed, TaskFacts};
-use crate::runner::{Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide};
+use crate::runner::{
+    LiveMessage, Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide,
+};
 use crate::sandbox::KeyTokens;
 use crate::store::{AuditEntry, ClaimedTask, EventRecord, Fence, FinishRun, RetryRun, RunCost, Store};
 use crate::task::structured::SchemaChecker;
@@ -69,6 +71,8 @@ pub struct Queue {
     depth: QueueDepth,
     pub(crate) node_id: String,
     running: Mutex<HashMap<String, watch::Sender<Option<Stop>>>>,
+    /// Where messages for the live session of each run of this node go.
+    live: Mutex<HashMap<String, mpsc::Sender<LiveMessage>>>,
     pub(crate) shutdown: ShutdownSignal,
     workers_done: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -90,6 +94,7 @@ impl Queue {
             depth: QueueDepth::new(Duration::from_millis(250)),
             node_id: crate::ids::new_id("node"),
             running: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
             shutdown: ShutdownSignal::new(),
             workers_done: Mutex::new(Vec::new()),
         })
@@ -149,6 +154,14 @@ impl Queue {
             }
             None => false,
         }
+    }
+
+    /// Hands `message` to the task's run on this node. `false` when no run of it is
+    /// here or it has too many messages in hand: the message's turn stays queued and
+    /// runs after the run.
+    pub fn steer_local(&self, task_id: &str, message: LiveMessage) -> bool {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(task_id).is_some_and(|run| run.try_send(message).is_ok())
     }
 
     /// Stops claiming, lets runs finish for `grace`, then stops the rest and puts
@@ -226,6 +239,8 @@ impl Queue {
         }
         let (stop_tx, stop_rx) = watch::channel(None);
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
+        let (live_tx, live_rx) = mpsc::channel(LIVE_MESSAGES_IN_HAND);
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), live_tx);
         if self.shutdown.is_triggered() {
             // Claimed while shutdown began: hand it straight back.
             stop_once(&stop_tx, Stop::Shutdown);
@@ -270,8 +285,13 @@ impl Queue {
             tokens: tokens.as_ref(),
             turn: task.current_turn,
         };
-        let report = self.runner.run(request, sink, stop_rx).await;
-        let _ = writer.await;
+        let report = self.runner.run(request, sink, stop_rx, live_rx).await;
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        // Messages sent into the run began turns of their own: the run ends the last.
+        let mut task = task;
+        if let Ok(Some(turn)) = writer.await {
+            task.current_turn = turn;
+        }
         // The lease stays alive until the outcome is stored, or the reaper would run
         // the task again.
         self.conclude(&task, &fence, &options, report, queue_wait).await;
@@ -619,7 +639,8 @@ impl Queue {
     }
 }
 
-/// Writes a run's events in batches, fenced; a fenced-out write means the lease is lost.
+/// Writes a run's events in batches, fenced; a fenced-out write means the lease is
+/// lost. Returns the last turn a message sent into the run began, if any.
 async fn write_events(
     store: Store,
     hub: Arc<Hub>,
@@ -628,13 +649,22 @@ async fn write_events(
     mut messages: mpsc::UnboundedReceiver<RunnerMessage>,
     stop: watch::Sender<Option<Stop>>,
     filter: Option<(Arc<Plugins>, TaskFacts)>,
-) {
+) -> Option<i32> {
     let mut batch = Vec::new();
+    let mut last_turn = None;
     while let Some(first) = messages.recv().await {
         let mut session = None;
+        let mut started = None;
         let mut take = |message: RunnerMessage, batch: &mut Vec<EventRecord>| match message {
             RunnerMessage::Events(events) => batch.extend(events),
             RunnerMessage::Session(id) => session = Some(id),
+            RunnerMessage::TurnStarted(turn) => {
+                batch.push(EventRecord::new(
+                    "status",
+                    json!({"status": "running", "attempt": fence.attempt, "turn": turn}),
+                ));
+                started = Some(turn);
+            }
         };
         take(first, &mut batch);
         while batch.len() < 512 {
@@ -665,13 +695,23 @@ async fn write_events(
         {
             tracing::error!(task_id = %task_id, error = %e, "could not store the session id");
         }
+        if let Some(turn) = started.filter(|_| !lost) {
+            match store.begin_turn(&task_id, &fence, turn).await {
+                Ok(_) => last_turn = Some(turn),
+                Err(e) => tracing::error!(task_id = %task_id, error = %e, turn, "could not record a turn's start"),
+            }
+        }
         batch.clear();
         hub.task_changed(&task_id);
         if lost {
             stop.send_replace(Some(Stop::LeaseLost));
         }
     }
+    last_turn
 }
+
+/// Messages a run can have in hand before it wrote them into its session.
+const LIVE_MESSAGES_IN_HAND: usize = 16;
 
 /// Renews the lease a few times per lease period, and passes on cancel requests
 /// made on other nodes.

@@ -74,6 +74,9 @@ pub fn claude_args(input: &TurnInput<'_>, config: &ClaudeConfig) -> Vec<String> 
         "--output-format",
         "stream-json",
         "--verbose",
+        // The CLI echoes each user message when it takes it: where a message sent
+        // into the running session begins its turn (`steering`).
+        "--replay-user-messages",
         "--permission-mode",
         &config.permission_mode,
         // Prompts the CLI would deny in place come to the gateway (`approvals`).
@@ -158,8 +161,19 @@ pub fn opening_lines(options: &TaskOptions, prompt: &str) -> Vec<String> {
         let line = json!({"type": "control_request", "request_id": INITIALIZE_REQUEST_ID, "request": request});
         lines.push(format!("{line}\n"));
     }
-    lines.push(format!("{}\n", json!({"type": "user", "message": {"role": "user", "content": prompt}})));
+    lines.push(user_line(prompt));
     lines
+}
+
+/// A prompt as a stream-json user message, one line.
+pub fn user_line(prompt: &str) -> String {
+    format!("{}\n", json!({"type": "user", "message": {"role": "user", "content": prompt}}))
+}
+
+/// The in-band interrupt of the turn in progress, one line.
+pub fn interrupt_line() -> String {
+    let interrupt = json!({"type": "control_request", "request_id": crate::ids::new_id("req"), "request": {"subtype": "interrupt"}});
+    format!("{interrupt}\n")
 }
 
 /// The whole environment of a run: nothing of the gateway's own environment but

@@ -9,12 +9,14 @@ mod outcome;
 mod quota;
 mod run;
 mod stdio;
+mod steering;
 mod stream;
 pub mod supervisor;
 
 pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
 pub use outcome::{Outcome, charge, decide, partial_result, session_not_found};
 pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
+pub use steering::LiveMessage;
 pub use stream::{RunState, add_usage};
 
 /// The prompt of a retried turn whose session already holds the turn's own prompt

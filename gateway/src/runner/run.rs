@@ -14,11 +14,14 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
-use super::command::{TaskDirs, TurnInput, claude_args, environment, opening_lines, pinned_models, settings};
+use super::command::{
+    TaskDirs, TurnInput, claude_args, environment, interrupt_line, opening_lines, pinned_models, settings,
+};
 use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::quota::TurnQuota;
 use super::stdio::{GatewayStdio, socket_stdio};
+use super::steering::{LiveMessage, Steering};
 use super::stream::{RunState, log_event, truncate};
 use crate::approvals::desk::Desk;
 use crate::approvals::{
@@ -64,6 +67,8 @@ enum Escalation {
 pub enum RunnerMessage {
     Events(Vec<EventRecord>),
     Session(String),
+    /// The CLI took a message sent into the run: its turn begins here.
+    TurnStarted(i32),
 }
 
 /// One turn to run.
@@ -138,7 +143,8 @@ impl Runner {
         self.sandbox.live_tokens_left(key_id)
     }
 
-    /// Runs one turn. Events go to `sink` as they happen; `stop` ends the run early.
+    /// Runs one turn, and the turns of the messages that come through `live` while
+    /// it runs. Events go to `sink` as they happen; `stop` ends the run early.
     /// The sink is unbounded so that a stalled database can never keep the run's
     /// timers from firing (stdout itself stays bounded by the line channel, and every
     /// event is capped in size).
@@ -147,6 +153,7 @@ impl Runner {
         request: TurnRequest<'_>,
         sink: mpsc::UnboundedSender<RunnerMessage>,
         mut stop: watch::Receiver<Option<Stop>>,
+        mut live: mpsc::Receiver<LiveMessage>,
     ) -> RunReport {
         let started = Instant::now();
         let mut report = RunReport::default();
@@ -212,6 +219,7 @@ impl Runner {
         let mut backstop: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         let mut escalation = Escalation::None;
         let mut session_sent: Option<String> = None;
+        let mut steering = Steering::default();
         let stall = (self.config.stall_seconds > 0).then(|| Duration::from_secs(self.config.stall_seconds));
         let mut last_output = tokio::time::Instant::now();
         let cgroup = launch.cgroup.map(Arc::new);
@@ -262,17 +270,36 @@ impl Runner {
                     if !events.is_empty() {
                         let _ = sink.send(RunnerMessage::Events(events));
                     }
-                    if report.state.result.is_some() && stdin_lines.take().is_some() && escalation == Escalation::None {
+                    for prompt in std::mem::take(&mut report.state.taken_prompts) {
+                        // A stopping run starts no new turn.
+                        if let Some(turn) = steering.taken(&prompt).filter(|_| report.stop.is_none()) {
+                            report.state.result = None;
+                            let _ = sink.send(RunnerMessage::TurnStarted(turn));
+                        }
+                    }
+                    // Stdin stays open while a message sent into the run waits to be taken.
+                    let last_turn = steering.is_idle() || report.stop.is_some();
+                    if report.state.result.is_some() && last_turn && stdin_lines.take().is_some() && escalation == Escalation::None {
                         backstop = Some(Box::pin(tokio::time::sleep(Duration::from_secs(self.config.linger_seconds))));
                     }
                 }
+                Some(message) = live.recv(), if report.stop.is_none() => {
+                    let in_progress = report.state.saw_init && report.state.result.is_none();
+                    let (turn, delivered) = (message.turn, steering.deliver(message, in_progress, stdin_lines.as_ref()));
+                    let notice = if delivered {
+                        format!("message of turn {turn} sent into the running session")
+                    } else {
+                        format!("message of turn {turn} could not be sent into the session; it runs as the next turn")
+                    };
+                    let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
+                }
                 () = &mut deadline, if report.stop.is_none() => {
-                    let step = self.begin_stop(Stop::Timeout, &mut report, &child, &mut stdin_lines, &sink).await;
+                    let step = self.begin_stop(Stop::Timeout, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 () = async { tokio::time::sleep_until(last_output + stall.unwrap_or_default()).await },
                     if stall.is_some() && report.stop.is_none() && report.state.result.is_none() && !report.state.tool_running() => {
-                    let step = self.begin_stop(Stop::Stalled, &mut report, &child, &mut stdin_lines, &sink).await;
+                    let step = self.begin_stop(Stop::Stalled, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 exceeded = &mut watching, if report.stop.is_none() => {
@@ -281,13 +308,13 @@ impl Runner {
                     if let Some(cgroup) = &cgroup {
                         cgroup.kill();
                     }
-                    let step = self.begin_stop(Stop::ResourceLimit, &mut report, &child, &mut stdin_lines, &sink).await;
+                    let step = self.begin_stop(Stop::ResourceLimit, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                     (escalation, backstop) = (step.0, Some(step.1));
                 }
                 changed = stop.changed(), if report.stop.is_none() => {
                     let requested = if changed.is_ok() { *stop.borrow_and_update() } else { None };
                     if let Some(reason) = requested {
-                        let step = self.begin_stop(reason, &mut report, &child, &mut stdin_lines, &sink).await;
+                        let step = self.begin_stop(reason, &mut report, &child, &mut stdin_lines, &sink, !steering.is_idle()).await;
                         (escalation, backstop) = (step.0, Some(step.1));
                     }
                 }
@@ -409,7 +436,9 @@ impl Runner {
 
     /// Starts stopping the run for `reason`: a cancel, timeout or stall first asks
     /// the CLI to end its turn in-band (the session stays resumable); shutdown, a
-    /// lost lease, or a CLI that cannot take the interrupt get SIGTERM at once.
+    /// lost lease, or a CLI that cannot take the interrupt get SIGTERM at once, and
+    /// so does a CLI holding messages sent into the run (`messages_waiting`): after
+    /// an interrupt it would go on with them.
     /// Returns the escalation reached and when to escalate further.
     async fn begin_stop(
         &self,
@@ -418,6 +447,7 @@ impl Runner {
         child: &Child,
         stdin_lines: &mut Option<mpsc::Sender<String>>,
         sink: &mpsc::UnboundedSender<RunnerMessage>,
+        messages_waiting: bool,
     ) -> (Escalation, std::pin::Pin<Box<tokio::time::Sleep>>) {
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let interruptible = matches!(reason, Stop::Cancel | Stop::Timeout | Stop::Stalled);
@@ -429,11 +459,10 @@ impl Runner {
             return (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))));
         }
         report.stop = Some(reason);
-        if interruptible && report.state.result.is_none() && report.state.saw_init {
-            let interrupt = json!({"type": "control_request", "request_id": crate::ids::new_id("req"),
-                                   "request": {"subtype": "interrupt"}});
+        if interruptible && !messages_waiting && report.state.result.is_none() && report.state.saw_init {
+            let interrupt = interrupt_line();
             if let Some(lines) = stdin_lines
-                && lines.try_send(format!("{interrupt}\n")).is_ok()
+                && lines.try_send(interrupt).is_ok()
             {
                 let why = match reason {
                     Stop::Cancel => "the task was cancelled",

@@ -50,6 +50,8 @@ pub struct RunState {
     pub last_retry_delay_ms: Option<u64>,
     /// Permission prompts read and not yet answered (the runner answers them).
     pub prompts: Vec<crate::approvals::PermissionPrompt>,
+    /// User messages the CLI echoed as it took them, not yet looked at by the runner.
+    pub taken_prompts: Vec<String>,
 }
 
 impl RunState {
@@ -69,6 +71,12 @@ impl RunState {
             "system" => self.system(object, max_tool_output),
             "assistant" => self.assistant(&object, max_tool_output),
             "user" => {
+                // A prompt the CLI echoes as it takes it (`--replay-user-messages`).
+                let prompt = object.get("message").and_then(|m| m.get("content")).and_then(Value::as_str);
+                if let Some(prompt) = prompt.filter(|_| object.get("isReplay") == Some(&Value::Bool(true))) {
+                    self.taken_prompts.push(prompt.to_string());
+                    return Vec::new();
+                }
                 let events = tool_results(&object, max_tool_output);
                 for event in &events {
                     if let Some(id) = event.data.get("tool_use_id").and_then(Value::as_str) {
@@ -320,6 +328,17 @@ mod tests {
         assert!(state.parse_line(result, 100).is_empty());
         assert_eq!(state.result.as_ref().unwrap()["result"], "ok");
         assert_eq!(state.session_id.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn an_echoed_prompt_is_taken_not_recorded() {
+        let mut state = RunState::default();
+        let echo = br#"{"type":"user","message":{"role":"user","content":"steer"},"session_id":"s1","isReplay":true}"#;
+        assert!(state.parse_line(echo, 100).is_empty());
+        assert_eq!(state.taken_prompts, ["steer"]);
+        let plain = br#"{"type":"user","message":{"role":"user","content":"a notice"},"session_id":"s1"}"#;
+        assert_eq!(state.parse_line(plain, 100)[0].event_type, "user", "only echoes are taken prompts");
+        assert_eq!(state.taken_prompts.len(), 1);
     }
 
     #[test]

@@ -69,8 +69,7 @@ impl MessagesRequest {
 
     /// The last user message carrying a real prompt, and the step to answer.
     pub fn turn(&self) -> Option<Turn> {
-        let (index, message) =
-            self.messages.iter().enumerate().rev().find(|(_, m)| m.role == "user" && m.content.is_prompt())?;
+        let (index, message) = self.messages.iter().enumerate().rev().find(|(_, m)| m.carries_prompt())?;
         // The script's steps count the model's answers, not the assistant messages
         // the CLI writes itself for a failed request.
         let step = self.messages[index + 1..]
@@ -81,31 +80,67 @@ impl MessagesRequest {
     }
 }
 
+impl Message {
+    /// A user message with a prompt, or the message in which the CLI passes on a
+    /// prompt the user sent while it was working (`queue` delivery).
+    fn carries_prompt(&self) -> bool {
+        match self.role.as_str() {
+            "user" => self.content.is_prompt(),
+            // CLI 2.1.197 sends a steering message as a `system` message of its own.
+            "system" => match &self.content {
+                Content::Text(text) => is_steered(text),
+                Content::Blocks(blocks) => blocks.iter().filter_map(|b| b.text.as_deref()).any(is_steered),
+            },
+            _ => false,
+        }
+    }
+}
+
 impl Content {
-    /// A prompt has text of its own and is not a tool-result message. Text the CLI adds
-    /// by itself (reminders next to tool results, the structured-output nudge, the
-    /// interruption marker) continues the current turn.
+    /// A prompt has text of its own. Text the CLI adds by itself (reminders next to
+    /// tool results, the structured-output nudge, the interruption marker) continues
+    /// the current turn; text the user sent beside a tool result (a message delivered
+    /// into a running turn) is a prompt.
     fn is_prompt(&self) -> bool {
         match self {
             Content::Text(text) => is_user_text(text),
             Content::Blocks(blocks) => {
-                !blocks.iter().any(|b| b.kind == "tool_result")
-                    && blocks.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).any(is_user_text)
+                blocks.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).any(is_user_text)
             }
         }
     }
 
+    /// The prompt's text: the user's own text blocks, a steering message unwrapped.
     fn text(&self) -> String {
-        match self {
-            Content::Text(text) => text.clone(),
+        let texts: Vec<&str> = match self {
+            Content::Text(text) => vec![text],
             Content::Blocks(blocks) => blocks
                 .iter()
                 .filter(|b| b.kind == "text")
                 .filter_map(|b| b.text.as_deref())
                 .filter(|text| !is_reminder(text))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
+                .collect(),
+        };
+        let user: Vec<&str> = texts.iter().copied().filter(|t| is_user_text(t)).collect();
+        let texts = if user.is_empty() { texts } else { user };
+        texts.iter().map(|t| unwrap_steered(t)).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// How the CLI introduces a message the user sent while it was working (CLI 2.1.197
+/// and 2.1.332); the message follows on the next line.
+const STEERED_MARKER: &str = "The user sent a new message while you were working:";
+
+fn is_steered(text: &str) -> bool {
+    text.trim_start().starts_with(STEERED_MARKER)
+}
+
+/// The user's message out of the CLI's steering wrapper (what follows the marker);
+/// other text as it is.
+fn unwrap_steered(text: &str) -> &str {
+    match text.trim_start().strip_prefix(STEERED_MARKER) {
+        Some(rest) => rest.trim_start_matches(['\r', '\n']),
+        None => text,
     }
 }
 
@@ -175,6 +210,44 @@ mod tests {
         ]));
         let turn = Turn { prompt: "prompt".into(), step: 1 };
         assert_eq!(req.turn(), Some(turn));
+    }
+
+    #[test]
+    fn a_message_sent_beside_a_tool_result_is_the_prompt() {
+        // CLI 2.1.197 after an interrupt, and 2.1.332 for a queued message.
+        let req = request(json!([
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t", "content": "rejected"},
+                {"type": "text", "text": "[Request interrupted by user for tool use]\n"},
+                {"type": "text", "text": "second\nmore"}
+            ]},
+        ]));
+        assert_eq!(req.turn(), Some(Turn { prompt: "second\nmore".into(), step: 0 }));
+        let queued = request(json!([
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "t", "content": "slept"},
+                {"type": "text", "text": "The user sent a new message while you were working:\nsteer\n\nAddress it."}
+            ]},
+        ]));
+        assert_eq!(queued.turn(), Some(Turn { prompt: "steer\n\nAddress it.".into(), step: 0 }));
+    }
+
+    #[test]
+    fn a_steering_system_message_is_the_prompt() {
+        // CLI 2.1.197 passes a queued message on as a `system` message after the tool result.
+        let req = request(json!([
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "slept"}]},
+            {"role": "system", "content": "The user sent a new message while you were working:\nsteer\n\nIMPORTANT: do it"},
+        ]));
+        assert_eq!(req.turn(), Some(Turn { prompt: "steer\n\nIMPORTANT: do it".into(), step: 0 }));
+        let other = request(json!([{"role": "user", "content": "first"}, {"role": "system", "content": "other"}]));
+        assert_eq!(other.turn(), Some(Turn { prompt: "first".into(), step: 0 }));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod events;
 mod keys;
 mod outbox;
 mod spend;
+mod steering;
 mod tasks;
 
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
 pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState};
 pub use spend::{Budgets, Reached, RunCost, Spend, SpendTotals, budget_micros, day_of, next_day_and_month};
+pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};
 pub use tasks::{
     ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, RetryRun,
     TaskFilter,

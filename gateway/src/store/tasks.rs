@@ -336,6 +336,9 @@ impl Store {
             == 1;
         if changed {
             set_turn_status(&txn, id, None, "cancelled", now).await?;
+            let turn =
+                task::Entity::find_by_id(id).one(&txn).await.during("cancelling a task")?.map_or(0, |t| t.current_turn);
+            super::steering::settle_waiting(&txn, id, turn, true, now).await?;
             append(&txn, id, None, events, now).await?;
             outbox::enqueue(&txn, id, "cancelled", now).await?;
             audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
@@ -374,17 +377,11 @@ impl Store {
     ) -> Result<Option<i32>> {
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
-        let changed = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value("queued"))
-            .col_expr(task::Column::CurrentTurn, Expr::col(task::Column::CurrentTurn).add(1))
-            .col_expr(task::Column::Attempts, Expr::value(0))
-            .col_expr(task::Column::EnqueuedAt, Expr::value(now))
-            .col_expr(task::Column::FinishedAt, Expr::value(Option::<i64>::None))
-            .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
+        // After the last turn recorded: a message sent into a run and cancelled with
+        // it has a turn above the current one.
+        let turn = next_turn_index(&txn, id).await?;
+        let changed = queue_turn(id, turn, now)
             .col_expr(task::Column::CancelRequested, Expr::value(false))
-            .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
-            .col_expr(task::Column::ContinueTurn, Expr::value(false))
-            .filter(task::Column::Id.eq(id))
             .filter(task::Column::Status.is_in(TERMINAL))
             .filter(task::Column::WorkspaceExpiredAt.is_null())
             .exec(&txn)
@@ -396,14 +393,6 @@ impl Store {
             txn.rollback().await.during("queueing a follow-up")?;
             return Ok(None);
         }
-        let turn: i32 = task::Entity::find_by_id(id)
-            .select_only()
-            .column(task::Column::CurrentTurn)
-            .into_tuple()
-            .one(&txn)
-            .await
-            .during("queueing a follow-up")?
-            .ok_or_else(|| StoreError::Corrupt(format!("task {id} vanished")))?;
         insert_turn(&txn, id, turn, prompt, now).await?;
         append(&txn, id, None, events, now).await?;
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
@@ -570,6 +559,10 @@ impl Store {
             return Ok(false);
         }
         set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
+        let cancel_requested =
+            task::Entity::find_by_id(id).one(&txn).await.during("finishing a run")?.is_some_and(|t| t.cancel_requested);
+        let cancelled = finish.status == "cancelled" || cancel_requested;
+        super::steering::settle_waiting(&txn, id, turn, cancelled, now).await?;
         if let Some(version) = finish.claude_code_version {
             task_turn::Entity::update_many()
                 .col_expr(task_turn::Column::ClaudeCodeVersion, Expr::value(version))
@@ -750,6 +743,9 @@ impl Store {
         }
         events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
         append(&txn, &lost.id, None, &events, now).await?;
+        if status != "queued" {
+            super::steering::settle_waiting(&txn, &lost.id, lost.current_turn, status == "cancelled", now).await?;
+        }
         let entry = AuditEntry {
             key_id: Some(lost.key_id.clone()),
             target: Some(lost.id.clone()),
@@ -762,7 +758,39 @@ impl Store {
     }
 }
 
-async fn insert_turn(conn: &impl ConnectionTrait, task_id: &str, index: i32, prompt: &str, now: i64) -> Result<()> {
+/// The update that queues the task for its turn `turn`, a fresh start: no attempt
+/// counted, no error, no wait.
+pub(super) fn queue_turn(id: &str, turn: i32, now: i64) -> UpdateMany<task::Entity> {
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value("queued"))
+        .col_expr(task::Column::CurrentTurn, Expr::value(turn))
+        .col_expr(task::Column::Attempts, Expr::value(0))
+        .col_expr(task::Column::EnqueuedAt, Expr::value(now))
+        .col_expr(task::Column::FinishedAt, Expr::value(Option::<i64>::None))
+        .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
+        .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
+        .col_expr(task::Column::ContinueTurn, Expr::value(false))
+        .filter(task::Column::Id.eq(id))
+}
+
+/// The index a new turn of the task gets: one after the last recorded.
+pub(super) async fn next_turn_index(conn: &impl ConnectionTrait, task_id: &str) -> Result<i32> {
+    let last = task_turn::Entity::find()
+        .filter(task_turn::Column::TaskId.eq(task_id))
+        .order_by_desc(task_turn::Column::TurnIndex)
+        .one(conn)
+        .await
+        .during("reading turns")?;
+    Ok(last.map_or(0, |t| t.turn_index + 1))
+}
+
+pub(super) async fn insert_turn(
+    conn: &impl ConnectionTrait,
+    task_id: &str,
+    index: i32,
+    prompt: &str,
+    now: i64,
+) -> Result<()> {
     task_turn::ActiveModel {
         task_id: Set(task_id.to_string()),
         turn_index: Set(index),
@@ -780,7 +808,7 @@ async fn insert_turn(conn: &impl ConnectionTrait, task_id: &str, index: i32, pro
 }
 
 /// Sets the status of turn `index` (the current one when `None`).
-async fn set_turn_status(
+pub(super) async fn set_turn_status(
     conn: &impl ConnectionTrait,
     task_id: &str,
     index: Option<i32>,

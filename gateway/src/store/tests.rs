@@ -218,3 +218,61 @@ async fn prompts_of_tasks_no_longer_running_expire_at_start_up_and_a_run_expires
     assert_eq!(store.expire_approvals(&running, Runs::Only("run-b")).await.unwrap(), 1);
     assert!(store.approvals_of(&running, true).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_message_the_run_never_took_becomes_the_next_turn() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let entry = || AuditEntry::new("x", "ok");
+    assert_eq!(store.add_live_turn(&id, "steer", "queue", &[], entry()).await.unwrap(), LiveTurn::NotRunning);
+    let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
+    assert_eq!(store.add_live_turn(&id, "steer", "queue", &[], entry()).await.unwrap(), LiveTurn::Added(1));
+    assert_eq!(store.add_live_turn(&id, "more", "interrupt", &[], entry()).await.unwrap(), LiveTurn::Added(2));
+    // The CLI took the first message, not the second, before the run ended.
+    assert!(store.begin_turn(&id, &claimed.fence, 1).await.unwrap());
+    assert!(store.finish_run(&id, &claimed.fence, 1, finish("completed")).await.unwrap());
+    let statuses = |turns: Vec<entities::task_turn::Model>| turns.into_iter().map(|t| t.status).collect::<Vec<_>>();
+    assert_eq!(statuses(store.turns(&id).await.unwrap()), ["completed", "completed", "queued"]);
+    let next = store.claim("n", 10_000).await.unwrap().unwrap();
+    assert_eq!((next.prompt.as_str(), next.task.current_turn), ("more", 2), "the message runs as the next turn");
+    assert!(store.finish_run(&id, &next.fence, 2, finish("completed")).await.unwrap());
+    assert_eq!(store.task(&id).await.unwrap().unwrap().status, "completed", "nothing left waiting");
+}
+
+#[tokio::test]
+async fn messages_waiting_are_cancelled_with_their_task_and_a_follow_up_comes_after_them() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let entry = || AuditEntry::new("x", "ok");
+    let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
+    for turn in 1..=MAX_WAITING_MESSAGES as i32 {
+        assert_eq!(store.add_live_turn(&id, "m", "queue", &[], entry()).await.unwrap(), LiveTurn::Added(turn));
+    }
+    assert_eq!(store.add_live_turn(&id, "m", "queue", &[], entry()).await.unwrap(), LiveTurn::TooMany);
+    assert!(store.request_cancel(&id, entry()).await.unwrap());
+    // A run that ends with its result after the cancel came in: the messages go with the task.
+    assert!(store.finish_run(&id, &claimed.fence, 0, finish("completed")).await.unwrap());
+    let turns = store.turns(&id).await.unwrap();
+    assert!(turns[1..].iter().all(|t| t.status == "cancelled"), "{turns:?}");
+    assert_eq!(store.task(&id).await.unwrap().unwrap().status, "completed");
+    let after = MAX_WAITING_MESSAGES as i32 + 1;
+    assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(after));
+}
+
+#[tokio::test]
+async fn a_message_waiting_in_a_run_that_was_lost_for_good_runs_as_the_next_turn() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let entry = || AuditEntry::new("x", "ok");
+    store.claim("node-a", 1).await.unwrap().unwrap();
+    assert_eq!(store.add_live_turn(&id, "steer", "queue", &[], entry()).await.unwrap(), LiveTurn::Added(1));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let lost = store.lost_runs(None).await.unwrap();
+    assert_eq!(store.recover(&lost[0], 1, "{}".into()).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
+    assert_eq!(store.turns(&id).await.unwrap()[0].status, "failed");
+    let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
+    assert_eq!((next.prompt.as_str(), next.task.current_turn), ("steer", 1));
+}

@@ -38,6 +38,35 @@ impl TaskStatus {
     }
 }
 
+/// How a message reaches the task (`POST /v1/tasks/{id}/messages`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// The next turn of a finished task.
+    #[default]
+    NextTurn,
+    /// Into the running session: the CLI takes it when its current step ends.
+    Queue,
+    /// Interrupts the running turn; the message continues the same session.
+    Interrupt,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 3] = [Self::NextTurn, Self::Queue, Self::Interrupt];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NextTurn => "next_turn",
+            Self::Queue => "queue",
+            Self::Interrupt => "interrupt",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
 /// Resolved options of a task: every field has its value (defaults applied).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TaskOptions {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::TaskOptions;
+use super::{Delivery, TaskOptions};
 use crate::config::TaskLimits;
 use crate::webhooks::{DEFAULT_EVENTS, EVENTS, TaskWebhook};
 use crate::workspace::inputs::InputFile;
@@ -120,14 +120,28 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
 }
 
 /// Validates a follow-up message: `{"prompt": "..."}`.
-pub fn parse_follow_up(body: &Value, limits: &TaskLimits) -> Result<String, Vec<FieldError>> {
+pub fn parse_follow_up(body: &Value, limits: &TaskLimits) -> Result<FollowUp, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
-    unknown_fields(object, &["prompt"], "", &mut errors);
+    unknown_fields(object, &["prompt", "delivery"], "", &mut errors);
     let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
-    if errors.is_empty() { Ok(prompt) } else { Err(errors) }
+    let delivery = match object.get("delivery") {
+        None | Some(Value::Null) => Delivery::default(),
+        Some(value) => value.as_str().and_then(Delivery::parse).unwrap_or_else(|| {
+            errors.push(FieldError::new("/delivery", "must be one of \"next_turn\", \"queue\", \"interrupt\""));
+            Delivery::default()
+        }),
+    };
+    if errors.is_empty() { Ok(FollowUp { prompt, delivery }) } else { Err(errors) }
+}
+
+/// A message for a task: its prompt and how it reaches the task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUp {
+    pub prompt: String,
+    pub delivery: Delivery,
 }
 
 fn prompt_field(value: Option<&Value>, pointer: &str, limits: &TaskLimits, errors: &mut Vec<FieldError>) -> String {
@@ -573,6 +587,19 @@ mod tests {
 
     fn limits() -> TaskLimits {
         TaskLimits::default()
+    }
+
+    #[test]
+    fn a_message_names_its_delivery_or_takes_the_next_turn() {
+        let parse = |body: serde_json::Value| parse_follow_up(&body, &limits());
+        assert_eq!(parse(json!({"prompt": "p"})).unwrap().delivery, Delivery::NextTurn);
+        assert_eq!(parse(json!({"prompt": "p", "delivery": "queue"})).unwrap().delivery, Delivery::Queue);
+        assert_eq!(parse(json!({"prompt": "p", "delivery": "interrupt"})).unwrap().delivery, Delivery::Interrupt);
+        for bad in [json!("now"), json!(1), json!(["queue"])] {
+            let errors = parse(json!({"prompt": "p", "delivery": bad})).unwrap_err();
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].pointer, "/delivery");
+        }
     }
 
     #[test]

@@ -9,16 +9,18 @@ use serde_json::json;
 
 use super::request::FieldError;
 use super::structured::{CheckError, SchemaChecker};
-use super::{ErrorKind, NewTask, TaskError, TaskStatus, TaskView};
+use super::{Delivery, ErrorKind, FollowUp, NewTask, TaskError, TaskStatus, TaskView};
 use crate::approvals::desk::{ApprovalView, ClientDecision, DecideError, Desk};
 use crate::approvals::questions;
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::plugins::{Hook, Plugins, PolicyRefusal};
 use crate::queue::{Hub, Queue};
-use crate::runner::{Stop, TaskDirs};
+use crate::runner::{LiveMessage, Stop, TaskDirs};
 use crate::store::entities::task;
-use crate::store::{AuditEntry, EventRecord, IdempotencyClaim, Inserted, NewTaskRow, Store, StoreError};
+use crate::store::{
+    AuditEntry, EventRecord, IdempotencyClaim, Inserted, LiveTurn, MAX_WAITING_MESSAGES, NewTaskRow, Store, StoreError,
+};
 use crate::workspace::inputs::{self, InputError, InputFile, Limits, Upload};
 
 /// Why an operation on a task was refused.
@@ -34,6 +36,10 @@ pub enum TaskServiceError {
     QueueFull { queued: u64 },
     #[error("the task is {status}; {action} needs a finished task")]
     Conflict { status: String, action: &'static str },
+    #[error("the task is {status}; delivery \"{}\" needs a running task (send \"next_turn\" to a finished one)", delivery.as_str())]
+    NotRunning { status: String, delivery: Delivery },
+    #[error("{} messages sent into the run are waiting already; wait until it takes them", MAX_WAITING_MESSAGES)]
+    TooManyMessages,
     #[error("{0}")]
     BudgetExceeded(crate::store::Reached),
     #[error("the task's workspace expired and was deleted (retention.workspace_ttl)")]
@@ -479,8 +485,89 @@ impl TaskService {
         self.view(principal, id).await
     }
 
+    /// A message for the task: the next turn of a finished task, or a message sent
+    /// into its running session (`delivery`).
+    pub async fn message(
+        &self,
+        principal: &Principal,
+        id: &str,
+        message: FollowUp,
+        ctx: &RequestContext,
+    ) -> Result<TaskView, TaskServiceError> {
+        match message.delivery {
+            Delivery::NextTurn => self.follow_up(principal, id, message.prompt, ctx).await,
+            delivery => self.steer(principal, id, message.prompt, delivery, ctx).await,
+        }
+    }
+
+    /// Sends a message into the running session of a task: recorded as a turn of its
+    /// own, then handed to the run (which writes it on the CLI's stdin). A message the
+    /// run cannot take any more runs as the next turn.
+    async fn steer(
+        &self,
+        principal: &Principal,
+        id: &str,
+        prompt: String,
+        delivery: Delivery,
+        ctx: &RequestContext,
+    ) -> Result<TaskView, TaskServiceError> {
+        if self.queue.is_draining() {
+            return Err(TaskServiceError::ShuttingDown);
+        }
+        let task = self.owned(principal, id).await?;
+        if task.status != TaskStatus::Running.as_str() {
+            return Err(TaskServiceError::NotRunning { status: task.status, delivery });
+        }
+        self.check_budget(principal).await?;
+        let (prompt, events) = self.check_message(principal, &task, prompt).await?;
+        let audit = audit_entry(principal, ctx, "task.message", "ok");
+        match self.store.add_live_turn(id, &prompt, delivery.as_str(), &events, audit).await? {
+            LiveTurn::Added(turn) => {
+                let message = LiveMessage { turn, prompt, interrupt: delivery == Delivery::Interrupt };
+                if !self.queue.steer_local(id, message) {
+                    tracing::info!(task_id = %id, turn, "no run of the task here takes the message; it runs as the next turn");
+                }
+                self.hub.task_changed(id);
+                self.view(principal, id).await
+            }
+            LiveTurn::NotRunning => {
+                let task = self.owned(principal, id).await?;
+                Err(TaskServiceError::NotRunning { status: task.status, delivery })
+            }
+            LiveTurn::TooMany => Err(TaskServiceError::TooManyMessages),
+        }
+    }
+
+    /// Runs a message of `task` through the policy plugins (which see it with the
+    /// task's options and metadata); returns the prompt as they left it and their events.
+    async fn check_message(
+        &self,
+        principal: &Principal,
+        task: &task::Model,
+        prompt: String,
+    ) -> Result<(String, Vec<EventRecord>), TaskServiceError> {
+        let id = &task.id;
+        let mut request = NewTask {
+            prompt,
+            priority: task.priority,
+            options: serde_json::from_str(&task.options)
+                .map_err(|e| TaskServiceError::Store(StoreError::Corrupt(format!("the options of task {id}: {e}"))))?,
+            metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
+            files: Vec::new(),
+            artifacts: None,
+            webhook: None,
+            wait_seconds: None,
+        };
+        let events = self
+            .plugins
+            .check_request(&mut request, principal, &self.rules.limits, &[], Some(id))
+            .await
+            .map_err(refused)?;
+        Ok((request.prompt, events))
+    }
+
     /// Queues a follow-up prompt on a finished task (same workspace and session).
-    pub async fn follow_up(
+    async fn follow_up(
         &self,
         principal: &Principal,
         id: &str,
@@ -493,24 +580,7 @@ impl TaskService {
             return Err(TaskServiceError::WorkspaceExpired);
         }
         self.check_budget(principal).await?;
-        // The policy sees the message with the task's options and metadata.
-        let mut request = NewTask {
-            prompt,
-            priority: task.priority,
-            options: serde_json::from_str(&task.options)
-                .map_err(|e| TaskServiceError::Store(StoreError::Corrupt(format!("the options of task {id}: {e}"))))?,
-            metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
-            files: Vec::new(),
-            artifacts: None,
-            webhook: None,
-            wait_seconds: None,
-        };
-        let mut events = self
-            .plugins
-            .check_request(&mut request, principal, &self.rules.limits, &[], Some(id))
-            .await
-            .map_err(refused)?;
-        let prompt = request.prompt;
+        let (prompt, mut events) = self.check_message(principal, &task, prompt).await?;
         events
             .push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1})));
         let audit = audit_entry(principal, ctx, "task.message", "ok");
