@@ -3,8 +3,8 @@
 use std::sync::Once;
 
 use crate::{
-    Artifact, ArtifactCollector, Decision, Formatted, Plugin, Policy, ResultProcessor, TaskInfo, TaskRequest,
-    TaskResult, WebhookEvent, WebhookFormatter, WorkspaceFile,
+    Approval, Artifact, ArtifactCollector, Decision, Formatted, Plugin, Policy, ResultProcessor, TaskInfo, TaskRequest,
+    TaskResult, ToolApproval, ToolRequest, WebhookEvent, WebhookFormatter, WorkspaceFile,
 };
 
 pub use crate::bindings::ccgate::plugin::host as wit_host;
@@ -75,4 +75,9 @@ pub fn collect<P: ArtifactCollector>(
 pub fn format<P: WebhookFormatter>(event: WebhookEvent, url: String) -> Result<Formatted, String> {
     enter();
     P::format(&config::<P>(), event, url)
+}
+
+pub fn decide<P: ToolApproval>(request: ToolRequest) -> Approval {
+    enter();
+    P::decide(&config::<P>(), request)
 }

@@ -27,6 +27,7 @@ mod sandbox;
 mod structured;
 mod supervision;
 mod tasks;
+mod tool_approval;
 mod uploads;
 mod upstream;
 mod webhooks;

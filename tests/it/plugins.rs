@@ -56,11 +56,11 @@ impl Drop for Receiver {
     }
 }
 
-fn toml_path(path: &std::path::Path) -> String {
+pub(crate) fn toml_path(path: &std::path::Path) -> String {
     json!(path.display().to_string()).to_string()
 }
 
-async fn gateway_with(model: &Model, config: &tempfile::NamedTempFile, toml: &str) -> Gateway {
+pub(crate) async fn gateway_with(model: &Model, config: &tempfile::NamedTempFile, toml: &str) -> Gateway {
     std::fs::write(config.path(), toml).unwrap();
     let env = vec![
         ("CCGATE_CONFIG".to_string(), config.path().display().to_string()),
@@ -74,7 +74,7 @@ async fn get_text(gateway: &Gateway, key: &str, path: &str) -> String {
     gateway.request(reqwest::Method::GET, path, key).send().await.unwrap().text().await.unwrap()
 }
 
-fn events_of_type<'a>(events: &'a [(i64, String, Value)], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn events_of_type<'a>(events: &'a [(i64, String, Value)], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|(_, t, _)| t == kind).map(|(_, _, data)| data).collect()
 }
 
@@ -387,7 +387,16 @@ async fn plugins_check_reports_what_a_plugin_is() {
 
     let future = plugin_wasm("ccgate_test_future_wit");
     let (ok, _, err) = ccgate(&["plugins", "check", future.to_str().unwrap()]);
-    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.0"), "{err}");
+    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.1"), "{err}");
+
+    let guard = plugin_wasm("ccgate_plugin_tool_guard");
+    let (ok, out, err) =
+        ccgate(&["plugins", "check", guard.to_str().unwrap(), "--config", r#"{"deny": ["Bash(curl:*)"]}"#]);
+    assert!(ok && out.contains("exports:  meta, tool_approval"), "{out}{err}");
+    assert!(out.contains("tool_approval: denied: ") && out.contains("Bash(curl:*)"), "{out}");
+    let trap = plugin_wasm("ccgate_test_hostile_approval");
+    let (ok, out, err) = ccgate(&["plugins", "check", trap.to_str().unwrap()]);
+    assert!(!ok && err.contains("failed") && err.contains("trapped"), "{out}{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.wasm");

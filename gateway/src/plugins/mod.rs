@@ -1,7 +1,7 @@
 //! The WebAssembly plugin host: WASI preview-2 components built against the WIT
-//! contract in `wit/`, run by wasmtime at four points of a task's life — policy
-//! before it is stored, post-processing of each result, artifact selection, and
-//! webhook formatting. Each call gets a fresh instance with its own limits; a
+//! contract in `wit/`, run by wasmtime at five points of a task's life — policy
+//! before it is stored, tool approval of each permission prompt of a run,
+//! post-processing of each result, artifact selection, and webhook formatting. Each call gets a fresh instance with its own limits; a
 //! plugin that traps, loops or eats memory costs only its own call, and what that
 //! means for the task follows the plugin's `on_error`.
 //!
@@ -28,7 +28,10 @@ use wasmtime::Store;
 pub use call::{CallError, CallState};
 pub use config::{Hook, OnError, PluginSpec, PluginsConfig};
 pub use engine::PluginEngine;
-pub use hooks::{ArtifactChoice, FormattedWebhook, PolicyRefusal, Processed, Selection, TaskFacts, WebhookEvent};
+pub use hooks::{
+    ArtifactChoice, FormattedWebhook, PolicyRefusal, Processed, Selection, TaskFacts, ToolApproval, ToolApprovers,
+    WebhookEvent,
+};
 pub use load::{LoadError, LoadedPlugin, load};
 pub use stats::{PluginState, StatsView};
 
