@@ -249,7 +249,8 @@ async fn hostile_plugins_cost_only_their_own_call() {
 
     // Fail closed: the request is refused with the plugin named; nothing stored.
     let refusals = [
-        ("trap", "trapped"),
+        // The panic's message and place, not a wasm backtrace.
+        ("trap", "trapped: panicked at "),
         ("loop", "time budget"),
         ("alloc", "memory limit"),
         // Waiting inside a host call (a sleep) ends at the deadline too.
@@ -263,6 +264,10 @@ async fn hostile_plugins_cost_only_their_own_call() {
         assert_eq!(status, 503, "{name}: {problem}");
         let detail = problem["detail"].as_str().unwrap();
         assert!(detail.contains(name) && detail.contains(says), "{name}: {detail}");
+        assert!(!detail.contains("wasm backtrace"), "{name}: {detail}");
+        if name == "trap" {
+            assert!(detail.contains("src/lib.rs:") && detail.contains("traps on purpose"), "{detail}");
+        }
         assert!(started.elapsed() < Duration::from_secs(10), "{name} took {:?}", started.elapsed());
         let (_, listed) = gateway.get("/v1/tasks", &key).await;
         assert!(listed["data"].as_array().unwrap().is_empty(), "{name}: {listed}");
@@ -318,6 +323,8 @@ async fn hostile_plugins_cost_only_their_own_call() {
     let trap = plugins["data"].as_array().unwrap().iter().find(|p| p["name"] == "trap").unwrap().clone();
     assert_eq!(trap["state"], "quarantined", "{trap}");
     assert!(trap["failures"].as_u64().unwrap() >= 4, "{trap}");
+    let last_error = trap["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("panicked at ") && last_error.contains("traps on purpose"), "{trap}");
     let (status, problem) = gateway.post("/v1/tasks", &trap_key, &body()).await;
     assert_eq!(status, 503);
     assert!(problem["detail"].as_str().unwrap().contains("quarantined"), "{problem}");
@@ -396,7 +403,10 @@ async fn plugins_check_reports_what_a_plugin_is() {
     assert!(out.contains("tool_approval: denied: ") && out.contains("Bash(curl:*)"), "{out}");
     let trap = plugin_wasm("ccgate_test_hostile_approval");
     let (ok, out, err) = ccgate(&["plugins", "check", trap.to_str().unwrap()]);
-    assert!(!ok && err.contains("failed") && err.contains("trapped"), "{out}{err}");
+    assert!(!ok && err.contains("trapped: panicked at") && err.contains("traps on purpose"), "{out}{err}");
+    // The backtrace stays in the log; the report line has the panic.
+    let line = err.lines().find(|l| l.starts_with("tool_approval:")).unwrap_or_default();
+    assert!(line.contains("traps on purpose") && !line.contains("wasm"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.wasm");
