@@ -216,7 +216,13 @@ task_url = "https://dash.example.com/tasks/{{task_id}}"
     let (_, seen_by_team) = gateway.get("/v1/plugins", &key).await;
     assert_eq!(seen_by_team["data"][0]["path"], "", "{seen_by_team}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("ccgate_plugin_calls_total{"), "{metrics}");
+    // What each plugin decided, not just that it answered.
+    for (hook, outcome) in
+        [("policy", "denied"), ("policy", "rewritten"), ("result", "rewritten"), ("artifacts", "selected")]
+    {
+        let labels = format!("hook=\"{hook}\",outcome=\"{outcome}\",error=\"\"");
+        assert!(metrics.contains(&labels), "{labels} missing in {metrics}");
+    }
 }
 
 #[tokio::test]
@@ -330,9 +336,13 @@ async fn hostile_plugins_cost_only_their_own_call() {
     assert!(problem["detail"].as_str().unwrap().contains("quarantined"), "{problem}");
     let (_, ready) = gateway.get("/readyz", &gateway.admin_key).await;
     assert_eq!(ready["checks"]["plugins"]["quarantined"], json!(["trap"]), "{ready}");
+    // It fails closed: every submission of its key gets 503, which degrades the node.
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["checks"]["plugins"]["failing_closed"], json!(["trap"]), "{ready}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    for outcome in ["trap", "timeout", "memory", "host_calls", "quarantined"] {
-        assert!(metrics.contains(&format!("outcome=\"{outcome}\"")), "{outcome} missing in metrics");
+    for error in ["trap", "timeout", "memory", "host_calls", "quarantined"] {
+        let labels = format!("outcome=\"failed\",error=\"{error}\"");
+        assert!(metrics.contains(&labels), "{labels} missing in metrics");
     }
 }
 

@@ -242,6 +242,19 @@ impl Plugins {
             .collect()
     }
 
+    /// Quarantined plugins that fail closed for a hook they serve: while they sit
+    /// out, that hook refuses for their keys (submissions get 503, results fail,
+    /// tool calls are denied).
+    pub fn quarantined_failing_closed(&self) -> Vec<String> {
+        self.current()
+            .entries
+            .iter()
+            .filter(|e| e.stats.view().state == PluginState::Quarantined)
+            .filter(|e| e.plugin.hooks.iter().any(|&hook| e.plugin.spec.on_error(hook) == OnError::FailClosed))
+            .map(|e| e.plugin.spec.name.clone())
+            .collect()
+    }
+
     /// The plugins serving `hook` for a task of this key, in chain order.
     fn chain_for(&self, hook: Hook, key_id: &str, key_name: &str) -> Vec<Arc<Entry>> {
         self.current()
@@ -267,13 +280,13 @@ impl Plugins {
     ) -> (Result<S, CallError>, Duration)
     where
         R: Send + 'static,
-        S: Send + 'static,
+        S: Outcome + Send + 'static,
     {
         let name = entry.plugin.spec.name.clone();
         let admission = entry.stats.admit();
         if admission == Admission::Quarantined {
             entry.stats.record_refused();
-            crate::telemetry::metrics::plugin_call(&name, hook.as_str(), "quarantined", Duration::ZERO);
+            crate::telemetry::metrics::plugin_call(&name, hook.as_str(), "failed", "quarantined", Duration::ZERO);
             return (Err(CallError::Quarantined), Duration::ZERO);
         }
         let engine = self.engine();
@@ -308,7 +321,11 @@ impl Plugins {
             } else if error.is_none() && admission == Admission::Trial {
                 crate::telemetry::metrics::plugin_quarantined(name, false);
             }
-            crate::telemetry::metrics::plugin_call(name, hook.as_str(), error.map_or("ok", |e| e.kind()), took);
+            let (decided, error_kind) = match &outcome {
+                Ok(answer) => (answer.outcome(), ""),
+                Err(error) => ("failed", error.kind()),
+            };
+            crate::telemetry::metrics::plugin_call(name, hook.as_str(), decided, error_kind, took);
             if let Some(error) = error {
                 tracing::warn!(plugin = name, hook = hook.as_str(), task_id = site.task_id.as_deref(), error = %error,
                     "plugin call failed");
@@ -317,6 +334,12 @@ impl Plugins {
         });
         work.await.unwrap_or_else(|e| (Err(CallError::Setup(format!("the call's task failed: {e}"))), Duration::ZERO))
     }
+}
+
+/// What a call's checked answer decided: the `outcome` label of
+/// `ccgate_plugin_calls_total` (a failed call is `failed`).
+trait Outcome {
+    fn outcome(&self) -> &'static str;
 }
 
 /// The `plugin` event recorded on a task's log for one call.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::super::bindings::v0::tool_approval::exports::ccgate::plugin::tool_approval as wit;
-use super::super::{CallError, Hook, OnError, Plugins, call_event};
+use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
 use super::clip_text;
 use crate::approvals::{Decision, PermissionPrompt};
 use crate::store::EventRecord;
@@ -47,6 +47,17 @@ enum Answer {
     Allow(Option<Value>),
     Deny(String),
     Ask,
+}
+
+impl Outcome for Answer {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Answer::Allow(None) => "allowed",
+            Answer::Allow(Some(_)) => "rewritten",
+            Answer::Deny(_) => "denied",
+            Answer::Ask => "no_opinion",
+        }
+    }
 }
 
 impl ToolApprovers {
