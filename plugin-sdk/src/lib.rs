@@ -279,7 +279,7 @@ pub enum Approval {
 pub enum Decision {
     /// Store the request as it is.
     Allow,
-    /// Refuse it: the client gets 422 `rejected_by_plugin` listing the violations.
+    /// Refuse it: the client gets 422, problem type `rejected-by-plugin`, listing the violations.
     Deny(Vec<Violation>),
     /// Queue this request instead; the gateway validates it again.
     Rewrite(Rewrite),

@@ -360,6 +360,9 @@ async fn plugins_reload_atomically_and_bad_sets_are_refused() {
     let key = gateway.create_key(&["--name", "k"]);
     let body = json!({"prompt": scripted(vec![say("fine")])});
     assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 422);
+    let (_, before) = gateway.get("/v1/plugins", &gateway.admin_key).await;
+    assert!(before["config_digest"].as_str().unwrap().starts_with("sha256:"), "{before}");
+    assert_eq!(gateway.get("/v1/plugins", &key).await.1["config_digest"], Value::Null, "for admins");
 
     // A configuration the plugin's schema refuses: 422 naming it, the old set stays.
     std::fs::write(config.path(), chain("nonsense")).unwrap();
@@ -373,6 +376,10 @@ async fn plugins_reload_atomically_and_bad_sets_are_refused() {
     std::fs::write(config.path(), chain("allow")).unwrap();
     let (status, reloaded) = gateway.post("/v1/plugins/reload", &gateway.admin_key, &json!({})).await;
     assert_eq!(status, 200, "{reloaded}");
+    // The answer says what is in effect now: the same component, another configuration.
+    assert_eq!(reloaded["data"][0]["digest"], before["data"][0]["digest"], "{reloaded}");
+    assert_ne!(reloaded["data"][0]["config_digest"], before["data"][0]["config_digest"], "{reloaded}");
+    assert_ne!(reloaded["config_digest"], before["config_digest"], "{reloaded}");
     assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 202);
     std::fs::write(config.path(), chain("rewrite")).unwrap();
     let _ = std::process::Command::new("kill").arg("-HUP").arg(gateway.pid().to_string()).status();

@@ -67,6 +67,8 @@ pub struct PluginView {
     pub hooks: Vec<Hook>,
     /// `sha256:<hex>` of the component file.
     pub digest: String,
+    /// `sha256:<hex>` of the plugin's configuration in effect (the JSON it gets).
+    pub config_digest: String,
     pub path: String,
     /// Key names or ids it applies to; empty: every key.
     pub keys: Vec<String>,
@@ -234,12 +236,29 @@ impl Plugins {
                     kind: plugin.hooks.first().copied().unwrap_or(Hook::Policy),
                     hooks: plugin.hooks.clone(),
                     digest: plugin.digest.clone(),
+                    config_digest: sha256(plugin.config.as_bytes()),
                     path: plugin.spec.path.display().to_string(),
                     keys: plugin.spec.keys.clone(),
                     stats: entry.stats.view(),
                 }
             })
             .collect()
+    }
+
+    /// `sha256:<hex>` of the chain in effect: each plugin's name, hooks, keys,
+    /// component digest and configuration, in order. Equal on two nodes (or before
+    /// and after a reload) when they run the same plugins the same way.
+    pub fn chain_digest(&self) -> String {
+        let chain: Vec<serde_json::Value> = self
+            .current()
+            .entries
+            .iter()
+            .map(|e| {
+                let (plugin, spec) = (&e.plugin, &e.plugin.spec);
+                json!([spec.name, plugin.hooks, spec.keys, spec.on_error, plugin.digest, &*plugin.config])
+            })
+            .collect();
+        sha256(serde_json::Value::Array(chain).to_string().as_bytes())
     }
 
     /// Quarantined plugins that fail closed for a hook they serve: while they sit
@@ -334,6 +353,11 @@ impl Plugins {
         });
         work.await.unwrap_or_else(|e| (Err(CallError::Setup(format!("the call's task failed: {e}"))), Duration::ZERO))
     }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", crate::hashing::hex(&sha2::Sha256::digest(bytes)))
 }
 
 /// What a call's checked answer decided: the `outcome` label of
