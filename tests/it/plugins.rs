@@ -463,3 +463,56 @@ async fn the_gateway_refuses_to_start_with_a_plugin_that_does_not_load() {
     assert!(stderr.contains("plugin `bad-config` is invalid") && stderr.contains("/max_turns"), "{stderr}");
     assert!(!stderr.contains("ccgate listening"), "{stderr}");
 }
+
+#[tokio::test]
+async fn plugins_call_tells_allow_deny_and_failure_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, value.to_string()).unwrap();
+        path.display().to_string()
+    };
+    let call = |file: &str, hook: &str, input: &str, config: &str| {
+        let wasm = plugin_wasm(file);
+        let mut args = vec!["plugins", "call", wasm.to_str().unwrap(), "--hook", hook, "--input", input];
+        if !config.is_empty() {
+            args.extend(["--config", config]);
+        }
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ccgate"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .expect("run ccgate");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    let curl = write("curl.json", json!({"tool": "Bash", "input": {"command": "ls && curl -s https://x"}}));
+    let pwd = write("pwd.json", json!({"tool": "Bash", "input": {"command": "pwd"}}));
+    let guard = r#"{"deny": ["Bash(curl:*)"]}"#;
+    let (code, out, err) = call("ccgate_plugin_tool_guard", "tool-approval", &curl, guard);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("decision: denied") && out.contains("Bash(curl:*)") && out.contains("time:"), "{out}");
+    let (code, out, _) = call("ccgate_plugin_tool_guard", "tool-approval", &pwd, guard);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("decision: allowed") && out.contains("no opinion"), "{out}");
+
+    let request = write("request.json", json!({"prompt": "fix the bug", "options": {"max_turns": 50}}));
+    let (code, out, _) = call("ccgate_plugin_policy", "policy", &request, r#"{"max_turns": 10}"#);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("rewritten") && out.contains("\"max_turns\":10"), "{out}");
+    let (code, out, _) = call("ccgate_plugin_policy", "policy", &request, r#"{"require_metadata": ["ticket"]}"#);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("/metadata/ticket"), "{out}");
+
+    // A plugin that fails, a hook it does not export, an input the hook cannot use.
+    let (code, out, _) = call("ccgate_test_hostile_approval", "tool-approval", &pwd, "");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("decision: failed") && out.contains("traps on purpose"), "{out}");
+    let (code, _, err) = call("ccgate_plugin_policy", "webhook", &request, "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("/payload"), "{err}");
+    let (code, _, err) = call("ccgate_plugin_policy", "tool-approval", &pwd, "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("does not export the `tool-approval` interface"), "{err}");
+}

@@ -16,6 +16,7 @@ mod engine;
 mod hooks;
 mod load;
 mod stats;
+pub mod trial;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
