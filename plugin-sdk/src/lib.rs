@@ -450,11 +450,41 @@ fn metadata_value<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a
 
 /// Parses configuration JSON text for `meta.check-config`: a serde error becomes one
 /// violation with pointer `""`; otherwise [`Plugin::check_config`]'s violations.
+///
+/// The gateway calls `check-config` only with a configuration the plugin's schema
+/// accepted: when the plugin has a schema, a serde error there means the schema and
+/// the config type disagree, which the violation says (it is the plugin's fault, not
+/// the operator's).
 pub fn check_config_text<P: Plugin>(text: &str) -> Vec<Violation> {
     match serde_json::from_str::<P::Config>(text) {
         Ok(config) => P::check_config(&config),
+        Err(e) if P::config_schema().is_some() => vec![Violation::new(
+            "",
+            format!(
+                "the plugin's schema and its config type disagree: the schema accepts this configuration, \
+                 the type does not ({e}); the plugin needs fixing, not the configuration"
+            ),
+        )],
         Err(e) => vec![Violation::new("", e.to_string())],
     }
+}
+
+/// A plugin's JSON Schema from a file, checked when the plugin is compiled: a
+/// `schema.json` that is not JSON fails the build (naming the file) instead of the
+/// plugin's load. Use it in [`Plugin::config_schema`]:
+///
+/// ```ignore
+/// fn config_schema() -> Option<&'static str> {
+///     Some(ccgate_plugin_sdk::schema!("../schema.json"))
+/// }
+/// ```
+#[macro_export]
+macro_rules! schema {
+    ($path:literal) => {{
+        const SCHEMA: &str = include_str!($path);
+        const _: () = assert!($crate::__private::is_json(SCHEMA), concat!($path, " is not valid JSON"));
+        SCHEMA
+    }};
 }
 
 /// Deserializes a configuration from JSON text (what the hooks receive).
@@ -650,4 +680,37 @@ macro_rules! __ccgate_export_world {
         #[cfg(target_arch = "wasm32")]
         __ccgate_plugin_bindings::export!($plugin with_types_in __ccgate_plugin_bindings);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Required {
+        max_turns: u64,
+    }
+
+    /// A plugin whose schema lets `max_turns` out while its type requires it.
+    struct Disagreeing;
+
+    impl Plugin for Disagreeing {
+        type Config = Required;
+        const NAME: &'static str = "disagreeing";
+        const VERSION: &'static str = "0";
+
+        fn config_schema() -> Option<&'static str> {
+            Some(r#"{"type": "object"}"#)
+        }
+    }
+
+    #[test]
+    fn a_schema_that_disagrees_with_the_type_is_blamed_not_the_configuration() {
+        let violations = check_config_text::<Disagreeing>("{}");
+        assert_eq!(violations.len(), 1);
+        let message = &violations[0].message;
+        assert!(message.contains("schema and its config type disagree") && message.contains("max_turns"), "{message}");
+        assert!(check_config_text::<Disagreeing>(r#"{"max_turns": 3}"#).is_empty());
+    }
 }
