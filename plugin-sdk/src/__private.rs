@@ -181,23 +181,17 @@ const fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 }
 
 const fn number(b: &[u8], mut i: usize) -> Option<usize> {
-    let start = i;
     if b[i] == b'-' {
         i += 1;
     }
-    let digits = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    if i == digits || (b[digits] == b'0' && i - digits > 1) {
+    let integer = i;
+    i = digits(b, i);
+    if i == integer || (b[integer] == b'0' && i - integer > 1) {
         return None;
     }
     if i < b.len() && b[i] == b'.' {
-        i += 1;
-        let fraction = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
+        let fraction = i + 1;
+        i = digits(b, fraction);
         if i == fraction {
             return None;
         }
@@ -208,14 +202,20 @@ const fn number(b: &[u8], mut i: usize) -> Option<usize> {
             i += 1;
         }
         let exponent = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
+        i = digits(b, exponent);
         if i == exponent {
             return None;
         }
     }
-    if i == start { None } else { Some(i) }
+    Some(i)
+}
+
+/// The end of the run of ASCII digits starting at `i`.
+const fn digits(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
