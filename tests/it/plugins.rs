@@ -516,3 +516,47 @@ async fn plugins_call_tells_allow_deny_and_failure_apart() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("does not export the `tool-approval` interface"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_watch_reloads_a_rebuilt_plugin() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("gate.wasm");
+    // Files are replaced whole, as a build does (a rename, never a half-written file).
+    let replace = |with: &[u8]| {
+        let partial = dir.path().join("gate.wasm.partial");
+        std::fs::write(&partial, with).unwrap();
+        std::fs::rename(&partial, &wasm).unwrap();
+    };
+    replace(&std::fs::read(plugin_wasm("ccgate_test_wit_0_1_0")).unwrap());
+    let toml = format!("[plugins]\nwatch = true\n[[plugins.chain]]\nname = \"gate\"\npath = {}\n", toml_path(&wasm));
+    let gateway = gateway_with(&model, &config, &toml).await;
+    let key = gateway.create_key(&["--name", "k"]);
+    let forbidden = json!({"prompt": scripted(vec![say("forbidden fruit")])});
+    assert_eq!(gateway.post("/v1/tasks", &key, &forbidden).await.0, 422, "the 0.1.0 plugin denies it");
+    let digest = |plugins: &Value| plugins["data"][0]["digest"].as_str().unwrap_or_default().to_string();
+    let first = digest(&gateway.get("/v1/plugins", &gateway.admin_key).await.1);
+
+    // A rebuilt plugin (here another one that allows everything) is picked up.
+    replace(&std::fs::read(plugin_wasm("ccgate_test_hostile_policy")).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        let now = digest(&gateway.get("/v1/plugins", &gateway.admin_key).await.1);
+        if now != first {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "the changed file was not reloaded\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(gateway.post("/v1/tasks", &key, &forbidden).await.0, 202, "the new plugin allows it");
+
+    // A file that does not load leaves the loaded set in use, and says why once.
+    replace(b"not a plugin");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gateway.log().contains("plugin file changed but the chain did not load") {
+        assert!(Instant::now() < deadline, "the broken file was not noticed\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(digest(&gateway.get("/v1/plugins", &gateway.admin_key).await.1), second);
+}

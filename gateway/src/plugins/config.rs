@@ -82,6 +82,9 @@ pub struct PluginsConfig {
     pub quarantine_after_failures: u32,
     /// Seconds a quarantined plugin sits out before one trial call.
     pub quarantine_seconds: u64,
+    /// Development only: reload the chain when a plugin's file changes (its
+    /// sha256, checked every second).
+    pub watch: bool,
     /// The plugins, in the order they run.
     pub chain: Vec<PluginSpec>,
 }
@@ -93,6 +96,7 @@ impl Default for PluginsConfig {
             max_concurrent_calls: 32,
             quarantine_after_failures: 5,
             quarantine_seconds: 30,
+            watch: false,
             chain: Vec::new(),
         }
     }

@@ -220,6 +220,44 @@ impl Plugins {
         Ok(count)
     }
 
+    /// With `plugins.watch`, reloads the chain whenever a plugin's file no longer
+    /// has the digest it was loaded with (a rebuilt plugin); a change that does
+    /// not load is logged once and the loaded set stays. Runs until the process ends.
+    pub async fn watch_files(self: Arc<Self>) {
+        if !self.settings.watch {
+            return;
+        }
+        tracing::warn!("plugins.watch is on: plugins reload when their files change (development only)");
+        // Digests already tried, so a file that does not load is not retried every tick.
+        let mut tried: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
+        loop {
+            tokio::time::sleep(WATCH_INTERVAL).await;
+            let files: Vec<(PathBuf, String)> =
+                self.current().entries.iter().map(|e| (e.plugin.spec.path.clone(), e.plugin.digest.clone())).collect();
+            let changed = tokio::task::spawn_blocking(move || {
+                files.into_iter().find_map(|(path, loaded)| {
+                    let now = std::fs::read(&path).ok().map(|bytes| sha256(&bytes))?;
+                    (now != loaded).then_some((path, now))
+                })
+            })
+            .await
+            .ok()
+            .flatten();
+            let Some((path, digest)) = changed else { continue };
+            if tried.get(&path) == Some(&digest) {
+                continue;
+            }
+            tried.insert(path.clone(), digest.clone());
+            match self.reload().await {
+                Ok(count) => {
+                    tracing::info!(file = %path.display(), %digest, plugins = count, "plugin file changed: reloaded")
+                }
+                Err(e) => tracing::error!(file = %path.display(), %digest, error = %e,
+                    "plugin file changed but the chain did not load; the loaded set stays"),
+            }
+        }
+    }
+
     fn current_specs(&self) -> Vec<PluginSpec> {
         self.current().entries.iter().map(|e| e.plugin.spec.clone()).collect()
     }
@@ -355,6 +393,9 @@ impl Plugins {
         work.await.unwrap_or_else(|e| (Err(CallError::Setup(format!("the call's task failed: {e}"))), Duration::ZERO))
     }
 }
+
+/// How often `plugins.watch` looks at the plugin files.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
