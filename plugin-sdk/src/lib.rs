@@ -418,6 +418,40 @@ impl Rewrite {
 }
 
 impl TaskRequest {
+    /// A request with `prompt` for a native test: priority 0, no options (the gateway
+    /// sends them with its defaults filled in: set the ones your plugin reads with
+    /// [`TaskRequest::with_options`]), no metadata or files, key `test` (`key_test`).
+    pub fn new(prompt: impl Into<String>) -> Self {
+        TaskRequest {
+            prompt: prompt.into(),
+            priority: 0,
+            options: "{}".into(),
+            metadata: Vec::new(),
+            files: Vec::new(),
+            key_name: "test".into(),
+            key_id: "key_test".into(),
+            follow_up_of: None,
+        }
+    }
+
+    /// With this `options` object.
+    pub fn with_options(mut self, options: serde_json::Value) -> Self {
+        self.options = options.to_string();
+        self
+    }
+
+    /// With one more metadata entry.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sent by the key named `name`.
+    pub fn with_key_name(mut self, name: impl Into<String>) -> Self {
+        self.key_name = name.into();
+        self
+    }
+
     /// The request's `options` object, parsed. An options text that is not a JSON
     /// object (which the gateway never sends) gives an empty map.
     pub fn options(&self) -> Options {
