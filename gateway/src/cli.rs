@@ -143,6 +143,35 @@ enum PluginsCommand {
         #[arg(long)]
         config: Option<String>,
     },
+    /// Load a plugin and call one of its hooks on your own input; prints what it
+    /// decided, what it answered and how long it took (its log lines go to stderr).
+    /// Exit status: 0 allowed (or processed, selected, formatted, no opinion), 1
+    /// denied or refused, 2 the plugin failed or could not be called.
+    ///
+    /// `--input` per hook: policy, a `POST /v1/tasks` body; result, a `result` as
+    /// `GET /v1/tasks/{id}` shows it; artifacts, `{"workspace": DIR, "baseline":
+    /// DIR?, "result": {...}?}`; webhook, `{"payload": <the built-in body>, "url":
+    /// URL?}`; tool-approval, `{"tool": "Bash", "input": {...}, "reason": TEXT?}`.
+    Call {
+        /// The component (`.wasm`).
+        file: std::path::PathBuf,
+        /// policy, result, artifacts, webhook or tool-approval.
+        #[arg(long, value_parser = parse_hook)]
+        hook: crate::plugins::Hook,
+        /// The hook's input, as a JSON file (`-`: stdin).
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// The plugin's configuration, as JSON.
+        #[arg(long)]
+        config: Option<String>,
+    },
+}
+
+fn parse_hook(name: &str) -> Result<crate::plugins::Hook, String> {
+    crate::plugins::Hook::ALL
+        .into_iter()
+        .find(|hook| hook.as_str() == name.replace('-', "_"))
+        .ok_or_else(|| "one of policy, result, artifacts, webhook, tool-approval".to_string())
 }
 
 #[derive(Subcommand)]
@@ -216,6 +245,9 @@ pub fn run() -> i32 {
             return 1;
         }
     };
+    if let Command::Plugins { command: PluginsCommand::Call { file, hook, input, config } } = cli.command {
+        return runtime.block_on(plugins_call(file, hook, &input, config.as_deref()));
+    }
     let result = runtime.block_on(dispatch(cli.command, config));
     match result {
         Ok(()) => 0,
@@ -257,17 +289,57 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Plugins { command: PluginsCommand::Call { .. } } => unreachable!("handled with its own exit codes"),
         Command::Plugins { command: PluginsCommand::Check { file, config } } => {
-            let config = match config {
-                Some(text) => Some(serde_json::from_str(&text).map_err(|e| format!("--config is not JSON: {e}"))?),
-                None => None,
-            };
+            let config = plugin_config(config.as_deref())?;
             let report = crate::plugins::check::check_file(file, config).await?;
             print!("{report}");
             Ok(())
         }
         Command::Supervise { .. } | Command::SandboxExec(_) | Command::CheckOutputSchema { .. } | Command::Openapi => {
             unreachable!("handled before the runtime starts")
+        }
+    }
+}
+
+/// `--config` of the plugin commands.
+fn plugin_config(text: Option<&str>) -> Result<Option<serde_json::Value>, String> {
+    text.map(|text| serde_json::from_str(text).map_err(|e| format!("--config is not JSON: {e}"))).transpose()
+}
+
+/// `ccgate plugins call`: the report on stdout, the verdict as the exit status.
+async fn plugins_call(
+    file: std::path::PathBuf,
+    hook: crate::plugins::Hook,
+    input: &std::path::Path,
+    config: Option<&str>,
+) -> i32 {
+    use crate::plugins::trial::{Verdict, call_file, exit_code};
+    let read = if input == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text)
+    } else {
+        std::fs::read_to_string(input)
+    };
+    let parsed = read
+        .map_err(|e| format!("cannot read {}: {e}", input.display()))
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("--input is not JSON: {e}")))
+        .and_then(|input| Ok((input, plugin_config(config)?)));
+    let (input, config) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("ccgate: {e}");
+            return exit_code(Verdict::Failed);
+        }
+    };
+    match call_file(file, hook, input, config).await {
+        Ok((verdict, report)) => {
+            print!("{report}");
+            exit_code(verdict)
+        }
+        Err(e) => {
+            eprintln!("ccgate: {e}");
+            exit_code(Verdict::Failed)
         }
     }
 }

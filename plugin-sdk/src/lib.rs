@@ -2,8 +2,10 @@
 //!
 //! Write a ccgate WebAssembly plugin as a trait impl and one
 //! macro. A plugin is a Rust `cdylib` built for `wasm32-wasip2`; the gateway loads
-//! the component and calls its hook. This SDK version (0.1.0) matches the WIT package
-//! `ccgate:plugin@0.1.0`.
+//! the component and calls its hook. This SDK version (0.1.1) matches the WIT package
+//! `ccgate:plugin@0.1.1`. A gateway that speaks 0.1.1 also loads plugins built for
+//! 0.1.0 (0.1.1 only adds the tool-approval hook); a tool-approval plugin needs a
+//! gateway that speaks 0.1.1.
 //!
 //! | hook | trait | macro | world |
 //! | --- | --- | --- | --- |
@@ -11,6 +13,7 @@
 //! | post-process a result | [`ResultProcessor`] | [`export_result_processor!`] | `result-plugin` |
 //! | choose artifacts | [`ArtifactCollector`] | [`export_artifact_collector!`] | `artifact-plugin` |
 //! | shape a webhook body | [`WebhookFormatter`] | [`export_webhook_formatter!`] | `webhook-plugin` |
+//! | decide a run's permission prompts | [`ToolApproval`] | [`export_tool_approval!`] | `tool-approval-plugin` |
 //!
 //! Every plugin also implements [`Plugin`]: its name, version, configuration type
 //! (deserialized from the gateway's JSON configuration for the plugin), an optional
@@ -126,7 +129,7 @@ use serde::de::DeserializeOwned;
 include!(concat!(env!("OUT_DIR"), "/wit_path.rs"));
 
 /// The version of the WIT package (`ccgate:plugin@…`) this SDK implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
 /// The values every hook shares (WIT interface `ccgate:plugin/types`).
 pub mod types {
@@ -154,8 +157,8 @@ pub mod prelude {
     pub use crate::log;
     pub use crate::types::*;
     pub use crate::{
-        Artifact, ArtifactCollector, Decision, Formatted, Options, Plugin, Policy, ResultProcessor, Rewrite,
-        WebhookEvent, WebhookFormatter, WorkspaceFile, pointer_escape,
+        Approval, Artifact, ArtifactCollector, Decision, Formatted, Options, Plugin, Policy, ResultProcessor, Rewrite,
+        ToolApproval, ToolRequest, WebhookEvent, WebhookFormatter, WorkspaceFile, pointer_escape,
     };
 }
 
@@ -213,12 +216,70 @@ pub trait WebhookFormatter: Plugin {
     fn format(config: &Self::Config, event: WebhookEvent, url: String) -> Result<Formatted, String>;
 }
 
+/// A tool approval plugin (world `tool-approval-plugin`, WIT 0.1.1): sees each
+/// permission prompt of a run before the task's own rules and approval mode.
+pub trait ToolApproval: Plugin {
+    /// Allows or denies the call, or has no opinion ([`Approval::Ask`]).
+    fn decide(config: &Self::Config, request: ToolRequest) -> Approval;
+}
+
+/// One permission prompt of a run (WIT `tool-approval.tool-request`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolRequest {
+    /// The task the run belongs to.
+    pub task_id: String,
+    /// The id of the API key that sent the task.
+    pub key_id: String,
+    /// The name of that key.
+    pub key_name: String,
+    /// The tool the agent wants to call (`Bash`, `Write`, `WebFetch`, …).
+    pub tool_name: String,
+    /// The call's input as JSON text; `None` when larger than 64 KiB.
+    pub input: Option<String>,
+    /// The size of the input as JSON text.
+    pub input_bytes: u64,
+    /// Why Claude Code asks, when it says.
+    pub reason: Option<String>,
+}
+
+impl ToolRequest {
+    /// A request for `tool` with `input` (for tests: ids and key are placeholders).
+    pub fn new(tool: impl Into<String>, input: &serde_json::Value) -> Self {
+        let input = input.to_string();
+        ToolRequest {
+            task_id: "tsk_test".into(),
+            key_id: "key_test".into(),
+            key_name: "test".into(),
+            tool_name: tool.into(),
+            input_bytes: input.len() as u64,
+            input: Some(input),
+            reason: None,
+        }
+    }
+
+    /// The input parsed, when present and valid JSON.
+    pub fn input_json(&self) -> Option<serde_json::Value> {
+        self.input.as_deref().and_then(|text| serde_json::from_str(text).ok())
+    }
+}
+
+/// A tool approval plugin's answer (WIT `tool-approval.approval`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Approval {
+    /// Run the call; with `Some(input)` (a JSON object), run it with that input.
+    Allow(Option<serde_json::Value>),
+    /// Refuse the call; the model sees the message as the tool's error.
+    Deny(String),
+    /// No opinion: the next plugin, then the task's rules and mode, decide.
+    Ask,
+}
+
 /// A policy plugin's answer (WIT `policy.decision`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Store the request as it is.
     Allow,
-    /// Refuse it: the client gets 422 `rejected_by_plugin` listing the violations.
+    /// Refuse it: the client gets 422, problem type `rejected-by-plugin`, listing the violations.
     Deny(Vec<Violation>),
     /// Queue this request instead; the gateway validates it again.
     Rewrite(Rewrite),
@@ -357,6 +418,40 @@ impl Rewrite {
 }
 
 impl TaskRequest {
+    /// A request with `prompt` for a native test: priority 0, no options (the gateway
+    /// sends them with its defaults filled in: set the ones your plugin reads with
+    /// [`TaskRequest::with_options`]), no metadata or files, key `test` (`key_test`).
+    pub fn new(prompt: impl Into<String>) -> Self {
+        TaskRequest {
+            prompt: prompt.into(),
+            priority: 0,
+            options: "{}".into(),
+            metadata: Vec::new(),
+            files: Vec::new(),
+            key_name: "test".into(),
+            key_id: "key_test".into(),
+            follow_up_of: None,
+        }
+    }
+
+    /// With this `options` object.
+    pub fn with_options(mut self, options: serde_json::Value) -> Self {
+        self.options = options.to_string();
+        self
+    }
+
+    /// With one more metadata entry.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sent by the key named `name`.
+    pub fn with_key_name(mut self, name: impl Into<String>) -> Self {
+        self.key_name = name.into();
+        self
+    }
+
     /// The request's `options` object, parsed. An options text that is not a JSON
     /// object (which the gateway never sends) gives an empty map.
     pub fn options(&self) -> Options {
@@ -389,11 +484,41 @@ fn metadata_value<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a
 
 /// Parses configuration JSON text for `meta.check-config`: a serde error becomes one
 /// violation with pointer `""`; otherwise [`Plugin::check_config`]'s violations.
+///
+/// The gateway calls `check-config` only with a configuration the plugin's schema
+/// accepted: when the plugin has a schema, a serde error there means the schema and
+/// the config type disagree, which the violation says (it is the plugin's fault, not
+/// the operator's).
 pub fn check_config_text<P: Plugin>(text: &str) -> Vec<Violation> {
     match serde_json::from_str::<P::Config>(text) {
         Ok(config) => P::check_config(&config),
+        Err(e) if P::config_schema().is_some() => vec![Violation::new(
+            "",
+            format!(
+                "the plugin's schema and its config type disagree: the schema accepts this configuration, \
+                 the type does not ({e}); the plugin needs fixing, not the configuration"
+            ),
+        )],
         Err(e) => vec![Violation::new("", e.to_string())],
     }
+}
+
+/// A plugin's JSON Schema from a file, checked when the plugin is compiled: a
+/// `schema.json` that is not JSON fails the build (naming the file) instead of the
+/// plugin's load. Use it in [`Plugin::config_schema`]:
+///
+/// ```ignore
+/// fn config_schema() -> Option<&'static str> {
+///     Some(ccgate_plugin_sdk::schema!("../schema.json"))
+/// }
+/// ```
+#[macro_export]
+macro_rules! schema {
+    ($path:literal) => {{
+        const SCHEMA: &str = include_str!($path);
+        const _: () = assert!($crate::__private::is_json(SCHEMA), concat!($path, " is not valid JSON"));
+        SCHEMA
+    }};
 }
 
 /// Deserializes a configuration from JSON text (what the hooks receive).
@@ -516,6 +641,39 @@ macro_rules! export_webhook_formatter {
     };
 }
 
+/// Implements the `tool-approval-plugin` world's exports for a type implementing [`ToolApproval`].
+///
+/// ```ignore
+/// ccgate_plugin_sdk::export_tool_approval!(MyGuard);
+/// ```
+#[macro_export]
+macro_rules! export_tool_approval {
+    ($plugin:ident) => {
+        $crate::__ccgate_with_wit_path!(__ccgate_export_world, "tool-approval-plugin", $plugin, tool_approval);
+        impl __ccgate_plugin_bindings::exports::ccgate::plugin::tool_approval::Guest for $plugin {
+            fn decide(
+                request: __ccgate_plugin_bindings::exports::ccgate::plugin::tool_approval::ToolRequest,
+            ) -> __ccgate_plugin_bindings::exports::ccgate::plugin::tool_approval::Approval {
+                use __ccgate_plugin_bindings::exports::ccgate::plugin::tool_approval as wit;
+                let request = $crate::ToolRequest {
+                    task_id: request.task_id,
+                    key_id: request.key_id,
+                    key_name: request.key_name,
+                    tool_name: request.tool_name,
+                    input: request.input,
+                    input_bytes: request.input_bytes,
+                    reason: request.reason,
+                };
+                match $crate::__private::decide::<$plugin>(request) {
+                    $crate::Approval::Allow(input) => wit::Approval::Allow(input.map(|i| i.to_string())),
+                    $crate::Approval::Deny(message) => wit::Approval::Deny(message),
+                    $crate::Approval::Ask => wit::Approval::Ask,
+                }
+            }
+        }
+    };
+}
+
 /// Generates a world's bindings in the plugin's crate, implements `meta`, and exports.
 #[doc(hidden)]
 #[macro_export]
@@ -528,8 +686,8 @@ macro_rules! __ccgate_export_world {
                 path: $wit,
                 world: $world,
                 with: {
-                    "ccgate:plugin/types@0.1.0": ::ccgate_plugin_sdk::__private::wit_types,
-                    "ccgate:plugin/host@0.1.0": ::ccgate_plugin_sdk::__private::wit_host,
+                    "ccgate:plugin/types@0.1.1": ::ccgate_plugin_sdk::__private::wit_types,
+                    "ccgate:plugin/host@0.1.1": ::ccgate_plugin_sdk::__private::wit_host,
                 },
                 runtime_path: "::ccgate_plugin_sdk::__private::wit_bindgen::rt",
             });
@@ -556,4 +714,37 @@ macro_rules! __ccgate_export_world {
         #[cfg(target_arch = "wasm32")]
         __ccgate_plugin_bindings::export!($plugin with_types_in __ccgate_plugin_bindings);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Required {
+        max_turns: u64,
+    }
+
+    /// A plugin whose schema lets `max_turns` out while its type requires it.
+    struct Disagreeing;
+
+    impl Plugin for Disagreeing {
+        type Config = Required;
+        const NAME: &'static str = "disagreeing";
+        const VERSION: &'static str = "0";
+
+        fn config_schema() -> Option<&'static str> {
+            Some(r#"{"type": "object"}"#)
+        }
+    }
+
+    #[test]
+    fn a_schema_that_disagrees_with_the_type_is_blamed_not_the_configuration() {
+        let violations = check_config_text::<Disagreeing>("{}");
+        assert_eq!(violations.len(), 1);
+        let message = &violations[0].message;
+        assert!(message.contains("schema and its config type disagree") && message.contains("max_turns"), "{message}");
+        assert!(check_config_text::<Disagreeing>(r#"{"max_turns": 3}"#).is_empty());
+    }
 }

@@ -30,6 +30,7 @@ mod steering;
 mod structured;
 mod supervision;
 mod tasks;
+mod tool_approval;
 mod uploads;
 mod upstream;
 mod webhooks;

@@ -56,11 +56,11 @@ impl Drop for Receiver {
     }
 }
 
-fn toml_path(path: &std::path::Path) -> String {
+pub(crate) fn toml_path(path: &std::path::Path) -> String {
     json!(path.display().to_string()).to_string()
 }
 
-async fn gateway_with(model: &Model, config: &tempfile::NamedTempFile, toml: &str) -> Gateway {
+pub(crate) async fn gateway_with(model: &Model, config: &tempfile::NamedTempFile, toml: &str) -> Gateway {
     std::fs::write(config.path(), toml).unwrap();
     let env = vec![
         ("CCGATE_CONFIG".to_string(), config.path().display().to_string()),
@@ -74,7 +74,7 @@ async fn get_text(gateway: &Gateway, key: &str, path: &str) -> String {
     gateway.request(reqwest::Method::GET, path, key).send().await.unwrap().text().await.unwrap()
 }
 
-fn events_of_type<'a>(events: &'a [(i64, String, Value)], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn events_of_type<'a>(events: &'a [(i64, String, Value)], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|(_, t, _)| t == kind).map(|(_, _, data)| data).collect()
 }
 
@@ -216,7 +216,13 @@ task_url = "https://dash.example.com/tasks/{{task_id}}"
     let (_, seen_by_team) = gateway.get("/v1/plugins", &key).await;
     assert_eq!(seen_by_team["data"][0]["path"], "", "{seen_by_team}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("ccgate_plugin_calls_total{"), "{metrics}");
+    // What each plugin decided, not just that it answered.
+    for (hook, outcome) in
+        [("policy", "denied"), ("policy", "rewritten"), ("result", "rewritten"), ("artifacts", "selected")]
+    {
+        let labels = format!("hook=\"{hook}\",outcome=\"{outcome}\",error=\"\"");
+        assert!(metrics.contains(&labels), "{labels} missing in {metrics}");
+    }
 }
 
 #[tokio::test]
@@ -249,7 +255,8 @@ async fn hostile_plugins_cost_only_their_own_call() {
 
     // Fail closed: the request is refused with the plugin named; nothing stored.
     let refusals = [
-        ("trap", "trapped"),
+        // The panic's message and place, not a wasm backtrace.
+        ("trap", "trapped: panicked at "),
         ("loop", "time budget"),
         ("alloc", "memory limit"),
         // Waiting inside a host call (a sleep) ends at the deadline too.
@@ -263,6 +270,10 @@ async fn hostile_plugins_cost_only_their_own_call() {
         assert_eq!(status, 503, "{name}: {problem}");
         let detail = problem["detail"].as_str().unwrap();
         assert!(detail.contains(name) && detail.contains(says), "{name}: {detail}");
+        assert!(!detail.contains("wasm backtrace"), "{name}: {detail}");
+        if name == "trap" {
+            assert!(detail.contains("src/lib.rs:") && detail.contains("traps on purpose"), "{detail}");
+        }
         assert!(started.elapsed() < Duration::from_secs(10), "{name} took {:?}", started.elapsed());
         let (_, listed) = gateway.get("/v1/tasks", &key).await;
         assert!(listed["data"].as_array().unwrap().is_empty(), "{name}: {listed}");
@@ -318,14 +329,20 @@ async fn hostile_plugins_cost_only_their_own_call() {
     let trap = plugins["data"].as_array().unwrap().iter().find(|p| p["name"] == "trap").unwrap().clone();
     assert_eq!(trap["state"], "quarantined", "{trap}");
     assert!(trap["failures"].as_u64().unwrap() >= 4, "{trap}");
+    let last_error = trap["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("panicked at ") && last_error.contains("traps on purpose"), "{trap}");
     let (status, problem) = gateway.post("/v1/tasks", &trap_key, &body()).await;
     assert_eq!(status, 503);
     assert!(problem["detail"].as_str().unwrap().contains("quarantined"), "{problem}");
     let (_, ready) = gateway.get("/readyz", &gateway.admin_key).await;
     assert_eq!(ready["checks"]["plugins"]["quarantined"], json!(["trap"]), "{ready}");
+    // It fails closed: every submission of its key gets 503, which degrades the node.
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["checks"]["plugins"]["failing_closed"], json!(["trap"]), "{ready}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    for outcome in ["trap", "timeout", "memory", "host_calls", "quarantined"] {
-        assert!(metrics.contains(&format!("outcome=\"{outcome}\"")), "{outcome} missing in metrics");
+    for error in ["trap", "timeout", "memory", "host_calls", "quarantined"] {
+        let labels = format!("outcome=\"failed\",error=\"{error}\"");
+        assert!(metrics.contains(&labels), "{labels} missing in metrics");
     }
 }
 
@@ -343,6 +360,9 @@ async fn plugins_reload_atomically_and_bad_sets_are_refused() {
     let key = gateway.create_key(&["--name", "k"]);
     let body = json!({"prompt": scripted(vec![say("fine")])});
     assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 422);
+    let (_, before) = gateway.get("/v1/plugins", &gateway.admin_key).await;
+    assert!(before["config_digest"].as_str().unwrap().starts_with("sha256:"), "{before}");
+    assert_eq!(gateway.get("/v1/plugins", &key).await.1["config_digest"], Value::Null, "for admins");
 
     // A configuration the plugin's schema refuses: 422 naming it, the old set stays.
     std::fs::write(config.path(), chain("nonsense")).unwrap();
@@ -356,6 +376,10 @@ async fn plugins_reload_atomically_and_bad_sets_are_refused() {
     std::fs::write(config.path(), chain("allow")).unwrap();
     let (status, reloaded) = gateway.post("/v1/plugins/reload", &gateway.admin_key, &json!({})).await;
     assert_eq!(status, 200, "{reloaded}");
+    // The answer says what is in effect now: the same component, another configuration.
+    assert_eq!(reloaded["data"][0]["digest"], before["data"][0]["digest"], "{reloaded}");
+    assert_ne!(reloaded["data"][0]["config_digest"], before["data"][0]["config_digest"], "{reloaded}");
+    assert_ne!(reloaded["config_digest"], before["config_digest"], "{reloaded}");
     assert_eq!(gateway.post("/v1/tasks", &key, &body).await.0, 202);
     std::fs::write(config.path(), chain("rewrite")).unwrap();
     let _ = std::process::Command::new("kill").arg("-HUP").arg(gateway.pid().to_string()).status();
@@ -387,7 +411,19 @@ async fn plugins_check_reports_what_a_plugin_is() {
 
     let future = plugin_wasm("ccgate_test_future_wit");
     let (ok, _, err) = ccgate(&["plugins", "check", future.to_str().unwrap()]);
-    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.0"), "{err}");
+    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.1"), "{err}");
+
+    let guard = plugin_wasm("ccgate_plugin_tool_guard");
+    let (ok, out, err) =
+        ccgate(&["plugins", "check", guard.to_str().unwrap(), "--config", r#"{"deny": ["Bash(curl:*)"]}"#]);
+    assert!(ok && out.contains("exports:  meta, tool_approval"), "{out}{err}");
+    assert!(out.contains("tool_approval: denied: ") && out.contains("Bash(curl:*)"), "{out}");
+    let trap = plugin_wasm("ccgate_test_hostile_approval");
+    let (ok, out, err) = ccgate(&["plugins", "check", trap.to_str().unwrap()]);
+    assert!(!ok && err.contains("trapped: panicked at") && err.contains("traps on purpose"), "{out}{err}");
+    // The backtrace stays in the log; the report line has the panic.
+    let line = err.lines().find(|l| l.starts_with("tool_approval:")).unwrap_or_default();
+    assert!(line.contains("traps on purpose") && !line.contains("wasm"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.wasm");
@@ -426,4 +462,101 @@ async fn the_gateway_refuses_to_start_with_a_plugin_that_does_not_load() {
     assert!(stderr.contains("does not export the `webhook-formatter` interface"), "{stderr}");
     assert!(stderr.contains("plugin `bad-config` is invalid") && stderr.contains("/max_turns"), "{stderr}");
     assert!(!stderr.contains("ccgate listening"), "{stderr}");
+}
+
+#[tokio::test]
+async fn plugins_call_tells_allow_deny_and_failure_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, value.to_string()).unwrap();
+        path.display().to_string()
+    };
+    let call = |file: &str, hook: &str, input: &str, config: &str| {
+        let wasm = plugin_wasm(file);
+        let mut args = vec!["plugins", "call", wasm.to_str().unwrap(), "--hook", hook, "--input", input];
+        if !config.is_empty() {
+            args.extend(["--config", config]);
+        }
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ccgate"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .expect("run ccgate");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    let curl = write("curl.json", json!({"tool": "Bash", "input": {"command": "ls && curl -s https://x"}}));
+    let pwd = write("pwd.json", json!({"tool": "Bash", "input": {"command": "pwd"}}));
+    let guard = r#"{"deny": ["Bash(curl:*)"]}"#;
+    let (code, out, err) = call("ccgate_plugin_tool_guard", "tool-approval", &curl, guard);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("decision: denied") && out.contains("Bash(curl:*)") && out.contains("time:"), "{out}");
+    let (code, out, _) = call("ccgate_plugin_tool_guard", "tool-approval", &pwd, guard);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("decision: allowed") && out.contains("no opinion"), "{out}");
+
+    let request = write("request.json", json!({"prompt": "fix the bug", "options": {"max_turns": 50}}));
+    let (code, out, _) = call("ccgate_plugin_policy", "policy", &request, r#"{"max_turns": 10}"#);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("rewritten") && out.contains("\"max_turns\":10"), "{out}");
+    let (code, out, _) = call("ccgate_plugin_policy", "policy", &request, r#"{"require_metadata": ["ticket"]}"#);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("/metadata/ticket"), "{out}");
+
+    // A plugin that fails, a hook it does not export, an input the hook cannot use.
+    let (code, out, _) = call("ccgate_test_hostile_approval", "tool-approval", &pwd, "");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("decision: failed") && out.contains("traps on purpose"), "{out}");
+    let (code, _, err) = call("ccgate_plugin_policy", "webhook", &request, "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("/payload"), "{err}");
+    let (code, _, err) = call("ccgate_plugin_policy", "tool-approval", &pwd, "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("does not export the `tool-approval` interface"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_watch_reloads_a_rebuilt_plugin() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("gate.wasm");
+    // Files are replaced whole, as a build does (a rename, never a half-written file).
+    let replace = |with: &[u8]| {
+        let partial = dir.path().join("gate.wasm.partial");
+        std::fs::write(&partial, with).unwrap();
+        std::fs::rename(&partial, &wasm).unwrap();
+    };
+    replace(&std::fs::read(plugin_wasm("ccgate_test_wit_0_1_0")).unwrap());
+    let toml = format!("[plugins]\nwatch = true\n[[plugins.chain]]\nname = \"gate\"\npath = {}\n", toml_path(&wasm));
+    let gateway = gateway_with(&model, &config, &toml).await;
+    let key = gateway.create_key(&["--name", "k"]);
+    let forbidden = json!({"prompt": scripted(vec![say("forbidden fruit")])});
+    assert_eq!(gateway.post("/v1/tasks", &key, &forbidden).await.0, 422, "the 0.1.0 plugin denies it");
+    let digest = |plugins: &Value| plugins["data"][0]["digest"].as_str().unwrap_or_default().to_string();
+    let first = digest(&gateway.get("/v1/plugins", &gateway.admin_key).await.1);
+
+    // A rebuilt plugin (here another one that allows everything) is picked up.
+    replace(&std::fs::read(plugin_wasm("ccgate_test_hostile_policy")).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        let now = digest(&gateway.get("/v1/plugins", &gateway.admin_key).await.1);
+        if now != first {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "the changed file was not reloaded\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(gateway.post("/v1/tasks", &key, &forbidden).await.0, 202, "the new plugin allows it");
+
+    // A file that does not load leaves the loaded set in use, and says why once.
+    replace(b"not a plugin");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gateway.log().contains("plugin file changed but the chain did not load") {
+        assert!(Instant::now() < deadline, "the broken file was not noticed\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(digest(&gateway.get("/v1/plugins", &gateway.admin_key).await.1), second);
 }

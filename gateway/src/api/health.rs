@@ -77,8 +77,9 @@ pub async fn metrics(
 
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready (or `degraded`: the model upstream cannot be reached; \
-            `checks.model` says why)", body = Object, example = json!({
+        (status = 200, description = "Ready (or `degraded`: the model upstream cannot be reached, \
+            `checks.model` says why; or a quarantined plugin fails closed, named in \
+            `checks.plugins.failing_closed`)", body = Object, example = json!({
             "status": "ready",
             "checks": {"database": {"ok": true, "backend": "sqlite"},
                        "claude": {"ok": true, "path": "/usr/local/bin/claude", "version": "2.1.197"},
@@ -133,8 +134,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         .map(|v| v.name.as_str())
         .collect();
     // A quarantined plugin is reported, not a reason to take the node out: its
-    // `on_error` already decides what its tasks get.
-    let plugins = json!({"ok": true, "loaded": views.len(), "quarantined": quarantined});
+    // `on_error` already decides what its tasks get. One that fails closed refuses
+    // its hook meanwhile, which degrades the node.
+    let failing_closed = state.plugins.quarantined_failing_closed();
+    let plugins = json!({"ok": true, "loaded": views.len(), "quarantined": quarantined,
+                         "failing_closed": failing_closed});
     // An upstream that cannot be reached degrades the node (every run would fail)
     // without taking it out: it still serves what was done, and the upstream is
     // shared by every node.
@@ -148,7 +152,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         None => json!({"ok": true, "reason": "runs reach the model themselves (no sandbox)"}),
     };
     let ready = [&database, &claude, &workers].iter().all(|c| c["ok"] == true);
-    let status = match (ready, model["ok"] == true) {
+    let status = match (ready, model["ok"] == true && failing_closed.is_empty()) {
         (false, _) => "not_ready",
         (true, false) => "degraded",
         (true, true) => "ready",

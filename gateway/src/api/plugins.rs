@@ -17,6 +17,10 @@ use crate::task::FieldError;
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PluginList {
     pub data: Vec<PluginView>,
+    /// `sha256:<hex>` of the whole chain in effect (names, hooks, keys, `on_error`,
+    /// component digests, configurations); for admin keys only.
+    #[schema(example = "sha256:9f2c…")]
+    pub config_digest: Option<String>,
 }
 
 #[utoipa::path(get, path = "/plugins", operation_id = "listPlugins", tag = "plugins",
@@ -38,24 +42,28 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginL
             if !admin {
                 view.path.clear();
                 view.keys.clear();
+                view.config_digest.clear();
                 view.stats.last_error = None;
             }
             view
         })
         .collect();
-    Json(PluginList { data })
+    Json(PluginList { data, config_digest: admin.then(|| state.plugins.chain_digest()) })
 }
 
 #[utoipa::path(post, path = "/plugins/reload", operation_id = "reloadPlugins", tag = "plugins",
     responses(
-        (status = 200, description = "Every configured plugin loaded; the new set is in use", body = PluginList),
+        (status = 200, description = "Every configured plugin loaded; the new set is in use: each plugin's \
+            component and configuration digests, and the digest of the whole chain", body = PluginList),
         (status = 422, description = "A plugin did not load (each problem listed); the previous set stays in use",
             body = super::schema::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reload(State(state): State<AppState>, caller: Caller) -> Result<Json<PluginList>, ApiError> {
     caller.require(Scope::Admin)?;
     match state.plugins.reload().await {
-        Ok(_) => Ok(Json(PluginList { data: state.plugins.views() })),
+        Ok(_) => {
+            Ok(Json(PluginList { data: state.plugins.views(), config_digest: Some(state.plugins.chain_digest()) }))
+        }
         Err(errors) => Err(ApiError {
             errors: errors.0.iter().map(|e| FieldError::new("/plugins", e.to_string())).collect(),
             ..ApiError::new(

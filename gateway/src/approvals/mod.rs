@@ -81,6 +81,8 @@ pub enum DecidedBy {
     Client,
     /// Nobody decided in time.
     Timeout,
+    /// A tool-approval plugin of the key (named in the event).
+    Plugin,
 }
 
 /// How a task's prompts are answered.

@@ -103,6 +103,8 @@ pub struct CallState {
     host_calls_exhausted: bool,
     log_lines_left: u32,
     log_lines_dropped: u32,
+    /// What the guest said when it panicked (the SDK's panic log line).
+    panic: Option<String>,
 }
 
 impl CallState {
@@ -128,6 +130,9 @@ impl types::Host for CallState {}
 impl host::Host for CallState {
     fn log(&mut self, level: host::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
         self.spend_host_call()?;
+        if matches!(level, host::Level::Error) && self.panic.is_none() {
+            self.panic = sdk_panic(&fields);
+        }
         if self.log_lines_left == 0 {
             self.log_lines_dropped += 1;
             return Ok(());
@@ -230,6 +235,7 @@ pub async fn run<R>(
     let started = Instant::now();
     let answer = tokio::time::timeout(limits.timeout + DEADLINE_SLACK, body(&mut store)).await;
     let state = store.into_data();
+    let panic = state.panic.clone().or_else(|| stderr_panic(&String::from_utf8_lossy(&stderr.peek())));
     log_output(&state.site, "stdout", &stdout);
     log_output(&state.site, "stderr", &stderr);
     if state.log_lines_dropped > 0 {
@@ -244,8 +250,39 @@ pub async fn run<R>(
         }
         Ok(Err(_)) if state.host_calls_exhausted => Err(CallError::HostCalls(limits.host_calls)),
         Ok(Err(_)) if state.limiter.refused_memory => Err(CallError::Memory(limits.memory_bytes)),
-        Ok(Err(error)) => Err(CallError::Trap(printable(clip(&format!("{error:#}"), 1000)))),
+        Ok(Err(error)) => {
+            // The backtrace (mangled, long) is for the log; callers, `GET /v1/plugins`
+            // and `plugins check` get what went wrong and where.
+            tracing::warn!(plugin = %state.site.plugin, hook = state.site.hook, task_id = state.site.task_id.as_deref(),
+                "plugin trapped: {}", printable(&format!("{error:?}")));
+            let summary = panic.unwrap_or_else(|| match error.downcast_ref::<Trap>() {
+                Some(trap) => trap.to_string(),
+                None => error.root_cause().to_string(),
+            });
+            Err(CallError::Trap(printable(clip(&summary, 1000))))
+        }
     }
+}
+
+/// A panic as the SDK's panic hook logs it (fields `panic` and `location`):
+/// `panicked at <location>: <message>`.
+fn sdk_panic(fields: &[(String, String)]) -> Option<String> {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| clip(v, 512));
+    let message = field("panic")?;
+    Some(match field("location") {
+        Some(location) => format!("panicked at {location}: {message}"),
+        None => format!("panicked: {message}"),
+    })
+}
+
+/// A panic as Rust's default hook prints it on stderr
+/// (`thread '<unnamed>' panicked at src/lib.rs:3:5:\n<message>`), for plugins
+/// built without the SDK.
+fn stderr_panic(stderr: &str) -> Option<String> {
+    let (_, after) = stderr.split_once("panicked at ")?;
+    let (location, rest) = after.split_once(":\n")?;
+    let message = rest.lines().next().unwrap_or_default();
+    Some(format!("panicked at {}: {}", clip(location, 512), clip(message, 512)))
 }
 
 /// A store with the call's WASI context, limits and deadline.
@@ -283,6 +320,7 @@ pub fn new_store(
         host_calls_exhausted: false,
         log_lines_left: limits.max_log_lines,
         log_lines_dropped: 0,
+        panic: None,
     };
     let mut store = Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.limiter);
@@ -328,6 +366,10 @@ impl Capture {
         let kept = bytes.len().min(room);
         buffer.kept.extend_from_slice(&bytes[..kept]);
         buffer.dropped += (bytes.len() - kept) as u64;
+    }
+
+    fn peek(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).kept.clone()
     }
 
     fn take(&self) -> (Vec<u8>, u64) {
@@ -417,6 +459,23 @@ mod tests {
         assert!(!limiter.memory_growing(0, 40, None).unwrap(), "a second memory would pass the limit together");
         assert!(limiter.refused_memory);
         assert!(limiter.memory_growing(0, 30, None).unwrap());
+    }
+
+    #[test]
+    fn a_panic_reads_as_its_message_and_place() {
+        let fields =
+            |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            sdk_panic(&fields(&[("panic", "no config"), ("location", "src/lib.rs:3:5")])).as_deref(),
+            Some("panicked at src/lib.rs:3:5: no config")
+        );
+        assert_eq!(sdk_panic(&fields(&[("rule", "x")])), None, "an ordinary error line");
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:59:31:\ninternal error: entered unreachable code\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            stderr_panic(stderr).as_deref(),
+            Some("panicked at src/lib.rs:59:31: internal error: entered unreachable code")
+        );
+        assert_eq!(stderr_panic("just output"), None);
     }
 
     #[test]

@@ -17,10 +17,12 @@ pub enum Hook {
     Artifacts,
     /// Formatting webhook bodies (`webhook-formatter`).
     Webhook,
+    /// Deciding a run's permission prompts (`tool-approval`, since WIT 0.1.1).
+    ToolApproval,
 }
 
 impl Hook {
-    pub const ALL: [Hook; 4] = [Hook::Policy, Hook::Result, Hook::Artifacts, Hook::Webhook];
+    pub const ALL: [Hook; 5] = [Hook::Policy, Hook::Result, Hook::Artifacts, Hook::Webhook, Hook::ToolApproval];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +30,7 @@ impl Hook {
             Hook::Result => "result",
             Hook::Artifacts => "artifacts",
             Hook::Webhook => "webhook",
+            Hook::ToolApproval => "tool_approval",
         }
     }
 
@@ -38,14 +41,16 @@ impl Hook {
             Hook::Result => "result-processor",
             Hook::Artifacts => "artifact-collector",
             Hook::Webhook => "webhook-formatter",
+            Hook::ToolApproval => "tool-approval",
         }
     }
 
-    /// Policy and redaction must not be skipped by accident; artifacts and webhooks
-    /// have built-in behaviour to fall back on.
+    /// Policy, redaction and tool approval must not be skipped by accident (a failed
+    /// tool approval denies the call); artifacts and webhooks have built-in
+    /// behaviour to fall back on.
     pub fn default_on_error(self) -> OnError {
         match self {
-            Hook::Policy | Hook::Result => OnError::FailClosed,
+            Hook::Policy | Hook::Result | Hook::ToolApproval => OnError::FailClosed,
             Hook::Artifacts | Hook::Webhook => OnError::FailOpen,
         }
     }
@@ -55,11 +60,12 @@ impl Hook {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
-    /// The task is refused (policy) or fails (result); artifacts and webhooks fail
-    /// closed by collecting nothing / not sending.
+    /// The task is refused (policy) or fails (result), the tool call is denied
+    /// (tool approval); artifacts and webhooks fail closed by collecting nothing /
+    /// not sending.
     FailClosed,
-    /// The plugin is skipped: the request or result goes on unchanged, artifacts and
-    /// webhooks use the built-in behaviour.
+    /// The plugin is skipped: the request or result goes on unchanged, a tool call
+    /// goes to the task's rules, artifacts and webhooks use the built-in behaviour.
     FailOpen,
 }
 
@@ -76,6 +82,9 @@ pub struct PluginsConfig {
     pub quarantine_after_failures: u32,
     /// Seconds a quarantined plugin sits out before one trial call.
     pub quarantine_seconds: u64,
+    /// Development only: reload the chain when a plugin's file changes (its
+    /// sha256, checked every second).
+    pub watch: bool,
     /// The plugins, in the order they run.
     pub chain: Vec<PluginSpec>,
 }
@@ -87,6 +96,7 @@ impl Default for PluginsConfig {
             max_concurrent_calls: 32,
             quarantine_after_failures: 5,
             quarantine_seconds: 30,
+            watch: false,
             chain: Vec::new(),
         }
     }
@@ -106,7 +116,8 @@ pub struct PluginSpec {
     /// Key names (or key ids) whose tasks it applies to; empty: every key.
     #[serde(default)]
     pub keys: Vec<String>,
-    /// Unset: `fail_closed` for policy and result, `fail_open` for artifacts and webhook.
+    /// Unset: `fail_closed` for policy, result and tool approval, `fail_open` for
+    /// artifacts and webhook.
     #[serde(default)]
     pub on_error: Option<OnError>,
     /// Linear memory one call may grow to.

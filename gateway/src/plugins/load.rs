@@ -36,7 +36,7 @@ pub enum LoadError {
     #[error("{0} exports no `{package}/meta` interface: it is not a ccgate plugin", package = bindings::PACKAGE)]
     NotAPlugin(PathBuf),
     #[error(
-        "{0} exports none of the hook interfaces (policy, result-processor, artifact-collector, webhook-formatter)"
+        "{0} exports none of the hook interfaces (policy, result-processor, artifact-collector, webhook-formatter, tool-approval)"
     )]
     NoHooks(PathBuf),
     #[error("{path} does not export the `{}` interface its configuration asks for (hook `{}`)", hook.interface(), hook.as_str())]
@@ -72,6 +72,7 @@ pub struct LoadedPlugin {
     pub result: Option<v0::result::ResultPluginPre<CallState>>,
     pub artifacts: Option<v0::artifacts::ArtifactPluginPre<CallState>>,
     pub webhook: Option<v0::webhook::WebhookPluginPre<CallState>>,
+    pub tool_approval: Option<v0::tool_approval::ToolApprovalPluginPre<CallState>>,
 }
 
 impl LoadedPlugin {
@@ -170,7 +171,12 @@ fn prepare(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) -
             .map_err(typed)?,
         webhook: hooks
             .contains(&Hook::Webhook)
-            .then(|| v0::webhook::WebhookPluginPre::new(pre))
+            .then(|| v0::webhook::WebhookPluginPre::new(pre.clone()))
+            .transpose()
+            .map_err(typed)?,
+        tool_approval: hooks
+            .contains(&Hook::ToolApproval)
+            .then(|| v0::tool_approval::ToolApprovalPluginPre::new(pre))
             .transpose()
             .map_err(typed)?,
     })

@@ -1,7 +1,7 @@
 //! The WebAssembly plugin host: WASI preview-2 components built against the WIT
-//! contract in `wit/`, run by wasmtime at four points of a task's life — policy
-//! before it is stored, post-processing of each result, artifact selection, and
-//! webhook formatting. Each call gets a fresh instance with its own limits; a
+//! contract in `wit/`, run by wasmtime at five points of a task's life — policy
+//! before it is stored, tool approval of each permission prompt of a run,
+//! post-processing of each result, artifact selection, and webhook formatting. Each call gets a fresh instance with its own limits; a
 //! plugin that traps, loops or eats memory costs only its own call, and what that
 //! means for the task follows the plugin's `on_error`.
 //!
@@ -16,6 +16,7 @@ mod engine;
 mod hooks;
 mod load;
 mod stats;
+pub mod trial;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -28,7 +29,10 @@ use wasmtime::Store;
 pub use call::{CallError, CallState};
 pub use config::{Hook, OnError, PluginSpec, PluginsConfig};
 pub use engine::PluginEngine;
-pub use hooks::{ArtifactChoice, FormattedWebhook, PolicyRefusal, Processed, Selection, TaskFacts, WebhookEvent};
+pub use hooks::{
+    ArtifactChoice, FormattedWebhook, PolicyRefusal, Processed, Selection, TaskFacts, ToolApproval, ToolApprovers,
+    WebhookEvent,
+};
 pub use load::{LoadError, LoadedPlugin, load};
 pub use stats::{PluginState, StatsView};
 
@@ -64,6 +68,8 @@ pub struct PluginView {
     pub hooks: Vec<Hook>,
     /// `sha256:<hex>` of the component file.
     pub digest: String,
+    /// `sha256:<hex>` of the plugin's configuration in effect (the JSON it gets).
+    pub config_digest: String,
     pub path: String,
     /// Key names or ids it applies to; empty: every key.
     pub keys: Vec<String>,
@@ -214,6 +220,44 @@ impl Plugins {
         Ok(count)
     }
 
+    /// With `plugins.watch`, reloads the chain whenever a plugin's file no longer
+    /// has the digest it was loaded with (a rebuilt plugin); a change that does
+    /// not load is logged once and the loaded set stays. Runs until the process ends.
+    pub async fn watch_files(self: Arc<Self>) {
+        if !self.settings.watch {
+            return;
+        }
+        tracing::warn!("plugins.watch is on: plugins reload when their files change (development only)");
+        // Digests already tried, so a file that does not load is not retried every tick.
+        let mut tried: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
+        loop {
+            tokio::time::sleep(WATCH_INTERVAL).await;
+            let files: Vec<(PathBuf, String)> =
+                self.current().entries.iter().map(|e| (e.plugin.spec.path.clone(), e.plugin.digest.clone())).collect();
+            let changed = tokio::task::spawn_blocking(move || {
+                files.into_iter().find_map(|(path, loaded)| {
+                    let now = std::fs::read(&path).ok().map(|bytes| sha256(&bytes))?;
+                    (now != loaded).then_some((path, now))
+                })
+            })
+            .await
+            .ok()
+            .flatten();
+            let Some((path, digest)) = changed else { continue };
+            if tried.get(&path) == Some(&digest) {
+                continue;
+            }
+            tried.insert(path.clone(), digest.clone());
+            match self.reload().await {
+                Ok(count) => {
+                    tracing::info!(file = %path.display(), %digest, plugins = count, "plugin file changed: reloaded")
+                }
+                Err(e) => tracing::error!(file = %path.display(), %digest, error = %e,
+                    "plugin file changed but the chain did not load; the loaded set stays"),
+            }
+        }
+    }
+
     fn current_specs(&self) -> Vec<PluginSpec> {
         self.current().entries.iter().map(|e| e.plugin.spec.clone()).collect()
     }
@@ -231,11 +275,41 @@ impl Plugins {
                     kind: plugin.hooks.first().copied().unwrap_or(Hook::Policy),
                     hooks: plugin.hooks.clone(),
                     digest: plugin.digest.clone(),
+                    config_digest: sha256(plugin.config.as_bytes()),
                     path: plugin.spec.path.display().to_string(),
                     keys: plugin.spec.keys.clone(),
                     stats: entry.stats.view(),
                 }
             })
+            .collect()
+    }
+
+    /// `sha256:<hex>` of the chain in effect: each plugin's name, hooks, keys,
+    /// component digest and configuration, in order. Equal on two nodes (or before
+    /// and after a reload) when they run the same plugins the same way.
+    pub fn chain_digest(&self) -> String {
+        let chain: Vec<serde_json::Value> = self
+            .current()
+            .entries
+            .iter()
+            .map(|e| {
+                let (plugin, spec) = (&e.plugin, &e.plugin.spec);
+                json!([spec.name, plugin.hooks, spec.keys, spec.on_error, plugin.digest, &*plugin.config])
+            })
+            .collect();
+        sha256(serde_json::Value::Array(chain).to_string().as_bytes())
+    }
+
+    /// Quarantined plugins that fail closed for a hook they serve: while they sit
+    /// out, that hook refuses for their keys (submissions get 503, results fail,
+    /// tool calls are denied).
+    pub fn quarantined_failing_closed(&self) -> Vec<String> {
+        self.current()
+            .entries
+            .iter()
+            .filter(|e| e.stats.view().state == PluginState::Quarantined)
+            .filter(|e| e.plugin.hooks.iter().any(|&hook| e.plugin.spec.on_error(hook) == OnError::FailClosed))
+            .map(|e| e.plugin.spec.name.clone())
             .collect()
     }
 
@@ -264,13 +338,13 @@ impl Plugins {
     ) -> (Result<S, CallError>, Duration)
     where
         R: Send + 'static,
-        S: Send + 'static,
+        S: Outcome + Send + 'static,
     {
         let name = entry.plugin.spec.name.clone();
         let admission = entry.stats.admit();
         if admission == Admission::Quarantined {
             entry.stats.record_refused();
-            crate::telemetry::metrics::plugin_call(&name, hook.as_str(), "quarantined", Duration::ZERO);
+            crate::telemetry::metrics::plugin_call(&name, hook.as_str(), "failed", "quarantined", Duration::ZERO);
             return (Err(CallError::Quarantined), Duration::ZERO);
         }
         let engine = self.engine();
@@ -305,7 +379,11 @@ impl Plugins {
             } else if error.is_none() && admission == Admission::Trial {
                 crate::telemetry::metrics::plugin_quarantined(name, false);
             }
-            crate::telemetry::metrics::plugin_call(name, hook.as_str(), error.map_or("ok", |e| e.kind()), took);
+            let (decided, error_kind) = match &outcome {
+                Ok(answer) => (answer.outcome(), ""),
+                Err(error) => ("failed", error.kind()),
+            };
+            crate::telemetry::metrics::plugin_call(name, hook.as_str(), decided, error_kind, took);
             if let Some(error) = error {
                 tracing::warn!(plugin = name, hook = hook.as_str(), task_id = site.task_id.as_deref(), error = %error,
                     "plugin call failed");
@@ -314,6 +392,20 @@ impl Plugins {
         });
         work.await.unwrap_or_else(|e| (Err(CallError::Setup(format!("the call's task failed: {e}"))), Duration::ZERO))
     }
+}
+
+/// How often `plugins.watch` looks at the plugin files.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", crate::hashing::hex(&sha2::Sha256::digest(bytes)))
+}
+
+/// What a call's checked answer decided: the `outcome` label of
+/// `ccgate_plugin_calls_total` (a failed call is `failed`).
+trait Outcome {
+    fn outcome(&self) -> &'static str;
 }
 
 /// The `plugin` event recorded on a task's log for one call.

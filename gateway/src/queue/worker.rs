@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use super::hub::Hub;
 use super::pressure::{Floors, Pressure, QueueDepth, Shortage};
 use crate::config::QueueConfig;
-use crate::plugins::{Plugins, Processed, TaskFacts};
+use crate::plugins::{Plugins, Processed, TaskFacts, ToolApprovers};
 use crate::runner::{
     LiveMessage, Outcome, RunReport, Runner, RunnerMessage, Stop, TaskDirs, TurnInput, TurnRequest, decide,
 };
@@ -276,6 +276,12 @@ impl Queue {
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let tokens = self.tokens_left(&task.key_id).await;
+        let approvers = if self.plugins.serves(crate::plugins::Hook::ToolApproval) {
+            let facts = self.task_facts(&task, TaskStatus::Running).await;
+            Some(ToolApprovers::for_task(&self.plugins, &id, &facts.key_id, &facts.key_name))
+        } else {
+            None
+        };
         let request = TurnRequest {
             task_id: &id,
             dirs: &dirs,
@@ -284,6 +290,7 @@ impl Queue {
             timeout: Duration::from_secs(options.timeout_seconds),
             tokens: tokens.as_ref(),
             turn: task.current_turn,
+            approvers,
         };
         let report = self.runner.run(request, sink, stop_rx, live_rx).await;
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);

@@ -29,6 +29,7 @@ use crate::approvals::{
     requested_event, resolved_event, verdict,
 };
 use crate::config::ClaudeConfig;
+use crate::plugins::{ToolApproval, ToolApprovers};
 use crate::sandbox::monitor::{Exceeded, Monitor};
 use crate::sandbox::{KeyTokens, Launch, Network, RunSpec, Sandbox};
 use crate::store::EventRecord;
@@ -82,6 +83,9 @@ pub struct TurnRequest<'a> {
     pub tokens: Option<&'a KeyTokens>,
     /// The task's turn (what its permission prompts are recorded under).
     pub turn: i32,
+    /// The tool-approval plugins of the task's key, which see each permission
+    /// prompt before the task's rules and mode.
+    pub approvers: Option<ToolApprovers>,
 }
 
 /// How a run ended.
@@ -209,6 +213,7 @@ impl Runner {
             tools: TaskTools::of(request.input.options, launch.seen.clone()),
             approvals: request.input.options.approvals.clone(),
             desk: self.desk.clone(),
+            approvers: request.approvers.clone(),
         };
         let grace = Duration::from_secs(self.config.kill_grace_seconds);
         let deadline = tokio::time::sleep(request.timeout);
@@ -556,6 +561,7 @@ struct PromptContext {
     tools: TaskTools,
     approvals: ApprovalOptions,
     desk: Arc<Desk>,
+    approvers: Option<ToolApprovers>,
 }
 
 /// Most prompts of one run waiting for a person at once; past it, a prompt is denied.
@@ -563,23 +569,21 @@ const MAX_WAITING_PROMPTS: usize = 16;
 
 /// Answers a permission prompt of the CLI on its stdin (when stdin is still open:
 /// once the run is stopping, the CLI gets no answer and fails the tool call) and
-/// returns the events that record it. A prompt that waits for a person (`ask`) is
-/// recorded, waited on and answered by a task of its own, which sends its events
-/// itself: the run's loop never waits on the database or a person.
+/// returns the events that record it. A prompt for the key's tool-approval plugins,
+/// or one that waits for a person (`ask`), is decided and answered by a task of its
+/// own, which sends its events itself: the run's loop never waits on a plugin, the
+/// database or a person.
 fn answer_prompt(
     prompt: &PermissionPrompt,
     context: &PromptContext,
     stdin_lines: Option<&mpsc::Sender<String>>,
     sink: &mpsc::UnboundedSender<RunnerMessage>,
 ) -> Vec<EventRecord> {
-    let waiting = context.waiting.load(Ordering::Relaxed);
-    let decided = match verdict(prompt, &context.tools, context.approvals.mode) {
-        Verdict::Decided(decision, by) => Some((decision, by)),
-        Verdict::Ask if waiting >= MAX_WAITING_PROMPTS => {
-            let message = format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting");
-            Some((Decision::Deny { message }, DecidedBy::Mode))
-        }
-        Verdict::Ask => None,
+    let admitted = context.waiting.load(Ordering::Relaxed) < MAX_WAITING_PROMPTS;
+    let decided = match &context.approvers {
+        Some(_) if !admitted => Some((too_many_waiting(), DecidedBy::Mode)),
+        Some(_) => None,
+        None => task_decision(prompt, &context.tools, context.approvals.mode, admitted),
     };
     if let Some((decision, by)) = decided {
         answer(stdin_lines, control_response(prompt, &decision, None));
@@ -588,7 +592,8 @@ fn answer_prompt(
     // Weak handles: a prompt still waiting must not keep the CLI's stdin or the
     // run's event channel open after the run ends.
     let (lines, sink) = (stdin_lines.map(mpsc::Sender::downgrade), sink.downgrade());
-    let (desk, prompt) = (context.desk.clone(), prompt.clone());
+    let (desk, prompt, approvers) = (context.desk.clone(), prompt.clone(), context.approvers.clone());
+    let (tools, mode) = (context.tools.clone(), context.approvals.mode);
     let (task_id, run_id, turn) = (context.task_id.clone(), context.run_id.clone(), context.turn);
     let timeout = Duration::from_secs(context.approvals.timeout_seconds);
     let counted = WaitingPrompt::new(context.waiting.clone());
@@ -604,6 +609,19 @@ fn answer_prompt(
                 answer(Some(&lines), line);
             }
         };
+        if let Some(approvers) = approvers {
+            let (approval, calls) = approvers.decide(&prompt).await;
+            send(calls);
+            if let ToolApproval::Decided { plugin, decision, updated_input } = approval {
+                reply(control_response(&prompt, &decision, updated_input.as_ref()));
+                return send(decided_by_plugin(&prompt, &decision, &plugin));
+            }
+            // Admitted above: this prompt is already counted among those waiting.
+            if let Some((decision, by)) = task_decision(&prompt, &tools, mode, true) {
+                reply(control_response(&prompt, &decision, None));
+                return send(events(&prompt, &decision, by));
+            }
+        }
         if let Some((earlier, answer)) = desk.earlier_answer(&task_id, &run_id, turn, &prompt).await {
             reply(control_response(&prompt, &answer.decision, answer.updated_input.as_ref()));
             let approval_id = crate::ids::new_id("apr");
@@ -626,6 +644,34 @@ fn answer_prompt(
         send(vec![resolved_event(&prompt, &row.id, &answer.decision, answer.decided_by)]);
     });
     Vec::new()
+}
+
+/// The task's own decision on a prompt (its rules, then its mode); none when it
+/// waits for a person. `admitted`: there is room for one more waiting prompt.
+fn task_decision(
+    prompt: &PermissionPrompt,
+    tools: &TaskTools,
+    mode: ApprovalMode,
+    admitted: bool,
+) -> Option<(Decision, DecidedBy)> {
+    match verdict(prompt, tools, mode) {
+        Verdict::Decided(decision, by) => Some((decision, by)),
+        Verdict::Ask if !admitted => Some((too_many_waiting(), DecidedBy::Mode)),
+        Verdict::Ask => None,
+    }
+}
+
+fn too_many_waiting() -> Decision {
+    Decision::Deny { message: format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting") }
+}
+
+/// The events of a prompt a plugin decided, `approval_resolved` naming the plugin.
+fn decided_by_plugin(prompt: &PermissionPrompt, decision: &Decision, plugin: &str) -> Vec<EventRecord> {
+    let mut recorded = events(prompt, decision, DecidedBy::Plugin);
+    for event in recorded.iter_mut().filter(|e| e.event_type == "approval_resolved") {
+        event.data["plugin"] = json!(plugin);
+    }
+    recorded
 }
 
 /// One prompt of a run waiting for a person, counted while its task lives.

@@ -196,6 +196,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         }
         .run_forever(),
     );
+    tokio::spawn(plugins.clone().watch_files());
     tokio::spawn(reload_on_sighup(plugins));
     // Tests and scripts wait for this exact line.
     tracing::info!(addr = %local, node = queue.node_id(), "ccgate listening on http://{local}");

@@ -54,14 +54,16 @@ pub fn denial_unaudited() {
     counter!("ccgate_audit_denials_unrecorded_total").increment(1);
 }
 
-/// One plugin call: `outcome` is `ok` or why it failed (timeout, memory, trap,
-/// invalid, quarantined, setup). Plugin names come from the gateway config.
-pub fn plugin_call(plugin: &str, hook: &str, outcome: &str, elapsed: Duration) {
+/// One plugin call: `outcome` is what it decided (`allowed`, `denied`, `rewritten`;
+/// `no_opinion`, `selected`, `formatted`, `filtered` for the hooks that do not
+/// decide) or `failed`, and then `error` says why (timeout, memory, trap, invalid,
+/// quarantined, setup). Plugin names come from the gateway config.
+pub fn plugin_call(plugin: &str, hook: &str, outcome: &str, error: &str, elapsed: Duration) {
     let labels = [("plugin", plugin.to_string()), ("hook", hook.to_string())];
     counter!("ccgate_plugin_calls_total", "plugin" => plugin.to_string(), "hook" => hook.to_string(),
-        "outcome" => outcome.to_string())
+        "outcome" => outcome.to_string(), "error" => error.to_string())
     .increment(1);
-    if outcome != "quarantined" {
+    if error != "quarantined" {
         histogram!("ccgate_plugin_call_duration_seconds", &labels).record(elapsed.as_secs_f64());
     }
 }

@@ -360,7 +360,7 @@ impl Plugin for ArtifactSelect {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn config_schema() -> Option<&'static str> {
-        Some(include_str!("../schema.json"))
+        Some(ccgate_plugin_sdk::schema!("../schema.json"))
     }
 
     fn check_config(config: &Config) -> Vec<Violation> {

@@ -227,7 +227,7 @@ impl Plugin for PolicyPlugin {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn config_schema() -> Option<&'static str> {
-        Some(include_str!("../schema.json"))
+        Some(ccgate_plugin_sdk::schema!("../schema.json"))
     }
 
     fn check_config(config: &Config) -> Vec<Violation> {
@@ -262,16 +262,8 @@ mod tests {
     }
 
     fn request(prompt: &str, options: Value, metadata: &[(&str, &str)]) -> TaskRequest {
-        TaskRequest {
-            prompt: prompt.into(),
-            priority: 0,
-            options: options.to_string(),
-            metadata: metadata.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-            files: vec![],
-            key_name: "ci".into(),
-            key_id: "k1".into(),
-            follow_up_of: None,
-        }
+        let request = TaskRequest::new(prompt).with_options(options).with_key_name("ci");
+        metadata.iter().fold(request, |request, (k, v)| request.with_metadata(*k, *v))
     }
 
     fn eval(config: &Config, request: &TaskRequest) -> Decision {

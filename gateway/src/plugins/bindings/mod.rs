@@ -6,7 +6,7 @@ pub mod v0;
 
 /// The WIT package name and the version the current bindings were generated from.
 pub const PACKAGE: &str = "ccgate:plugin";
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.1.1";
 
 /// The major part of a WIT package version for compatibility: `0.1` for `0.1.x`
 /// (semver: below 1.0 the minor version is the breaking one), `1` for `1.x`.

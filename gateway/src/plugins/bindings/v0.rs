@@ -53,3 +53,12 @@ pub mod webhook {
         exports: { default: async },
     });
 }
+
+pub mod tool_approval {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tool-approval-plugin",
+        with: { "ccgate:plugin/host": super::host, "ccgate:plugin/types": super::types },
+        exports: { default: async },
+    });
+}

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::super::bindings::v0::artifacts::exports::ccgate::plugin::artifact_collector as wit;
-use super::super::{CallError, Hook, OnError, Plugins, call_event};
+use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
 use super::{TaskFacts, clip_text, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::TaskResult;
@@ -111,6 +111,12 @@ impl Plugins {
             }
         }
         (ArtifactChoice::BuiltIn, events)
+    }
+}
+
+impl Outcome for Vec<Selection> {
+    fn outcome(&self) -> &'static str {
+        "selected"
     }
 }
 

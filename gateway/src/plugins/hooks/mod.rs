@@ -1,4 +1,4 @@
-//! The four hooks as the rest of the gateway calls them, and the conversions
+//! The five hooks as the rest of the gateway calls them, and the conversions
 //! between the gateway's types and the WIT records. Each hook runs the chain of
 //! plugins that serve it for the task's key, records each call as a `plugin`
 //! event, and applies `on_error` to a failed call.
@@ -6,6 +6,7 @@
 mod artifacts;
 mod policy;
 mod result;
+mod tool_approval;
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 pub use artifacts::{ArtifactChoice, Selection};
 pub use policy::PolicyRefusal;
 pub use result::Processed;
+pub use tool_approval::{ToolApproval, ToolApprovers};
 pub use webhook::{FormattedWebhook, WebhookEvent};
 
 use super::bindings::v0::types;

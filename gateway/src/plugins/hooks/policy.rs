@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::super::bindings::v0::policy::exports::ccgate::plugin::policy;
 use super::super::bindings::v0::types;
-use super::super::{CallError, Hook, OnError, Plugins, call_event};
+use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
 use super::{clip_text, pairs};
 use crate::auth::Principal;
 use crate::config::TaskLimits;
@@ -57,6 +57,16 @@ enum Verdict {
     /// The request to go on with, and what changed.
     Rewritten(Box<Rewritable>, String),
     Denied(Vec<FieldError>),
+}
+
+impl Outcome for Verdict {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Rewritten(..) => "rewritten",
+            Verdict::Denied(_) => "denied",
+        }
+    }
 }
 
 impl Plugins {

@@ -11,7 +11,7 @@ use wasmtime::Store;
 use super::super::bindings::v0::result::ResultPluginPre;
 use super::super::bindings::v0::types;
 use super::super::call::CallFuture;
-use super::super::{CallError, CallState, Hook, OnError, Plugins, call_event};
+use super::super::{CallError, CallState, Hook, OnError, Outcome, Plugins, call_event};
 use super::{TaskFacts, clip_text, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::{ErrorKind, TaskError, TaskResult};
@@ -38,6 +38,7 @@ impl Plugins {
         let mut events = Vec::new();
         for entry in self.chain_for(Hook::Result, &task.key_id, &task.key_name) {
             let (info, given) = (task.to_wit(), result_to_wit(&result));
+            let before = (result.text.clone(), result.structured.clone());
             let (answer, took) = self
                 .invoke(
                     &entry,
@@ -45,7 +46,7 @@ impl Plugins {
                     Some(&task.id),
                     Vec::new(),
                     process_call(entry.plugin.result.clone(), info, given),
-                    |answer| match answer {
+                    move |answer| match answer {
                         Ok(processed) => {
                             let structured = processed
                                 .structured
@@ -53,23 +54,23 @@ impl Plugins {
                                 .map(serde_json::from_str::<Value>)
                                 .transpose()
                                 .map_err(|e| CallError::Invalid(format!("`structured` is not JSON: {e}")))?;
-                            Ok(Ok((processed.text, structured)))
+                            let changed = (&processed.text, &structured) != (&before.0, &before.1);
+                            Ok(Returned::Kept { text: processed.text, structured, changed })
                         }
-                        Err(refusal) => Ok(Err(clip_text(&refusal, MAX_REFUSAL_BYTES))),
+                        Err(refusal) => Ok(Returned::Refused(clip_text(&refusal, MAX_REFUSAL_BYTES))),
                     },
                 )
                 .await;
             let plugin = entry.plugin.spec.name.clone();
             let failure = match answer {
-                Ok(Ok((text, structured))) => {
-                    let changed = text != result.text || structured != result.structured;
+                Ok(Returned::Kept { text, structured, changed }) => {
                     result.text = text;
                     result.structured = structured;
                     let outcome = if changed { "changed" } else { "unchanged" };
                     events.push(call_event(&entry, Hook::Result, outcome, took, None));
                     continue;
                 }
-                Ok(Err(refusal)) => {
+                Ok(Returned::Refused(refusal)) => {
                     events.push(call_event(&entry, Hook::Result, "refused", took, Some(refusal.clone())));
                     TaskError::new(
                         ErrorKind::RejectedByPlugin,
@@ -92,6 +93,34 @@ impl Plugins {
             return Processed { result, error: Some(failure), events };
         }
         Processed { result, error: None, events }
+    }
+}
+
+/// A result plugin's answer, checked.
+enum Returned {
+    /// The text and structured answer to keep, and whether they differ from before.
+    Kept {
+        text: Option<String>,
+        structured: Option<Value>,
+        changed: bool,
+    },
+    Refused(String),
+}
+
+impl Outcome for Returned {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Returned::Kept { changed: false, .. } => "allowed",
+            Returned::Kept { changed: true, .. } => "rewritten",
+            Returned::Refused(_) => "denied",
+        }
+    }
+}
+
+/// An event's data from the event filter (none: withheld).
+impl Outcome for Option<Value> {
+    fn outcome(&self) -> &'static str {
+        "filtered"
     }
 }
 

@@ -3,7 +3,7 @@
 //! and refuses headers that would change how it is delivered or verified.
 
 use super::super::bindings::v0::webhook::exports::ccgate::plugin::webhook_formatter as wit;
-use super::super::{CallError, Hook, OnError, Plugins, call_event};
+use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
 use super::clip_text;
 use crate::store::EventRecord;
 
@@ -123,6 +123,12 @@ impl Plugins {
             }
         }
         (Ok(None), events)
+    }
+}
+
+impl Outcome for FormattedWebhook {
+    fn outcome(&self) -> &'static str {
+        "formatted"
     }
 }
 
