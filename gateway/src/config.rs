@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +20,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP listen address.
@@ -47,7 +47,7 @@ pub struct Config {
 }
 
 /// Who may read `/metrics` (its series name key ids).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// When set, `/metrics` asks for `Authorization: Bearer <token>`.
@@ -57,7 +57,7 @@ pub struct MetricsConfig {
 }
 
 /// Webhook delivery.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
     /// `false` refuses every webhook (air-gapped gateways): tasks and keys that
@@ -90,7 +90,7 @@ impl Default for WebhooksConfig {
 }
 
 /// What is collected from workspaces after each turn.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ArtifactsConfig {
     /// Globs used when a task names none.
@@ -104,7 +104,7 @@ pub struct ArtifactsConfig {
 }
 
 /// How long the files of finished tasks are kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
     /// How long after a task finishes its workspace (and Claude's session) is
@@ -119,9 +119,21 @@ pub struct RetentionConfig {
 }
 
 /// A retention time: a number and a unit (`s`, `m`, `h`, `d`), or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Ttl(pub Option<std::time::Duration>);
+
+impl From<Ttl> for String {
+    /// The time in its largest whole unit, as it is written in the configuration.
+    fn from(ttl: Ttl) -> String {
+        let Some(time) = ttl.0 else { return "off".into() };
+        let seconds = time.as_secs();
+        [("d", 86_400), ("h", 3600), ("m", 60)]
+            .into_iter()
+            .find(|(_, per)| seconds > 0 && seconds % per == 0)
+            .map_or_else(|| format!("{seconds}s"), |(unit, per)| format!("{}{unit}", seconds / per))
+    }
+}
 
 impl TryFrom<String> for Ttl {
     type Error = String;
@@ -146,7 +158,7 @@ impl TryFrom<String> for Ttl {
 }
 
 /// How Claude Code is run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClaudeConfig {
     /// The Claude Code executable; a bare name is looked up on `PATH`.
@@ -184,7 +196,7 @@ pub struct ClaudeConfig {
 }
 
 /// Queue, workers and leases.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
     /// Tasks run at once on this node.
@@ -211,7 +223,7 @@ pub struct QueueConfig {
 }
 
 /// Defaults and caps of task options.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TaskLimits {
     pub default_model: Option<String>,
@@ -243,7 +255,7 @@ pub struct TaskLimits {
 }
 
 /// Limits given to keys that don't name their own.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeyDefaults {
     pub rate_limit_per_minute: u32,
@@ -254,7 +266,7 @@ pub struct KeyDefaults {
 }
 
 /// HTTP server limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub max_body_bytes: usize,
@@ -607,6 +619,58 @@ mod tests {
         let err = config.apply_env(|n| (n == "CCGATE_WORKERS").then(|| "many".into())).unwrap_err();
         assert!(err.to_string().contains("CCGATE_WORKERS"));
         assert!(toml::from_str::<Config>("listne = 1").is_err());
+    }
+
+    /// `section.key` of every setting (a table value, such as `claude.env`, is one).
+    fn setting_names(value: &toml::Value) -> Vec<String> {
+        let mut names = Vec::new();
+        for (name, value) in value.as_table().expect("a table") {
+            match value.as_table() {
+                Some(section) => names.extend(section.keys().map(|key| format!("{name}.{key}"))),
+                None => names.push(name.clone()),
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn the_example_file_and_the_readme_table_give_every_setting_its_default() {
+        let example_text = include_str!("../../ccgate.example.toml");
+        let example: Config = toml::from_str(example_text).expect("the example parses, with no unknown keys");
+        let mut defaults = toml::Value::try_from(Config::default()).unwrap();
+        let mut written = toml::Value::try_from(example).unwrap();
+        // The number of workers is the machine's CPUs: not a fixed value to write.
+        for config in [&mut defaults, &mut written] {
+            config["queue"].as_table_mut().unwrap().remove("workers");
+        }
+        let as_written: toml::Value = toml::from_str(example_text).unwrap();
+        let mut problems = Vec::new();
+        for name in setting_names(&defaults) {
+            let (section, key) = name.split_once('.').unwrap_or(("", &name));
+            let pick = |config: &toml::Value| {
+                if section.is_empty() { config.get(key).cloned() } else { config.get(section)?.get(key).cloned() }
+            };
+            // A list of tables (`[[plugins.chain]]`) is shown commented out.
+            let shown = pick(&as_written).is_some() || example_text.contains(&format!("[[{name}]]"));
+            if !shown {
+                problems.push(format!("{name}: not written out in ccgate.example.toml"));
+            } else if pick(&written) != pick(&defaults) {
+                problems.push(format!(
+                    "{name}: the example says {:?}, the default is {:?}",
+                    pick(&written),
+                    pick(&defaults)
+                ));
+            }
+            // A row names the setting, or the settings of its table (`tasks.output_schema.max_bytes`).
+            let in_table = include_str!("../../README.md")
+                .lines()
+                .filter(|line| line.starts_with("| `"))
+                .any(|row| row.contains(&format!("`{name}`")) || row.contains(&format!("`{name}.")));
+            if !in_table {
+                problems.push(format!("{name}: missing from the README's configuration table"));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
     #[test]

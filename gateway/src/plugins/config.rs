@@ -70,7 +70,7 @@ pub enum OnError {
 }
 
 /// `[plugins]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
     /// Compiled plugins are cached here; unset: `<data dir>/plugin-cache`.
@@ -103,7 +103,7 @@ impl Default for PluginsConfig {
 }
 
 /// One `[[plugins.chain]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSpec {
     /// Unique label in logs, metrics, events and `GET /v1/plugins`.

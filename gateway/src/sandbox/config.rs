@@ -1,9 +1,9 @@
 //! The `[sandbox]` section of the gateway configuration.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which confinement runs get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SandboxMode {
     /// The strongest layers this machine can enforce (see `ccgate doctor`).
@@ -29,7 +29,7 @@ impl SandboxMode {
 }
 
 /// How every run is confined and what it may use.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
     pub mode: SandboxMode,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// `[tasks.output_schema]`: what one task's output schema may cost.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputSchemaLimits {
     /// The schema's size as compact JSON.
