@@ -8,14 +8,16 @@ use serde_json::Value;
 use super::AppState;
 use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
-use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView, WebhookSecret};
+use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyUpdate, KeyView, WebhookSecret};
 use crate::auth::{KeySpec, Scope, issue_key};
 use crate::store::{AuditEntry, budget_micros};
-use crate::task::{FieldError, unknown_fields};
+use crate::task::{FieldError, unknown_fields, whole_u64};
 use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
 use crate::webhooks::signing::generate_secret;
 
-#[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys", request_body(content = KeyRequest, content_type = "application/json"),
+#[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys",
+    summary = "Create an API key",
+    description = "A new key; its `secret` and `webhook_secret` are in this answer only, so store them. Scope `admin`. Example: `{\"name\": \"ci-pipeline\", \"scopes\": [\"tasks\"], \"budget_usd_per_day\": 20}` → 201 with `secret: ccg_live_…` and `webhook_secret: whsec_…`.", request_body(content = KeyRequest, content_type = "application/json"),
     responses((status = 201, description = "The key, with its secret shown this once", body = KeyCreated)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -37,14 +39,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(KeyCreated { key: KeyView::from(&key), secret, webhook_secret })))
 }
 
-#[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys", responses((status = 200, description = "Every key", body = KeyPage)))]
+#[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys",
+    summary = "List API keys",
+    description = "Every key, newest first, revoked ones too, without secrets. Scope `admin`. Example: `GET /v1/keys` → `{\"data\": [{\"id\": \"key_…\", \"prefix\": \"ccg_live_a4b1\", …}], \"next_cursor\": null}`.", responses((status = 200, description = "Every key", body = KeyPage)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyPage>, ApiError> {
     caller.require(Scope::Admin)?;
     let keys = state.tasks.store().keys().await?;
     Ok(Json(KeyPage { data: keys.iter().map(KeyView::from).collect(), next_cursor: None }))
 }
 
-#[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
+#[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys",
+    summary = "Get an API key",
+    description = "One key without its secret, with what its runs spent today and this month. Scope `admin`. Example: `GET /v1/keys/key_…` → `{\"id\": \"key_…\", \"spend\": {\"today\": {\"cost_usd\": 0.42, …}, …}}`.", params(("id" = String, Path, description = "Key id")),
     responses((status = 200, description = "The key, with what it spent today and this month", body = KeyView)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -58,7 +64,9 @@ pub async fn get(
     Ok(Json(KeyView { spend: Some(spend.into()), ..KeyView::from(&key) }))
 }
 
-#[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
+#[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys",
+    summary = "Revoke an API key",
+    description = "The key stops authenticating at once on this node and within 30 s on others; it stays listed with `revoked_at`. Scope `admin`. Example: `DELETE /v1/keys/key_…` → 204.", params(("id" = String, Path, description = "Key id")),
     responses((status = 204, description = "Revoked: the key no longer authenticates")))]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -75,6 +83,8 @@ pub async fn revoke(
 }
 
 #[utoipa::path(post, path = "/keys/{id}/webhook-secret", operation_id = "rotateWebhookSecret", tag = "keys",
+    summary = "Rotate a key's webhook secret",
+    description = "A new `webhook_secret`, shown once; for a day deliveries carry signatures with both the new and the old secret, so receivers can switch without losing one. Scope `admin`. Example: `POST /v1/keys/key_…/webhook-secret` → `{\"webhook_secret\": \"whsec_…\"}`.",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, description = "The new webhook secret, shown this once; for a day, deliveries are \
         signed with the new and the old secret", body = WebhookSecret)))]
@@ -93,8 +103,10 @@ pub async fn rotate_webhook_secret(
 }
 
 #[utoipa::path(patch, path = "/keys/{id}", operation_id = "updateKey", tag = "keys",
+    summary = "Change an API key",
+    description = "Changes the given fields of an active key (name, scopes, limits, budgets, default webhook); `null` clears `webhook_url` and the budgets. Applies at once. Scope `admin`. Example: `{\"budget_usd_per_day\": 50}` → the key as it is now.",
     params(("id" = String, Path, description = "Key id")),
-    request_body(content = KeyRequest, content_type = "application/json",
+    request_body(content = KeyUpdate, content_type = "application/json",
         description = "Any of the fields of a new key; `null` clears `webhook_url` and the budgets"),
     responses((status = 200, description = "The key as it is now", body = KeyView)))]
 pub async fn update(
@@ -221,7 +233,7 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars or null")),
             },
             "token_budget_per_day" | "token_budget_per_month" => {
-                let tokens = match value.as_u64().filter(|n| (1..=MAX_TOKEN_BUDGET).contains(n)) {
+                let tokens = match whole_u64(value).filter(|n| (1..=MAX_TOKEN_BUDGET).contains(n)) {
                     Some(n) => Some(n as i64),
                     None if value.is_null() => None,
                     None => {
@@ -247,7 +259,7 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 None => errors.push(FieldError::new(pointer, "must be an http(s) URL or null")),
             },
             "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {
-                match value.as_u64().filter(|n| *n >= 1 && *n <= 1_000_000) {
+                match whole_u64(value).filter(|n| *n >= 1 && *n <= 1_000_000) {
                     Some(n) => {
                         let n = n as u32;
                         match field.as_str() {
