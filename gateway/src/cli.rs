@@ -320,6 +320,21 @@ fn sandbox_exec(args: SandboxExecArgs) -> i32 {
 }
 
 async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
+    // The same configuration as `serve` (CCGATE_CONFIG or ./ccgate.toml, then the
+    // environment); said aloud, and no empty database made where none was meant.
+    let database = crate::server::DatabaseLocation::of(&config);
+    if !database.exists() {
+        let hint = "set CCGATE_DATA_DIR (or CCGATE_CONFIG) as for `ccgate serve`";
+        match command {
+            KeysCommand::List => {
+                eprintln!("ccgate: no database at {} yet, so no keys ({hint})", database.describe());
+                return Ok(());
+            }
+            KeysCommand::Revoke { .. } => return Err(format!("no database at {} ({hint})", database.describe())),
+            KeysCommand::Create { .. } => eprintln!("ccgate: creating a new database at {}", database.describe()),
+        }
+    }
+    eprintln!("ccgate: keys of the database {}", database.describe());
     let (store, hasher) = crate::server::open(&config).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let cli_audit = |action| AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new(action, "ok") };

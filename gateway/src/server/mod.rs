@@ -1,12 +1,14 @@
 //! `ccgate serve`: wires the store, queue, runner and API together, serves HTTP
 //! (`http`), and shuts down gracefully on SIGTERM or Ctrl-C.
 
+pub mod database;
 pub mod http;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use self::database::DatabaseLocation;
 use self::http::HttpLimits;
 use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
 use crate::approvals::desk::Desk;
