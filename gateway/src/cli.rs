@@ -175,6 +175,10 @@ enum KeysCommand {
         /// Token cap per UTC month.
         #[arg(long)]
         token_budget_per_month: Option<u64>,
+        /// A test key (`ccg_test_…`): its tasks run against the built-in scripted
+        /// model, with no upstream request and no cost.
+        #[arg(long)]
+        test: bool,
     },
     /// List keys.
     List,
@@ -350,6 +354,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             budget_per_month,
             token_budget_per_day,
             token_budget_per_month,
+            test,
         } => {
             let tokens = |n: Option<u64>, flag: &str| match n {
                 Some(n) if (1..=crate::api::MAX_TOKEN_BUDGET).contains(&n) => Ok(Some(n as i64)),
@@ -387,6 +392,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 budget_micros_per_month,
                 token_budget_per_day,
                 token_budget_per_month,
+                environment: if test { crate::auth::Environment::Test } else { crate::auth::Environment::Live },
             };
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;

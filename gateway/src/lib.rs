@@ -22,7 +22,8 @@
 //! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
 //! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
-//!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests).
+//!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests and
+//!   test keys).
 //!
 //! A task's path: `api::tasks::create` → `TaskService::create` (validation, policy
 //! plugins, budgets, the store) → `queue` claims it → `runner` runs the CLI in the

@@ -28,6 +28,7 @@ mod sandbox;
 mod structured;
 mod supervision;
 mod tasks;
+mod test_keys;
 mod uploads;
 mod upstream;
 mod webhooks;

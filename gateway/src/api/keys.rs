@@ -9,7 +9,7 @@ use super::AppState;
 use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
 use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyUpdate, KeyView, WebhookSecret};
-use crate::auth::{KeySpec, Scope, issue_key};
+use crate::auth::{Environment, KeySpec, Scope, issue_key};
 use crate::store::{AuditEntry, budget_micros};
 use crate::task::{FieldError, unknown_fields, whole_u64};
 use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
@@ -130,6 +130,7 @@ pub async fn update(
         budget_micros_per_month: key.budget_micros_per_month,
         token_budget_per_day: key.token_budget_per_day,
         token_budget_per_month: key.token_budget_per_month,
+        environment: Environment::stored(&key.environment),
     };
     let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
     if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {
@@ -164,8 +165,27 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         budget_micros_per_month: None,
         token_budget_per_day: None,
         token_budget_per_month: None,
+        environment: Environment::Live,
     };
-    apply_fields(body, base, state)
+    // Only a new key chooses its environment: the secret's prefix says it for good.
+    let mut body = body.clone();
+    let environment = body.as_object_mut().and_then(|object| object.remove("environment"));
+    let environment = match environment {
+        None | Some(Value::Null) => Ok(Environment::Live),
+        Some(value) => value
+            .as_str()
+            .and_then(Environment::parse)
+            .ok_or_else(|| vec![FieldError::new("/environment", "must be \"live\" or \"test\"")]),
+    };
+    let spec = apply_fields(&body, base, state);
+    match (environment, spec) {
+        (Ok(environment), Ok(spec)) => Ok(KeySpec { environment, ..spec }),
+        (Err(mut errors), Err(more)) => {
+            errors.extend(more);
+            Err(errors)
+        }
+        (Err(errors), _) | (_, Err(errors)) => Err(errors),
+    }
 }
 
 /// Entries of `scopes` (there are three scopes; repeats are allowed).

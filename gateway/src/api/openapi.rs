@@ -51,7 +51,7 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("An API key, `ccg_live_…`, as `Authorization: Bearer <key>`"))
+                .description(Some("An API key, `ccg_live_…` (or `ccg_test_…`), as `Authorization: Bearer <key>`"))
                 .build(),
         ),
     );

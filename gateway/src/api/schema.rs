@@ -133,6 +133,8 @@ pub struct KeyView {
     /// The first characters of the secret, to recognise it.
     #[schema(example = "ccg_live_a4b1")]
     pub prefix: String,
+    /// `live`, or `test`: tasks against the built-in scripted model, cost 0.
+    #[schema(value_type = crate::auth::Environment)]
     pub environment: String,
     #[schema(example = json!(["tasks"]))]
     pub scopes: Vec<String>,
@@ -634,7 +636,7 @@ enum ScopeName {
 /// The documented body of `POST /v1/keys` and, with every field optional,
 /// `PATCH /v1/keys/{id}` (both validated field by field in `api::keys`).
 macro_rules! key_request_schema {
-    ($(#[$doc:meta])* $name:ident, $name_type:ty) => {
+    ($(#[$doc:meta])* $name:ident, $name_type:ty { $($extra:tt)* }) => {
         $(#[$doc])*
         #[derive(ToSchema, Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -666,17 +668,23 @@ macro_rules! key_request_schema {
             token_budget_per_day: Option<u64>,
             #[schema(minimum = 1, maximum = 1000000000000_u64)]
             token_budget_per_month: Option<u64>,
+            $($extra)*
         }
     };
 }
 
 key_request_schema! {
     /// The body of `POST /v1/keys`.
-    KeyRequest, String
+    KeyRequest, String {
+        /// `test` makes a `ccg_test_…` key, whose tasks run against the built-in
+        /// scripted model (no upstream request, cost 0). Fixed once the key exists.
+        #[schema(nullable = false)]
+        environment: Option<crate::auth::Environment>,
+    }
 }
 
 key_request_schema! {
     /// The body of `PATCH /v1/keys/{id}`: the fields to change; `null` clears
     /// `webhook_url` and the budgets.
-    KeyUpdate, Option<String>
+    KeyUpdate, Option<String> {}
 }

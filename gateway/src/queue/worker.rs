@@ -269,6 +269,7 @@ impl Queue {
             timeout: Duration::from_secs(options.timeout_seconds),
             tokens: tokens.as_ref(),
             turn: task.current_turn,
+            test: crate::auth::Environment::stored(&task.environment) == crate::auth::Environment::Test,
         };
         let report = self.runner.run(request, sink, stop_rx).await;
         let _ = writer.await;
