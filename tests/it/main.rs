@@ -10,6 +10,7 @@ mod attacks;
 mod audit;
 mod backup;
 mod cancel_and_timeout;
+mod client;
 mod crashes;
 mod events;
 mod files;
