@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod plugins;
 mod queueing;
+mod readme;
 mod recovery;
 mod sandbox;
 mod structured;
