@@ -15,7 +15,9 @@ use crate::task::FieldError;
 
 #[utoipa::path(get, path = "/audit", operation_id = "listAuditEvents", tag = "audit",
     summary = "Read the audit log",
-    description = "Who did what, newest first: task and key changes, decisions, refusals of valid keys and of clients without one. Filters combine; scope `admin`. Example: `GET /v1/audit?action=key.revoke&limit=20`.",
+    description = "Who did what, newest first: task and key changes, decisions, refusals of valid keys and of \
+        clients without one. Filters combine; scope `admin`. Example: `GET \
+        /v1/audit?action=key.revoke&limit=20`.",
     params(
         ("action" = Option<String>, Query, description = "e.g. `task.create`, `run.finish`, `auth.denied`"),
         ("key_id" = Option<String>, Query, description = "Only events of this key"),

@@ -31,7 +31,11 @@ pub struct EventsQuery {
 
 #[utoipa::path(get, path = "/tasks/{id}/events", operation_id = "streamEvents", tag = "tasks",
     summary = "Stream a task's events",
-    description = "Server-Sent Events: the task's stored events from the start (or after `Last-Event-ID` / `after`), then live ones, until the task is finished. Event types: `status`, `system`, `assistant`, `tool_use`, `tool_result`, `approval_requested`, `approval_resolved`, `log`, `result`, `error`. Example: `GET /v1/tasks/tsk_…/events` with `Last-Event-ID: 5` → `id: 6` `event: assistant` `data: {\"seq\":6,\"type\":\"assistant\",…}`.",
+    description = "Server-Sent Events: the task's stored events from the start (or after `Last-Event-ID` / \
+        `after`), then live ones, until the task is finished. Event types: `status`, `system`, `assistant`, \
+        `tool_use`, `tool_result`, `approval_requested`, `approval_resolved`, `log`, `result`, `error`. Example: \
+        `GET /v1/tasks/tsk_…/events` with `Last-Event-ID: 5` → `id: 6` `event: assistant` `data: \
+        {\"seq\":6,\"type\":\"assistant\",…}`.",
     params(
         ("id" = String, Path, description = "Task id"),
         ("after" = Option<i64>, Query, minimum = 0, nullable = false,

@@ -17,7 +17,10 @@ use crate::webhooks::signing::generate_secret;
 
 #[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys",
     summary = "Create an API key",
-    description = "A new key; its `secret` and `webhook_secret` are in this answer only, so store them. Scope `admin`. Example: `{\"name\": \"ci-pipeline\", \"scopes\": [\"tasks\"], \"budget_usd_per_day\": 20}` → 201 with `secret: ccg_live_…` and `webhook_secret: whsec_…`.", request_body(content = KeyRequest, content_type = "application/json"),
+    description = "A new key; its `secret` and `webhook_secret` are in this answer only, so store them. Scope \
+        `admin`. Example: `{\"name\": \"ci-pipeline\", \"scopes\": [\"tasks\"], \"budget_usd_per_day\": 20}` → \
+        201 with `secret: ccg_live_…` and `webhook_secret: whsec_…`.",
+    request_body(content = KeyRequest, content_type = "application/json"),
     responses((status = 201, description = "The key, with its secret shown this once", body = KeyCreated)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -41,7 +44,10 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys",
     summary = "List API keys",
-    description = "Every key, newest first, revoked ones too, without secrets. Scope `admin`. Example: `GET /v1/keys` → `{\"data\": [{\"id\": \"key_…\", \"prefix\": \"ccg_live_a4b1\", …}], \"next_cursor\": null}`.", responses((status = 200, description = "Every key", body = KeyPage)))]
+    description = "Every key, newest first, revoked ones too, without secrets. Scope `admin`. Example: `GET \
+        /v1/keys` → `{\"data\": [{\"id\": \"key_…\", \"prefix\": \"ccg_live_a4b1\", …}], \"next_cursor\": \
+        null}`.",
+    responses((status = 200, description = "Every key", body = KeyPage)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyPage>, ApiError> {
     caller.require(Scope::Admin)?;
     let keys = state.tasks.store().keys().await?;
@@ -50,7 +56,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 
 #[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys",
     summary = "Get an API key",
-    description = "One key without its secret, with what its runs spent today and this month. Scope `admin`. Example: `GET /v1/keys/key_…` → `{\"id\": \"key_…\", \"spend\": {\"today\": {\"cost_usd\": 0.42, …}, …}}`.", params(("id" = String, Path, description = "Key id")),
+    description = "One key without its secret, with what its runs spent today and this month. Scope `admin`. \
+        Example: `GET /v1/keys/key_…` → `{\"id\": \"key_…\", \"spend\": {\"today\": {\"cost_usd\": 0.42, …}, \
+        …}}`.",
+    params(("id" = String, Path, description = "Key id")),
     responses((status = 200, description = "The key, with what it spent today and this month", body = KeyView)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -66,7 +75,9 @@ pub async fn get(
 
 #[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys",
     summary = "Revoke an API key",
-    description = "The key stops authenticating at once on this node and within 30 s on others; it stays listed with `revoked_at`. Scope `admin`. Example: `DELETE /v1/keys/key_…` → 204.", params(("id" = String, Path, description = "Key id")),
+    description = "The key stops authenticating at once on this node and within 30 s on others; it stays listed \
+        with `revoked_at`. Scope `admin`. Example: `DELETE /v1/keys/key_…` → 204.",
+    params(("id" = String, Path, description = "Key id")),
     responses((status = 204, description = "Revoked: the key no longer authenticates")))]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -84,7 +95,9 @@ pub async fn revoke(
 
 #[utoipa::path(post, path = "/keys/{id}/webhook-secret", operation_id = "rotateWebhookSecret", tag = "keys",
     summary = "Rotate a key's webhook secret",
-    description = "A new `webhook_secret`, shown once; for a day deliveries carry signatures with both the new and the old secret, so receivers can switch without losing one. Scope `admin`. Example: `POST /v1/keys/key_…/webhook-secret` → `{\"webhook_secret\": \"whsec_…\"}`.",
+    description = "A new `webhook_secret`, shown once; for a day deliveries carry signatures with both the new \
+        and the old secret, so receivers can switch without losing one. Scope `admin`. Example: `POST \
+        /v1/keys/key_…/webhook-secret` → `{\"webhook_secret\": \"whsec_…\"}`.",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, description = "The new webhook secret, shown this once; for a day, deliveries are \
         signed with the new and the old secret", body = WebhookSecret)))]
@@ -104,7 +117,9 @@ pub async fn rotate_webhook_secret(
 
 #[utoipa::path(patch, path = "/keys/{id}", operation_id = "updateKey", tag = "keys",
     summary = "Change an API key",
-    description = "Changes the given fields of an active key (name, scopes, limits, budgets, default webhook); `null` clears `webhook_url` and the budgets. Applies at once. Scope `admin`. Example: `{\"budget_usd_per_day\": 50}` → the key as it is now.",
+    description = "Changes the given fields of an active key (name, scopes, limits, budgets, default webhook); \
+        `null` clears `webhook_url` and the budgets. Applies at once. Scope `admin`. Example: \
+        `{\"budget_usd_per_day\": 50}` → the key as it is now.",
     params(("id" = String, Path, description = "Key id")),
     request_body(content = KeyUpdate, content_type = "application/json",
         description = "Any of the fields of a new key; `null` clears `webhook_url` and the budgets"),

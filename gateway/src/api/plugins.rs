@@ -21,7 +21,9 @@ pub struct PluginList {
 
 #[utoipa::path(get, path = "/plugins", operation_id = "listPlugins", tag = "plugins",
     summary = "List plugins",
-    description = "The WebAssembly plugins in use, in chain order: an admin key sees every one with its path, keys and call statistics; another key sees those that apply to its tasks. Example: `GET /v1/plugins` → `{\"data\": [{\"name\": \"policy\", …}]}`.",
+    description = "The WebAssembly plugins in use, in chain order: an admin key sees every one with its path, \
+        keys and call statistics; another key sees those that apply to its tasks. Example: `GET /v1/plugins` → \
+        `{\"data\": [{\"name\": \"policy\", …}]}`.",
     responses((status = 200, description = "Loaded plugins in chain order: an admin key sees all of them, \
         another key those that apply to its tasks (without paths and key lists)", body = PluginList)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginList> {
@@ -50,7 +52,9 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginL
 
 #[utoipa::path(post, path = "/plugins/reload", operation_id = "reloadPlugins", tag = "plugins",
     summary = "Reload plugins",
-    description = "Loads the configured plugins again (after replacing a `.wasm` file or its configuration); on any error the old set stays in force and the answer says why. Scope `admin`. Example: `POST /v1/plugins/reload`.",
+    description = "Loads the configured plugins again (after replacing a `.wasm` file or its configuration); on \
+        any error the old set stays in force and the answer says why. Scope `admin`. Example: `POST \
+        /v1/plugins/reload`.",
     responses(
         (status = 200, description = "Every configured plugin loaded; the new set is in use", body = PluginList),
         (status = 422, description = "A plugin did not load (each problem listed); the previous set stays in use",

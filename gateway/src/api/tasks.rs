@@ -27,7 +27,10 @@ use crate::task::{FieldError, NewTask, TaskStatus, TaskView, parse_follow_up, pa
 /// `POST /v1/tasks`: 202 + the queued task.
 #[utoipa::path(post, path = "/tasks", operation_id = "createTask", tag = "tasks",
     summary = "Create a task",
-    description = "Queues a task: a prompt for Claude Code, optional input files (inline, uploaded, or an archive), options, metadata, artifact globs and a webhook. 202 with the task and `Location`; the same `Idempotency-Key` and body return the same task. Example: `{\"prompt\": \"Add a test for parse_date\", \"metadata\": {\"ticket\": \"ENG-42\"}}` → 202 `{\"id\": \"tsk_…\", \"status\": \"queued\", …}`.",
+    description = "Queues a task: a prompt for Claude Code, optional input files (inline, uploaded, or an \
+        archive), options, metadata, artifact globs and a webhook. 202 with the task and `Location`; the same \
+        `Idempotency-Key` and body return the same task. Example: `{\"prompt\": \"Add a test for parse_date\", \
+        \"metadata\": {\"ticket\": \"ENG-42\"}}` → 202 `{\"id\": \"tsk_…\", \"status\": \"queued\", …}`.",
     request_body(description = "The task as JSON, or as a multipart form with files and an archive", content(
         (TaskRequest = "application/json", example = json!({
             "prompt": "Add a test for parse_date and make it pass",
@@ -64,7 +67,10 @@ pub async fn create(
 /// `POST /v1/execute`: create, then wait up to `wait_seconds` for the task to finish.
 #[utoipa::path(post, path = "/execute", operation_id = "executeTask", tag = "tasks",
     summary = "Run a task and wait for it",
-    description = "Creates a task as `POST /v1/tasks` does, then waits up to `wait_seconds` (cut to `tasks.max_wait_seconds`): 200 with the finished task, or 202 if it is still running. With `Accept: text/event-stream`, streams its events and ends with a `task` event. Example: `{\"prompt\": \"Say hi\", \"wait_seconds\": 60}` → 200 `{\"status\": \"completed\", \"result\": {\"text\": \"…\"}}`.",
+    description = "Creates a task as `POST /v1/tasks` does, then waits up to `wait_seconds` (cut to \
+        `tasks.max_wait_seconds`): 200 with the finished task, or 202 if it is still running. With `Accept: \
+        text/event-stream`, streams its events and ends with a `task` event. Example: `{\"prompt\": \"Say hi\", \
+        \"wait_seconds\": 60}` → 200 `{\"status\": \"completed\", \"result\": {\"text\": \"…\"}}`.",
     request_body(description = "As for `POST /v1/tasks`, plus `wait_seconds`", content(
         (ExecuteRequest = "application/json", example = json!({"prompt": "Summarise README.md", "wait_seconds": 60})),
         (ExecuteUpload = "multipart/form-data"),
@@ -119,7 +125,10 @@ pub async fn execute(
 /// `GET /v1/tasks/{id}`.
 #[utoipa::path(get, path = "/tasks/{id}", operation_id = "getTask", tag = "tasks",
     summary = "Get a task",
-    description = "The task: status, turns, result (text, structured output, usage, cost), error, artifacts so far and pending permission prompts. Example: `GET /v1/tasks/tsk_…` → `{\"id\": \"tsk_…\", \"status\": \"completed\", \"result\": {\"text\": \"Wrote hello.txt\", …}}`.", params(("id" = String, Path, description = "Task id")),
+    description = "The task: status, turns, result (text, structured output, usage, cost), error, artifacts so \
+        far and pending permission prompts. Example: `GET /v1/tasks/tsk_…` → `{\"id\": \"tsk_…\", \"status\": \
+        \"completed\", \"result\": {\"text\": \"Wrote hello.txt\", …}}`.",
+    params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task", body = TaskView)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -133,7 +142,10 @@ pub async fn get(
 /// `POST /v1/tasks/{id}/cancel`: idempotent; a finished task comes back unchanged.
 #[utoipa::path(post, path = "/tasks/{id}/cancel", operation_id = "cancelTask", tag = "tasks",
     summary = "Cancel a task",
-    description = "Stops a queued or running task: its whole process tree is killed and it ends `cancelled` with a partial result. A finished task comes back unchanged. Example: `POST /v1/tasks/tsk_…/cancel` → `{\"status\": \"cancelled\", \"error\": {\"kind\": \"cancelled\"}, …}`.", params(("id" = String, Path, description = "Task id")),
+    description = "Stops a queued or running task: its whole process tree is killed and it ends `cancelled` with \
+        a partial result. A finished task comes back unchanged. Example: `POST /v1/tasks/tsk_…/cancel` → \
+        `{\"status\": \"cancelled\", \"error\": {\"kind\": \"cancelled\"}, …}`.",
+    params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task: cancelled, or unchanged if it had finished", body = TaskView)))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -147,7 +159,10 @@ pub async fn cancel(
 /// `POST /v1/tasks/{id}/messages`: the next turn, same workspace and session.
 #[utoipa::path(post, path = "/tasks/{id}/messages", operation_id = "sendMessage", tag = "tasks",
     summary = "Send a follow-up",
-    description = "The next turn of a finished task, in the same workspace and Claude session. 202 and `queued`; 409 while the task is still queued or running. Example: `{\"prompt\": \"Now also handle time zones\"}` → 202.", params(("id" = String, Path, description = "Task id")),
+    description = "The next turn of a finished task, in the same workspace and Claude session. 202 and `queued`; \
+        409 while the task is still queued or running. Example: `{\"prompt\": \"Now also handle time zones\"}` → \
+        202.",
+    params(("id" = String, Path, description = "Task id")),
     request_body(content = FollowUpRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "The task, queued for its next turn", body = TaskView,
