@@ -2,8 +2,8 @@
 # The whole test suite: installs what is missing (scripts/setup.sh --no-serve --no-build
 # --test-tools --newest-cli), builds the WebAssembly plugins (scripts/build-plugins.sh),
 # then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
-# pinned Claude Code, and the end-to-end tests of runs, prompts and the sandbox again
-# with the newest Claude Code on the registry.
+# pinned Claude Code, the end-to-end tests of runs, prompts and the sandbox again
+# with the newest Claude Code on the registry, and last, alone, the schemathesis run.
 # Stops at the first failing step and exits non-zero.
 set -euo pipefail
 
@@ -50,6 +50,15 @@ CCGATE_TEST_CLAUDE_BIN=$newest cargo test -p ccgate --test it -- \
 newest_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$newest_status
+
+# Alone, last: schemathesis with every check against a live gateway (a tasks key and an
+# admin key; a few minutes of busy runs), where it cannot slow timing-sensitive tests.
+step "cargo test --test it openapi::schemathesis -- --ignored (every schemathesis check)"
+set +e
+cargo test -p ccgate --test it openapi::schemathesis -- --ignored 2>&1 | tee -a "$log"
+fuzz_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$fuzz_status
 passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{sum += $4} END {print sum + 0}')
 failed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{sum += $6} END {print sum + 0}')
 echo "summary: $passed passed, $failed failed"

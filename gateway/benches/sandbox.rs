@@ -59,6 +59,7 @@ async fn measure(runs: usize) -> String {
                 network: Network::None,
                 tokens: None,
                 model: None,
+                test_upstream: None,
             })
             .expect("launch");
         let cgroups: Vec<_> = launch.cgroup.iter().flat_map(|c| c.procs_files()).collect();

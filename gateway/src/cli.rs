@@ -1,4 +1,5 @@
 //! The `ccgate` command line: `serve`, `migrate`, `keys`, `openapi`, `doctor`, `plugins`,
+//! `run` and `tasks` (a client of a gateway, `client`),
 //! `scripted-model`, and the internal `supervise` and `sandbox-exec` used for every
 //! Claude Code run.
 
@@ -35,6 +36,23 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the HTTP API.
     Openapi,
+    /// Run a task on a gateway (CCGATE_URL, with the key in CCGATE_API_KEY), wait for
+    /// it and print its result; exits 1 unless it completed.
+    Run {
+        prompt: String,
+        /// A file to place in the workspace (a relative path is kept; repeatable).
+        #[arg(long = "file")]
+        files: Vec<std::path::PathBuf>,
+        /// Print the task's events as they happen.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List, inspect, cancel, follow and download tasks on a gateway (CCGATE_URL,
+    /// CCGATE_API_KEY).
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCli,
+    },
     /// Serve the scripted Messages API model (for offline runs of the real CLI).
     ScriptedModel {
         #[arg(long, default_value = "127.0.0.1:8089")]
@@ -175,6 +193,46 @@ fn parse_hook(name: &str) -> Result<crate::plugins::Hook, String> {
 }
 
 #[derive(Subcommand)]
+enum TasksCli {
+    /// The key's tasks, newest first: id, status, creation time.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Print a task as JSON.
+    Get { id: String },
+    /// Cancel a task; prints its status.
+    Cancel { id: String },
+    /// Print a task's events (seq, type, data) until it is finished.
+    Events { id: String },
+    /// Save a task's workspace as an archive.
+    Download {
+        id: String,
+        /// Where to write it.
+        #[arg(long, short)]
+        output: std::path::PathBuf,
+        /// A `.zip` instead of a `.tar.gz`.
+        #[arg(long)]
+        zip: bool,
+    },
+}
+
+impl From<TasksCli> for crate::client::TasksCommand {
+    fn from(command: TasksCli) -> Self {
+        use crate::client::TasksCommand as C;
+        match command {
+            TasksCli::List { status, limit } => C::List { status, limit },
+            TasksCli::Get { id } => C::Get { id },
+            TasksCli::Cancel { id } => C::Cancel { id },
+            TasksCli::Events { id } => C::Events { id },
+            TasksCli::Download { id, output, zip } => C::Download { id, output, zip },
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Print a new key once.
     Create {
@@ -204,6 +262,10 @@ enum KeysCommand {
         /// Token cap per UTC month.
         #[arg(long)]
         token_budget_per_month: Option<u64>,
+        /// A test key (`ccg_test_…`): its tasks run against the built-in scripted
+        /// model, with no upstream request and no cost.
+        #[arg(long)]
+        test: bool,
     },
     /// List keys.
     List,
@@ -229,6 +291,10 @@ pub fn run() -> i32 {
     if let Command::Openapi = &cli.command {
         print!("{}", *crate::api::OPENAPI_DOCUMENT);
         return 0;
+    }
+    if matches!(cli.command, Command::Run { .. } | Command::Tasks { .. }) {
+        // A client of some gateway: no configuration of this machine's is read.
+        return client_main(cli.command);
     }
     let config = match Config::load() {
         Ok(config) => config,
@@ -296,7 +362,12 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             print!("{report}");
             Ok(())
         }
-        Command::Supervise { .. } | Command::SandboxExec(_) | Command::CheckOutputSchema { .. } | Command::Openapi => {
+        Command::Supervise { .. }
+        | Command::SandboxExec(_)
+        | Command::CheckOutputSchema { .. }
+        | Command::Openapi
+        | Command::Run { .. }
+        | Command::Tasks { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }
@@ -340,6 +411,33 @@ async fn plugins_call(
         Err(e) => {
             eprintln!("ccgate: {e}");
             exit_code(Verdict::Failed)
+        }
+    }
+}
+
+/// `ccgate run` and `ccgate tasks`: the exit code is the task's (`run`) or the request's.
+fn client_main(command: Command) -> i32 {
+    use crate::client::{Client, ClientError, FAILED, UNUSABLE};
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ccgate: cannot start the async runtime: {e}");
+            return UNUSABLE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let client = Client::from_env()?;
+        match command {
+            Command::Run { prompt, files, follow } => crate::client::run(&client, &prompt, &files, follow).await,
+            Command::Tasks { command } => crate::client::tasks(&client, command.into()).await,
+            _ => Ok(0),
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ccgate: {e}");
+            if matches!(e, ClientError::Usage(_)) { UNUSABLE } else { FAILED }
         }
     }
 }
@@ -392,6 +490,21 @@ fn sandbox_exec(args: SandboxExecArgs) -> i32 {
 }
 
 async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
+    // The same configuration as `serve` (CCGATE_CONFIG or ./ccgate.toml, then the
+    // environment); said aloud, and no empty database made where none was meant.
+    let database = crate::server::DatabaseLocation::of(&config);
+    if !database.exists() {
+        let hint = "set CCGATE_DATA_DIR (or CCGATE_CONFIG) as for `ccgate serve`";
+        match command {
+            KeysCommand::List => {
+                eprintln!("ccgate: no database at {} yet, so no keys ({hint})", database.describe());
+                return Ok(());
+            }
+            KeysCommand::Revoke { .. } => return Err(format!("no database at {} ({hint})", database.describe())),
+            KeysCommand::Create { .. } => eprintln!("ccgate: creating a new database at {}", database.describe()),
+        }
+    }
+    eprintln!("ccgate: keys of the database {}", database.describe());
     let (store, hasher) = crate::server::open(&config).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let cli_audit = |action| AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new(action, "ok") };
@@ -407,6 +520,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             budget_per_month,
             token_budget_per_day,
             token_budget_per_month,
+            test,
         } => {
             let tokens = |n: Option<u64>, flag: &str| match n {
                 Some(n) if (1..=crate::api::MAX_TOKEN_BUDGET).contains(&n) => Ok(Some(n as i64)),
@@ -444,6 +558,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 budget_micros_per_month,
                 token_budget_per_day,
                 token_budget_per_month,
+                environment: if test { crate::auth::Environment::Test } else { crate::auth::Environment::Live },
             };
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;

@@ -22,7 +22,8 @@
 //! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
 //! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
-//!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests).
+//!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests and
+//!   test keys), `client` (`ccgate run` and `ccgate tasks`, a client of a gateway).
 //!
 //! A task's path: `api::tasks::create` → `TaskService::create` (validation, policy
 //! plugins, budgets, the store) → `queue` claims it → `runner` runs the CLI in the
@@ -37,6 +38,7 @@ pub mod artifacts;
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod hashing;
 pub mod ids;

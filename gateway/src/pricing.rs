@@ -21,6 +21,9 @@ pub struct Price {
 }
 
 impl Price {
+    /// What a test key's run pays.
+    pub const FREE: Price = Price { input: 0.0, output: 0.0, cache_write: 0.0, cache_read: 0.0 };
+
     const fn new(input: f64, output: f64, cache_write: f64, cache_read: f64) -> Self {
         Self { input, output, cache_write, cache_read }
     }

@@ -24,7 +24,8 @@ const MAX_ANSWERS: usize = 16;
 #[utoipa::path(get, path = "/tasks/{id}/approvals", operation_id = "listApprovals", tag = "tasks",
     summary = "List a task's permission prompts",
     description = "Every permission prompt of the task that waited for a person (`options.approvals.mode = \"ask\"`), \
-        pending, decided or expired, oldest first.",
+        pending, decided or expired, oldest first. Example: `GET /v1/tasks/tsk_…/approvals` → `{\"data\": \
+        [{\"id\": \"apr_…\", \"tool\": \"Bash\", \"state\": \"pending\", …}]}`.",
     params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task's prompts", body = ApprovalList)))]
 pub async fn list(
@@ -39,7 +40,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/tasks/{id}/approvals/{approval_id}", operation_id = "decideApproval", tag = "tasks",
     summary = "Allow or deny a waiting tool call",
     description = "Decides a pending permission prompt: `allow` runs the tool call (with `updated_input` instead of \
-        its input when given), `deny` makes it fail with `message`, which the model sees. A prompt is decided once.",
+        its input when given), `deny` makes it fail with `message`, which the model sees. A prompt is decided once. \
+        Example: `{\"decision\": \"deny\", \"message\": \"not on a Friday\"}` → the decided prompt.",
     params(("id" = String, Path, description = "Task id"), ("approval_id" = String, Path, description = "Approval id")),
     request_body(content = ApprovalDecisionRequest, examples(
         ("allow" = (value = json!({"decision": "allow"}))),

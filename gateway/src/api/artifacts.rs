@@ -16,6 +16,10 @@ use super::schema::ArtifactList;
 use crate::auth::Scope;
 
 #[utoipa::path(get, path = "/tasks/{id}/artifacts", operation_id = "listArtifacts", tag = "files",
+    summary = "List a task's artifacts",
+    description = "The files the task's `artifacts` globs matched after each turn, by name, with size, SHA-256 \
+        and the turn that last wrote them. Example: `GET /v1/tasks/tsk_…/artifacts` → `{\"data\": [{\"name\": \
+        \"out/report.md\", \"size\": 2048, …}]}`.",
     params(("id" = String, Path, description = "Task id")),
     responses(
         (status = 200, description = "The artifacts collected after the task's last turn", body = ArtifactList),
@@ -36,6 +40,10 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/artifacts/{name}", operation_id = "downloadArtifact", tag = "files",
+    summary = "Download an artifact",
+    description = "The artifact's bytes as collected (not the live workspace). Supports `Range` (206, 416) and \
+        `If-None-Match` with its `ETag` (304). Example: `GET /v1/tasks/tsk_…/artifacts/out%2Freport.md` with \
+        `Range: bytes=0-99`.",
     params(
         ("id" = String, Path, description = "Task id"),
         ("name" = String, Path, description = "Artifact name"),

@@ -14,6 +14,10 @@ use crate::store::AuditFilter;
 use crate::task::FieldError;
 
 #[utoipa::path(get, path = "/audit", operation_id = "listAuditEvents", tag = "audit",
+    summary = "Read the audit log",
+    description = "Who did what, newest first: task and key changes, decisions, refusals of valid keys and of \
+        clients without one. Filters combine; scope `admin`. Example: `GET \
+        /v1/audit?action=key.revoke&limit=20`.",
     params(
         ("action" = Option<String>, Query, description = "e.g. `task.create`, `run.finish`, `auth.denied`"),
         ("key_id" = Option<String>, Query, description = "Only events of this key"),
@@ -21,7 +25,8 @@ use crate::task::FieldError;
         ("outcome" = Option<String>, Query, description = "e.g. `ok`, `denied`"),
         ("after" = Option<String>, Query, format = DateTime, description = "Only events after"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}$", nullable = false,
+            description = "`next_cursor` of the previous page"),
     ),
     responses((status = 200, description = "A page of the audit log", body = AuditPage)))]
 pub async fn list(

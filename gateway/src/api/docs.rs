@@ -13,6 +13,9 @@ const POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-
     font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 #[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "operations",
+    summary = "This document",
+    description = "The OpenAPI 3.1 description of the API, the same as `openapi.json` in the repository. \
+        Example: `GET /openapi.json`.",
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], super::openapi::DOCUMENT.as_str())

@@ -30,10 +30,18 @@ pub struct EventsQuery {
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/events", operation_id = "streamEvents", tag = "tasks",
+    summary = "Stream a task's events",
+    description = "Server-Sent Events: the task's stored events from the start (or after `Last-Event-ID` / \
+        `after`), then live ones, until the task is finished. Event types: `status`, `system`, `assistant`, \
+        `tool_use`, `tool_result`, `approval_requested`, `approval_resolved`, `log`, `result`, `error`. Example: \
+        `GET /v1/tasks/tsk_…/events` with `Last-Event-ID: 5` → `id: 6` `event: assistant` `data: \
+        {\"seq\":6,\"type\":\"assistant\",…}`.",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("after" = Option<i64>, Query, description = "Resume after this event sequence number"),
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event (SSE reconnects send it)"),
+        ("after" = Option<i64>, Query, minimum = 0, nullable = false,
+            description = "Resume after this event sequence number"),
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{1,18}$", nullable = false,
+            description = "Resume after this event sequence number (SSE reconnects send it); wins over `after`"),
     ),
     responses((status = 200, description = "The task's events as Server-Sent Events: the log so far, then live \
         events until the task finishes. Each `data` is JSON with `seq`, `type`, `at`, `task_id`.",
@@ -48,14 +56,20 @@ pub async fn stream(
     let principal = caller.require(Scope::Tasks)?;
     state.tasks.owned(principal, &id).await?;
     let slots = StreamSlots::take(&state, &principal.key_id)?;
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(String::from).or(query.after);
-    let after = match resume {
-        None => 0,
-        Some(text) => text.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::validation(vec![FieldError::new("/headers/last-event-id", "must be an event sequence number")])
-        })?,
-    };
+    // Both are checked; the header, which reconnects send, wins.
+    let header = headers.get("last-event-id").map(|v| v.to_str().unwrap_or("\0"));
+    let header = sequence_number(header, "/headers/last-event-id")?;
+    let after = header.or(sequence_number(query.after.as_deref(), "/query/after")?).unwrap_or(0);
     Ok(Sse::new(follow(state, id, after, slots)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// An event sequence number given to resume after, if any.
+fn sequence_number(text: Option<&str>, pointer: &str) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Some(n)),
+        _ => Err(ApiError::validation(vec![FieldError::new(pointer, "must be an event sequence number")])),
+    }
 }
 
 /// How often a stream checks that its key still exists and is not revoked, when no

@@ -15,7 +15,12 @@ use crate::auth::Scope;
 use crate::task::FieldError;
 use crate::workspace::{ArchiveFormat, WorkspaceError, list, open_beneath, stream_archive};
 
-#[utoipa::path(get, path = "/tasks/{id}/files", operation_id = "listFiles", tag = "files", params(("id" = String, Path, description = "Task id")),
+#[utoipa::path(get, path = "/tasks/{id}/files", operation_id = "listFiles", tag = "files",
+    summary = "List a task's workspace",
+    description = "The workspace's regular files (path, size, modification time), sorted by path, in one page. \
+        Example: `GET /v1/tasks/tsk_…/files` → `{\"data\": [{\"path\": \"hello.txt\", \"size\": 6, …}], \
+        \"next_cursor\": null, \"truncated\": false}`.",
+    params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The workspace's regular files", body = FileListing)))]
 pub async fn index(
     State(state): State<AppState>,
@@ -31,6 +36,9 @@ pub async fn index(
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/files/{path}", operation_id = "downloadFile", tag = "files",
+    summary = "Download a workspace file",
+    description = "One regular file of the task's workspace, as bytes. Example: `GET \
+        /v1/tasks/tsk_…/files/src%2Fapp.py`.",
     params(("id" = String, Path, description = "Task id"), ("path" = String, Path, description = "Path in the workspace")),
     responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream",
         body = Vec<u8>)))]
@@ -63,6 +71,9 @@ pub struct ArchiveQuery {
 
 /// `GET /v1/tasks/{id}/archive`: the workspace as `.tar.gz` (default) or `?format=zip`.
 #[utoipa::path(get, path = "/tasks/{id}/archive", operation_id = "downloadArchive", tag = "files",
+    summary = "Download the workspace",
+    description = "The whole workspace as a `.tar.gz` (default) or `.zip` archive, streamed. Example: `GET \
+        /v1/tasks/tsk_…/archive?format=zip`.",
     params(("id" = String, Path, description = "Task id"),
         ("format" = Option<String>, Query, pattern = "^(tar\\.gz|tgz|zip)$", description = "`tar.gz` (default) or `zip`")),
     responses((status = 200, description = "The workspace's regular files as one archive", content(

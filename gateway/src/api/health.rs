@@ -21,6 +21,9 @@ pub struct Readiness {
 }
 
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    summary = "Liveness",
+    description = "200 while the process serves HTTP; no dependency is checked. Example: `GET /healthz` → \
+        `{\"status\": \"ok\"}`.",
     responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -33,6 +36,9 @@ pub struct MetricsListener;
 /// `GET /metrics`: Prometheus text. Task gauges are read from the database at
 /// scrape time, so every node reports the shared queue.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Counters and histograms of requests, tasks, runs, tokens and the queue, in the Prometheus \
+        text format; with `metrics.token` set it needs `Authorization: Bearer <token>`. Example: `GET /metrics`.",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
         (status = 401, description = "`metrics.token` is set and the request does not carry it", body = Problem,
@@ -76,6 +82,10 @@ pub async fn metrics(
 }
 
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
+    summary = "Readiness",
+    description = "200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free \
+        memory and disk), 503 with the checks that fail otherwise. Example: `GET /readyz` → `{\"status\": \
+        \"ready\", \"checks\": {…}}`.",
     responses(
         (status = 200, description = "Ready (or `degraded`: the model upstream cannot be reached, \
             `checks.model` says why; or a quarantined plugin fails closed, named in \

@@ -8,14 +8,19 @@ use serde_json::Value;
 use super::AppState;
 use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
-use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyView, WebhookSecret};
-use crate::auth::{KeySpec, Scope, issue_key};
+use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyUpdate, KeyView, WebhookSecret};
+use crate::auth::{Environment, KeySpec, Scope, issue_key};
 use crate::store::{AuditEntry, budget_micros};
-use crate::task::{FieldError, unknown_fields};
+use crate::task::{FieldError, unknown_fields, whole_u64};
 use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
 use crate::webhooks::signing::generate_secret;
 
-#[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys", request_body(content = KeyRequest, content_type = "application/json"),
+#[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys",
+    summary = "Create an API key",
+    description = "A new key; its `secret` and `webhook_secret` are in this answer only, so store them. Scope \
+        `admin`. Example: `{\"name\": \"ci-pipeline\", \"scopes\": [\"tasks\"], \"budget_usd_per_day\": 20}` → \
+        201 with `secret: ccg_live_…` and `webhook_secret: whsec_…`.",
+    request_body(content = KeyRequest, content_type = "application/json"),
     responses((status = 201, description = "The key, with its secret shown this once", body = KeyCreated)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -37,14 +42,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(KeyCreated { key: KeyView::from(&key), secret, webhook_secret })))
 }
 
-#[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys", responses((status = 200, description = "Every key", body = KeyPage)))]
+#[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys",
+    summary = "List API keys",
+    description = "Every key, newest first, revoked ones too, without secrets. Scope `admin`. Example: `GET \
+        /v1/keys` → `{\"data\": [{\"id\": \"key_…\", \"prefix\": \"ccg_live_a4b1\", …}], \"next_cursor\": \
+        null}`.",
+    responses((status = 200, description = "Every key", body = KeyPage)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyPage>, ApiError> {
     caller.require(Scope::Admin)?;
     let keys = state.tasks.store().keys().await?;
     Ok(Json(KeyPage { data: keys.iter().map(KeyView::from).collect(), next_cursor: None }))
 }
 
-#[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
+#[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys",
+    summary = "Get an API key",
+    description = "One key without its secret, with what its runs spent today and this month. Scope `admin`. \
+        Example: `GET /v1/keys/key_…` → `{\"id\": \"key_…\", \"spend\": {\"today\": {\"cost_usd\": 0.42, …}, \
+        …}}`.",
+    params(("id" = String, Path, description = "Key id")),
     responses((status = 200, description = "The key, with what it spent today and this month", body = KeyView)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -58,7 +73,11 @@ pub async fn get(
     Ok(Json(KeyView { spend: Some(spend.into()), ..KeyView::from(&key) }))
 }
 
-#[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys", params(("id" = String, Path, description = "Key id")),
+#[utoipa::path(delete, path = "/keys/{id}", operation_id = "revokeKey", tag = "keys",
+    summary = "Revoke an API key",
+    description = "The key stops authenticating at once on this node and within 30 s on others; it stays listed \
+        with `revoked_at`. Scope `admin`. Example: `DELETE /v1/keys/key_…` → 204.",
+    params(("id" = String, Path, description = "Key id")),
     responses((status = 204, description = "Revoked: the key no longer authenticates")))]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -75,6 +94,10 @@ pub async fn revoke(
 }
 
 #[utoipa::path(post, path = "/keys/{id}/webhook-secret", operation_id = "rotateWebhookSecret", tag = "keys",
+    summary = "Rotate a key's webhook secret",
+    description = "A new `webhook_secret`, shown once; for a day deliveries carry signatures with both the new \
+        and the old secret, so receivers can switch without losing one. Scope `admin`. Example: `POST \
+        /v1/keys/key_…/webhook-secret` → `{\"webhook_secret\": \"whsec_…\"}`.",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, description = "The new webhook secret, shown this once; for a day, deliveries are \
         signed with the new and the old secret", body = WebhookSecret)))]
@@ -93,8 +116,12 @@ pub async fn rotate_webhook_secret(
 }
 
 #[utoipa::path(patch, path = "/keys/{id}", operation_id = "updateKey", tag = "keys",
+    summary = "Change an API key",
+    description = "Changes the given fields of an active key (name, scopes, limits, budgets, default webhook); \
+        `null` clears `webhook_url` and the budgets. Applies at once. Scope `admin`. Example: \
+        `{\"budget_usd_per_day\": 50}` → the key as it is now.",
     params(("id" = String, Path, description = "Key id")),
-    request_body(content = KeyRequest, content_type = "application/json",
+    request_body(content = KeyUpdate, content_type = "application/json",
         description = "Any of the fields of a new key; `null` clears `webhook_url` and the budgets"),
     responses((status = 200, description = "The key as it is now", body = KeyView)))]
 pub async fn update(
@@ -118,6 +145,7 @@ pub async fn update(
         budget_micros_per_month: key.budget_micros_per_month,
         token_budget_per_day: key.token_budget_per_day,
         token_budget_per_month: key.token_budget_per_month,
+        environment: Environment::stored(&key.environment),
     };
     let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
     if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {
@@ -152,8 +180,27 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         budget_micros_per_month: None,
         token_budget_per_day: None,
         token_budget_per_month: None,
+        environment: Environment::Live,
     };
-    apply_fields(body, base, state)
+    // Only a new key chooses its environment: the secret's prefix says it for good.
+    let mut body = body.clone();
+    let environment = body.as_object_mut().and_then(|object| object.remove("environment"));
+    let environment = match environment {
+        None | Some(Value::Null) => Ok(Environment::Live),
+        Some(value) => value
+            .as_str()
+            .and_then(Environment::parse)
+            .ok_or_else(|| vec![FieldError::new("/environment", "must be \"live\" or \"test\"")]),
+    };
+    let spec = apply_fields(&body, base, state);
+    match (environment, spec) {
+        (Ok(environment), Ok(spec)) => Ok(KeySpec { environment, ..spec }),
+        (Err(mut errors), Err(more)) => {
+            errors.extend(more);
+            Err(errors)
+        }
+        (Err(errors), _) | (_, Err(errors)) => Err(errors),
+    }
 }
 
 /// Entries of `scopes` (there are three scopes; repeats are allowed).
@@ -221,7 +268,7 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars or null")),
             },
             "token_budget_per_day" | "token_budget_per_month" => {
-                let tokens = match value.as_u64().filter(|n| (1..=MAX_TOKEN_BUDGET).contains(n)) {
+                let tokens = match whole_u64(value).filter(|n| (1..=MAX_TOKEN_BUDGET).contains(n)) {
                     Some(n) => Some(n as i64),
                     None if value.is_null() => None,
                     None => {
@@ -247,7 +294,7 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 None => errors.push(FieldError::new(pointer, "must be an http(s) URL or null")),
             },
             "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {
-                match value.as_u64().filter(|n| *n >= 1 && *n <= 1_000_000) {
+                match whole_u64(value).filter(|n| *n >= 1 && *n <= 1_000_000) {
                     Some(n) => {
                         let n = n as u32;
                         match field.as_str() {

@@ -51,7 +51,7 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("An API key, `ccg_live_…`, as `Authorization: Bearer <key>`"))
+                .description(Some("An API key, `ccg_live_…` (or `ccg_test_…`), as `Authorization: Bearer <key>`"))
                 .build(),
         ),
     );
@@ -153,6 +153,26 @@ mod tests {
             }
         }
         assert!(operations >= 19, "only {operations} operations are documented");
+    }
+
+    /// They become the SDKs' docstrings.
+    #[test]
+    fn every_operation_has_a_summary_and_a_description_with_an_example() {
+        let document = document();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let text = |field: &str| operation[field].as_str().unwrap_or_default().to_string();
+                assert!(!text("summary").is_empty() && !text("summary").starts_with('`'), "{method} {path}");
+                assert!(text("description").contains("Example"), "{method} {path}: {}", text("description"));
+            }
+        }
+    }
+
+    #[test]
+    fn documented_webhook_events_are_the_ones_accepted() {
+        let document = document();
+        let documented = &document["components"]["schemas"]["WebhookEventName"]["enum"];
+        assert_eq!(*documented, serde_json::json!(crate::webhooks::EVENTS));
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct PluginList {
 }
 
 #[utoipa::path(get, path = "/plugins", operation_id = "listPlugins", tag = "plugins",
+    summary = "List plugins",
+    description = "The WebAssembly plugins in use, in chain order: an admin key sees every one with its path, \
+        keys and call statistics; another key sees those that apply to its tasks. Example: `GET /v1/plugins` → \
+        `{\"data\": [{\"name\": \"policy\", …}]}`.",
     responses((status = 200, description = "Loaded plugins in chain order: an admin key sees all of them, \
         another key those that apply to its tasks (without paths and key lists)", body = PluginList)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginList> {
@@ -52,6 +56,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginL
 }
 
 #[utoipa::path(post, path = "/plugins/reload", operation_id = "reloadPlugins", tag = "plugins",
+    summary = "Reload plugins",
+    description = "Loads the configured plugins again (after replacing a `.wasm` file or its configuration); on \
+        any error the old set stays in force and the answer says why. Scope `admin`. Example: `POST \
+        /v1/plugins/reload`.",
     responses(
         (status = 200, description = "Every configured plugin loaded; the new set is in use: each plugin's \
             component and configuration digests, and the digest of the whole chain", body = PluginList),

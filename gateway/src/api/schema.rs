@@ -55,32 +55,60 @@ pub struct ApprovalList {
     pub data: Vec<crate::approvals::desk::ApprovalView>,
 }
 
-/// The body of `POST /v1/tasks/{id}/approvals/{approval_id}`.
+/// The body of `POST /v1/tasks/{id}/approvals/{approval_id}`: allow, or deny.
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ApprovalDecisionRequest {
+    Allow(AllowDecision),
+    Deny(DenyDecision),
+}
+
+/// Run the tool call, with `updated_input` instead of its input when given.
 #[derive(ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct ApprovalDecisionRequest {
-    #[schema(example = "allow")]
-    decision: ApprovalVerdict,
-    /// With `allow`: the tool input to run instead (an object).
+pub struct AllowDecision {
+    decision: AllowVerdict,
+    /// The tool input to run instead (at most 256 KiB of JSON).
     #[schema(value_type = Option<Object>)]
     updated_input: Option<Value>,
-    /// With `deny`: what the model is told (at most 4096 bytes).
-    #[schema(max_length = 4096)]
-    message: Option<String>,
-    /// With `allow`, for an `AskUserQuestion` prompt only: the answers, keyed by each
-    /// question's text — a label, free text, or (multi-select) a list of labels.
+    message: Option<DecisionMessage>,
+    /// For an `AskUserQuestion` prompt only: the answers, keyed by each question's
+    /// text — a label, free text, or (multi-select) a list of labels.
     #[schema(value_type = Option<Object>, example = json!({"Which database?": "PostgreSQL"}))]
     answers: Option<Value>,
 }
 
+/// Make the tool call fail; the model sees `message`.
 #[derive(ToSchema, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-enum ApprovalVerdict {
+pub struct DenyDecision {
+    decision: DenyVerdict,
+    message: Option<DecisionMessage>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[allow(dead_code)]
+enum AllowVerdict {
+    #[serde(rename = "allow")]
     Allow,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[allow(dead_code)]
+enum DenyVerdict {
+    #[serde(rename = "deny")]
     Deny,
 }
+
+/// What the model is told: no NUL, at most 4096 bytes (here 1024 characters, which
+/// always fit).
+#[derive(ToSchema, Deserialize)]
+#[schema(max_length = 1024, pattern = r"^[^\x00]*$", example = "not on a Friday")]
+#[allow(dead_code)]
+struct DecisionMessage(String);
 
 /// A page of the key's tasks, newest first.
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,6 +137,8 @@ pub struct KeyView {
     /// The first characters of the secret, to recognise it.
     #[schema(example = "ccg_live_a4b1")]
     pub prefix: String,
+    /// `live`, or `test`: tasks against the built-in scripted model, cost 0.
+    #[schema(value_type = crate::auth::Environment)]
     pub environment: String,
     #[schema(example = json!(["tasks"]))]
     pub scopes: Vec<String>,
@@ -318,43 +348,117 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-/// The body of `POST /v1/tasks` and `POST /v1/execute`. Unknown fields are refused.
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // documents a body that is validated field by field (`task::request`)
-pub struct TaskRequest {
-    /// What the agent should do.
-    #[schema(min_length = 1, example = "Add a test for parse_date and make it pass")]
-    prompt: String,
-    /// Higher runs first; FIFO within a priority.
-    #[schema(minimum = -10, maximum = 10, default = 0)]
-    priority: Option<i32>,
-    options: Option<TaskOptionsRequest>,
-    /// At most 32 string values.
-    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
-    metadata: Option<Value>,
-    files: Option<Vec<InputFileRequest>>,
-    /// Workspace globs collected as artifacts after each turn (default: the server's).
-    #[schema(example = json!(["out/**", "*.patch"]))]
-    artifacts: Option<Vec<String>>,
-    /// Where to POST the task when it reaches the subscribed states.
-    webhook: Option<WebhookRequest>,
-    /// `POST /v1/execute` only: how long to wait for the task to finish.
-    #[schema(minimum = 0)]
-    wait_seconds: Option<u64>,
+/// The documented body of a task-creating request, once for `POST /v1/tasks` and
+/// once, with `wait_seconds`, for `POST /v1/execute` (which alone accepts it).
+macro_rules! task_request_schema {
+    ($(#[$doc:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$doc])*
+        #[derive(ToSchema, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)] // documents a body that is validated field by field (`task::request`)
+        pub struct $name {
+            /// What the agent should do: not blank, no NUL, at most `tasks.max_prompt_bytes`.
+            #[schema(min_length = 1, pattern = r"[^\s]", example = "Add a test for parse_date and make it pass")]
+            prompt: String,
+            /// Higher runs first; FIFO within a priority.
+            #[schema(minimum = -10, maximum = 10, default = 0)]
+            priority: Option<i32>,
+            options: Option<TaskOptionsRequest>,
+            metadata: Option<Metadata>,
+            #[schema(max_items = 1000)]
+            files: Option<Vec<InputFileRequest>>,
+            /// Workspace globs collected as artifacts after each turn (default: the server's;
+            /// at most `tasks.max_artifact_patterns`, 32 by default).
+            #[schema(max_items = 32, example = json!(["out/**", "*.patch"]))]
+            artifacts: Option<Vec<ArtifactGlob>>,
+            /// Where to POST the task when it reaches the subscribed states.
+            webhook: Option<WebhookRequest>,
+            $($extra)*
+        }
+    };
 }
+
+task_request_schema! {
+    /// The body of `POST /v1/tasks`. Unknown fields are refused.
+    TaskRequest {}
+}
+
+task_request_schema! {
+    /// The body of `POST /v1/execute`: a task, and how long to wait for it.
+    ExecuteRequest {
+        /// How long to wait for the task to finish (default `tasks.default_wait_seconds`,
+        /// at most `tasks.max_wait_seconds`).
+        #[schema(minimum = 0, nullable = false)]
+        wait_seconds: Option<u64>,
+    }
+}
+
+/// Labels of a task, to filter lists by (`metadata.<key>=<value>`): at most 32 keys
+/// of 1-64 bytes and values of at most 512 bytes (here: 16 and 128 characters, which
+/// always fit).
+#[derive(Deserialize)]
+pub struct Metadata;
+
+impl utoipa::PartialSchema for Metadata {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let text = |min: usize, max: usize| {
+            ObjectBuilder::new().schema_type(Type::String).min_length(Some(min)).max_length(Some(max))
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("Labels to filter lists by: at most 32 keys of 1-64 bytes, values of at most 512 bytes"))
+            .max_properties(Some(32))
+            .property_names(Some(text(1, 16)))
+            .additional_properties(Some(text(0, 128)))
+            .examples([serde_json::json!({"ticket": "ENG-42"})])
+            .into()
+    }
+}
+
+impl ToSchema for Metadata {}
+
+/// A workspace glob: `*` and `?` within a segment, `**` as a whole segment; no `..`.
+/// (The gateway also takes `{a,b}` alternatives and any characters but `\`, NUL and `[]`.)
+#[derive(ToSchema, Deserialize)]
+#[schema(
+    pattern = r"^(\*\*|(?!\.\.(/|$))([A-Za-z0-9._?-]|\*(?!\*)){1,64})(/(\*\*|(?!\.\.(/|$))([A-Za-z0-9._?-]|\*(?!\*)){1,64}))*$",
+    max_length = 256,
+    example = "out/**"
+)]
+#[allow(dead_code)]
+struct ArtifactGlob(String);
 
 /// A task's webhook.
 #[derive(ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct WebhookRequest {
-    #[schema(example = "https://hooks.example.com/ccgate")]
+    /// An http(s) URL of at most 2048 bytes.
+    #[schema(format = Uri, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 512,
+        example = "https://hooks.example.com/ccgate")]
     url: String,
-    /// Any of `task.started`, `task.completed`, `task.failed`, `task.cancelled`
-    /// (default: these three), and `task.approval_requested` (a permission prompt
-    /// waits for a client; the payload's `data.approval` is the prompt).
-    events: Option<Vec<String>>,
+    /// The events to send (default: `task.completed`, `task.failed`, `task.cancelled`);
+    /// `task.approval_requested` tells of each permission prompt that waits for a
+    /// client (the payload's `data.approval` is the prompt).
+    #[schema(min_items = 1, max_items = 5)]
+    events: Option<Vec<WebhookEventName>>,
+}
+
+/// A webhook event a task can subscribe to (`webhooks::EVENTS`; a test holds them together).
+#[derive(ToSchema, Deserialize)]
+#[allow(dead_code)]
+enum WebhookEventName {
+    #[serde(rename = "task.started")]
+    Started,
+    #[serde(rename = "task.completed")]
+    Completed,
+    #[serde(rename = "task.failed")]
+    Failed,
+    #[serde(rename = "task.cancelled")]
+    Cancelled,
+    #[serde(rename = "task.approval_requested")]
+    ApprovalRequested,
 }
 
 /// Options of a task; each is optional, with defaults and caps from the server.
@@ -365,12 +469,19 @@ struct WebhookRequest {
 pub struct TaskOptionsRequest {
     #[schema(example = "claude-sonnet-4-5", pattern = "^[A-Za-z0-9._:/@-]{1,128}$")]
     model: Option<String>,
-    #[schema(minimum = 1)]
+    /// At most `tasks.max_max_turns` (200 by default).
+    #[schema(minimum = 1, maximum = 200)]
     max_turns: Option<u32>,
-    #[schema(minimum = 1)]
+    /// At most `tasks.max_timeout_seconds` (21600 by default).
+    #[schema(minimum = 1, maximum = 21600)]
     timeout_seconds: Option<u64>,
-    allowed_tools: Option<Vec<String>>,
-    disallowed_tools: Option<Vec<String>>,
+    #[schema(max_items = 128)]
+    allowed_tools: Option<Vec<ToolRule>>,
+    #[schema(max_items = 128)]
+    disallowed_tools: Option<Vec<ToolRule>>,
+    /// No NUL; at most `tasks.max_append_system_prompt_bytes` (32768 by default; here
+    /// in characters that always fit).
+    #[schema(max_length = 8192, pattern = "^[^\\x00]*$")]
     append_system_prompt: Option<String>,
     #[schema(pattern = "^(none|allowlist|full)$")]
     network: Option<String>,
@@ -391,14 +502,21 @@ pub struct TaskOptionsRequest {
     approvals: Option<ApprovalsRequest>,
 }
 
+/// A tool name or permission rule (`Bash`, `Bash(git status:*)`): not blank, no
+/// NUL, newline or comma, at most 256 bytes (here 64 characters, which always fit).
+#[derive(ToSchema, Deserialize)]
+#[schema(pattern = r"^[^\x00\n,]*[^\s\x00,][^\x00\n,]*$", max_length = 64, example = "Bash(git status:*)")]
+#[allow(dead_code)]
+struct ToolRule(String);
+
 /// `options.approvals` of a request.
 #[derive(ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ApprovalsRequest {
     mode: Option<crate::approvals::ApprovalMode>,
-    /// At most `tasks.max_approval_timeout_seconds`.
-    #[schema(minimum = 1)]
+    /// At most `tasks.max_approval_timeout_seconds` (3600 by default).
+    #[schema(minimum = 1, maximum = 3600)]
     timeout_seconds: Option<u64>,
     /// Rules in Claude Code's syntax whose prompts are allowed without asking:
     /// `Tool`, `Bash(prefix:*)` or `Bash(command with *)` (one plain command only, never
@@ -406,38 +524,125 @@ pub struct ApprovalsRequest {
     /// workspace; `~/` the home, `//` the root), `WebFetch(domain:HOST)`. Each must name
     /// a tool of `allowed_tools`.
     #[schema(max_items = 128, example = json!(["Read", "Bash(git status:*)", "Edit(src/**)"]))]
-    auto_allow: Option<Vec<String>>,
+    auto_allow: Option<Vec<ApprovalRule>>,
     /// Rules whose prompts are denied, before `auto_allow`; a Bash rule matches when
     /// any command of a compound line does.
     #[schema(max_items = 128, example = json!(["Bash(curl:*)", "Edit(.github/**)"]))]
-    auto_deny: Option<Vec<String>>,
+    auto_deny: Option<Vec<ApprovalRule>>,
 }
 
-/// A file placed in the workspace before the first turn: `content` (UTF-8) or
-/// `content_base64`.
+/// A rule of `options.approvals`: a tool name, or a pattern the gateway reads for
+/// Bash, the file tools and WebFetch (`domain:HOST`); at most 64 characters here.
+#[derive(ToSchema, Deserialize)]
+#[schema(
+    pattern = r"^(?:[A-Za-z][A-Za-z0-9_-]*|(?:Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Glob|Grep|LS)\([^)\x00\n,]*[^\s)\x00,][^)\x00\n,]*\)|WebFetch\(domain:[^)\x00\n,]*[^\s)\x00,][^)\x00\n,]*\))$",
+    max_length = 64,
+    example = "Bash(git status:*)"
+)]
+#[allow(dead_code)]
+struct ApprovalRule(String);
+
+/// A path relative to the workspace: segments of 1-63 characters (no control
+/// characters, `/` or `\`), none `..`, not only `.` segments; at most 256 characters.
+/// (The gateway counts bytes — 255 a segment, 1024 in all — so these always fit.)
+#[derive(ToSchema, Deserialize)]
+#[schema(
+    pattern = r"^(?!(\.(/|$))+$)(?!\.\.(/|$))[^/\\\x00-\x1f\x7f-\x9f]{1,63}(/(?!\.\.(/|$))[^/\\\x00-\x1f\x7f-\x9f]{1,63})*$",
+    max_length = 256,
+    example = "src/app.py"
+)]
+#[allow(dead_code)]
+struct WorkspacePath(String);
+
+/// A file placed in the workspace before the first turn: its text, or its bytes in base64.
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum InputFileRequest {
+    Text(TextFileRequest),
+    Base64(Base64FileRequest),
+}
+
+/// A file given as UTF-8 text.
 #[derive(ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct InputFileRequest {
-    /// Relative to the workspace; no `..`.
-    #[schema(example = "src/app.py")]
-    path: String,
-    content: Option<String>,
-    #[schema(content_encoding = "base64")]
-    content_base64: Option<String>,
+struct TextFileRequest {
+    path: WorkspacePath,
+    content: String,
 }
 
-/// The multipart form of a task: a `task` part with the JSON body, file parts
-/// placed at their filename, and an `archive` part unpacked into the workspace.
-#[derive(ToSchema)]
+/// A file given as base64.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct TaskUpload {
-    /// The task's JSON (as in `TaskRequest`).
-    task: String,
-    /// A `.tar.gz`, `.tgz` or `.zip` to unpack into the workspace.
-    #[schema(value_type = Option<String>, format = Binary, content_media_type = "application/octet-stream")]
-    archive: Option<Vec<u8>>,
+struct Base64FileRequest {
+    path: WorkspacePath,
+    /// Standard base64, padded, without stray bits.
+    #[schema(
+        content_encoding = "base64",
+        pattern = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$",
+        example = "aGVsbG8K"
+    )]
+    content_base64: String,
 }
+
+/// The multipart form of `POST /v1/tasks`: a `task` part with the JSON body, an
+/// `archive` part unpacked into the workspace, and file parts (any other name, with a
+/// `filename`: the file's path in the workspace).
+pub struct TaskUpload;
+
+/// The multipart form of `POST /v1/execute`, as `TaskUpload` with `ExecuteRequest`.
+pub struct ExecuteUpload;
+
+/// The form of a multipart create whose `task` part is the schema `task`.
+fn upload_schema(task: &str, description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let binary = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .content_media_type("application/octet-stream")
+    };
+    ObjectBuilder::new()
+        .description(Some(description))
+        .property("task", utoipa::openapi::Ref::from_schema_name(task))
+        .required("task")
+        .property("archive", binary().description(Some("A `.tar.gz`, `.tgz` or `.zip` to unpack into the workspace.")))
+        // File parts need a filename, which a schema cannot say: they are in the description.
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        .into()
+}
+
+/// Documents an upload form as `upload_schema` of its task schema.
+macro_rules! upload_schema_impl {
+    ($upload:ident, $task:ident, $description:literal) => {
+        impl utoipa::PartialSchema for $upload {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                upload_schema(stringify!($task), $description)
+            }
+        }
+
+        impl ToSchema for $upload {
+            fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>) {
+                schemas.push(($task::name().into(), <$task as utoipa::PartialSchema>::schema()));
+                $task::schemas(schemas);
+            }
+        }
+    };
+}
+
+upload_schema_impl!(
+    TaskUpload,
+    TaskRequest,
+    "The multipart form of a task: a `task` part with its JSON and an `archive`. Any other part is a \
+     file and needs a `filename`, which is its path in the workspace (as `files[].path`)."
+);
+upload_schema_impl!(
+    ExecuteUpload,
+    ExecuteRequest,
+    "The multipart form of `POST /v1/execute`: as `TaskUpload`, with `wait_seconds` in the `task` part."
+);
 
 /// The body of `POST /v1/tasks/{id}/messages`.
 #[derive(ToSchema, Deserialize)]
@@ -453,33 +658,70 @@ pub struct FollowUpRequest {
     delivery: Option<String>,
 }
 
-/// The body of `POST /v1/keys`.
+/// A key's permission: `tasks`, `admin` or `network:full` (tasks may use the open network).
 #[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct KeyRequest {
-    #[schema(min_length = 1, max_length = 200, example = "ci-pipeline")]
-    name: String,
-    /// Defaults to `["tasks"]`.
-    #[schema(value_type = Option<Vec<String>>, example = json!(["tasks"]))]
-    scopes: Option<Vec<String>>,
-    #[schema(minimum = 1, maximum = 1000000)]
-    rate_limit_per_minute: Option<u32>,
-    #[schema(minimum = 1, maximum = 1000000)]
-    max_concurrent_tasks: Option<u32>,
-    #[schema(minimum = 1, maximum = 1000000)]
-    max_queued_tasks: Option<u32>,
-    /// The default webhook of the key's tasks (`task.completed`, `task.failed`, `task.cancelled`).
-    webhook_url: Option<String>,
-    /// Spending caps in US dollars (UTC day and month); past one, submits get 402.
-    #[schema(exclusive_minimum = 0)]
-    budget_usd_per_day: Option<f64>,
-    #[schema(exclusive_minimum = 0)]
-    budget_usd_per_month: Option<f64>,
-    /// Token caps (input, cache and output together; UTC day and month): past one,
-    /// submits get 402, and the model proxy refuses the key's running tasks more.
-    #[schema(minimum = 1, maximum = 1000000000000_u64)]
-    token_budget_per_day: Option<u64>,
-    #[schema(minimum = 1, maximum = 1000000000000_u64)]
-    token_budget_per_month: Option<u64>,
+enum ScopeName {
+    #[serde(rename = "tasks")]
+    Tasks,
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "network:full")]
+    NetworkFull,
+}
+
+/// The documented body of `POST /v1/keys` and, with every field optional,
+/// `PATCH /v1/keys/{id}` (both validated field by field in `api::keys`).
+macro_rules! key_request_schema {
+    ($(#[$doc:meta])* $name:ident, $name_type:ty { $($extra:tt)* }) => {
+        $(#[$doc])*
+        #[derive(ToSchema, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        pub struct $name {
+            /// Not blank; at most 200 characters.
+            #[schema(min_length = 1, max_length = 200, pattern = r"[^\s]", nullable = false, example = "ci-pipeline")]
+            name: $name_type,
+            /// Defaults to `["tasks"]`.
+            #[schema(min_items = 1, max_items = 8, nullable = false, example = json!(["tasks"]))]
+            scopes: Option<Vec<ScopeName>>,
+            #[schema(minimum = 1, maximum = 1000000, nullable = false)]
+            rate_limit_per_minute: Option<u32>,
+            #[schema(minimum = 1, maximum = 1000000, nullable = false)]
+            max_concurrent_tasks: Option<u32>,
+            #[schema(minimum = 1, maximum = 1000000, nullable = false)]
+            max_queued_tasks: Option<u32>,
+            /// The default webhook of the key's tasks (`task.completed`, `task.failed`, `task.cancelled`).
+            #[schema(format = Uri, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 512)]
+            webhook_url: Option<String>,
+            /// Spending caps in US dollars (UTC day and month); past one, submits get 402.
+            #[schema(exclusive_minimum = 0, maximum = 1000000000)]
+            budget_usd_per_day: Option<f64>,
+            #[schema(exclusive_minimum = 0, maximum = 1000000000)]
+            budget_usd_per_month: Option<f64>,
+            /// Token caps (input, cache and output together; UTC day and month): past one,
+            /// submits get 402, and the model proxy refuses the key's running tasks more.
+            #[schema(minimum = 1, maximum = 1000000000000_u64)]
+            token_budget_per_day: Option<u64>,
+            #[schema(minimum = 1, maximum = 1000000000000_u64)]
+            token_budget_per_month: Option<u64>,
+            $($extra)*
+        }
+    };
+}
+
+key_request_schema! {
+    /// The body of `POST /v1/keys`.
+    KeyRequest, String {
+        /// `test` makes a `ccg_test_…` key, whose tasks run against the built-in
+        /// scripted model (no upstream request, cost 0). Fixed once the key exists.
+        #[schema(nullable = false)]
+        environment: Option<crate::auth::Environment>,
+    }
+}
+
+key_request_schema! {
+    /// The body of `PATCH /v1/keys/{id}`: the fields to change; `null` clears
+    /// `webhook_url` and the budgets.
+    KeyUpdate, Option<String> {}
 }

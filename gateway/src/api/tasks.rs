@@ -14,7 +14,9 @@ use futures_util::{Stream, StreamExt};
 
 use super::extract::{Caller, JsonBody, Path, Query};
 use super::problem::ApiError;
-use super::schema::{FollowUpRequest, Problem, SseEvent, TaskPage, TaskRequest, TaskUpload};
+use super::schema::{
+    ExecuteRequest, ExecuteUpload, FollowUpRequest, Problem, SseEvent, TaskPage, TaskRequest, TaskUpload,
+};
 use super::task_body::TaskBody;
 use super::webhooks::vet_webhook;
 use super::{AppState, paging};
@@ -24,6 +26,11 @@ use crate::task::{FieldError, NewTask, TaskStatus, TaskView, parse_follow_up, pa
 
 /// `POST /v1/tasks`: 202 + the queued task.
 #[utoipa::path(post, path = "/tasks", operation_id = "createTask", tag = "tasks",
+    summary = "Create a task",
+    description = "Queues a task: a prompt for Claude Code, optional input files (inline, uploaded, or an \
+        archive), options, metadata, artifact globs and a webhook. 202 with the task and `Location`; the same \
+        `Idempotency-Key` and body return the same task. Example: `{\"prompt\": \"Add a test for parse_date\", \
+        \"metadata\": {\"ticket\": \"ENG-42\"}}` → 202 `{\"id\": \"tsk_…\", \"status\": \"queued\", …}`.",
     request_body(description = "The task as JSON, or as a multipart form with files and an archive", content(
         (TaskRequest = "application/json", example = json!({
             "prompt": "Add a test for parse_date and make it pass",
@@ -34,7 +41,7 @@ use crate::task::{FieldError, NewTask, TaskStatus, TaskView, parse_follow_up, pa
         })),
         (TaskUpload = "multipart/form-data"),
     )),
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7e]{1,255}$", nullable = false,
         description = "Repeat the same request with the same key to get the same task (kept 24 h)")),
     responses(
         (status = 202, description = "The task, queued", body = TaskView,
@@ -59,11 +66,16 @@ pub async fn create(
 
 /// `POST /v1/execute`: create, then wait up to `wait_seconds` for the task to finish.
 #[utoipa::path(post, path = "/execute", operation_id = "executeTask", tag = "tasks",
+    summary = "Run a task and wait for it",
+    description = "Creates a task as `POST /v1/tasks` does, then waits up to `wait_seconds` (cut to \
+        `tasks.max_wait_seconds`): 200 with the finished task, or 202 if it is still running. With `Accept: \
+        text/event-stream`, streams its events and ends with a `task` event. Example: `{\"prompt\": \"Say hi\", \
+        \"wait_seconds\": 60}` → 200 `{\"status\": \"completed\", \"result\": {\"text\": \"…\"}}`.",
     request_body(description = "As for `POST /v1/tasks`, plus `wait_seconds`", content(
-        (TaskRequest = "application/json", example = json!({"prompt": "Summarise README.md", "wait_seconds": 60})),
-        (TaskUpload = "multipart/form-data"),
+        (ExecuteRequest = "application/json", example = json!({"prompt": "Summarise README.md", "wait_seconds": 60})),
+        (ExecuteUpload = "multipart/form-data"),
     )),
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7e]{1,255}$", nullable = false,
         description = "Repeat the same request with the same key to get the same task (kept 24 h)")),
     responses(
         (status = 200, description = "The finished task; with `Accept: text/event-stream`, the task's events \
@@ -111,7 +123,12 @@ pub async fn execute(
 }
 
 /// `GET /v1/tasks/{id}`.
-#[utoipa::path(get, path = "/tasks/{id}", operation_id = "getTask", tag = "tasks", params(("id" = String, Path, description = "Task id")),
+#[utoipa::path(get, path = "/tasks/{id}", operation_id = "getTask", tag = "tasks",
+    summary = "Get a task",
+    description = "The task: status, turns, result (text, structured output, usage, cost), error, artifacts so \
+        far and pending permission prompts. Example: `GET /v1/tasks/tsk_…` → `{\"id\": \"tsk_…\", \"status\": \
+        \"completed\", \"result\": {\"text\": \"Wrote hello.txt\", …}}`.",
+    params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task", body = TaskView)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -123,7 +140,12 @@ pub async fn get(
 }
 
 /// `POST /v1/tasks/{id}/cancel`: idempotent; a finished task comes back unchanged.
-#[utoipa::path(post, path = "/tasks/{id}/cancel", operation_id = "cancelTask", tag = "tasks", params(("id" = String, Path, description = "Task id")),
+#[utoipa::path(post, path = "/tasks/{id}/cancel", operation_id = "cancelTask", tag = "tasks",
+    summary = "Cancel a task",
+    description = "Stops a queued or running task: its whole process tree is killed and it ends `cancelled` with \
+        a partial result. A finished task comes back unchanged. Example: `POST /v1/tasks/tsk_…/cancel` → \
+        `{\"status\": \"cancelled\", \"error\": {\"kind\": \"cancelled\"}, …}`.",
+    params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task: cancelled, or unchanged if it had finished", body = TaskView)))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -136,12 +158,21 @@ pub async fn cancel(
 
 /// `POST /v1/tasks/{id}/messages`: the next turn (same workspace and session), or a
 /// message into the running session (`delivery`).
-#[utoipa::path(post, path = "/tasks/{id}/messages", operation_id = "sendMessage", tag = "tasks", params(("id" = String, Path, description = "Task id")),
+#[utoipa::path(post, path = "/tasks/{id}/messages", operation_id = "sendMessage", tag = "tasks",
+    summary = "Send a follow-up, or steer a running task",
+    description = "With `delivery: \"next_turn\"` (default), the next turn of a finished task, in the same \
+        workspace and Claude session: 202 and `queued`; 409 while the task is still queued or running. With \
+        `queue`, the message is written into the running session and taken when the current step ends; with \
+        `interrupt`, the current step is interrupted first. Each message is a turn of its own. Example: \
+        `{\"prompt\": \"Now also handle time zones\"}` → 202.",
+    params(("id" = String, Path, description = "Task id")),
     request_body(content = FollowUpRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "The task: queued for its next turn, or running with the message \
             recorded as a turn of its own (`queue`, `interrupt`)", body = TaskView,
             headers(("Location" = String, description = "The task's URL"))),
+        (status = 402, description = "The key spent its daily or monthly budget", body = Problem,
+            content_type = "application/problem+json"),
         (status = 409, description = "`next_turn` to a task still queued or running; `queue` or `interrupt` \
             to a task that is not running (`errors` names `/delivery`), or with too many messages waiting",
             body = Problem, content_type = "application/problem+json"),
@@ -167,13 +198,16 @@ const MAX_METADATA_FILTERS: usize = 16;
 
 /// `GET /v1/tasks`: the key's tasks, newest first, filtered, paged by cursor.
 #[utoipa::path(get, path = "/tasks", operation_id = "listTasks", tag = "tasks",
+    summary = "List tasks",
     description = "Also filters by metadata: `metadata.<key>=<value>`, repeatable (at most 16). A page stops \
-        early, with a `next_cursor`, once its tasks add up to 4 MiB of JSON.",
+        early, with a `next_cursor`, once its tasks add up to 4 MiB of JSON. Example: \
+        `GET /v1/tasks?status=completed&metadata.ticket=ENG-42&limit=20` → `{\"data\": [...], \"next_cursor\": \"tsk_…\"}`.",
     params(
         ("status" = Option<TaskStatus>, Query, description = "Only tasks in this status"),
         ("created_after" = Option<String>, Query, format = DateTime, description = "Only tasks created after"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, pattern = "^tsk_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
+            description = "`next_cursor` of the previous page"),
     ),
     responses((status = 200, description = "A page of the key's tasks", body = TaskPage)))]
 pub async fn list(

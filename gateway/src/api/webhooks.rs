@@ -13,6 +13,11 @@ use crate::task::{FieldError, NewTask};
 use crate::webhooks::guard::{Allowlist, check_url_resolving};
 
 #[utoipa::path(get, path = "/tasks/{id}/webhook-deliveries", operation_id = "listWebhookDeliveries", tag = "tasks",
+    summary = "List a task's webhook deliveries",
+    description = "Each delivery of the task's webhook (event, URL, status) and every attempt (status code or \
+        error, duration), oldest first. Example: `GET /v1/tasks/tsk_…/webhook-deliveries` → `{\"data\": \
+        [{\"event_type\": \"task.completed\", \"status\": \"delivered\", \"attempts\": [{\"status_code\": 200, \
+        …}]}]}`.",
     params(("id" = String, Path, description = "Task id")),
     responses((status = 200, description = "The task's webhook deliveries, oldest first", body = DeliveryList)))]
 pub async fn deliveries(

@@ -42,7 +42,7 @@ impl Scope {
 pub struct Principal {
     pub key_id: String,
     pub name: String,
-    pub environment: String,
+    pub environment: super::Environment,
     pub scopes: Vec<Scope>,
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,
@@ -135,7 +135,7 @@ impl Authenticator {
         let principal = Arc::new(Principal {
             key_id: row.id,
             name: row.name,
-            environment: row.environment,
+            environment: super::Environment::stored(&row.environment),
             scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
             rate_limit_per_minute: row.rate_limit_per_minute.max(1) as u32,
             max_concurrent_tasks: row.max_concurrent_tasks.max(0) as u32,

@@ -21,6 +21,8 @@ pub struct KeySpec {
     /// Token caps (input, cache and output together).
     pub token_budget_per_day: Option<i64>,
     pub token_budget_per_month: Option<i64>,
+    /// `test` keys run tasks against the built-in scripted model.
+    pub environment: super::Environment,
 }
 
 /// Creates a key; returns its row and its secret (shown once, never stored). The
@@ -31,13 +33,13 @@ pub async fn issue_key(
     spec: KeySpec,
     audit: AuditEntry,
 ) -> Result<(api_key::Model, String), StoreError> {
-    let generated = generate_key("live");
+    let generated = generate_key(spec.environment.as_str());
     let key = NewKey {
         id: crate::ids::new_id("key"),
         name: spec.name,
         prefix: generated.prefix,
         secret_hash: hasher.hash(&generated.secret),
-        environment: "live".into(),
+        environment: spec.environment.as_str().into(),
         scopes: spec.scopes.iter().map(|s| s.as_str().to_string()).collect(),
         rate_limit_per_minute: spec.rate_limit_per_minute,
         max_concurrent_tasks: spec.max_concurrent_tasks,

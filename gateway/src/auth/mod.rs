@@ -3,11 +3,13 @@
 //! which knows what a task is.
 
 mod authenticator;
+mod environment;
 mod issue;
 mod key;
 mod rate_limit;
 
 pub use authenticator::{AuthError, Authenticator, Principal, Scope, constant_time_eq};
+pub use environment::Environment;
 pub use issue::{KeySpec, issue_key};
 pub use key::{GeneratedKey, KeyHasher, generate_key, load_or_create_pepper};
 pub use rate_limit::{RateDecision, RateLimiter};

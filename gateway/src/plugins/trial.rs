@@ -232,7 +232,7 @@ async fn policy(plugins: &Plugins, facts: &TaskFacts, body: &Value) -> (Verdict,
     let principal = Principal {
         key_id: facts.key_id.clone(),
         name: facts.key_name.clone(),
-        environment: "test".into(),
+        environment: crate::auth::Environment::Test,
         scopes: vec![Scope::Tasks],
         rate_limit_per_minute: 60,
         max_concurrent_tasks: 1,

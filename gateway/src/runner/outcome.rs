@@ -142,8 +142,13 @@ fn decide_once(report: &RunReport, timeout_seconds: u64) -> Outcome {
 /// and priced when it served the run. Only an unconfined run, which holds the
 /// real credential and so could not be metered anyway, is taken at its word:
 /// its `result` event's usage and cost, never a negative or non-finite one.
-/// `None` when there is neither.
+/// `None` when there is neither. A test run costs nothing.
 pub fn charge(report: &RunReport) -> Option<(Usage, f64)> {
+    let (usage, cost_usd) = metered_or_reported(report)?;
+    Some((usage, if report.test { 0.0 } else { cost_usd }))
+}
+
+fn metered_or_reported(report: &RunReport) -> Option<(Usage, f64)> {
     if let Some(metered) = &report.metered {
         return Some((metered.usage.clone(), metered.cost_usd));
     }

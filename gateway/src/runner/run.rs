@@ -86,6 +86,8 @@ pub struct TurnRequest<'a> {
     /// The tool-approval plugins of the task's key, which see each permission
     /// prompt before the task's rules and mode.
     pub approvers: Option<ToolApprovers>,
+    /// A task of a test key: run against the built-in scripted model, cost 0.
+    pub test: bool,
 }
 
 /// How a run ended.
@@ -105,6 +107,8 @@ pub struct RunReport {
     pub metered: Option<crate::sandbox::Metered>,
     /// The key's token allowance, kept until the run's spend is recorded.
     pub allowance: Option<crate::sandbox::AllowanceHold>,
+    /// A test run: it cost nothing, whatever its tokens.
+    pub test: bool,
 }
 
 /// Starts and supervises Claude Code processes.
@@ -119,6 +123,8 @@ pub struct Runner {
     sandbox: Arc<Sandbox>,
     /// Where prompts of `ask` tasks wait for a person.
     desk: Arc<Desk>,
+    /// The built-in scripted model that test keys' runs talk to (`with_test_model`).
+    test_model: Option<String>,
 }
 
 impl Runner {
@@ -139,7 +145,13 @@ impl Runner {
             runs_dir,
             sandbox,
             desk,
+            test_model: None,
         }
+    }
+
+    /// Runs of test keys' tasks go to the scripted model at `url`.
+    pub fn with_test_model(self, url: String) -> Self {
+        Self { test_model: Some(url), ..self }
     }
 
     /// What a key's live token allowance has left on this node, while it has one.
@@ -160,7 +172,7 @@ impl Runner {
         mut live: mpsc::Receiver<LiveMessage>,
     ) -> RunReport {
         let started = Instant::now();
-        let mut report = RunReport::default();
+        let mut report = RunReport { test: request.test, ..RunReport::default() };
         let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
         // Only `ask` tasks have prompts waiting for a person: the others skip the desk.
         let asks = request.input.options.approvals.mode == ApprovalMode::Ask;
@@ -491,6 +503,13 @@ impl Runner {
         let args = claude_args(&request.input, &self.config);
         let settings = write_settings(request.dirs, request.input.options, &self.config)?;
         let mut env = environment(request.dirs, &self.config, &self.passthrough);
+        let test_upstream = if request.test {
+            let url = self.test_model.as_deref().ok_or_else(|| std::io::Error::other("no test model is running"))?;
+            env = test_model_environment(env, url);
+            Some(crate::sandbox::Upstream::from_env(&env))
+        } else {
+            None
+        };
         env.extend(pinned_models(request.input.options.model.as_deref()));
         env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
         let launch = self.sandbox.launch(&RunSpec {
@@ -505,6 +524,7 @@ impl Runner {
             network: Network::parse(&request.input.options.network),
             tokens: request.tokens,
             model: request.input.options.model.as_deref(),
+            test_upstream,
         })?;
         let mut command = Command::new(&self.supervisor_exe);
         command
@@ -790,4 +810,14 @@ async fn forward_stderr(
             let _ = sink.send(RunnerMessage::Events(events));
         }
     }
+}
+
+/// A test run's environment: no model credential or endpoint of the gateway's, the
+/// built-in scripted model instead (which takes any key).
+fn test_model_environment(env: Vec<(String, String)>, url: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> =
+        env.into_iter().filter(|(name, _)| !crate::sandbox::is_model_credential(name)).collect();
+    env.push(("ANTHROPIC_BASE_URL".into(), url.into()));
+    env.push(("ANTHROPIC_API_KEY".into(), "ccgate-test-key".into()));
+    env
 }

@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 pub use config::{SandboxConfig, SandboxMode};
 pub use helper::set_rlimit;
-pub use model_proxy::{AllowanceHold, KeyTokens, Metered, ModelProxy, RunToken, Upstream};
+pub use model_proxy::{
+    AllowanceHold, KeyTokens, Metered, ModelProxy, RunToken, Upstream, is_credential as is_model_credential,
+};
 pub use probe::Capabilities;
 
 use bwrap::inside;
@@ -158,6 +160,9 @@ pub struct RunSpec<'a> {
     pub tokens: Option<&'a KeyTokens>,
     /// The task's model: the only one the model proxy lets the run use, when set.
     pub model: Option<&'a str>,
+    /// A test key's run: the model proxy sends it here (the built-in scripted
+    /// model) instead of the configured upstream, and prices nothing.
+    pub test_upstream: Option<Upstream>,
 }
 
 /// How to start one run, and what to keep until it ends.
@@ -316,7 +321,7 @@ impl Sandbox {
                 seen,
             });
         }
-        let token = self.model.as_ref().map(|m| m.register(run.tokens, run.model));
+        let token = self.model.as_ref().map(|m| m.register(run.tokens, run.model, run.test_upstream.clone()));
         let mut env: Vec<(String, String)> =
             run.env.iter().filter(|(k, _)| !model_proxy::is_credential(k)).cloned().collect();
         if let Some(token) = &token {

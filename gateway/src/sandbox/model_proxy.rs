@@ -110,11 +110,19 @@ pub struct Meter {
     /// The run's requests in flight.
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// A test key's run: served by this upstream (the built-in scripted model), unpriced.
+    test_upstream: Option<Upstream>,
 }
 
 impl Meter {
-    fn new(allowance: Option<Arc<Allowance>>, model: Option<String>, max_concurrent_requests: usize) -> Self {
+    fn new(
+        allowance: Option<Arc<Allowance>>,
+        model: Option<String>,
+        max_concurrent_requests: usize,
+        test_upstream: Option<Upstream>,
+    ) -> Self {
         Self {
+            test_upstream,
             metered: Mutex::default(),
             allowance,
             budget_spent: AtomicBool::new(false),
@@ -329,7 +337,7 @@ impl ModelProxy {
 
     /// A fresh token for one run, drawing on its key's token allowance if any, and
     /// good for `model` only when the task names one.
-    pub fn register(&self, budget: Option<&KeyTokens>, model: Option<&str>) -> RunToken {
+    pub fn register(&self, budget: Option<&KeyTokens>, model: Option<&str>, test: Option<Upstream>) -> RunToken {
         let token = format!(
             "ccgate-run-{}",
             crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
@@ -338,6 +346,7 @@ impl ModelProxy {
             budget.map(|b| self.allowances.of(b)),
             model.map(String::from),
             self.limits.max_concurrent_requests,
+            test,
         ));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(token.clone(), meter.clone());
@@ -426,14 +435,19 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         }
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = format!("{}{}", proxy.upstream.base_url.trim_end_matches('/'), path);
+    // A test key's run goes to the built-in scripted model, priced at nothing, and
+    // leaves the configured upstream's record (`/readyz`) alone.
+    let (upstream, test) = match &meter.test_upstream {
+        Some(test) => (test, true),
+        None => (&proxy.upstream, false),
+    };
+    let url = format!("{}{}", upstream.base_url.trim_end_matches('/'), path);
     let mut headers = HeaderMap::new();
     for (name, value) in &parts.headers {
         if !is_hop_by_hop(name) && !matches!(name.as_str(), "host" | "x-api-key" | "authorization" | "content-length") {
             headers.append(name.clone(), value.clone());
         }
     }
-    let upstream = &proxy.upstream;
     if let Some(key) = upstream.api_key.as_deref().and_then(|k| HeaderValue::try_from(k).ok()) {
         headers.insert("x-api-key", key);
     }
@@ -454,7 +468,7 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
         return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
     };
-    let price = proxy.pricing.price(asked.model.as_deref().unwrap_or_default());
+    let price = if test { Price::FREE } else { proxy.pricing.price(asked.model.as_deref().unwrap_or_default()) };
     // Until the upstream answers, a caller that goes away (a killed curl, a run that
     // ended) still owes what the upstream goes on to bill: the worst case.
     let mut unanswered = Unanswered {
@@ -471,10 +485,10 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
             unanswered.armed = false;
             meter.spend(-reserved);
             let why = error_chain(&e);
-            let failures = proxy.health.failed(&why);
-            tracing::warn!(error = %why, upstream = %proxy.upstream.base_url, failures, "the model upstream could not be reached");
+            let failures = if test { 1 } else { proxy.health.failed(&why) };
+            tracing::warn!(error = %why, upstream = %upstream.base_url, failures, "the model upstream could not be reached");
             metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "unreachable").increment(1);
-            let message = format!("the model API at {} could not be reached: {why}", proxy.upstream.base_url);
+            let message = format!("the model API at {} could not be reached: {why}", upstream.base_url);
             if failures >= GIVE_UP_AFTER {
                 // A 4xx the CLI does not retry: the run ends now, saying why.
                 let message = format!("{message} ({failures} requests in a row; not retrying)");
@@ -483,7 +497,9 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
             return api_error(StatusCode::BAD_GATEWAY, "api_error", &message);
         }
     };
-    proxy.health.reached();
+    if !test {
+        proxy.health.reached();
+    }
     unanswered.armed = false;
     metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => answer.status().as_str().to_string())
         .increment(1);
@@ -500,7 +516,7 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let mut tap = UsageTap::new(meter, reserved, streamed && !counting, !streamed && !counting);
     let answered = answer.status().is_success();
-    let per_search = proxy.pricing.web_search_per_1000 / 1000.0;
+    let per_search = if test { 0.0 } else { proxy.pricing.web_search_per_1000 / 1000.0 };
     tap.bill = Some(Bill { price, per_search, max_tokens: if answered { max_tokens } else { 0 }, _permit: permit });
     let stream = answer.bytes_stream().map(move |chunk| {
         if let Ok(bytes) = &chunk {
@@ -746,7 +762,7 @@ mod tests {
     #[test]
     fn a_keys_live_runs_share_one_allowance() {
         let allowances = Allowances::default();
-        let meter = |budget: Option<&KeyTokens>| Meter::new(budget.map(|b| allowances.of(b)), None, 1);
+        let meter = |budget: Option<&KeyTokens>| Meter::new(budget.map(|b| allowances.of(b)), None, 1, None);
         let budget = KeyTokens { key_id: "key_1".into(), left: 100, stamp: "2026-11-25".into() };
         let may_request = |meter: &Meter| meter.allowance.as_ref().is_none_or(|a| a.left.load(Ordering::Relaxed) > 0);
         let first = meter(Some(&budget));
@@ -772,7 +788,7 @@ mod tests {
 
     #[test]
     fn a_request_is_priced_at_its_models_price_and_a_cut_off_one_at_its_max_tokens() {
-        let meter = Arc::new(Meter::new(None, None, 1));
+        let meter = Arc::new(Meter::new(None, None, 1, None));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let tap = |permit| {
             let mut tap = UsageTap::new(meter.clone(), 0, true, false);
@@ -807,7 +823,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_whose_caller_left_before_the_answer_is_charged_its_worst_case() {
-        let meter = Arc::new(Meter::new(None, None, 2));
+        let meter = Arc::new(Meter::new(None, None, 2, None));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let unanswered = |armed| Unanswered {
             meter: meter.clone(),
@@ -843,7 +859,7 @@ mod tests {
     fn a_request_reserves_what_it_may_use_and_settles_at_what_it_used() {
         let allowances = Allowances::default();
         let budget = KeyTokens { key_id: "key_1".into(), left: 10_000, stamp: "d".into() };
-        let meter = Arc::new(Meter::new(Some(allowances.of(&budget)), None, 1));
+        let meter = Arc::new(Meter::new(Some(allowances.of(&budget)), None, 1, None));
         let left = || meter.allowance.as_ref().unwrap().left.load(Ordering::Relaxed);
         let body = br#"{"max_tokens": 4000, "messages": []}"#;
         let reserve = || meter.reserve(4000, body.len());

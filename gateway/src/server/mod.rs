@@ -1,12 +1,14 @@
 //! `ccgate serve`: wires the store, queue, runner and API together, serves HTTP
 //! (`http`), and shuts down gracefully on SIGTERM or Ctrl-C.
 
+pub mod database;
 pub mod http;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use self::database::DatabaseLocation;
 use self::http::HttpLimits;
 use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
 use crate::approvals::desk::Desk;
@@ -108,7 +110,8 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         runs_dir,
         sandbox.clone(),
         desk.clone(),
-    );
+    )
+    .with_test_model(start_test_model().await?);
     let hub = Arc::new(Hub::default());
     let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
     let queue = Queue::new(QueueParts {
@@ -275,6 +278,24 @@ async fn claude_version(bin: &std::path::Path) -> Option<String> {
     .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     output.status.success().then(|| text.split_whitespace().next().unwrap_or("").to_string()).filter(|v| !v.is_empty())
+}
+
+/// The built-in scripted model that test keys' runs talk to, on a loopback port of
+/// its own (sandboxed runs reach it through the model proxy). Returns its URL.
+async fn start_test_model() -> Result<String, ServeError> {
+    let addr = "127.0.0.1:0";
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr: addr.into(), source })?;
+    let url = listener
+        .local_addr()
+        .map(|a| format!("http://{a}"))
+        .map_err(|source| ServeError::Listen { addr: addr.into(), source })?;
+    tokio::spawn(async move {
+        if let Err(e) = crate::scripted_model::serve(listener, None).await {
+            tracing::error!(error = %e, "the test keys' scripted model stopped");
+        }
+    });
+    Ok(url)
 }
 
 fn absolute(path: &std::path::Path) -> PathBuf {

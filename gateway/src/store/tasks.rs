@@ -46,6 +46,7 @@ pub struct NewTaskRow {
     /// Workspace globs collected as artifacts after each turn.
     pub artifact_patterns: Vec<String>,
     pub webhook: Option<crate::webhooks::TaskWebhook>,
+    pub environment: crate::auth::Environment,
 }
 
 /// An `Idempotency-Key` with the hash of the request that used it.
@@ -224,6 +225,7 @@ impl Store {
             webhook: Set(row.webhook.as_ref().and_then(|w| serde_json::to_string(w).ok())),
             not_before: Set(None),
             continue_turn: Set(false),
+            environment: Set(row.environment.as_str().into()),
         }
         .insert(&txn)
         .await

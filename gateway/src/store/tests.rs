@@ -44,6 +44,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
         max_queued,
         artifact_patterns: Vec::new(),
         webhook: None,
+        environment: crate::auth::Environment::Live,
     }
 }
 

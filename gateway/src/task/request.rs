@@ -80,7 +80,7 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     let prompt = prompt_field(object.get("prompt"), "/prompt", limits, &mut errors);
     let priority = match object.get("priority") {
         None | Some(Value::Null) => 0,
-        Some(v) => match v.as_i64() {
+        Some(v) => match whole_number(v) {
             Some(p) if (-10..=10).contains(&p) => p as i32,
             _ => {
                 errors.push(FieldError::new("/priority", "must be a whole number from -10 to 10"));
@@ -96,15 +96,9 @@ pub fn parse_new_task(body: &Value, limits: &TaskLimits, execute: bool) -> Resul
     let wait_seconds = match object.get("wait_seconds") {
         None | Some(Value::Null) => None,
         Some(_) if !execute => None,
-        Some(v) => match v.as_u64() {
-            Some(w) if w <= limits.max_wait_seconds => Some(w),
-            Some(_) => {
-                errors.push(FieldError::new(
-                    "/wait_seconds",
-                    format!("must be at most {} (the server's cap tasks.max_wait_seconds)", limits.max_wait_seconds),
-                ));
-                None
-            }
+        // A longer wait than the server allows is cut to its cap (`tasks.max_wait_seconds`).
+        Some(v) => match whole_u64(v) {
+            Some(w) => Some(w.min(limits.max_wait_seconds)),
             None => {
                 errors.push(FieldError::new("/wait_seconds", "must be a whole number of seconds, 0 or more"));
                 None
@@ -200,7 +194,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                     errors.push(FieldError::new(pointer, "must be a model name: 1-128 letters, digits or . _ - : / @"))
                 }
             },
-            "max_turns" => match value.as_u64() {
+            "max_turns" => match whole_u64(value) {
                 Some(n) if n >= 1 && n <= u64::from(limits.max_max_turns) => options.max_turns = n as u32,
                 Some(n) if n >= 1 => errors.push(FieldError::new(
                     pointer,
@@ -208,7 +202,7 @@ fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<Fi
                 )),
                 _ => errors.push(FieldError::new(pointer, "must be a whole number, 1 or more")),
             },
-            "timeout_seconds" => match value.as_u64() {
+            "timeout_seconds" => match whole_u64(value) {
                 Some(n) if n >= 1 && n <= limits.max_timeout_seconds => options.timeout_seconds = n,
                 Some(n) if n >= 1 => errors.push(FieldError::new(
                     pointer,
@@ -324,7 +318,7 @@ fn parse_approvals(
     let cap = limits.max_approval_timeout_seconds;
     match object.get("timeout_seconds") {
         None | Some(Value::Null) => {}
-        Some(value) => match value.as_u64() {
+        Some(value) => match whole_u64(value) {
             Some(n) if (1..=cap).contains(&n) => approvals.timeout_seconds = n,
             _ => errors.push(FieldError::new(
                 format!("{pointer}/timeout_seconds"),
@@ -556,6 +550,20 @@ fn parse_artifacts(value: Option<&Value>, limits: &TaskLimits, errors: &mut Vec<
     Some(patterns)
 }
 
+/// A whole number as JSON Schema counts them: `3` and `3.0` alike.
+pub fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        let n = value.as_f64()?;
+        // Within ±2^53 every whole float is exact.
+        (n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0).then_some(n as i64)
+    })
+}
+
+/// A whole number of 0 or more (`3` or `3.0`).
+pub fn whole_u64(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| whole_number(value).and_then(|n| u64::try_from(n).ok()))
+}
+
 /// Names the fields of `object` (at `prefix`) that are not `known`: the first few
 /// one by one, the rest in one error, so a body of many bogus keys costs little.
 pub fn unknown_fields(object: &Map<String, Value>, known: &[&str], prefix: &str, errors: &mut Vec<FieldError>) {
@@ -647,5 +655,23 @@ mod tests {
         let errors = parse_new_task(&json!({"prompt": "hi", "wait_seconds": 3}), &limits(), false).unwrap_err();
         assert_eq!(errors[0].pointer, "/wait_seconds");
         assert!(parse_new_task(&json!({"prompt": "hi", "wait_seconds": 3}), &limits(), true).is_ok());
+        // Past the server's cap, the wait is cut to it (what the document promises).
+        let long = parse_new_task(&json!({"prompt": "hi", "wait_seconds": 1e9}), &limits(), true).unwrap();
+        assert_eq!(long.wait_seconds, Some(limits().max_wait_seconds));
+    }
+
+    /// JSON Schema's integers include `3.0`; the document says "integer".
+    #[test]
+    fn whole_numbers_are_counted_as_json_schema_counts_them() {
+        assert_eq!(whole_u64(&json!(3)), Some(3));
+        assert_eq!(whole_u64(&json!(3.0)), Some(3));
+        assert_eq!(whole_u64(&json!(3.5)), None);
+        assert_eq!(whole_u64(&json!(-1.0)), None);
+        assert_eq!(whole_u64(&json!(1e300)), None);
+        assert_eq!(whole_u64(&json!("3")), None);
+        let task =
+            parse_new_task(&json!({"prompt": "hi", "priority": -2.0, "options": {"max_turns": 4.0}}), &limits(), false);
+        let task = task.unwrap();
+        assert_eq!((task.priority, task.options.max_turns), (-2, 4));
     }
 }

@@ -325,6 +325,7 @@ impl TaskService {
             max_queued: principal.max_queued_tasks,
             artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.rules.default_artifacts.clone()),
             webhook: request.webhook.clone(),
+            environment: principal.environment,
         };
         let mut events = plugin_events;
         events.push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0})));

@@ -32,6 +32,9 @@ pub struct TaskView {
     pub prompt: String,
     #[schema(minimum = -10, maximum = 10)]
     pub priority: i32,
+    /// Its key's: `live`, or `test` (run against the built-in scripted model, cost 0).
+    #[schema(value_type = crate::auth::Environment)]
+    pub environment: String,
     /// The resolved options: the request's, with the server's defaults filled in.
     #[schema(value_type = TaskOptions)]
     pub options: Value,
@@ -86,6 +89,7 @@ impl TaskView {
             status: task.status.clone(),
             prompt: task.prompt.clone(),
             priority: task.priority,
+            environment: crate::auth::Environment::stored(&task.environment).as_str().into(),
             options,
             metadata: serde_json::from_str(&task.metadata).unwrap_or_else(|_| json!({})),
             created_at: format_ms(task.created_at),

@@ -46,6 +46,8 @@ pub struct Model {
     pub not_before: Option<i64>,
     /// The next run retries a turn whose prompt the session already holds.
     pub continue_turn: bool,
+    /// Its key's environment: `live`, or `test` (the built-in scripted model, cost 0).
+    pub environment: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
