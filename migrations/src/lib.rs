@@ -16,6 +16,7 @@ mod m20261125_000006_budgets;
 mod m20261125_000007_token_budgets;
 mod m20261205_000008_audit_hardening;
 mod m20261205_000009_approvals;
+mod m20261205_000010_usage_rollup;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_token_budgets::Migration),
             Box::new(m20261205_000008_audit_hardening::Migration),
             Box::new(m20261205_000009_approvals::Migration),
+            Box::new(m20261205_000010_usage_rollup::Migration),
         ]
     }
 }

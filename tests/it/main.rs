@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod cancel_and_timeout;
 mod crashes;
+mod dashboard;
 mod events;
 mod files;
 mod follow_up;

@@ -65,10 +65,17 @@ pub async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_key(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a key for an admin caller (the API's and the dashboard's revoke): its
+/// requests and event streams on this node stop at once.
+pub(crate) async fn revoke_key(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
     caller.require(Scope::Admin)?;
-    if state.tasks.store().revoke_key(&id, audit(&caller, "key.revoke")).await? {
+    if state.tasks.store().revoke_key(id, audit(caller, "key.revoke")).await? {
         state.auth.forget_all();
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(ApiError::not_found("no active key with this id"))
     }

@@ -80,14 +80,19 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// Authenticates `/v1` requests and applies the key's rate limit.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let ids = request.extensions().get::<RequestId>();
-    let context = RequestContext {
+/// Who asked, for the audit log: the request's ids and the client's address.
+pub fn request_context(extensions: &axum::http::Extensions) -> RequestContext {
+    let ids = extensions.get::<RequestId>();
+    RequestContext {
         request_id: ids.map(|r| r.own.clone()),
         client_request_id: ids.and_then(|r| r.client.clone()),
-        client_addr: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-    };
+        client_addr: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+    }
+}
+
+/// Authenticates `/v1` requests and applies the key's rate limit.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let context = request_context(request.extensions());
     let route = RouteTarget::of(&request);
     // A client address that keeps presenting bad keys gets no more database
     // look-ups: only keys verified recently still pass, so guessing costs the

@@ -31,10 +31,16 @@ use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use approvals::parse_decision;
 pub use denials::{DenialBudget, flush_forever as flush_denial_counts};
+pub(crate) use events::{StreamSlots, follow as follow_events};
+pub(crate) use extract::{Caller, body_bytes};
 pub use health::Readiness;
+pub(crate) use health::readiness_report;
 pub use keys::MAX_TOKEN_BUDGET;
+pub(crate) use keys::revoke_key;
 pub use middleware::client_network;
+pub(crate) use middleware::request_context;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use problem::ApiError;
 pub use schema::{KeyCreated, KeyView};
@@ -63,6 +69,8 @@ pub struct AppState {
     pub uploads: Arc<crate::in_flight::InFlight<String>>,
     /// Open event streams, per key and for the node.
     pub streams: Arc<events::OpenStreams>,
+    /// Sign-ins to the dashboard.
+    pub sessions: Arc<crate::dashboard::Sessions>,
 }
 
 /// The documented routes under `/v1`, without the layers that need state.
@@ -121,9 +129,9 @@ pub fn router(state: AppState) -> Router {
     let v1 = v1
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
-    root.route("/docs", get(docs::page))
-        .route("/docs/rapidoc-min.js", get(docs::rapidoc))
-        .nest("/v1", v1)
+    let root = root.route("/docs", get(docs::page)).route("/docs/rapidoc-min.js", get(docs::rapidoc));
+    let root = if state.config.dashboard.enabled { root.nest("/dashboard", crate::dashboard::router()) } else { root };
+    root.nest("/v1", v1)
         .route_layer(axum::middleware::from_fn(middleware::matched_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

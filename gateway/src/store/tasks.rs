@@ -266,15 +266,18 @@ impl Store {
         turns_of(&self.reader, task_id).await
     }
 
-    /// A key's tasks, newest first, after the `before_id` cursor.
+    /// A key's tasks (`None`: every key's), newest first, after the `before_id` cursor.
     pub async fn list_tasks(
         &self,
-        key_id: &str,
+        key_id: Option<&str>,
         filter: &TaskFilter,
         before_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<task::Model>> {
-        let mut query = task::Entity::find().filter(task::Column::KeyId.eq(key_id));
+        let mut query = task::Entity::find();
+        if let Some(key_id) = key_id {
+            query = query.filter(task::Column::KeyId.eq(key_id));
+        }
         if let Some(status) = &filter.status {
             query = query.filter(task::Column::Status.eq(status.clone()));
         }
@@ -550,6 +553,7 @@ impl Store {
             txn.rollback().await.during("finishing a run")?;
             return Ok(false);
         }
+        let sample = run_sample(&txn, id, turn, &finish, now).await?;
         let mut update = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(finish.status))
             .col_expr(task::Column::FinishedAt, Expr::value(now))
@@ -569,6 +573,7 @@ impl Store {
             txn.rollback().await.during("finishing a run")?;
             return Ok(false);
         }
+        super::rollup::record(&txn, &sample, now).await?;
         set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
         if let Some(version) = finish.claude_code_version {
             task_turn::Entity::update_many()
@@ -780,6 +785,28 @@ async fn insert_turn(conn: &impl ConnectionTrait, task_id: &str, index: i32, pro
 }
 
 /// Sets the status of turn `index` (the current one when `None`).
+/// What the usage rollup counts of a run that finished `turn`: its times come
+/// from the turn (submitted, started), read before the finish overwrites them.
+async fn run_sample(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    turn: i32,
+    finish: &FinishRun,
+    now: i64,
+) -> Result<super::rollup::RunSample> {
+    let row = task_turn::Entity::find_by_id((id.to_string(), turn)).one(conn).await.during("reading a turn")?;
+    let started = row.as_ref().and_then(|t| t.started_at);
+    let cost = finish.cost.clone().unwrap_or_default();
+    Ok(super::rollup::RunSample {
+        status: finish.status,
+        run_ms: started.map(|at| Ord::max(now - at, 0)),
+        queue_wait_ms: row.as_ref().zip(started).map(|(t, at)| Ord::max(at - t.created_at, 0)),
+        input_tokens: cost.input_tokens,
+        output_tokens: cost.output_tokens,
+        cost_micros: cost.cost_micros,
+    })
+}
+
 async fn set_turn_status(
     conn: &impl ConnectionTrait,
     task_id: &str,

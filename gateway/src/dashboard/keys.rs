@@ -1,0 +1,94 @@
+//! Keys: each key's spending today and this month against its budgets, and
+//! revocation. An admin sees every key; another key sees only itself.
+
+use axum::extract::{Path, State};
+use axum::response::{Html, Response};
+use minijinja::context;
+use serde::Serialize;
+
+use super::page::{Frame, dollars, render, see_other};
+use super::viewer::{SignedForm, Viewer};
+use crate::api::{ApiError, AppState, revoke_key};
+use crate::store::entities::api_key;
+use crate::store::{Budgets, Spend};
+
+#[derive(Serialize)]
+struct KeyRow {
+    id: String,
+    name: String,
+    scopes: String,
+    spent_today: String,
+    spent_month: String,
+    tokens_today: i64,
+    tokens_month: i64,
+    budgets: String,
+    revoked: bool,
+}
+
+impl KeyRow {
+    fn of(key: &api_key::Model, spend: &Spend) -> Self {
+        Self {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            scopes: key.scopes.replace(',', ", "),
+            spent_today: dollars(spend.today.cost_micros),
+            spent_month: dollars(spend.this_month.cost_micros),
+            tokens_today: spend.today.tokens(),
+            tokens_month: spend.this_month.tokens(),
+            budgets: budgets(&Budgets::of_key(key)),
+            revoked: key.revoked_at.is_some(),
+        }
+    }
+}
+
+/// A key's caps in a line: `$5.0000/day, 1000000 tokens/month`, or `none`.
+fn budgets(budgets: &Budgets) -> String {
+    let caps: Vec<String> = [
+        budgets.micros_per_day.map(|b| format!("{}/day", dollars(b))),
+        budgets.micros_per_month.map(|b| format!("{}/month", dollars(b))),
+        budgets.tokens_per_day.map(|b| format!("{b} tokens/day")),
+        budgets.tokens_per_month.map(|b| format!("{b} tokens/month")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if caps.is_empty() { "none".to_string() } else { caps.join(", ") }
+}
+
+/// `GET /dashboard/keys`.
+pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<String>, ApiError> {
+    let store = state.tasks.store();
+    let keys = if viewer.is_admin() {
+        store.keys().await?
+    } else {
+        store.key(&viewer.principal().key_id).await?.into_iter().collect()
+    };
+    let now = crate::timestamp::now_ms();
+    let mut rows = Vec::with_capacity(keys.len());
+    for key in &keys {
+        rows.push(KeyRow::of(key, &store.spend(&key.id, now).await?));
+    }
+    render("keys.html", context! { frame => Frame::of(&viewer, "keys"), keys => rows })
+}
+
+/// `POST /dashboard/keys/{id}/revoke` (admin).
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    signed: SignedForm,
+) -> Result<Response, ApiError> {
+    revoke_key(&state, &signed.viewer.caller, &id).await?;
+    Ok(see_other("/dashboard/keys"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_read_as_one_line() {
+        assert_eq!(budgets(&Budgets::default()), "none");
+        let caps = Budgets { micros_per_day: Some(5_000_000), tokens_per_month: Some(1000), ..Default::default() };
+        assert_eq!(budgets(&caps), "$5.0000/day, 1000 tokens/month");
+    }
+}
