@@ -12,6 +12,7 @@ mod backup;
 mod cancel_and_timeout;
 mod crashes;
 mod dashboard;
+mod dashboard_browser;
 mod events;
 mod files;
 mod follow_up;

@@ -4,6 +4,11 @@
 "use strict";
 
 const LIST_REFRESH_MS = 2000;
+const EVENT_TYPES = [
+  "status", "system", "assistant", "assistant_block", "thinking", "tool_use", "tool_result", "user", "result",
+  "error", "log", "plugin", "flood", "approval_requested", "approval_resolved", "control_request",
+  "control_response", "rate_limit_event", "unknown",
+];
 
 function followTaskList(body) {
   const url = body.dataset.live;
@@ -24,7 +29,7 @@ function followTaskList(body) {
 function followEvents(list) {
   let after = Number(list.dataset.after || 0);
   const source = new EventSource(`${list.dataset.stream}?after=${after}`);
-  source.onmessage = (message) => {
+  const show = (message) => {
     let event;
     try {
       event = JSON.parse(message.data);
@@ -40,8 +45,11 @@ function followEvents(list) {
     item.append(kind, " ", JSON.stringify(event).slice(0, 200));
     list.append(item);
     list.scrollTop = list.scrollHeight;
-    if (event.type === "status") refreshSummary();
+    // A new status or permission prompt changes what the page offers to do.
+    if (event.type === "status" || event.type.startsWith("approval")) refreshSummary();
   };
+  // The stream names each event by its type; a type not listed here shows on reload.
+  for (const type of EVENT_TYPES) source.addEventListener(type, show);
   // The stream ends with the task: show its final state.
   source.onerror = () => {
     source.close();
@@ -49,7 +57,10 @@ function followEvents(list) {
   };
 }
 
-// Replaces the summary (status, result, actions) with the server's current one.
+// The parts of a task's page that change as it runs; the event log grows by itself.
+const TASK_SECTIONS = ["task-summary", "approvals", "turns", "artifacts"];
+
+// Replaces those parts with the server's current ones.
 async function refreshSummary() {
   const summary = document.getElementById("task-summary");
   if (!summary) return;
@@ -57,11 +68,10 @@ async function refreshSummary() {
     const response = await fetch(summary.dataset.live, { credentials: "same-origin" });
     if (!response.ok) return;
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const fresh = page.getElementById("task-summary");
-    if (fresh) summary.replaceWith(fresh);
-    const approvals = document.getElementById("approvals");
-    const freshApprovals = page.getElementById("approvals");
-    if (approvals && freshApprovals) approvals.replaceWith(freshApprovals);
+    for (const id of TASK_SECTIONS) {
+      const [old, fresh] = [document.getElementById(id), page.getElementById(id)];
+      if (old && fresh) old.replaceWith(fresh);
+    }
   } catch (_) {
     // Left as it is; a reload shows the truth.
   }
