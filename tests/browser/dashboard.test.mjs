@@ -123,6 +123,8 @@ test("the dashboard, driven as a person would", async (t) => {
     await shot(page, "keys");
     const response = await fetch(`${GATEWAY}/v1/tasks`, { headers: { Authorization: `Bearer ${BOB_KEY}` } });
     assert.equal(response.status, 401);
+    await page.goto(`${GATEWAY}/dashboard/plugins`);
+    await shot(page, "plugins");
     await page.goto(`${GATEWAY}/dashboard/audit?action=key.revoke`);
     assert.match(await page.textContent("#audit"), new RegExp(BOB_ID));
     await shot(page, "audit");

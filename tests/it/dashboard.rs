@@ -151,6 +151,10 @@ async fn signing_in_takes_a_valid_key_and_every_form_needs_its_csrf_token() {
     assert_eq!(gateway.get("/v1/tasks", dev_key).await.0, 200, "the key still works");
 
     let csrf = browser.csrf().await;
+    let (status, plugins, _) = browser.get("/dashboard/plugins").await;
+    assert!(status == 200 && plugins.contains("Reload plugins"), "{plugins}");
+    assert_eq!(browser.post("/dashboard/plugins/reload", &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(browser.post("/dashboard/plugins/reload", &[("csrf", &csrf)]).await.0, StatusCode::SEE_OTHER);
     let (status, body, _) = browser.post(&revoke, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(gateway.get("/v1/tasks", dev_key).await.0, 401, "revoked from the dashboard");
@@ -188,6 +192,9 @@ async fn a_tasks_key_sees_only_its_own_tasks_and_key_and_revocation_ends_its_ses
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, _) = bob_browser.post(&format!("/dashboard/keys/{alice_id}/revoke"), &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, plugins, _) = bob_browser.get("/dashboard/plugins").await;
+    assert!(!plugins.contains("Reload plugins"), "{plugins}");
+    assert_eq!(bob_browser.post("/dashboard/plugins/reload", &[("csrf", &csrf)]).await.0, StatusCode::FORBIDDEN);
     assert_eq!(gateway.get("/v1/tasks", alice_key).await.0, 200);
 
     // The admin sees alice's task and the rollup of its run.

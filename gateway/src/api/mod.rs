@@ -42,6 +42,7 @@ pub(crate) use keys::revoke_key;
 pub use middleware::client_network;
 pub(crate) use middleware::request_context;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub(crate) use plugins::{reload_plugins, visible_plugins};
 pub use problem::ApiError;
 pub use schema::{KeyCreated, KeyView};
 

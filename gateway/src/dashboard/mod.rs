@@ -1,8 +1,8 @@
 //! The operator's web pages at `/dashboard`: what the gateway is doing and has
 //! done (readiness, the queue, a usage rollup over the last hour, day and week),
-//! its tasks with their events following live, keys and the audit log; and the
-//! actions a person takes on them (cancel, follow up, allow or deny a tool call,
-//! revoke a key), through the same service functions and audit log as the API.
+//! its tasks with their events following live, keys, plugins and the audit log;
+//! and the actions a person takes on them (cancel, follow up, allow or deny a tool
+//! call, revoke a key, reload plugins), through the same service functions and audit log as the API.
 //!
 //! Pages are rendered on the server from templates compiled into the binary with
 //! minijinja (no default features: no proc-macros, so it builds in seconds and a
@@ -22,6 +22,7 @@ mod audit;
 mod keys;
 mod overview;
 mod page;
+mod plugins;
 mod session;
 mod sign_in;
 mod task;
@@ -57,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/approvals/{approval_id}", post(task::decide))
         .route("/keys", get(keys::page))
         .route("/keys/{id}/revoke", post(keys::revoke))
+        .route("/plugins", get(plugins::page))
+        .route("/plugins/reload", post(plugins::reload))
         .route("/audit", get(audit::page))
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(secure_headers))

@@ -12,7 +12,7 @@ use super::viewer::Viewer;
 use crate::api::ApiError;
 
 /// Every template, by name; `.html` ones escape what they print.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("overview.html", include_str!("templates/overview.html")),
@@ -21,6 +21,7 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("task.html", include_str!("templates/task.html")),
     ("keys.html", include_str!("templates/keys.html")),
     ("audit.html", include_str!("templates/audit.html")),
+    ("plugins.html", include_str!("templates/plugins.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
