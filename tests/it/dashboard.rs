@@ -174,9 +174,23 @@ async fn a_tasks_key_sees_only_its_own_tasks_and_key_and_revocation_ends_its_ses
     let (alice, bob) = (gateway.create_key_json(&["--name", "alice"]), gateway.create_key_json(&["--name", "bob"]));
     let (alice_key, alice_id) = (alice["secret"].as_str().unwrap(), alice["id"].as_str().unwrap());
     let (bob_key, bob_id) = (bob["secret"].as_str().unwrap(), bob["id"].as_str().unwrap());
-    let task = gateway.submit(alice_key, task_body(vec![say("hello from alice")])).await;
+    let steps = vec![bash("mkdir -p 'my notes' && echo hi > 'my notes/a#1.txt'"), say("hello from alice")];
+    let task = gateway.submit(alice_key, task_body(steps)).await;
     let task_id = task["id"].as_str().unwrap();
     assert_eq!(gateway.wait_done(alice_key, task_id).await["status"], "completed");
+
+    // Alice downloads her task's files from its page, through the API's own handlers.
+    let mut alice_browser = Browser::new(&gateway);
+    alice_browser.sign_in(alice_key).await;
+    let (_, page, _) = alice_browser.get(&format!("/dashboard/tasks/{task_id}")).await;
+    let file = format!("/dashboard/tasks/{task_id}/files/my%20notes/a%231.txt");
+    // (The template escapes `/` as `&#x2f;`, which a browser reads back as `/`.)
+    assert!(page.replace("&#x2f;", "/").contains(&format!("href=\"{file}\"")), "{page}");
+    let (status, body, _) = alice_browser.get(&file).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "hi\n"));
+    let (status, _, headers) = alice_browser.get(&format!("/dashboard/tasks/{task_id}/archive")).await;
+    assert_eq!((status, headers.get("content-type").unwrap().to_str().unwrap()), (StatusCode::OK, "application/gzip"));
+    assert_eq!(Browser::new(&gateway).get(&file).await.0, StatusCode::SEE_OTHER, "no session, no file");
 
     let mut bob_browser = Browser::new(&gateway);
     bob_browser.sign_in(bob_key).await;
@@ -184,6 +198,7 @@ async fn a_tasks_key_sees_only_its_own_tasks_and_key_and_revocation_ends_its_ses
     assert!(!list.contains(task_id), "bob's list shows alice's task: {list}");
     assert_eq!(bob_browser.get(&format!("/dashboard/tasks/{task_id}")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(bob_browser.get(&format!("/dashboard/tasks/{task_id}/events")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(bob_browser.get(&file).await.0, StatusCode::NOT_FOUND);
     let (_, keys, _) = bob_browser.get("/dashboard/keys").await;
     assert!(keys.contains(bob_id) && !keys.contains(alice_id), "{keys}");
     assert_eq!(bob_browser.get("/dashboard/audit").await.0, StatusCode::FORBIDDEN);

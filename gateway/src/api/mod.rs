@@ -32,9 +32,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub(crate) use approvals::parse_decision;
+pub(crate) use artifacts::download as download_artifact;
 pub use denials::{DenialBudget, flush_forever as flush_denial_counts};
 pub(crate) use events::{StreamSlots, follow as follow_events};
 pub(crate) use extract::{Caller, body_bytes};
+pub(crate) use files::{archive as download_archive, download as download_file, workspace_files};
 pub use health::Readiness;
 pub(crate) use health::readiness_report;
 pub use keys::MAX_TOKEN_BUDGET;
@@ -131,7 +133,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
     let root = root.route("/docs", get(docs::page)).route("/docs/rapidoc-min.js", get(docs::rapidoc));
-    let root = if state.config.dashboard.enabled { root.nest("/dashboard", crate::dashboard::router()) } else { root };
+    let root =
+        if state.config.dashboard.enabled { root.nest("/dashboard", crate::dashboard::router(&state)) } else { root };
     root.nest("/v1", v1)
         .route_layer(axum::middleware::from_fn(middleware::matched_route))
         .fallback(not_found)

@@ -19,6 +19,7 @@
 
 mod assets;
 mod audit;
+mod files;
 mod keys;
 mod overview;
 mod page;
@@ -45,8 +46,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 /// The routes under `/dashboard`.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router(state: &AppState) -> Router<AppState> {
+    files::routes(state)
         .route("/", get(overview::page))
         .route("/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/sign-out", post(sign_in::sign_out))

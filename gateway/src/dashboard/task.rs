@@ -14,15 +14,18 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::files::href_path;
 use super::page::{Frame, dollars, render, see_other, when};
 use super::viewer::{SignedForm, Viewer};
-use crate::api::{ApiError, AppState, StreamSlots, follow_events, parse_decision};
+use crate::api::{ApiError, AppState, StreamSlots, follow_events, parse_decision, workspace_files};
 use crate::approvals::desk::ApprovalView;
 use crate::store::entities::{approval::ApprovalState, task};
 use crate::task::{TaskResult, TaskStatus, parse_follow_up};
 
 /// Events the page shows before the live ones (the rest are in the API).
 const SHOWN_EVENTS: u64 = 500;
+/// Workspace files the page lists (the archive has them all).
+const SHOWN_FILES: usize = 500;
 /// How much of an event's data its line shows.
 const EVENT_SUMMARY_CHARS: usize = 200;
 
@@ -99,8 +102,23 @@ pub async fn page(
         store.approvals_of(&task.id, false).await?.iter().map(ApprovalView::from).map(|v| approval_row(&v)).collect();
     let turns: Vec<Value> =
         store.turns(&task.id).await?.iter().map(|t| json!({"status": t.status, "prompt": t.prompt})).collect();
-    let artifacts: Vec<Value> =
-        store.artifacts(&task.id).await?.iter().map(|a| json!({"path": a.path, "size": a.size})).collect();
+    let artifacts: Vec<Value> = store
+        .artifacts(&task.id)
+        .await?
+        .iter()
+        .map(|a| json!({"path": a.path, "size": a.size, "href": href_path(&a.name)}))
+        .collect();
+    let own = task.key_id == viewer.principal().key_id;
+    // Files are served to the task's own key, as by the API; a listing that fails
+    // (the workspace expired) shows as none.
+    let files: Vec<Value> = match own.then_some(()) {
+        Some(()) => workspace_files(&state, &viewer.caller, &task.id).await.map(|l| l.files).unwrap_or_default(),
+        None => Vec::new(),
+    }
+    .iter()
+    .take(SHOWN_FILES)
+    .map(|f| json!({"path": f.path, "size": f.size, "href": href_path(&f.path)}))
+    .collect();
     let stored = store.events_after(&task.id, 0, SHOWN_EVENTS).await?;
     let last_seq = stored.last().map_or(0, |e| e.seq);
     let events: Vec<Value> = stored
@@ -114,7 +132,8 @@ pub async fn page(
         "task.html",
         context! {
             frame => Frame::of(&viewer, "tasks"),
-            actions => task.key_id == viewer.principal().key_id,
+            actions => own,
+            files,
             task => Summary::of(&task),
             approvals,
             turns,

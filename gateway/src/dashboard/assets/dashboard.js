@@ -58,7 +58,7 @@ function followEvents(list) {
 }
 
 // The parts of a task's page that change as it runs; the event log grows by itself.
-const TASK_SECTIONS = ["task-summary", "approvals", "turns", "artifacts"];
+const TASK_SECTIONS = ["task-summary", "approvals", "turns", "artifacts", "files"];
 
 // Replaces those parts with the server's current ones.
 async function refreshSummary() {
