@@ -113,11 +113,22 @@ test("the dashboard, driven as a person would", async (t) => {
     await shot(page, "task-completed");
   });
 
+  await t.test("an admin creates a key and sees its secret once", async () => {
+    await page.goto(`${GATEWAY}/dashboard/keys`);
+    await page.fill('input[name="name"]', "from the browser");
+    await Promise.all([page.waitForNavigation(), page.click("#create-key")]);
+    const secret = (await page.textContent("code.secret")).trim();
+    assert.match(secret, /^ccg_(live|test)_[0-9a-f]{48}$/);
+    await shot(page, "key-created");
+    const response = await fetch(`${GATEWAY}/v1/tasks`, { headers: { Authorization: `Bearer ${secret}` } });
+    assert.equal(response.status, 200);
+  });
+
   await t.test("an admin revokes a key", async () => {
     await page.goto(`${GATEWAY}/dashboard/keys`);
     await Promise.all([
       page.waitForURL(`${GATEWAY}/dashboard/keys`),
-      page.click(`tr[data-key="${BOB_ID}"] button`),
+      page.click(`tr[data-key="${BOB_ID}"] button.revoke`),
     ]);
     assert.match(await page.textContent(`tr[data-key="${BOB_ID}"]`), /revoked/);
     await shot(page, "keys");

@@ -98,6 +98,13 @@ fn csrf_of(html: &str) -> String {
     html[at..].chars().take_while(|c| *c != '"').collect()
 }
 
+/// The secret starting with `prefix` that a "shown once" page shows.
+fn secret_on(page: &str, prefix: &str) -> String {
+    let at = page.find(&format!("<code class=\"secret\">{prefix}")).expect("a secret on the page")
+        + "<code class=\"secret\">".len();
+    page[at..].chars().take_while(|c| *c != '<').collect()
+}
+
 fn problem_pointer(body: &str) -> Option<String> {
     let problem: Value = serde_json::from_str(body).ok()?;
     problem["errors"][0]["pointer"].as_str().map(String::from)
@@ -155,6 +162,31 @@ async fn signing_in_takes_a_valid_key_and_every_form_needs_its_csrf_token() {
     assert!(status == 200 && plugins.contains("Reload plugins"), "{plugins}");
     assert_eq!(browser.post("/dashboard/plugins/reload", &[]).await.0, StatusCode::FORBIDDEN);
     assert_eq!(browser.post("/dashboard/plugins/reload", &[("csrf", &csrf)]).await.0, StatusCode::SEE_OTHER);
+    // Keys are created as through the API: checked field by field, shown once, audited.
+    let (status, body, _) = browser.post("/dashboard/keys", &[("csrf", &csrf), ("name", ""), ("scope", "tasks")]).await;
+    assert_eq!(
+        (status, problem_pointer(&body).as_deref()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/name")),
+        "{body}"
+    );
+    let bad_budget = [("csrf", csrf.as_str()), ("name", "ci"), ("scope", "tasks"), ("budget_usd_per_day", "lots")];
+    let (status, body, _) = browser.post("/dashboard/keys", &bad_budget).await;
+    assert_eq!(problem_pointer(&body).as_deref(), Some("/budget_usd_per_day"), "{status} {body}");
+    let form = [("csrf", csrf.as_str()), ("name", "ci"), ("scope", "tasks"), ("budget_usd_per_day", "2.5")];
+    let (status, page, _) = browser.post("/dashboard/keys", &form).await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let secret = secret_on(&page, "ccg_");
+    assert_eq!(gateway.get("/v1/tasks", &secret).await.0, 200, "the new key works");
+    let (_, keys, _) = browser.get("/dashboard/keys").await;
+    assert!(keys.replace("&#x2f;", "/").contains("$2.5000/day"), "{keys}");
+    let (status, page, _) = browser.post(&format!("/dashboard/keys/{dev_id}/webhook-secret"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(secret_on(&page, "whsec_").len() > 10);
+    let (_, audit) = gateway.get("/v1/audit?action=key.create", &gateway.admin_key).await;
+    let from_the_dashboard =
+        audit["data"].as_array().unwrap().iter().filter(|e| e["client_addr"] == "127.0.0.1").count();
+    assert_eq!(from_the_dashboard, 1, "the CLI's keys are audited too, without an address: {audit}");
+
     let (status, body, _) = browser.post(&revoke, &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(gateway.get("/v1/tasks", dev_key).await.0, 401, "revoked from the dashboard");

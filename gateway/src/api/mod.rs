@@ -40,7 +40,7 @@ pub(crate) use files::{archive as download_archive, download as download_file, w
 pub use health::Readiness;
 pub(crate) use health::readiness_report;
 pub use keys::MAX_TOKEN_BUDGET;
-pub(crate) use keys::revoke_key;
+pub(crate) use keys::{create_key, revoke_key, rotate_webhook_secret_of};
 pub use middleware::client_network;
 pub(crate) use middleware::request_context;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;

@@ -1,14 +1,17 @@
-//! Keys: each key's spending today and this month against its budgets, and
-//! revocation. An admin sees every key; another key sees only itself.
+//! Keys: each key's spending today and this month against its budgets; an admin
+//! creates keys, rotates their webhook secrets and revokes them (through the
+//! API's own functions, so checked and audited the same). An admin sees every
+//! key; another key sees only itself.
 
 use axum::extract::{Path, State};
-use axum::response::{Html, Response};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use serde::Serialize;
 
 use super::page::{Frame, dollars, render, see_other};
 use super::viewer::{SignedForm, Viewer};
-use crate::api::{ApiError, AppState, revoke_key};
+use crate::api::{ApiError, AppState, create_key, revoke_key, rotate_webhook_secret_of};
 use crate::store::entities::api_key;
 use crate::store::{Budgets, Spend};
 
@@ -79,6 +82,52 @@ pub async fn revoke(
 ) -> Result<Response, ApiError> {
     revoke_key(&state, &signed.viewer.caller, &id).await?;
     Ok(see_other("/dashboard/keys"))
+}
+
+/// `POST /dashboard/keys` (admin): `name`, `scope` (`tasks` or `admin`), and an
+/// optional `budget_usd_per_day`, checked as `POST /v1/keys` checks them.
+pub async fn create(State(state): State<AppState>, signed: SignedForm) -> Result<Response, ApiError> {
+    let body = key_request(&signed.form);
+    let created = create_key(&state, &signed.viewer.caller, &body).await?;
+    let secrets = [("API key", created.secret.as_str()), ("Webhook secret", created.webhook_secret.as_str())];
+    shown_once(&signed.viewer, &format!("Key {} created", created.key.id), &secrets, StatusCode::CREATED)
+}
+
+/// `POST /dashboard/keys/{id}/webhook-secret` (admin).
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    signed: SignedForm,
+) -> Result<Response, ApiError> {
+    let secret = rotate_webhook_secret_of(&state, &signed.viewer.caller, &id).await?;
+    let title = format!("New webhook secret of {id}");
+    shown_once(&signed.viewer, &title, &[("Webhook secret", secret.as_str())], StatusCode::OK)
+}
+
+/// The form as the API's JSON body: a budget that is not a number stays text, so
+/// the API's check names the field.
+fn key_request(form: &super::viewer::Form) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "name": form.get("name").unwrap_or(""),
+        "scopes": [form.get("scope").unwrap_or("tasks")],
+    });
+    if let Some(budget) = form.get("budget_usd_per_day").map(str::trim).filter(|b| !b.is_empty()) {
+        body["budget_usd_per_day"] = budget.parse::<f64>().map_or_else(|_| budget.into(), Into::into);
+    }
+    body
+}
+
+/// A page showing secrets this once (answers are never cached).
+fn shown_once(
+    viewer: &Viewer,
+    title: &str,
+    secrets: &[(&str, &str)],
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let secrets: Vec<_> =
+        secrets.iter().map(|(label, value)| serde_json::json!({"label": label, "value": value})).collect();
+    let html = render("secret.html", context! { frame => Frame::of(viewer, "keys"), title, secrets })?;
+    Ok((status, html).into_response())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::viewer::Viewer;
 use crate::api::ApiError;
 
 /// Every template, by name; `.html` ones escape what they print.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("layout.html", include_str!("templates/layout.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("overview.html", include_str!("templates/overview.html")),
@@ -22,6 +22,7 @@ const TEMPLATES: [(&str, &str); 9] = [
     ("keys.html", include_str!("templates/keys.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("plugins.html", include_str!("templates/plugins.html")),
+    ("secret.html", include_str!("templates/secret.html")),
 ];
 
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
