@@ -161,5 +161,8 @@ test("the dashboard, driven as a person would", async (t) => {
     assert.match(still.url(), /\/dashboard\/tasks$/, "still signed in: the refused form changed nothing");
   });
 
+  await page.goto(`${GATEWAY}/dashboard`);
+  assert.match(await page.textContent("#usage"), /%/, "the rollup counts the runs above");
+  await shot(page, "overview-after-runs");
   assert.deepEqual(cspViolations, [], "the pages load nothing the CSP refuses");
 });

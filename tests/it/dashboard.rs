@@ -254,6 +254,7 @@ async fn a_tasks_key_sees_only_its_own_tasks_and_key_and_revocation_ends_its_ses
     assert!(page.contains("hello from alice"), "{page}");
     let (_, overview, _) = admin.get("/dashboard").await;
     assert!(overview.contains("100.0 %"), "one completed run in the rollup: {overview}");
+    assert!(overview.contains("No node is running a task."), "{overview}");
     let (status, body, _) = admin.get("/dashboard/tasks?status=done").await;
     assert_eq!((status, problem_pointer(&body).as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("/query/status")));
 

@@ -1,4 +1,5 @@
-//! The overview: readiness of each check, this node's workers and the queue, and
+//! The overview: readiness of each check, this node's workers, the nodes running
+//! tasks, the queue, and
 //! what finished over the last hour, day and week, from the usage rollup.
 
 use axum::extract::State;
@@ -26,8 +27,15 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<
         windows.push(WindowView::of(label, span, &store.usage_since(now_ms - span).await?));
     }
     let chart = chart::hourly(&store.usage_buckets(now_ms - 24 * HOUR_MS).await?, now_ms);
+    let nodes: Vec<_> = store
+        .running_by_node()
+        .await?
+        .into_iter()
+        .map(|(node, running)| context! { this => node == state.queue.node_id(), node, running })
+        .collect();
     let now = context! {
         node => state.queue.node_id(),
+        nodes,
         workers => state.config.queue.workers,
         running_here => state.queue.running_count(),
         queued => store.count_by_status("queued").await?,

@@ -314,6 +314,23 @@ impl Store {
         task::Entity::find().filter(task::Column::Status.eq(status)).count(&self.reader).await.during("counting tasks")
     }
 
+    /// Running tasks per node holding their lease: the nodes at work, busiest first.
+    pub async fn running_by_node(&self) -> Result<Vec<(String, i64)>> {
+        let mut nodes: Vec<(String, i64)> = task::Entity::find()
+            .select_only()
+            .column(task::Column::LeaseOwner)
+            .column_as(task::Column::Id.count(), "running")
+            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::LeaseOwner.is_not_null())
+            .group_by(task::Column::LeaseOwner)
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .during("counting running tasks per node")?;
+        nodes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(nodes)
+    }
+
     /// Cancels a task that is still queued. `false` when it is not queued (any more).
     pub async fn cancel_queued(
         &self,

@@ -232,6 +232,7 @@ async fn finished_runs_add_to_the_usage_rollup_and_old_buckets_expire() {
         let done = FinishRun { cost: Some(cost), ..finish(status) };
         assert!(store.finish_run(&id, &claimed.fence, 0, done).await.unwrap());
     }
+    assert_eq!(store.running_by_node().await.unwrap(), [], "nothing runs once finished");
     let window = store.usage_since(started - 60_000).await.unwrap();
     assert_eq!((window.runs, window.completed, window.failed, window.cancelled), (3, 2, 1, 0));
     assert_eq!((window.input_tokens, window.output_tokens, window.cost_micros), (30, 12, 4500));
@@ -242,4 +243,17 @@ async fn finished_runs_add_to_the_usage_rollup_and_old_buckets_expire() {
     assert_eq!(store.usage_since(later + 1).await.unwrap().runs, 0);
     assert!(store.delete_usage_before(later + crate::store::rollup::BUCKET_MS).await.unwrap() > 0);
     assert_eq!(store.usage_since(0).await.unwrap(), Default::default());
+}
+
+#[tokio::test]
+async fn running_tasks_are_counted_per_node_busiest_first() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    for _ in 0..3 {
+        task(&store, &key_id, 0).await;
+    }
+    for node in ["b", "a", "a"] {
+        assert!(store.claim(node, 10_000).await.unwrap().is_some());
+    }
+    assert_eq!(store.running_by_node().await.unwrap(), [("a".to_string(), 2), ("b".to_string(), 1)]);
 }
