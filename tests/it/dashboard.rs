@@ -242,6 +242,18 @@ async fn a_tasks_key_sees_only_its_own_tasks_and_key_and_revocation_ends_its_ses
     let (_, plugins, _) = bob_browser.get("/dashboard/plugins").await;
     assert!(!plugins.contains("Reload plugins"), "{plugins}");
     assert_eq!(bob_browser.post("/dashboard/plugins/reload", &[("csrf", &csrf)]).await.0, StatusCode::FORBIDDEN);
+    // Refusals are audited as the API's are (written off the request path).
+    let started = std::time::Instant::now();
+    loop {
+        let (_, audit) = gateway.get("/v1/audit?action=request.denied", &gateway.admin_key).await;
+        let refused: Vec<&Value> =
+            audit["data"].as_array().unwrap().iter().filter(|e| e["key_id"].as_str() == Some(bob_id)).collect();
+        if refused.iter().any(|e| e["target"] == "POST /dashboard/plugins/reload") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "bob's refusals are not audited: {audit}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(gateway.get("/v1/tasks", alice_key).await.0, 200);
 
     // The admin sees alice's task and the rollup of its run.

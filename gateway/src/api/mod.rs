@@ -42,7 +42,7 @@ pub(crate) use health::readiness_report;
 pub use keys::MAX_TOKEN_BUDGET;
 pub(crate) use keys::{create_key, revoke_key, rotate_webhook_secret_of};
 pub use middleware::client_network;
-pub(crate) use middleware::request_context;
+pub(crate) use middleware::{RefusedKey, audit_dashboard_refusals, request_context};
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub(crate) use plugins::{reload_plugins, visible_plugins};
 pub use problem::ApiError;

@@ -39,7 +39,7 @@ use axum::routing::{get, post};
 
 pub use session::Sessions;
 
-use crate::api::AppState;
+use crate::api::{AppState, audit_dashboard_refusals};
 
 /// What every dashboard answer may load: its own scripts, styles and images only.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -64,6 +64,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/plugins/reload", post(plugins::reload))
         .route("/audit", get(audit::page))
         .route("/assets/{name}", get(assets::serve))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit_dashboard_refusals))
         .layer(axum::middleware::from_fn(secure_headers))
 }
 

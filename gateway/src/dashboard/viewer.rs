@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::page::see_other;
 use super::session::{Session, session_id};
-use crate::api::{ApiError, AppState, Caller, body_bytes, request_context};
+use crate::api::{ApiError, AppState, Caller, RefusedKey, body_bytes, request_context};
 use crate::auth::{AuthError, Principal, Scope};
 use crate::task::FieldError;
 
@@ -62,6 +62,9 @@ impl FromRequestParts<AppState> for Viewer {
             )
             .with_retry_after(decision.retry_after_seconds)
             .into_response());
+        }
+        if let Some(refused) = parts.extensions.get::<RefusedKey>() {
+            let _ = refused.0.set(principal.key_id.clone());
         }
         Ok(Self { caller: Caller { principal, context: request_context(&parts.extensions) }, session })
     }
