@@ -4,7 +4,8 @@
 #   scripts/setup.sh              install what is missing, build, create the first admin key, serve
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
 #   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
-#   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv
+#   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, and
+#                                 Debian's Chromium with playwright-core (tests/browser) for the dashboard's browser test
 #   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
 #
 # CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
@@ -20,7 +21,7 @@ CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
 # hypothesis is pinned too: schemathesis takes any 6.x, and a new one changes what a seed generates.
 PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0)
 
-usage() { sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 serve=1
 build=1
@@ -176,6 +177,24 @@ install_test_tools() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Browser test tools: Debian's Chromium (never a browser download) and playwright-core
+# from the npm registry, pinned by tests/browser/package-lock.json
+# ---------------------------------------------------------------------------------------
+install_browser_tools() {
+    install_system_packages chromium
+    command -v npm >/dev/null || install_system_packages npm
+    local dir=$ROOT/tests/browser
+    if [[ -f $dir/node_modules/.package-lock.json ]] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.stamp"; then
+        say "playwright-core already in tests/browser/node_modules"
+        return
+    fi
+    say "installing playwright-core into tests/browser/node_modules"
+    # playwright-core alone downloads no browser; the test launches /usr/bin/chromium.
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$dir/node_modules/.stamp"
+}
+
+# ---------------------------------------------------------------------------------------
 # Gateway
 # ---------------------------------------------------------------------------------------
 build_gateway() {
@@ -252,7 +271,10 @@ install_system_packages "${SYSTEM_PACKAGES[@]}"
 check_rust
 install_claude_code
 if ((newest_cli)); then install_newest_claude_code; fi
-if ((test_tools)); then install_test_tools; fi
+if ((test_tools)); then
+    install_test_tools
+    install_browser_tools
+fi
 if ((build)); then build_gateway; else say "skipping the release build (--no-build)"; fi
 if ((serve)); then serve_gateway; fi
 say "done (not serving: --no-serve)"

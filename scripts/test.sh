@@ -4,6 +4,8 @@
 # then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
 # pinned Claude Code, the end-to-end tests of runs, prompts and the sandbox again
 # with the newest Claude Code on the registry, and last, alone, the schemathesis run.
+# (`cargo test` includes the dashboard's browser test: a gateway with the scripted
+# model, driven in Debian's Chromium.)
 # Stops at the first failing step and exits non-zero.
 set -euo pipefail
 

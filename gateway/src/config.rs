@@ -42,6 +42,7 @@ pub struct Config {
     pub sandbox: crate::sandbox::SandboxConfig,
     pub plugins: crate::plugins::PluginsConfig,
     pub metrics: MetricsConfig,
+    pub dashboard: DashboardConfig,
     /// What model use costs, per model (budgets and spend count this, not what a run prints).
     pub pricing: crate::pricing::Pricing,
 }
@@ -54,6 +55,25 @@ pub struct MetricsConfig {
     pub token: String,
     /// When set (`host:port`), `/metrics` is served only there, not on `listen`.
     pub listen: String,
+}
+
+/// The operator's web pages at `/dashboard`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// `false`: no `/dashboard` routes at all.
+    pub enabled: bool,
+    /// Minutes a sign-in lasts (sessions live in memory: a restart signs everyone out).
+    pub session_minutes: u64,
+    /// Always mark the session cookie `Secure` (it is marked so anyway when the
+    /// request says `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self { enabled: true, session_minutes: 60, secure_cookies: false }
+    }
 }
 
 /// Webhook delivery.
@@ -114,6 +134,8 @@ pub struct RetentionConfig {
     pub artifact_ttl: Ttl,
     /// How long audit log entries are kept.
     pub audit_ttl: Ttl,
+    /// How long the usage rollup of the dashboard is kept (at least a day).
+    pub usage_ttl: Ttl,
     /// Seconds between sweeps.
     pub sweep_interval_seconds: u64,
 }
@@ -307,6 +329,7 @@ impl Default for Config {
             sandbox: Default::default(),
             plugins: Default::default(),
             metrics: MetricsConfig::default(),
+            dashboard: DashboardConfig::default(),
             pricing: Default::default(),
         }
     }
@@ -321,7 +344,13 @@ impl Default for ArtifactsConfig {
 impl Default for RetentionConfig {
     fn default() -> Self {
         let days = |n: u64| Ttl(Some(std::time::Duration::from_secs(n * 86_400)));
-        Self { workspace_ttl: days(7), artifact_ttl: days(30), audit_ttl: days(365), sweep_interval_seconds: 600 }
+        Self {
+            workspace_ttl: days(7),
+            artifact_ttl: days(30),
+            audit_ttl: days(365),
+            usage_ttl: days(30),
+            sweep_interval_seconds: 600,
+        }
     }
 }
 
@@ -578,6 +607,12 @@ impl Config {
         if let Some(why) = self.pricing.problem() {
             return Err(ConfigError::Invalid { key: "pricing", reason: why });
         }
+        if self.retention.usage_ttl.0.is_some_and(|ttl| ttl.as_secs() < 86_400) {
+            return invalid("retention.usage_ttl", "must be at least \"1d\" or \"off\"");
+        }
+        if !(1..=7 * 24 * 60).contains(&self.dashboard.session_minutes) {
+            return invalid("dashboard.session_minutes", "must be from 1 to 10080 (a week)");
+        }
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");
         }
@@ -680,5 +715,14 @@ mod tests {
         assert_eq!(config.retention.artifact_ttl, Ttl(None));
         let err = toml::from_str::<Config>("[retention]\nworkspace_ttl = \"7 days\"").unwrap_err();
         assert!(err.to_string().contains("is not a time like"), "{err}");
+    }
+
+    #[test]
+    fn dashboard_and_usage_settings_are_bounded() {
+        let config: Config = toml::from_str("[dashboard]\nsession_minutes = 0").unwrap();
+        assert!(config.check().unwrap_err().to_string().contains("dashboard.session_minutes"));
+        let config: Config = toml::from_str("[retention]\nusage_ttl = \"2h\"").unwrap();
+        assert!(config.check().unwrap_err().to_string().contains("retention.usage_ttl"));
+        assert!(Config::default().check().is_ok());
     }
 }

@@ -19,6 +19,7 @@
 //! - `sandbox`: bubblewrap, Landlock, seccomp, cgroups, the model proxy (metering,
 //!   pricing, limits) and the egress proxy.
 //! - `approvals`: permission prompts decided by mode or waiting for a person.
+//! - `dashboard`: the operator's web pages at `/dashboard` (sessions, CSRF, templates).
 //! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
 //! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
@@ -40,6 +41,7 @@ pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod dashboard;
 pub mod hashing;
 pub mod ids;
 pub mod in_flight;

@@ -1,6 +1,6 @@
 //! The retention sweeper: deletes the workspaces (with Claude's session state)
 //! and the artifacts of tasks finished longer ago than the configured times, and
-//! audit log entries older than theirs.
+//! audit log entries and buckets of the usage rollup older than theirs.
 //! Each deletion is recorded on the task row first, so a follow-up cannot race
 //! it: a task whose workspace expired takes no more turns, and its file
 //! endpoints answer 410.
@@ -16,6 +16,13 @@ use crate::store::{Expiring, Store};
 
 /// Tasks handled per query; a sweep repeats until none are left.
 const BATCH: u64 = 200;
+
+/// Rows kept for a time of their own: audit log entries, and the usage rollup.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    Audit,
+    Usage,
+}
 
 pub struct Sweeper {
     pub store: Store,
@@ -39,12 +46,17 @@ impl Sweeper {
                     Err(e) => tracing::error!(error = %e, kind = ?what, "retention sweep failed"),
                 }
             }
-            if let Ttl(Some(ttl)) = self.config.audit_ttl {
+            for (what, ttl) in [(Rows::Audit, self.config.audit_ttl), (Rows::Usage, self.config.usage_ttl)] {
+                let Ttl(Some(ttl)) = ttl else { continue };
                 let cutoff = crate::timestamp::now_ms() - ttl.as_millis() as i64;
-                match self.store.delete_audit_before(cutoff).await {
+                let deleted = match what {
+                    Rows::Audit => self.store.delete_audit_before(cutoff).await,
+                    Rows::Usage => self.store.delete_usage_before(cutoff).await,
+                };
+                match deleted {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, "retention sweep deleted old audit entries"),
-                    Err(e) => tracing::error!(error = %e, "retention sweep of the audit log failed"),
+                    Ok(n) => tracing::info!(deleted = n, kind = ?what, "retention sweep deleted old rows"),
+                    Err(e) => tracing::error!(error = %e, kind = ?what, "retention sweep of old rows failed"),
                 }
             }
         }

@@ -17,6 +17,7 @@ mod m20261125_000007_token_budgets;
 mod m20261205_000008_audit_hardening;
 mod m20261205_000009_approvals;
 mod m20261205_000010_task_environment;
+mod m20261205_000011_usage_rollup;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_audit_hardening::Migration),
             Box::new(m20261205_000009_approvals::Migration),
             Box::new(m20261205_000010_task_environment::Migration),
+            Box::new(m20261205_000011_usage_rollup::Migration),
         ]
     }
 }

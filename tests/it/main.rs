@@ -12,6 +12,8 @@ mod backup;
 mod cancel_and_timeout;
 mod client;
 mod crashes;
+mod dashboard;
+mod dashboard_browser;
 mod deploy;
 mod disk_full;
 mod events;

@@ -71,7 +71,7 @@ pub async fn decide(
 
 /// `{"decision": "allow" | "deny", "updated_input": {…}?, "message": "…"?,
 /// "answers": {question: answer}?}`.
-fn parse_decision(body: &Value) -> Result<ClientDecision, Vec<FieldError>> {
+pub(crate) fn parse_decision(body: &Value) -> Result<ClientDecision, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);

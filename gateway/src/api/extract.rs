@@ -32,17 +32,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 format!("send Content-Type: application/json (got {:?})", content_type),
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large()
-            } else {
-                ApiError::bad_request(format!("could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = body_bytes(request, state).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
     }
+}
+
+/// A request's body, within the server's body limit (413 past it).
+pub async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large()
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {rejection}"))
+        }
+    })
 }
 
 /// Path parameters; undecodable ones are a 400 problem, not axum's plain text.

@@ -13,7 +13,7 @@ use super::problem::ApiError;
 use super::schema::FileListing;
 use crate::auth::Scope;
 use crate::task::FieldError;
-use crate::workspace::{ArchiveFormat, WorkspaceError, list, open_beneath, stream_archive};
+use crate::workspace::{ArchiveFormat, Listing, WorkspaceError, list, open_beneath, stream_archive};
 
 #[utoipa::path(get, path = "/tasks/{id}/files", operation_id = "listFiles", tag = "files",
     summary = "List a task's workspace",
@@ -27,12 +27,16 @@ pub async fn index(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<FileListing>, ApiError> {
-    let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.with_workspace(principal, &id).await?;
-    let root = state.tasks.dirs(&task.id).workspace;
-    let listing =
-        tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)?;
+    let listing = workspace_files(&state, &caller, &id).await?;
     Ok(Json(FileListing { data: listing.files, next_cursor: None, truncated: listing.truncated }))
+}
+
+/// The regular files of the caller's task's workspace (the API's listing and the dashboard's).
+pub(crate) async fn workspace_files(state: &AppState, caller: &Caller, id: &str) -> Result<Listing, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let task = state.tasks.with_workspace(principal, id).await?;
+    let root = state.tasks.dirs(&task.id).workspace;
+    tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/files/{path}", operation_id = "downloadFile", tag = "files",

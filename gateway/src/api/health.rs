@@ -101,6 +101,12 @@ pub async fn metrics(
         (status = 503, description = "Not ready: each failing dependency says why", body = Object),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let (status, body) = readiness_report(&state).await;
+    (status, Json(body))
+}
+
+/// What `/readyz` answers: its status and `{"status", "checks"}` (the dashboard shows it too).
+pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
     let store = state.tasks.store();
     let database = match store.ping().await {
         Ok(()) => match store.pending_migrations().await {
@@ -172,5 +178,5 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox, "plugins": plugins,
                    "model": model},
     });
-    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
 }

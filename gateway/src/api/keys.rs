@@ -27,19 +27,25 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
+    Ok((StatusCode::CREATED, Json(create_key(&state, &caller, &body).await?)))
+}
+
+/// Creates a key from a request body for an admin caller (the API's create and the
+/// dashboard's): checked, audited, its secrets returned this once.
+pub(crate) async fn create_key(state: &AppState, caller: &Caller, body: &Value) -> Result<KeyCreated, ApiError> {
     caller.require(Scope::Admin)?;
-    let spec = parse_spec(&body, &state).map_err(ApiError::validation)?;
+    let spec = parse_spec(body, state).map_err(ApiError::validation)?;
     if let Some(url) = &spec.webhook_url {
-        super::webhooks::webhooks_enabled(&state, "/webhook_url")?;
+        super::webhooks::webhooks_enabled(state, "/webhook_url")?;
         let allowlist = Allowlist::new(&state.config.webhooks.allowed_hosts);
         check_url_resolving(url, &allowlist)
             .await
             .map_err(|why| ApiError::validation(vec![FieldError::new("/webhook_url", why)]))?;
     }
-    let audit = audit(&caller, "key.create");
+    let audit = audit(caller, "key.create");
     let (key, secret) = issue_key(&state.tasks.store().clone(), &state.hasher, spec, audit).await?;
     let webhook_secret = key.webhook_secret.clone().unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(KeyCreated { key: KeyView::from(&key), secret, webhook_secret })))
+    Ok(KeyCreated { key: KeyView::from(&key), secret, webhook_secret })
 }
 
 #[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys",
@@ -84,10 +90,17 @@ pub async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_key(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a key for an admin caller (the API's and the dashboard's revoke): its
+/// requests and event streams on this node stop at once.
+pub(crate) async fn revoke_key(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
     caller.require(Scope::Admin)?;
-    if state.tasks.store().revoke_key(&id, audit(&caller, "key.revoke")).await? {
+    if state.tasks.store().revoke_key(id, audit(caller, "key.revoke")).await? {
         state.auth.forget_all();
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(ApiError::not_found("no active key with this id"))
     }
@@ -106,10 +119,16 @@ pub async fn rotate_webhook_secret(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookSecret>, ApiError> {
+    Ok(Json(WebhookSecret { webhook_secret: rotate_webhook_secret_of(&state, &caller, &id).await? }))
+}
+
+/// Gives a key a new webhook secret for an admin caller (the API's rotate and the
+/// dashboard's), audited; returns it, shown this once.
+pub(crate) async fn rotate_webhook_secret_of(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
     caller.require(Scope::Admin)?;
     let secret = generate_secret();
-    if state.tasks.store().rotate_webhook_secret(&id, &secret, audit(&caller, "key.rotate_webhook_secret")).await? {
-        Ok(Json(WebhookSecret { webhook_secret: secret }))
+    if state.tasks.store().rotate_webhook_secret(id, &secret, audit(caller, "key.rotate_webhook_secret")).await? {
+        Ok(secret)
     } else {
         Err(ApiError::not_found("no active key with this id"))
     }

@@ -2,6 +2,7 @@
 //! the per-key rate limit and its `RateLimit-*` headers.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
@@ -80,14 +81,19 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// Authenticates `/v1` requests and applies the key's rate limit.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let ids = request.extensions().get::<RequestId>();
-    let context = RequestContext {
+/// Who asked, for the audit log: the request's ids and the client's address.
+pub fn request_context(extensions: &axum::http::Extensions) -> RequestContext {
+    let ids = extensions.get::<RequestId>();
+    RequestContext {
         request_id: ids.map(|r| r.own.clone()),
         client_request_id: ids.and_then(|r| r.client.clone()),
-        client_addr: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-    };
+        client_addr: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+    }
+}
+
+/// Authenticates `/v1` requests and applies the key's rate limit.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let context = request_context(request.extensions());
     let route = RouteTarget::of(&request);
     // A client address that keeps presenting bad keys gets no more database
     // look-ups: only keys verified recently still pass, so guessing costs the
@@ -162,6 +168,32 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     };
     for (name, value) in rate_headers {
         response.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+    response
+}
+
+/// The key a dashboard request was made with, once its session is read: set by the
+/// dashboard's `Viewer`, read by [`audit_dashboard_refusals`] after the answer.
+#[derive(Clone, Default)]
+pub struct RefusedKey(pub Arc<std::sync::OnceLock<String>>);
+
+/// Records the dashboard's refusals (403: a missing scope or CSRF token) in the
+/// audit log, within the same budgets as the API's.
+pub async fn audit_dashboard_refusals(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let route = RouteTarget::of(&request);
+    let context = request_context(request.extensions());
+    let key = RefusedKey::default();
+    request.extensions_mut().insert(key.clone());
+    let response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::FORBIDDEN {
+        audit_denial(
+            &state,
+            key.0.get().cloned(),
+            &context,
+            &route,
+            403,
+            "the key lacks the scope, or the form its CSRF token",
+        );
     }
     response
 }

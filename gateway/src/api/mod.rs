@@ -31,11 +31,20 @@ use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub(crate) use approvals::parse_decision;
+pub(crate) use artifacts::download as download_artifact;
 pub use denials::{DenialBudget, flush_forever as flush_denial_counts};
+pub(crate) use events::{StreamSlots, follow as follow_events};
+pub(crate) use extract::{Caller, body_bytes};
+pub(crate) use files::{archive as download_archive, download as download_file, workspace_files};
 pub use health::Readiness;
+pub(crate) use health::readiness_report;
 pub use keys::MAX_TOKEN_BUDGET;
+pub(crate) use keys::{create_key, revoke_key, rotate_webhook_secret_of};
 pub use middleware::client_network;
+pub(crate) use middleware::{RefusedKey, audit_dashboard_refusals, request_context};
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub(crate) use plugins::{reload_plugins, visible_plugins};
 pub use problem::ApiError;
 pub use schema::{KeyCreated, KeyView};
 
@@ -63,6 +72,8 @@ pub struct AppState {
     pub uploads: Arc<crate::in_flight::InFlight<String>>,
     /// Open event streams, per key and for the node.
     pub streams: Arc<events::OpenStreams>,
+    /// Sign-ins to the dashboard.
+    pub sessions: Arc<crate::dashboard::Sessions>,
 }
 
 /// The documented routes under `/v1`, without the layers that need state.
@@ -121,9 +132,10 @@ pub fn router(state: AppState) -> Router {
     let v1 = v1
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
-    root.route("/docs", get(docs::page))
-        .route("/docs/rapidoc-min.js", get(docs::rapidoc))
-        .nest("/v1", v1)
+    let root = root.route("/docs", get(docs::page)).route("/docs/rapidoc-min.js", get(docs::rapidoc));
+    let root =
+        if state.config.dashboard.enabled { root.nest("/dashboard", crate::dashboard::router(&state)) } else { root };
+    root.nest("/v1", v1)
         .route_layer(axum::middleware::from_fn(middleware::matched_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -31,9 +31,17 @@ pub struct PluginList {
     responses((status = 200, description = "Loaded plugins in chain order: an admin key sees all of them, \
         another key those that apply to its tasks (without paths and key lists)", body = PluginList)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginList> {
-    let principal = &caller.principal;
+    let admin = caller.principal.has(Scope::Admin);
+    Json(PluginList {
+        data: visible_plugins(&state, &caller.principal),
+        config_digest: admin.then(|| state.plugins.chain_digest()),
+    })
+}
+
+/// The plugins `principal` may see (the API's list and the dashboard's page).
+pub(crate) fn visible_plugins(state: &AppState, principal: &crate::auth::Principal) -> Vec<PluginView> {
     let admin = principal.has(Scope::Admin);
-    let data = state
+    state
         .plugins
         .views()
         .into_iter()
@@ -51,8 +59,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginL
             }
             view
         })
-        .collect();
-    Json(PluginList { data, config_digest: admin.then(|| state.plugins.chain_digest()) })
+        .collect()
 }
 
 #[utoipa::path(post, path = "/plugins/reload", operation_id = "reloadPlugins", tag = "plugins",
@@ -67,11 +74,16 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<PluginL
             body = super::schema::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reload(State(state): State<AppState>, caller: Caller) -> Result<Json<PluginList>, ApiError> {
+    let data = reload_plugins(&state, &caller).await?;
+    Ok(Json(PluginList { data, config_digest: Some(state.plugins.chain_digest()) }))
+}
+
+/// Loads the configured plugins again for an admin caller (the API's reload and the
+/// dashboard's); the previous set stays in use when one does not load.
+pub(crate) async fn reload_plugins(state: &AppState, caller: &Caller) -> Result<Vec<PluginView>, ApiError> {
     caller.require(Scope::Admin)?;
     match state.plugins.reload().await {
-        Ok(_) => {
-            Ok(Json(PluginList { data: state.plugins.views(), config_digest: Some(state.plugins.chain_digest()) }))
-        }
+        Ok(_) => Ok(state.plugins.views()),
         Err(errors) => Err(ApiError {
             errors: errors.0.iter().map(|e| FieldError::new("/plugins", e.to_string())).collect(),
             ..ApiError::new(

@@ -252,7 +252,8 @@ pub async fn list(
         return Err(ApiError::validation(errors));
     }
     // One extra row tells whether there is a next page.
-    let mut rows = state.tasks.store().list_tasks(&principal.key_id, &filter, cursor.as_deref(), limit + 1).await?;
+    let mut rows =
+        state.tasks.store().list_tasks(Some(&principal.key_id), &filter, cursor.as_deref(), limit + 1).await?;
     let mut next_cursor = paging::page(&mut rows, limit, |t| t.id.clone());
     let mut data = Vec::with_capacity(rows.len());
     let mut bytes = 0;

@@ -119,7 +119,18 @@ impl Authenticator {
 
     /// The principal for an `Authorization` header value.
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Arc<Principal>, AuthError> {
-        let hash = self.hash_of(header)?;
+        self.verify_hash(self.hash_of(header)?).await
+    }
+
+    /// The stored hash of a key secret as a person typed it (the dashboard's
+    /// sign-in), so a session can hold the hash and never the secret.
+    pub fn hash_of_secret(&self, secret: &str) -> Result<String, AuthError> {
+        let secret = secret.trim();
+        if is_well_formed(secret) { Ok(self.hasher.hash(secret)) } else { Err(AuthError::Malformed) }
+    }
+
+    /// The principal of the key with this hash, checked again (revoked keys fail).
+    pub async fn verify_hash(&self, hash: String) -> Result<Arc<Principal>, AuthError> {
         if let Some(principal) = self.verified.get(&hash).await {
             return Ok(principal);
         }

@@ -159,6 +159,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), ServeError> {
         denials: Arc::new(DenialBudget::default()),
         uploads: Arc::default(),
         streams: Arc::default(),
+        sessions: Arc::new(crate::dashboard::Sessions::new(Duration::from_secs(config.dashboard.session_minutes * 60))),
     };
     tokio::spawn(flush_denial_counts(state.denials.clone(), store.clone()));
     let listener = tokio::net::TcpListener::bind(&config.listen)

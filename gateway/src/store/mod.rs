@@ -11,6 +11,7 @@ pub mod entities;
 mod events;
 mod keys;
 mod outbox;
+pub mod rollup;
 mod spend;
 mod steering;
 mod tasks;

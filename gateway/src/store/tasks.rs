@@ -268,15 +268,18 @@ impl Store {
         turns_of(&self.reader, task_id).await
     }
 
-    /// A key's tasks, newest first, after the `before_id` cursor.
+    /// A key's tasks (`None`: every key's), newest first, after the `before_id` cursor.
     pub async fn list_tasks(
         &self,
-        key_id: &str,
+        key_id: Option<&str>,
         filter: &TaskFilter,
         before_id: Option<&str>,
         limit: u64,
     ) -> Result<Vec<task::Model>> {
-        let mut query = task::Entity::find().filter(task::Column::KeyId.eq(key_id));
+        let mut query = task::Entity::find();
+        if let Some(key_id) = key_id {
+            query = query.filter(task::Column::KeyId.eq(key_id));
+        }
         if let Some(status) = &filter.status {
             query = query.filter(task::Column::Status.eq(status.clone()));
         }
@@ -311,6 +314,23 @@ impl Store {
     /// Queued and running tasks of this whole gateway, by status.
     pub async fn count_by_status(&self, status: &str) -> Result<u64> {
         task::Entity::find().filter(task::Column::Status.eq(status)).count(&self.reader).await.during("counting tasks")
+    }
+
+    /// Running tasks per node holding their lease: the nodes at work, busiest first.
+    pub async fn running_by_node(&self) -> Result<Vec<(String, i64)>> {
+        let mut nodes: Vec<(String, i64)> = task::Entity::find()
+            .select_only()
+            .column(task::Column::LeaseOwner)
+            .column_as(task::Column::Id.count(), "running")
+            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::LeaseOwner.is_not_null())
+            .group_by(task::Column::LeaseOwner)
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .during("counting running tasks per node")?;
+        nodes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(nodes)
     }
 
     /// Cancels a task that is still queued. `false` when it is not queued (any more).
@@ -541,6 +561,7 @@ impl Store {
             txn.rollback().await.during("finishing a run")?;
             return Ok(false);
         }
+        let sample = run_sample(&txn, id, turn, &finish, now).await?;
         let mut update = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(finish.status))
             .col_expr(task::Column::FinishedAt, Expr::value(now))
@@ -560,6 +581,7 @@ impl Store {
             txn.rollback().await.during("finishing a run")?;
             return Ok(false);
         }
+        super::rollup::record(&txn, &sample, now).await?;
         set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
         let cancel_requested =
             task::Entity::find_by_id(id).one(&txn).await.during("finishing a run")?.is_some_and(|t| t.cancel_requested);
@@ -810,6 +832,28 @@ pub(super) async fn insert_turn(
 }
 
 /// Sets the status of turn `index` (the current one when `None`).
+/// What the usage rollup counts of a run that finished `turn`: its times come
+/// from the turn (submitted, started), read before the finish overwrites them.
+async fn run_sample(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    turn: i32,
+    finish: &FinishRun,
+    now: i64,
+) -> Result<super::rollup::RunSample> {
+    let row = task_turn::Entity::find_by_id((id.to_string(), turn)).one(conn).await.during("reading a turn")?;
+    let started = row.as_ref().and_then(|t| t.started_at);
+    let cost = finish.cost.clone().unwrap_or_default();
+    Ok(super::rollup::RunSample {
+        status: finish.status,
+        run_ms: started.map(|at| Ord::max(now - at, 0)),
+        queue_wait_ms: row.as_ref().zip(started).map(|(t, at)| Ord::max(at - t.created_at, 0)),
+        input_tokens: cost.input_tokens,
+        output_tokens: cost.output_tokens,
+        cost_micros: cost.cost_micros,
+    })
+}
+
 pub(super) async fn set_turn_status(
     conn: &impl ConnectionTrait,
     task_id: &str,

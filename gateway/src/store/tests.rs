@@ -277,3 +277,42 @@ async fn a_message_waiting_in_a_run_that_was_lost_for_good_runs_as_the_next_turn
     let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!((next.prompt.as_str(), next.task.current_turn), ("steer", 1));
 }
+
+#[tokio::test]
+async fn finished_runs_add_to_the_usage_rollup_and_old_buckets_expire() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let started = crate::timestamp::now_ms();
+    for status in ["completed", "completed", "failed"] {
+        let id = task(&store, &key_id, 0).await;
+        let claimed = store.claim("a", 10_000).await.unwrap().unwrap();
+        let cost =
+            crate::store::RunCost { key_id: key_id.clone(), cost_micros: 1500, input_tokens: 10, output_tokens: 4 };
+        let done = FinishRun { cost: Some(cost), ..finish(status) };
+        assert!(store.finish_run(&id, &claimed.fence, 0, done).await.unwrap());
+    }
+    assert_eq!(store.running_by_node().await.unwrap(), [], "nothing runs once finished");
+    let window = store.usage_since(started - 60_000).await.unwrap();
+    assert_eq!((window.runs, window.completed, window.failed, window.cancelled), (3, 2, 1, 0));
+    assert_eq!((window.input_tokens, window.output_tokens, window.cost_micros), (30, 12, 4500));
+    assert_eq!((window.run.total(), window.queue_wait.total()), (3, 3));
+    assert!(window.run.quantile(0.95).is_some_and(|ms| ms < 60_000));
+    // A window that starts after the bucket sees nothing.
+    let later = crate::store::rollup::bucket_of(started) + crate::store::rollup::BUCKET_MS;
+    assert_eq!(store.usage_since(later + 1).await.unwrap().runs, 0);
+    assert!(store.delete_usage_before(later + crate::store::rollup::BUCKET_MS).await.unwrap() > 0);
+    assert_eq!(store.usage_since(0).await.unwrap(), Default::default());
+}
+
+#[tokio::test]
+async fn running_tasks_are_counted_per_node_busiest_first() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    for _ in 0..3 {
+        task(&store, &key_id, 0).await;
+    }
+    for node in ["b", "a", "a"] {
+        assert!(store.claim(node, 10_000).await.unwrap().is_some());
+    }
+    assert_eq!(store.running_by_node().await.unwrap(), [("a".to_string(), 2), ("b".to_string(), 1)]);
+}

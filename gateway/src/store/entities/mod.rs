@@ -10,5 +10,7 @@ pub mod task_artifact;
 pub mod task_event;
 pub mod task_metadata;
 pub mod task_turn;
+pub mod usage_bucket;
+pub mod usage_latency;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
