@@ -10,10 +10,14 @@
 //!    sleeping task, so the submitted tasks stay queued and only the HTTP, auth,
 //!    validation and database path is measured.
 //!
+//! 3. Memory with a deep queue: `BENCH_QUEUED` tasks (default 100,000) submitted to
+//!    a node that claims nothing, the gateway's resident memory read as the queue
+//!    grows and after the reads that touch the whole queue (list, filters, metrics).
+//!
 //! Prints a markdown report and writes it to `target/bench-report.md`.
 //! `BENCH_RUNS` (default 20), `BENCH_SUBMIT_RATE` (default 500 per second) and
 //! `BENCH_SUBMIT_SECONDS` (default 10) change the amount of work, `BENCH_WORKERS`
-//! (default 2) the gateway's workers, `BENCH_ONLY=e2e|submit` runs one part.
+//! (default 2) the gateway's workers, `BENCH_ONLY=e2e|submit|queue` runs one part.
 
 #[path = "../../tests/it/support/mod.rs"]
 mod support;
@@ -70,6 +74,11 @@ async fn run_all() -> String {
         eprintln!("submit latency: {rate} requests/s for {seconds} s, {workers} workers");
         let submit = submit_latency(&model, rate, Duration::from_secs(seconds as u64), workers).await;
         report.push_str(&submit.to_markdown());
+    }
+    if only.is_empty() || only == "queue" {
+        let queued = env_number("BENCH_QUEUED", 100_000);
+        eprintln!("memory with a deep queue: {queued} queued tasks");
+        report.push_str(&queued_memory(&model, queued).await.to_markdown());
     }
     report
 }
@@ -557,4 +566,122 @@ fn ms(d: Duration) -> f64 {
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Memory with a deep queue
+
+/// Most the gateway's memory may grow between 1,000 and all the queued tasks.
+const QUEUE_GROWTH_GOAL_MB: f64 = 64.0;
+
+struct QueuedMemory {
+    queued: usize,
+    elapsed: Duration,
+    /// (queued tasks, what was just done, resident MiB)
+    samples: Vec<(usize, &'static str, f64)>,
+}
+
+impl QueuedMemory {
+    fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "## Memory with {} queued tasks\n\nTasks submitted with 64 requests in flight to a node that claims \
+             nothing (its free-memory floor is set out of reach), {:.0} submissions/s. Resident memory \
+             (`VmRSS`) of `ccgate serve`:\n\n| queued | after | RSS (MiB) |\n| ---: | --- | ---: |\n",
+            self.queued,
+            self.queued as f64 / self.elapsed.as_secs_f64()
+        );
+        for (queued, after, rss) in &self.samples {
+            let _ = writeln!(out, "| {queued} | {after} | {rss:.1} |");
+        }
+        let at = |what: &str| self.samples.iter().find(|s| s.1 == what).map_or(f64::NAN, |s| s.2);
+        let peak = self.samples.iter().map(|s| s.2).fold(0.0, f64::max);
+        let growth = peak - at("1,000 submitted");
+        let _ = writeln!(
+            out,
+            "\nGrowth from 1,000 queued to the peak: {growth:.1} MiB (goal: under {QUEUE_GROWTH_GOAL_MB} MiB): {}\n",
+            verdict(growth < QUEUE_GROWTH_GOAL_MB)
+        );
+        out
+    }
+}
+
+async fn queued_memory(model: &Model, queued: usize) -> QueuedMemory {
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(
+        config.path(),
+        format!("[queue]\nmax_depth = {}\nmin_free_memory_mb = 100000000\nmin_free_disk_mb = 0\n", queued * 2),
+    )
+    .expect("write config");
+    let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
+    let gateway = Gateway::start(model, GatewayOptions { env, ..GatewayOptions::default() }).await;
+    let key = gateway.create_key(&["--name", "bench", "--rate-limit", "100000000", "--max-queued", "100000000"]);
+    let rss = |pid: u32| -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        kib / 1024.0
+    };
+    let pid = gateway.pid();
+    let mut samples = vec![(0, "start", rss(pid))];
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
+    let url = format!("{}/v1/tasks", gateway.url);
+    let body = json!({"prompt": "a queued task that never runs", "metadata": {"team": "bench"}}).to_string();
+    let started = Instant::now();
+    let mut sent = 0;
+    for mark in [1_000, queued / 4, queued / 2, queued * 3 / 4, queued] {
+        let mark = mark.max(sent);
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(sent));
+        let mut senders = Vec::new();
+        for _ in 0..64 {
+            let (client, url, key, body, next) = (client.clone(), url.clone(), key.clone(), body.clone(), next.clone());
+            senders.push(tokio::spawn(async move {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < mark {
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("submit");
+                    let status = response.status().as_u16();
+                    assert_eq!(status, 202, "{}", response.text().await.unwrap_or_default());
+                }
+            }));
+        }
+        for sender in senders {
+            sender.await.expect("sender");
+        }
+        sent = mark;
+        let label = match mark {
+            1_000 => "1,000 submitted",
+            m if m == queued => "all submitted",
+            _ => "submitted",
+        };
+        samples.push((sent, label, rss(pid)));
+    }
+    let elapsed = started.elapsed();
+    // Reads that see the whole queue.
+    for (path, what) in [
+        ("/v1/tasks?limit=200", "a page of the list"),
+        ("/v1/tasks?status=queued&limit=200", "the queued filter"),
+        ("/v1/tasks?metadata.team=bench&limit=200", "a metadata filter"),
+    ] {
+        let (status, _) = gateway.get(path, &key).await;
+        assert_eq!(status, 200, "{path}");
+        samples.push((sent, what, rss(pid)));
+    }
+    let metrics = client.get(format!("{}/metrics", gateway.url)).send().await.expect("metrics");
+    assert!(metrics.status().is_success());
+    let _ = metrics.bytes().await;
+    let readyz = client.get(format!("{}/readyz", gateway.url)).send().await.expect("readyz");
+    let _ = readyz.bytes().await;
+    samples.push((sent, "/metrics and /readyz", rss(pid)));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    samples.push((sent, "2 s idle", rss(pid)));
+    QueuedMemory { queued, elapsed, samples }
 }
