@@ -20,6 +20,7 @@ mod load_shedding;
 mod logs;
 mod metrics;
 mod openapi;
+mod plugin_scaffold;
 mod plugins;
 mod queueing;
 mod recovery;
