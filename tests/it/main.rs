@@ -15,6 +15,7 @@ mod events;
 mod files;
 mod follow_up;
 mod idempotency;
+mod js_plugin;
 mod limits;
 mod load_shedding;
 mod logs;
