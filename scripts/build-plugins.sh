@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly plugins: every crate under plugins/ and tests/plugins/, for
-# wasm32-wasip2, in release mode.
+# wasm32-wasip2, in release mode, and the JavaScript plugin plugins/js-policy with jco
+# (installed by scripts/setup.sh --test-tools into .tools/jco; CCGATE_JCO names another).
 #
 #   scripts/build-plugins.sh   add the wasm32-wasip2 target if missing, build, list the .wasm files
 #
@@ -61,3 +62,18 @@ for package in "${packages[@]}"; do
     [[ -f $wasm ]] || die "expected $wasm after building $package"
     printf '%s\n' "$wasm"
 done
+
+# The JavaScript plugin: QuickJS (jco's qjs backend) with every WASI import a trap stub,
+# so the component imports only ccgate:plugin/host, like a Rust one. jco resolves the
+# WIT path relative to the source's directory, hence the cd.
+jco=${CCGATE_JCO:-$ROOT/.tools/jco/node_modules/.bin/jco}
+js_wasm=$out/ccgate_plugin_js_policy.wasm
+if [[ -x $jco ]]; then
+    say "jco componentize plugins/js-policy/policy.js"
+    (cd plugins/js-policy && "$jco" componentize policy.js --wit ../../wit --world-name policy-plugin \
+        --backend qjs --backend-qjs-stub-wasi --backend-qjs-disable-async -o "$js_wasm" >/dev/null)
+    [[ -f $js_wasm ]] || die "expected $js_wasm after jco componentize"
+    printf '%s\n' "$js_wasm"
+else
+    say "skipping plugins/js-policy: no jco at $jco (scripts/setup.sh --test-tools installs it)"
+fi

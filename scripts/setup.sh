@@ -4,8 +4,9 @@
 #   scripts/setup.sh              install what is missing, build, create the first admin key, serve
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
 #   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
-#   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, and
-#                                 Debian's Chromium with playwright-core (tests/browser) for the dashboard's browser test
+#   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, jco (the
+#                                 JavaScript plugin's build) into .tools/jco, and Debian's Chromium with
+#                                 playwright-core (tests/browser) for the dashboard's browser test
 #   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
 #
 # CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
@@ -21,7 +22,7 @@ CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
 # hypothesis is pinned too: schemathesis takes any 6.x, and a new one changes what a seed generates.
 PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0)
 
-usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 serve=1
 build=1
@@ -113,6 +114,15 @@ check_rust() {
 # ---------------------------------------------------------------------------------------
 # Claude Code CLI, project-local in .tools/ (gitignored), pinned version
 # ---------------------------------------------------------------------------------------
+# npm-installs PACKAGE into PREFIX and checks that BIN came with it.
+npm_install() {
+    local prefix=$1 package=$2 bin=$3
+    command -v npm >/dev/null || install_system_packages npm
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund "$package"
+    [[ -x $bin ]] || die "npm finished but $bin is missing"
+}
+
 installed_claude_version() {
     [[ -f $CLAUDE_PKG_DIR/package.json ]] || return 0
     sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$CLAUDE_PKG_DIR/package.json" | head -n1
@@ -124,11 +134,8 @@ install_claude_code() {
     if [[ $have == "$CLAUDE_CODE_VERSION" && -x $CLAUDE_BIN_LOCAL ]]; then
         say "Claude Code $CLAUDE_CODE_VERSION already in .tools/"
     else
-        command -v npm >/dev/null || install_system_packages npm
         say "installing Claude Code $CLAUDE_CODE_VERSION into .tools/ (was: ${have:-absent})"
-        mkdir -p "$TOOLS_DIR"
-        npm install --prefix "$TOOLS_DIR" --no-audit --no-fund "$CLAUDE_CODE_PACKAGE@$CLAUDE_CODE_VERSION"
-        [[ -x $CLAUDE_BIN_LOCAL ]] || die "npm finished but $CLAUDE_BIN_LOCAL is missing"
+        npm_install "$TOOLS_DIR" "$CLAUDE_CODE_PACKAGE@$CLAUDE_CODE_VERSION" "$CLAUDE_BIN_LOCAL"
     fi
     local reported
     reported=$("$CLAUDE_BIN_LOCAL" --version 2>/dev/null) || die "$CLAUDE_BIN_LOCAL --version failed"
@@ -159,7 +166,23 @@ install_newest_claude_code() {
 # ---------------------------------------------------------------------------------------
 # Test tools: a Python virtual environment in .tools/venv with pinned packages
 # ---------------------------------------------------------------------------------------
+# jco builds the JavaScript example plugin (plugins/js-policy) in scripts/build-plugins.sh.
+JCO_PACKAGE=@bytecodealliance/jco@1.35.0
+
+install_jco() {
+    local prefix=$TOOLS_DIR/jco
+    if [[ -x $prefix/node_modules/.bin/jco && -f $prefix/.installed && $(<"$prefix/.installed") == "$JCO_PACKAGE" ]]; then
+        say "jco already in .tools/jco: $JCO_PACKAGE"
+        return
+    fi
+    say "installing $JCO_PACKAGE into .tools/jco"
+    rm -rf "$prefix"
+    npm_install "$prefix" "$JCO_PACKAGE" "$prefix/node_modules/.bin/jco"
+    printf '%s\n' "$JCO_PACKAGE" >"$prefix/.installed"
+}
+
 install_test_tools() {
+    install_jco
     local venv=$TOOLS_DIR/venv stamp
     stamp=$(printf '%s\n' "${PYTHON_TEST_TOOLS[@]}")
     if [[ -x $venv/bin/python && -f $venv/.installed && $(<"$venv/.installed") == "$stamp" ]]; then

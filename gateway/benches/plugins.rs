@@ -1,7 +1,8 @@
 //! Plugin call costs: `cargo bench --bench plugins` (after `scripts/build-plugins.sh`).
 //!
 //! For the example `policy` plugin (a deny pattern, caps, required metadata, a
-//! compliance line) and a minimal one (`hostile-policy` told to allow):
+//! compliance line), a minimal one (`hostile-policy` told to allow) and the
+//! JavaScript `js-policy` (QuickJS):
 //! - a fresh-instance validation call, as the gateway makes each one: a new
 //!   store, instantiation from the pre-linked `InstancePre`, `validate`, the store
 //!   dropped; `BENCH_CALLS` (default 5000) calls after 200 of warm-up;
@@ -42,6 +43,11 @@ fn main() {
                    "require_metadata": ["ticket"], "compliance_line": "Follow the ACME coding policy."}),
         ),
         ("minimal (allow)", "ccgate_test_hostile_policy", json!({"behaviour": "allow"})),
+        (
+            "js-policy (JavaScript, QuickJS)",
+            "ccgate_plugin_js_policy",
+            json!({"forbidden_word": "password", "require_metadata": ["ticket"]}),
+        ),
     ];
     for (label, file, config) in plugins {
         let spec = PluginSpec::for_file(wasm(file), Some(config)).expect("spec");

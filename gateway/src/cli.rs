@@ -161,6 +161,23 @@ enum PluginsCommand {
         #[arg(long)]
         config: Option<String>,
     },
+    /// Write a new plugin crate that builds: Cargo.toml, build.rs, src/lib.rs (a small
+    /// working example of the hook, with native tests), schema.json, README.md.
+    New {
+        /// The crate's and the plugin's name (lowercase letters, digits, `-`, `_`).
+        name: String,
+        /// policy, result, artifacts, webhook or tool-approval.
+        #[arg(long, value_parser = parse_hook)]
+        hook: crate::plugins::Hook,
+        /// The crate's directory (default: ./NAME); must not hold files yet.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// A checkout of the SDK (`plugin-sdk/` of the ccgate repository) to depend
+        /// on. Default: the SDK this ccgate was built beside, if still there, else the
+        /// published `ccgate-plugin-sdk` crate.
+        #[arg(long)]
+        sdk: Option<std::path::PathBuf>,
+    },
     /// Load a plugin and call one of its hooks on your own input; prints what it
     /// decided, what it answered and how long it took (its log lines go to stderr).
     /// Exit status: 0 allowed (or processed, selected, formatted, no opinion), 1
@@ -356,6 +373,9 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Plugins { command: PluginsCommand::Call { .. } } => unreachable!("handled with its own exit codes"),
+        Command::Plugins { command: PluginsCommand::New { name, hook, dir, sdk } } => {
+            plugins_new(&name, hook, dir, sdk)
+        }
         Command::Plugins { command: PluginsCommand::Check { file, config } } => {
             let config = plugin_config(config.as_deref())?;
             let report = crate::plugins::check::check_file(file, config).await?;
@@ -371,6 +391,31 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             unreachable!("handled before the runtime starts")
         }
     }
+}
+
+/// `ccgate plugins new`: writes the crate and says what to do next.
+fn plugins_new(
+    name: &str,
+    hook: crate::plugins::Hook,
+    dir: Option<std::path::PathBuf>,
+    sdk: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    use crate::plugins::scaffold::{SdkSource, write};
+    let dir = dir.unwrap_or_else(|| std::path::PathBuf::from(name));
+    let sdk = SdkSource::choose(sdk).map_err(|e| e.to_string())?;
+    let written = write(name, hook, &dir, &sdk).map_err(|e| e.to_string())?;
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    match sdk {
+        SdkSource::Path(path) => println!("SDK: {}", path.display()),
+        SdkSource::Version(version) => println!("SDK: ccgate-plugin-sdk {version} from crates.io"),
+    }
+    println!(
+        "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2 (see README.md)",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// `--config` of the plugin commands.

@@ -6,7 +6,7 @@
 //! `Violation`, … types.
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit",
     inline: "
         package ccgate:sdk;
 

@@ -2,10 +2,20 @@
 //!
 //! Write a ccgate WebAssembly plugin as a trait impl and one
 //! macro. A plugin is a Rust `cdylib` built for `wasm32-wasip2`; the gateway loads
-//! the component and calls its hook. This SDK version (0.1.1) matches the WIT package
-//! `ccgate:plugin@0.1.1`. A gateway that speaks 0.1.1 also loads plugins built for
-//! 0.1.0 (0.1.1 only adds the tool-approval hook); a tool-approval plugin needs a
-//! gateway that speaks 0.1.1.
+//! the component and calls its hook. `ccgate plugins new NAME --hook HOOK` writes a
+//! crate that builds, with an example of the hook and its tests.
+//!
+//! ## Versions
+//!
+//! | SDK | builds against WIT | loaded by gateways speaking |
+//! | --- | --- | --- |
+//! | 0.1.1 | `ccgate:plugin@0.1.1` ([`WIT_VERSION`]; the WIT files ship in the crate) | 0.1.1 (a 0.1.0 gateway refuses the component: it names 0.1.1) |
+//! | 0.1.0 | `ccgate:plugin@0.1.0` | 0.1.0 and 0.1.1 |
+//!
+//! A gateway loads components of its own WIT minor version and the patch versions
+//! before its own (0.1.1 loads 0.1.0 plugins unchanged: 0.1.1 only added the
+//! tool-approval hook), and refuses another minor version (0.2) with a message naming
+//! both. `ccgate plugins check FILE.wasm` says whether a given gateway loads a plugin.
 //!
 //! | hook | trait | macro | world |
 //! | --- | --- | --- | --- |
@@ -92,6 +102,15 @@
 //! # fn main() {}
 //! ```
 //!
+//! `build.rs` (with the SDK also under `[build-dependencies]`), so that a missing
+//! `cdylib` or export macro fails the build with the fix (see [`build`]):
+//!
+//! ```ignore
+//! fn main() {
+//!     ccgate_plugin_sdk::build::check();
+//! }
+//! ```
+//!
 //! Build and check it:
 //!
 //! ```sh
@@ -118,6 +137,7 @@
 
 #[allow(missing_docs, clippy::all)]
 mod bindings;
+pub mod build;
 pub mod log;
 mod options;
 
@@ -344,6 +364,15 @@ pub struct WebhookEvent {
 }
 
 impl WebhookEvent {
+    /// An event of `kind` (`task.completed`, …) whose built-in body carries `task` as
+    /// `data`, for a native test.
+    pub fn new(kind: impl Into<String>, task: serde_json::Value) -> Self {
+        let kind = kind.into();
+        let timestamp = "2026-01-01T00:00:00Z".to_owned();
+        let payload = serde_json::json!({"type": kind, "timestamp": timestamp, "data": task}).to_string();
+        WebhookEvent { kind, id: "msg_test".into(), timestamp, payload }
+    }
+
     /// The payload parsed as JSON.
     pub fn payload_json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_str(&self.payload)
@@ -465,6 +494,23 @@ impl TaskRequest {
 }
 
 impl TaskInfo {
+    /// A completed task `tsk_test` with `prompt` for a native test: no metadata, key `test`.
+    pub fn new(prompt: impl Into<String>) -> Self {
+        TaskInfo {
+            id: "tsk_test".into(),
+            status: "completed".into(),
+            prompt: prompt.into(),
+            metadata: Vec::new(),
+            key_name: "test".into(),
+        }
+    }
+
+    /// With one more metadata entry.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
     /// The value of metadata key `key`, if present.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
         metadata_value(&self.metadata, key)
@@ -472,6 +518,26 @@ impl TaskInfo {
 }
 
 impl TaskResult {
+    /// A one-turn result whose final answer is `text`, for a native test: no
+    /// structured output, no usage or cost.
+    pub fn new(text: impl Into<String>) -> Self {
+        TaskResult {
+            text: Some(text.into()),
+            structured: None,
+            session_id: None,
+            num_turns: 1,
+            usage: Usage {
+                input_tokens: 0,
+                output_tokens: 0,
+                cache_read_input_tokens: 0,
+                cache_creation_input_tokens: 0,
+            },
+            cost_usd: 0.0,
+            duration_ms: 0,
+            partial: false,
+        }
+    }
+
     /// `structured`, parsed, when present and valid JSON.
     pub fn structured_json(&self) -> Option<serde_json::Value> {
         self.structured.as_deref().and_then(|text| serde_json::from_str(text).ok())

@@ -106,7 +106,9 @@ impl Default for PluginsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSpec {
-    /// Unique label in logs, metrics, events and `GET /v1/plugins`.
+    /// Unique label in logs, metrics, events and `GET /v1/plugins`; empty (unset):
+    /// the name the plugin declares (`meta.info`), as `ccgate plugins check` shows it.
+    #[serde(default)]
     pub name: String,
     /// The component (`.wasm`).
     pub path: PathBuf,
@@ -175,7 +177,7 @@ impl PluginSpec {
             Some(value) => Some(toml::Value::try_from(value).map_err(|e| format!("--config: {e}"))?),
         };
         Ok(Self {
-            name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into()),
+            name: String::new(),
             path,
             hooks: Vec::new(),
             keys: Vec::new(),
@@ -208,10 +210,19 @@ impl PluginSpec {
         if self.filter_events && !self.hooks.is_empty() && !self.hooks.contains(&Hook::Result) {
             wrong.push("filter_events needs the result hook".into());
         }
-        if self.name.is_empty() || self.name.len() > 64 || self.name.chars().any(|c| c.is_control()) {
+        if !self.name.is_empty() && !valid_name(&self.name) {
             wrong.push("name must be 1 to 64 printable characters".into());
         }
         wrong
+    }
+
+    /// What to call the plugin before its declared name is known: its `name`, else
+    /// its file's stem.
+    pub fn label(&self) -> String {
+        if !self.name.is_empty() {
+            return self.name.clone();
+        }
+        self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into())
     }
 
     /// The plugin's configuration as JSON (`{}` when none).
@@ -230,4 +241,9 @@ impl PluginSpec {
     pub fn applies_to(&self, key_id: &str, key_name: &str) -> bool {
         self.keys.is_empty() || self.keys.iter().any(|k| k == key_id || k == key_name)
     }
+}
+
+/// Whether `name` can label a plugin: 1 to 64 characters, none a control character.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control)
 }

@@ -27,9 +27,10 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 const LOAD_SLOTS: u32 = 2;
 
 /// Core instances, memories and tables a Rust `wasm32-wasip2` component uses are
-/// a handful; these bound one component's share of the pool.
+/// a handful; these bound one component's share of the pool. A JavaScript one
+/// built with jco's QuickJS backend has three memories.
 pub(super) const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-pub(super) const MEMORIES_PER_COMPONENT: u32 = 2;
+pub(super) const MEMORIES_PER_COMPONENT: u32 = 4;
 pub(super) const TABLES_PER_COMPONENT: u32 = 8;
 
 /// The engine, the linker every plugin is instantiated with, and the ticker.

@@ -15,7 +15,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{self, v0};
 use super::call::{self, CallError, CallLimits, CallSite, CallState, MAX_HANDLES, MAX_TABLE_ELEMENTS};
-use super::config::{Hook, PluginSpec};
+use super::config::{Hook, PluginSpec, valid_name};
 use super::engine::PluginEngine;
 
 /// Why a plugin was not loaded.
@@ -33,7 +33,12 @@ pub enum LoadError {
     Compile { path: PathBuf, message: String },
     #[error("{path} was built for {found}; this gateway speaks {package}@{supported}")]
     WrongVersion { path: PathBuf, found: String, package: &'static str, supported: &'static str },
-    #[error("{0} exports no `{package}/meta` interface: it is not a ccgate plugin", package = bindings::PACKAGE)]
+    #[error(
+        "{0} exports no `{package}/meta` interface: it is not a ccgate plugin (built with the Rust SDK, it lacks \
+         the export macro: add `ccgate_plugin_sdk::export_policy!(MyPlugin);`, or the one for its hook, at the \
+         crate root)",
+        package = bindings::PACKAGE
+    )]
     NotAPlugin(PathBuf),
     #[error(
         "{0} exports none of the hook interfaces (policy, result-processor, artifact-collector, webhook-formatter, tool-approval)"
@@ -90,7 +95,7 @@ pub async fn load(
     let started = Instant::now();
     let violations = spec.check_limits();
     if !violations.is_empty() {
-        return Err(LoadError::Config { name: spec.name.clone(), violations });
+        return Err(LoadError::Config { name: spec.label(), violations });
     }
     let (engine_for_compile, spec_for_compile) = (engine.clone(), spec.clone());
     let cache_dir = cache_dir.map(Path::to_path_buf);
@@ -299,7 +304,7 @@ async fn check_config(
     plugin: &mut LoadedPlugin,
     config: &serde_json::Value,
 ) -> Result<(), LoadError> {
-    let name: Arc<str> = Arc::from(plugin.spec.name.as_str());
+    let name: Arc<str> = Arc::from(plugin.spec.label());
     let site = || CallSite { plugin: name.clone(), hook: "meta", task_id: None };
     let meta = plugin.meta.clone();
     let info = call::run(engine, site(), plugin.config.clone(), &plugin.limits, &[], |store| {
@@ -311,6 +316,20 @@ async fn check_config(
     .map_err(|error| LoadError::Meta { path: plugin.spec.path.clone(), error })?;
     plugin.declared_name = info.name;
     plugin.version = info.version;
+    // One name everywhere: without a chain `name`, the plugin is called what it says.
+    if plugin.spec.name.is_empty() {
+        if !valid_name(&plugin.declared_name) {
+            return Err(LoadError::Config {
+                name: plugin.spec.label(),
+                violations: vec![format!(
+                    "the plugin declares the name {:?}, which is not 1 to 64 printable characters: set `name` in its \
+                     [[plugins.chain]] entry",
+                    plugin.declared_name
+                )],
+            });
+        }
+        plugin.spec.name = plugin.declared_name.clone();
+    }
     let mut violations = Vec::new();
     if let Some(schema) = &info.config_schema {
         match serde_json::from_str::<serde_json::Value>(schema).map_err(|e| e.to_string()).and_then(|schema| {

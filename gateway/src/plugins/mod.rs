@@ -15,6 +15,7 @@ pub mod config;
 mod engine;
 mod hooks;
 mod load;
+pub mod scaffold;
 mod stats;
 pub mod trial;
 
@@ -149,16 +150,16 @@ impl Plugins {
         let mut entries = Vec::new();
         let mut names = std::collections::HashSet::new();
         for spec in chain {
-            if !names.insert(spec.name.clone()) {
-                errors.push(LoadError::Config {
-                    name: spec.name.clone(),
-                    violations: vec!["another plugin in the chain has the same name".into()],
-                });
-                continue;
-            }
             match load(&engine, spec, Some(&self.cache_dir)).await {
+                // Names are known only once loaded: an unset one is the declared name.
+                Ok(plugin) if !names.insert(plugin.spec.name.clone()) => errors.push(LoadError::Config {
+                    name: plugin.spec.name.clone(),
+                    violations: vec![
+                        "another plugin in the chain has the same name (set `name` to tell them apart)".into(),
+                    ],
+                }),
                 Ok(plugin) => {
-                    tracing::info!(plugin = %spec.name, version = %plugin.version, digest = %plugin.digest,
+                    tracing::info!(plugin = %plugin.spec.name, version = %plugin.version, digest = %plugin.digest,
                         hooks = ?plugin.hooks, from_cache = plugin.from_cache,
                         load_ms = plugin.load_time.as_secs_f64() * 1e3, "plugin loaded");
                     let stats = PluginStats::new(
