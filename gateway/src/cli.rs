@@ -267,6 +267,10 @@ enum KeysCommand {
         /// Default webhook URL of the key's tasks.
         #[arg(long)]
         webhook_url: Option<String>,
+        /// An event the default webhook receives (repeatable; default `task.completed`,
+        /// `task.failed`, `task.cancelled`), e.g. `task.approval_requested`.
+        #[arg(long = "webhook-event")]
+        webhook_events: Vec<String>,
         /// Spending cap per UTC day, in US dollars.
         #[arg(long)]
         budget_per_day: Option<f64>,
@@ -561,6 +565,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             max_concurrent,
             max_queued,
             webhook_url,
+            webhook_events,
             budget_per_day,
             budget_per_month,
             token_budget_per_day,
@@ -588,6 +593,12 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 let allowlist = crate::webhooks::guard::Allowlist::new(&config.webhooks.allowed_hosts);
                 crate::webhooks::guard::check_url(url, &allowlist).map_err(|why| format!("--webhook-url {why}"))?;
             }
+            let webhook_events = match webhook_events {
+                events if events.is_empty() => None,
+                events => {
+                    Some(crate::webhooks::key_events_of(&events).map_err(|why| format!("--webhook-event {why}"))?)
+                }
+            };
             let scopes = scopes
                 .iter()
                 .map(|s| Scope::parse(s).ok_or_else(|| format!("unknown scope {s:?}: use tasks or admin")))
@@ -599,6 +610,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 max_concurrent_tasks: max_concurrent.unwrap_or(config.keys.max_concurrent_tasks).max(1),
                 max_queued_tasks: max_queued.unwrap_or(config.keys.max_queued_tasks).max(1),
                 webhook_url,
+                webhook_events,
                 budget_micros_per_day,
                 budget_micros_per_month,
                 token_budget_per_day,

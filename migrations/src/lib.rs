@@ -18,6 +18,7 @@ mod m20261205_000008_audit_hardening;
 mod m20261205_000009_approvals;
 mod m20261205_000010_task_environment;
 mod m20261205_000011_usage_rollup;
+mod m20261205_000012_key_webhook_events;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_approvals::Migration),
             Box::new(m20261205_000010_task_environment::Migration),
             Box::new(m20261205_000011_usage_rollup::Migration),
+            Box::new(m20261205_000012_key_webhook_events::Migration),
         ]
     }
 }

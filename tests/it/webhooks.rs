@@ -413,3 +413,47 @@ async fn a_prompt_waiting_for_a_person_is_announced_and_can_be_decided_from_the_
     assert_eq!(types, ["task.approval_requested", "task.completed"]);
     assert!(gateway.data.path().join(format!("tasks/{id}/workspace/approved.txt")).exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keys_default_webhook_hears_of_waiting_prompts_when_it_asks_to() {
+    let model = Model::start().await;
+    let receiver = Receiver::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let gateway = gateway_for_webhooks(&model, &config).await;
+    let admin = gateway.admin_key.clone();
+    let url = format!("{}/ok/key-default", receiver.url);
+    // Bad lists are named and change nothing.
+    let (status, problem) = gateway
+        .post("/v1/keys", &admin, &json!({"name": "x", "webhook_url": url, "webhook_events": ["task.exploded"]}))
+        .await;
+    assert_eq!((status, problem["errors"][0]["pointer"].as_str()), (422, Some("/webhook_events")), "{problem}");
+    let body = json!({"name": "asker", "webhook_url": url,
+                      "webhook_events": ["task.approval_requested", "task.completed", "task.completed"]});
+    let (status, created) = gateway.post("/v1/keys", &admin, &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["webhook_events"], json!(["task.completed", "task.approval_requested"]));
+    let key = created["secret"].as_str().unwrap();
+    let task = gateway
+        .submit(
+            key,
+            json!({"prompt": scripted(vec![bash("touch k.txt"), say("done")]),
+                   "options": {"approvals": {"mode": "ask", "timeout_seconds": 120}}}),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let announced = receiver.wait_for("/ok/key-default", 1, Duration::from_secs(60)).await;
+    assert_eq!(announced.len(), 1, "the key's webhook heard nothing");
+    verify_independently(created["webhook_secret"].as_str().unwrap(), &announced[0]);
+    let payload: Value = serde_json::from_str(&announced[0].body).unwrap();
+    assert_eq!(payload["type"], "task.approval_requested", "{payload}");
+    let decision = format!("/v1/tasks/{id}/approvals/{}", payload["data"]["approval"]["id"].as_str().unwrap());
+    assert_eq!(gateway.post(&decision, key, &json!({"decision": "allow"})).await.0, 200);
+    assert_eq!(gateway.wait_done(key, id).await["status"], "completed");
+    let all = receiver.wait_for("/ok/key-default", 2, Duration::from_secs(30)).await;
+    assert_eq!(all.len(), 2);
+    // `null` restores the defaults: no more prompts announced.
+    let key_id = created["id"].as_str().unwrap();
+    let request = gateway.request(reqwest::Method::PATCH, &format!("/v1/keys/{key_id}"), &admin);
+    let restored: Value = request.json(&json!({"webhook_events": null})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(restored["webhook_events"], json!(["task.completed", "task.failed", "task.cancelled"]));
+}

@@ -160,6 +160,7 @@ pub async fn update(
         max_concurrent_tasks: key.max_concurrent_tasks.max(0) as u32,
         max_queued_tasks: key.max_queued_tasks.max(0) as u32,
         webhook_url: key.webhook_url.clone(),
+        webhook_events: key.webhook_events.as_deref().map(|stored| crate::webhooks::key_events(Some(stored))),
         budget_micros_per_day: key.budget_micros_per_day,
         budget_micros_per_month: key.budget_micros_per_month,
         token_budget_per_day: key.token_budget_per_day,
@@ -195,6 +196,7 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
         max_concurrent_tasks: defaults.max_concurrent_tasks,
         max_queued_tasks: defaults.max_queued_tasks,
         webhook_url: None,
+        webhook_events: None,
         budget_micros_per_day: None,
         budget_micros_per_month: None,
         token_budget_per_day: None,
@@ -224,7 +226,7 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
 
 /// Entries of `scopes` (there are three scopes; repeats are allowed).
 const MAX_SCOPES: usize = 8;
-const KEY_FIELDS: [&str; 10] = [
+const KEY_FIELDS: [&str; 11] = [
     "name",
     "scopes",
     "budget_usd_per_day",
@@ -232,10 +234,23 @@ const KEY_FIELDS: [&str; 10] = [
     "token_budget_per_day",
     "token_budget_per_month",
     "webhook_url",
+    "webhook_events",
     "rate_limit_per_minute",
     "max_concurrent_tasks",
     "max_queued_tasks",
 ];
+
+/// `webhook_events`: event names, each once; `null` restores the defaults.
+fn webhook_events(value: &Value) -> Result<Option<Vec<String>>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let names = value
+        .as_array()
+        .and_then(|items| items.iter().map(|item| item.as_str().map(String::from)).collect::<Option<Vec<_>>>())
+        .unwrap_or_default();
+    crate::webhooks::key_events_of(&names).map(Some).map_err(|why| format!("{why}, or null"))
+}
 
 /// The largest token budget a key can have.
 pub const MAX_TOKEN_BUDGET: u64 = 1_000_000_000_000;
@@ -311,6 +326,10 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
                 },
                 None if value.is_null() => spec.webhook_url = None,
                 None => errors.push(FieldError::new(pointer, "must be an http(s) URL or null")),
+            },
+            "webhook_events" => match webhook_events(value) {
+                Ok(events) => spec.webhook_events = events,
+                Err(why) => errors.push(FieldError::new(pointer, why)),
             },
             "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {
                 match whole_u64(value).filter(|n| *n >= 1 && *n <= 1_000_000) {

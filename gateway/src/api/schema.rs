@@ -150,6 +150,9 @@ pub struct KeyView {
     pub revoked_at: Option<String>,
     /// The default webhook of this key's tasks.
     pub webhook_url: Option<String>,
+    /// The events the default webhook receives.
+    #[schema(example = json!(["task.completed", "task.failed", "task.cancelled"]))]
+    pub webhook_events: Vec<String>,
     pub webhook_secret_rotated_at: Option<String>,
     /// Spending caps: past one, submits get 402 (running tasks finish).
     pub budget_usd_per_day: Option<f64>,
@@ -212,6 +215,7 @@ impl From<&api_key::Model> for KeyView {
             last_used_at: key.last_used_at.map(format_ms),
             revoked_at: key.revoked_at.map(format_ms),
             webhook_url: key.webhook_url.clone(),
+            webhook_events: crate::webhooks::key_events(key.webhook_events.as_deref()),
             webhook_secret_rotated_at: key.webhook_secret_rotated_at.map(format_ms),
             budget_usd_per_day: key.budget_micros_per_day.map(|m| m as f64 / 1e6),
             budget_usd_per_month: key.budget_micros_per_month.map(|m| m as f64 / 1e6),
@@ -691,9 +695,15 @@ macro_rules! key_request_schema {
             max_concurrent_tasks: Option<u32>,
             #[schema(minimum = 1, maximum = 1000000, nullable = false)]
             max_queued_tasks: Option<u32>,
-            /// The default webhook of the key's tasks (`task.completed`, `task.failed`, `task.cancelled`).
+            /// The default webhook of the key's tasks (those without a `webhook` of their own).
             #[schema(format = Uri, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 512)]
             webhook_url: Option<String>,
+            /// The events the default webhook receives (default, and with `null`:
+            /// `task.completed`, `task.failed`, `task.cancelled`); add
+            /// `task.approval_requested` to hear of permission prompts that wait.
+            #[schema(min_items = 1, max_items = 5,
+                example = json!(["task.completed", "task.failed", "task.approval_requested"]))]
+            webhook_events: Option<Vec<WebhookEventName>>,
             /// Spending caps in US dollars (UTC day and month); past one, submits get 402.
             #[schema(exclusive_minimum = 0, maximum = 1000000000)]
             budget_usd_per_day: Option<f64>,
@@ -722,6 +732,6 @@ key_request_schema! {
 
 key_request_schema! {
     /// The body of `PATCH /v1/keys/{id}`: the fields to change; `null` clears
-    /// `webhook_url` and the budgets.
+    /// `webhook_url` and the budgets, and restores the default `webhook_events`.
     KeyUpdate, Option<String> {}
 }

@@ -15,6 +15,8 @@ pub struct KeySpec {
     pub max_queued_tasks: u32,
     /// The default webhook of the key's tasks (checked by the caller).
     pub webhook_url: Option<String>,
+    /// The events the default webhook receives; `None`: `webhooks::DEFAULT_EVENTS`.
+    pub webhook_events: Option<Vec<String>>,
     /// Spending caps in millionths of a US dollar.
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
@@ -45,6 +47,7 @@ pub async fn issue_key(
         max_concurrent_tasks: spec.max_concurrent_tasks,
         max_queued_tasks: spec.max_queued_tasks,
         webhook_url: spec.webhook_url,
+        webhook_events: crate::webhooks::stored_events(&spec.webhook_events),
         webhook_secret: crate::webhooks::signing::generate_secret(),
         budget_micros_per_day: spec.budget_micros_per_day,
         budget_micros_per_month: spec.budget_micros_per_month,

@@ -18,6 +18,8 @@ pub struct NewKey {
     pub max_concurrent_tasks: u32,
     pub max_queued_tasks: u32,
     pub webhook_url: Option<String>,
+    /// The default webhook's events (a JSON list); `None`: the defaults.
+    pub webhook_events: Option<String>,
     pub webhook_secret: String,
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
@@ -43,6 +45,7 @@ impl Store {
             last_used_at: Set(None),
             revoked_at: Set(None),
             webhook_url: Set(key.webhook_url),
+            webhook_events: Set(key.webhook_events),
             webhook_secret: Set(Some(key.webhook_secret)),
             webhook_secret_previous: Set(None),
             webhook_secret_rotated_at: Set(None),
@@ -150,6 +153,7 @@ impl Store {
             .col_expr(api_key::Column::MaxConcurrentTasks, Expr::value(spec.max_concurrent_tasks as i32))
             .col_expr(api_key::Column::MaxQueuedTasks, Expr::value(spec.max_queued_tasks as i32))
             .col_expr(api_key::Column::WebhookUrl, Expr::value(spec.webhook_url.clone()))
+            .col_expr(api_key::Column::WebhookEvents, Expr::value(crate::webhooks::stored_events(&spec.webhook_events)))
             .col_expr(api_key::Column::BudgetMicrosPerDay, Expr::value(spec.budget_micros_per_day))
             .col_expr(api_key::Column::BudgetMicrosPerMonth, Expr::value(spec.budget_micros_per_month))
             .col_expr(api_key::Column::TokenBudgetPerDay, Expr::value(spec.token_budget_per_day))

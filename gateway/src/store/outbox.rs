@@ -13,7 +13,7 @@ use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
 use crate::approvals::desk::ApprovalView;
 use crate::task::TaskView;
-use crate::webhooks::{APPROVAL_REQUESTED, DEFAULT_EVENTS, TaskWebhook, event_for_status};
+use crate::webhooks::{APPROVAL_REQUESTED, TaskWebhook, event_for_status, key_events};
 
 /// Writes a delivery for the task's new `status` if its webhook, or its key's
 /// default webhook, wants that event. The payload is the task as it is now.
@@ -35,7 +35,7 @@ pub(super) async fn enqueue_for(conn: &impl ConnectionTrait, task: &task::Model,
 }
 
 /// Writes a `task.approval_requested` delivery for the prompt `approval` of `task`,
-/// if its webhook subscribes to it (a key's default webhook does not).
+/// if its webhook subscribes to it (or, without one, its key's default webhook does).
 pub(super) async fn enqueue_approval(
     conn: &impl ConnectionTrait,
     task: &task::Model,
@@ -46,7 +46,7 @@ pub(super) async fn enqueue_approval(
 }
 
 /// The delivery of `event_type` for `task`, to its own webhook when that subscribes,
-/// else to its key's default webhook for the default events. The payload's `data` is
+/// else to its key's default webhook when that does (`webhook_events`). The payload's `data` is
 /// the task as it is now; for a prompt, with the prompt as `data.approval`.
 async fn enqueue_event(
     conn: &impl ConnectionTrait,
@@ -58,12 +58,12 @@ async fn enqueue_event(
     let url = match task.webhook.as_deref().and_then(|w| serde_json::from_str::<TaskWebhook>(w).ok()) {
         Some(webhook) if webhook.disabled => None,
         Some(webhook) => webhook.events.iter().any(|e| e == event_type).then_some(webhook.url),
-        None if DEFAULT_EVENTS.contains(&event_type) => api_key::Entity::find_by_id(&task.key_id)
+        None => api_key::Entity::find_by_id(&task.key_id)
             .one(conn)
             .await
             .during("reading a key")?
+            .filter(|key| key_events(key.webhook_events.as_deref()).iter().any(|e| e == event_type))
             .and_then(|key| key.webhook_url),
-        None => None,
     };
     let Some(url) = url else { return Ok(()) };
     let turns = turns_of(conn, &task.id).await?;

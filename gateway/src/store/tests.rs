@@ -23,6 +23,7 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
         max_concurrent_tasks: max_concurrent,
         max_queued_tasks: 100,
         webhook_url: None,
+        webhook_events: None,
         webhook_secret: crate::webhooks::signing::generate_secret(),
         budget_micros_per_day: None,
         budget_micros_per_month: None,

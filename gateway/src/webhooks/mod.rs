@@ -33,6 +33,32 @@ pub struct TaskWebhook {
     pub disabled: bool,
 }
 
+/// A key's default-webhook events: at least one, each known; a name given twice
+/// counts once.
+pub fn key_events_of(names: &[String]) -> Result<Vec<String>, String> {
+    let known = names.iter().all(|name| EVENTS.contains(&name.as_str()));
+    if names.is_empty() || names.len() > 16 || !known {
+        return Err(format!("must be a list of 1 to 16 event names among {}", EVENTS.join(", ")));
+    }
+    let mut events = names.to_vec();
+    events.sort_by_key(|name| EVENTS.iter().position(|e| e == name));
+    events.dedup();
+    Ok(events)
+}
+
+/// A key's default-webhook events as stored: `None` keeps the defaults.
+pub fn stored_events(events: &Option<Vec<String>>) -> Option<String> {
+    events.as_ref().map(|events| serde_json::Value::from(events.clone()).to_string())
+}
+
+/// The events a key's default webhook receives, from their stored form; what cannot
+/// be read gets the defaults.
+pub fn key_events(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
+        .unwrap_or_else(|| DEFAULT_EVENTS.map(String::from).to_vec())
+}
+
 /// The event type of a task that reached `status`, if any is sent for it.
 pub fn event_for_status(status: &str) -> Option<&'static str> {
     match status {

@@ -29,6 +29,8 @@ pub struct Model {
     /// The secret before the last rotation; deliveries carry both signatures for a day.
     pub webhook_secret_previous: Option<String>,
     pub webhook_secret_rotated_at: Option<i64>,
+    /// The events the default webhook receives, a JSON list; `None`: the defaults.
+    pub webhook_events: Option<String>,
     /// Spending caps in millionths of a US dollar; `None`: no cap.
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
