@@ -55,12 +55,13 @@ pub struct ApprovalList {
     pub data: Vec<crate::approvals::desk::ApprovalView>,
 }
 
-/// The body of `POST /v1/tasks/{id}/approvals/{approval_id}`: allow, or deny.
+/// The body of `POST /v1/tasks/{id}/approvals/{approval_id}`: allow, answer, or deny.
 #[derive(ToSchema, Deserialize)]
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum ApprovalDecisionRequest {
     Allow(AllowDecision),
+    Answer(AnswerDecision),
     Deny(DenyDecision),
 }
 
@@ -74,10 +75,19 @@ pub struct AllowDecision {
     #[schema(value_type = Option<Object>)]
     updated_input: Option<Value>,
     message: Option<DecisionMessage>,
-    /// For an `AskUserQuestion` prompt only: the answers, keyed by each question's
-    /// text — a label, free text, or (multi-select) a list of labels.
-    #[schema(value_type = Option<Object>, example = json!({"Which database?": "PostgreSQL"}))]
-    answers: Option<Value>,
+}
+
+/// Answer an `AskUserQuestion` prompt: the answers become the tool's input.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AnswerDecision {
+    decision: AllowVerdict,
+    /// Keyed by each question's text: a label, free text, or (multi-select) a list
+    /// of labels; at most 16.
+    #[schema(value_type = Object, example = json!({"Which database?": "PostgreSQL"}))]
+    answers: Value,
+    message: Option<DecisionMessage>,
 }
 
 /// Make the tool call fail; the model sees `message`.

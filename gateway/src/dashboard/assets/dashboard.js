@@ -50,11 +50,28 @@ function followEvents(list) {
   };
   // The stream names each event by its type; a type not listed here shows on reload.
   for (const type of EVENT_TYPES) source.addEventListener(type, show);
-  // The stream ends with the task: show its final state.
-  source.onerror = () => {
-    source.close();
-    refreshSummary();
+  // The stream ends with the task, or broke: show the current state, and stop only
+  // once the task is finished (the browser reconnects on its own, from the last
+  // event it saw).
+  source.onerror = async () => {
+    await refreshSummary();
+    if (taskFinished()) source.close();
   };
+  // Should the stream be down for a while, the summary still moves on.
+  const poll = async () => {
+    if (taskFinished()) return;
+    await refreshSummary();
+    setTimeout(poll, SUMMARY_REFRESH_MS);
+  };
+  setTimeout(poll, SUMMARY_REFRESH_MS);
+}
+
+const SUMMARY_REFRESH_MS = 5000;
+
+// Whether the page shows the task in a final state.
+function taskFinished() {
+  const status = document.getElementById("task-status");
+  return ["completed", "failed", "cancelled"].some((s) => status?.classList.contains(`status-${s}`));
 }
 
 // The parts of a task's page that change as it runs; the event log grows by itself.
