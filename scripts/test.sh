@@ -48,7 +48,8 @@ newest=$ROOT/.tools/newest/node_modules/@anthropic-ai/claude-code/bin/claude.exe
 step "cargo test --test it with the newest Claude Code ($("$newest" --version 2>/dev/null || echo '?'))"
 set +e
 CCGATE_TEST_CLAUDE_BIN=$newest cargo test -p ccgate --test it -- \
-    approvals:: tasks:: follow_up:: cancel_and_timeout:: structured:: sandbox:: attacks::run_ 2>&1 | tee -a "$log"
+    approvals:: steering:: tool_approval:: tasks:: follow_up:: cancel_and_timeout:: structured:: sandbox:: \
+    attacks::run_ 2>&1 | tee -a "$log"
 newest_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$newest_status
