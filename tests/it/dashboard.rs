@@ -179,6 +179,14 @@ async fn signing_in_takes_a_valid_key_and_every_form_needs_its_csrf_token() {
     assert_eq!(gateway.get("/v1/tasks", &secret).await.0, 200, "the new key works");
     let (_, keys, _) = browser.get("/dashboard/keys").await;
     assert!(keys.replace("&#x2f;", "/").contains("$2.5000/day"), "{keys}");
+    // A key over its rate limit: the keys page counts what was refused.
+    let limited = gateway.create_key_json(&["--name", "limited", "--rate-limit", "1"]);
+    let limited_key = limited["secret"].as_str().unwrap();
+    assert_eq!(gateway.get("/v1/tasks", limited_key).await.0, 200);
+    assert_eq!(gateway.get("/v1/tasks", limited_key).await.0, 429);
+    let (_, keys, _) = browser.get("/dashboard/keys").await;
+    let row = keys.split("<tr data-key=").find(|row| row.contains(limited["id"].as_str().unwrap())).unwrap();
+    assert!(row.contains("<td class=\"rate-limited\">1</td>"), "{row}");
     let (status, page, _) = browser.post(&format!("/dashboard/keys/{dev_id}/webhook-secret"), &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(secret_on(&page, "whsec_").len() > 10);

@@ -26,12 +26,20 @@ struct Bucket {
 #[derive(Default)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Requests refused per key since this node started (key ids only: the
+    /// gateway's own `\0`-prefixed buckets, which are per address, are not kept).
+    refused: Mutex<HashMap<String, u64>>,
 }
 
 impl RateLimiter {
     /// Takes one token of `key_id`'s bucket if there is one.
     pub fn check(&self, key_id: &str, per_minute: u32) -> RateDecision {
         self.check_at(key_id, per_minute, Instant::now())
+    }
+
+    /// Requests of `key_id` this node refused for its rate limit since it started.
+    pub fn refused(&self, key_id: &str) -> u64 {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).get(key_id).copied().unwrap_or(0)
     }
 
     /// Whether `key_id`'s bucket has a token, without taking it.
@@ -74,6 +82,8 @@ impl RateLimiter {
         let allowed = bucket.tokens >= 1.0;
         if allowed {
             bucket.tokens -= 1.0;
+        } else if !key_id.starts_with('\0') {
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()).entry(key_id.to_string()).or_default() += 1;
         }
         let reset_seconds = ((capacity - bucket.tokens) / per_second).ceil() as u64;
         let retry_after_seconds = if allowed { 0 } else { ((1.0 - bucket.tokens) / per_second).ceil().max(1.0) as u64 };
@@ -105,5 +115,9 @@ mod tests {
         assert_eq!(refused.retry_after_seconds, 20);
         assert!(limiter.check_at("other", 3, start).allowed);
         assert!(limiter.check_at("k", 3, start + Duration::from_secs(21)).allowed);
+        assert_eq!((limiter.refused("k"), limiter.refused("other")), (1, 0), "refusals are counted per key");
+        let _ = limiter.check_at("\0auth-failures:10.0.0.1", 1, start);
+        assert!(!limiter.check_at("\0auth-failures:10.0.0.1", 1, start).allowed);
+        assert_eq!(limiter.refused("\0auth-failures:10.0.0.1"), 0, "per-address buckets are not kept");
     }
 }

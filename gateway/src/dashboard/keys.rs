@@ -26,10 +26,12 @@ struct KeyRow {
     tokens_month: i64,
     budgets: String,
     revoked: bool,
+    /// Requests refused for the key's rate limit, by this node since it started.
+    rate_limited: u64,
 }
 
 impl KeyRow {
-    fn of(key: &api_key::Model, spend: &Spend) -> Self {
+    fn of(key: &api_key::Model, spend: &Spend, rate_limited: u64) -> Self {
         Self {
             id: key.id.clone(),
             name: key.name.clone(),
@@ -40,6 +42,7 @@ impl KeyRow {
             tokens_month: spend.this_month.tokens(),
             budgets: budgets(&Budgets::of_key(key)),
             revoked: key.revoked_at.is_some(),
+            rate_limited,
         }
     }
 }
@@ -69,7 +72,7 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<
     let now = crate::timestamp::now_ms();
     let mut rows = Vec::with_capacity(keys.len());
     for key in &keys {
-        rows.push(KeyRow::of(key, &store.spend(&key.id, now).await?));
+        rows.push(KeyRow::of(key, &store.spend(&key.id, now).await?, state.limiter.refused(&key.id)));
     }
     render("keys.html", context! { frame => Frame::of(&viewer, "keys"), keys => rows })
 }
