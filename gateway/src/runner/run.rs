@@ -634,7 +634,7 @@ fn answer_prompt(
             send(calls);
             if let ToolApproval::Decided { plugin, decision, updated_input } = approval {
                 reply(control_response(&prompt, &decision, updated_input.as_ref()));
-                return send(decided_by_plugin(&prompt, &decision, &plugin));
+                return send(events_noting(&prompt, &decision, DecidedBy::Plugin, ("plugin", json!(plugin))));
             }
             // Admitted above: this prompt is already counted among those waiting.
             if let Some((decision, by)) = task_decision(&prompt, &tools, mode, true) {
@@ -644,10 +644,7 @@ fn answer_prompt(
         }
         if let Some((earlier, answer)) = desk.earlier_answer(&task_id, &run_id, turn, &prompt).await {
             reply(control_response(&prompt, &answer.decision, answer.updated_input.as_ref()));
-            let approval_id = crate::ids::new_id("apr");
-            let mut resolved = resolved_event(&prompt, &approval_id, &answer.decision, answer.decided_by);
-            resolved.data["reused_from"] = earlier.into();
-            return send(vec![requested_event(&prompt, &approval_id, None), resolved]);
+            return send(events_noting(&prompt, &answer.decision, answer.decided_by, ("reused_from", json!(earlier))));
         }
         let (row, woken) = match desk.open(&task_id, &run_id, turn, &prompt, timeout).await {
             Ok(opened) => opened,
@@ -685,11 +682,17 @@ fn too_many_waiting() -> Decision {
     Decision::Deny { message: format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting") }
 }
 
-/// The events of a prompt a plugin decided, `approval_resolved` naming the plugin.
-fn decided_by_plugin(prompt: &PermissionPrompt, decision: &Decision, plugin: &str) -> Vec<EventRecord> {
-    let mut recorded = events(prompt, decision, DecidedBy::Plugin);
+/// The events of a prompt decided at once, `approval_resolved` with one more field:
+/// the plugin that decided, or the earlier prompt whose decision was reused.
+fn events_noting(
+    prompt: &PermissionPrompt,
+    decision: &Decision,
+    by: DecidedBy,
+    (field, value): (&str, serde_json::Value),
+) -> Vec<EventRecord> {
+    let mut recorded = events(prompt, decision, by);
     for event in recorded.iter_mut().filter(|e| e.event_type == "approval_resolved") {
-        event.data["plugin"] = json!(plugin);
+        event.data[field] = value.clone();
     }
     recorded
 }
