@@ -4,7 +4,7 @@
 //! the gateway as a `can_use_tool` control request on stdout instead of being denied
 //! in place. The gateway answers on stdin and records both sides as events.
 //!
-//! The decision (`decide`): the sandbox is the boundary, so a prompt for a tool the
+//! The decision (`verdict`): the sandbox is the boundary, so a prompt for a tool the
 //! task allows by name is allowed — the newest CLI then runs what the pinned one
 //! ran, and a write to a file the CLI calls sensitive (`.git/hooks`, `.vscode/`,
 //! `.bashrc`) no longer fails. A prompt for a tool the task allows only in part
@@ -181,12 +181,6 @@ pub fn verdict(prompt: &PermissionPrompt, tools: &TaskTools, mode: ApprovalMode)
     }
 }
 
-/// The `auto` decision for `prompt`, given the task's `allowed_tools` (rule strings
-/// in the CLI's syntax: `Bash`, `Bash(git status:*)`, `Edit(src/**)`).
-pub fn decide(prompt: &PermissionPrompt, allowed_tools: &[String], disallowed_tools: &[String]) -> Decision {
-    refusal(prompt, disallowed_tools).unwrap_or_else(|| by_name(prompt, allowed_tools))
-}
-
 /// What no rule of the task's own can allow: a tool its `disallowed_tools` name,
 /// and changes to Claude Code's configuration.
 fn refusal(prompt: &PermissionPrompt, disallowed_tools: &[String]) -> Option<Decision> {
@@ -313,6 +307,19 @@ mod tests {
 
     fn tools(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// The `auto` decision for `prompt` of a task with these tool lists and no rules.
+    fn decide(prompt: &PermissionPrompt, allowed_tools: &[String], disallowed_tools: &[String]) -> Decision {
+        let tools = TaskTools {
+            allowed: allowed_tools.to_vec(),
+            disallowed: disallowed_tools.to_vec(),
+            ..TaskTools::default()
+        };
+        match verdict(prompt, &tools, ApprovalMode::Auto) {
+            Verdict::Decided(decision, _) => decision,
+            Verdict::Ask => unreachable!("auto mode decides"),
+        }
     }
 
     fn asked(tool: &str, input: Value) -> PermissionPrompt {
