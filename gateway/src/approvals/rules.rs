@@ -171,13 +171,21 @@ fn without_assignments(part: &str) -> &str {
 
 /// `*` matches any run of bytes (spaces and slashes too); the rest match themselves.
 fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    glob(pattern, text, |&p| p == b'*', |p, t| p == t)
+}
+
+/// `pattern` against `text`, item by item: an item `is_star` says matches any run
+/// of items, any other matches one item as `one` says. Backtracks only to the last
+/// star, so it takes at most `pattern.len() * text.len()` steps, however the two
+/// are written (a run's paths and a client's globs both are input).
+fn glob<P, T>(pattern: &[P], text: &[T], is_star: impl Fn(&P) -> bool, one: impl Fn(&P, &T) -> bool) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
+        if p < pattern.len() && is_star(&pattern[p]) {
             star = Some((p, t));
             p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
+        } else if p < pattern.len() && one(&pattern[p], &text[t]) {
             p += 1;
             t += 1;
         } else if let Some((star_p, star_t)) = star {
@@ -188,7 +196,7 @@ fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
             return false;
         }
     }
-    pattern[p..].iter().all(|&b| b == b'*')
+    pattern[p..].iter().all(is_star)
 }
 
 /// The host of an `http(s)` URL, lower case, without user or port.
@@ -251,25 +259,12 @@ fn normalize(path: &str, base: &str) -> Option<String> {
 /// Glob segments against path segments: `**` any number of segments, `*` and `?`
 /// within one.
 fn segments_match(pattern: &[String], path: &[String]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => (0..=path.len()).any(|skip| segments_match(rest, &path[skip..])),
-        Some((first, rest)) => {
-            path.split_first().is_some_and(|(name, after)| segment_matches(first, name) && segments_match(rest, after))
-        }
-    }
+    glob(pattern, path, |segment| segment == "**", |segment, name| segment_matches(segment, name))
 }
 
 fn segment_matches(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some(('*', rest)) => (0..=n.len()).any(|skip| go(rest, &n[skip..])),
-            Some(('?', rest)) => !n.is_empty() && go(rest, &n[1..]),
-            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
-        }
-    }
-    go(&pattern.chars().collect::<Vec<_>>(), &name.chars().collect::<Vec<_>>())
+    let (pattern, name): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    glob(&pattern, &name, |&c| c == '*', |&p, &n| p == '?' || p == n)
 }
 
 #[cfg(test)]
@@ -366,5 +361,18 @@ mod tests {
     fn wildcards_match_any_run() {
         assert!(wildcard(b"a*c", b"abbbc") && wildcard(b"*", b"") && wildcard(b"a**", b"a"));
         assert!(!wildcard(b"a*c", b"abcd"));
+        assert!(segment_matches("a?c*", "abcdef") && !segment_matches("a?c", "ac"));
+    }
+
+    #[test]
+    fn many_stars_against_a_long_path_are_matched_without_backtracking_blowup() {
+        // Matched by trying every split, these took exponential time: a client's
+        // pattern and a run's path could hold a runner thread for ever.
+        let stars = format!("Edit({}x)", "**/".repeat(40));
+        let deep = format!("/workspace/{}", "a/".repeat(400));
+        assert!(!check(&stars, "Edit", json!({ "file_path": deep }), Side::Allow));
+        let in_name = format!("Edit({}b)", "*a".repeat(60));
+        assert!(!check(&in_name, "Edit", json!({ "file_path": "a".repeat(200) }), Side::Allow));
+        assert!(check(&in_name, "Edit", json!({ "file_path": format!("{}b", "a".repeat(200)) }), Side::Allow));
     }
 }
