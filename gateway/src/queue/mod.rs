@@ -2,12 +2,21 @@
 //! alive, write their events fenced on owner + attempt, react to cancel and
 //! shutdown, and a reaper that recovers runs whose node died.
 
+mod allowance;
+mod claim_loop;
 mod collect;
+mod conclude;
+mod deferral;
+mod events;
+mod finish;
 mod hub;
+mod lease;
 pub mod pressure;
 mod recovery;
-mod worker;
+mod retry;
+mod shutdown;
+mod workers;
 
 pub use collect::ArtifactCollection;
 pub use hub::Hub;
-pub use worker::{Queue, QueueParts};
+pub use workers::{Queue, QueueParts};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::worker::Queue;
+use super::workers::Queue;
 use crate::store::RecoveredTask;
 use crate::task::{ErrorKind, TaskError};
 

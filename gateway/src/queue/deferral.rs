@@ -1,0 +1,51 @@
+//! A claimed task of a key whose budget is spent goes back to the queue until the
+//! budget resets.
+
+use serde_json::json;
+
+use super::workers::Queue;
+use crate::store::{EventRecord, Fence};
+
+impl Queue {
+    /// Puts a claimed task back until its key's budget resets, if the key has spent
+    /// it (tasks queued before it ran out wait instead of spending more); says
+    /// whether it did.
+    pub(super) async fn wait_for_budget(&self, task: &crate::store::entities::task::Model, fence: &Fence) -> bool {
+        let Ok(Some(key)) = self.store.key(&task.key_id).await else { return false };
+        let budgets = crate::store::Budgets::of_key(&key);
+        if budgets.is_empty() {
+            return false;
+        }
+        let now = crate::timestamp::now_ms();
+        let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
+        let (tomorrow, next_month) = crate::store::next_day_and_month(now);
+        // The database lags runs in progress: a spent live allowance counts too.
+        let live_spent = budgets.has_tokens() && self.runner.live_tokens_left(&key.id).is_some_and(|left| left <= 0);
+        let until = match spend.reached(&budgets) {
+            Some(reached) if reached.monthly => next_month,
+            Some(_) => tomorrow,
+            None if live_spent && budgets.tokens_per_day.is_some() => tomorrow,
+            None if live_spent => next_month,
+            None => return false,
+        };
+        let notice = format!(
+            "the key's budget is spent; the task waits until {} when it resets",
+            crate::timestamp::format_ms(until)
+        );
+        let events = [
+            crate::runner::gateway_notice(&notice),
+            EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt - 1})),
+        ];
+        match self.store.requeue_run(&task.id, fence, task.current_turn, Some(until), &events).await {
+            Ok(changed) => {
+                tracing::info!(task_id = %task.id, until, "key over budget; task deferred");
+                self.hub.task_changed(&task.id);
+                changed
+            }
+            Err(e) => {
+                tracing::error!(task_id = %task.id, error = %e, "could not defer a task of a key over budget");
+                false
+            }
+        }
+    }
+}

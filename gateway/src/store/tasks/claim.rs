@@ -1,0 +1,115 @@
+//! Claiming the next runnable task with a lease: priority, FIFO, and each key's
+//! concurrency cap.
+
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait};
+
+use super::lease::Fence;
+use super::turns::set_turn_status;
+use crate::store::entities::{task, task_turn};
+use crate::store::events::{EventRecord, append};
+use crate::store::{AuditEntry, Context, Result, Store, StoreError, audit, outbox, sql_for};
+
+/// A task this node just claimed, with the prompt of the turn to run.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub task: task::Model,
+    pub prompt: String,
+    pub fence: Fence,
+}
+
+impl Store {
+    /// Claims the next runnable task for `owner`: highest priority first, FIFO within
+    /// a priority, skipping keys already at their concurrency cap.
+    ///
+    /// SQLite: the candidate is picked on the read pool, so the scan never holds the
+    /// write lock that submits need, then taken by a conditional UPDATE that re-checks
+    /// it is still queued and its key still has room (another worker may have been
+    /// faster: then the next candidate is tried). PostgreSQL: one UPDATE picks and
+    /// takes the row, skipping rows other nodes have locked.
+    pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<ClaimedTask>> {
+        // `not_before` is compared with a number this code computes, not with input.
+        let now = crate::timestamp::now_ms();
+        let candidate = format!(
+            "SELECT t.id FROM tasks t WHERE t.status = 'queued' AND (t.not_before IS NULL OR t.not_before <= {now}) \
+             AND t.key_id IN ( \
+               SELECT k.id FROM api_keys k WHERE ( \
+                 SELECT COUNT(*) FROM tasks r WHERE r.key_id = k.id AND r.status = 'running' \
+               ) < k.max_concurrent_tasks) \
+             ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1"
+        );
+        const TAKE: &str = "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+               attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
+             WHERE status = 'queued' AND ( \
+               SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
+             ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = ";
+        let backend = self.backend();
+        let values = || -> Vec<sea_orm::Value> { vec![owner.into(), (now + lease_ms).into(), now.into()] };
+        let mut claimed = None;
+        if backend == DbBackend::Postgres {
+            let txn = self.writer.begin().await.during("starting a transaction")?;
+            let sql = format!("{TAKE}({candidate} FOR UPDATE OF t SKIP LOCKED) RETURNING id, attempts");
+            match txn
+                .query_one_raw(Statement::from_sql_and_values(backend, sql, values()))
+                .await
+                .during("claiming a task")?
+            {
+                Some(row) => claimed = Some((txn, row)),
+                None => txn.rollback().await.during("claiming a task")?,
+            }
+        } else {
+            for _ in 0..3 {
+                // Scanned without the writer: submits must not wait for a claim.
+                let pick = Statement::from_string(backend, candidate.clone());
+                let Some(candidate) = self.reader.query_one_raw(pick).await.during("claiming a task")? else { break };
+                let id: String = candidate.try_get("", "id").during("claiming a task")?;
+                let mut bound = values();
+                bound.push(id.into());
+                let sql = sql_for(backend, &format!("{TAKE}$4 RETURNING id, attempts"));
+                let txn = self.writer.begin().await.during("starting a transaction")?;
+                match txn
+                    .query_one_raw(Statement::from_sql_and_values(backend, sql, bound))
+                    .await
+                    .during("claiming a task")?
+                {
+                    Some(row) => {
+                        claimed = Some((txn, row));
+                        break;
+                    }
+                    None => txn.rollback().await.during("claiming a task")?,
+                }
+            }
+        }
+        let Some((txn, row)) = claimed else { return Ok(None) };
+        let id: String = row.try_get("", "id").during("claiming a task")?;
+        let attempt: i32 = row.try_get("", "attempts").during("claiming a task")?;
+        let fence = Fence { owner: owner.to_string(), attempt };
+        let task = task::Entity::find_by_id(&id)
+            .one(&txn)
+            .await
+            .during("claiming a task")?
+            .ok_or_else(|| StoreError::Corrupt(format!("claimed task {id} vanished")))?;
+        let turn = task_turn::Entity::find_by_id((id.clone(), task.current_turn))
+            .one(&txn)
+            .await
+            .during("claiming a task")?
+            .ok_or_else(|| StoreError::Corrupt(format!("task {id} has no turn {}", task.current_turn)))?;
+        set_turn_status(&txn, &id, Some(task.current_turn), "running", now).await?;
+        if attempt == 1 {
+            outbox::enqueue_for(&txn, &task, "running", now).await?;
+        }
+        let status = EventRecord::new(
+            "status",
+            serde_json::json!({"status": "running", "attempt": attempt, "turn": task.current_turn}),
+        );
+        append(&txn, &id, Some(&fence), &[status], now).await?;
+        let entry = AuditEntry {
+            key_id: Some(task.key_id.clone()),
+            target: Some(id.clone()),
+            details: Some(serde_json::json!({"attempt": attempt, "turn": task.current_turn, "node": owner})),
+            ..AuditEntry::new("run.start", "ok")
+        };
+        audit::record(&txn, entry, now).await?;
+        txn.commit().await.during("claiming a task")?;
+        Ok(Some(ClaimedTask { task, prompt: turn.prompt, fence }))
+    }
+}

@@ -1,0 +1,62 @@
+//! What a run holds while it runs: its lease, fenced on owner and attempt, and the
+//! session it records.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, UpdateMany};
+
+use crate::store::entities::task;
+use crate::store::{Context, Result, Store};
+
+/// Who may write a running task: the node holding its lease, for this attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub owner: String,
+    pub attempt: i32,
+}
+
+impl Fence {
+    pub(crate) fn apply(&self, update: UpdateMany<task::Entity>) -> UpdateMany<task::Entity> {
+        update
+            .filter(task::Column::LeaseOwner.eq(self.owner.clone()))
+            .filter(task::Column::Attempts.eq(self.attempt))
+            .filter(task::Column::Status.eq("running"))
+    }
+}
+
+impl Store {
+    /// Extends a lease. `None` when the lease was lost; else whether cancel was asked.
+    pub async fn heartbeat(&self, id: &str, fence: &Fence, lease_ms: i64) -> Result<Option<bool>> {
+        let until = crate::timestamp::now_ms() + lease_ms;
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(until))
+            .filter(task::Column::Id.eq(id));
+        if fence.apply(update).exec(&self.writer).await.during("renewing a lease")?.rows_affected == 0 {
+            return Ok(None);
+        }
+        let cancel: Option<bool> = task::Entity::find_by_id(id)
+            .select_only()
+            .column(task::Column::CancelRequested)
+            .into_tuple()
+            .one(&self.writer)
+            .await
+            .during("renewing a lease")?;
+        Ok(cancel)
+    }
+
+    /// Records the Claude session of a running task as soon as it is known.
+    pub async fn set_session(&self, id: &str, fence: &Fence, session_id: &str) -> Result<bool> {
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::SessionId, Expr::value(session_id))
+            .filter(task::Column::Id.eq(id));
+        Ok(fence.apply(update).exec(&self.writer).await.during("recording the session")?.rows_affected == 1)
+    }
+
+    /// Forgets the task's session: the CLI could not resume it, so the next run
+    /// starts the turn afresh. `false` when the run no longer holds the task.
+    pub async fn forget_session(&self, id: &str, fence: &Fence) -> Result<bool> {
+        let update = task::Entity::update_many()
+            .col_expr(task::Column::SessionId, Expr::value(Option::<String>::None))
+            .filter(task::Column::Id.eq(id));
+        Ok(fence.apply(update).exec(&self.writer).await.during("forgetting the session")?.rows_affected == 1)
+    }
+}

@@ -1,0 +1,135 @@
+//! Runs lost with their node (an expired lease, a restart) and tasks restored
+//! from a backup taken while they ran.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::lease::Fence;
+use super::turns::set_turn_status;
+use crate::store::entities::task;
+use crate::store::events::{EventRecord, append};
+use crate::store::{AuditEntry, Context, Result, Store, audit, outbox};
+
+/// What recovery did with a task whose run was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveredTask {
+    Requeued(String),
+    Failed(String),
+    Cancelled(String),
+}
+
+impl Store {
+    /// Running tasks whose run is lost: their lease expired, or (`not_owner`, for a
+    /// single-node database at start-up) they are held by anyone but this node.
+    pub async fn lost_runs(&self, not_owner: Option<&str>) -> Result<Vec<task::Model>> {
+        let mut query = task::Entity::find().filter(task::Column::Status.eq("running"));
+        query = match not_owner {
+            Some(owner) => {
+                query.filter(task::Column::LeaseOwner.ne(owner.to_string()).or(task::Column::LeaseOwner.is_null()))
+            }
+            None => query.filter(task::Column::LeaseExpiresAt.lt(crate::timestamp::now_ms())),
+        };
+        query.all(&self.writer).await.during("finding lost runs")
+    }
+
+    /// After a restore: tasks that were running at backup time are queued again,
+    /// their interrupted attempt not counted (their runs died with the old gateway
+    /// through no fault of theirs). Returns how many.
+    pub async fn requeue_restored(&self) -> Result<u64> {
+        let now = crate::timestamp::now_ms();
+        let running = task::Entity::find()
+            .filter(task::Column::Status.eq("running"))
+            .all(&self.writer)
+            .await
+            .during("finding running tasks")?;
+        for lost in &running {
+            let txn = self.writer.begin().await.during("starting a transaction")?;
+            task::Entity::update_many()
+                .col_expr(task::Column::Status, Expr::value("queued"))
+                .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+                .col_expr(task::Column::Attempts, Expr::value(std::cmp::max(lost.attempts - 1, 0)))
+                .filter(task::Column::Id.eq(lost.id.clone()))
+                .exec(&txn)
+                .await
+                .during("queueing a restored task")?;
+            set_turn_status(&txn, &lost.id, Some(lost.current_turn), "queued", now).await?;
+            let events = [
+                EventRecord::new(
+                    "log",
+                    serde_json::json!({"stream": "gateway", "line": "restored from a backup taken while it ran; queued again"}),
+                ),
+                EventRecord::new("status", serde_json::json!({"status": "queued", "attempt": lost.attempts})),
+            ];
+            append(&txn, &lost.id, None, &events, now).await?;
+            txn.commit().await.during("queueing a restored task")?;
+        }
+        Ok(running.len() as u64)
+    }
+
+    /// Re-queues (attempts left), cancels (cancel was asked) or fails a lost run.
+    pub async fn recover(
+        &self,
+        lost: &task::Model,
+        max_attempts: i32,
+        failure_json: String,
+    ) -> Result<Option<RecoveredTask>> {
+        let now = crate::timestamp::now_ms();
+        let fence = Fence { owner: lost.lease_owner.clone().unwrap_or_default(), attempt: lost.attempts };
+        let (status, outcome) = if lost.cancel_requested {
+            ("cancelled", RecoveredTask::Cancelled(lost.id.clone()))
+        } else if lost.attempts < max_attempts {
+            ("queued", RecoveredTask::Requeued(lost.id.clone()))
+        } else {
+            ("failed", RecoveredTask::Failed(lost.id.clone()))
+        };
+        let txn = self.writer.begin().await.during("starting a transaction")?;
+        let mut update = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value(status))
+            .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+            .filter(task::Column::Id.eq(lost.id.clone()))
+            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Attempts.eq(lost.attempts))
+            .filter(task::Column::CancelRequested.eq(lost.cancel_requested));
+        update = match &lost.lease_owner {
+            Some(owner) => update.filter(task::Column::LeaseOwner.eq(owner.clone())),
+            None => update.filter(task::Column::LeaseOwner.is_null()),
+        };
+        if status != "queued" {
+            update = update
+                .col_expr(task::Column::FinishedAt, Expr::value(now))
+                .col_expr(task::Column::Error, Expr::value(failure_json.clone()));
+        }
+        if update.exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
+            txn.rollback().await.during("recovering a task")?;
+            return Ok(None); // its owner renewed the lease or finished meanwhile
+        }
+        set_turn_status(&txn, &lost.id, Some(lost.current_turn), status, now).await?;
+        outbox::enqueue(&txn, &lost.id, status, now).await?;
+        let mut events = vec![EventRecord::new(
+            "log",
+            serde_json::json!({"stream": "gateway", "line": format!(
+                "the run of attempt {} was lost (its gateway node stopped without finishing it)", fence.attempt)}),
+        )];
+        if status != "queued" {
+            let error: serde_json::Value = serde_json::from_str(&failure_json).unwrap_or_default();
+            events.push(EventRecord::new("error", serde_json::json!({"error": error})));
+        }
+        events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
+        append(&txn, &lost.id, None, &events, now).await?;
+        if status != "queued" {
+            crate::store::steering::settle_waiting(&txn, &lost.id, lost.current_turn, status == "cancelled", now)
+                .await?;
+        }
+        let entry = AuditEntry {
+            key_id: Some(lost.key_id.clone()),
+            target: Some(lost.id.clone()),
+            details: Some(serde_json::json!({"attempt": fence.attempt, "recovered_as": status})),
+            ..AuditEntry::new("run.recover", "ok")
+        };
+        audit::record(&txn, entry, now).await?;
+        txn.commit().await.during("recovering a task")?;
+        Ok(Some(outcome))
+    }
+}
