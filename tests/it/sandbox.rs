@@ -394,6 +394,37 @@ async fn a_run_past_its_limits_fails_naming_the_limit_and_the_next_starts_clean(
     assert!(output.trim_end().ends_with("clean") && !output.contains("a\nb"), "a fresh workspace:\n{output}");
 }
 
+/// The README's `sandbox.tmp_mb`, `sandbox.max_open_files` and `sandbox.read_only_paths`,
+/// seen from inside a run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runs_tmp_open_files_and_read_only_paths_follow_the_config() {
+    let model = Model::start().await;
+    // Outside /tmp, which is the run's own tmpfs.
+    let shared = tempfile::Builder::new().prefix("ccgate-read-only-").tempdir_in("/var/tmp").unwrap();
+    std::fs::write(shared.path().join("shared.txt"), "from the host\n").unwrap();
+    let shared_dir = shared.path().display().to_string();
+    let config = format!("[sandbox]\ntmp_mb = 8\nmax_open_files = 300\nread_only_paths = [\"{shared_dir}\"]\n");
+    let (gateway, _config) = gateway_with(&model, &config, "auto").await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let commands = [
+        "echo open-files:$(ulimit -n)".to_string(),
+        "dd if=/dev/zero of=/tmp/fits bs=1M count=4 2>/dev/null && rm /tmp/fits && echo tmp-fits".to_string(),
+        // The CLI keeps its own output under /tmp too: the file goes before the verdict.
+        "dd if=/dev/zero of=/tmp/over bs=1M count=16 2>/dev/null; r=$?; rm -f /tmp/over; \
+         [ $r = 0 ] && echo ESCAPED:tmp-over || echo blocked:tmp-over"
+            .to_string(),
+        format!("cat {shared_dir}/shared.txt"),
+        attempt("write-read-only", &format!("touch {shared_dir}/planted")),
+    ];
+    let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(output.contains("open-files:300"), "{output}");
+    assert!(output.contains("tmp-fits"), "{output}");
+    assert!(output.contains("from the host"), "{output}");
+    assert_all_blocked(&output, &["tmp-over", "write-read-only"]);
+    assert!(!shared.path().join("planted").exists());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn landlock_alone_confines_files_network_and_the_key() {
     let model = Model::start().await;
