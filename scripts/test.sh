@@ -3,7 +3,9 @@
 # --test-tools --newest-cli), builds the WebAssembly plugins (scripts/build-plugins.sh),
 # then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
 # pinned Claude Code, the end-to-end tests of runs, prompts and the sandbox again
-# with the newest Claude Code on the registry, and last, alone, the schemathesis run.
+# with the newest Claude Code on the registry, then the heavy and the most timing-sensitive
+# tests one at a time (marked #[ignore] so that they never run beside the others), and
+# last, alone, the schemathesis run.
 # (`cargo test` includes the dashboard's browser test: a gateway with the scripted
 # model, driven in Debian's Chromium.)
 # Stops at the first failing step and exits non-zero.
@@ -53,6 +55,17 @@ CCGATE_TEST_CLAUDE_BIN=$newest cargo test -p ccgate --test it -- \
 newest_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$newest_status
+
+# Alone and one at a time: the tests that load the machine (a fork bomb, a CPU burner,
+# a 24-way upload flood, a schema checker run to its budget), where they cannot slow the
+# timing-sensitive tests of the main run, and the stall test, whose CLI must start
+# within its stall time.
+step "cargo test --test it -- --ignored --test-threads=1 (heavy and timing-sensitive tests, one at a time)"
+set +e
+cargo test -p ccgate --test it -- --ignored --test-threads=1 --skip openapi::schemathesis 2>&1 | tee -a "$log"
+heavy_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$heavy_status
 
 # Alone, last: schemathesis with every check against a live gateway (a tasks key and an
 # admin key; a few minutes of busy runs), where it cannot slow timing-sensitive tests.

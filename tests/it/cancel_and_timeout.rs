@@ -46,15 +46,25 @@ async fn cancel_while_queued_never_runs() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions { workers: 1, ..Default::default() }).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash("sleep 3"), say("done")])})).await;
+    // The one worker is held by a blocker until the test releases it.
+    let wait = "while [ ! -e release ]; do sleep 0.1; done";
+    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(wait), say("done")])})).await;
+    let blocker_id = blocker["id"].as_str().unwrap();
+    gateway.wait_for(&key, blocker_id, &["running"], Duration::from_secs(60)).await;
     let queued = gateway.submit(&key, json!({"prompt": scripted(vec![bash("touch ran.txt"), say("x")])})).await;
     let id = queued["id"].as_str().unwrap();
+    assert_eq!(queued["status"], "queued", "{queued}");
     let (status, cancelled) = gateway.post(&format!("/v1/tasks/{id}/cancel"), &key, &json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["started_at"], serde_json::Value::Null);
-    gateway.wait_done(&key, blocker["id"].as_str().unwrap()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One worker takes tasks in order: once a task submitted after the cancelled one
+    // has finished, the worker has gone past it.
+    let later = gateway.submit(&key, json!({"prompt": scripted(vec![say("later")])})).await;
+    std::fs::write(gateway.data.path().join(format!("tasks/{blocker_id}/workspace/release")), "").unwrap();
+    gateway.wait_done(&key, blocker_id).await;
+    let later = gateway.wait_done(&key, later["id"].as_str().unwrap()).await;
+    assert_eq!(later["status"], "completed", "{later}");
     let (_, after) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
     assert_eq!(after["status"], "cancelled");
     assert!(!gateway.data.path().join("tasks").join(id).join("workspace/ran.txt").exists());
@@ -66,7 +76,8 @@ async fn a_run_past_its_timeout_fails_with_kind_timeout_and_leaves_nothing_runni
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
     let marker = format!("ccgate-timeout-{}", std::process::id());
-    let body = json!({"prompt": scripted(vec![daemon_then_wait("working on it", &marker), say("too late").delay_ms(60_000)]), "options": {"timeout_seconds": 4}});
+    // The timeout leaves a slow-starting CLI on a busy machine time to say its first words.
+    let body = json!({"prompt": scripted(vec![daemon_then_wait("working on it", &marker), say("too late").delay_ms(60_000)]), "options": {"timeout_seconds": 15}});
     let task = gateway.submit(&key, body).await;
     let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "failed", "{done}");

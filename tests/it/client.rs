@@ -4,21 +4,27 @@
 
 use std::process::Output;
 
+use tokio::io::AsyncBufReadExt;
+
 use crate::support::*;
 
-/// Runs the client with the gateway's URL and `key`, from `dir`.
-async fn client(gateway: &Gateway, key: &str, dir: &std::path::Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_ccgate"))
+/// The client with the gateway's URL and `key`, run from `dir`.
+fn command(gateway: &Gateway, key: &str, dir: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ccgate"));
+    command
         .args(args)
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("CCGATE_URL", &gateway.url)
         .env("CCGATE_API_KEY", key)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run the ccgate client")
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs the client with the gateway's URL and `key`, from `dir`.
+async fn client(gateway: &Gateway, key: &str, dir: &std::path::Path, args: &[&str]) -> Output {
+    command(gateway, key, dir, args).output().await.expect("run the ccgate client")
 }
 
 fn out(output: &Output) -> String {
@@ -38,14 +44,41 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
     std::fs::create_dir(dir.path().join("notes")).unwrap();
     std::fs::write(dir.path().join("notes/todo.txt"), "ship it\n").unwrap();
 
-    // A file goes in at its relative path; --follow prints the events; the result last.
-    let prompt = scripted(vec![bash("cat notes/todo.txt > seen.txt"), say("Read the notes")]);
-    let run = client(&gateway, &key, dir.path(), &["run", &prompt, "--file", "notes/todo.txt", "--follow"]).await;
-    assert!(run.status.success(), "{}\n{}", out(&run), err(&run));
-    let printed = out(&run);
+    // A file goes in at its relative path; --follow prints the events as they come
+    // (the Bash step waits until the test has seen its call printed); the result last.
+    let step = "cat notes/todo.txt > seen.txt; while [ ! -e release ]; do sleep 0.1; done";
+    let prompt = scripted(vec![bash(step), say("Read the notes")]);
+    let mut following = command(&gateway, &key, dir.path(), &["run", &prompt, "--file", "notes/todo.txt", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the ccgate client");
+    let mut lines = tokio::io::BufReader::new(following.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let seen_call = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.contains("\ttool_use\t") {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(seen_call.await.unwrap_or(false), "no tool call printed while the task ran: {printed}");
+    let (_, running) = gateway.get("/v1/tasks?status=running", &key).await;
+    let id = running["data"][0]["id"].as_str().unwrap_or_else(|| panic!("the followed task runs: {running}"));
+    let id = id.to_string();
+    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    let run = following.wait_with_output().await.unwrap();
+    assert!(run.status.success(), "{printed}\n{}", err(&run));
     assert!(printed.contains("\ttool_use\t") && printed.contains("\tresult\t"), "{printed}");
     assert!(printed.trim_end().ends_with("Read the notes"), "{printed}");
-    let id = err(&run).split_whitespace().find(|w| w.starts_with("tsk_")).unwrap().to_string();
+    assert!(err(&run).contains(&id), "{}", err(&run));
 
     // A task that fails (the model refuses a broken script) exits 1.
     let broken = "Fail\n\n```ccgate-script\n{\"steps\": [{\"bogus\": 1}]}\n```";

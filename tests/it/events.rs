@@ -1,7 +1,5 @@
 //! The SSE event stream: replay, live follow, resume with Last-Event-ID.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::support::*;
@@ -12,16 +10,24 @@ async fn events_stream_live_and_resume_after_the_last_event_seen() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
+    // The Bash step holds the run until the test has seen its call on the stream.
+    let hold = "while [ ! -e release ]; do sleep 0.1; done; echo two";
     let body = json!({"prompt": scripted(vec![
-        Step::blocks(vec![Block::text("one"), Block::tool("Bash", json!({"command": "sleep 1; echo two"}))]),
+        Step::blocks(vec![Block::text("one"), Block::tool("Bash", json!({"command": hold}))]),
         say("three"),
     ])});
     let task = gateway.submit(&key, body).await;
     let id = task["id"].as_str().unwrap().to_string();
 
-    // Follow from the start while the task runs: the stream ends when it finishes.
-    let live =
-        tokio::time::timeout(Duration::from_secs(60), gateway.events(&key, &id, None)).await.expect("stream ends");
+    // Follow from the start: the tool call arrives while the task is still running.
+    let mut stream = LiveEvents::open(&gateway, &key, &id).await;
+    stream.until(|(_, t, _)| t == "tool_use").await;
+    let (_, running) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    assert_eq!(running["status"], "running", "{running}");
+    assert!(!stream.events().iter().any(|(_, t, _)| t == "tool_result"), "{:?}", stream.events());
+    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    // The same stream goes on, and ends when the task finishes.
+    let (live, _) = stream.rest().await;
     assert_eq!(live.first().unwrap().2["status"], "queued");
     assert_eq!(live.last().unwrap().2["status"], "completed");
     let seqs: Vec<i64> = live.iter().map(|e| e.0).collect();
@@ -40,8 +46,9 @@ async fn execute_with_accept_event_stream_streams_the_run_and_ends_with_the_task
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let body = json!({"prompt": scripted(vec![bash("echo streamed"), say("finished")])});
-    let mut response = gateway
+    let hold = "while [ ! -e release ]; do sleep 0.1; done; echo streamed";
+    let body = json!({"prompt": scripted(vec![bash(hold), say("finished")])});
+    let response = gateway
         .request(reqwest::Method::POST, "/v1/execute", &key)
         .header("Accept", "text/event-stream")
         .json(&body)
@@ -50,11 +57,14 @@ async fn execute_with_accept_event_stream_streams_the_run_and_ends_with_the_task
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    let mut text = String::new();
-    while let Some(chunk) = response.chunk().await.unwrap() {
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let events = parse_sse(&text);
+    // The run's tool call is streamed while the run waits for the test to release it.
+    let mut stream = LiveEvents::from_response(response);
+    let (_, _, tool_use) = stream.until(|(_, t, _)| t == "tool_use").await;
+    let id = tool_use["task_id"].as_str().expect("events name their task").to_string();
+    let (_, running) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    assert_eq!(running["status"], "running", "{running}");
+    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    let (events, text) = stream.rest().await;
     assert!(
         events.iter().any(|(_, t, d)| t == "tool_result" && d["output"].as_str().unwrap_or("").contains("streamed"))
     );

@@ -64,10 +64,23 @@ async fn a_node_short_of_disk_claims_nothing_and_says_why() {
     assert!(ready["checks"]["workers"]["reason"].as_str().unwrap().contains("queue.min_free_disk_mb"), "{ready}");
     let task = gateway.submit(&key, task_body(vec![say("never claimed")])).await;
     let id = task["id"].as_str().unwrap();
-    // Thirty poll intervals later it is still queued (a run takes about a second).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The workers have looked for work many times since (each pass counted as skipped
+    // for the disk), and the task is still queued.
+    let skipped_before = skipped_claims(&gateway).await;
+    let started = Instant::now();
+    while skipped_claims(&gateway).await < skipped_before + 20 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the workers stopped looking for work");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
     assert_eq!(task["status"], "queued", "{task}");
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ccgate_node_shortage{resource=\"disk\"} 1"), "{metrics}");
+}
+
+/// `ccgate_claims_skipped_total{resource="disk"}` on the gateway's /metrics.
+async fn skipped_claims(gateway: &Gateway) -> u64 {
+    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    let line = metrics.lines().find(|l| l.starts_with("ccgate_claims_skipped_total{resource=\"disk\"}"));
+    line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }

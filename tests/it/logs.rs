@@ -25,7 +25,13 @@ async fn request_lines_carry_the_request_id_and_never_a_secret() {
     let generated = gateway.request(reqwest::Method::GET, "/v1/tasks", "ccg_live_wrong").send().await.unwrap();
     let generated_id = generated.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(generated_id.starts_with("req_"), "{generated_id}");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Each request's last line ("request done") may reach the log after its response.
+    let done_lines = |log: &str| log.lines().filter(|l| l.contains("request done")).count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while done_lines(&gateway.log()) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the requests were not logged:\n{}", gateway.log());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     let log = gateway.log();
     for secret in [key.as_str(), "cookie-secret", "header-secret", "ccg_live_wrong"] {

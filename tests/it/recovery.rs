@@ -19,8 +19,9 @@ async fn a_task_running_when_the_gateway_is_killed_is_recovered_after_restart() 
     let body = json!({"prompt": scripted(vec![bash(&format!("echo x >> attempts.txt; sleep 3 # {marker}")), say("survived")])});
     let task = gateway.submit(&key, body).await;
     let id = task["id"].as_str().unwrap().to_string();
-    gateway.wait_for(&key, &id, &["running"], Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed while the Bash step runs (its first line written), not before it began.
+    let attempts = gateway.data.path().join(format!("tasks/{id}/workspace/attempts.txt"));
+    crate::cancel_and_timeout::wait_until(|| attempts.exists(), "the run's Bash step").await;
 
     gateway.kill(); // kill -9: no graceful anything
     // The supervisor notices its parent died and takes the run's processes with it.
@@ -60,16 +61,22 @@ async fn graceful_shutdown_requeues_running_tasks_without_burning_an_attempt() {
     let model = Model::start().await;
     let mut gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash("sleep 6"), say("after restart")])})).await;
+    // Each run of the step notes that it started, then waits for `release`, which the
+    // test creates only once the run after the restart is under way.
+    let step = "echo started >> starts.txt; while [ ! -e release ]; do sleep 0.1; done";
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(step), say("after restart")])})).await;
     let id = task["id"].as_str().unwrap().to_string();
-    gateway.wait_for(&key, &id, &["running"], Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let workspace = gateway.data.path().join(format!("tasks/{id}/workspace"));
+    let starts = || std::fs::read_to_string(workspace.join("starts.txt")).unwrap_or_default().lines().count();
+    crate::cancel_and_timeout::wait_until(|| starts() == 1, "the first run's Bash step").await;
     let status = gateway.stop(); // SIGTERM; the grace period (2 s in tests) is shorter than the run
     assert!(status.success(), "clean exit: {status:?}\n{}", gateway.log());
     assert!(gateway.log().contains("re-queued"), "{}", gateway.log());
     gateway.restart().await;
-    let (_, requeued) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
-    assert!(requeued["status"] == "queued" || requeued["status"] == "running", "{requeued}");
+    crate::cancel_and_timeout::wait_until(|| starts() == 2, "the re-queued task to run again").await;
+    let (_, rerunning) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    assert_eq!(rerunning["status"], "running", "{rerunning}");
+    std::fs::write(workspace.join("release"), "").unwrap();
     let done = gateway.wait_done(&key, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["attempts"], 1, "shutdown did not burn an attempt");

@@ -59,15 +59,7 @@ async fn a_queued_message_reaches_the_model_as_a_turn_of_its_own() {
 
 /// Follows the task's event stream until an event of `kind` arrives (or fails after 60 s).
 async fn wait_for_event(gateway: &Gateway, key: &str, id: &str, kind: &str) {
-    let request = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/events"), key);
-    let mut response = request.send().await.expect("GET events");
-    let mut text = String::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !parse_sse(&text).iter().any(|(_, event, _)| event == kind) {
-        assert!(std::time::Instant::now() < deadline, "no {kind} event: {text}");
-        let chunk = response.chunk().await.expect("event stream chunk").expect("the stream ended");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    LiveEvents::open(gateway, key, id).await.until(|(_, event, _)| event == kind).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

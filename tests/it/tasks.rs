@@ -64,16 +64,24 @@ async fn a_task_runs_bash_write_and_edit_in_its_workspace() {
 async fn execute_waits_for_the_result_or_answers_202() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
-    let key = gateway.create_key(&["--name", "dev"]);
+    // One task at a time for this key, so a blocker holds the next one in the queue.
+    let key = gateway.create_key(&["--name", "dev", "--max-concurrent", "1"]);
     let (status, task) = gateway.post("/v1/execute", &key, &json!({"prompt": scripted(vec![say("quick")])})).await;
     assert_eq!(status, 200, "{task}");
     assert_eq!(task["status"], "completed");
     assert_eq!(task["result"]["text"], "quick");
 
-    let slow = json!({"prompt": scripted(vec![bash("sleep 5"), say("slow")]), "wait_seconds": 1});
-    let (status, task) = gateway.post("/v1/execute", &key, &slow).await;
+    let wait = "while [ ! -e release ]; do sleep 0.1; done";
+    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(wait), say("released")])})).await;
+    let blocker_id = blocker["id"].as_str().unwrap();
+    gateway.wait_for(&key, blocker_id, &["running"], Duration::from_secs(60)).await;
+    let held = json!({"prompt": scripted(vec![say("held")]), "wait_seconds": 1});
+    let (status, task) = gateway.post("/v1/execute", &key, &held).await;
     assert_eq!(status, 202, "{task}");
-    assert!(task["status"] == "queued" || task["status"] == "running");
+    assert_eq!(task["status"], "queued", "{task}");
+    std::fs::write(gateway.data.path().join(format!("tasks/{blocker_id}/workspace/release")), "").unwrap();
+    let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
+    assert_eq!(done["result"]["text"], "held", "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -126,5 +134,4 @@ async fn a_key_sees_only_its_own_tasks_and_lists_page_and_filter() {
     let (status, bad) = gateway.get("/v1/tasks?limit=0&status=done&bogus=1", &alice).await;
     assert_eq!(status, 422);
     assert_eq!(bad["errors"].as_array().unwrap().len(), 3, "{bad}");
-    let _ = Duration::from_secs(0);
 }

@@ -7,8 +7,11 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_upstream_fails_the_run_naming_it_and_degrades_readiness() {
     let model = Model::start().await;
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // A port held for the whole test but never listened on: connections are refused,
+    // and no other test binding `:0` meanwhile can be handed the same port.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = held.local_addr().unwrap();
     let upstream = format!("http://{closed}");
     let env = vec![("ANTHROPIC_BASE_URL".to_string(), upstream.clone())];
     let gateway = Gateway::start(&model, GatewayOptions { env, ..Default::default() }).await;

@@ -290,10 +290,11 @@ async fn webhook_urls_that_reach_private_networks_are_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pending_delivery_survives_a_down_receiver_and_a_gateway_restart() {
     let model = Model::start().await;
-    // Reserve a port, then close it: the receiver is down.
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port bound but not listened on: the receiver is down. The same socket
+    // listens later, so the port is never free for another test to take.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = reserved.local_addr().unwrap();
-    drop(reserved);
     let config = tempfile::NamedTempFile::new().unwrap();
     let mut gateway = gateway_for_webhooks(&model, &config).await;
     std::fs::write(
@@ -319,12 +320,13 @@ async fn a_pending_delivery_survives_a_down_receiver_and_a_gateway_restart() {
     assert!(list[0]["attempts"][0]["error"].as_str().unwrap().contains("onnect"), "{list:?}");
 
     gateway.stop();
-    let receiver = Receiver::start_on(tokio::net::TcpListener::bind(addr).await.unwrap()).await;
+    let receiver = Receiver::start_on(reserved.listen(64).unwrap()).await;
     gateway.restart().await;
     let got = receiver.wait_for("/ok/late", 1, Duration::from_secs(30)).await;
     assert_eq!(got.len(), 1);
-    wait_for_delivery_status(&gateway, &key, id, "delivered").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Stored as delivered, a delivery is never attempted again.
+    let list = wait_for_delivery_status(&gateway, &key, id, "delivered").await;
+    assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(receiver.requests_to("/ok/late").len(), 1, "delivered once");
 }
 
@@ -359,9 +361,11 @@ async fn a_keys_default_webhook_and_budgets_can_be_changed_and_cleared() {
     assert_eq!(status, 200, "{cleared}");
     assert!(cleared["webhook_url"].is_null() && cleared["budget_usd_per_day"].is_null(), "{cleared}");
     let task = gateway.submit(key, json!({"prompt": scripted(vec![say("two")])})).await;
-    gateway.wait_done(key, task["id"].as_str().unwrap()).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(receiver.requests_to("/ok/patched").len(), 1, "no default webhook any more");
+    let id = task["id"].as_str().unwrap();
+    gateway.wait_done(key, id).await;
+    // A delivery is stored when the task is, so none stored means none will be sent.
+    assert_eq!(deliveries(&gateway, key, id).await, Vec::<Value>::new(), "no default webhook any more");
+    assert_eq!(receiver.requests_to("/ok/patched").len(), 1);
 
     let (status, problem) = patch(json!({"rate_limit_per_minute": 0, "bogus": true})).await;
     assert_eq!(status, 422, "{problem}");

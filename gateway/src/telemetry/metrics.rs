@@ -43,6 +43,11 @@ pub fn shortage(resource: Option<&str>) {
     }
 }
 
+/// A worker's pass that claimed nothing because the node is short of `resource`.
+pub fn claim_skipped(resource: &'static str) {
+    counter!("ccgate_claims_skipped_total", "resource" => resource).increment(1);
+}
+
 /// A connection closed at once: the gateway or its address was at its cap.
 pub fn connection_refused() {
     counter!("ccgate_http_connections_refused_total").increment(1);

@@ -174,6 +174,7 @@ echo '{"type":"result","subtype":"success","is_error":true,"result":"limit reach
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "heavy: scripts/test.sh runs it alone after the main run"]
 async fn direct_requests_to_the_model_proxy_are_held_to_the_task_and_its_limits() {
     let model = Model::start().await;
     let (gateway, _config) = gateway_with_config(&model, "[sandbox]\nmodel_max_request_mb = 8\n", None).await;

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+mod live;
+#[allow(unused_imports)] // the benches include this harness and use no event stream
+pub use live::LiveEvents;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
