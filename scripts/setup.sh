@@ -7,7 +7,7 @@
 #   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, jco (the
 #                                 JavaScript plugin's build) into .tools/jco, and Debian's Chromium with
 #                                 playwright-core (tests/browser) for the dashboard's browser test, and the
-#                                 SDKs' test tools (sdks/python/requirements-dev.txt)
+#                                 SDKs' test tools (sdks/python/requirements-dev.txt, npm ci in sdks/typescript)
 #   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
 #
 # CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
@@ -201,7 +201,7 @@ install_test_tools() {
 }
 
 # The SDKs' own tests: sdks/python's pinned requirements into .tools/venv (after the
-# tools above, which may have made the venv anew).
+# tools above, which may have made the venv anew), and sdks/typescript's lockfile.
 install_sdk_tools() {
     local venv=$TOOLS_DIR/venv requirements=$ROOT/sdks/python/requirements-dev.txt
     if cmp -s "$requirements" "$venv/.sdk-installed"; then
@@ -211,6 +211,20 @@ install_sdk_tools() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
         cp "$requirements" "$venv/.sdk-installed"
     fi
+    npm_ci "$ROOT/sdks/typescript" "the TypeScript SDK's dev dependencies"
+}
+
+# npm ci in DIR (what it installs: WHAT) unless its node_modules match its lockfile already.
+npm_ci() {
+    local dir=$1 what=$2
+    command -v npm >/dev/null || install_system_packages npm
+    if [[ -f $dir/node_modules/.package-lock.json ]] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.stamp"; then
+        say "$what already in ${dir#"$ROOT"/}/node_modules"
+        return
+    fi
+    say "installing $what into ${dir#"$ROOT"/}/node_modules"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$dir/node_modules/.stamp"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -219,16 +233,8 @@ install_sdk_tools() {
 # ---------------------------------------------------------------------------------------
 install_browser_tools() {
     install_system_packages chromium
-    command -v npm >/dev/null || install_system_packages npm
-    local dir=$ROOT/tests/browser
-    if [[ -f $dir/node_modules/.package-lock.json ]] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.stamp"; then
-        say "playwright-core already in tests/browser/node_modules"
-        return
-    fi
-    say "installing playwright-core into tests/browser/node_modules"
     # playwright-core alone downloads no browser; the test launches /usr/bin/chromium.
-    (cd "$dir" && npm ci --no-audit --no-fund)
-    cp "$dir/package-lock.json" "$dir/node_modules/.stamp"
+    npm_ci "$ROOT/tests/browser" playwright-core
 }
 
 # ---------------------------------------------------------------------------------------

@@ -35,4 +35,12 @@ set -e
 last=$(grep -E '^=+ .* in [0-9.]+s' "$log" | tail -n1 || true)
 result "sdks/python" "$code" "$(count passed "$last")" "$(($(count failed "$last") + $(count error "$last")))"
 
+set +e
+(cd sdks/typescript && npm test) 2>&1 | tee "$log"
+code=${PIPESTATUS[0]}
+set -e
+# node --test closes with "# pass 16" and "# fail 0".
+tap() { grep -E "^# $1 [0-9]+" "$log" | awk '{ sum += $3 } END { print sum + 0 }'; }
+result "sdks/typescript" "$code" "$(tap pass)" "$(tap fail)"
+
 exit "$status"
