@@ -196,6 +196,38 @@ class _Cut(httpx.SyncByteStream):
         raise httpx.RemoteProtocolError("connection dropped")
 
 
+class DropAfterFirstEventAsync(httpx.AsyncHTTPTransport):
+    """`DropAfterFirstEvent`, for the async client."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resumed_with: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if not request.url.path.endswith("/events"):
+            return response
+        self.resumed_with.append(request.headers.get("last-event-id"))
+        if len(self.resumed_with) > 1:
+            return response
+        return httpx.Response(response.status_code, headers=response.headers, stream=_CutAsync(response))
+
+
+class _CutAsync(httpx.AsyncByteStream):
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    async def __aiter__(self):
+        buffered = b""
+        async for chunk in self.response.stream:
+            buffered += chunk
+            if b"\n\n" in buffered:
+                yield buffered[: buffered.index(b"\n\n") + 2]
+                break
+        await self.response.aclose()
+        raise httpx.RemoteProtocolError("connection dropped")
+
+
 def test_a_dropped_stream_resumes_after_the_last_event(gateway: Gateway, client: ccgate.Client):
     task = client.tasks.create(script("Two steps", "echo one", answer="Done"))
     client.tasks.wait(task.id, timeout=60)
@@ -205,6 +237,14 @@ def test_a_dropped_stream_resumes_after_the_last_event(gateway: Gateway, client:
         seen = [event.seq for event in flaky.tasks.stream(task.id)]
     assert seen == expected
     assert transport.resumed_with[:2] == [None, "1"]
+
+    async def resumed_async() -> list[int]:
+        async with ccgate.AsyncClient(gateway.url, gateway.key, transport=async_transport) as flaky:
+            return [event.seq async for event in flaky.tasks.stream(task.id)]
+
+    async_transport = DropAfterFirstEventAsync()
+    assert asyncio.run(resumed_async()) == expected
+    assert async_transport.resumed_with[:2] == [None, "1"]
 
 
 def test_the_async_client(gateway: Gateway, tmp_path: Path):

@@ -111,3 +111,14 @@ def test_a_signature_over_another_body_does_not_verify():
         webhooks.verify(secret, headers, b'{"a": 1}', now=1)
     with pytest.raises(ccgate.WebhookVerificationError, match="not a whsec_"):
         webhooks.verify("whsec_!!", headers, b"{}", now=1)
+
+
+def test_execute_waits_as_long_as_it_asked_the_gateway_to():
+    from ccgate import _calls
+
+    client = httpx.Client(timeout=5)
+    held = _calls.execute("Say hi", {"wait_seconds": 300}, None, None, None, None).build(client)
+    assert held.extensions["timeout"]["read"] == 330.0
+    default = _calls.execute("Say hi", {"wait_seconds": None}, None, None, None, None).build(client)
+    assert default.extensions["timeout"]["read"] == 630.0
+    assert _calls.get("tsk_1").build(client).extensions["timeout"]["read"] == 5

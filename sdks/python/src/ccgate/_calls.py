@@ -29,6 +29,25 @@ def create(
     )
 
 
+# The longest `wait_seconds` the gateway grants by default (`tasks.max_wait_seconds`).
+MAX_WAIT_SECONDS = 600
+
+
+def execute(
+    prompt: str,
+    fields: Mapping[str, Any],
+    files: Mapping[str, FileSource] | None,
+    archive: ArchiveSource | None,
+    archive_name: str | None,
+    idempotency_key: str | None,
+) -> Call[TaskView]:
+    """`POST /v1/execute`, whose answer may take the whole wait (and some margin)."""
+    call = create(prompt, fields, files, archive, archive_name, idempotency_key, path="/v1/execute")
+    wait = fields.get("wait_seconds")
+    call.read_timeout = (wait if isinstance(wait, int) and wait >= 0 else MAX_WAIT_SECONDS) + 30.0
+    return call
+
+
 def get(task_id: str) -> Call[TaskView]:
     return Call("GET", _task(task_id), model(TaskView))
 

@@ -62,10 +62,14 @@ class Call(Generic[T]):
     json: Any = None
     upload: Upload | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds the answer may take, when the gateway holds it on purpose (execute's wait).
+    read_timeout: float | None = None
 
     def build(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         """A fresh request (retries send the body again from the start)."""
         kwargs: dict[str, Any] = {"params": self.params, "headers": self.headers}
+        if self.read_timeout is not None:
+            kwargs["timeout"] = httpx.Timeout(client.timeout.connect, read=self.read_timeout)
         if self.upload is not None:
             kwargs["data"], kwargs["files"] = self.upload.form()
         elif self.json is not None:
