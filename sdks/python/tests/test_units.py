@@ -117,8 +117,11 @@ def test_execute_waits_as_long_as_it_asked_the_gateway_to():
     from ccgate import _calls
 
     client = httpx.Client(timeout=5)
-    held = _calls.execute("Say hi", {"wait_seconds": 300}, None, None, None, None).build(client)
-    assert held.extensions["timeout"]["read"] == 330.0
-    default = _calls.execute("Say hi", {"wait_seconds": None}, None, None, None, None).build(client)
-    assert default.extensions["timeout"]["read"] == 630.0
+
+    def execute(wait_seconds: int | None) -> httpx.Request:
+        call = _calls.create("Say hi", {"wait_seconds": wait_seconds}, None, None, None, None, path="/v1/execute")
+        return _calls.execute(call, wait_seconds).build(client)
+
+    assert execute(300).extensions["timeout"]["read"] == 330.0
+    assert execute(None).extensions["timeout"]["read"] == 630.0
     assert _calls.get("tsk_1").build(client).extensions["timeout"]["read"] == 5

@@ -33,18 +33,11 @@ def create(
 MAX_WAIT_SECONDS = 600
 
 
-def execute(
-    prompt: str,
-    fields: Mapping[str, Any],
-    files: Mapping[str, FileSource] | None,
-    archive: ArchiveSource | None,
-    archive_name: str | None,
-    idempotency_key: str | None,
-) -> Call[TaskView]:
-    """`POST /v1/execute`, whose answer may take the whole wait (and some margin)."""
-    call = create(prompt, fields, files, archive, archive_name, idempotency_key, path="/v1/execute")
-    wait = fields.get("wait_seconds")
-    call.read_timeout = (wait if isinstance(wait, int) and wait >= 0 else MAX_WAIT_SECONDS) + 30.0
+def execute(call: Call[TaskView], wait_seconds: int | None) -> Call[TaskView]:
+    """`POST /v1/execute` (`call`, made by `create`), whose answer may take the whole
+    wait: the request reads that long, and some margin."""
+    wait = wait_seconds if wait_seconds is not None and wait_seconds >= 0 else MAX_WAIT_SECONDS
+    call.read_timeout = wait + 30.0
     return call
 
 

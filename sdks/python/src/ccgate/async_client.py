@@ -69,7 +69,8 @@ class AsyncClient:
     ) -> TaskView:
         """`Client.execute`, awaited."""
         fields["wait_seconds"] = wait_seconds
-        call = _calls.execute(prompt, fields, files, archive, archive_name, idempotency_key)
+        call = _calls.create(prompt, fields, files, archive, archive_name, idempotency_key, path="/v1/execute")
+        call = _calls.execute(call, wait_seconds)
         return await self.call(call)
 
     async def call(self, call: Call[T]) -> T:

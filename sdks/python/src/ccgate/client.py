@@ -71,7 +71,8 @@ class Client:
         """Creates a task and waits for it on the gateway (`POST /v1/execute`): the
         finished task, or the running one when `wait_seconds` ran out first."""
         fields["wait_seconds"] = wait_seconds
-        call = _calls.execute(prompt, fields, files, archive, archive_name, idempotency_key)
+        call = _calls.create(prompt, fields, files, archive, archive_name, idempotency_key, path="/v1/execute")
+        call = _calls.execute(call, wait_seconds)
         return self.call(call)
 
     def call(self, call: Call[T]) -> T:
