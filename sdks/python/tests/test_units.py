@@ -125,3 +125,27 @@ def test_execute_waits_as_long_as_it_asked_the_gateway_to():
     assert execute(300).extensions["timeout"]["read"] == 330.0
     assert execute(None).extensions["timeout"]["read"] == 630.0
     assert _calls.get("tsk_1").build(client).extensions["timeout"]["read"] == 5
+
+
+def test_a_retried_create_sends_the_same_key_and_body_again():
+    sent: list[httpx.Request] = []
+    task = {"id": "tsk_1", "status": "queued"}
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if len(sent) == 1:
+            return httpx.Response(429, json={"type": "t", "title": "Too many", "status": 429, "detail": "d"},
+                                  headers={"Retry-After": "0"})
+        return httpx.Response(503, headers={"Retry-After": "0"}) if len(sent) == 2 else httpx.Response(202, json=task)
+
+    client = ccgate.Client("http://gateway", "ccg_test_x", transport=httpx.MockTransport(gateway))
+    from ccgate import _calls
+
+    call = _calls.create("Go", {}, {"a.txt": "A"}, b"tgz", "a.tgz", None)
+    client.send(call).close()
+    assert len(sent) == 3
+    keys = {request.headers["idempotency-key"] for request in sent}
+    # The same parts each time (each body has its own multipart boundary).
+    bodies = {r.read().replace(r.headers["content-type"].split("boundary=")[1].encode(), b"B") for r in sent}
+    assert len(keys) == 1 and next(iter(keys)).startswith("sdk-")
+    assert len(bodies) == 1 and b'name="archive"; filename="a.tgz"' in next(iter(bodies))

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { RateLimitedError, RetryPolicy, StreamError, ValidationError, WebhookVerificationError, webhooks } from "../dist/index.js";
+import { Client, RateLimitedError, RetryPolicy, StreamError, ValidationError, WebhookVerificationError, webhooks } from "../dist/index.js";
 import { apiError, retryAfterSeconds } from "../dist/errors.js";
 import { SseParser, StreamResume, TaskEvent, lines } from "../dist/stream.js";
 
@@ -73,4 +73,28 @@ test("the Standard Webhooks example verifies", async () => {
   await assert.rejects(webhooks.verify(secret, { "webhook-id": "x" }, body), WebhookVerificationError);
   const rotated = { "Webhook-Id": headers.get("webhook-id"), "Webhook-Timestamp": "1614265330", "Webhook-Signature": `v1,bm90IGl0 ${headers.get("webhook-signature")}` };
   assert.deepEqual(await webhooks.verify(secret, rotated, new TextEncoder().encode(body), { now: 1614265330 }), { test: 2432232314 });
+});
+
+test("a retried create sends the same key and parts again", async () => {
+  const sent = [];
+  const replies = [
+    () => new Response('{"type":"t","title":"Too many","status":429,"detail":"d"}', { status: 429, headers: { "retry-after": "0" } }),
+    () => new Response("", { status: 503, headers: { "retry-after": "0" } }),
+    () => Response.json({ id: "tsk_1", status: "queued" }, { status: 202 }),
+  ];
+  const fetch = async (url, init) => {
+    const parts = [...init.body.entries()].map(([name, value]) => [name, typeof value === "string" ? value : value.name]);
+    sent.push({ url: String(url), key: init.headers["Idempotency-Key"], parts });
+    return replies[sent.length - 1]();
+  };
+  const client = new Client({ baseUrl: "http://gateway/", apiKey: "ccg_test_x", fetch });
+  const task = await client.tasks.create("Go", { files: { "a.txt": "A" }, archive: new Uint8Array([1]), archiveName: "a.tgz" });
+  assert.equal(task.id, "tsk_1");
+  assert.equal(sent.length, 3);
+  assert.equal(new Set(sent.map((s) => s.key)).size, 1);
+  assert.ok(sent[0].key.startsWith("sdk-"));
+  for (const request of sent) {
+    assert.equal(request.url, "http://gateway/v1/tasks");
+    assert.deepEqual(request.parts, [["task", '{"prompt":"Go"}'], ["file0", "a.txt"], ["archive", "a.tgz"]]);
+  }
 });
