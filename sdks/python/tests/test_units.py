@@ -149,3 +149,28 @@ def test_a_retried_create_sends_the_same_key_and_body_again():
     bodies = {r.read().replace(r.headers["content-type"].split("boundary=")[1].encode(), b"B") for r in sent}
     assert len(keys) == 1 and next(iter(keys)).startswith("sdk-")
     assert len(bodies) == 1 and b'name="archive"; filename="a.tgz"' in next(iter(bodies))
+
+
+class _Events(httpx.SyncByteStream):
+    """An event stream that never ends on its own, and says when it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __iter__(self):
+        yield f"data: {event(1)}\n\n".encode()
+        while not self.closed:
+            yield b":\n\n"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_stream_left_early_closes_its_connection():
+    stream = _Events()
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, stream=stream))
+    client = ccgate.Client("http://gateway", "ccg_test_x", transport=transport)
+    for first in client.tasks.stream("tsk_1"):
+        assert first.seq == 1
+        break
+    assert stream.closed

@@ -75,16 +75,20 @@ export async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<s
   const decoder = new TextDecoder();
   const reader = body.getReader();
   let pending = "";
+  let finished = false;
   try {
-    for (;;) {
+    while (!finished) {
       const { done, value } = await reader.read();
+      finished = done;
       pending += done ? decoder.decode() : decoder.decode(value, { stream: true });
       const parts = pending.split(/\r\n|\r|\n/);
       pending = done ? "" : (parts.pop() ?? "");
       yield* parts;
-      if (done) return;
     }
   } finally {
+    // A caller that stops early (a `break`) closes the connection, or the gateway would
+    // keep the stream open, and counted against the key, until the task ends.
+    if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
 }

@@ -98,3 +98,22 @@ test("a retried create sends the same key and parts again", async () => {
     assert.deepEqual(request.parts, [["task", '{"prompt":"Go"}'], ["file0", "a.txt"], ["archive", "a.tgz"]]);
   }
 });
+
+test("a stream left early closes its connection", async () => {
+  let cancelled = false;
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(`data: ${event(1)}\n\n`));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const fetch = async () => new Response(body, { headers: { "content-type": "text/event-stream" } });
+  const client = new Client({ baseUrl: "http://gateway", apiKey: "ccg_test_x", fetch });
+  for await (const first of client.tasks.stream("tsk_1")) {
+    assert.equal(first.seq, 1);
+    break;
+  }
+  assert.ok(cancelled);
+});
