@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -28,7 +28,10 @@ before(async () => {
   gateway = await startGateway();
   client = new Client({ baseUrl: gateway.url, apiKey: gateway.key });
 });
-after(() => gateway?.stop());
+after(async () => {
+  await gateway?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 /** A .tar.gz of `files` (path → text), made with tar. */
 function tarGz(files) {
