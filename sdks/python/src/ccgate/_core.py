@@ -188,8 +188,12 @@ class TaskEvent:
     @property
     def status(self) -> TaskStatus | None:
         """The task's new status, on `status` events."""
-        value = self.data.get("status") if self.type == "status" else None
-        return TaskStatus(value) if value in TaskStatus._value2member_map_ else None
+        if self.type != "status":
+            return None
+        try:
+            return TaskStatus(self.data.get("status"))
+        except ValueError:
+            return None
 
     @property
     def is_terminal(self) -> bool:
