@@ -157,11 +157,17 @@ def test_rate_limits_are_retried_after_retry_after(gateway: Gateway):
             for _ in range(40):
                 impatient.tasks.page(limit=1)
     assert refused.value.status == 429 and refused.value.retry_after is not None and refused.value.retry_after >= 1
-    # The default policy waits as told and then gets its answer.
+    # The default policy waits as told and then gets its answer: every request succeeds,
+    # and once the bucket is empty again one of them waits for it.
     with ccgate.Client(gateway.url, limited) as patient:
-        started = time.monotonic()
-        assert patient.tasks.page(limit=1).data == []
-        assert time.monotonic() - started >= 0.9
+        waited = 0.0
+        for _ in range(40):
+            started = time.monotonic()
+            assert patient.tasks.page(limit=1).data == []
+            waited = max(waited, time.monotonic() - started)
+            if waited >= 0.9:
+                break
+        assert waited >= 0.9
 
 
 class DropAfterFirstEvent(httpx.HTTPTransport):

@@ -168,10 +168,16 @@ test("rate limits are retried after Retry-After", async () => {
   assert.ok(refused instanceof RateLimitedError, String(refused));
   assert.equal(refused.status, 429);
   assert.ok(refused.retryAfter >= 1);
+  // The default policy waits as told and then gets its answer: every request succeeds,
+  // and once the bucket is empty again one of them waits for it.
   const patient = new Client({ baseUrl: gateway.url, apiKey: limited });
-  const started = Date.now();
-  assert.deepEqual((await patient.tasks.page({ limit: 1 })).data, []);
-  assert.ok(Date.now() - started >= 900);
+  let waited = 0;
+  for (let n = 0; n < 40 && waited < 900; n++) {
+    const started = Date.now();
+    assert.deepEqual((await patient.tasks.page({ limit: 1 })).data, []);
+    waited = Math.max(waited, Date.now() - started);
+  }
+  assert.ok(waited >= 900, `no request waited: ${waited} ms`);
 });
 
 test("a dropped stream resumes after the last event", async () => {
