@@ -6,7 +6,8 @@
 #   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
 #   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, jco (the
 #                                 JavaScript plugin's build) into .tools/jco, and Debian's Chromium with
-#                                 playwright-core (tests/browser) for the dashboard's browser test
+#                                 playwright-core (tests/browser) for the dashboard's browser test, and the
+#                                 SDKs' test tools (sdks/python/requirements-dev.txt, npm ci in sdks/typescript)
 #   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
 #
 # CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
@@ -22,7 +23,7 @@ CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
 # hypothesis is pinned too: schemathesis takes any 6.x, and a new one changes what a seed generates.
 PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0)
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 serve=1
 build=1
@@ -199,22 +200,41 @@ install_test_tools() {
     printf '%s\n' "$stamp" >"$venv/.installed"
 }
 
+# The SDKs' own tests: sdks/python's pinned requirements into .tools/venv (after the
+# tools above, which may have made the venv anew), and sdks/typescript's lockfile.
+install_sdk_tools() {
+    local venv=$TOOLS_DIR/venv requirements=$ROOT/sdks/python/requirements-dev.txt
+    if cmp -s "$requirements" "$venv/.sdk-installed"; then
+        say "SDK test tools already in .tools/venv"
+    else
+        say "installing the Python SDK's test tools into .tools/venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+        cp "$requirements" "$venv/.sdk-installed"
+    fi
+    npm_ci "$ROOT/sdks/typescript" "the TypeScript SDK's dev dependencies"
+}
+
+# npm ci in DIR (what it installs: WHAT) unless its node_modules match its lockfile already.
+npm_ci() {
+    local dir=$1 what=$2
+    command -v npm >/dev/null || install_system_packages npm
+    if [[ -f $dir/node_modules/.package-lock.json ]] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.stamp"; then
+        say "$what already in ${dir#"$ROOT"/}/node_modules"
+        return
+    fi
+    say "installing $what into ${dir#"$ROOT"/}/node_modules"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$dir/node_modules/.stamp"
+}
+
 # ---------------------------------------------------------------------------------------
 # Browser test tools: Debian's Chromium (never a browser download) and playwright-core
 # from the npm registry, pinned by tests/browser/package-lock.json
 # ---------------------------------------------------------------------------------------
 install_browser_tools() {
     install_system_packages chromium
-    command -v npm >/dev/null || install_system_packages npm
-    local dir=$ROOT/tests/browser
-    if [[ -f $dir/node_modules/.package-lock.json ]] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.stamp"; then
-        say "playwright-core already in tests/browser/node_modules"
-        return
-    fi
-    say "installing playwright-core into tests/browser/node_modules"
     # playwright-core alone downloads no browser; the test launches /usr/bin/chromium.
-    (cd "$dir" && npm ci --no-audit --no-fund)
-    cp "$dir/package-lock.json" "$dir/node_modules/.stamp"
+    npm_ci "$ROOT/tests/browser" playwright-core
 }
 
 # ---------------------------------------------------------------------------------------
@@ -296,6 +316,7 @@ install_claude_code
 if ((newest_cli)); then install_newest_claude_code; fi
 if ((test_tools)); then
     install_test_tools
+    install_sdk_tools
     install_browser_tools
 fi
 if ((build)); then build_gateway; else say "skipping the release build (--no-build)"; fi

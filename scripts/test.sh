@@ -4,8 +4,8 @@
 # then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
 # pinned Claude Code, the end-to-end tests of runs, prompts and the sandbox again
 # with the newest Claude Code on the registry, then the heavy and the most timing-sensitive
-# tests one at a time (marked #[ignore] so that they never run beside the others), and
-# last, alone, the schemathesis run.
+# tests one at a time (marked #[ignore] so that they never run beside the others), the
+# SDKs' tests (scripts/test-sdks.sh), and last, alone, the schemathesis run.
 # (`cargo test` includes the dashboard's browser test: a gateway with the scripted
 # model, driven in Debian's Chromium.)
 # Stops at the first failing step and exits non-zero.
@@ -66,6 +66,14 @@ cargo test -p ccgate --test it -- --ignored --test-threads=1 --skip openapi::sch
 heavy_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$heavy_status
+
+# The SDKs (sdks/python, sdks/typescript) against a live gateway with a test key.
+step "scripts/test-sdks.sh (the SDKs against a live gateway)"
+set +e
+bash scripts/test-sdks.sh 2>&1 | tee -a "$log"
+sdk_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$sdk_status
 
 # Alone, last: schemathesis with every check against a live gateway (a tasks key and an
 # admin key; a few minutes of busy runs), where it cannot slow timing-sensitive tests.

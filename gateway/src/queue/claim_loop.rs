@@ -19,7 +19,8 @@ impl Queue {
     pub(super) async fn work_forever(self: Arc<Self>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
         while !self.shutdown.is_triggered() {
-            if self.pressure.current().is_some() {
+            if let Some(shortage) = self.pressure.current() {
+                crate::telemetry::metrics::claim_skipped(shortage.resource());
                 tokio::select! {
                     () = tokio::time::sleep(poll.min(Duration::from_secs(1))) => {}
                     () = self.shutdown.cancelled() => {}
