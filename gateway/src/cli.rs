@@ -347,7 +347,12 @@ pub fn run() -> i32 {
 
 async fn dispatch(command: Command, config: Config) -> Result<(), String> {
     match command {
-        Command::Serve { no_migrate } => crate::server::serve(config, !no_migrate).await.map_err(|e| e.to_string()),
+        Command::Serve { no_migrate } => {
+            let supervisor = std::env::current_exe().map_err(|e| format!("cannot find the ccgate executable: {e}"))?;
+            let listener = crate::server::bind(&config.listen).await.map_err(|e| e.to_string())?;
+            let shutdown = crate::server::shutdown_signal();
+            crate::server::serve(config, !no_migrate, listener, shutdown, supervisor).await.map_err(|e| e.to_string())
+        }
         Command::Migrate => {
             let (store, _) = crate::server::open(&config).await.map_err(|e| e.to_string())?;
             store.migrate().await.map_err(|e| e.to_string())?;

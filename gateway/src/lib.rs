@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //!
-//! - `server`: `ccgate serve` wires everything together; `server::http` accepts
+//! - `server`: `ccgate serve` wires everything together (`server::App`, which the
+//!   in-process API tests in `tests/api` build alone); `server::http` accepts
 //!   connections within their limits.
 //! - `api`: routes, extractors, middleware (auth, rate limits, audit of refusals), one
 //!   mapping of errors to problem+json. Handlers call services.

@@ -1,30 +1,9 @@
-//! Per-key rate limits and queue caps.
+//! Per-key queue and concurrency caps, with runs. (Rate limits, which need no run,
+//! are tested in process: `tests/api/limits.rs`.)
 
 use serde_json::json;
 
 use crate::support::*;
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_key_over_its_rate_limit_gets_429_with_retry_after_and_ratelimit_headers() {
-    let model = Model::start().await;
-    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
-    let key = gateway.create_key(&["--name", "slow", "--rate-limit", "3"]);
-    for remaining in [2, 1, 0] {
-        let response = gateway.request(reqwest::Method::GET, "/v1/tasks", &key).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["ratelimit-limit"], "3");
-        assert_eq!(response.headers()["ratelimit-remaining"], remaining.to_string().as_str());
-    }
-    let response = gateway.request(reqwest::Method::GET, "/v1/tasks", &key).send().await.unwrap();
-    assert_eq!(response.status(), 429);
-    assert_eq!(response.headers()["retry-after"], "20");
-    assert!(response.headers().contains_key("ratelimit-reset"));
-    let problem: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(problem["type"], "https://ccgate.dev/errors/rate-limited");
-    // Other keys are not affected.
-    let (status, _) = gateway.get("/v1/tasks", &gateway.admin_key).await;
-    assert_eq!(status, 200);
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queue_and_concurrency_caps_hold_per_key() {

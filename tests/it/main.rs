@@ -3,7 +3,6 @@
 
 mod support;
 
-mod api_errors;
 mod approvals;
 mod artifacts;
 mod attacks;
@@ -30,6 +29,7 @@ mod openapi;
 mod plugin_scaffold;
 mod plugins;
 mod queueing;
+mod readiness;
 mod readme;
 mod recovery;
 mod sandbox;

@@ -1,7 +1,7 @@
-//! The OpenAPI document against the live gateway: the one served is the one
-//! committed, a validator accepts it, `/docs` renders it from the gateway alone,
-//! and schemathesis, with every check on, finds no 5xx, no answer the document does
-//! not allow and no request it allows that the gateway refuses.
+//! The OpenAPI document: a validator accepts it, and schemathesis, with every check
+//! on against a live gateway, finds no 5xx, no answer the document does not allow and
+//! no request it allows that the gateway refuses. (That the served document is the
+//! committed one, and `/docs`: `tests/api/openapi.rs`.)
 
 use std::process::Command;
 
@@ -14,32 +14,12 @@ fn test_tool(name: &str) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_served_document_is_the_committed_one_and_is_valid() {
-    let model = Model::start().await;
-    let gateway = Gateway::start(&model, GatewayOptions::default()).await;
-    let served = gateway.http.get(format!("{}/openapi.json", gateway.url)).send().await.unwrap();
-    assert_eq!(served.status(), 200);
-    assert_eq!(served.headers()["content-type"], "application/json");
-    let committed = std::fs::read_to_string(repo_root().join("openapi.json")).unwrap();
-    assert!(served.text().await.unwrap() == committed, "the served document differs from openapi.json");
-
+#[test]
+fn the_committed_document_is_valid() {
     let validator = Command::new(test_tool("openapi-spec-validator")).arg(repo_root().join("openapi.json")).output();
     let validator = validator.expect("run openapi-spec-validator");
     let said = String::from_utf8_lossy(&validator.stdout).to_string() + &String::from_utf8_lossy(&validator.stderr);
     assert!(validator.status.success() && said.contains("OK"), "{said}");
-
-    let page = gateway.http.get(format!("{}/docs", gateway.url)).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(policy.starts_with("default-src 'self'"), "{policy}");
-    let html = page.text().await.unwrap();
-    assert!(html.contains(r#"src="/docs/rapidoc-min.js""#) && html.contains(r#"spec-url="/openapi.json""#));
-    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads something from elsewhere");
-    let script = gateway.http.get(format!("{}/docs/rapidoc-min.js", gateway.url)).send().await.unwrap();
-    assert_eq!(script.status(), 200);
-    assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
-    assert!(script.text().await.unwrap().starts_with("/*! RapiDoc"));
 }
 
 /// Every check schemathesis has, as a key with scope `tasks` and one with scope

@@ -188,21 +188,7 @@ fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
 
 /// A new key's fields: the body over the server's defaults.
 fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
-    let defaults = &state.config.keys;
-    let base = KeySpec {
-        name: String::new(),
-        scopes: vec![Scope::Tasks],
-        rate_limit_per_minute: defaults.rate_limit_per_minute,
-        max_concurrent_tasks: defaults.max_concurrent_tasks,
-        max_queued_tasks: defaults.max_queued_tasks,
-        webhook_url: None,
-        webhook_events: None,
-        budget_micros_per_day: None,
-        budget_micros_per_month: None,
-        token_budget_per_day: None,
-        token_budget_per_month: None,
-        environment: Environment::Live,
-    };
+    let base = KeySpec::with_defaults(String::new(), &state.config.keys);
     // Only a new key chooses its environment: the secret's prefix says it for good.
     let mut body = body.clone();
     let environment = body.as_object_mut().and_then(|object| object.remove("environment"));

@@ -199,8 +199,11 @@ impl Sandbox {
         pricing: &crate::pricing::Pricing,
     ) -> Result<Self, String> {
         let capabilities = tokio::task::spawn_blocking({
-            let bwrap = config.bwrap.clone();
-            move || Capabilities::probe(&bwrap)
+            let (bwrap, mode) = (config.bwrap.clone(), config.mode);
+            move || match mode {
+                SandboxMode::None => Capabilities::unconfined(),
+                _ => Capabilities::probe(&bwrap),
+            }
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -41,6 +41,15 @@ impl Capabilities {
         }
     }
 
+    /// For `sandbox.mode = "none"`: no layer is used, so none is tried (no trial
+    /// sandbox process); cgroups are still found, to remove those earlier runs left.
+    pub fn unconfined() -> Self {
+        fn unused<T>() -> Verdict<T> {
+            Err("not probed: sandbox.mode = \"none\"".into())
+        }
+        Self { bwrap: unused(), landlock: unused(), seccomp: unused(), cgroups: CgroupRoot::find() }
+    }
+
     /// The report `ccgate doctor` prints.
     pub fn report(&self) -> String {
         let mut lines = Vec::new();

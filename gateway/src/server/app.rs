@@ -1,0 +1,216 @@
+//! The gateway's parts, built from a configuration and what start-up found on the
+//! machine ([`Machine`]), before anything runs: the API's state over the store, the
+//! queue with its workers not started, the plugins. `serve` then starts the work
+//! ([`App::start_work`]); in-process tests serve [`App::router`] alone, with no run,
+//! no Claude Code and no sandbox process.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ServeError;
+use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
+use crate::approvals::desk::Desk;
+use crate::artifacts::{ArtifactStore, CollectLimits, LocalArtifacts};
+use crate::auth::{Authenticator, KeyHasher, RateLimiter};
+use crate::config::Config;
+use crate::plugins::Plugins;
+use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
+use crate::retention::Sweeper;
+use crate::runner::Runner;
+use crate::sandbox::Sandbox;
+use crate::store::Store;
+use crate::task::structured::SchemaChecker;
+use crate::task::{TaskRules, TaskService};
+use crate::webhooks::guard::Allowlist;
+use crate::webhooks::{Deliverer, DelivererConfig};
+use crate::workspace::inputs::Upload;
+
+/// What start-up found on this machine, and what runs are started with.
+pub struct Machine {
+    /// The Claude Code executable (as configured, unresolved, where runs never start).
+    pub claude_bin: PathBuf,
+    /// What `claude --version` said, when it answered.
+    pub claude_version: Option<String>,
+    /// The `ccgate` executable each run starts under (`ccgate supervise`).
+    pub supervisor: PathBuf,
+    /// The gateway's variables runs inherit (`runner::passthrough_env`).
+    pub passthrough: Vec<(String, String)>,
+    pub sandbox: Arc<Sandbox>,
+}
+
+/// The gateway, assembled and not yet working.
+pub struct App {
+    pub state: AppState,
+    pub store: Store,
+    pub queue: Arc<Queue>,
+    pub plugins: Arc<Plugins>,
+    data_dir: PathBuf,
+}
+
+impl App {
+    /// Assembles the gateway over `store` (migrated by the caller). Starts no worker
+    /// and no background task; `data_dir` must be absolute.
+    pub async fn build(
+        config: Config,
+        store: Store,
+        hasher: KeyHasher,
+        machine: Machine,
+        data_dir: PathBuf,
+    ) -> Result<Self, ServeError> {
+        let plugins = Arc::new(load_plugins(&config, &data_dir).await?);
+        let schema_checker = SchemaChecker::new(machine.supervisor.clone(), config.tasks.output_schema.clone());
+        let desk = Arc::new(Desk::new(store.clone()));
+        let runner = Runner::new(
+            config.claude.clone(),
+            machine.claude_bin.clone(),
+            machine.supervisor,
+            machine.passthrough,
+            data_dir.join("runs"),
+            machine.sandbox.clone(),
+            desk.clone(),
+        )
+        .with_test_model(start_test_model().await?);
+        let hub = Arc::new(Hub::default());
+        let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
+        let queue = Queue::new(QueueParts {
+            store: store.clone(),
+            hub: hub.clone(),
+            runner,
+            config: config.queue.clone(),
+            data_dir: data_dir.clone(),
+            plugins: plugins.clone(),
+            schema_checker: schema_checker.clone(),
+            artifacts: ArtifactCollection {
+                store: artifact_store.clone(),
+                limits: CollectLimits { max_files: config.artifacts.max_files, max_bytes: config.artifacts.max_bytes },
+                max_collect_seconds: config.artifacts.max_collect_seconds,
+            },
+        });
+        let tasks = TaskService::new(
+            store.clone(),
+            queue.clone(),
+            hub,
+            plugins.clone(),
+            data_dir.clone(),
+            TaskRules {
+                limits: config.tasks.clone(),
+                default_artifacts: config.artifacts.default_patterns.clone(),
+                schema_checker,
+            },
+            desk,
+        );
+        let sessions = crate::dashboard::Sessions::new(Duration::from_secs(config.dashboard.session_minutes * 60));
+        let readiness = Readiness {
+            claude_bin: machine.claude_bin,
+            claude_version: machine.claude_version,
+            sandbox: machine.sandbox.status(),
+            live: Some(machine.sandbox),
+        };
+        let state = AppState {
+            config: Arc::new(config),
+            tasks,
+            auth: Authenticator::new(store.clone(), hasher.clone()),
+            hasher,
+            limiter: Arc::new(RateLimiter::default()),
+            queue: queue.clone(),
+            readiness: Arc::new(readiness),
+            plugins: plugins.clone(),
+            metrics: crate::telemetry::metrics::install(),
+            artifacts: artifact_store,
+            denials: Arc::new(DenialBudget::default()),
+            uploads: Arc::default(),
+            streams: Arc::default(),
+            sessions: Arc::new(sessions),
+        };
+        Ok(Self { state, store, queue, plugins, data_dir })
+    }
+
+    /// The whole HTTP surface over this gateway's state.
+    pub fn router(&self) -> axum::Router {
+        crate::api::router(self.state.clone())
+    }
+
+    /// Starts the work: the queue's workers (after recovering lost runs), webhook
+    /// delivery, retention, plugin reloads and the audit of refusal counts.
+    pub async fn start_work(&self) -> Result<(), ServeError> {
+        let config = &self.state.config;
+        if let Err(e) = Upload::clean_up_leftovers(&self.state.tasks.uploads_dir()) {
+            tracing::warn!(error = %e, "cannot clear abandoned uploads");
+        }
+        tokio::spawn(flush_denial_counts(self.state.denials.clone(), self.store.clone()));
+        self.queue.start().await;
+        // Prompts that waited when a gateway died: their runs are gone (recovered above,
+        // or failed), and nothing will ever answer them.
+        match self.store.expire_orphaned_approvals().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired permission prompts left by an earlier gateway"),
+            Err(e) => tracing::warn!(error = %e, "could not expire permission prompts left by an earlier gateway"),
+        }
+        let webhooks = &config.webhooks;
+        let deliverer = Deliverer::new(
+            self.store.clone(),
+            DelivererConfig {
+                allowlist: Allowlist::new(&webhooks.allowed_hosts),
+                schedule: webhooks.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect(),
+                timeout: Duration::from_secs(webhooks.timeout_seconds),
+                poll_interval: Duration::from_millis(webhooks.poll_interval_ms.max(50)),
+                max_in_flight: webhooks.max_in_flight,
+            },
+            self.queue.node_id().to_string(),
+            self.plugins.clone(),
+        )
+        .map_err(ServeError::Setup)?;
+        if webhooks.enabled {
+            tokio::spawn(deliverer.run_forever());
+        }
+        tokio::spawn(
+            Sweeper {
+                store: self.store.clone(),
+                artifacts: self.state.artifacts.clone(),
+                data_dir: self.data_dir.clone(),
+                config: config.retention.clone(),
+            }
+            .run_forever(),
+        );
+        tokio::spawn(self.plugins.clone().watch_files());
+        tokio::spawn(reload_on_sighup(self.plugins.clone()));
+        Ok(())
+    }
+}
+
+/// Loads the configured plugins; a plugin that does not load stops the start,
+/// with every problem listed. Reloads read the configuration again.
+async fn load_plugins(config: &Config, data_dir: &std::path::Path) -> Result<Plugins, ServeError> {
+    let source = Box::new(|| Config::load().map(|c| c.plugins).map_err(|e| e.to_string()));
+    Plugins::start(config.plugins.clone(), data_dir, Some(source))
+        .await
+        .map_err(|e| ServeError::Setup(format!("plugins could not be loaded: {e}")))
+}
+
+/// `SIGHUP` reloads the plugins (the old set stays if any plugin fails to load).
+async fn reload_on_sighup(plugins: Arc<Plugins>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hangups.recv().await.is_some() {
+        match plugins.reload().await {
+            Ok(count) => tracing::info!(plugins = count, "SIGHUP: plugins reloaded"),
+            Err(e) => tracing::error!(error = %e, "SIGHUP: plugins not reloaded; the loaded set stays"),
+        }
+    }
+}
+
+/// The built-in scripted model that test keys' runs talk to, on a loopback port of
+/// its own (sandboxed runs reach it through the model proxy). Returns its URL.
+async fn start_test_model() -> Result<String, ServeError> {
+    let listener = super::bind("127.0.0.1:0").await?;
+    let url = listener
+        .local_addr()
+        .map(|a| format!("http://{a}"))
+        .map_err(|source| ServeError::Listen { addr: "127.0.0.1:0".into(), source })?;
+    tokio::spawn(async move {
+        if let Err(e) = crate::scripted_model::serve(listener, None).await {
+            tracing::error!(error = %e, "the test keys' scripted model stopped");
+        }
+    });
+    Ok(url)
+}
