@@ -29,6 +29,7 @@ mod metrics;
 mod openapi;
 mod plugin_scaffold;
 mod plugins;
+mod postgres_cli;
 mod queueing;
 mod readme;
 mod recovery;

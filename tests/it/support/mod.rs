@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,6 +80,9 @@ pub struct Gateway {
     pub admin_key: String,
     model_url: String,
     options: GatewayOptions,
+    /// The gateway's database on the throwaway PostgreSQL (`CCGATE_TEST_BACKEND=postgres`);
+    /// `None`: SQLite in its data directory.
+    database: Option<Arc<postgres::TestDatabase>>,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -94,6 +99,8 @@ impl Gateway {
             admin_key: String::new(),
             model_url: model.url.clone(),
             options,
+            database: postgres::selected()
+                .then(|| Arc::new(postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL"))),
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
         };
@@ -119,6 +126,11 @@ impl Gateway {
             .env("ANTHROPIC_API_KEY", MODEL_KEY)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .env("CCGATE_CANARY_SECRET", "canary-must-not-leak");
+        if let Some(database) = &self.database {
+            // A node on a shared database cannot tell its own lost runs from another
+            // node's and waits for their leases: short ones keep restart tests short.
+            command.env("CCGATE_DATABASE_URL", &database.url).env("CCGATE_LEASE_SECONDS", "5");
+        }
         for (k, v) in &self.options.env {
             command.env(k, v);
         }
