@@ -5,8 +5,9 @@
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
 #   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
 #   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, jco (the
-#                                 JavaScript plugin's build) into .tools/jco, and Debian's Chromium with
-#                                 playwright-core (tests/browser) for the dashboard's browser test
+#                                 JavaScript plugin's build) into .tools/jco, Debian's Chromium with
+#                                 playwright-core (tests/browser) for the dashboard's browser test, and
+#                                 Debian's postgresql for the PostgreSQL tests
 #   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
 #
 # CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
@@ -22,7 +23,7 @@ CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
 # hypothesis is pinned too: schemathesis takes any 6.x, and a new one changes what a seed generates.
 PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0)
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 serve=1
 build=1
@@ -183,6 +184,7 @@ install_jco() {
 
 install_test_tools() {
     install_jco
+    install_test_postgres
     local venv=$TOOLS_DIR/venv stamp
     stamp=$(printf '%s\n' "${PYTHON_TEST_TOOLS[@]}")
     if [[ -x $venv/bin/python && -f $venv/.installed && $(<"$venv/.installed") == "$stamp" ]]; then
@@ -197,6 +199,17 @@ install_test_tools() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_TEST_TOOLS[@]}"
     printf '%s\n' "$stamp" >"$venv/.installed"
+}
+
+# The PostgreSQL tests start their own throwaway server (tests/it/support/postgres.rs)
+# with the binaries of Debian's postgresql package, found in /usr/lib/postgresql/*/bin
+# (or initdb and pg_ctl on PATH). As root the server runs as `nobody`: initdb refuses root.
+install_test_postgres() {
+    if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null; then
+        say "PostgreSQL for the tests present"
+        return
+    fi
+    install_system_packages postgresql
 }
 
 # ---------------------------------------------------------------------------------------
