@@ -5,9 +5,10 @@
 #   scripts/setup.sh --no-serve   install what is missing and build; don't serve
 #   scripts/setup.sh --no-build   skip the release build of ccgate and the plugins (serving then needs an earlier build)
 #   scripts/setup.sh --test-tools also install the test suite's Python tools into .tools/venv, jco (the
-#                                 JavaScript plugin's build) into .tools/jco, and Debian's Chromium with
-#                                 playwright-core (tests/browser) for the dashboard's browser test, and the
-#                                 SDKs' test tools (sdks/python/requirements-dev.txt, npm ci in sdks/typescript)
+#                                 JavaScript plugin's build) into .tools/jco, Debian's Chromium with
+#                                 playwright-core (tests/browser) for the dashboard's browser test, the
+#                                 SDKs' test tools (sdks/python/requirements-dev.txt, npm ci in sdks/typescript),
+#                                 and Debian's postgresql for the PostgreSQL tests
 #   scripts/setup.sh --newest-cli also install the newest Claude Code on the registry into .tools/newest
 #
 # CCGATE_CLAUDE_VERSION installs (and serves with) another Claude Code version than the pinned one.
@@ -184,6 +185,7 @@ install_jco() {
 
 install_test_tools() {
     install_jco
+    install_test_postgres
     local venv=$TOOLS_DIR/venv stamp
     stamp=$(printf '%s\n' "${PYTHON_TEST_TOOLS[@]}")
     if [[ -x $venv/bin/python && -f $venv/.installed && $(<"$venv/.installed") == "$stamp" ]]; then
@@ -225,6 +227,17 @@ npm_ci() {
     say "installing $what into ${dir#"$ROOT"/}/node_modules"
     (cd "$dir" && npm ci --no-audit --no-fund)
     cp "$dir/package-lock.json" "$dir/node_modules/.stamp"
+}
+
+# The PostgreSQL tests start their own throwaway server (tests/it/support/postgres.rs)
+# with the binaries of Debian's postgresql package, found in /usr/lib/postgresql/*/bin
+# (or initdb and pg_ctl on PATH). As root the server runs as `nobody`: initdb refuses root.
+install_test_postgres() {
+    if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null; then
+        say "PostgreSQL for the tests present"
+        return
+    fi
+    install_system_packages postgresql
 }
 
 # ---------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 # --test-tools --newest-cli), builds the WebAssembly plugins (scripts/build-plugins.sh),
 # then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
 # pinned Claude Code, the end-to-end tests of runs, prompts and the sandbox again
-# with the newest Claude Code on the registry, then the heavy and the most timing-sensitive
+# with the newest Claude Code on the registry, the store's tests and the end-to-end
+# tests of the task lifecycle on PostgreSQL, then the heavy and the most timing-sensitive
 # tests one at a time (marked #[ignore] so that they never run beside the others), the
 # SDKs' tests (scripts/test-sdks.sh), and last, alone, the schemathesis run.
 # (`cargo test` includes the dashboard's browser test: a gateway with the scripted
@@ -55,6 +56,21 @@ CCGATE_TEST_CLAUDE_BIN=$newest cargo test -p ccgate --test it -- \
 newest_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$newest_status
+
+# The store, and the task lifecycle end to end (runs, follow-ups, cancel, recovery,
+# webhooks, permission prompts), on PostgreSQL: a throwaway server per test process
+# (tests/it/support/postgres.rs), a database per test.
+step "cargo test on PostgreSQL (CCGATE_TEST_BACKEND=postgres)"
+set +e
+(
+    export CCGATE_TEST_BACKEND=postgres
+    cargo test -p ccgate --lib store:: &&
+        cargo test -p ccgate --test it -- \
+            tasks:: follow_up:: cancel_and_timeout:: recovery:: webhooks:: approvals::
+) 2>&1 | tee -a "$log"
+postgres_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$postgres_status
 
 # Alone and one at a time: the tests that load the machine (a fork bomb, a CPU burner,
 # a 24-way upload flood, a schema checker run to its budget), where they cannot slow the

@@ -528,6 +528,10 @@ impl Config {
         if self.queue.workers == 0 {
             return invalid("queue.workers", "must be at least 1");
         }
+        let backends = ["sqlite:", "postgres://", "postgresql://"];
+        if !self.database_url.is_empty() && !backends.iter().any(|scheme| self.database_url.starts_with(scheme)) {
+            return invalid("database_url", "must be a sqlite: or postgres:// URL (or empty: SQLite in data_dir)");
+        }
         if self.queue.lease_seconds < 3 {
             return invalid("queue.lease_seconds", "must be at least 3");
         }
@@ -724,5 +728,14 @@ mod tests {
         let config: Config = toml::from_str("[retention]\nusage_ttl = \"2h\"").unwrap();
         assert!(config.check().unwrap_err().to_string().contains("retention.usage_ttl"));
         assert!(Config::default().check().is_ok());
+    }
+
+    #[test]
+    fn the_database_is_sqlite_or_postgres() {
+        for url in ["", "sqlite::memory:", "postgres://db/ccgate", "postgresql://u:p@db:5432/ccgate"] {
+            assert!(Config { database_url: url.into(), ..Config::default() }.check().is_ok(), "{url}");
+        }
+        let mysql = Config { database_url: "mysql://db/ccgate".into(), ..Config::default() };
+        assert!(mysql.check().unwrap_err().to_string().contains("database_url"));
     }
 }

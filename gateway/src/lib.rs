@@ -61,3 +61,8 @@ pub mod text;
 pub mod timestamp;
 pub mod webhooks;
 pub mod workspace;
+
+/// The throwaway PostgreSQL the e2e harness uses, for the store's tests too.
+#[cfg(test)]
+#[path = "../../tests/it/support/postgres.rs"]
+mod test_postgres;

@@ -28,6 +28,7 @@ mod metrics;
 mod openapi;
 mod plugin_scaffold;
 mod plugins;
+mod postgres_cli;
 mod queueing;
 mod readiness;
 mod readme;

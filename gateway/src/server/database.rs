@@ -2,7 +2,7 @@
 //! commands (`ccgate keys`) say which one they use, and do not create an empty one
 //! where the operator expected the gateway's.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::config::Config;
 
@@ -11,7 +11,8 @@ use crate::config::Config;
 pub struct DatabaseLocation {
     /// The connection URL, as `serve` uses it.
     pub url: String,
-    /// The SQLite file, made absolute; `None` for an in-memory database.
+    /// The SQLite file, made absolute; `None` for an in-memory database or a
+    /// database server's (PostgreSQL).
     pub file: Option<PathBuf>,
 }
 
@@ -22,17 +23,32 @@ impl DatabaseLocation {
         Self { url, file }
     }
 
-    /// Whether the database is there already (an in-memory one never is).
+    /// Whether the database is there already: a SQLite file that exists (an
+    /// in-memory one never is), or a server's database (connecting tells).
     pub fn exists(&self) -> bool {
-        self.file.as_deref().is_some_and(Path::exists)
+        match &self.file {
+            Some(file) => file.exists(),
+            None => !self.url.starts_with("sqlite:"),
+        }
     }
 
-    /// The file, or the URL when there is none.
+    /// The file, or the URL (without its password) when there is none.
     pub fn describe(&self) -> String {
         match &self.file {
             Some(file) => file.display().to_string(),
-            None => self.url.clone(),
+            None => without_password(&self.url),
         }
+    }
+}
+
+/// `url` with its password left out, to be printed.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -57,6 +73,16 @@ mod tests {
         assert_eq!(sqlite_file("sqlite:ccgate.db"), Some(PathBuf::from("ccgate.db")));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://db/ccgate"), None);
+    }
+
+    #[test]
+    fn a_postgres_database_exists_on_its_server_and_is_described_without_its_password() {
+        let config = Config { database_url: "postgres://ccgate:hunter2@db:5432/ccgate".into(), ..Config::default() };
+        let location = DatabaseLocation::of(&config);
+        assert_eq!((location.file.clone(), location.exists()), (None, true));
+        assert_eq!(location.describe(), "postgres://ccgate@db:5432/ccgate");
+        let memory = DatabaseLocation::of(&Config { database_url: "sqlite::memory:".into(), ..Config::default() });
+        assert!(!memory.exists());
     }
 
     #[test]

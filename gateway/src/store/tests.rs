@@ -1,14 +1,25 @@
-//! Queue semantics of the store on a real SQLite file: claim order, fencing of a
-//! run that lost its lease, recovery.
+//! Queue semantics of the store on a real SQLite file, or on PostgreSQL with
+//! `CCGATE_TEST_BACKEND=postgres`: claim order, fencing of a run that lost its
+//! lease, recovery.
 
 use super::*;
 use serde_json::json;
 
-async fn store() -> (Store, tempfile::TempDir) {
+/// A migrated store, and what keeps its database alive (a temporary directory,
+/// or a database on the throwaway PostgreSQL).
+async fn store() -> (Store, Box<dyn std::any::Any>) {
+    if crate::test_postgres::selected() {
+        let database = crate::test_postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL");
+        return (migrated(&database.url).await, Box::new(database));
+    }
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display())).await.unwrap();
+    (migrated(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display())).await, Box::new(dir))
+}
+
+async fn migrated(url: &str) -> Store {
+    let store = Store::connect(url).await.unwrap();
     store.migrate().await.unwrap();
-    (store, dir)
+    store
 }
 
 async fn key(store: &Store, max_concurrent: u32) -> String {
@@ -316,4 +327,52 @@ async fn running_tasks_are_counted_per_node_busiest_first() {
         assert!(store.claim(node, 10_000).await.unwrap().is_some());
     }
     assert_eq!(store.running_by_node().await.unwrap(), [("a".to_string(), 2), ("b".to_string(), 1)]);
+}
+
+/// Two nodes (two connection pools) with four claimers each on one PostgreSQL
+/// database: every task runs exactly once, and no key ever runs more tasks than
+/// its cap, though claimers of the same key race on different tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claimers_on_two_nodes_never_pass_a_key_cap_nor_share_a_task() {
+    let Some(database) = crate::test_postgres::database() else { return };
+    let nodes = [migrated(&database.url).await, Store::connect(&database.url).await.unwrap()];
+    let mut caps = std::collections::HashMap::new();
+    for cap in [1, 2, 3] {
+        let key_id = key(&nodes[0], cap).await;
+        for _ in 0..8 {
+            task(&nodes[0], &key_id, 0).await;
+        }
+        caps.insert(key_id, cap as usize);
+    }
+    let tasks = caps.len() * 8;
+    let caps = std::sync::Arc::new(caps);
+    let claimed = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let claimers = (0..8).map(|n| {
+        let (store, caps, claimed) = (nodes[n % 2].clone(), caps.clone(), claimed.clone());
+        tokio::spawn(async move {
+            let owner = format!("node-{}-{n}", n % 2);
+            while claimed.lock().unwrap().len() < tasks {
+                assert!(std::time::Instant::now() < deadline, "the claimers did not run every task in time");
+                let Some(run) = store.claim(&owner, 60_000).await.unwrap() else {
+                    tokio::task::yield_now().await;
+                    continue;
+                };
+                assert!(claimed.lock().unwrap().insert(run.task.id.clone()), "{} claimed twice", run.task.id);
+                let running = TaskFilter { status: Some("running".into()), ..TaskFilter::default() };
+                let key_runs = store.list_tasks(Some(&run.task.key_id), &running, None, 100).await.unwrap();
+                assert!(
+                    key_runs.len() <= caps[&run.task.key_id],
+                    "{} runs, cap {}",
+                    key_runs.len(),
+                    caps[&run.task.key_id]
+                );
+                assert!(store.finish_run(&run.task.id, &run.fence, 0, finish("completed")).await.unwrap());
+            }
+        })
+    });
+    for claimer in claimers.collect::<Vec<_>>() {
+        claimer.await.unwrap();
+    }
+    assert_eq!(nodes[0].count_by_status("completed").await.unwrap(), tasks as u64);
 }

@@ -7,6 +7,7 @@
 mod live;
 #[allow(unused_imports)] // the benches include this harness and use no event stream
 pub use live::LiveEvents;
+pub mod postgres;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -82,6 +83,9 @@ pub struct Gateway {
     pub admin_key: String,
     model_url: String,
     options: GatewayOptions,
+    /// The gateway's database on the throwaway PostgreSQL (`CCGATE_TEST_BACKEND=postgres`);
+    /// `None`: SQLite in its data directory.
+    database: Option<Arc<postgres::TestDatabase>>,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -98,6 +102,8 @@ impl Gateway {
             admin_key: String::new(),
             model_url: model.url.clone(),
             options,
+            database: postgres::selected()
+                .then(|| Arc::new(postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL"))),
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
         };
@@ -123,6 +129,11 @@ impl Gateway {
             .env("ANTHROPIC_API_KEY", MODEL_KEY)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .env("CCGATE_CANARY_SECRET", "canary-must-not-leak");
+        if let Some(database) = &self.database {
+            // A node on a shared database cannot tell its own lost runs from another
+            // node's and waits for their leases: short ones keep restart tests short.
+            command.env("CCGATE_DATABASE_URL", &database.url).env("CCGATE_LEASE_SECONDS", "5");
+        }
         for (k, v) in &self.options.env {
             command.env(k, v);
         }

@@ -1,11 +1,11 @@
 //! Claiming the next runnable task with a lease: priority, FIFO, and each key's
 //! concurrency cap.
 
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Statement, TransactionTrait};
 
 use super::lease::Fence;
 use super::turns::set_turn_status;
-use crate::store::entities::{task, task_turn};
+use crate::store::entities::{api_key, task, task_turn};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, StoreError, audit, outbox, sql_for};
 
@@ -21,16 +21,20 @@ impl Store {
     /// Claims the next runnable task for `owner`: highest priority first, FIFO within
     /// a priority, skipping keys already at their concurrency cap.
     ///
-    /// SQLite: the candidate is picked on the read pool, so the scan never holds the
-    /// write lock that submits need, then taken by a conditional UPDATE that re-checks
-    /// it is still queued and its key still has room (another worker may have been
-    /// faster: then the next candidate is tried). PostgreSQL: one UPDATE picks and
-    /// takes the row, skipping rows other nodes have locked.
+    /// A candidate is picked, then taken by a conditional UPDATE that re-checks it is
+    /// still queued and its key still has room (another claimer may have been faster:
+    /// then the next candidate is tried). SQLite: the candidate is picked on the read
+    /// pool, so the scan never holds the write lock that submits need; the one writer
+    /// makes the re-check exact. PostgreSQL: the candidate is picked and locked in the
+    /// claiming transaction, skipping rows other nodes have locked, and its key's row
+    /// is locked before the re-check, so claimers on several nodes count the key's
+    /// running tasks one at a time and cannot all pass its cap.
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<ClaimedTask>> {
         // `not_before` is compared with a number this code computes, not with input.
         let now = crate::timestamp::now_ms();
         let candidate = format!(
-            "SELECT t.id FROM tasks t WHERE t.status = 'queued' AND (t.not_before IS NULL OR t.not_before <= {now}) \
+            "SELECT t.id, t.key_id FROM tasks t \
+             WHERE t.status = 'queued' AND (t.not_before IS NULL OR t.not_before <= {now}) \
              AND t.key_id IN ( \
                SELECT k.id FROM api_keys k WHERE ( \
                  SELECT COUNT(*) FROM tasks r WHERE r.key_id = k.id AND r.status = 'running' \
@@ -41,42 +45,38 @@ impl Store {
                attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
              WHERE status = 'queued' AND ( \
                SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
-             ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = ";
+             ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = $4 \
+             RETURNING id, attempts";
         let backend = self.backend();
-        let values = || -> Vec<sea_orm::Value> { vec![owner.into(), (now + lease_ms).into(), now.into()] };
+        let postgres = backend == DbBackend::Postgres;
         let mut claimed = None;
-        if backend == DbBackend::Postgres {
-            let txn = self.writer.begin().await.during("starting a transaction")?;
-            let sql = format!("{TAKE}({candidate} FOR UPDATE OF t SKIP LOCKED) RETURNING id, attempts");
-            match txn
-                .query_one_raw(Statement::from_sql_and_values(backend, sql, values()))
-                .await
-                .during("claiming a task")?
-            {
-                Some(row) => claimed = Some((txn, row)),
-                None => txn.rollback().await.during("claiming a task")?,
-            }
-        } else {
-            for _ in 0..3 {
+        for _ in 0..3 {
+            let (txn, picked) = if postgres {
+                let txn = self.writer.begin().await.during("starting a transaction")?;
+                let pick = Statement::from_string(backend, format!("{candidate} FOR UPDATE OF t SKIP LOCKED"));
+                let Some(picked) = txn.query_one_raw(pick).await.during("claiming a task")? else {
+                    txn.rollback().await.during("claiming a task")?;
+                    break;
+                };
+                let key_id: String = picked.try_get("", "key_id").during("claiming a task")?;
+                // Held to the commit: the next claimer of this key counts after it.
+                api_key::Entity::find_by_id(key_id).lock_exclusive().one(&txn).await.during("locking a key")?;
+                (txn, picked)
+            } else {
                 // Scanned without the writer: submits must not wait for a claim.
                 let pick = Statement::from_string(backend, candidate.clone());
-                let Some(candidate) = self.reader.query_one_raw(pick).await.during("claiming a task")? else { break };
-                let id: String = candidate.try_get("", "id").during("claiming a task")?;
-                let mut bound = values();
-                bound.push(id.into());
-                let sql = sql_for(backend, &format!("{TAKE}$4 RETURNING id, attempts"));
-                let txn = self.writer.begin().await.during("starting a transaction")?;
-                match txn
-                    .query_one_raw(Statement::from_sql_and_values(backend, sql, bound))
-                    .await
-                    .during("claiming a task")?
-                {
-                    Some(row) => {
-                        claimed = Some((txn, row));
-                        break;
-                    }
-                    None => txn.rollback().await.during("claiming a task")?,
+                let Some(picked) = self.reader.query_one_raw(pick).await.during("claiming a task")? else { break };
+                (self.writer.begin().await.during("starting a transaction")?, picked)
+            };
+            let id: String = picked.try_get("", "id").during("claiming a task")?;
+            let bound: Vec<sea_orm::Value> = vec![owner.into(), (now + lease_ms).into(), now.into(), id.into()];
+            let take = Statement::from_sql_and_values(backend, sql_for(backend, TAKE), bound);
+            match txn.query_one_raw(take).await.during("claiming a task")? {
+                Some(row) => {
+                    claimed = Some((txn, row));
+                    break;
                 }
+                None => txn.rollback().await.during("claiming a task")?,
             }
         }
         let Some((txn, row)) = claimed else { return Ok(None) };
