@@ -10,6 +10,6 @@ python=${PYTHON:-python3}
 PYTHONWARNINGS=ignore "$python" -m datamodel_code_generator \
     --input "$here/../../openapi.json" --input-file-type openapi \
     --output-model-type pydantic_v2.BaseModel --target-python-version 3.11 \
-    --use-annotated --use-standard-collections --use-union-operator --field-constraints \
+    --use-annotated --use-standard-collections --use-union-operator --field-constraints --set-default-enum-member \
     --use-double-quotes --disable-timestamp --custom-file-header '# Generated from openapi.json by sdks/python/generate.sh: do not edit.' \
     --output "$out"

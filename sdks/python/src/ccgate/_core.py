@@ -91,7 +91,7 @@ class RetryPolicy:
         """Seconds to wait before attempt `attempt + 1`, or None to give up."""
         if status not in (429, 503) or attempt >= self.max_retries:
             return None
-        wait = retry_after if retry_after is not None else self.base_delay * 2**attempt
+        wait = retry_after if retry_after is not None else self.base_delay * 2.0**attempt
         return wait if wait <= self.max_wait else None
 
 
@@ -166,9 +166,9 @@ def read_source(source: FileSource) -> bytes:
 def archive_filename(archive: ArchiveSource, name: str | None) -> str:
     """The archive part's filename, which tells the gateway its format (a name of any
     other kind would make the part a plain file)."""
-    if not name and isinstance(archive, bytes):
+    if isinstance(archive, bytes) and not name:
         raise CcgateError("archive_name is required with archive content (e.g. 'src.tar.gz' or 'src.zip')")
-    filename = name or Path(archive).name
+    filename = name or Path(os.fsdecode(archive)).name
     if not filename.lower().endswith(ARCHIVE_SUFFIXES):
         raise CcgateError(f"an archive's name ends with .tar.gz, .tgz or .zip, which {filename!r} does not")
     return filename
@@ -188,10 +188,11 @@ class TaskEvent:
     @property
     def status(self) -> TaskStatus | None:
         """The task's new status, on `status` events."""
-        if self.type != "status":
+        value = self.data.get("status")
+        if self.type != "status" or not isinstance(value, str):
             return None
         try:
-            return TaskStatus(self.data.get("status"))
+            return TaskStatus(value)
         except ValueError:
             return None
 
@@ -278,7 +279,7 @@ class StreamResume:
         if self._failures > self.max_failures:
             raise StreamError(f"the event stream broke {self._failures} times in a row: {error}") from error
         self._new_on_connection = False
-        return min(5.0, 0.2 * 2**self._failures)
+        return min(5.0, 0.2 * 2.0**self._failures)
 
 
 # Connection failures after which an event stream resumes.

@@ -3,6 +3,7 @@ with coroutines and async iterators."""
 
 from __future__ import annotations
 
+import builtins
 import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -191,7 +192,7 @@ class AsyncTasks:
     async def list_files(self, task_id: str) -> FileListing:
         return await self._client.call(_calls.files(task_id))
 
-    async def list_artifacts(self, task_id: str) -> list[Artifact]:
+    async def list_artifacts(self, task_id: str) -> builtins.list[Artifact]:
         return (await self._client.call(_calls.artifacts(task_id))).data
 
     async def webhook_deliveries(self, task_id: str) -> DeliveryList:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -194,7 +195,7 @@ class Tasks:
     def list_files(self, task_id: str) -> FileListing:
         return self._client.call(_calls.files(task_id))
 
-    def list_artifacts(self, task_id: str) -> list[Artifact]:
+    def list_artifacts(self, task_id: str) -> builtins.list[Artifact]:
         return self._client.call(_calls.artifacts(task_id)).data
 
     def webhook_deliveries(self, task_id: str) -> DeliveryList:

@@ -31,7 +31,7 @@ class ApprovalOptions(BaseModel):
             description="Prompts these rules match are denied, before `auto_allow` is looked at. A Bash\nrule matches when any command of a compound line does."
         ),
     ] = []
-    mode: ApprovalMode | None = "auto"
+    mode: ApprovalMode | None = ApprovalMode.auto
     timeout_seconds: Annotated[
         int | None,
         Field(description="How long an `ask` prompt waits before it is denied.", ge=0),

@@ -51,10 +51,7 @@ def verify(
     for key in map(_key_bytes, secrets):
         expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
-            try:
-                return json.loads(payload)
-            except ValueError:
-                raise WebhookVerificationError("the signed body is not JSON") from None
+            return _delivery(payload)
     raise WebhookVerificationError("no signature matches the secret")
 
 
@@ -63,3 +60,13 @@ def _key_bytes(secret: str) -> bytes:
         return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
     except binascii.Error:
         raise WebhookVerificationError("the secret is not a whsec_ secret (base64 after the prefix)") from None
+
+
+def _delivery(payload: bytes) -> dict[str, Any]:
+    try:
+        delivery = json.loads(payload)
+    except ValueError:
+        raise WebhookVerificationError("the signed body is not JSON") from None
+    if not isinstance(delivery, dict):
+        raise WebhookVerificationError("the signed body is not a JSON object")
+    return delivery
