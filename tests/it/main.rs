@@ -34,6 +34,7 @@ mod readme;
 mod recovery;
 mod sandbox;
 mod steering;
+mod storage;
 mod structured;
 mod supervision;
 mod tasks;
