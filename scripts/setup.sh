@@ -20,9 +20,11 @@ set -euo pipefail
 CLAUDE_CODE_PINNED=2.1.197
 CLAUDE_CODE_VERSION=${CCGATE_CLAUDE_VERSION:-$CLAUDE_CODE_PINNED}
 CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
-# Python tools the test suite runs against the API document and a live gateway.
+# Python tools the test suite runs against the API document and a live gateway, and
+# moto's S3 server for the shared-storage tests.
 # hypothesis is pinned too: schemathesis takes any 6.x, and a new one changes what a seed generates.
-PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0)
+PYTHON_TEST_TOOLS=(openapi-spec-validator==0.9.0 schemathesis==4.32.5 hypothesis==6.170.17 standardwebhooks==1.1.0
+    'moto[server]==5.2.5')
 
 usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 

@@ -37,6 +37,7 @@ pub struct Config {
     pub keys: KeyDefaults,
     pub http: HttpConfig,
     pub artifacts: ArtifactsConfig,
+    pub storage: StorageConfig,
     pub retention: RetentionConfig,
     pub webhooks: WebhooksConfig,
     pub sandbox: crate::sandbox::SandboxConfig,
@@ -121,6 +122,15 @@ pub struct ArtifactsConfig {
     /// Seconds one turn's collection may spend matching globs (never more than
     /// what is left of the task's timeout); files not reached are reported skipped.
     pub max_collect_seconds: u64,
+}
+
+/// Shared storage: where artifacts are kept.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `file:///path` or `s3://bucket/prefix` (endpoint, region and credentials
+    /// from the `AWS_*` variables); empty means `file://<data_dir>/storage`.
+    pub url: String,
 }
 
 /// How long the files of finished tasks are kept.
@@ -324,6 +334,7 @@ impl Default for Config {
             keys: KeyDefaults::default(),
             http: HttpConfig::default(),
             artifacts: ArtifactsConfig::default(),
+            storage: StorageConfig::default(),
             retention: RetentionConfig::default(),
             webhooks: WebhooksConfig::default(),
             sandbox: Default::default(),
@@ -516,6 +527,9 @@ impl Config {
         if let Some(v) = lookup("CCGATE_METRICS_LISTEN") {
             self.metrics.listen = v;
         }
+        if let Some(v) = lookup("CCGATE_STORAGE_URL") {
+            self.storage.url = v;
+        }
         if let Some(v) = lookup("CCGATE_WEBHOOK_ALLOWED_HOSTS") {
             self.webhooks.allowed_hosts =
                 v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
@@ -620,7 +634,19 @@ impl Config {
         if self.retention.sweep_interval_seconds == 0 {
             return invalid("retention.sweep_interval_seconds", "must be at least 1");
         }
+        if let Err(e) = self.storage_url() {
+            return invalid("storage.url", &format!("{:?}: {}", e.url, e.reason));
+        }
         Ok(())
+    }
+
+    /// Where shared storage is: `storage.url`, else a directory in the data directory.
+    pub fn storage_url(&self) -> Result<crate::storage::StorageUrl, crate::storage::UrlError> {
+        if self.storage.url.trim().is_empty() {
+            Ok(crate::storage::StorageUrl::default_for(&self.data_dir))
+        } else {
+            crate::storage::StorageUrl::parse(self.storage.url.trim())
+        }
     }
 
     /// The database URL, defaulting to SQLite in the data directory.

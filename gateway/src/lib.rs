@@ -23,6 +23,8 @@
 //! - `dashboard`: the operator's web pages at `/dashboard` (sessions, CSRF, templates).
 //! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
+//! - `storage`: shared storage (`storage.url`): a directory or an S3 bucket, through
+//!   `object_store`; artifacts live there.
 //! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
 //!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests and
 //!   test keys), `client` (`ccgate run` and `ccgate tasks`, a client of a gateway).
@@ -54,6 +56,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod scripted_model;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod task;
 pub mod telemetry;

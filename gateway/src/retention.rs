@@ -6,7 +6,6 @@
 //! endpoints answer 410.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::artifacts::ArtifactStore;
@@ -26,7 +25,7 @@ enum Rows {
 
 pub struct Sweeper {
     pub store: Store,
-    pub artifacts: Arc<dyn ArtifactStore>,
+    pub artifacts: ArtifactStore,
     pub data_dir: PathBuf,
     pub config: RetentionConfig,
 }
@@ -75,19 +74,20 @@ impl Sweeper {
                 if !self.store.mark_expired(what, &id, cutoff).await.map_err(|e| e.to_string())? {
                     continue;
                 }
-                let (artifacts, root) = (self.artifacts.clone(), TaskDirs::new(&self.data_dir, &id).root);
-                let task_id = id.clone();
-                let deleted = tokio::task::spawn_blocking(move || match what {
-                    Expiring::Workspace => match std::fs::remove_dir_all(&root) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                        _ => Ok(()),
-                    },
-                    Expiring::Artifacts => artifacts.delete(&id),
-                })
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                let deleted = match what {
+                    Expiring::Workspace => {
+                        let root = TaskDirs::new(&self.data_dir, &id).root;
+                        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&root) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+                            _ => Ok(()),
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                    }
+                    Expiring::Artifacts => self.artifacts.delete(&id).await.map_err(|e| e.to_string()),
+                };
                 if let Err(e) = deleted {
-                    tracing::error!(task_id = %task_id, kind = ?what, error = %e, "could not delete expired files");
+                    tracing::error!(task_id = %id, kind = ?what, error = %e, "could not delete expired files");
                 }
                 expired += 1;
             }

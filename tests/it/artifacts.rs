@@ -103,6 +103,8 @@ async fn retention_deletes_workspaces_and_artifacts_and_downloads_answer_410() {
     assert_eq!(task["artifacts"][0]["name"], "result.txt", "the server's default globs apply: {task}");
     let workspace = gateway.data.path().join(format!("tasks/{id}"));
     assert!(workspace.exists());
+    let artifacts = gateway.data.path().join(format!("storage/artifacts/{id}"));
+    assert!(artifacts.exists(), "artifacts are kept in the storage directory");
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let expired = loop {
@@ -114,7 +116,7 @@ async fn retention_deletes_workspaces_and_artifacts_and_downloads_answer_410() {
     };
     assert!(expired["workspace_expired_at"].is_string() && expired["artifacts_expired_at"].is_string(), "{expired}");
     assert!(!workspace.exists(), "the workspace and Claude's state are deleted");
-    assert!(!gateway.data.path().join(format!("artifacts/{id}")).exists());
+    assert!(!artifacts.exists());
     assert_eq!(expired["artifacts"], json!([]));
     for path in ["files", "files/result.txt", "archive", "artifacts", "artifacts/result.txt"] {
         let (status, problem) = gateway.get(&format!("/v1/tasks/{id}/{path}"), &key).await;

@@ -35,6 +35,7 @@ mod readme;
 mod recovery;
 mod sandbox;
 mod steering;
+mod storage;
 mod structured;
 mod supervision;
 mod tasks;

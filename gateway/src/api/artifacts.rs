@@ -2,8 +2,6 @@
 //! after the last turn, downloads with `ETag` (the sha256), `If-None-Match` and
 //! single byte ranges (`Range: bytes=…`, 206).
 
-use std::io::{Seek, SeekFrom};
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -61,6 +59,8 @@ pub async fn list(
             content_type = "application/problem+json"),
         (status = 416, description = "The range is outside the artifact", body = super::schema::Problem,
             content_type = "application/problem+json"),
+        (status = 503, description = "Artifact storage (`storage.url`) cannot be reached; try again later",
+            body = super::schema::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn download(
     State(state): State<AppState>,
@@ -101,21 +101,12 @@ pub async fn download(
         },
         None => None,
     };
-    let (start, length) = range.map_or((0, size), |(start, end)| (start, end - start + 1));
-    let store = state.artifacts.clone();
-    let (task_id, artifact_name) = (task.id.clone(), artifact.name.clone());
-    let file = tokio::task::spawn_blocking(move || {
-        let mut file = store.open(&task_id, &artifact_name)?;
-        file.seek(SeekFrom::Start(start))?;
-        Ok::<_, std::io::Error>(file)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ApiError::not_found("the artifact's file is missing"),
-        _ => ApiError::internal(e),
-    })?;
-    let body = super::body::file_body(tokio::fs::File::from_std(file), length);
+    let length = range.map_or(size, |(start, end)| end - start + 1);
+    let stream = state.artifacts.open(&task.id, &artifact.name, range.map(|(start, end)| start..end + 1)).await;
+    let body = axum::body::Body::from_stream(stream.map_err(|e| match e {
+        e if e.is_not_found() => ApiError::not_found("the artifact's file is missing"),
+        e => ApiError::from(e),
+    })?);
     let status = if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let mut response = (status, body).into_response();
     let out = response.headers_mut();

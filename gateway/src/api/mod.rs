@@ -64,7 +64,7 @@ pub struct AppState {
     pub queue: Arc<Queue>,
     pub readiness: Arc<Readiness>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    pub artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
+    pub artifacts: crate::artifacts::ArtifactStore,
     pub plugins: Arc<crate::plugins::Plugins>,
     /// Budgets of audited refusals, per key and per client address.
     pub denials: Arc<denials::DenialBudget>,

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::storage::StorageError;
 use crate::store::StoreError;
 use crate::task::{FieldError, TaskServiceError};
 
@@ -208,6 +209,26 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::Store(e) => Self::store(e),
             e => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", e.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NotFound { .. } => Self::not_found("no such object in storage"),
+            // Logged: an operator must bring the store back; the client retries.
+            e @ StorageError::Unavailable { .. } => {
+                tracing::error!(error = %e, "shared storage unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    "Storage unavailable",
+                    "the gateway's storage (storage.url) cannot be reached; try again later",
+                )
+                .with_retry_after(5)
+            }
+            e => Self::internal(e),
         }
     }
 }

@@ -11,9 +11,21 @@ use std::path::Path;
 use std::time::Instant;
 
 pub use glob::Glob;
-pub use store::{ArtifactStore, LocalArtifacts};
+pub use store::ArtifactStore;
 
+use crate::storage::StorageError;
 use crate::workspace::{Root, list};
+
+/// Why a collection failed (what it staged is discarded).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("reading the workspace: {0}")]
+    Workspace(#[from] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("a file grew past artifacts.max_bytes while it was collected")]
+    Grew,
+}
 
 /// Caps of one task's collection.
 #[derive(Debug, Clone)]
@@ -67,17 +79,24 @@ pub fn workspace_files(workspace: &Path) -> std::io::Result<(Vec<(String, u64)>,
 
 /// Stages the files of `workspace` that match `patterns` as a new set in `store`.
 /// Matching stops at `deadline`; the files it did not reach are reported skipped.
-pub fn collect(
-    store: &dyn ArtifactStore,
+pub async fn collect(
+    store: &ArtifactStore,
     task_id: &str,
     workspace: &Path,
-    patterns: &[Glob],
+    patterns: Vec<Glob>,
     limits: &CollectLimits,
     deadline: Instant,
-) -> std::io::Result<Collected> {
-    let (files, truncated) = workspace_files(workspace)?;
-    let (picks, unmatched) = matching(files, patterns, deadline);
-    let mut collected = stage(store, task_id, workspace, &picks, limits)?;
+) -> Result<Collected, CollectError> {
+    let root = workspace.to_path_buf();
+    // The walk and the matching are blocking work: off the async threads.
+    let (picks, unmatched, truncated) = tokio::task::spawn_blocking(move || {
+        let (files, truncated) = workspace_files(&root)?;
+        let (picks, unmatched) = matching(files, &patterns, deadline);
+        Ok::<_, std::io::Error>((picks, unmatched, truncated))
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
+    let mut collected = stage(store, task_id, workspace, &picks, limits).await?;
     if unmatched > 0 {
         collected.skipped.insert(
             0,
@@ -109,14 +128,32 @@ fn matching(files: Vec<(String, u64)>, patterns: &[Glob], deadline: Instant) -> 
 }
 
 /// Stages `picks` as a new set in `store`, within the caps.
-pub fn stage(
-    store: &dyn ArtifactStore,
+pub async fn stage(
+    store: &ArtifactStore,
     task_id: &str,
     workspace: &Path,
     picks: &[Pick],
     limits: &CollectLimits,
-) -> std::io::Result<Collected> {
+) -> Result<Collected, CollectError> {
     let mut collected = Collected { set: crate::ids::new_id("set"), ..Default::default() };
+    let staged = stage_into(store, task_id, workspace, picks, limits, &mut collected).await;
+    if let Err(e) = staged {
+        if let Err(cleanup) = store.discard(task_id, &collected.set).await {
+            tracing::warn!(task_id, error = %cleanup, "a failed collection's staged set could not be discarded");
+        }
+        return Err(e);
+    }
+    Ok(collected)
+}
+
+async fn stage_into(
+    store: &ArtifactStore,
+    task_id: &str,
+    workspace: &Path,
+    picks: &[Pick],
+    limits: &CollectLimits,
+    collected: &mut Collected,
+) -> Result<(), CollectError> {
     let names = unique_names(picks.iter().map(|f| f.path.as_str()));
     let mut bytes = 0u64;
     // Opened once: every file is then opened beneath it.
@@ -134,25 +171,19 @@ pub fn stage(
                 .push(format!("{}: past the cap of {} bytes (artifacts.max_bytes)", file.path, limits.max_bytes));
             continue;
         }
-        let mut source: Box<dyn std::io::Read> = match &file.content {
-            Some(generated) => Box::new(generated.as_slice()),
+        let source: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match &file.content {
+            Some(generated) => Box::new(std::io::Cursor::new(generated.clone())),
             // Opened without following links; it may have changed since the listing.
             None => match root.as_ref().map(|root| root.open_file(&file.path)) {
-                Some(Ok(opened)) => Box::new(opened),
+                Some(Ok(opened)) => Box::new(tokio::fs::File::from_std(opened)),
                 _ => {
                     collected.skipped.push(format!("{}: no longer a regular file", file.path));
                     continue;
                 }
             },
         };
-        let mut content = std::io::Read::take(&mut source, limits.max_bytes - bytes + 1);
-        let (size, sha256) = match store.stage(task_id, &collected.set, &name, &mut content) {
-            Ok(stored) => stored,
-            Err(e) => {
-                store.discard(task_id, &collected.set)?;
-                return Err(e);
-            }
-        };
+        let content = tokio::io::AsyncReadExt::take(source, limits.max_bytes - bytes + 1);
+        let (size, sha256) = store.stage(task_id, &collected.set, &name, content).await?;
         bytes += size;
         collected.artifacts.push(Artifact {
             content_type: file.content_type.clone().unwrap_or_else(|| content_type(&name).to_string()),
@@ -163,10 +194,9 @@ pub fn stage(
         });
     }
     if bytes > limits.max_bytes {
-        store.discard(task_id, &collected.set)?;
-        return Err(std::io::Error::other("a file grew past artifacts.max_bytes while it was collected"));
+        return Err(CollectError::Grew);
     }
-    Ok(collected)
+    Ok(())
 }
 
 /// A name per path: the file name, or the whole path with `_` for `/` when the
@@ -253,8 +283,8 @@ mod tests {
         assert_eq!(odd[1], "a_b_.md");
     }
 
-    #[test]
-    fn collection_follows_globs_caps_and_never_a_link() {
+    #[tokio::test]
+    async fn collection_follows_globs_caps_and_never_a_link() {
         let dir = tempfile::tempdir().unwrap();
         let workspace = dir.path().join("ws");
         std::fs::create_dir_all(workspace.join("out/deep")).unwrap();
@@ -263,13 +293,14 @@ mod tests {
         std::fs::write(workspace.join("fix.patch"), vec![b'x'; 100]).unwrap();
         std::fs::write(workspace.join("notes.txt"), "not collected").unwrap();
         std::os::unix::fs::symlink("/etc/passwd", workspace.join("out/passwd")).unwrap();
-        let store = LocalArtifacts::new(dir.path().join("artifacts"));
-        let patterns = [Glob::parse("out/**").unwrap(), Glob::parse("*.patch").unwrap()];
+        let location = crate::storage::StorageUrl::File(dir.path().join("storage"));
+        let store = ArtifactStore::new(crate::storage::Storage::open(location).unwrap());
+        let patterns = vec![Glob::parse("out/**").unwrap(), Glob::parse("*.patch").unwrap()];
         let limits = CollectLimits { max_files: 10, max_bytes: 50 };
         let later = Instant::now() + std::time::Duration::from_secs(60);
-        let collected = collect(&store, "tsk_1", &workspace, &patterns, &limits, later).unwrap();
-        assert!(store.open("tsk_1", "report.md").is_err(), "staged, not committed yet");
-        store.commit("tsk_1", &collected.set).unwrap();
+        let collected = collect(&store, "tsk_1", &workspace, patterns.clone(), &limits, later).await.unwrap();
+        assert!(store.open("tsk_1", "report.md", None).await.is_err(), "staged, not committed yet");
+        store.commit("tsk_1", &collected.set).await.unwrap();
         let paths: Vec<&str> = collected.artifacts.iter().map(|a| a.path.as_str()).collect();
         assert_eq!(paths, ["out/deep/data.json", "out/report.md"], "{collected:?}");
         assert!(collected.skipped[0].starts_with("fix.patch: past the cap of 50 bytes"), "{collected:?}");
@@ -278,13 +309,43 @@ mod tests {
             (report.name.as_str(), report.content_type.as_str(), report.size),
             ("report.md", "text/markdown", 8)
         );
-        assert_eq!(std::fs::read_to_string(dir.path().join("artifacts/tsk_1/current/report.md")).unwrap(), "# report");
-        // The next turn's collection replaces the set.
+        let read = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                let chunks: Vec<bytes::Bytes> =
+                    futures_util::TryStreamExt::try_collect(store.open("tsk_1", name, None).await?).await?;
+                Ok::<_, crate::storage::StorageError>(chunks.concat())
+            }
+        };
+        assert_eq!(read("report.md").await.unwrap(), b"# report");
+        // The next turn's collection replaces the set, and the old one is deleted.
         std::fs::remove_file(workspace.join("out/report.md")).unwrap();
-        let again = collect(&store, "tsk_1", &workspace, &patterns, &limits, later).unwrap();
+        let again = collect(&store, "tsk_1", &workspace, patterns, &limits, later).await.unwrap();
         assert_eq!(again.artifacts.len(), 1);
-        store.commit("tsk_1", &again.set).unwrap();
-        assert!(store.open("tsk_1", "report.md").is_err());
+        store.commit("tsk_1", &again.set).await.unwrap();
+        assert!(read("report.md").await.unwrap_err().is_not_found());
+        assert!(!dir.path().join(format!("storage/artifacts/tsk_1/{}", collected.set)).exists());
+        store.delete("tsk_1").await.unwrap();
+        assert!(read("data.json").await.unwrap_err().is_not_found());
+    }
+
+    #[tokio::test]
+    async fn artifacts_kept_the_old_way_move_into_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("artifacts");
+        std::fs::create_dir_all(legacy.join("tsk_old/current")).unwrap();
+        std::fs::create_dir_all(legacy.join("tsk_old/staging-set_x")).unwrap();
+        std::fs::write(legacy.join("tsk_old/current/report.md"), "# old").unwrap();
+        let location = crate::storage::StorageUrl::File(dir.path().join("storage"));
+        let store = ArtifactStore::new(crate::storage::Storage::open(location).unwrap());
+        assert_eq!(store.adopt_legacy(&legacy).await.unwrap(), 1);
+        let chunks: Vec<bytes::Bytes> =
+            futures_util::TryStreamExt::try_collect(store.open("tsk_old", "report.md", None).await.unwrap())
+                .await
+                .unwrap();
+        assert_eq!(chunks.concat(), b"# old");
+        assert!(!legacy.exists(), "the old directory is gone once moved");
+        assert_eq!(store.adopt_legacy(&legacy).await.unwrap(), 0, "nothing to move the next time");
     }
 
     #[test]

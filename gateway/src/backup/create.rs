@@ -22,8 +22,18 @@ pub async fn backup(config: &Config, to: &Path) -> Result<Manifest, BackupError>
         ));
     }
     let data_dir = std::path::absolute(&config.data_dir).map_err(BackupError::io("resolving the data directory"))?;
+    let storage = config.storage_url().map_err(|e| BackupError::Refused(e.to_string()))?;
+    // Artifacts in a bucket are not copied: the bucket's versioning keeps them.
+    let mut trees = vec![("tasks", data_dir.join("tasks")), ("artifacts", data_dir.join("artifacts"))];
+    match storage.local_dir() {
+        Some(dir) => trees.push(("storage", dir.to_path_buf())),
+        None => tracing::warn!(
+            storage = %storage,
+            "the artifacts are in an object store and not in this archive: keep versioning on for its bucket"
+        ),
+    }
     let work = sibling(to, "backup")?;
-    let result = backup_into(&url, &data_dir, &work, to, config.keys.pepper.is_empty()).await;
+    let result = backup_into(&url, &data_dir, trees, &work, to, config.keys.pepper.is_empty()).await;
     let _ = std::fs::remove_dir_all(&work);
     result
 }
@@ -31,6 +41,7 @@ pub async fn backup(config: &Config, to: &Path) -> Result<Manifest, BackupError>
 async fn backup_into(
     url: &str,
     data_dir: &Path,
+    trees: Vec<(&'static str, PathBuf)>,
     work: &Path,
     to: &Path,
     pepper_in_data_dir: bool,
@@ -38,9 +49,9 @@ async fn backup_into(
     let copy = work.join(DATABASE);
     let (counts, schema) = snapshot_database(url, &copy).await?;
     let pepper = pepper_in_data_dir.then(|| data_dir.join("key-pepper")).filter(|p| p.is_file());
-    let (data_dir, partial, to_owned) = (data_dir.to_path_buf(), work.join("archive.tar.gz"), to.to_path_buf());
+    let (partial, to_owned) = (work.join("archive.tar.gz"), to.to_path_buf());
     tokio::task::spawn_blocking(move || {
-        let manifest = write_archive(&partial, &copy, pepper.as_deref(), &data_dir, counts, schema)?;
+        let manifest = write_archive(&partial, &copy, pepper.as_deref(), &trees, counts, schema)?;
         std::fs::rename(&partial, &to_owned)
             .map_err(BackupError::io(format!("moving the archive to {}", to_owned.display())))?;
         Ok(manifest)
@@ -94,13 +105,13 @@ async fn scalar(store: &crate::store::Store, sql: &str) -> Result<i64, BackupErr
     Ok(row.and_then(|row| row.try_get_by_index::<i64>(0).ok()).unwrap_or(0))
 }
 
-/// The archive: the database copy, the pepper, every task's files and artifacts,
-/// then the manifest.
+/// The archive: the database copy, the pepper, the files of `trees` (every task's
+/// files, artifacts, local storage) each under its name, then the manifest.
 fn write_archive(
     partial: &Path,
     database: &Path,
     pepper: Option<&Path>,
-    data_dir: &Path,
+    trees: &[(&str, PathBuf)],
     mut counts: Counts,
     schema: String,
 ) -> Result<Manifest, BackupError> {
@@ -123,10 +134,8 @@ fn write_archive(
     if let Some(pepper) = pepper {
         add(&mut tar, "key-pepper".into(), open(pepper)?)?;
     }
-    for top in ["tasks", "artifacts"] {
-        let Some(root) =
-            Root::open_if_present(&data_dir.join(top)).map_err(BackupError::io(format!("opening {top}")))?
-        else {
+    for (top, dir) in trees {
+        let Some(root) = Root::open_if_present(dir).map_err(BackupError::io(format!("opening {top}")))? else {
             continue;
         };
         let mut found = Vec::new();

@@ -3,7 +3,8 @@
 //! `ccgate backup --to FILE` writes one `.tar.gz` while the gateway keeps serving:
 //! a consistent copy of the database (SQLite's `VACUUM INTO`, never a file copy),
 //! the key pepper, every task's files (workspace, Claude's session state, baseline)
-//! and the artifacts, walked from directory descriptors like every read of a run's
+//! and the artifacts (the storage directory when `storage.url` is `file://`; a
+//! bucket is left to its own versioning), walked from directory descriptors like every read of a run's
 //! files (links are not followed, and not kept), and last a manifest with the
 //! version, the schema, counts and a SHA-256 of every file.
 //!
@@ -82,8 +83,10 @@ impl BackupError {
 /// Whether `path` may be written under a data directory from an archive: relative,
 /// `/`-separated normal parts, under one of the places a backup writes.
 fn archived_path_ok(path: &str) -> bool {
-    let top_level_ok =
-        matches!(path, DATABASE | "key-pepper") || path.starts_with("tasks/") || path.starts_with("artifacts/");
+    let top_level_ok = matches!(path, DATABASE | "key-pepper")
+        || path.starts_with("tasks/")
+        || path.starts_with("artifacts/")
+        || path.starts_with("storage/");
     top_level_ok
         && !path.starts_with('/')
         && path.split('/').all(|part| !matches!(part, "" | "." | "..") && !part.contains('\0'))
@@ -95,7 +98,13 @@ mod tests {
 
     #[test]
     fn only_the_places_a_backup_writes_may_be_restored() {
-        for ok in ["ccgate.db", "key-pepper", "tasks/tsk_1/workspace/a.txt", "artifacts/tsk_1/current/r.md"] {
+        for ok in [
+            "ccgate.db",
+            "key-pepper",
+            "tasks/tsk_1/workspace/a.txt",
+            "artifacts/tsk_1/current/r.md",
+            "storage/artifacts/tsk_1/set_1/r.md",
+        ] {
             assert!(archived_path_ok(ok), "{ok}");
         }
         for bad in ["/etc/passwd", "tasks/../../etc/x", "tasks//x", "other/x", "tasks/./x", "manifest.json"] {

@@ -1,12 +1,11 @@
 //! After a run: the turn's artifacts, chosen by the key's artifact plugin when
-//! one serves it, else by the task's globs, staged on a blocking thread; what was
+//! one serves it, else by the task's globs, staged in shared storage; what was
 //! left out becomes a gateway notice in the event log.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Queue;
-use crate::artifacts::{self, Artifact, ArtifactStore, CollectLimits, Collected, Glob, Pick};
+use crate::artifacts::{self, Artifact, ArtifactStore, CollectError, CollectLimits, Collected, Glob, Pick};
 use crate::plugins::{ArtifactChoice, Hook, TaskFacts};
 use crate::runner::TaskDirs;
 use crate::store::EventRecord;
@@ -22,7 +21,7 @@ pub(super) struct StagedSet {
 /// Where artifacts go and how much of them.
 #[derive(Clone)]
 pub struct ArtifactCollection {
-    pub store: Arc<dyn ArtifactStore>,
+    pub store: ArtifactStore,
     pub limits: CollectLimits,
     /// Seconds one collection may spend matching globs.
     pub max_collect_seconds: u64,
@@ -82,12 +81,8 @@ impl Queue {
                     .collect::<Vec<_>>()
             }
         };
-        let (collection, id) = (self.artifacts.clone(), task.id.clone());
-        let staged = tokio::task::spawn_blocking(move || {
-            artifacts::stage(collection.store.as_ref(), &id, &dirs.workspace, &picks, &collection.limits)
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let collection = &self.artifacts;
+        let staged = artifacts::stage(&collection.store, &task.id, &dirs.workspace, &picks, &collection.limits).await;
         let (staged, notices) = settle_collection(&task.id, staged);
         events.extend(notices);
         (staged, events)
@@ -100,28 +95,17 @@ impl Queue {
         if globs.is_empty() {
             return (None, Vec::new());
         }
-        let collection = self.artifacts.clone();
-        let (id, workspace) = (task.id.clone(), TaskDirs::new(&self.data_dir, &task.id).workspace);
-        let collected = tokio::task::spawn_blocking(move || {
-            artifacts::collect(collection.store.as_ref(), &id, &workspace, &globs, &collection.limits, deadline)
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let (collection, workspace) = (&self.artifacts, TaskDirs::new(&self.data_dir, &task.id).workspace);
+        let collected =
+            artifacts::collect(&collection.store, &task.id, &workspace, globs, &collection.limits, deadline).await;
         settle_collection(&task.id, collected)
     }
 
     /// Commits the staged set when its rows were stored (`recorded`), else drops it.
     pub(super) async fn settle_artifacts(&self, task_id: &str, staged: Option<StagedSet>, recorded: bool) {
         let Some(StagedSet { set, .. }) = staged else { return };
-        let (store, id) = (self.artifacts.store.clone(), task_id.to_string());
-        let settled =
-            tokio::task::spawn_blocking(
-                move || {
-                    if recorded { store.commit(&id, &set) } else { store.discard(&id, &set) }
-                },
-            )
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let store = &self.artifacts.store;
+        let settled = if recorded { store.commit(task_id, &set).await } else { store.discard(task_id, &set).await };
         if let Err(e) = settled {
             tracing::error!(task_id = %task_id, error = %e, recorded, "settling collected artifacts failed");
         }
@@ -139,7 +123,10 @@ fn collect_budget(cap: Duration, time_left: Option<Duration>) -> Duration {
 }
 
 /// A staged collection and its notices, or the notice of why there is none.
-fn settle_collection(task_id: &str, collected: std::io::Result<Collected>) -> (Option<StagedSet>, Vec<EventRecord>) {
+fn settle_collection(
+    task_id: &str,
+    collected: Result<Collected, CollectError>,
+) -> (Option<StagedSet>, Vec<EventRecord>) {
     match collected {
         Ok(collected) => {
             let notices =

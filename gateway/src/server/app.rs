@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::ServeError;
 use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
 use crate::approvals::desk::Desk;
-use crate::artifacts::{ArtifactStore, CollectLimits, LocalArtifacts};
+use crate::artifacts::{ArtifactStore, CollectLimits};
 use crate::auth::{Authenticator, KeyHasher, RateLimiter};
 use crate::config::Config;
 use crate::plugins::Plugins;
@@ -72,7 +72,7 @@ impl App {
         )
         .with_test_model(start_test_model().await?);
         let hub = Arc::new(Hub::default());
-        let artifact_store: Arc<dyn ArtifactStore> = Arc::new(LocalArtifacts::new(data_dir.join("artifacts")));
+        let artifact_store = open_artifacts(&config, &data_dir).await?;
         let queue = Queue::new(QueueParts {
             store: store.clone(),
             hub: hub.clone(),
@@ -177,6 +177,24 @@ impl App {
         tokio::spawn(reload_on_sighup(self.plugins.clone()));
         Ok(())
     }
+}
+
+/// Opens shared storage (`storage.url`), checks that it answers, and moves in the
+/// artifacts an earlier version kept in `<data_dir>/artifacts`.
+async fn open_artifacts(config: &Config, data_dir: &std::path::Path) -> Result<ArtifactStore, ServeError> {
+    let location = config.storage_url().map_err(|e| ServeError::Setup(e.to_string()))?;
+    let storage = crate::storage::Storage::open(location).map_err(|e| ServeError::Setup(e.to_string()))?;
+    storage.check().await.map_err(|e| {
+        ServeError::Setup(format!("{e} (check storage.url, and for S3 the bucket and the AWS_* variables)"))
+    })?;
+    tracing::info!(storage = %storage.location(), "storage");
+    let artifacts = ArtifactStore::new(storage);
+    match artifacts.adopt_legacy(&data_dir.join("artifacts")).await {
+        Ok(0) => {}
+        Ok(tasks) => tracing::info!(tasks, "moved artifacts from the data directory into storage"),
+        Err(e) => return Err(ServeError::Setup(format!("cannot move artifacts into storage: {e}"))),
+    }
+    Ok(artifacts)
 }
 
 /// Loads the configured plugins; a plugin that does not load stops the start,

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use ccgate::scripted_model::{Script, Step, embed};
 use serde_json::{Value, json};
 
+pub mod s3;
+
 /// The real Claude Code CLI: `CCGATE_TEST_CLAUDE_BIN`, else the project-local
 /// install made by `scripts/setup.sh`.
 pub fn claude_bin() -> PathBuf {
