@@ -46,8 +46,8 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
 
     // A file goes in at its relative path; --follow prints the events as they come
     // (the Bash step waits until the test has seen its call printed); the result last.
-    let step = "cat notes/todo.txt > seen.txt; while [ ! -e release ]; do sleep 0.1; done";
-    let prompt = scripted(vec![bash(step), say("Read the notes")]);
+    let step = format!("cat notes/todo.txt > seen.txt; {UNTIL_RELEASED}");
+    let prompt = scripted(vec![bash(&step), say("Read the notes")]);
     let mut following = command(&gateway, &key, dir.path(), &["run", &prompt, "--file", "notes/todo.txt", "--follow"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -69,7 +69,7 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
     let (_, running) = gateway.get("/v1/tasks?status=running", &key).await;
     let id = running["data"][0]["id"].as_str().unwrap_or_else(|| panic!("the followed task runs: {running}"));
     let id = id.to_string();
-    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    gateway.release(&id).await;
     while let Some(line) = lines.next_line().await.unwrap() {
         printed.push_str(&line);
         printed.push('\n');

@@ -10,22 +10,20 @@ async fn a_follow_up_resumes_the_same_session_in_the_same_workspace() {
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     // One task at a time for this key: a blocker can hold the follow-up in the queue.
     let key = gateway.create_key(&["--name", "dev", "--max-concurrent", "1"]);
-    let hold = "while [ ! -e release ]; do sleep 0.1; done";
-    let first_step = format!("echo first > log.txt; {hold}");
+    let first_step = format!("echo first > log.txt; {UNTIL_RELEASED}");
     let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(&first_step), say("turn one")])})).await;
     let id = task["id"].as_str().unwrap();
-    let workspace = gateway.data.path().join("tasks").join(id).join("workspace");
     gateway.wait_for(&key, id, &["running"], std::time::Duration::from_secs(30)).await;
     let (status, conflict) =
         gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &json!({"prompt": "too early"})).await;
     assert_eq!(status, 409, "{conflict}");
-    std::fs::write(workspace.join("release"), "").unwrap();
+    gateway.release(id).await;
     let first = gateway.wait_done(&key, id).await;
     assert_eq!(first["status"], "completed");
 
     let (status, problem) = gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &json!({"prompt": ""})).await;
     assert_eq!(status, 422, "{problem}");
-    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(hold), say("blocker")])})).await;
+    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(UNTIL_RELEASED), say("blocker")])})).await;
     let blocker_id = blocker["id"].as_str().unwrap();
     gateway.wait_for(&key, blocker_id, &["running"], std::time::Duration::from_secs(30)).await;
     let follow = json!({"prompt": scripted(vec![bash("echo second >> log.txt"), say("turn two")])});
@@ -33,7 +31,7 @@ async fn a_follow_up_resumes_the_same_session_in_the_same_workspace() {
     assert_eq!(status, 202, "{queued}");
     assert_eq!(queued["status"], "queued", "the key's one slot is the blocker's: {queued}");
     assert_eq!(queued["turns"][1]["status"], "queued", "{queued}");
-    std::fs::write(gateway.data.path().join(format!("tasks/{blocker_id}/workspace/release")), "").unwrap();
+    gateway.release(blocker_id).await;
     let second = gateway.wait_done(&key, id).await;
     assert_eq!(second["status"], "completed", "{second}");
     assert_eq!(second["result"]["text"], "turn two");

@@ -10,8 +10,7 @@ async fn higher_priority_runs_first_and_equal_priorities_keep_their_order() {
     let gateway = Gateway::start(&model, GatewayOptions { workers: 1, ..Default::default() }).await;
     let key = gateway.create_key(&["--name", "dev", "--max-concurrent", "5"]);
     // The one worker is held until all five are queued, however slowly they arrive.
-    let hold = "while [ ! -e release ]; do sleep 0.1; done";
-    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(hold), say("blocker")])})).await;
+    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(UNTIL_RELEASED), say("blocker")])})).await;
     let blocker_id = blocker["id"].as_str().unwrap();
     gateway.wait_for(&key, blocker_id, &["running"], std::time::Duration::from_secs(30)).await;
     let mut submitted = Vec::new();
@@ -19,7 +18,7 @@ async fn higher_priority_runs_first_and_equal_priorities_keep_their_order() {
         let task = gateway.submit(&key, json!({"prompt": scripted(vec![say(name)]), "priority": priority})).await;
         submitted.push((name, task["id"].as_str().unwrap().to_string()));
     }
-    std::fs::write(gateway.data.path().join(format!("tasks/{blocker_id}/workspace/release")), "").unwrap();
+    gateway.release(blocker_id).await;
     let mut started = Vec::new();
     for (name, id) in &submitted {
         let task = gateway.wait_done(&key, id).await;

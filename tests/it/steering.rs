@@ -7,20 +7,15 @@ use crate::cancel_and_timeout::wait_until;
 use crate::support::*;
 
 /// Starts a task whose first step touches `started.txt` then waits until the test
-/// writes `release` into its workspace (see [`release`]), and waits until that step
+/// releases it ([`Gateway::release`]), and waits until that step
 /// has begun. Returns the task's id.
 async fn task_in_a_long_step(gateway: &Gateway, key: &str) -> String {
-    let command = "touch started.txt; while [ ! -e release ]; do sleep 0.1; done; echo slept";
-    let task = gateway.submit(key, json!({"prompt": scripted(vec![bash(command), say("the sleep is over")])})).await;
+    let command = format!("touch started.txt; {UNTIL_RELEASED}; echo slept");
+    let task = gateway.submit(key, json!({"prompt": scripted(vec![bash(&command), say("the sleep is over")])})).await;
     let id = task["id"].as_str().unwrap().to_string();
     let started = gateway.data.path().join("tasks").join(&id).join("workspace/started.txt");
     wait_until(|| started.exists(), "the step to start").await;
     id
-}
-
-/// Ends the long step of [`task_in_a_long_step`].
-fn release(gateway: &Gateway, id: &str) {
-    std::fs::write(gateway.data.path().join("tasks").join(id).join("workspace/release"), "").unwrap();
 }
 
 fn message(text: &str, delivery: &str) -> Value {
@@ -46,7 +41,7 @@ async fn a_queued_message_reaches_the_model_as_a_turn_of_its_own() {
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["status"], "running");
     assert_eq!(accepted["turns"][1]["status"], "queued", "recorded as the next turn: {accepted}");
-    release(&gateway, &id);
+    gateway.release(&id).await;
 
     let done = gateway.wait_done(&key, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
