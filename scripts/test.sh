@@ -7,8 +7,8 @@
 # tests of the task lifecycle on PostgreSQL, then the heavy and the most timing-sensitive
 # tests one at a time (marked #[ignore] so that they never run beside the others), the
 # SDKs' tests (scripts/test-sdks.sh), and last, alone, the schemathesis run.
-# (`cargo test` includes the dashboard's browser test: a gateway with the scripted
-# model, driven in Debian's Chromium.)
+# (The dashboard's browser test, a gateway with the scripted model driven in Debian's
+# Chromium, is one of the heavy tests.)
 # Stops at the first failing step and exits non-zero.
 set -euo pipefail
 
@@ -73,9 +73,9 @@ set -e
 ((status == 0)) && status=$postgres_status
 
 # Alone and one at a time: the tests that load the machine (a fork bomb, a CPU burner,
-# a 24-way upload flood, a schema checker run to its budget), where they cannot slow the
-# timing-sensitive tests of the main run, and the stall test, whose CLI must start
-# within its stall time.
+# a 24-way upload flood, a schema checker run to its budget, Chromium), where they
+# cannot slow the timing-sensitive tests of the main run, and the stall test, whose
+# CLI must start within its stall time.
 step "cargo test --test it -- --ignored --test-threads=1 (heavy and timing-sensitive tests, one at a time)"
 set +e
 cargo test -p ccgate --test it -- --ignored --test-threads=1 --skip openapi::schemathesis 2>&1 | tee -a "$log"

@@ -47,8 +47,7 @@ async fn cancel_while_queued_never_runs() {
     let gateway = Gateway::start(&model, GatewayOptions { workers: 1, ..Default::default() }).await;
     let key = gateway.create_key(&["--name", "dev"]);
     // The one worker is held by a blocker until the test releases it.
-    let wait = "while [ ! -e release ]; do sleep 0.1; done";
-    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(wait), say("done")])})).await;
+    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(UNTIL_RELEASED), say("done")])})).await;
     let blocker_id = blocker["id"].as_str().unwrap();
     gateway.wait_for(&key, blocker_id, &["running"], Duration::from_secs(60)).await;
     let queued = gateway.submit(&key, json!({"prompt": scripted(vec![bash("touch ran.txt"), say("x")])})).await;
@@ -61,7 +60,7 @@ async fn cancel_while_queued_never_runs() {
     // One worker takes tasks in order: once a task submitted after the cancelled one
     // has finished, the worker has gone past it.
     let later = gateway.submit(&key, json!({"prompt": scripted(vec![say("later")])})).await;
-    std::fs::write(gateway.data.path().join(format!("tasks/{blocker_id}/workspace/release")), "").unwrap();
+    gateway.release(blocker_id).await;
     gateway.wait_done(&key, blocker_id).await;
     let later = gateway.wait_done(&key, later["id"].as_str().unwrap()).await;
     assert_eq!(later["status"], "completed", "{later}");

@@ -43,16 +43,26 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("notes")).unwrap();
     std::fs::write(dir.path().join("notes/todo.txt"), "ship it\n").unwrap();
+    // An absolute path goes in under its file name.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let absolute = elsewhere.path().join("absolute.txt");
+    std::fs::write(&absolute, "by name\n").unwrap();
+    let absolute = absolute.display().to_string();
 
     // A file goes in at its relative path; --follow prints the events as they come
     // (the Bash step waits until the test has seen its call printed); the result last.
-    let step = "cat notes/todo.txt > seen.txt; while [ ! -e release ]; do sleep 0.1; done";
-    let prompt = scripted(vec![bash(step), say("Read the notes")]);
-    let mut following = command(&gateway, &key, dir.path(), &["run", &prompt, "--file", "notes/todo.txt", "--follow"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the ccgate client");
+    let step = format!("cat notes/todo.txt > seen.txt; {UNTIL_RELEASED}");
+    let prompt = scripted(vec![bash(&step), say("Read the notes")]);
+    let mut following = command(
+        &gateway,
+        &key,
+        dir.path(),
+        &["run", &prompt, "--file", "notes/todo.txt", "--file", &absolute, "--follow"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("run the ccgate client");
     let mut lines = tokio::io::BufReader::new(following.stdout.take().unwrap()).lines();
     let mut printed = String::new();
     let seen_call = tokio::time::timeout(std::time::Duration::from_secs(60), async {
@@ -69,7 +79,7 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
     let (_, running) = gateway.get("/v1/tasks?status=running", &key).await;
     let id = running["data"][0]["id"].as_str().unwrap_or_else(|| panic!("the followed task runs: {running}"));
     let id = id.to_string();
-    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    gateway.release(&id).await;
     while let Some(line) = lines.next_line().await.unwrap() {
         printed.push_str(&line);
         printed.push('\n');
@@ -98,6 +108,7 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
     assert!(saved.status.success(), "{}", err(&saved));
     let entries = tar_gz_entries(&std::fs::read(&archive).unwrap());
     assert!(entries.contains(&("seen.txt".to_string(), "ship it\n".to_string())), "{entries:?}");
+    assert!(entries.contains(&("absolute.txt".to_string(), "by name\n".to_string())), "{entries:?}");
 
     // Cancel a busy task; an unknown one is the gateway's 404, exit 1.
     let slow = gateway.submit(&key, task_body(vec![bash("sleep 60"), say("late")])).await;

@@ -11,7 +11,7 @@ async fn events_stream_live_and_resume_after_the_last_event_seen() {
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
     // The Bash step holds the run until the test has seen its call on the stream.
-    let hold = "while [ ! -e release ]; do sleep 0.1; done; echo two";
+    let hold = format!("{UNTIL_RELEASED}; echo two");
     let body = json!({"prompt": scripted(vec![
         Step::blocks(vec![Block::text("one"), Block::tool("Bash", json!({"command": hold}))]),
         say("three"),
@@ -25,7 +25,7 @@ async fn events_stream_live_and_resume_after_the_last_event_seen() {
     let (_, running) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
     assert_eq!(running["status"], "running", "{running}");
     assert!(!stream.events().iter().any(|(_, t, _)| t == "tool_result"), "{:?}", stream.events());
-    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    gateway.release(&id).await;
     // The same stream goes on, and ends when the task finishes.
     let (live, _) = stream.rest().await;
     assert_eq!(live.first().unwrap().2["status"], "queued");
@@ -46,8 +46,8 @@ async fn execute_with_accept_event_stream_streams_the_run_and_ends_with_the_task
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let hold = "while [ ! -e release ]; do sleep 0.1; done; echo streamed";
-    let body = json!({"prompt": scripted(vec![bash(hold), say("finished")])});
+    let hold = format!("{UNTIL_RELEASED}; echo streamed");
+    let body = json!({"prompt": scripted(vec![bash(&hold), say("finished")])});
     let response = gateway
         .request(reqwest::Method::POST, "/v1/execute", &key)
         .header("Accept", "text/event-stream")
@@ -63,7 +63,7 @@ async fn execute_with_accept_event_stream_streams_the_run_and_ends_with_the_task
     let id = tool_use["task_id"].as_str().expect("events name their task").to_string();
     let (_, running) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
     assert_eq!(running["status"], "running", "{running}");
-    std::fs::write(gateway.data.path().join(format!("tasks/{id}/workspace/release")), "").unwrap();
+    gateway.release(&id).await;
     let (events, text) = stream.rest().await;
     assert!(
         events.iter().any(|(_, t, d)| t == "tool_result" && d["output"].as_str().unwrap_or("").contains("streamed"))

@@ -1,4 +1,5 @@
-//! `/metrics`: Prometheus text with tasks, runs, tokens and HTTP requests.
+//! `/metrics`: Prometheus text with tasks, runs, tokens, cost, HTTP requests and
+//! rate-limit refusals.
 
 use serde_json::json;
 
@@ -15,6 +16,10 @@ async fn metrics_count_tasks_runs_tokens_and_requests_by_route() {
     let id = task["id"].as_str().unwrap();
     gateway.wait_done(&key, id).await;
     gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+    // A key allowed one request a minute: its second is refused, and counted.
+    let strict = gateway.create_key(&["--name", "strict", "--rate-limit", "1"]);
+    let statuses = [gateway.get("/v1/tasks", &strict).await.0, gateway.get("/v1/tasks", &strict).await.0];
+    assert_eq!(statuses, [200, 429]);
     let response = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
@@ -26,6 +31,8 @@ async fn metrics_count_tasks_runs_tokens_and_requests_by_route() {
         "ccgate_run_duration_seconds_bucket",
         "ccgate_queue_wait_seconds_bucket",
         "ccgate_tokens_total{model=\"claude-test\",kind=\"input\"}",
+        "ccgate_cost_usd_micros_total{model=\"claude-test\"}",
+        "ccgate_rate_limit_rejections_total 1",
         "ccgate_http_requests_total{route=\"/v1/tasks/{id}\",method=\"GET\",status=\"200\"}",
         "ccgate_http_requests_total{route=\"/v1/tasks\",method=\"POST\",status=\"202\"} 1",
     ] {

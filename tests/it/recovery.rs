@@ -63,8 +63,8 @@ async fn graceful_shutdown_requeues_running_tasks_without_burning_an_attempt() {
     let key = gateway.create_key(&["--name", "dev"]);
     // Each run of the step notes that it started, then waits for `release`, which the
     // test creates only once the run after the restart is under way.
-    let step = "echo started >> starts.txt; while [ ! -e release ]; do sleep 0.1; done";
-    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(step), say("after restart")])})).await;
+    let step = format!("echo started >> starts.txt; {UNTIL_RELEASED}");
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![bash(&step), say("after restart")])})).await;
     let id = task["id"].as_str().unwrap().to_string();
     let workspace = gateway.data.path().join(format!("tasks/{id}/workspace"));
     let starts = || std::fs::read_to_string(workspace.join("starts.txt")).unwrap_or_default().lines().count();
@@ -76,7 +76,7 @@ async fn graceful_shutdown_requeues_running_tasks_without_burning_an_attempt() {
     crate::cancel_and_timeout::wait_until(|| starts() == 2, "the re-queued task to run again").await;
     let (_, rerunning) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
     assert_eq!(rerunning["status"], "running", "{rerunning}");
-    std::fs::write(workspace.join("release"), "").unwrap();
+    gateway.release(&id).await;
     let done = gateway.wait_done(&key, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["attempts"], 1, "shutdown did not burn an attempt");

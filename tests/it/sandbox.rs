@@ -94,6 +94,13 @@ async fn files_processes_and_kernel_interfaces_outside_the_run_are_out_of_reach(
         syscall("x32", 0x4000_0000 + 39, "0"),
         // socket(AF_APPLETALK, SOCK_DGRAM, 0): not a family a run may use.
         syscall("appletalk", 41, "5, 2, 0"),
+        // Each answers otherwise without the filter: EFAULT (no attributes), a user-mode
+        // descriptor, 0 bytes read from itself, EINVAL (no arguments).
+        syscall("perf_event_open", 298, "0, 0, -1, -1, 0"),
+        syscall("userfaultfd", 323, "1"),
+        syscall("process_vm_readv", 310, "$$, 0, 0, 0, 0, 0"),
+        syscall("clone3", 435, "0, 0"),
+        "echo core-limit:$(ulimit -c)".to_string(),
     ];
     let (task, output) = run_steps(&gateway, &key, json!({}), &commands).await;
     assert_eq!(task["status"], "completed", "{task}");
@@ -124,9 +131,14 @@ async fn files_processes_and_kernel_interfaces_outside_the_run_are_out_of_reach(
         ("bpf", "Operation not permitted"),
         ("x32", "Operation not permitted"),
         ("appletalk", "Operation not permitted"),
+        ("perf_event_open", "Operation not permitted"),
+        ("userfaultfd", "Operation not permitted"),
+        ("process_vm_readv", "Operation not permitted"),
+        ("clone3", "Function not implemented"),
     ] {
         assert!(output.contains(&format!("{name}: {errno}")), "{name} was not refused by seccomp:\n{output}");
     }
+    assert!(output.contains("core-limit:0"), "no core dumps:\n{output}");
     let id = task["id"].as_str().unwrap();
     assert!(gateway.data.path().join(format!("tasks/{id}/workspace/inside.txt")).exists());
     assert!(!gateway.data.path().join("planted").exists());

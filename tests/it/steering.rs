@@ -6,14 +6,15 @@ use serde_json::{Value, json};
 use crate::cancel_and_timeout::wait_until;
 use crate::support::*;
 
-/// Starts a task whose first step touches `started.txt` then sleeps `seconds`, and
-/// waits until the sleep has begun. Returns the task's id.
-async fn task_in_a_long_sleep(gateway: &Gateway, key: &str, seconds: u32) -> String {
-    let command = format!("touch started.txt; sleep {seconds}; echo slept");
+/// Starts a task whose first step touches `started.txt` then waits until the test
+/// releases it ([`Gateway::release`]), and waits until that step
+/// has begun. Returns the task's id.
+async fn task_in_a_long_step(gateway: &Gateway, key: &str) -> String {
+    let command = format!("touch started.txt; {UNTIL_RELEASED}; echo slept");
     let task = gateway.submit(key, json!({"prompt": scripted(vec![bash(&command), say("the sleep is over")])})).await;
     let id = task["id"].as_str().unwrap().to_string();
     let started = gateway.data.path().join("tasks").join(&id).join("workspace/started.txt");
-    wait_until(|| started.exists(), "the sleep to start").await;
+    wait_until(|| started.exists(), "the step to start").await;
     id
 }
 
@@ -31,7 +32,7 @@ async fn a_queued_message_reaches_the_model_as_a_turn_of_its_own() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let id = task_in_a_long_sleep(&gateway, &key, 4).await;
+    let id = task_in_a_long_step(&gateway, &key).await;
     let path = format!("/v1/tasks/{id}/messages");
 
     let (status, conflict) = gateway.post(&path, &key, &message("too early", "next_turn")).await;
@@ -40,6 +41,7 @@ async fn a_queued_message_reaches_the_model_as_a_turn_of_its_own() {
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["status"], "running");
     assert_eq!(accepted["turns"][1]["status"], "queued", "recorded as the next turn: {accepted}");
+    gateway.release(&id).await;
 
     let done = gateway.wait_done(&key, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -101,7 +103,7 @@ async fn an_interrupt_ends_the_running_step_and_its_message_answers() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let id = task_in_a_long_sleep(&gateway, &key, 120).await;
+    let id = task_in_a_long_step(&gateway, &key).await;
 
     let (status, accepted) =
         gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &message("SAW-INTERRUPT", "interrupt")).await;
@@ -147,7 +149,7 @@ async fn a_cancel_cancels_the_messages_waiting_with_the_task() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let key = gateway.create_key(&["--name", "dev"]);
-    let id = task_in_a_long_sleep(&gateway, &key, 120).await;
+    let id = task_in_a_long_step(&gateway, &key).await;
     let (status, accepted) =
         gateway.post(&format!("/v1/tasks/{id}/messages"), &key, &message("MUST-NOT-RUN", "queue")).await;
     assert_eq!(status, 202, "{accepted}");
@@ -169,7 +171,7 @@ async fn a_key_past_its_budget_cannot_steer_its_running_task() {
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let created = gateway.create_key_json(&["--name", "thrifty", "--budget-per-day", "0.05"]);
     let key = created["secret"].as_str().unwrap().to_string();
-    let id = task_in_a_long_sleep(&gateway, &key, 120).await;
+    let id = task_in_a_long_step(&gateway, &key).await;
     // Another task of the key spends more than the budget (a scripted answer costs more).
     let spender = gateway.submit(&key, json!({"prompt": scripted(vec![say("spent")])})).await;
     gateway.wait_done(&key, spender["id"].as_str().unwrap()).await;

@@ -72,14 +72,21 @@ async fn a_stalled_stream_fails_as_a_timeout_but_a_long_tool_does_not() {
 
     // First a tool that runs (silently) past the stall time: the test holds it until it
     // has run that long, whatever the machine's load. Then the model's stream stalls.
-    let hold = "touch started; while [ ! -e release ]; do sleep 0.1; done; echo released";
-    let steps = vec![bash(hold), Step::text("thinking very slowly").stall_ms(120_000)];
+    let hold = format!("touch started; {UNTIL_RELEASED}; echo released");
+    let steps = vec![bash(&hold), Step::text("thinking very slowly").stall_ms(120_000)];
     let task = gateway.submit(&key, json!({"prompt": scripted(steps)})).await;
     let id = task["id"].as_str().unwrap();
     let workspace = gateway.data.path().join(format!("tasks/{id}/workspace"));
-    crate::cancel_and_timeout::wait_until(|| workspace.join("started").exists(), "the tool to start").await;
+    let started = std::time::Instant::now();
+    while !workspace.join("started").exists() {
+        let (_, task) = gateway.get(&format!("/v1/tasks/{id}"), &key).await;
+        let before_start = task["status"] == "failed" && task["result"]["session_id"].is_null();
+        assert!(!before_start, "the CLI took over {STALL_SECONDS} s to start (a loaded machine?): {task}");
+        assert!(started.elapsed() < Duration::from_secs(60), "the tool did not start: {task}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(STALL_SECONDS + 2)).await;
-    std::fs::write(workspace.join("release"), "").unwrap();
+    gateway.release(id).await;
 
     let done = gateway.wait_done(&key, id).await;
     assert_eq!(done["status"], "failed", "{done}");
@@ -240,10 +247,12 @@ async fn budgets_stop_a_task_and_then_its_key() {
     // Per key: the run in progress finishes, the next submit is refused with 402.
     let created = gateway.create_key_json(&["--name", "thrifty", "--budget-per-day", "0.05", "--max-concurrent", "1"]);
     let (thrifty, key_id) = (created["secret"].as_str().unwrap(), created["id"].as_str().unwrap());
-    let first = gateway.submit(thrifty, json!({"prompt": scripted(vec![bash("sleep 1"), say("spent it")])})).await;
+    let first = gateway.submit(thrifty, json!({"prompt": scripted(vec![bash(UNTIL_RELEASED), say("spent it")])})).await;
+    let first_id = first["id"].as_str().unwrap();
     // Queued behind the first while the budget still had room: it waits for the reset.
     let waiting = gateway.submit(thrifty, json!({"prompt": scripted(vec![say("later")])})).await;
-    let first = gateway.wait_done(thrifty, first["id"].as_str().unwrap()).await;
+    gateway.release(first_id).await;
+    let first = gateway.wait_done(thrifty, first_id).await;
     assert_eq!(first["status"], "completed", "{first}");
     let spent = first["result"]["cost_usd"].as_f64().unwrap();
     assert!(spent > 0.05, "the scripted answer costs more than the budget: {spent}");

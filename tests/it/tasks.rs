@@ -71,15 +71,14 @@ async fn execute_waits_for_the_result_or_answers_202() {
     assert_eq!(task["status"], "completed");
     assert_eq!(task["result"]["text"], "quick");
 
-    let wait = "while [ ! -e release ]; do sleep 0.1; done";
-    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(wait), say("released")])})).await;
+    let blocker = gateway.submit(&key, json!({"prompt": scripted(vec![bash(UNTIL_RELEASED), say("released")])})).await;
     let blocker_id = blocker["id"].as_str().unwrap();
     gateway.wait_for(&key, blocker_id, &["running"], Duration::from_secs(60)).await;
     let held = json!({"prompt": scripted(vec![say("held")]), "wait_seconds": 1});
     let (status, task) = gateway.post("/v1/execute", &key, &held).await;
     assert_eq!(status, 202, "{task}");
     assert_eq!(task["status"], "queued", "{task}");
-    std::fs::write(gateway.data.path().join(format!("tasks/{blocker_id}/workspace/release")), "").unwrap();
+    gateway.release(blocker_id).await;
     let done = gateway.wait_done(&key, task["id"].as_str().unwrap()).await;
     assert_eq!(done["result"]["text"], "held", "{done}");
 }

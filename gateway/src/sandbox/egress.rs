@@ -367,6 +367,17 @@ mod tests {
     }
 
     #[test]
+    fn metadata_and_unroutable_addresses_are_refused_even_for_private_hosts() {
+        let refused = ["169.254.169.254", "0.0.0.0", "255.255.255.255", "224.0.0.1", "fe80::1", "::", "ff02::1"];
+        for ip in refused.iter().chain(&["::ffff:169.254.169.254"]) {
+            assert!(is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["127.0.0.1", "10.0.0.8", "192.168.1.1", "::1", "fd00::2"] {
+            assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
     fn host_patterns_match_names_and_subdomains_only() {
         let exact = HostPattern::parse("PyPI.org").unwrap();
         assert!(exact.matches("pypi.org") && exact.matches("pypi.org.") && !exact.matches("evil-pypi.org"));

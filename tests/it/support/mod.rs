@@ -5,8 +5,9 @@
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 mod live;
-#[allow(unused_imports)] // the benches include this harness and use no event stream
-pub use live::LiveEvents;
+mod release;
+#[allow(unused_imports)] // the benches include this harness and use neither
+pub use {live::LiveEvents, release::UNTIL_RELEASED};
 pub mod postgres;
 
 use std::io::{BufRead, BufReader};
