@@ -82,7 +82,7 @@ pub struct Gateway {
     options: GatewayOptions,
     /// The gateway's database on the throwaway PostgreSQL (`CCGATE_TEST_BACKEND=postgres`);
     /// `None`: SQLite in its data directory.
-    database: Option<Arc<postgres::TestDatabase>>,
+    database: Option<postgres::TestDatabase>,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -100,7 +100,7 @@ impl Gateway {
             model_url: model.url.clone(),
             options,
             database: postgres::selected()
-                .then(|| Arc::new(postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL"))),
+                .then(|| postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL")),
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
         };
