@@ -181,6 +181,12 @@ impl Gateway {
             .unwrap_or_else(|_| panic!("the gateway did not start; log:\n{}", self.log.lock().unwrap().join("\n")));
         self.url = format!("http://{addr}");
         self.child = Some(child);
+        if self.database.is_some() {
+            // A gateway that ignored CCGATE_DATABASE_URL would pass on SQLite unseen.
+            let ready: Value =
+                self.http.get(format!("{}/readyz", self.url)).send().await.unwrap().json().await.unwrap();
+            assert_eq!(ready["checks"]["database"]["backend"], "postgres", "{ready}");
+        }
     }
 
     /// SIGKILL: a crash, nothing is cleaned up by the gateway itself.
