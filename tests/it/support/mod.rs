@@ -88,7 +88,7 @@ pub struct Gateway {
     options: GatewayOptions,
     /// The gateway's database on the throwaway PostgreSQL (`CCGATE_TEST_BACKEND=postgres`);
     /// `None`: SQLite in its data directory.
-    database: Option<Arc<postgres::TestDatabase>>,
+    database: Option<postgres::TestDatabase>,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -106,7 +106,7 @@ impl Gateway {
             model_url: model.url.clone(),
             options,
             database: postgres::selected()
-                .then(|| Arc::new(postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL"))),
+                .then(|| postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL")),
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
         };
@@ -187,6 +187,12 @@ impl Gateway {
             .unwrap_or_else(|_| panic!("the gateway did not start; log:\n{}", self.log.lock().unwrap().join("\n")));
         self.url = format!("http://{addr}");
         self.child = Some(child);
+        if self.database.is_some() {
+            // A gateway that ignored CCGATE_DATABASE_URL would pass on SQLite unseen.
+            let ready: Value =
+                self.http.get(format!("{}/readyz", self.url)).send().await.unwrap().json().await.unwrap();
+            assert_eq!(ready["checks"]["database"]["backend"], "postgres", "{ready}");
+        }
     }
 
     /// SIGKILL: a crash, nothing is cleaned up by the gateway itself.
