@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use super::super::bindings::v0::artifacts::exports::ccgate::plugin::artifact_collector as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::{TaskFacts, clip_text, result_to_wit};
+use super::{TaskFacts, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::TaskResult;
+use crate::text::clip;
 
 /// One artifact a plugin chose.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,9 +83,8 @@ impl Plugins {
                         })
                     },
                     move |answer| {
-                        let artifacts = answer.map_err(|why| {
-                            CallError::Invalid(format!("the plugin reported: {}", clip_text(&why, 1000)))
-                        })?;
+                        let artifacts = answer
+                            .map_err(|why| CallError::Invalid(format!("the plugin reported: {}", clip(&why, 1000))))?;
                         if artifacts.len() > MAX_ARTIFACTS {
                             return Err(CallError::Invalid(format!("more than {MAX_ARTIFACTS} artifacts")));
                         }

@@ -43,11 +43,6 @@ impl TaskFacts {
     }
 }
 
-/// At most `max` bytes of a plugin's text (cut at a character boundary).
-fn clip_text(text: &str, max: usize) -> String {
-    crate::text::clip(text, max).to_string()
-}
-
 fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }

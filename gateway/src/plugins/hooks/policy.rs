@@ -10,11 +10,12 @@ use serde_json::json;
 use super::super::bindings::v0::policy::exports::ccgate::plugin::policy;
 use super::super::bindings::v0::types;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::{clip_text, pairs};
+use super::pairs;
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::store::EventRecord;
 use crate::task::{FieldError, NewTask, TaskOptions};
+use crate::text::clip;
 
 /// Violations kept from one denial, and the length of each part.
 const MAX_VIOLATIONS: usize = 50;
@@ -155,7 +156,10 @@ fn verdict(decision: policy::Decision, current: &Rewritable, limits: &TaskLimits
                 .into_iter()
                 .take(MAX_VIOLATIONS)
                 .map(|v| {
-                    FieldError::new(clip_text(&v.pointer, MAX_POINTER_BYTES), clip_text(&v.message, MAX_MESSAGE_BYTES))
+                    FieldError::new(
+                        clip(&v.pointer, MAX_POINTER_BYTES).to_string(),
+                        clip(&v.message, MAX_MESSAGE_BYTES).to_string(),
+                    )
                 })
                 .collect(),
         )),

@@ -12,9 +12,10 @@ use super::super::bindings::v0::result::ResultPluginPre;
 use super::super::bindings::v0::types;
 use super::super::call::CallFuture;
 use super::super::{CallError, CallState, Hook, OnError, Outcome, Plugins, call_event};
-use super::{TaskFacts, clip_text, result_to_wit};
+use super::{TaskFacts, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::{ErrorKind, TaskError, TaskResult};
+use crate::text::clip;
 
 /// Time the event filter may take for one batch of a run's events.
 const EVENT_FILTER_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
@@ -57,7 +58,7 @@ impl Plugins {
                             let changed = (&processed.text, &structured) != (&before.0, &before.1);
                             Ok(Returned::Kept { text: processed.text, structured, changed })
                         }
-                        Err(refusal) => Ok(Returned::Refused(clip_text(&refusal, MAX_REFUSAL_BYTES))),
+                        Err(refusal) => Ok(Returned::Refused(clip(&refusal, MAX_REFUSAL_BYTES).to_string())),
                     },
                 )
                 .await;
@@ -168,7 +169,9 @@ impl Plugins {
                                 .map(serde_json::from_str::<Value>)
                                 .transpose()
                                 .map_err(|e| CallError::Invalid(format!("`structured` is not JSON: {e}"))),
-                            Err(refusal) => Ok(Some(json!({"withheld": clip_text(&refusal, MAX_REFUSAL_BYTES)}))),
+                            Err(refusal) => {
+                                Ok(Some(json!({"withheld": clip(&refusal, MAX_REFUSAL_BYTES).to_string()})))
+                            }
                         },
                     )
                     .await;

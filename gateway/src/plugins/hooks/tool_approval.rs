@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use super::super::bindings::v0::tool_approval::exports::ccgate::plugin::tool_approval as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::clip_text;
 use crate::approvals::{Decision, PermissionPrompt};
 use crate::store::EventRecord;
+use crate::text::clip;
 
 /// The largest tool input a plugin is shown (and may answer), as JSON text.
 const MAX_INPUT_BYTES: usize = 64 * 1024;
@@ -163,7 +163,7 @@ fn checked(approval: wit::Approval) -> Result<Answer, CallError> {
         wit::Approval::Deny(message) if message.trim().is_empty() => {
             Ok(Answer::Deny("a tool-approval plugin denied this call".into()))
         }
-        wit::Approval::Deny(message) => Ok(Answer::Deny(clip_text(&message, MAX_MESSAGE_BYTES))),
+        wit::Approval::Deny(message) => Ok(Answer::Deny(clip(&message, MAX_MESSAGE_BYTES).to_string())),
         wit::Approval::Ask => Ok(Answer::Ask),
     }
 }

@@ -4,8 +4,8 @@
 
 use super::super::bindings::v0::webhook::exports::ccgate::plugin::webhook_formatter as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::clip_text;
 use crate::store::EventRecord;
+use crate::text::clip;
 
 /// A body to send in place of the built-in JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,9 +95,8 @@ impl Plugins {
                         })
                     },
                     move |answer| {
-                        let formatted = answer.map_err(|why| {
-                            CallError::Invalid(format!("the plugin reported: {}", clip_text(&why, 1000)))
-                        })?;
+                        let formatted = answer
+                            .map_err(|why| CallError::Invalid(format!("the plugin reported: {}", clip(&why, 1000))))?;
                         check(name, formatted)
                     },
                 )
