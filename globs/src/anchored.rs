@@ -2,6 +2,28 @@
 
 use crate::{Glob, GlobError};
 
+/// Claude Code's tools whose permission-rule pattern is a path glob.
+pub const PATH_TOOLS: [&str; 8] = ["Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "Glob", "Grep", "LS"];
+
+/// Where a run sees its workspace and home (absolute paths): where relative and
+/// `~/` patterns start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    pub workspace: String,
+    pub home: String,
+}
+
+/// The path a file tool's call acts on, from its input's fields (`field` reads
+/// one): `file_path`, `notebook_path` or `path`; Glob, Grep and LS search the
+/// workspace when they name none.
+pub fn call_path<'a>(tool: &str, field: impl Fn(&str) -> Option<&'a str>, place: &'a Place) -> Option<&'a str> {
+    match (["file_path", "notebook_path", "path"].into_iter().find_map(field), tool) {
+        (Some(path), _) => Some(path),
+        (None, "Glob" | "Grep" | "LS") => Some(place.workspace.as_str()),
+        (None, _) => None,
+    }
+}
+
 /// Where a rule's path pattern starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Anchor {
@@ -42,14 +64,14 @@ impl Anchored {
         Ok(Self { anchor, glob })
     }
 
-    /// Whether `path` (absolute, or relative to `workspace`) matches, for a run
-    /// whose workspace and home are at those absolute paths.
-    pub fn matches(&self, path: &str, workspace: &str, home: &str) -> bool {
-        let Some(path) = normalize(path, workspace) else { return false };
+    /// Whether `path` (absolute, or relative to the workspace) matches, for a run
+    /// that sees its workspace and home at `place`.
+    pub fn matches(&self, path: &str, place: &Place) -> bool {
+        let Some(path) = normalize(path, &place.workspace) else { return false };
         let base = match self.anchor {
             Anchor::Root => "/",
-            Anchor::Home => home,
-            Anchor::Workspace => workspace,
+            Anchor::Home => &place.home,
+            Anchor::Workspace => &place.workspace,
         };
         let Some(base) = normalize(base, "/") else { return false };
         let relative = if base == "/" {
@@ -80,10 +102,24 @@ pub fn normalize(path: &str, base: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::Anchored;
+    use super::{Anchored, Place, call_path};
+
+    fn place() -> Place {
+        Place { workspace: "/workspace".into(), home: "/home/agent".into() }
+    }
 
     fn edit(pattern: &str, path: &str) -> bool {
-        Anchored::parse(pattern).unwrap().matches(path, "/workspace", "/home/agent")
+        Anchored::parse(pattern).unwrap().matches(path, &place())
+    }
+
+    #[test]
+    fn a_file_tool_acts_on_its_path_or_searches_the_workspace() {
+        let place = place();
+        let none = |_: &str| None;
+        assert_eq!(call_path("Edit", |f| (f == "file_path").then_some("a.rs"), &place), Some("a.rs"));
+        assert_eq!(call_path("NotebookEdit", |f| (f == "notebook_path").then_some("n.ipynb"), &place), Some("n.ipynb"));
+        assert_eq!(call_path("Grep", none, &place), Some("/workspace"));
+        assert_eq!(call_path("Edit", none, &place), None);
     }
 
     #[test]

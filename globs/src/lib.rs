@@ -18,7 +18,7 @@
 mod anchored;
 mod wildcard;
 
-pub use anchored::{Anchored, normalize};
+pub use anchored::{Anchored, PATH_TOOLS, Place, call_path, normalize};
 pub use wildcard::wildcard;
 
 /// The longest pattern accepted, in bytes.

@@ -10,11 +10,9 @@
 //! a boundary against a determined agent (the sandbox is); they save a person from
 //! answering the same prompt twice.
 
-use ccgate_globs::{Anchored, wildcard};
+pub use ccgate_globs::Place;
+use ccgate_globs::{Anchored, PATH_TOOLS, call_path, wildcard};
 use serde_json::Value;
-
-/// Tools whose rule pattern is a path glob.
-const PATH_TOOLS: [&str; 8] = ["Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "Glob", "Grep", "LS"];
 
 /// Characters that make a Bash command more than one plain command.
 const SHELL_CONTROL: [char; 12] = [';', '&', '|', '<', '>', '`', '$', '(', ')', '\n', '\r', '\\'];
@@ -43,13 +41,6 @@ enum Pattern {
 pub enum Side {
     Allow,
     Deny,
-}
-
-/// Where the run sees its workspace and home: relative and `~/` patterns start there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Place {
-    pub workspace: String,
-    pub home: String,
 }
 
 impl Rule {
@@ -109,16 +100,7 @@ impl Rule {
         match pattern {
             Pattern::Command(pattern) => text("command").is_some_and(|command| bash_matches(pattern, command, side)),
             Pattern::Domain(domain) => text("url").and_then(host_of).is_some_and(|host| domain_matches(domain, &host)),
-            Pattern::Path(pattern) => {
-                // Glob and Grep search the working directory when they name no path.
-                let path = text("file_path").or_else(|| text("notebook_path")).or_else(|| text("path"));
-                let path = match (path, tool) {
-                    (Some(path), _) => path,
-                    (None, "Glob" | "Grep" | "LS") => place.workspace.as_str(),
-                    (None, _) => return false,
-                };
-                pattern.matches(path, &place.workspace, &place.home)
-            }
+            Pattern::Path(pattern) => call_path(tool, text, place).is_some_and(|path| pattern.matches(path, place)),
         }
     }
 }

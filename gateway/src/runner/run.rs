@@ -630,7 +630,7 @@ fn answer_prompt(
             }
         };
         if let Some(approvers) = approvers {
-            let (approval, calls) = approvers.decide(&prompt).await;
+            let (approval, calls) = approvers.decide(&prompt, &tools.place).await;
             send(calls);
             if let ToolApproval::Decided { plugin, decision, updated_input } = approval {
                 reply(control_response(&prompt, &decision, updated_input.as_ref()));

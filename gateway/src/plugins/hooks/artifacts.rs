@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::super::bindings::v0::artifacts::exports::ccgate::plugin::artifact_collector as wit;
+use super::super::bindings::current::artifacts::exports::ccgate::plugin::artifact_collector as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
 use super::{TaskFacts, result_to_wit};
 use crate::store::EventRecord;
@@ -77,9 +77,7 @@ impl Plugins {
                     move |store| {
                         Box::pin(async move {
                             let pre = pre.ok_or_else(|| wasmtime::format_err!("not an artifact plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            let collector = instance.ccgate_plugin_artifact_collector();
-                            collector.call_collect(&mut *store, &info, &given, &listing).await
+                            pre.collect(store, &info, &given, &listing).await
                         })
                     },
                     move |answer| {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::bindings::v0::policy::exports::ccgate::plugin::policy;
-use super::super::bindings::v0::types;
+use super::super::bindings::current::policy::exports::ccgate::plugin::policy;
+use super::super::bindings::current::types;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
 use super::pairs;
 use crate::auth::Principal;
@@ -97,8 +97,7 @@ impl Plugins {
                     move |store| {
                         Box::pin(async move {
                             let pre = pre.ok_or_else(|| wasmtime::format_err!("not a policy plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            instance.ccgate_plugin_policy().call_validate(&mut *store, &asked).await
+                            pre.validate(store, &asked).await
                         })
                     },
                     move |decision| verdict(decision, &current, &limits),

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use wasmtime::Store;
 
-use super::super::bindings::v0::result::ResultPluginPre;
-use super::super::bindings::v0::types;
+use super::super::bindings::ResultPre;
+use super::super::bindings::current::types;
 use super::super::call::CallFuture;
 use super::super::{CallError, CallState, Hook, OnError, Outcome, Plugins, call_event};
 use super::{TaskFacts, result_to_wit};
@@ -192,7 +192,7 @@ impl Plugins {
 
 /// The call of a result plugin's `process` on a fresh instance.
 fn process_call(
-    pre: Option<ResultPluginPre<CallState>>,
+    pre: Option<ResultPre>,
     info: types::TaskInfo,
     given: types::TaskResult,
 ) -> impl for<'a> FnOnce(&'a mut Store<CallState>) -> CallFuture<'a, Result<types::TaskResult, String>> + Send + 'static
@@ -200,8 +200,7 @@ fn process_call(
     move |store| {
         Box::pin(async move {
             let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
-            let instance = pre.instantiate_async(&mut *store).await?;
-            instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
+            pre.process(store, &info, &given).await
         })
     }
 }
