@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set"));
-    // A copy inside the crate (a packaged SDK) wins over the repository's `wit/`.
-    let wit = [manifest_dir.join("wit"), manifest_dir.join("../wit")]
+    // A copy inside the crate (a packaged SDK, or the link to the repository's
+    // current version) wins over the repository's current version.
+    let wit = [manifest_dir.join("wit"), manifest_dir.join("../wit/v0.1.2")]
         .into_iter()
         .find(|dir| dir.join("worlds.wit").is_file())
         .expect("the ccgate WIT package (wit/worlds.wit) is next to or inside plugin-sdk/");

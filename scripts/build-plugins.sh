@@ -70,7 +70,7 @@ jco=${CCGATE_JCO:-$ROOT/.tools/jco/node_modules/.bin/jco}
 js_wasm=$out/ccgate_plugin_js_policy.wasm
 if [[ -x $jco ]]; then
     say "jco componentize plugins/js-policy/policy.js"
-    (cd plugins/js-policy && "$jco" componentize policy.js --wit ../../wit --world-name policy-plugin \
+    (cd plugins/js-policy && "$jco" componentize policy.js --wit ../../wit/v0.1.2 --world-name policy-plugin \
         --backend qjs --backend-qjs-stub-wasi --backend-qjs-disable-async -o "$js_wasm" >/dev/null)
     [[ -f $js_wasm ]] || die "expected $js_wasm after jco componentize"
     printf '%s\n' "$js_wasm"

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccgate::plugins::bindings::v0::types;
+use ccgate::plugins::bindings::{PolicyPre, current::types};
 use ccgate::plugins::call::{self, CallSite};
 use ccgate::plugins::{LoadedPlugin, PluginEngine, PluginSpec, load};
 use serde_json::json;
@@ -117,7 +117,7 @@ fn time_calls(
     plugin: &LoadedPlugin,
     calls: usize,
 ) -> Vec<Duration> {
-    let pre = plugin.policy.clone().expect("a policy plugin");
+    let Some(PolicyPre::Current(pre)) = plugin.policy.clone() else { panic!("a policy plugin of the current WIT") };
     let asked = request();
     let mut times = Vec::with_capacity(calls);
     for i in 0..calls + 200 {
@@ -140,7 +140,7 @@ fn time_calls(
 
 /// Bytes of private and of resident memory each live instance adds.
 fn memory_per_instance(runtime: &tokio::runtime::Runtime, engine: &PluginEngine, plugin: &LoadedPlugin) -> (f64, f64) {
-    let pre = plugin.policy.clone().expect("a policy plugin");
+    let Some(PolicyPre::Current(pre)) = plugin.policy.clone() else { panic!("a policy plugin of the current WIT") };
     let asked = request();
     let (before_private, before) = (private_bytes(), resident_bytes());
     let mut live = Vec::with_capacity(LIVE_INSTANCES);

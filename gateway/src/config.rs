@@ -581,7 +581,7 @@ impl Config {
             return invalid("tasks.default_max_turns", "exceeds tasks.max_max_turns");
         }
         for pattern in &self.artifacts.default_patterns {
-            if let Err(why) = crate::artifacts::Glob::parse(pattern) {
+            if let Err(why) = crate::artifacts::glob(pattern) {
                 return invalid("artifacts.default_patterns", &format!("{pattern:?} {why}"));
             }
         }

@@ -11,8 +11,8 @@ wit_bindgen::generate!({
         package ccgate:sdk;
 
         world common {
-            import ccgate:plugin/types@0.1.1;
-            import ccgate:plugin/host@0.1.1;
+            import ccgate:plugin/types@0.1.2;
+            import ccgate:plugin/host@0.1.2;
         }
     ",
     world: "common",

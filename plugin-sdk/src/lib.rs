@@ -9,13 +9,19 @@
 //!
 //! | SDK | builds against WIT | loaded by gateways speaking |
 //! | --- | --- | --- |
-//! | 0.1.1 | `ccgate:plugin@0.1.1` ([`WIT_VERSION`]; the WIT files ship in the crate) | 0.1.1 (a 0.1.0 gateway refuses the component: it names 0.1.1) |
-//! | 0.1.0 | `ccgate:plugin@0.1.0` | 0.1.0 and 0.1.1 |
+//! | 0.1.2 | `ccgate:plugin@0.1.2` ([`WIT_VERSION`]; the WIT files ship in the crate) | 0.1.2 (older gateways refuse the component: it names 0.1.2) |
+//! | 0.1.1 | `ccgate:plugin@0.1.1` | 0.1.1 and 0.1.2 |
+//! | 0.1.0 | `ccgate:plugin@0.1.0` | 0.1.0, 0.1.1 and 0.1.2 |
 //!
-//! A gateway loads components of its own WIT minor version and the patch versions
-//! before its own (0.1.1 loads 0.1.0 plugins unchanged: 0.1.1 only added the
-//! tool-approval hook), and refuses another minor version (0.2) with a message naming
-//! both. `ccgate plugins check FILE.wasm` says whether a given gateway loads a plugin.
+//! The gateway keeps every released WIT version (`wit/v0.1.0/`, `wit/v0.1.1/`,
+//! frozen) beside the current one and calls a component through the bindings of
+//! the version it declares: plugins built with an older SDK keep loading and get
+//! what they always got. 0.1.1 added the tool-approval hook; 0.1.2 makes
+//! [`TaskInfo::status`] a [`TaskStatus`] and [`WebhookEvent::kind`] an [`EventKind`]
+//! (strings before), and gives a [`ToolRequest`] the run's workspace and home. A
+//! version the gateway does not know (0.2, a newer 0.1.x) is refused with a message
+//! naming both. `ccgate plugins check FILE.wasm` says whether a given gateway loads
+//! a plugin.
 //!
 //! | hook | trait | macro | world |
 //! | --- | --- | --- | --- |
@@ -149,11 +155,51 @@ use serde::de::DeserializeOwned;
 include!(concat!(env!("OUT_DIR"), "/wit_path.rs"));
 
 /// The version of the WIT package (`ccgate:plugin@…`) this SDK implements.
-pub const WIT_VERSION: &str = "0.1.1";
+pub const WIT_VERSION: &str = "0.1.2";
 
 /// The values every hook shares (WIT interface `ccgate:plugin/types`).
 pub mod types {
-    pub use crate::bindings::ccgate::plugin::types::{InputFile, TaskInfo, TaskRequest, TaskResult, Usage, Violation};
+    pub use crate::bindings::ccgate::plugin::types::{
+        EventKind, InputFile, TaskInfo, TaskRequest, TaskResult, TaskStatus, Usage, Violation,
+    };
+
+    impl TaskStatus {
+        /// The status as the API spells it (`completed`).
+        pub fn as_str(self) -> &'static str {
+            match self {
+                TaskStatus::Queued => "queued",
+                TaskStatus::Running => "running",
+                TaskStatus::Completed => "completed",
+                TaskStatus::Failed => "failed",
+                TaskStatus::Cancelled => "cancelled",
+            }
+        }
+    }
+
+    impl EventKind {
+        /// The event's name, as the built-in payload's `type` spells it (`task.completed`).
+        pub fn name(self) -> &'static str {
+            match self {
+                EventKind::TaskStarted => "task.started",
+                EventKind::TaskCompleted => "task.completed",
+                EventKind::TaskFailed => "task.failed",
+                EventKind::TaskCancelled => "task.cancelled",
+                EventKind::TaskApprovalRequested => "task.approval_requested",
+            }
+        }
+    }
+
+    impl std::fmt::Display for TaskStatus {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
+    impl std::fmt::Display for EventKind {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.name())
+        }
+    }
 }
 
 /// The raw host interface (WIT interface `ccgate:plugin/host`). Prefer [`crate::log`]
@@ -236,7 +282,7 @@ pub trait WebhookFormatter: Plugin {
     fn format(config: &Self::Config, event: WebhookEvent, url: String) -> Result<Formatted, String>;
 }
 
-/// A tool approval plugin (world `tool-approval-plugin`, WIT 0.1.1): sees each
+/// A tool approval plugin (world `tool-approval-plugin`, since WIT 0.1.1): sees each
 /// permission prompt of a run before the task's own rules and approval mode.
 pub trait ToolApproval: Plugin {
     /// Allows or denies the call, or has no opinion ([`Approval::Ask`]).
@@ -260,6 +306,11 @@ pub struct ToolRequest {
     pub input_bytes: u64,
     /// Why Claude Code asks, when it says.
     pub reason: Option<String>,
+    /// Where the run sees its workspace (an absolute path): relative paths in the
+    /// input start there.
+    pub workspace: String,
+    /// Where the run sees its home directory.
+    pub home: String,
 }
 
 impl ToolRequest {
@@ -274,6 +325,8 @@ impl ToolRequest {
             input_bytes: input.len() as u64,
             input: Some(input),
             reason: None,
+            workspace: "/workspace".into(),
+            home: "/home/agent".into(),
         }
     }
 
@@ -353,8 +406,8 @@ impl Artifact {
 /// A webhook delivery to format (WIT `webhook-formatter.webhook-event`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEvent {
-    /// `task.started`, `task.completed`, `task.failed` or `task.cancelled`.
-    pub kind: String,
+    /// What the delivery tells of ([`EventKind::name`] is the payload's `type`).
+    pub kind: EventKind,
     /// The delivery's id (`webhook-id`).
     pub id: String,
     /// RFC 3339.
@@ -366,10 +419,9 @@ pub struct WebhookEvent {
 impl WebhookEvent {
     /// An event of `kind` (`task.completed`, …) whose built-in body carries `task` as
     /// `data`, for a native test.
-    pub fn new(kind: impl Into<String>, task: serde_json::Value) -> Self {
-        let kind = kind.into();
+    pub fn new(kind: EventKind, task: serde_json::Value) -> Self {
         let timestamp = "2026-01-01T00:00:00Z".to_owned();
-        let payload = serde_json::json!({"type": kind, "timestamp": timestamp, "data": task}).to_string();
+        let payload = serde_json::json!({"type": kind.name(), "timestamp": timestamp, "data": task}).to_string();
         WebhookEvent { kind, id: "msg_test".into(), timestamp, payload }
     }
 
@@ -498,7 +550,7 @@ impl TaskInfo {
     pub fn new(prompt: impl Into<String>) -> Self {
         TaskInfo {
             id: "tsk_test".into(),
-            status: "completed".into(),
+            status: TaskStatus::Completed,
             prompt: prompt.into(),
             metadata: Vec::new(),
             key_name: "test".into(),
@@ -729,6 +781,8 @@ macro_rules! export_tool_approval {
                     input: request.input,
                     input_bytes: request.input_bytes,
                     reason: request.reason,
+                    workspace: request.workspace,
+                    home: request.home,
                 };
                 match $crate::__private::decide::<$plugin>(request) {
                     $crate::Approval::Allow(input) => wit::Approval::Allow(input.map(|i| i.to_string())),
@@ -752,8 +806,8 @@ macro_rules! __ccgate_export_world {
                 path: $wit,
                 world: $world,
                 with: {
-                    "ccgate:plugin/types@0.1.1": ::ccgate_plugin_sdk::__private::wit_types,
-                    "ccgate:plugin/host@0.1.1": ::ccgate_plugin_sdk::__private::wit_host,
+                    "ccgate:plugin/types@0.1.2": ::ccgate_plugin_sdk::__private::wit_types,
+                    "ccgate:plugin/host@0.1.2": ::ccgate_plugin_sdk::__private::wit_host,
                 },
                 runtime_path: "::ccgate_plugin_sdk::__private::wit_bindgen::rt",
             });

@@ -3,9 +3,9 @@
 //
 // Built by scripts/build-plugins.sh with `jco componentize --backend qjs
 // --backend-qjs-stub-wasi --backend-qjs-disable-async` against the repository's
-// `wit/` (world `policy-plugin`): QuickJS inside, every WASI import a trap stub, so
+// `wit/v0.1.2/` (world `policy-plugin`): QuickJS inside, every WASI import a trap stub, so
 // the component imports only `ccgate:plugin/host`.
-import { config, log } from 'ccgate:plugin/host@0.1.1';
+import { config, log } from 'ccgate:plugin/host@0.1.2';
 
 const SCHEMA = JSON.stringify({
   type: 'object',

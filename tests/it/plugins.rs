@@ -401,6 +401,7 @@ async fn plugins_check_reports_what_a_plugin_is() {
         ccgate(&["plugins", "check", policy.to_str().unwrap(), "--config", r#"{"require_metadata": ["ticket"]}"#]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("exports:  meta, policy") && out.contains("policy:"), "{out}");
+    assert!(out.contains("wit:      ccgate:plugin@0.1.2"), "the examples build against the current version: {out}");
 
     let (ok, _, err) = ccgate(&["plugins", "check", policy.to_str().unwrap(), "--config", r#"{"max_turns": "many"}"#]);
     assert!(!ok && err.contains("/max_turns"), "{err}");
@@ -411,7 +412,17 @@ async fn plugins_check_reports_what_a_plugin_is() {
 
     let future = plugin_wasm("ccgate_test_future_wit");
     let (ok, _, err) = ccgate(&["plugins", "check", future.to_str().unwrap()]);
-    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.1"), "{err}");
+    assert!(!ok && err.contains("ccgate:plugin@0.2.0") && err.contains("0.1.0, 0.1.1, 0.1.2"), "{err}");
+
+    // A plugin built for a frozen version is called through that version's
+    // bindings: a 0.1.1 result plugin still gets the status as a string.
+    let old = plugin_wasm("ccgate_test_wit_0_1_1");
+    let (ok, out, err) = ccgate(&["plugins", "check", old.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("wit:      ccgate:plugin@0.1.1") && out.contains("exports:  meta, result"),
+        "{out}{err}"
+    );
+    assert!(out.contains("[status: completed]"), "{out}");
 
     let guard = plugin_wasm("ccgate_plugin_tool_guard");
     let (ok, out, err) =

@@ -10,10 +10,9 @@
 //! a boundary against a determined agent (the sandbox is); they save a person from
 //! answering the same prompt twice.
 
+pub use ccgate_globs::Place;
+use ccgate_globs::{Anchored, PATH_TOOLS, call_path, wildcard};
 use serde_json::Value;
-
-/// Tools whose rule pattern is a path glob.
-const PATH_TOOLS: [&str; 8] = ["Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "Glob", "Grep", "LS"];
 
 /// Characters that make a Bash command more than one plain command.
 const SHELL_CONTROL: [char; 12] = [';', '&', '|', '<', '>', '`', '$', '(', ')', '\n', '\r', '\\'];
@@ -23,7 +22,18 @@ const SHELL_CONTROL: [char; 12] = [';', '&', '|', '<', '>', '`', '$', '(', ')', 
 pub struct Rule {
     text: String,
     tool: String,
-    pattern: Option<String>,
+    pattern: Option<Pattern>,
+}
+
+/// What a rule's parenthesized part says, by the tool it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    /// Bash: a command, a `prefix:*` or a wildcard.
+    Command(String),
+    /// The file tools: a path glob (README, "Globs").
+    Path(Anchored),
+    /// WebFetch: `domain:HOST`, or `domain:*.HOST` for its subdomains.
+    Domain(String),
 }
 
 /// Which list a rule came from: allow rules match narrowly, deny rules widely.
@@ -31,13 +41,6 @@ pub struct Rule {
 pub enum Side {
     Allow,
     Deny,
-}
-
-/// Where the run sees its workspace and home: relative and `~/` patterns start there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Place {
-    pub workspace: String,
-    pub home: String,
 }
 
 impl Rule {
@@ -57,18 +60,23 @@ impl Rule {
         if !named {
             return Err("must start with a tool name (letters, digits, '_' or '-'), like Bash or Edit(src/**)".into());
         }
-        if let Some(pattern) = &pattern {
-            let understood = tool == "Bash"
-                || PATH_TOOLS.contains(&tool)
-                || (tool == "WebFetch" && pattern.strip_prefix("domain:").is_some_and(|d| !d.is_empty()));
-            if !understood {
+        let pattern = match pattern {
+            None => None,
+            Some(pattern) if tool == "Bash" => Some(Pattern::Command(pattern)),
+            Some(pattern) if PATH_TOOLS.contains(&tool) => {
+                Some(Pattern::Path(Anchored::parse(&pattern).map_err(|why| format!("has a path glob that {why}"))?))
+            }
+            Some(pattern) if tool == "WebFetch" && pattern.strip_prefix("domain:").is_some_and(|d| !d.is_empty()) => {
+                Some(Pattern::Domain(pattern["domain:".len()..].to_string()))
+            }
+            Some(_) => {
                 return Err(format!(
                     "has a pattern the gateway does not read for {tool}: patterns are for Bash (a command, \
                      or a prefix ending in ':*'), the file tools ({}) (a path glob) and WebFetch (domain:HOST)",
                     PATH_TOOLS.join(", ")
                 ));
             }
-        }
+        };
         Ok(Self { text: trimmed.to_string(), tool: tool.to_string(), pattern })
     }
 
@@ -89,22 +97,10 @@ impl Rule {
         }
         let Some(pattern) = &self.pattern else { return true };
         let text = |field: &str| input.get(field).and_then(Value::as_str);
-        match tool {
-            "Bash" => text("command").is_some_and(|command| bash_matches(pattern, command, side)),
-            "WebFetch" => {
-                let domain = pattern.strip_prefix("domain:").unwrap_or(pattern);
-                text("url").and_then(host_of).is_some_and(|host| domain_matches(domain, &host))
-            }
-            _ => {
-                // Glob and Grep search the working directory when they name no path.
-                let path = text("file_path").or_else(|| text("notebook_path")).or_else(|| text("path"));
-                let path = match (path, tool) {
-                    (Some(path), _) => path,
-                    (None, "Glob" | "Grep" | "LS") => place.workspace.as_str(),
-                    (None, _) => return false,
-                };
-                path_matches(pattern, path, place)
-            }
+        match pattern {
+            Pattern::Command(pattern) => text("command").is_some_and(|command| bash_matches(pattern, command, side)),
+            Pattern::Domain(domain) => text("url").and_then(host_of).is_some_and(|host| domain_matches(domain, &host)),
+            Pattern::Path(pattern) => call_path(tool, text, place).is_some_and(|path| pattern.matches(path, place)),
         }
     }
 }
@@ -149,7 +145,7 @@ fn command_matches(pattern: &str, command: &str) -> bool {
         return command == prefix || command.strip_prefix(prefix).is_some_and(|rest| rest.starts_with([' ', '\t']));
     }
     if pattern.contains('*') {
-        return wildcard(pattern.as_bytes(), command.as_bytes());
+        return wildcard(pattern.as_bytes(), command.as_bytes(), |&p| p == b'*', |p, t| p == t);
     }
     command == pattern
 }
@@ -169,36 +165,6 @@ fn without_assignments(part: &str) -> &str {
     rest
 }
 
-/// `*` matches any run of bytes (spaces and slashes too); the rest match themselves.
-fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    glob(pattern, text, |&p| p == b'*', |p, t| p == t)
-}
-
-/// `pattern` against `text`, item by item: an item `is_star` says matches any run
-/// of items, any other matches one item as `one` says. Backtracks only to the last
-/// star, so it takes at most `pattern.len() * text.len()` steps, however the two
-/// are written (a run's paths and a client's globs both are input).
-fn glob<P, T>(pattern: &[P], text: &[T], is_star: impl Fn(&P) -> bool, one: impl Fn(&P, &T) -> bool) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && is_star(&pattern[p]) {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && one(&pattern[p], &text[t]) {
-            p += 1;
-            t += 1;
-        } else if let Some((star_p, star_t)) = star {
-            p = star_p + 1;
-            t = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(is_star)
-}
-
 /// The host of an `http(s)` URL, lower case, without user or port.
 fn host_of(url: &str) -> Option<String> {
     let (_, rest) = url.split_once("://")?;
@@ -215,56 +181,6 @@ fn domain_matches(domain: &str, host: &str) -> bool {
         Some(parent) => host.strip_suffix(parent).is_some_and(|sub| sub.ends_with('.')),
         None => host == domain,
     }
-}
-
-/// A path glob against a path the CLI named. Patterns: `//abs/**` absolute,
-/// `~/x` in the home, anything else in the workspace (`/src/**` and `src/**` alike);
-/// a pattern with no `/` matches a file name at any depth, as in `.gitignore`.
-fn path_matches(pattern: &str, path: &str, place: &Place) -> bool {
-    let Some(path) = normalize(path, &place.workspace) else { return false };
-    let pattern = if let Some(absolute) = pattern.strip_prefix("//") {
-        format!("/{absolute}")
-    } else if let Some(in_home) = pattern.strip_prefix("~/") {
-        format!("{}/{in_home}", place.home.trim_end_matches('/'))
-    } else {
-        let relative = pattern.trim_start_matches("./").trim_start_matches('/');
-        let anywhere = !relative.trim_end_matches('/').contains('/');
-        let base = place.workspace.trim_end_matches('/');
-        if anywhere { format!("{base}/**/{relative}") } else { format!("{base}/{relative}") }
-    };
-    // A directory pattern (`src/`) matches what is under it.
-    let pattern = if pattern.ends_with('/') { format!("{pattern}**") } else { pattern };
-    let Some(pattern) = normalize(&pattern, "/") else { return false };
-    let parts = |text: &str| text.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
-    segments_match(&parts(&pattern), &parts(&path))
-}
-
-/// `path` as an absolute path without `.` or `..` (relative ones start at `base`);
-/// `None` when `..` climbs past the root.
-fn normalize(path: &str, base: &str) -> Option<String> {
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{base}/{path}") };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(format!("/{}", parts.join("/")))
-}
-
-/// Glob segments against path segments: `**` any number of segments, `*` and `?`
-/// within one.
-fn segments_match(pattern: &[String], path: &[String]) -> bool {
-    glob(pattern, path, |segment| segment == "**", |segment, name| segment_matches(segment, name))
-}
-
-fn segment_matches(pattern: &str, name: &str) -> bool {
-    let (pattern, name): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    glob(&pattern, &name, |&c| c == '*', |&p, &n| p == '?' || p == n)
 }
 
 #[cfg(test)]
@@ -343,6 +259,8 @@ mod tests {
         assert!(check("Grep(src/**)", "Grep", json!({"pattern": "x", "path": "src/a"}), Side::Allow));
         assert!(check("Glob(/**)", "Glob", json!({"pattern": "*.rs"}), Side::Allow), "no path: the workspace");
         assert!(!check("Edit(src/**)", "Edit", json!({}), Side::Allow), "no path, no match");
+        assert!(Rule::parse("Edit(src/[id]/*)").unwrap_err().contains("path glob"), "one glob syntax, no classes");
+        assert!(check("Edit(*.{md,txt})", "Edit", json!({"file_path": "/workspace/a/b.txt"}), Side::Allow));
     }
 
     #[test]
@@ -355,13 +273,6 @@ mod tests {
         assert!(fetch("WebFetch(domain:*.example.com)", "https://a.b.example.com/"));
         assert!(!fetch("WebFetch(domain:*.example.com)", "https://example.com/"));
         assert!(!fetch("WebFetch(domain:*.example.com)", "https://badexample.com/"));
-    }
-
-    #[test]
-    fn wildcards_match_any_run() {
-        assert!(wildcard(b"a*c", b"abbbc") && wildcard(b"*", b"") && wildcard(b"a**", b"a"));
-        assert!(!wildcard(b"a*c", b"abcd"));
-        assert!(segment_matches("a?c*", "abcdef") && !segment_matches("a?c", "ac"));
     }
 
     #[test]

@@ -3,14 +3,13 @@
 //! read), hashed, typed, and kept in artifact storage, replacing the previous
 //! turn's set. Caps on count and bytes keep one task from filling the disk.
 
-pub mod glob;
 mod store;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
-pub use glob::Glob;
+pub use ccgate_globs::{Glob, GlobError};
 pub use store::ArtifactStore;
 
 use crate::storage::StorageError;
@@ -25,6 +24,26 @@ pub enum CollectError {
     Storage(#[from] StorageError),
     #[error("a file grew past artifacts.max_bytes while it was collected")]
     Grew,
+}
+
+/// Why a task's artifact glob is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    #[error("must be relative to the workspace")]
+    Absolute,
+    #[error("{0}")]
+    Glob(#[from] GlobError),
+}
+
+/// A task's artifact glob (README, "Globs"): as everywhere, except that it may
+/// not start with `/` (where the workspace is, is the gateway's business) and `*`
+/// and `?` leave hidden files alone unless the pattern names the dot, so `out/*`
+/// does not collect `out/.env`.
+pub fn glob(pattern: &str) -> Result<Glob, PatternError> {
+    if pattern.starts_with('/') {
+        return Err(PatternError::Absolute);
+    }
+    Ok(Glob::parse(pattern)?.hidden(ccgate_globs::Hidden::NeedDot))
 }
 
 /// Caps of one task's collection.
@@ -232,12 +251,8 @@ fn safe_name(name: String) -> String {
     if cleaned.len() <= 200 {
         return cleaned;
     }
-    let mut start = cleaned.len() - 190;
-    while !cleaned.is_char_boundary(start) {
-        start += 1;
-    }
     let digest = blake3::hash(cleaned.as_bytes()).to_hex();
-    format!("{}-{}", &digest[..8], &cleaned[start..])
+    format!("{}-{}", &digest[..8], crate::text::clip_keeping(&cleaned, 190, crate::text::Keep::End))
 }
 
 /// The media type of a file, from its extension.
@@ -274,6 +289,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn task_globs_are_relative_and_leave_hidden_files_alone() {
+        assert_eq!(glob("/etc/*"), Err(PatternError::Absolute));
+        assert!(matches!(glob("a//b"), Err(PatternError::Glob(_))));
+        assert!(!glob("out/*").unwrap().matches("out/.env"));
+        assert!(glob("out/.*").unwrap().matches("out/.env"));
+        assert!(glob("out/*").unwrap().matches("out/report.md"));
+    }
+
+    #[test]
     fn names_are_unique_and_readable() {
         let names = unique_names(["out/report.md", "a/x.txt", "b/x.txt", "a_x.txt"].into_iter());
         assert_eq!(names, ["report.md", "a_x.txt", "b_x.txt", "a_x.txt-2"]);
@@ -295,7 +319,7 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", workspace.join("out/passwd")).unwrap();
         let location = crate::storage::StorageUrl::File(dir.path().join("storage"));
         let store = ArtifactStore::new(crate::storage::Storage::open(location).unwrap());
-        let patterns = vec![Glob::parse("out/**").unwrap(), Glob::parse("*.patch").unwrap()];
+        let patterns = vec![glob("out/**").unwrap(), glob("*.patch").unwrap()];
         let limits = CollectLimits { max_files: 10, max_bytes: 50 };
         let later = Instant::now() + std::time::Duration::from_secs(60);
         let collected = collect(&store, "tsk_1", &workspace, patterns.clone(), &limits, later).await.unwrap();
@@ -351,7 +375,7 @@ mod tests {
     #[test]
     fn matching_stops_at_its_deadline_and_counts_what_it_left() {
         let files: Vec<(String, u64)> = (0..5).map(|i| (format!("f{i}.txt"), 1)).collect();
-        let all = [Glob::parse("*.txt").unwrap()];
+        let all = [glob("*.txt").unwrap()];
         let (picks, left) = matching(files.clone(), &all, Instant::now() + std::time::Duration::from_secs(60));
         assert_eq!((picks.len(), left), (5, 0));
         let (picks, left) = matching(files, &all, Instant::now());

@@ -23,6 +23,7 @@ pub async fn check_file(path: PathBuf, config: Option<serde_json::Value>) -> Res
     let plugin = &entry.plugin;
     let _ = writeln!(report, "plugin:   {} {} ({})", plugin.declared_name, plugin.version, plugin.digest);
     let hooks: Vec<&str> = plugin.exported.iter().map(|h| h.as_str()).collect();
+    let _ = writeln!(report, "wit:      {}@{}", super::bindings::PACKAGE, plugin.wit_version);
     let _ = writeln!(report, "exports:  meta, {}", hooks.join(", "));
     let _ = writeln!(report, "config:   valid {}", plugin.config);
     let _ = writeln!(report, "load:     {:.1} ms", plugin.load_time.as_secs_f64() * 1e3);
@@ -79,7 +80,7 @@ impl Drop for Scratch {
 pub(super) fn sample_facts() -> TaskFacts {
     TaskFacts {
         id: "tsk_sample".into(),
-        status: "completed".into(),
+        status: crate::task::TaskStatus::Completed,
         prompt: "Add a unit test for parse_config in src/config.py".into(),
         metadata: [("ticket".to_string(), "DEMO-1".to_string())].into_iter().collect(),
         key_id: "key_sample".into(),

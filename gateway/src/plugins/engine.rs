@@ -128,7 +128,7 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     cli::terminal_stdin::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stdout::add_to_linker::<T, WasiCli>(l, T::cli)?;
     cli::terminal_stderr::add_to_linker::<T, WasiCli>(l, T::cli)?;
-    super::bindings::v0::plugin::Plugin::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
+    super::bindings::current::plugin::Plugin::add_to_linker::<T, HasSelf<T>>(l, |state| state)?;
     Ok(linker)
 }
 

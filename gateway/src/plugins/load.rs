@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sha2::Digest;
 use wasmtime::component::{Component, InstancePre};
 
-use super::bindings::{self, v0};
+use super::bindings::{self, ArtifactsPre, Contract, PolicyPre, ResultPre, ToolApprovalPre, WebhookPre, current};
 use super::call::{self, CallError, CallLimits, CallSite, CallState, MAX_HANDLES, MAX_TABLE_ELEMENTS};
 use super::config::{Hook, PluginSpec, valid_name};
 use super::engine::PluginEngine;
@@ -31,8 +31,8 @@ pub enum LoadError {
     CoreModule(PathBuf),
     #[error("{path} does not compile: {message}")]
     Compile { path: PathBuf, message: String },
-    #[error("{path} was built for {found}; this gateway speaks {package}@{supported}")]
-    WrongVersion { path: PathBuf, found: String, package: &'static str, supported: &'static str },
+    #[error("{path} was built for {found}; this gateway speaks {package}@{}", supported.join(", "))]
+    WrongVersion { path: PathBuf, found: String, package: &'static str, supported: &'static [&'static str] },
     #[error(
         "{0} exports no `{package}/meta` interface: it is not a ccgate plugin (built with the Rust SDK, it lacks \
          the export macro: add `ccgate_plugin_sdk::export_policy!(MyPlugin);`, or the one for its hook, at the \
@@ -62,6 +62,10 @@ pub struct LoadedPlugin {
     /// What the plugin says of itself.
     pub declared_name: String,
     pub version: String,
+    /// The `ccgate:plugin` version it was built against, and the bindings that
+    /// version is called through.
+    pub wit_version: String,
+    pub contract: Contract,
     /// `sha256:<hex>` of the `.wasm` file.
     pub digest: String,
     /// The hooks it exports, and of those the ones it is used for.
@@ -71,13 +75,14 @@ pub struct LoadedPlugin {
     pub limits: CallLimits,
     pub from_cache: bool,
     pub load_time: Duration,
-    /// Pre-linked instances per world: each call instantiates one afresh.
-    pub meta: v0::plugin::PluginPre<CallState>,
-    pub policy: Option<v0::policy::PolicyPluginPre<CallState>>,
-    pub result: Option<v0::result::ResultPluginPre<CallState>>,
-    pub artifacts: Option<v0::artifacts::ArtifactPluginPre<CallState>>,
-    pub webhook: Option<v0::webhook::WebhookPluginPre<CallState>>,
-    pub tool_approval: Option<v0::tool_approval::ToolApprovalPluginPre<CallState>>,
+    /// Pre-linked instances per world: each call instantiates one afresh. `meta`
+    /// has not changed since 0.1.0, so the current bindings call it for all.
+    pub meta: current::plugin::PluginPre<CallState>,
+    pub policy: Option<PolicyPre>,
+    pub result: Option<ResultPre>,
+    pub artifacts: Option<ArtifactsPre>,
+    pub webhook: Option<WebhookPre>,
+    pub tool_approval: Option<ToolApprovalPre>,
 }
 
 impl LoadedPlugin {
@@ -121,7 +126,7 @@ fn prepare(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) -
     }
     let digest = format!("sha256:{}", hex(&sha2::Sha256::digest(&bytes)));
     let (component, from_cache) = compile(engine, &path, &bytes, &digest, cache_dir)?;
-    let exported = check_interfaces(engine, &path, &component)?;
+    let (wit_version, contract, exported) = check_interfaces(engine, &path, &component)?;
     let hooks = if spec.hooks.is_empty() {
         exported.clone()
     } else {
@@ -151,6 +156,8 @@ fn prepare(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) -
         spec: spec.clone(),
         declared_name: String::new(),
         version: String::new(),
+        wit_version,
+        contract,
         digest,
         exported: exported.clone(),
         hooks: hooks.clone(),
@@ -158,30 +165,30 @@ fn prepare(engine: &PluginEngine, spec: &PluginSpec, cache_dir: Option<&Path>) -
         limits,
         from_cache,
         load_time: Duration::ZERO,
-        meta: v0::plugin::PluginPre::new(pre.clone()).map_err(typed)?,
+        meta: current::plugin::PluginPre::new(pre.clone()).map_err(typed)?,
         policy: hooks
             .contains(&Hook::Policy)
-            .then(|| v0::policy::PolicyPluginPre::new(pre.clone()))
+            .then(|| PolicyPre::new(contract, pre.clone()))
             .transpose()
             .map_err(typed)?,
         result: hooks
             .contains(&Hook::Result)
-            .then(|| v0::result::ResultPluginPre::new(pre.clone()))
+            .then(|| ResultPre::new(contract, pre.clone()))
             .transpose()
             .map_err(typed)?,
         artifacts: hooks
             .contains(&Hook::Artifacts)
-            .then(|| v0::artifacts::ArtifactPluginPre::new(pre.clone()))
+            .then(|| ArtifactsPre::new(contract, pre.clone()))
             .transpose()
             .map_err(typed)?,
         webhook: hooks
             .contains(&Hook::Webhook)
-            .then(|| v0::webhook::WebhookPluginPre::new(pre.clone()))
+            .then(|| WebhookPre::new(contract, pre.clone()))
             .transpose()
             .map_err(typed)?,
         tool_approval: hooks
             .contains(&Hook::ToolApproval)
-            .then(|| v0::tool_approval::ToolApprovalPluginPre::new(pre))
+            .then(|| ToolApprovalPre::new(contract, pre))
             .transpose()
             .map_err(typed)?,
     })
@@ -255,9 +262,15 @@ fn store_cached(component: &Component, file: &Path) -> std::io::Result<()> {
     })
 }
 
-/// The hooks a component exports, after checking it is a plugin of a version this
-/// gateway speaks and imports nothing from the network.
-fn check_interfaces(engine: &PluginEngine, path: &Path, component: &Component) -> Result<Vec<Hook>, LoadError> {
+/// The version a component was built for, the bindings that calls it through and
+/// the hooks it exports, after
+/// checking it is a plugin of one version this gateway speaks and imports nothing
+/// from the network.
+fn check_interfaces(
+    engine: &PluginEngine,
+    path: &Path,
+    component: &Component,
+) -> Result<(String, Contract, Vec<Hook>), LoadError> {
     let ty = component.component_type();
     let network: Vec<String> = ty
         .imports(&engine.engine)
@@ -274,18 +287,22 @@ fn check_interfaces(engine: &PluginEngine, path: &Path, component: &Component) -
         .filter_map(|(name, _)| name.strip_prefix(&prefix).map(str::to_string))
         .filter_map(|rest| rest.split_once('@').map(|(i, v)| (i.to_string(), v.to_string())))
         .collect();
-    let supported = bindings::compatibility(bindings::VERSION);
-    if let Some((_, found)) = exports.iter().find(|(_, version)| bindings::compatibility(version) != supported) {
+    // Every export of one version, which picks the bindings.
+    let Some((_, version)) = exports.iter().find(|(interface, _)| interface == "meta") else {
+        return Err(LoadError::NotAPlugin(path.to_path_buf()));
+    };
+    let contract = Contract::of(version).filter(|_| exports.iter().all(|(_, v)| v == version));
+    let Some(contract) = contract else {
+        let mut found: Vec<&str> = exports.iter().map(|(_, v)| v.as_str()).collect();
+        found.sort_unstable();
+        found.dedup();
         return Err(LoadError::WrongVersion {
             path: path.to_path_buf(),
-            found: format!("{}@{found}", bindings::PACKAGE),
+            found: found.iter().map(|v| format!("{}@{v}", bindings::PACKAGE)).collect::<Vec<_>>().join(" and "),
             package: bindings::PACKAGE,
-            supported: bindings::VERSION,
+            supported: &bindings::VERSIONS,
         });
-    }
-    if !exports.iter().any(|(interface, _)| interface == "meta") {
-        return Err(LoadError::NotAPlugin(path.to_path_buf()));
-    }
+    };
     let hooks: Vec<Hook> = Hook::ALL
         .into_iter()
         .filter(|hook| exports.iter().any(|(interface, _)| interface == hook.interface()))
@@ -293,7 +310,7 @@ fn check_interfaces(engine: &PluginEngine, path: &Path, component: &Component) -
     if hooks.is_empty() {
         return Err(LoadError::NoHooks(path.to_path_buf()));
     }
-    Ok(hooks)
+    Ok((version.clone(), contract, hooks))
 }
 
 /// Reads the plugin's metadata and checks its configuration: against the JSON

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{ArtifactChoice, Hook, Plugins, Processed, TaskFacts, ToolApproval, ToolApprovers, WebhookEvent};
+use crate::approvals::rules::Place;
 use crate::approvals::{Decision, PermissionPrompt};
 use crate::auth::{Principal, Scope};
 use crate::config::TaskLimits;
@@ -145,7 +146,9 @@ pub async fn call_hook(plugins: &Arc<Plugins>, facts: &TaskFacts, input: HookInp
         }
         HookInput::ToolApproval(prompt) => {
             let approvers = ToolApprovers::for_task(plugins, &facts.id, &facts.key_id, &facts.key_name);
-            let (approval, events) = approvers.decide(&prompt).await;
+            // Where a sandboxed run sees them.
+            let place = Place { workspace: "/workspace".into(), home: "/home/agent".into() };
+            let (approval, events) = approvers.decide(&prompt, &place).await;
             let failed = events.iter().any(|e| matches!(e.data["outcome"].as_str(), Some("failed" | "skipped")));
             match approval {
                 _ if failed => (Verdict::Failed, outcomes(&events), events),

@@ -19,7 +19,7 @@ impl Queue {
         };
         TaskFacts {
             id: task.id.clone(),
-            status: status.as_str().to_string(),
+            status,
             prompt: task.prompt.clone(),
             metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
             key_id: task.key_id.clone(),
@@ -32,7 +32,7 @@ impl Queue {
             ending;
         // Read once per run: the result hook's facts, with the final status.
         let facts = match facts {
-            Some(facts) => TaskFacts { status: status.as_str().to_string(), ..facts },
+            Some(facts) => TaskFacts { status, ..facts },
             None => self.task_facts(task, status).await,
         };
         let (staged, mut events) = self.collect_artifacts(task, &facts, result.as_ref(), time_left).await;

@@ -87,11 +87,7 @@ pub fn kill_leftovers(run_id: &str) -> usize {
     let marker = format!("{RUN_VARIABLE}={run_id}");
     let pids = processes_with_env(marker.as_bytes());
     for pid in &pids {
-        // SAFETY: SIGKILL to processes of this gateway's own run.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(*pid as i32, libc::SIGKILL);
-        }
+        crate::sandbox::signal(*pid as i32, libc::SIGKILL);
     }
     pids.len()
 }
@@ -131,11 +127,8 @@ pub fn reap(runs_dir: &Path) -> Reaped {
         }
         let mut killed = kill_leftovers(&record.run_id);
         if record.supervisor.alive() {
-            // SAFETY: the dead gateway's own supervisor, checked by pid and start time.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::kill(record.supervisor.pid as i32, libc::SIGKILL);
-            }
+            // The dead gateway's own supervisor, checked by pid and start time.
+            crate::sandbox::signal(record.supervisor.pid as i32, libc::SIGKILL);
             killed += 1;
         }
         if killed > 0 {

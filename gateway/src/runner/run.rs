@@ -22,7 +22,7 @@ use super::orphans::{self, ProcessId, RunRecord};
 use super::quota::TurnQuota;
 use super::stdio::{GatewayStdio, socket_stdio};
 use super::steering::{LiveMessage, Steering};
-use super::stream::{RunState, log_event, truncate};
+use super::stream::{RunState, log_event};
 use crate::approvals::desk::Desk;
 use crate::approvals::{
     ApprovalMode, ApprovalOptions, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response, events,
@@ -261,7 +261,7 @@ impl Runner {
                             let head = String::from_utf8_lossy(&head);
                             vec![EventRecord::new("log", json!({
                                 "stream": "stdout",
-                                "line": truncate(&head, self.config.max_tool_output_bytes).0,
+                                "line": crate::text::clip(&head, self.config.max_tool_output_bytes),
                                 "truncated": true,
                                 "line_bytes": length,
                                 "notice": "line longer than claude.max_line_bytes; not parsed",
@@ -630,7 +630,7 @@ fn answer_prompt(
             }
         };
         if let Some(approvers) = approvers {
-            let (approval, calls) = approvers.decide(&prompt).await;
+            let (approval, calls) = approvers.decide(&prompt, &tools.place).await;
             send(calls);
             if let ToolApproval::Decided { plugin, decision, updated_input } = approval {
                 reply(control_response(&prompt, &decision, updated_input.as_ref()));
@@ -762,11 +762,7 @@ async fn feed_stdin(
 /// waits the grace period, then kills what is left.
 fn terminate(child: &Child) {
     if let Some(pid) = child.id() {
-        // SAFETY: signalling our own child process by pid.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(pid as i32, libc::SIGTERM);
-        }
+        crate::sandbox::signal(pid as i32, libc::SIGTERM);
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::store::EventRecord;
 use crate::task::Usage;
+use crate::text::clip;
 
 /// Whether a `control_response` is the CLI's success answer to the gateway's
 /// `initialize` request (a refusal stays an event, so it can be seen).
@@ -65,7 +66,7 @@ impl RunState {
         }
         let object = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(object)) => object,
-            _ => return vec![log_event("stdout", truncate(text, max_tool_output).0)],
+            _ => return vec![log_event("stdout", clip(text, max_tool_output))],
         };
         match object.get("type").and_then(Value::as_str).unwrap_or("") {
             "system" => self.system(object, max_tool_output),
@@ -180,9 +181,9 @@ impl RunState {
                         None => self.last_text = Some(text.to_string()),
                     }
                     // The task's result keeps the whole text; the event log keeps a capped copy.
-                    let (kept, truncated) = truncate(text, max_output);
+                    let kept = clip(text, max_output);
                     let mut data = json!({"text": kept, "message_id": message_id});
-                    if truncated {
+                    if kept.len() < text.len() {
                         data["truncated"] = json!(true);
                         data["text_bytes"] = json!(text.len());
                     }
@@ -225,13 +226,13 @@ fn tool_results(object: &Map<String, Value>, max_output: usize) -> Vec<EventReco
             continue;
         }
         let output = flatten_output(block.get("content"));
-        let (kept, truncated) = truncate(&output, max_output);
+        let kept = clip(&output, max_output);
         let mut data = json!({
             "tool_use_id": block.get("tool_use_id").cloned().unwrap_or(Value::Null),
             "output": kept,
             "is_error": block.get("is_error").and_then(Value::as_bool).unwrap_or(false),
         });
-        if truncated {
+        if kept.len() < output.len() {
             data["truncated"] = json!(true);
             data["output_bytes"] = json!(output.len());
         }
@@ -257,12 +258,6 @@ fn flatten_output(content: Option<&Value>) -> String {
     }
 }
 
-/// At most `max` bytes of `text`, cut on a character boundary.
-pub fn truncate(text: &str, max: usize) -> (&str, bool) {
-    let kept = crate::text::clip(text, max);
-    (kept, kept.len() < text.len())
-}
-
 pub fn log_event(stream: &str, line: &str) -> EventRecord {
     EventRecord::new("log", json!({"stream": stream, "line": line}))
 }
@@ -285,8 +280,7 @@ fn bounded(event_type: &str, object: Map<String, Value>, max: usize) -> EventRec
     if json.len() <= max {
         return EventRecord::new(event_type, data);
     }
-    let (head, _) = truncate(&json, max);
-    EventRecord::new(event_type, json!({"truncated": true, "data_bytes": json.len(), "head": head}))
+    EventRecord::new(event_type, json!({"truncated": true, "data_bytes": json.len(), "head": clip(&json, max)}))
 }
 
 fn without_type(mut object: Map<String, Value>) -> Map<String, Value> {
@@ -362,11 +356,5 @@ mod tests {
         assert_eq!(cut[0].event_type, "flood");
         assert_eq!(cut[0].data["truncated"], true);
         assert_eq!(cut[0].data["head"].as_str().unwrap().len(), 100);
-    }
-
-    #[test]
-    fn truncation_respects_characters() {
-        assert_eq!(truncate("héllo", 2), ("h", true));
-        assert_eq!(truncate("abc", 3), ("abc", false));
     }
 }

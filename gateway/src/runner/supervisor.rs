@@ -112,11 +112,10 @@ fn reap(child_pid: i32, child_status: &mut Option<i32>) {
 
 /// Signals Claude's process group and every other descendant.
 fn signal_tree(child_pid: i32, signal: i32) {
-    // SAFETY: kill with a negative pid signals the process group.
-    unsafe { libc::kill(-child_pid, signal) };
+    // A negative pid signals the process group.
+    crate::sandbox::signal(-child_pid, signal);
     for pid in descendants() {
-        // SAFETY: plain kill of a descendant pid.
-        unsafe { libc::kill(pid, signal) };
+        crate::sandbox::signal(pid, signal);
     }
 }
 
@@ -129,8 +128,7 @@ fn kill_descendants() {
             return;
         }
         for pid in &found {
-            // SAFETY: plain kill of a descendant pid.
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
+            crate::sandbox::signal(*pid, libc::SIGKILL);
         }
         let mut ignored = None;
         reap(-1, &mut ignored);

@@ -489,7 +489,8 @@ pub fn protect_gateway_process() {
     }
 }
 
-/// Sends `signal` to `pid`.
+/// Sends `signal` to `pid` (a negative pid: to that process group). Every signal
+/// the gateway and a run's supervisor send to a run's processes goes through here.
 #[allow(unsafe_code)]
 pub(crate) fn signal(pid: i32, signal: i32) {
     // SAFETY: kill(2) with a plain pid and signal number.

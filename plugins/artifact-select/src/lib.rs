@@ -2,7 +2,6 @@
 //! (globs, size limits, media types) and can add a unified diff of what the task
 //! changed relative to its input files. See `README.md` for the configuration.
 
-pub mod glob;
 pub mod media;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,10 +9,9 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use ccgate_globs::Glob;
 use ccgate_plugin_sdk::prelude::*;
 use serde::Deserialize;
-
-use crate::glob::Glob;
 
 /// The plugin's configuration.
 #[derive(Debug, Deserialize)]
@@ -109,7 +107,7 @@ impl<'a> Selector<'a> {
         let mut parse = |field: &str, patterns: &[String]| -> Vec<Glob> {
             let mut globs = Vec::new();
             for (i, p) in patterns.iter().enumerate() {
-                match Glob::new(p) {
+                match Glob::parse(p) {
                     Ok(g) => globs.push(g),
                     Err(e) => violations.push(Violation::new(format!("/{field}/{i}"), format!("invalid glob: {e}"))),
                 }
@@ -131,7 +129,7 @@ impl<'a> Selector<'a> {
             }
         }
         let name = &config.diff.name;
-        if config.diff.enabled && (Glob::new(name).is_err() || name.contains(['*', '?']) || name.ends_with('/')) {
+        if config.diff.enabled && (Glob::parse(name).is_err() || name.contains(['*', '?']) || name.ends_with('/')) {
             violations.push(Violation::new("/diff/name", "must be a relative file name"));
         }
         if violations.is_empty() { Ok(Selector { config, include, exclude, diff_include }) } else { Err(violations) }

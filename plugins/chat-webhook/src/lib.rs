@@ -81,8 +81,7 @@ impl Summary {
         let result = &data["result"];
         let error = &data["error"];
         let str_of = |v: &Value| v.as_str().map(str::to_owned);
-        let kind =
-            if event.kind.is_empty() { str_of(&payload["type"]).unwrap_or_default() } else { event.kind.clone() };
+        let kind = event.kind.name().to_owned();
         let status = str_of(&data["status"]).unwrap_or_else(|| {
             match kind.strip_prefix("task.").unwrap_or(&kind) {
                 "started" => "running",

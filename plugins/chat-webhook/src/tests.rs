@@ -4,18 +4,18 @@ fn config(value: Value) -> Config {
     serde_json::from_value(value).unwrap()
 }
 
-fn event(kind: &str, data: Value) -> WebhookEvent {
+fn event(kind: EventKind, data: Value) -> WebhookEvent {
     WebhookEvent {
-        kind: kind.into(),
+        kind,
         id: "msg_1".into(),
         timestamp: "2025-01-02T03:04:05Z".into(),
-        payload: json!({"type": kind, "timestamp": "2025-01-02T03:04:05Z", "data": data}).to_string(),
+        payload: json!({"type": kind.name(), "timestamp": "2025-01-02T03:04:05Z", "data": data}).to_string(),
     }
 }
 
 fn completed() -> WebhookEvent {
     event(
-        "task.completed",
+        EventKind::TaskCompleted,
         json!({
             "id": "tsk_01ABC", "status": "completed", "prompt": "Fix the bug", "metadata": {"ticket": "OPS-1"},
             "result": {"text": "Fixed <b> & done", "cost_usd": 0.01234, "duration_ms": 83_000, "num_turns": 4,
@@ -26,7 +26,7 @@ fn completed() -> WebhookEvent {
 
 fn failed() -> WebhookEvent {
     event(
-        "task.failed",
+        EventKind::TaskFailed,
         json!({
             "id": "tsk_02", "status": "failed", "prompt": "p", "metadata": {},
             "result": null, "error": {"kind": "timeout", "message": "ran out of time after 600 s"}
@@ -35,7 +35,10 @@ fn failed() -> WebhookEvent {
 }
 
 fn started() -> WebhookEvent {
-    event("task.started", json!({"id": "tsk_03", "status": "running", "prompt": "p", "metadata": {}, "result": null}))
+    event(
+        EventKind::TaskStarted,
+        json!({"id": "tsk_03", "status": "running", "prompt": "p", "metadata": {}, "result": null}),
+    )
 }
 
 fn block_types(message: &Value) -> Vec<&str> {
@@ -133,7 +136,7 @@ fn malformed_payloads_still_format() {
     let m = render(&c, &e);
     assert_eq!(block_types(&m), ["header", "section", "context"]);
     assert_eq!(m["blocks"][1]["fields"][0]["text"], "*Status*\n✅ completed");
-    let e = event("task.completed", json!({"id": 5, "status": ["x"], "result": {"text": 3, "cost_usd": "a"}}));
+    let e = event(EventKind::TaskCompleted, json!({"id": 5, "status": ["x"], "result": {"text": 3, "cost_usd": "a"}}));
     let s = Summary::from_event(&e);
     assert_eq!((s.task_id.as_str(), s.status.as_str(), s.text, s.cost_usd), ("", "completed", None, None));
 }

@@ -1,10 +1,11 @@
 //! ccgate tool-approval plugin: allows and denies a run's tool calls by rules in
-//! Claude Code's permission syntax (`Bash(curl:*)`, `WebFetch`, `Write(/etc/*)`).
+//! Claude Code's permission syntax (`Bash(curl:*)`, `WebFetch`, `Write(//etc/**)`).
 //! A call matching a deny rule is denied, one matching an allow rule allowed, and
 //! any other left to the task's own rules and approval mode. See `README.md`.
 
 mod rules;
 
+use ccgate_globs::Place;
 use ccgate_plugin_sdk::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,19 +54,20 @@ impl ToolApproval for ToolGuard {
         let parse = |texts: &[String]| texts.iter().filter_map(|t| Rule::parse(t).ok()).collect::<Vec<_>>();
         let (deny, allow) = (parse(&config.deny), parse(&config.allow));
         let tool = request.tool_name.as_str();
+        let place = Place { workspace: request.workspace.clone(), home: request.home.clone() };
         let Some(input) = request.input_json() else {
             // Too large to be shown: a rule that looks inside this tool's input
             // cannot tell, so the call is refused rather than waved through.
-            return match deny.iter().find(|rule| rule.needs_input(tool) || rule.denies(tool, &Value::Null)) {
+            return match deny.iter().find(|rule| rule.needs_input(tool) || rule.denies(tool, &Value::Null, &place)) {
                 Some(rule) => denial(config, rule, "(its input is too large to check)"),
                 None => Approval::Ask,
             };
         };
-        if let Some(rule) = deny.iter().find(|rule| rule.denies(tool, &input)) {
+        if let Some(rule) = deny.iter().find(|rule| rule.denies(tool, &input, &place)) {
             log::info_with("denied a tool call", &[("tool", tool), ("rule", rule.text.as_str())]);
             return denial(config, rule, "");
         }
-        if allow.iter().any(|rule| rule.allows(tool, &input)) {
+        if allow.iter().any(|rule| rule.allows(tool, &input, &place)) {
             return Approval::Allow(None);
         }
         Approval::Ask

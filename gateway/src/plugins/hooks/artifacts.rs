@@ -6,11 +6,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::super::bindings::v0::artifacts::exports::ccgate::plugin::artifact_collector as wit;
+use super::super::bindings::current::artifacts::exports::ccgate::plugin::artifact_collector as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::{TaskFacts, clip_text, result_to_wit};
+use super::{TaskFacts, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::TaskResult;
+use crate::text::clip;
 
 /// One artifact a plugin chose.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,15 +77,12 @@ impl Plugins {
                     move |store| {
                         Box::pin(async move {
                             let pre = pre.ok_or_else(|| wasmtime::format_err!("not an artifact plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            let collector = instance.ccgate_plugin_artifact_collector();
-                            collector.call_collect(&mut *store, &info, &given, &listing).await
+                            pre.collect(store, &info, &given, &listing).await
                         })
                     },
                     move |answer| {
-                        let artifacts = answer.map_err(|why| {
-                            CallError::Invalid(format!("the plugin reported: {}", clip_text(&why, 1000)))
-                        })?;
+                        let artifacts = answer
+                            .map_err(|why| CallError::Invalid(format!("the plugin reported: {}", clip(&why, 1000))))?;
                         if artifacts.len() > MAX_ARTIFACTS {
                             return Err(CallError::Invalid(format!("more than {MAX_ARTIFACTS} artifacts")));
                         }

@@ -17,14 +17,14 @@ pub use result::Processed;
 pub use tool_approval::{ToolApproval, ToolApprovers};
 pub use webhook::{FormattedWebhook, WebhookEvent};
 
-use super::bindings::v0::types;
-use crate::task::TaskResult;
+use super::bindings::current::types;
+use crate::task::{TaskResult, TaskStatus};
 
 /// What a hook knows of the task it runs for.
 #[derive(Debug, Clone)]
 pub struct TaskFacts {
     pub id: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub prompt: String,
     pub metadata: BTreeMap<String, String>,
     pub key_id: String,
@@ -35,7 +35,7 @@ impl TaskFacts {
     fn to_wit(&self) -> types::TaskInfo {
         types::TaskInfo {
             id: self.id.clone(),
-            status: self.status.clone(),
+            status: status_to_wit(self.status),
             prompt: self.prompt.clone(),
             metadata: pairs(&self.metadata),
             key_name: self.key_name.clone(),
@@ -43,9 +43,15 @@ impl TaskFacts {
     }
 }
 
-/// At most `max` bytes of a plugin's text (cut at a character boundary).
-fn clip_text(text: &str, max: usize) -> String {
-    crate::text::clip(text, max).to_string()
+/// The WIT spelling of a task status: the one place the two meet.
+fn status_to_wit(status: TaskStatus) -> types::TaskStatus {
+    match status {
+        TaskStatus::Queued => types::TaskStatus::Queued,
+        TaskStatus::Running => types::TaskStatus::Running,
+        TaskStatus::Completed => types::TaskStatus::Completed,
+        TaskStatus::Failed => types::TaskStatus::Failed,
+        TaskStatus::Cancelled => types::TaskStatus::Cancelled,
+    }
 }
 
 fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
@@ -67,5 +73,18 @@ fn result_to_wit(result: &TaskResult) -> types::TaskResult {
         cost_usd: result.cost_usd,
         duration_ms: result.duration_ms,
         partial: result.partial,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bindings::status_name;
+    use crate::task::TaskStatus;
+
+    #[test]
+    fn older_plugins_see_the_status_as_the_api_spells_it() {
+        for status in TaskStatus::ALL {
+            assert_eq!(status_name(super::status_to_wit(status)), status.as_str());
+        }
     }
 }

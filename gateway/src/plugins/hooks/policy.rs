@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::super::bindings::v0::policy::exports::ccgate::plugin::policy;
-use super::super::bindings::v0::types;
+use super::super::bindings::current::policy::exports::ccgate::plugin::policy;
+use super::super::bindings::current::types;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::{clip_text, pairs};
+use super::pairs;
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::store::EventRecord;
 use crate::task::{FieldError, NewTask, TaskOptions};
+use crate::text::clip;
 
 /// Violations kept from one denial, and the length of each part.
 const MAX_VIOLATIONS: usize = 50;
@@ -96,8 +97,7 @@ impl Plugins {
                     move |store| {
                         Box::pin(async move {
                             let pre = pre.ok_or_else(|| wasmtime::format_err!("not a policy plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            instance.ccgate_plugin_policy().call_validate(&mut *store, &asked).await
+                            pre.validate(store, &asked).await
                         })
                     },
                     move |decision| verdict(decision, &current, &limits),
@@ -155,7 +155,10 @@ fn verdict(decision: policy::Decision, current: &Rewritable, limits: &TaskLimits
                 .into_iter()
                 .take(MAX_VIOLATIONS)
                 .map(|v| {
-                    FieldError::new(clip_text(&v.pointer, MAX_POINTER_BYTES), clip_text(&v.message, MAX_MESSAGE_BYTES))
+                    FieldError::new(
+                        clip(&v.pointer, MAX_POINTER_BYTES).to_string(),
+                        clip(&v.message, MAX_MESSAGE_BYTES).to_string(),
+                    )
                 })
                 .collect(),
         )),

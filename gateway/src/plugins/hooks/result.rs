@@ -8,13 +8,14 @@ use serde_json::{Value, json};
 
 use wasmtime::Store;
 
-use super::super::bindings::v0::result::ResultPluginPre;
-use super::super::bindings::v0::types;
+use super::super::bindings::ResultPre;
+use super::super::bindings::current::types;
 use super::super::call::CallFuture;
 use super::super::{CallError, CallState, Hook, OnError, Outcome, Plugins, call_event};
-use super::{TaskFacts, clip_text, result_to_wit};
+use super::{TaskFacts, result_to_wit};
 use crate::store::EventRecord;
 use crate::task::{ErrorKind, TaskError, TaskResult};
+use crate::text::clip;
 
 /// Time the event filter may take for one batch of a run's events.
 const EVENT_FILTER_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
@@ -57,7 +58,7 @@ impl Plugins {
                             let changed = (&processed.text, &structured) != (&before.0, &before.1);
                             Ok(Returned::Kept { text: processed.text, structured, changed })
                         }
-                        Err(refusal) => Ok(Returned::Refused(clip_text(&refusal, MAX_REFUSAL_BYTES))),
+                        Err(refusal) => Ok(Returned::Refused(clip(&refusal, MAX_REFUSAL_BYTES).to_string())),
                     },
                 )
                 .await;
@@ -168,7 +169,9 @@ impl Plugins {
                                 .map(serde_json::from_str::<Value>)
                                 .transpose()
                                 .map_err(|e| CallError::Invalid(format!("`structured` is not JSON: {e}"))),
-                            Err(refusal) => Ok(Some(json!({"withheld": clip_text(&refusal, MAX_REFUSAL_BYTES)}))),
+                            Err(refusal) => {
+                                Ok(Some(json!({"withheld": clip(&refusal, MAX_REFUSAL_BYTES).to_string()})))
+                            }
                         },
                     )
                     .await;
@@ -189,7 +192,7 @@ impl Plugins {
 
 /// The call of a result plugin's `process` on a fresh instance.
 fn process_call(
-    pre: Option<ResultPluginPre<CallState>>,
+    pre: Option<ResultPre>,
     info: types::TaskInfo,
     given: types::TaskResult,
 ) -> impl for<'a> FnOnce(&'a mut Store<CallState>) -> CallFuture<'a, Result<types::TaskResult, String>> + Send + 'static
@@ -197,8 +200,7 @@ fn process_call(
     move |store| {
         Box::pin(async move {
             let pre = pre.ok_or_else(|| wasmtime::format_err!("not a result plugin"))?;
-            let instance = pre.instantiate_async(&mut *store).await?;
-            instance.ccgate_plugin_result_processor().call_process(&mut *store, &info, &given).await
+            pre.process(store, &info, &given).await
         })
     }
 }

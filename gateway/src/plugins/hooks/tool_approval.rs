@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::super::bindings::v0::tool_approval::exports::ccgate::plugin::tool_approval as wit;
+use super::super::bindings::current::tool_approval::exports::ccgate::plugin::tool_approval as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::clip_text;
+use crate::approvals::rules::Place;
 use crate::approvals::{Decision, PermissionPrompt};
 use crate::store::EventRecord;
+use crate::text::clip;
 
 /// The largest tool input a plugin is shown (and may answer), as JSON text.
 const MAX_INPUT_BYTES: usize = 64 * 1024;
@@ -72,12 +73,13 @@ impl ToolApprovers {
         }
     }
 
-    /// Runs the chain on `prompt`; the `plugin` events of its calls.
-    pub async fn decide(&self, prompt: &PermissionPrompt) -> (ToolApproval, Vec<EventRecord>) {
+    /// Runs the chain on `prompt` of a run that sees its workspace and home at
+    /// `place`; the `plugin` events of its calls.
+    pub async fn decide(&self, prompt: &PermissionPrompt, place: &Place) -> (ToolApproval, Vec<EventRecord>) {
         let plugins = &self.plugins;
         let mut events = Vec::new();
         for entry in plugins.chain_for(Hook::ToolApproval, &self.key_id, &self.key_name) {
-            let request = self.to_wit(prompt);
+            let request = self.to_wit(prompt, place);
             let pre = entry.plugin.tool_approval.clone();
             let (answer, took) = plugins
                 .invoke(
@@ -88,8 +90,7 @@ impl ToolApprovers {
                     move |store| {
                         Box::pin(async move {
                             let pre = pre.ok_or_else(|| wasmtime::format_err!("not a tool-approval plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            instance.ccgate_plugin_tool_approval().call_decide(&mut *store, &request).await
+                            pre.decide(store, &request).await
                         })
                     },
                     checked,
@@ -126,7 +127,7 @@ impl ToolApprovers {
         (ToolApproval::NoOpinion, events)
     }
 
-    fn to_wit(&self, prompt: &PermissionPrompt) -> wit::ToolRequest {
+    fn to_wit(&self, prompt: &PermissionPrompt, place: &Place) -> wit::ToolRequest {
         let input = prompt.input.to_string();
         let input_bytes = input.len() as u64;
         wit::ToolRequest {
@@ -137,6 +138,8 @@ impl ToolApprovers {
             input: (input.len() <= MAX_INPUT_BYTES).then_some(input),
             input_bytes,
             reason: prompt.reason.clone(),
+            workspace: place.workspace.clone(),
+            home: place.home.clone(),
         }
     }
 }
@@ -163,7 +166,7 @@ fn checked(approval: wit::Approval) -> Result<Answer, CallError> {
         wit::Approval::Deny(message) if message.trim().is_empty() => {
             Ok(Answer::Deny("a tool-approval plugin denied this call".into()))
         }
-        wit::Approval::Deny(message) => Ok(Answer::Deny(clip_text(&message, MAX_MESSAGE_BYTES))),
+        wit::Approval::Deny(message) => Ok(Answer::Deny(clip(&message, MAX_MESSAGE_BYTES).to_string())),
         wit::Approval::Ask => Ok(Answer::Ask),
     }
 }
@@ -197,9 +200,11 @@ mod tests {
         };
         let prompt =
             |input: Value| PermissionPrompt { request_id: "r".into(), tool: "Write".into(), input, reason: None };
-        let small = approvers.to_wit(&prompt(serde_json::json!({"file_path": "a"})));
+        let place = Place { workspace: "/workspace".into(), home: "/home/agent".into() };
+        let small = approvers.to_wit(&prompt(serde_json::json!({"file_path": "a"})), &place);
         assert_eq!(small.input.as_deref(), Some(r#"{"file_path":"a"}"#));
-        let big = approvers.to_wit(&prompt(serde_json::json!({"content": "x".repeat(MAX_INPUT_BYTES)})));
+        assert_eq!((small.workspace.as_str(), small.home.as_str()), ("/workspace", "/home/agent"));
+        let big = approvers.to_wit(&prompt(serde_json::json!({"content": "x".repeat(MAX_INPUT_BYTES)})), &place);
         assert_eq!((big.input, big.input_bytes > MAX_INPUT_BYTES as u64), (None, true));
         assert_eq!((big.task_id.as_str(), big.key_name.as_str(), big.tool_name.as_str()), ("tsk_1", "dev", "Write"));
     }

@@ -2,10 +2,10 @@
 //! Teams, …). The host still signs it (the key's secret never enters a guest)
 //! and refuses headers that would change how it is delivered or verified.
 
-use super::super::bindings::v0::webhook::exports::ccgate::plugin::webhook_formatter as wit;
+use super::super::bindings::current::webhook::exports::ccgate::plugin::webhook_formatter as wit;
 use super::super::{CallError, Hook, OnError, Outcome, Plugins, call_event};
-use super::clip_text;
 use crate::store::EventRecord;
+use crate::text::clip;
 
 /// A body to send in place of the built-in JSON.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,9 +70,14 @@ impl Plugins {
         event: &WebhookEvent<'_>,
     ) -> (Result<Option<FormattedWebhook>, String>, Vec<EventRecord>) {
         let mut events = Vec::new();
+        // Deliveries are of the gateway's own event names; another has no WIT kind
+        // and goes out with the built-in body.
+        let Some(kind) = super::super::bindings::event_kind(event.event_type) else {
+            return (Ok(None), events);
+        };
         for entry in self.chain_for(Hook::Webhook, event.key_id, event.key_name) {
             let given = wit::WebhookEvent {
-                kind: event.event_type.to_string(),
+                kind,
                 id: event.delivery_id.to_string(),
                 timestamp: event.timestamp.to_string(),
                 payload: event.payload.to_string(),
@@ -90,14 +95,12 @@ impl Plugins {
                     move |store| {
                         Box::pin(async move {
                             let pre = pre.ok_or_else(|| wasmtime::format_err!("not a webhook plugin"))?;
-                            let instance = pre.instantiate_async(&mut *store).await?;
-                            instance.ccgate_plugin_webhook_formatter().call_format(&mut *store, &given, &url).await
+                            pre.format(store, &given, &url).await
                         })
                     },
                     move |answer| {
-                        let formatted = answer.map_err(|why| {
-                            CallError::Invalid(format!("the plugin reported: {}", clip_text(&why, 1000)))
-                        })?;
+                        let formatted = answer
+                            .map_err(|why| CallError::Invalid(format!("the plugin reported: {}", clip(&why, 1000))))?;
                         check(name, formatted)
                     },
                 )

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::Hook;
 
 /// The SDK version a scaffolded crate asks for when no SDK source is at hand.
-pub const SDK_VERSION: &str = "0.1.1";
+pub const SDK_VERSION: &str = "0.1.2";
 
 /// The SDK this binary was built beside, when its source is still there.
 const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk");
@@ -205,7 +205,7 @@ mod tests {
             let text = |name: &str| &files.iter().find(|(path, _)| *path == name).unwrap().1;
             assert!(text("src/lib.rs").contains(export), "{hook:?}");
             assert!(text("src/lib.rs").contains("const NAME: &'static str = \"my-check\""));
-            assert!(text("Cargo.toml").contains("ccgate-plugin-sdk = \"0.1.1\""));
+            assert!(text("Cargo.toml").contains("ccgate-plugin-sdk = \"0.1.2\""));
             let schema: serde_json::Value = serde_json::from_str(text("schema.json")).unwrap();
             let config: serde_json::Value = serde_json::from_str(template(hook).config_json).unwrap();
             let validator = jsonschema::validator_for(&schema).unwrap();

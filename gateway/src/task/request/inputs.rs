@@ -195,12 +195,12 @@ pub(super) fn parse_artifacts(
     let mut patterns = Vec::with_capacity(items.len());
     let mut alternatives = 0;
     for (i, item) in items.iter().enumerate() {
-        match item.as_str().map(|p| (p, crate::artifacts::Glob::parse(p))) {
+        match item.as_str().map(|p| (p, crate::artifacts::glob(p))) {
             Some((pattern, Ok(glob))) => {
                 alternatives += glob.alternatives();
                 patterns.push(pattern.to_string());
             }
-            Some((_, Err(why))) => errors.push(FieldError::new(format!("/artifacts/{i}"), why)),
+            Some((_, Err(why))) => errors.push(FieldError::new(format!("/artifacts/{i}"), why.to_string())),
             None => errors.push(FieldError::new(format!("/artifacts/{i}"), "must be a string")),
         }
     }

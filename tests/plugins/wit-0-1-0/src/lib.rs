@@ -1,12 +1,12 @@
-//! A policy plugin built against its own frozen copy of `ccgate:plugin@0.1.0` (in
-//! `wit/`), as plugins were built before 0.1.1 added the tool-approval hook. The
+//! A policy plugin built against the frozen `ccgate:plugin@0.1.0` (`wit/v0.1.0/`),
+//! as plugins were built before 0.1.1 added the tool-approval hook. The
 //! gateway must keep loading and calling it: it denies a prompt that mentions
 //! "forbidden" and allows the rest, logging each call through the host.
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "wit",
+        path: "../../../wit/v0.1.0",
         world: "policy-plugin",
     });
 }
