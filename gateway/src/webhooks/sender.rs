@@ -10,13 +10,10 @@ use std::time::{Duration, Instant};
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use super::guard::{Allowlist, GuardedResolver, check_url};
-use super::signing::signature_header;
+use super::signing::{signature_header, signing_secrets};
 use crate::plugins::{Plugins, WebhookEvent};
 use crate::store::entities::webhook_delivery;
 use crate::store::{AttemptRecord, DeliveryState, Store};
-
-/// How long a rotated-out secret keeps signing.
-const PREVIOUS_SECRET_MS: i64 = 24 * 3600 * 1000;
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -120,10 +117,12 @@ impl Deliverer {
         let key = self.store.key(&delivery.key_id).await.map_err(|e| e.to_string())?;
         let key = key.ok_or("the task's key no longer exists")?;
         let now = crate::timestamp::now_ms();
-        let mut secrets: Vec<&str> = key.webhook_secret.as_deref().into_iter().collect();
-        if key.webhook_secret_rotated_at.is_some_and(|at| now - at < PREVIOUS_SECRET_MS) {
-            secrets.extend(key.webhook_secret_previous.as_deref());
-        }
+        let secrets = signing_secrets(
+            key.webhook_secret.as_deref(),
+            key.webhook_secret_previous.as_deref(),
+            key.webhook_secret_rotated_at,
+            now,
+        );
         if secrets.is_empty() {
             return Err("the key has no webhook secret".into());
         }
