@@ -38,6 +38,7 @@ mod structured;
 mod supervision;
 mod tasks;
 mod test_keys;
+mod token_allowance;
 mod tool_approval;
 mod uploads;
 mod upstream;
