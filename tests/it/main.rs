@@ -27,6 +27,7 @@ mod load_shedding;
 mod logs;
 mod metrics;
 mod openapi;
+mod plugin_chain;
 mod plugin_scaffold;
 mod plugins;
 mod queueing;
