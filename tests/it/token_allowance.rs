@@ -22,10 +22,9 @@ fn key_with(gateway: &Gateway, args: &[&str]) -> (String, String) {
     (created["secret"].as_str().unwrap().to_string(), created["id"].as_str().unwrap().to_string())
 }
 
-/// A task of two model requests with a tool call between them; `marker` names
-/// its Bash command while it runs.
-fn two_requests(marker: &str) -> Value {
-    json!({"prompt": scripted(vec![bash(&format!("sleep 3; echo {marker}")), say("done")])})
+/// A task of two model requests with the Bash `command` run between them.
+fn two_requests(command: &str) -> Value {
+    json!({"prompt": scripted(vec![bash(command), say("done")])})
 }
 
 /// Budget for one run's tokens but not for two: of two runs started together, one
@@ -36,7 +35,7 @@ async fn two_runs_of_a_key_share_one_token_allowance() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
     let (meter, meter_id) = key_with(&gateway, &["--name", "meter"]);
-    let measured = gateway.submit(&meter, two_requests("measure")).await;
+    let measured = gateway.submit(&meter, two_requests("echo measure")).await;
     let measured = gateway.wait_done(&meter, measured["id"].as_str().unwrap()).await;
     assert_eq!(measured["status"], "completed", "{measured}");
     let one_run = tokens_today(&gateway, &meter_id).await;
@@ -47,8 +46,8 @@ async fn two_runs_of_a_key_share_one_token_allowance() {
     let budget = one_run * 11 / 10;
     let (pair, pair_id) =
         key_with(&gateway, &["--name", "pair", "--max-concurrent", "2", "--token-budget-per-day", &budget.to_string()]);
-    let first = gateway.submit(&pair, two_requests("pair-one")).await;
-    let second = gateway.submit(&pair, two_requests("pair-two")).await;
+    let first = gateway.submit(&pair, two_requests("echo pair-one")).await;
+    let second = gateway.submit(&pair, two_requests("echo pair-two")).await;
     let mut finished = Vec::new();
     for task in [&first, &second] {
         finished.push(gateway.wait_done(&pair, task["id"].as_str().unwrap()).await);
@@ -73,7 +72,8 @@ async fn a_task_waits_while_the_live_allowance_is_spent_and_runs_once_the_budget
     let (key, key_id) =
         key_with(&gateway, &["--name", "frugal", "--max-concurrent", "2", "--token-budget-per-day", "1000"]);
     let marker = format!("spender-{}", ccgate::ids::new_id("m"));
-    let spender = gateway.submit(&key, two_requests(&marker)).await;
+    // The spender's tool call, named by `marker`, holds it running for 3 s.
+    let spender = gateway.submit(&key, two_requests(&format!("sleep 3; echo {marker}"))).await;
     let spender_id = spender["id"].as_str().unwrap();
     wait_until(|| !processes_with(&marker).is_empty(), "the spender's tool call").await;
 
