@@ -125,14 +125,17 @@ pub fn check_url(text: &str, allowlist: &Allowlist) -> Result<Url, String> {
 /// How webhook host names are resolved: the system's resolver, or one a test
 /// drives (a name that changes its address between submission and delivery).
 pub trait Lookup: Send + Sync + 'static {
-    fn lookup(&self, host: String, port: u16) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
+    fn lookup(&self, host: String, port: u16) -> LookingUp;
 }
+
+/// A lookup under way: the addresses of a name, with the port asked for.
+pub type LookingUp = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
 
 /// The operating system's resolver.
 pub struct SystemLookup;
 
 impl Lookup for SystemLookup {
-    fn lookup(&self, host: String, port: u16) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>> {
+    fn lookup(&self, host: String, port: u16) -> LookingUp {
         Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
     }
 }

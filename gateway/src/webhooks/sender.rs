@@ -205,7 +205,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::webhooks::guard::check_url_resolving_with;
+    use crate::webhooks::guard::{LookingUp, check_url_resolving_with};
 
     /// A name that is public when it is first looked up and loopback after: DNS
     /// rebinding between a webhook's submission and its delivery.
@@ -215,11 +215,7 @@ mod tests {
     }
 
     impl Lookup for Rebinding {
-        fn lookup(
-            &self,
-            _host: String,
-            port: u16,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>> {
+        fn lookup(&self, _host: String, port: u16) -> LookingUp {
             let first = self.lookups.fetch_add(1, Ordering::SeqCst) == 0;
             let ip = if first { IpAddr::V4(Ipv4Addr::new(93, 184, 216, 34)) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
             Box::pin(async move { Ok(vec![SocketAddr::new(ip, port)]) })
