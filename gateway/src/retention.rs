@@ -23,6 +23,12 @@ enum Rows {
     Usage,
 }
 
+/// What is older than this at `now` has outlived `ttl`: a task finished (a row
+/// written) before it expires, one at it or later is kept.
+fn cutoff(now: i64, ttl: Duration) -> i64 {
+    now.saturating_sub(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub struct Sweeper {
     pub store: Store,
     pub artifacts: ArtifactStore,
@@ -39,7 +45,7 @@ impl Sweeper {
                 [(Expiring::Workspace, self.config.workspace_ttl), (Expiring::Artifacts, self.config.artifact_ttl)]
             {
                 let Ttl(Some(ttl)) = ttl else { continue };
-                match self.sweep(what, ttl).await {
+                match self.sweep(what, ttl, crate::timestamp::now_ms()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, kind = ?what, "retention sweep deleted files"),
                     Err(e) => tracing::error!(error = %e, kind = ?what, "retention sweep failed"),
@@ -47,7 +53,7 @@ impl Sweeper {
             }
             for (what, ttl) in [(Rows::Audit, self.config.audit_ttl), (Rows::Usage, self.config.usage_ttl)] {
                 let Ttl(Some(ttl)) = ttl else { continue };
-                let cutoff = crate::timestamp::now_ms() - ttl.as_millis() as i64;
+                let cutoff = cutoff(crate::timestamp::now_ms(), ttl);
                 let deleted = match what {
                     Rows::Audit => self.store.delete_audit_before(cutoff).await,
                     Rows::Usage => self.store.delete_usage_before(cutoff).await,
@@ -61,9 +67,10 @@ impl Sweeper {
         }
     }
 
-    /// Expires `what` of every task finished more than `ttl` ago; returns how many.
-    pub async fn sweep(&self, what: Expiring, ttl: Duration) -> Result<usize, String> {
-        let cutoff = crate::timestamp::now_ms() - ttl.as_millis() as i64;
+    /// Expires `what` of every task finished more than `ttl` before `now`, oldest
+    /// first; returns how many.
+    pub async fn sweep(&self, what: Expiring, ttl: Duration, now: i64) -> Result<usize, String> {
+        let cutoff = cutoff(now, ttl);
         let mut expired = 0;
         loop {
             let ids = self.store.expirable(what, cutoff, BATCH).await.map_err(|e| e.to_string())?;

@@ -2,7 +2,7 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
-use super::entities::api_key;
+use super::entities::{api_key, task};
 use super::{AuditEntry, Context, Result, Store, audit};
 
 /// A key to insert (the secret itself is never stored).
@@ -135,7 +135,8 @@ impl Store {
         Ok(changed)
     }
 
-    /// Changes an active key's name, scopes, limits, default webhook and budgets.
+    /// Changes an active key's name, scopes, limits, default webhook and budgets, and
+    /// releases its tasks deferred until its budget resets.
     pub async fn update_key(
         &self,
         id: &str,
@@ -169,6 +170,18 @@ impl Store {
             txn.rollback().await.during("updating a key")?;
             return Ok(None);
         }
+        // Tasks deferred for the key's budget wait until exactly the next UTC day or
+        // month start; a changed budget may let them run now (their claim checks the
+        // budget again). A retry's backoff keeps its own time.
+        let (tomorrow, next_month) = super::next_day_and_month(now);
+        task::Entity::update_many()
+            .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
+            .filter(task::Column::KeyId.eq(id))
+            .filter(task::Column::Status.eq("queued"))
+            .filter(task::Column::NotBefore.is_in([tomorrow, next_month]))
+            .exec(&txn)
+            .await
+            .during("releasing tasks deferred for the key's budget")?;
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
         let key = api_key::Entity::find_by_id(id).one(&txn).await.during("reading a key")?;
         txn.commit().await.during("updating a key")?;

@@ -375,4 +375,81 @@ async fn claimers_on_two_nodes_never_pass_a_key_cap_nor_share_a_task() {
         claimer.await.unwrap();
     }
     assert_eq!(nodes[0].count_by_status("completed").await.unwrap(), tasks as u64);
+
+/// A key reused up to exactly 24 h after its first use replays; a millisecond
+/// later the same key makes a new task.
+#[tokio::test]
+async fn an_idempotency_key_replays_inside_its_window_and_makes_a_new_task_after() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let window = 24 * 3600 * 1000;
+    let used_at = 1_764_000_000_000;
+    let claimed = |hash: &str| {
+        let mut row = new_row(&key_id, 0, 1000);
+        row.idempotency = Some(IdempotencyClaim { key: "retry-1".into(), request_hash: hash.into() });
+        row
+    };
+    let insert = |row, now| store.insert_task_at(row, &[], AuditEntry::new("task.create", "ok"), now);
+    let Inserted::Created(first) = insert(claimed("a"), used_at).await.unwrap() else { panic!("not created") };
+    for now in [used_at + 1, used_at + window] {
+        let Inserted::Replayed { task_id, same_request } = insert(claimed("a"), now).await.unwrap() else {
+            panic!("not replayed at +{} ms", now - used_at)
+        };
+        assert_eq!((task_id.as_str(), same_request), (first.id.as_str(), true));
+        let Inserted::Replayed { same_request, .. } = insert(claimed("b"), now).await.unwrap() else { panic!() };
+        assert!(!same_request, "another request with the key is told apart");
+        assert!(store.idempotency_record_at(&key_id, "retry-1", now).await.unwrap().is_some());
+    }
+    let after = used_at + window + 1;
+    assert!(store.idempotency_record_at(&key_id, "retry-1", after).await.unwrap().is_none(), "forgotten");
+    let Inserted::Created(second) = insert(claimed("b"), after).await.unwrap() else { panic!("not a new task") };
+    assert_ne!(second.id, first.id);
+    let Inserted::Replayed { task_id, .. } = insert(claimed("b"), after + 1).await.unwrap() else { panic!() };
+    assert_eq!(task_id, second.id, "the key now names the new task");
+}
+
+/// The sweeper at a given `now`: a task finished before `now - ttl` loses its
+/// workspace, one finished exactly then or later keeps it; the oldest go first.
+#[tokio::test]
+async fn retention_expires_the_oldest_first_and_keeps_what_finished_at_the_cutoff() {
+    let (store, dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let mut finished = Vec::new();
+    for _ in 0..3 {
+        let id = task(&store, &key_id, 0).await;
+        let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
+        assert!(store.finish_run(&id, &claimed.fence, 0, finish("completed")).await.unwrap());
+        std::fs::create_dir_all(crate::runner::TaskDirs::new(dir.path(), &id).root).unwrap();
+        let at = store.task(&id).await.unwrap().unwrap().finished_at.unwrap();
+        finished.push((id, at));
+        // Distinct finishing times, so the cutoff can fall exactly on one of them.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let [(oldest, _), (middle, middle_at), (newest, _)] = &finished[..] else { unreachable!() };
+    assert_eq!(
+        store.expirable(Expiring::Workspace, i64::MAX, 1).await.unwrap(),
+        std::slice::from_ref(oldest),
+        "oldest first"
+    );
+    let sweeper = crate::retention::Sweeper {
+        store: store.clone(),
+        artifacts: std::sync::Arc::new(crate::artifacts::LocalArtifacts::new(dir.path().join("artifacts"))),
+        data_dir: dir.path().to_path_buf(),
+        config: crate::config::RetentionConfig::default(),
+    };
+    let ttl = std::time::Duration::from_secs(7 * 24 * 3600);
+    let now = middle_at + ttl.as_millis() as i64;
+    assert_eq!(sweeper.sweep(Expiring::Workspace, ttl, now).await.unwrap(), 1);
+    let expired = |id: &str| {
+        let store = store.clone();
+        let id = id.to_string();
+        async move { store.task(&id).await.unwrap().unwrap().workspace_expired_at.is_some() }
+    };
+    assert!(expired(oldest).await && !crate::runner::TaskDirs::new(dir.path(), oldest).root.exists());
+    for kept in [middle, newest] {
+        assert!(!expired(kept).await, "finished at or after the cutoff: kept");
+        assert!(crate::runner::TaskDirs::new(dir.path(), kept).root.exists());
+    }
+    assert_eq!(sweeper.sweep(Expiring::Workspace, ttl, now + 1).await.unwrap(), 1, "the middle one's turn");
+    assert!(expired(middle).await && !expired(newest).await);
 }

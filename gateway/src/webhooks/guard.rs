@@ -4,7 +4,10 @@
 //! allowlist (`webhooks.allowed_hosts`). Names are resolved once, filtered, and
 //! the connection goes to a vetted address, so DNS rebinding has no window.
 
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use url::{Host, Url};
@@ -119,22 +122,43 @@ pub fn check_url(text: &str, allowlist: &Allowlist) -> Result<Url, String> {
     }
 }
 
+/// How webhook host names are resolved: the system's resolver, or one a test
+/// drives (a name that changes its address between submission and delivery).
+pub trait Lookup: Send + Sync + 'static {
+    fn lookup(&self, host: String, port: u16) -> LookingUp;
+}
+
+/// A lookup under way: the addresses of a name, with the port asked for.
+pub type LookingUp = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// The operating system's resolver.
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, host: String, port: u16) -> LookingUp {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
+    }
+}
+
 /// Checks a URL and, for a name, that it resolves to at least one public address
 /// (a name that does not resolve now is accepted: delivery will tell).
 pub async fn check_url_resolving(text: &str, allowlist: &Allowlist) -> Result<Url, String> {
+    check_url_resolving_with(text, allowlist, &SystemLookup).await
+}
+
+/// [`check_url_resolving`] with names resolved by `lookup`.
+pub async fn check_url_resolving_with(text: &str, allowlist: &Allowlist, lookup: &dyn Lookup) -> Result<Url, String> {
     let url = check_url(text, allowlist)?;
     if let Some(Host::Domain(name)) = url.host()
         && !allowlist.allows(name, url.port_or_known_default())
     {
         let port = url.port_or_known_default().unwrap_or(443);
-        let lookup = tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::lookup_host((name, port)));
-        if let Ok(Ok(addresses)) = lookup.await {
-            let addresses: Vec<SocketAddr> = addresses.collect();
-            if !addresses.is_empty() && !addresses.iter().any(|a| is_public(a.ip())) {
-                return Err(format!(
-                    "{name} resolves only to private or special addresses (see webhooks.allowed_hosts)"
-                ));
-            }
+        let lookup = tokio::time::timeout(std::time::Duration::from_secs(3), lookup.lookup(name.to_string(), port));
+        if let Ok(Ok(addresses)) = lookup.await
+            && !addresses.is_empty()
+            && !addresses.iter().any(|a| is_public(a.ip()))
+        {
+            return Err(format!("{name} resolves only to private or special addresses (see webhooks.allowed_hosts)"));
         }
     }
     Ok(url)
@@ -143,16 +167,18 @@ pub async fn check_url_resolving(text: &str, allowlist: &Allowlist) -> Result<Ur
 /// A resolver for the webhook client that drops every address a webhook may not
 /// reach; the client then connects only to what is left.
 pub struct GuardedResolver {
-    pub allowlist: Allowlist,
+    allowlist: Allowlist,
+    lookup: Arc<dyn Lookup>,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         let allowed = self.allowlist.allows(&host, None);
+        let lookup = self.lookup.lookup(host.clone(), 0);
         Box::pin(async move {
             let addresses: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.filter(|a| allowed || is_public(a.ip())).collect();
+                lookup.await?.into_iter().filter(|a| allowed || is_public(a.ip())).collect();
             if addresses.is_empty() {
                 let why = format!("{host} resolves to no address a webhook may reach (see webhooks.allowed_hosts)");
                 return Err(Box::<dyn std::error::Error + Send + Sync>::from(why));
@@ -163,8 +189,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
 }
 
 impl GuardedResolver {
-    pub fn shared(allowlist: Allowlist) -> Arc<Self> {
-        Arc::new(Self { allowlist })
+    pub fn shared(allowlist: Allowlist, lookup: Arc<dyn Lookup>) -> Arc<Self> {
+        Arc::new(Self { allowlist, lookup })
     }
 }
 

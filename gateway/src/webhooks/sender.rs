@@ -9,14 +9,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 
-use super::guard::{Allowlist, GuardedResolver, check_url};
-use super::signing::signature_header;
+use super::guard::{Allowlist, GuardedResolver, Lookup, SystemLookup, check_url};
+use super::signing::{signature_header, signing_secrets};
 use crate::plugins::{Plugins, WebhookEvent};
 use crate::store::entities::webhook_delivery;
 use crate::store::{AttemptRecord, DeliveryState, Store};
-
-/// How long a rotated-out secret keeps signing.
-const PREVIOUS_SECRET_MS: i64 = 24 * 3600 * 1000;
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -44,14 +41,7 @@ impl Deliverer {
         node: String,
         plugins: Arc<Plugins>,
     ) -> Result<Arc<Self>, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .dns_resolver(GuardedResolver::shared(config.allowlist.clone()))
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))?;
+        let client = webhook_client(&config, Arc::new(SystemLookup))?;
         Ok(Arc::new(Self { store, plugins, config, client, node }))
     }
 
@@ -120,10 +110,12 @@ impl Deliverer {
         let key = self.store.key(&delivery.key_id).await.map_err(|e| e.to_string())?;
         let key = key.ok_or("the task's key no longer exists")?;
         let now = crate::timestamp::now_ms();
-        let mut secrets: Vec<&str> = key.webhook_secret.as_deref().into_iter().collect();
-        if key.webhook_secret_rotated_at.is_some_and(|at| now - at < PREVIOUS_SECRET_MS) {
-            secrets.extend(key.webhook_secret_previous.as_deref());
-        }
+        let secrets = signing_secrets(
+            key.webhook_secret.as_deref(),
+            key.webhook_secret_previous.as_deref(),
+            key.webhook_secret_rotated_at,
+            now,
+        );
         if secrets.is_empty() {
             return Err("the key has no webhook secret".into());
         }
@@ -171,6 +163,21 @@ impl Deliverer {
     }
 }
 
+/// The HTTP client deliveries are made with: it connects only to the addresses of
+/// a name (looked up by `lookup` at connect time) that a webhook may reach.
+fn webhook_client(config: &DelivererConfig, lookup: Arc<dyn Lookup>) -> Result<reqwest::Client, String> {
+    // rustls needs its provider before a client is built; installing it again is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+        .dns_resolver(GuardedResolver::shared(config.allowlist.clone(), lookup))
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot build the webhook HTTP client: {e}"))
+}
+
 fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() {
         return format!("no answer within {} s", timeout.as_secs_f32());
@@ -190,4 +197,63 @@ fn jittered(wait: Duration) -> Duration {
     let mut byte = [0u8; 1];
     let _ = getrandom::fill(&mut byte);
     wait.mul_f64(0.8 + 0.4 * f64::from(byte[0]) / 255.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::webhooks::guard::{LookingUp, check_url_resolving_with};
+
+    /// A name that is public when it is first looked up and loopback after: DNS
+    /// rebinding between a webhook's submission and its delivery.
+    #[derive(Default)]
+    struct Rebinding {
+        lookups: AtomicUsize,
+    }
+
+    impl Lookup for Rebinding {
+        fn lookup(&self, _host: String, port: u16) -> LookingUp {
+            let first = self.lookups.fetch_add(1, Ordering::SeqCst) == 0;
+            let ip = if first { IpAddr::V4(Ipv4Addr::new(93, 184, 216, 34)) } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
+            Box::pin(async move { Ok(vec![SocketAddr::new(ip, port)]) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_that_rebinds_to_loopback_after_submission_is_not_delivered_there() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = received.clone();
+        let app = axum::Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "ok" }
+        });
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://hooks.rebind.test:{port}/hook");
+        let lookup = Arc::new(Rebinding::default());
+        let config = |allowed: &[String]| DelivererConfig {
+            allowlist: Allowlist::new(allowed),
+            schedule: Vec::new(),
+            timeout: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
+            max_in_flight: 1,
+        };
+        check_url_resolving_with(&url, &config(&[]).allowlist, lookup.as_ref()).await.expect("public when submitted");
+
+        let client = webhook_client(&config(&[]), lookup.clone()).unwrap();
+        let error = client.post(&url).body("{}").send().await.expect_err("loopback is not reached");
+        let why = describe(&error, Duration::from_secs(5));
+        assert!(why.contains("resolves to no address a webhook may reach"), "{why}");
+        assert_eq!(received.load(Ordering::SeqCst), 0, "nothing reached the loopback receiver");
+
+        // The same name on the allowlist reaches the receiver: it was there to be reached.
+        let client = webhook_client(&config(&["hooks.rebind.test".into()]), lookup).unwrap();
+        assert_eq!(client.post(&url).body("{}").send().await.unwrap().status(), 200);
+        assert_eq!(received.load(Ordering::SeqCst), 1);
+        server.abort();
+    }
 }

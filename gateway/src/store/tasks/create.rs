@@ -59,6 +59,12 @@ pub enum Inserted {
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
+/// The oldest use of an `Idempotency-Key` still remembered at `now`: one made
+/// exactly 24 h before replays, one a millisecond older is forgotten.
+fn idempotency_window_start(now: i64) -> i64 {
+    now - IDEMPOTENCY_WINDOW_MS
+}
+
 impl Store {
     /// Inserts a task with its first turn, metadata, first events and audit entry.
     pub async fn insert_task(
@@ -67,7 +73,17 @@ impl Store {
         events: &[EventRecord],
         audit_entry: AuditEntry,
     ) -> Result<Inserted> {
-        let now = crate::timestamp::now_ms();
+        self.insert_task_at(row, events, audit_entry, crate::timestamp::now_ms()).await
+    }
+
+    /// `insert_task` as of `now`, which decides whether an `Idempotency-Key` is remembered.
+    pub(crate) async fn insert_task_at(
+        &self,
+        row: NewTaskRow,
+        events: &[EventRecord],
+        audit_entry: AuditEntry,
+        now: i64,
+    ) -> Result<Inserted> {
         let txn = self.writer.begin().await.during("starting a transaction")?;
         if let Some(claim) = &row.idempotency {
             // The unique (key, Idempotency-Key) row decides races: a parallel duplicate
@@ -75,7 +91,7 @@ impl Store {
             idempotency_record::Entity::delete_many()
                 .filter(idempotency_record::Column::KeyId.eq(row.key_id.clone()))
                 .filter(idempotency_record::Column::IdempotencyKey.eq(claim.key.clone()))
-                .filter(idempotency_record::Column::CreatedAt.lt(now - IDEMPOTENCY_WINDOW_MS))
+                .filter(idempotency_record::Column::CreatedAt.lt(idempotency_window_start(now)))
                 .exec(&txn)
                 .await
                 .during("expiring an idempotency key")?;
@@ -173,9 +189,19 @@ impl Store {
         Ok(Inserted::Created(Box::new(model)))
     }
 
-    /// A live (under 24 h old) `Idempotency-Key` record of a key.
+    /// A live (at most 24 h old) `Idempotency-Key` record of a key.
     pub async fn idempotency_record(&self, key_id: &str, key: &str) -> Result<Option<idempotency_record::Model>> {
-        let since = crate::timestamp::now_ms() - IDEMPOTENCY_WINDOW_MS;
+        self.idempotency_record_at(key_id, key, crate::timestamp::now_ms()).await
+    }
+
+    /// `idempotency_record` as of `now`.
+    pub(crate) async fn idempotency_record_at(
+        &self,
+        key_id: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<idempotency_record::Model>> {
+        let since = idempotency_window_start(now);
         Ok(idempotency_record::Entity::find_by_id((key_id.to_string(), key.to_string()))
             .one(&self.reader)
             .await
