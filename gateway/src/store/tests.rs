@@ -375,6 +375,7 @@ async fn claimers_on_two_nodes_never_pass_a_key_cap_nor_share_a_task() {
         claimer.await.unwrap();
     }
     assert_eq!(nodes[0].count_by_status("completed").await.unwrap(), tasks as u64);
+}
 
 /// A key reused up to exactly 24 h after its first use replays; a millisecond
 /// later the same key makes a new task.
@@ -412,7 +413,8 @@ async fn an_idempotency_key_replays_inside_its_window_and_makes_a_new_task_after
 /// workspace, one finished exactly then or later keeps it; the oldest go first.
 #[tokio::test]
 async fn retention_expires_the_oldest_first_and_keeps_what_finished_at_the_cutoff() {
-    let (store, dir) = store().await;
+    let (store, _database) = store().await;
+    let dir = tempfile::tempdir().unwrap();
     let key_id = key(&store, 4).await;
     let mut finished = Vec::new();
     for _ in 0..3 {
@@ -433,7 +435,9 @@ async fn retention_expires_the_oldest_first_and_keeps_what_finished_at_the_cutof
     );
     let sweeper = crate::retention::Sweeper {
         store: store.clone(),
-        artifacts: std::sync::Arc::new(crate::artifacts::LocalArtifacts::new(dir.path().join("artifacts"))),
+        artifacts: crate::artifacts::ArtifactStore::new(
+            crate::storage::Storage::open(crate::storage::StorageUrl::File(dir.path().join("storage"))).unwrap(),
+        ),
         data_dir: dir.path().to_path_buf(),
         config: crate::config::RetentionConfig::default(),
     };
