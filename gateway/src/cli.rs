@@ -582,7 +582,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                 tokens(token_budget_per_month, "--token-budget-per-month")?,
             );
             let micros = |usd: Option<f64>, flag: &str| match usd {
-                Some(usd) => crate::store::budget_micros(usd)
+                Some(usd) => crate::budget::budget_micros(usd)
                     .map(Some)
                     .ok_or_else(|| format!("{flag} must be a positive number of US dollars")),
                 None => Ok(None),

@@ -22,6 +22,7 @@
 //! - `dashboard`: the operator's web pages at `/dashboard` (sessions, CSRF, templates).
 //! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
+//! - `budget`: key budgets per UTC day and month, pure functions of `now`.
 //! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
 //!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests and
 //!   test keys), `client` (`ccgate run` and `ccgate tasks`, a client of a gateway).
@@ -38,6 +39,7 @@ pub mod approvals;
 pub mod artifacts;
 pub mod auth;
 pub mod backup;
+pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -193,8 +193,8 @@ pub struct KeySpend {
     pub this_month: SpendView,
 }
 
-impl From<crate::store::SpendTotals> for SpendView {
-    fn from(t: crate::store::SpendTotals) -> Self {
+impl From<crate::budget::SpendTotals> for SpendView {
+    fn from(t: crate::budget::SpendTotals) -> Self {
         Self {
             cost_usd: t.cost_micros as f64 / 1e6,
             input_tokens: t.input_tokens,
@@ -204,8 +204,8 @@ impl From<crate::store::SpendTotals> for SpendView {
     }
 }
 
-impl From<crate::store::Spend> for KeySpend {
-    fn from(s: crate::store::Spend) -> Self {
+impl From<crate::budget::Spend> for KeySpend {
+    fn from(s: crate::budget::Spend) -> Self {
         Self { today: s.today.into(), this_month: s.this_month.into() }
     }
 }

@@ -61,8 +61,8 @@ impl Principal {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
     }
 
-    pub fn budgets(&self) -> crate::store::Budgets {
-        crate::store::Budgets {
+    pub fn budgets(&self) -> crate::budget::Budgets {
+        crate::budget::Budgets {
             micros_per_day: self.budget_micros_per_day,
             micros_per_month: self.budget_micros_per_month,
             tokens_per_day: self.token_budget_per_day,

@@ -56,8 +56,8 @@ impl Queue {
         let queue_wait = Duration::from_millis((crate::timestamp::now_ms() - task.enqueued_at).max(0) as u64);
         let id = task.id.clone();
         self.hub.task_changed(&id);
-        let options: TaskOptions = match serde_json::from_str(&task.options) {
-            Ok(options) => options,
+        let options: TaskOptions = match task.options.get() {
+            Ok(options) => options.clone(),
             Err(e) => {
                 let error =
                     TaskError::new(ErrorKind::Internal, format!("the task's stored options are unreadable: {e}"));
