@@ -165,7 +165,7 @@ pub async fn update(
         budget_micros_per_month: key.budget_micros_per_month,
         token_budget_per_day: key.token_budget_per_day,
         token_budget_per_month: key.token_budget_per_month,
-        environment: Environment::stored(&key.environment),
+        environment: key.environment,
     };
     let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
     if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {

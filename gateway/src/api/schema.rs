@@ -216,7 +216,7 @@ impl From<&api_key::Model> for KeyView {
             id: key.id.clone(),
             name: key.name.clone(),
             prefix: key.prefix.clone(),
-            environment: key.environment.clone(),
+            environment: key.environment.as_str().into(),
             scopes: key.scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
             rate_limit_per_minute: key.rate_limit_per_minute.into(),
             max_concurrent_tasks: key.max_concurrent_tasks.into(),

@@ -176,24 +176,11 @@ fn events_rule() -> String {
 #[cfg(test)]
 mod tests {
     use super::{Given, KeyField, set_key_field};
-    use crate::auth::{Environment, KeySpec, Scope};
+    use crate::auth::{Environment, KeySpec};
     use crate::webhooks::guard::Allowlist;
 
     fn spec() -> KeySpec {
-        KeySpec {
-            name: "ci".into(),
-            scopes: vec![Scope::Tasks],
-            rate_limit_per_minute: 60,
-            max_concurrent_tasks: 2,
-            max_queued_tasks: 10,
-            webhook_url: None,
-            webhook_events: None,
-            budget_micros_per_day: None,
-            budget_micros_per_month: None,
-            token_budget_per_day: None,
-            token_budget_per_month: None,
-            environment: Environment::Live,
-        }
+        KeySpec::new("ci".into(), Environment::Live, &Default::default())
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl Queue {
             tokens: tokens.as_ref(),
             turn: task.current_turn,
             approvers,
-            test: crate::auth::Environment::stored(&task.environment) == crate::auth::Environment::Test,
+            test: task.environment == crate::auth::Environment::Test,
         };
         let report = self.runner.run(request, sink, stop_rx, live_rx).await;
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);

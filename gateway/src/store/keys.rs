@@ -12,7 +12,7 @@ pub struct NewKey {
     pub name: String,
     pub prefix: String,
     pub secret_hash: String,
-    pub environment: String,
+    pub environment: crate::auth::Environment,
     pub scopes: Vec<String>,
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,

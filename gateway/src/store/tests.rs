@@ -21,7 +21,7 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
         name: "k".into(),
         prefix: "ccg_live_x".into(),
         secret_hash: crate::ids::new_id("hash"),
-        environment: "live".into(),
+        environment: crate::auth::Environment::Live,
         scopes: vec!["tasks".into()],
         rate_limit_per_minute: 60,
         max_concurrent_tasks: max_concurrent,

@@ -87,7 +87,7 @@ impl TaskView {
             status: task.status,
             prompt: task.prompt.clone(),
             priority: task.priority,
-            environment: crate::auth::Environment::stored(&task.environment).as_str().into(),
+            environment: task.environment.as_str().into(),
             options,
             metadata: serde_json::from_str(&task.metadata).unwrap_or_else(|_| json!({})),
             created_at: format_ms(task.created_at),

@@ -48,7 +48,7 @@ pub struct Model {
     /// The next run retries a turn whose prompt the session already holds.
     pub continue_turn: bool,
     /// Its key's environment: `live`, or `test` (the built-in scripted model, cost 0).
-    pub environment: String,
+    pub environment: crate::auth::Environment,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

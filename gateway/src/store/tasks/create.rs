@@ -153,7 +153,7 @@ impl Store {
             webhook: Set(row.webhook.as_ref().and_then(|w| serde_json::to_string(w).ok())),
             not_before: Set(None),
             continue_turn: Set(false),
-            environment: Set(row.environment.as_str().into()),
+            environment: Set(row.environment),
         }
         .insert(&txn)
         .await
