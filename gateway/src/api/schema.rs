@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::store::entities::webhook_delivery::DeliveryStatus;
 use crate::store::entities::{api_key, audit_event};
 use crate::task::{FieldError, TaskView};
 use crate::timestamp::format_ms;
@@ -284,11 +285,11 @@ impl From<crate::store::DeliveryLog> for WebhookDelivery {
     fn from(log: crate::store::DeliveryLog) -> Self {
         let d = log.delivery;
         Self {
-            next_attempt_at: (d.status == "pending").then(|| format_ms(d.next_attempt_at)),
+            next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| format_ms(d.next_attempt_at)),
             id: d.id,
             event_type: d.event_type,
             url: d.url,
-            status: d.status,
+            status: d.status.as_str().into(),
             created_at: format_ms(d.created_at),
             finished_at: d.finished_at.map(format_ms),
             attempts: log

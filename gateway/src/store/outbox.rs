@@ -9,6 +9,7 @@ use sea_orm::{
 
 use std::sync::Arc;
 
+use super::entities::webhook_delivery::DeliveryStatus;
 use super::entities::{TaskStatus, api_key, approval, task, task_turn, webhook_attempt, webhook_delivery};
 use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
@@ -101,7 +102,7 @@ async fn enqueue_event(
         event_type: Set(event_type.to_string()),
         url: Set(url),
         payload: Set(payload),
-        status: Set("pending".into()),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_by: Set(None),
@@ -151,7 +152,7 @@ impl Store {
     ) -> Result<Vec<webhook_delivery::Model>> {
         let now = crate::timestamp::now_ms();
         let due = webhook_delivery::Entity::find()
-            .filter(webhook_delivery::Column::Status.eq("pending"))
+            .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
             .filter(webhook_delivery::Column::ClaimedUntil.is_null().or(webhook_delivery::Column::ClaimedUntil.lt(now)))
             .order_by_asc(webhook_delivery::Column::NextAttemptAt)
@@ -166,7 +167,7 @@ impl Store {
                 .col_expr(webhook_delivery::Column::ClaimedBy, Expr::value(owner))
                 .col_expr(webhook_delivery::Column::ClaimedUntil, Expr::value(lease_until))
                 .filter(webhook_delivery::Column::Id.eq(delivery.id.clone()))
-                .filter(webhook_delivery::Column::Status.eq("pending"))
+                .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
                 .filter(
                     webhook_delivery::Column::ClaimedUntil.is_null().or(webhook_delivery::Column::ClaimedUntil.lt(now)),
                 )
@@ -192,10 +193,10 @@ impl Store {
     ) -> Result<bool> {
         let txn = self.writer.begin().await.during("starting a transaction")?;
         let (status, next, finished) = match state {
-            DeliveryState::Delivered => ("delivered", delivery.next_attempt_at, Some(attempt.at)),
-            DeliveryState::RetryAt(at) => ("pending", at, None),
-            DeliveryState::GaveUp => ("failed", delivery.next_attempt_at, Some(attempt.at)),
-            DeliveryState::Disabled => ("disabled", delivery.next_attempt_at, Some(attempt.at)),
+            DeliveryState::Delivered => (DeliveryStatus::Delivered, delivery.next_attempt_at, Some(attempt.at)),
+            DeliveryState::RetryAt(at) => (DeliveryStatus::Pending, at, None),
+            DeliveryState::GaveUp => (DeliveryStatus::Failed, delivery.next_attempt_at, Some(attempt.at)),
+            DeliveryState::Disabled => (DeliveryStatus::Disabled, delivery.next_attempt_at, Some(attempt.at)),
         };
         let updated = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::Status, Expr::value(status))
@@ -207,7 +208,7 @@ impl Store {
             .filter(webhook_delivery::Column::Id.eq(delivery.id.clone()))
             .filter(webhook_delivery::Column::ClaimedBy.eq(owner))
             // A 410 seen by another worker may have disabled it meanwhile.
-            .filter(webhook_delivery::Column::Status.eq("pending"))
+            .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .exec(&txn)
             .await
             .during("recording a webhook attempt")?
@@ -280,10 +281,10 @@ async fn disable_task_webhook(
             .during("disabling a webhook")?;
     }
     webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, Expr::value("disabled"))
+        .col_expr(webhook_delivery::Column::Status, Expr::value(DeliveryStatus::Disabled))
         .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now))
         .filter(webhook_delivery::Column::TaskId.eq(task_id))
-        .filter(webhook_delivery::Column::Status.eq("pending"))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
         .exec(conn)
         .await
         .during("disabling a webhook")?;
