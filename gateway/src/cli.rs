@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::api::{KeyCreated, KeyView};
-use crate::auth::{KeySpec, Scope, issue_key};
+use crate::auth::{Given, KeyField, KeySpec, issue_key, set_key_field};
 use crate::config::Config;
 use crate::store::AuditEntry;
 
@@ -577,51 +577,34 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
             token_budget_per_month,
             test,
         } => {
-            let tokens = |n: Option<u64>, flag: &str| match n {
-                Some(n) if (1..=crate::api::MAX_TOKEN_BUDGET).contains(&n) => Ok(Some(n as i64)),
-                Some(_) => Err(format!("{flag} must be a whole number of tokens from 1 to 10^12")),
-                None => Ok(None),
-            };
-            let (token_budget_per_day, token_budget_per_month) = (
-                tokens(token_budget_per_day, "--token-budget-per-day")?,
-                tokens(token_budget_per_month, "--token-budget-per-month")?,
-            );
-            let micros = |usd: Option<f64>, flag: &str| match usd {
-                Some(usd) => crate::store::budget_micros(usd)
-                    .map(Some)
-                    .ok_or_else(|| format!("{flag} must be a positive number of US dollars")),
-                None => Ok(None),
-            };
-            let (budget_micros_per_day, budget_micros_per_month) =
-                (micros(budget_per_day, "--budget-per-day")?, micros(budget_per_month, "--budget-per-month")?);
-            if let Some(url) = &webhook_url {
-                let allowlist = crate::webhooks::guard::Allowlist::new(&config.webhooks.allowed_hosts);
-                crate::webhooks::guard::check_url(url, &allowlist).map_err(|why| format!("--webhook-url {why}"))?;
-            }
-            let webhook_events = match webhook_events {
-                events if events.is_empty() => None,
-                events => {
-                    Some(crate::webhooks::key_events_of(&events).map_err(|why| format!("--webhook-event {why}"))?)
+            let environment = if test { crate::auth::Environment::Test } else { crate::auth::Environment::Live };
+            let mut spec = KeySpec::new(String::new(), environment, &config.keys);
+            let allowlist = crate::webhooks::guard::Allowlist::new(&config.webhooks.allowed_hosts);
+            let number = |n: Option<f64>| n.map(|n| Given::Number(Some(n)));
+            let list = |items: Vec<String>| (!items.is_empty()).then_some(Given::List(Some(items)));
+            // The API's rules, each error naming its flag.
+            let settings = [
+                ("--name", KeyField::Name, Some(Given::Text(Some(name)))),
+                ("--scope", KeyField::Scopes, list(scopes)),
+                ("--rate-limit", KeyField::RateLimitPerMinute, number(rate_limit.map(f64::from))),
+                ("--max-concurrent", KeyField::MaxConcurrentTasks, number(max_concurrent.map(f64::from))),
+                ("--max-queued", KeyField::MaxQueuedTasks, number(max_queued.map(f64::from))),
+                ("--webhook-url", KeyField::WebhookUrl, webhook_url.map(|url| Given::Text(Some(url)))),
+                ("--webhook-event", KeyField::WebhookEvents, list(webhook_events)),
+                ("--budget-per-day", KeyField::BudgetUsdPerDay, number(budget_per_day)),
+                ("--budget-per-month", KeyField::BudgetUsdPerMonth, number(budget_per_month)),
+                ("--token-budget-per-day", KeyField::TokenBudgetPerDay, number(token_budget_per_day.map(|n| n as f64))),
+                (
+                    "--token-budget-per-month",
+                    KeyField::TokenBudgetPerMonth,
+                    number(token_budget_per_month.map(|n| n as f64)),
+                ),
+            ];
+            for (flag, field, given) in settings {
+                if let Some(given) = given {
+                    set_key_field(&mut spec, field, given, &allowlist).map_err(|why| format!("{flag} {why}"))?;
                 }
-            };
-            let scopes = scopes
-                .iter()
-                .map(|s| Scope::parse(s).ok_or_else(|| format!("unknown scope {s:?}: use tasks or admin")))
-                .collect::<Result<Vec<_>, _>>()?;
-            let spec = KeySpec {
-                name,
-                scopes,
-                rate_limit_per_minute: rate_limit.unwrap_or(config.keys.rate_limit_per_minute).max(1),
-                max_concurrent_tasks: max_concurrent.unwrap_or(config.keys.max_concurrent_tasks).max(1),
-                max_queued_tasks: max_queued.unwrap_or(config.keys.max_queued_tasks).max(1),
-                webhook_url,
-                webhook_events,
-                budget_micros_per_day,
-                budget_micros_per_month,
-                token_budget_per_day,
-                token_budget_per_month,
-                environment: if test { crate::auth::Environment::Test } else { crate::auth::Environment::Live },
-            };
+            }
             let (key, secret) =
                 issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;
             let webhook_secret = key.webhook_secret.clone().unwrap_or_default();

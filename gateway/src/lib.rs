@@ -23,6 +23,7 @@
 //! - `dashboard`: the operator's web pages at `/dashboard` (sessions, CSRF, templates).
 //! - `store`: SeaORM entities and repositories (migrations in `migrations/`).
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
+//! - `budget`: key budgets per UTC day and month, pure functions of `now`.
 //! - `storage`: shared storage (`storage.url`): a directory or an S3 bucket, through
 //!   `object_store`; artifacts live there.
 //! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
@@ -41,6 +42,7 @@ pub mod approvals;
 pub mod artifacts;
 pub mod auth;
 pub mod backup;
+pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod config;

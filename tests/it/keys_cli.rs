@@ -52,3 +52,30 @@ fn keys_name_their_database_and_create_none_by_accident() {
     assert!(text(&listed.stderr).contains(&format!("keys of the database {}", db.display())));
     assert!(!here.join("data").exists());
 }
+
+#[test]
+fn keys_create_checks_its_flags_by_the_rules_of_the_api_and_names_the_flag() {
+    let gateway = tempfile::tempdir().unwrap();
+    let config = gateway.path().join("ccgate.toml");
+    let data = gateway.path().join("state");
+    std::fs::write(&config, format!("data_dir = {:?}\n", data.display().to_string())).unwrap();
+    let env = [("CCGATE_CONFIG", config.as_path())];
+    let refused = [
+        (&["--rate-limit", "0"][..], "--rate-limit must be a whole number from 1 to 1000000"),
+        (&["--token-budget-per-day", "0"][..], "--token-budget-per-day must be a whole number of tokens"),
+        (&["--scope", "root"][..], "--scope must be a non-empty array"),
+        (&["--budget-per-day=-1"][..], "--budget-per-day must be a positive number of US dollars"),
+    ];
+    for (flags, said) in refused {
+        let args = [&["keys", "create", "--name", "ci"][..], flags].concat();
+        let created = ccgate(gateway.path(), &args, &env);
+        assert!(!created.status.success(), "{flags:?} was accepted");
+        assert!(text(&created.stderr).contains(said), "{flags:?}: {}", text(&created.stderr));
+    }
+    let listed = ccgate(gateway.path(), &["keys", "list"], &env);
+    assert!(text(&listed.stdout).trim().is_empty(), "a refused key was stored: {}", text(&listed.stdout));
+    let created = ccgate(gateway.path(), &["keys", "create", "--name", "ci", "--rate-limit", "5"], &env);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let key: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(key["rate_limit_per_minute"], 5);
+}

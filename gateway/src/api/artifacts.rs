@@ -34,7 +34,7 @@ pub async fn list(
     if task.artifacts_expired_at.is_some() {
         return Err(expired());
     }
-    Ok(Json(ArtifactList { data: state.tasks.store().artifacts(&task.id).await? }))
+    Ok(Json(ArtifactList { data: state.tasks.artifacts(&task).await? }))
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/artifacts/{name}", operation_id = "downloadArtifact", tag = "files",
@@ -73,7 +73,7 @@ pub async fn download(
     if task.artifacts_expired_at.is_some() {
         return Err(expired());
     }
-    let artifacts = state.tasks.store().artifacts(&task.id).await?;
+    let artifacts = state.tasks.artifacts(&task).await?;
     let artifact =
         artifacts.into_iter().find(|a| a.name == name).ok_or_else(|| ApiError::not_found("no such artifact"))?;
     let etag = format!("\"{}\"", artifact.sha256);

@@ -22,7 +22,7 @@ use super::schema::SseEvent;
 use crate::auth::Scope;
 use crate::in_flight::{InFlight, Slot};
 use crate::store::StoredEvent;
-use crate::task::{FieldError, TaskStatus};
+use crate::task::FieldError;
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
@@ -188,7 +188,7 @@ impl Follower {
             // Nothing new: the stream ends if the task is finished (its final events
             // are written in the same transaction as its final status).
             match store.task(&self.task_id).await {
-                Ok(Some(task)) if TaskStatus::parse(&task.status).is_some_and(TaskStatus::is_terminal) => {
+                Ok(Some(task)) if task.status.is_terminal() => {
                     self.done = true;
                     continue;
                 }

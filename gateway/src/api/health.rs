@@ -74,7 +74,7 @@ pub async fn metrics(
         }
     }
     for status in crate::task::TaskStatus::ALL {
-        let count = state.tasks.store().count_by_status(status.as_str()).await?;
+        let count = state.tasks.store().count_by_status(status).await?;
         crate::telemetry::metrics::tasks_by_status(status.as_str(), count);
     }
     crate::telemetry::metrics::running_here(state.queue.running_count());

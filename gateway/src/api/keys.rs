@@ -9,10 +9,10 @@ use super::AppState;
 use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
 use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyUpdate, KeyView, WebhookSecret};
-use crate::auth::{Environment, KeySpec, Scope, issue_key};
-use crate::store::{AuditEntry, budget_micros};
-use crate::task::{FieldError, unknown_fields, whole_u64};
-use crate::webhooks::guard::{Allowlist, check_url, check_url_resolving};
+use crate::auth::{Environment, Given, KeyField, KeySpec, Scope, issue_key, set_key_field};
+use crate::store::AuditEntry;
+use crate::task::{FieldError, unknown_fields};
+use crate::webhooks::guard::{Allowlist, check_url_resolving};
 use crate::webhooks::signing::generate_secret;
 
 #[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys",
@@ -165,7 +165,7 @@ pub async fn update(
         budget_micros_per_month: key.budget_micros_per_month,
         token_budget_per_day: key.token_budget_per_day,
         token_budget_per_month: key.token_budget_per_month,
-        environment: Environment::stored(&key.environment),
+        environment: key.environment,
     };
     let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
     if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {
@@ -188,7 +188,7 @@ fn audit(caller: &Caller, action: &'static str) -> AuditEntry {
 
 /// A new key's fields: the body over the server's defaults.
 fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
-    let base = KeySpec::with_defaults(String::new(), &state.config.keys);
+    let base = KeySpec::new(String::new(), Environment::Live, &state.config.keys);
     // Only a new key chooses its environment: the secret's prefix says it for good.
     let mut body = body.clone();
     let environment = body.as_object_mut().and_then(|object| object.remove("environment"));
@@ -210,37 +210,6 @@ fn parse_spec(body: &Value, state: &AppState) -> Result<KeySpec, Vec<FieldError>
     }
 }
 
-/// Entries of `scopes` (there are three scopes; repeats are allowed).
-const MAX_SCOPES: usize = 8;
-const KEY_FIELDS: [&str; 11] = [
-    "name",
-    "scopes",
-    "budget_usd_per_day",
-    "budget_usd_per_month",
-    "token_budget_per_day",
-    "token_budget_per_month",
-    "webhook_url",
-    "webhook_events",
-    "rate_limit_per_minute",
-    "max_concurrent_tasks",
-    "max_queued_tasks",
-];
-
-/// `webhook_events`: event names, each once; `null` restores the defaults.
-fn webhook_events(value: &Value) -> Result<Option<Vec<String>>, String> {
-    if value.is_null() {
-        return Ok(None);
-    }
-    let names = value
-        .as_array()
-        .and_then(|items| items.iter().map(|item| item.as_str().map(String::from)).collect::<Option<Vec<_>>>())
-        .unwrap_or_default();
-    crate::webhooks::key_events_of(&names).map(Some).map_err(|why| format!("{why}, or null"))
-}
-
-/// The largest token budget a key can have.
-pub const MAX_TOKEN_BUDGET: u64 = 1_000_000_000_000;
-
 /// `base` with the body's fields applied; `null` clears an optional one.
 fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -248,93 +217,37 @@ fn apply_fields(body: &Value, base: KeySpec, state: &AppState) -> Result<KeySpec
         return Err(vec![FieldError::new("", "the request body must be a JSON object")]);
     };
     let mut spec = base;
-    unknown_fields(object, &KEY_FIELDS, "", &mut errors);
-    for (field, value) in object.iter().filter(|(field, _)| KEY_FIELDS.contains(&field.as_str())) {
-        let pointer = format!("/{field}");
-        match field.as_str() {
-            "name" => match value.as_str() {
-                Some(n) if !n.trim().is_empty() && n.len() <= 200 => spec.name = n.to_string(),
-                _ => errors.push(FieldError::new(pointer, "must be a string of 1-200 bytes")),
-            },
-            "scopes" => match value
-                .as_array()
-                .filter(|a| a.len() <= MAX_SCOPES)
-                .map(|a| a.iter().map(|s| s.as_str().and_then(Scope::parse)).collect::<Option<Vec<_>>>())
-            {
-                Some(Some(scopes)) if !scopes.is_empty() => spec.scopes = scopes,
-                _ => errors.push(FieldError::new(
-                    pointer,
-                    format!(
-                        "must be a non-empty array of at most {MAX_SCOPES} of \"tasks\", \"admin\" and \"network:full\""
-                    ),
-                )),
-            },
-            "budget_usd_per_day" | "budget_usd_per_month" => match value.as_f64().and_then(budget_micros) {
-                Some(micros) => {
-                    let micros = Some(micros);
-                    if field == "budget_usd_per_day" {
-                        spec.budget_micros_per_day = micros;
-                    } else {
-                        spec.budget_micros_per_month = micros;
-                    }
-                }
-                None if value.is_null() => {
-                    if field == "budget_usd_per_day" {
-                        spec.budget_micros_per_day = None;
-                    } else {
-                        spec.budget_micros_per_month = None;
-                    }
-                }
-                _ => errors.push(FieldError::new(pointer, "must be a positive number of US dollars or null")),
-            },
-            "token_budget_per_day" | "token_budget_per_month" => {
-                let tokens = match whole_u64(value).filter(|n| (1..=MAX_TOKEN_BUDGET).contains(n)) {
-                    Some(n) => Some(n as i64),
-                    None if value.is_null() => None,
-                    None => {
-                        errors.push(FieldError::new(
-                            pointer,
-                            "must be a whole number of tokens from 1 to 10^12, or null",
-                        ));
-                        continue;
-                    }
-                };
-                if field == "token_budget_per_day" {
-                    spec.token_budget_per_day = tokens;
-                } else {
-                    spec.token_budget_per_month = tokens;
-                }
-            }
-            "webhook_url" => match value.as_str() {
-                Some(url) => match check_url(url, &Allowlist::new(&state.config.webhooks.allowed_hosts)) {
-                    Ok(_) => spec.webhook_url = Some(url.to_string()),
-                    Err(why) => errors.push(FieldError::new(pointer, why)),
-                },
-                None if value.is_null() => spec.webhook_url = None,
-                None => errors.push(FieldError::new(pointer, "must be an http(s) URL or null")),
-            },
-            "webhook_events" => match webhook_events(value) {
-                Ok(events) => spec.webhook_events = events,
-                Err(why) => errors.push(FieldError::new(pointer, why)),
-            },
-            "rate_limit_per_minute" | "max_concurrent_tasks" | "max_queued_tasks" => {
-                match whole_u64(value).filter(|n| *n >= 1 && *n <= 1_000_000) {
-                    Some(n) => {
-                        let n = n as u32;
-                        match field.as_str() {
-                            "rate_limit_per_minute" => spec.rate_limit_per_minute = n,
-                            "max_concurrent_tasks" => spec.max_concurrent_tasks = n,
-                            _ => spec.max_queued_tasks = n,
-                        }
-                    }
-                    None => errors.push(FieldError::new(pointer, "must be a whole number from 1 to 1000000")),
-                }
-            }
-            _ => {}
+    let known = KeyField::ALL.map(KeyField::as_str);
+    unknown_fields(object, &known, "", &mut errors);
+    let allowlist = Allowlist::new(&state.config.webhooks.allowed_hosts);
+    for (field, value) in object.iter().filter_map(|(name, value)| Some((KeyField::parse(name)?, value))) {
+        let set = given(field, value)
+            .ok_or_else(|| field.rule())
+            .and_then(|given| set_key_field(&mut spec, field, given, &allowlist));
+        if let Err(why) = set {
+            errors.push(FieldError::new(format!("/{}", field.as_str()), why));
         }
     }
     if spec.name.is_empty() && !errors.iter().any(|e| e.pointer == "/name") {
         errors.push(FieldError::new("/name", "is required"));
     }
     if errors.is_empty() { Ok(spec) } else { Err(errors) }
+}
+
+/// A JSON value as the setting's type allows it, if it does.
+fn given(field: KeyField, value: &Value) -> Option<Given> {
+    let strings =
+        |items: &Vec<Value>| items.iter().map(|item| item.as_str().map(String::from)).collect::<Option<Vec<_>>>();
+    match (field, value) {
+        (KeyField::Name | KeyField::WebhookUrl, Value::String(text)) => Some(Given::Text(Some(text.clone()))),
+        (KeyField::Name | KeyField::WebhookUrl, Value::Null) => Some(Given::Text(None)),
+        // Items that are not strings fail the rule as unknown names would.
+        (KeyField::Scopes | KeyField::WebhookEvents, Value::Array(items)) => {
+            Some(Given::List(Some(strings(items).unwrap_or_default())))
+        }
+        (KeyField::Scopes | KeyField::WebhookEvents, Value::Null) => Some(Given::List(None)),
+        (KeyField::Name | KeyField::WebhookUrl | KeyField::Scopes | KeyField::WebhookEvents, _) => None,
+        (_, Value::Null) => Some(Given::Number(None)),
+        (_, value) => value.as_f64().map(|n| Given::Number(Some(n))),
+    }
 }

@@ -39,7 +39,6 @@ pub(crate) use extract::{Caller, body_bytes};
 pub(crate) use files::{archive as download_archive, download as download_file, workspace_files};
 pub use health::Readiness;
 pub(crate) use health::readiness_report;
-pub use keys::MAX_TOKEN_BUDGET;
 pub(crate) use keys::{create_key, revoke_key, rotate_webhook_secret_of};
 pub use middleware::client_network;
 pub(crate) use middleware::{RefusedKey, audit_dashboard_refusals, request_context};

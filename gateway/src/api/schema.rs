@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::store::entities::webhook_delivery::DeliveryStatus;
 use crate::store::entities::{api_key, audit_event};
 use crate::task::{FieldError, TaskView};
 use crate::timestamp::format_ms;
@@ -193,8 +194,8 @@ pub struct KeySpend {
     pub this_month: SpendView,
 }
 
-impl From<crate::store::SpendTotals> for SpendView {
-    fn from(t: crate::store::SpendTotals) -> Self {
+impl From<crate::budget::SpendTotals> for SpendView {
+    fn from(t: crate::budget::SpendTotals) -> Self {
         Self {
             cost_usd: t.cost_micros as f64 / 1e6,
             input_tokens: t.input_tokens,
@@ -204,8 +205,8 @@ impl From<crate::store::SpendTotals> for SpendView {
     }
 }
 
-impl From<crate::store::Spend> for KeySpend {
-    fn from(s: crate::store::Spend) -> Self {
+impl From<crate::budget::Spend> for KeySpend {
+    fn from(s: crate::budget::Spend) -> Self {
         Self { today: s.today.into(), this_month: s.this_month.into() }
     }
 }
@@ -216,7 +217,7 @@ impl From<&api_key::Model> for KeyView {
             id: key.id.clone(),
             name: key.name.clone(),
             prefix: key.prefix.clone(),
-            environment: key.environment.clone(),
+            environment: key.environment.as_str().into(),
             scopes: key.scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
             rate_limit_per_minute: key.rate_limit_per_minute.into(),
             max_concurrent_tasks: key.max_concurrent_tasks.into(),
@@ -284,11 +285,11 @@ impl From<crate::store::DeliveryLog> for WebhookDelivery {
     fn from(log: crate::store::DeliveryLog) -> Self {
         let d = log.delivery;
         Self {
-            next_attempt_at: (d.status == "pending").then(|| format_ms(d.next_attempt_at)),
+            next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| format_ms(d.next_attempt_at)),
             id: d.id,
             event_type: d.event_type,
             url: d.url,
-            status: d.status,
+            status: d.status.as_str().into(),
             created_at: format_ms(d.created_at),
             finished_at: d.finished_at.map(format_ms),
             attempts: log

@@ -114,11 +114,8 @@ pub async fn execute(
     }
     let task = state.tasks.wait_until_finished(&created.task.id, Duration::from_secs(wait)).await?;
     let view = state.tasks.view_of(&task).await?;
-    let response = if TaskStatus::parse(&view.status).is_some_and(TaskStatus::is_terminal) {
-        (StatusCode::OK, Json(view)).into_response()
-    } else {
-        accepted(view)
-    };
+    let response =
+        if view.status.is_terminal() { (StatusCode::OK, Json(view)).into_response() } else { accepted(view) };
     Ok(mark_replay(response, created.replayed))
 }
 
@@ -226,7 +223,7 @@ pub async fn list(
             "cursor" if crate::ids::looks_like(value, "tsk") => cursor = Some(value.clone()),
             "cursor" => paging::bad_cursor(&mut errors),
             "status" => match TaskStatus::parse(value) {
-                Some(status) => filter.status = Some(status.as_str().to_string()),
+                Some(status) => filter.status = Some(status),
                 None => errors.push(FieldError::new(
                     "/query/status",
                     "must be one of queued, running, completed, failed, cancelled",
@@ -252,8 +249,7 @@ pub async fn list(
         return Err(ApiError::validation(errors));
     }
     // One extra row tells whether there is a next page.
-    let mut rows =
-        state.tasks.store().list_tasks(Some(&principal.key_id), &filter, cursor.as_deref(), limit + 1).await?;
+    let mut rows = state.tasks.list(Some(&principal.key_id), &filter, cursor.as_deref(), limit + 1).await?;
     let mut next_cursor = paging::page(&mut rows, limit, |t| t.id.clone());
     let mut data = Vec::with_capacity(rows.len());
     let mut bytes = 0;
@@ -325,7 +321,7 @@ fn stream_then_task(
         let state = state.clone();
         let id = id.clone();
         futures_util::stream::once(async move {
-            let view = match state.tasks.store().task(&id).await {
+            let view = match state.tasks.find(&id).await {
                 Ok(Some(task)) => state.tasks.view_of(&task).await.ok(),
                 _ => None,
             };

@@ -27,7 +27,7 @@ pub async fn deliveries(
 ) -> Result<Json<DeliveryList>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let task = state.tasks.owned(principal, &id).await?;
-    let logs = state.tasks.store().deliveries(&task.id).await?;
+    let logs = state.tasks.deliveries(&task).await?;
     Ok(Json(DeliveryList { data: logs.into_iter().map(WebhookDelivery::from).collect() }))
 }
 

@@ -61,8 +61,8 @@ impl Principal {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
     }
 
-    pub fn budgets(&self) -> crate::store::Budgets {
-        crate::store::Budgets {
+    pub fn budgets(&self) -> crate::budget::Budgets {
+        crate::budget::Budgets {
             micros_per_day: self.budget_micros_per_day,
             micros_per_month: self.budget_micros_per_month,
             tokens_per_day: self.token_budget_per_day,
@@ -146,7 +146,7 @@ impl Authenticator {
         let principal = Arc::new(Principal {
             key_id: row.id,
             name: row.name,
-            environment: super::Environment::stored(&row.environment),
+            environment: row.environment,
             scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
             rate_limit_per_minute: row.rate_limit_per_minute.max(1) as u32,
             max_concurrent_tasks: row.max_concurrent_tasks.max(0) as u32,

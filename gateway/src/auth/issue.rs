@@ -62,7 +62,7 @@ pub async fn issue_key(
         name: spec.name,
         prefix: generated.prefix,
         secret_hash: hasher.hash(&generated.secret),
-        environment: spec.environment.as_str().into(),
+        environment: spec.environment,
         scopes: spec.scopes.iter().map(|s| s.as_str().to_string()).collect(),
         rate_limit_per_minute: spec.rate_limit_per_minute,
         max_concurrent_tasks: spec.max_concurrent_tasks,

@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::page::{Frame, dollars, render, see_other};
 use super::viewer::{SignedForm, Viewer};
 use crate::api::{ApiError, AppState, create_key, revoke_key, rotate_webhook_secret_of};
+use crate::budget::{Budgets, Spend};
 use crate::store::entities::api_key;
-use crate::store::{Budgets, Spend};
 
 #[derive(Serialize)]
 struct KeyRow {

@@ -12,6 +12,7 @@ use super::page::{Frame, dollars, duration, render};
 use super::viewer::Viewer;
 use crate::api::{ApiError, AppState};
 use crate::store::rollup::UsageWindow;
+use crate::task::TaskStatus;
 
 const HOUR_MS: i64 = 3_600_000;
 const WINDOWS: [(&str, i64); 3] =
@@ -38,8 +39,8 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<
         nodes,
         workers => state.config.queue.workers,
         running_here => state.queue.running_count(),
-        queued => store.count_by_status("queued").await?,
-        running => store.count_by_status("running").await?,
+        queued => store.count_by_status(TaskStatus::Queued).await?,
+        running => store.count_by_status(TaskStatus::Running).await?,
     };
     render(
         "overview.html",

@@ -20,7 +20,7 @@ use super::viewer::{SignedForm, Viewer};
 use crate::api::{ApiError, AppState, StreamSlots, follow_events, parse_decision, workspace_files};
 use crate::approvals::desk::ApprovalView;
 use crate::store::entities::{approval::ApprovalState, task};
-use crate::task::{TaskResult, TaskStatus, parse_follow_up};
+use crate::task::{TaskResult, parse_follow_up};
 
 /// Events the page shows before the live ones (the rest are in the API).
 const SHOWN_EVENTS: u64 = 500;
@@ -32,8 +32,7 @@ const EVENT_SUMMARY_CHARS: usize = 200;
 /// The task, if the viewer may see it: an admin any task, another key its own.
 async fn visible(state: &AppState, viewer: &Viewer, id: &str) -> Result<task::Model, ApiError> {
     if viewer.is_admin() {
-        let found = if crate::ids::looks_like(id, "tsk") { state.tasks.store().task(id).await? } else { None };
-        found.ok_or_else(|| ApiError::not_found("no such task"))
+        state.tasks.find(id).await?.ok_or_else(|| ApiError::not_found("no such task"))
     } else {
         Ok(state.tasks.owned(viewer.principal(), id).await?)
     }
@@ -58,8 +57,8 @@ impl Summary {
         let error: Option<crate::task::TaskError> = task.error.as_deref().and_then(|e| serde_json::from_str(e).ok());
         Self {
             id: task.id.clone(),
-            status: task.status.clone(),
-            active: TaskStatus::parse(&task.status).is_some_and(|s| !s.is_terminal()),
+            status: task.status.as_str().into(),
+            active: !task.status.is_terminal(),
             key_id: task.key_id.clone(),
             created: when(task.created_at),
             finished: task.finished_at.map(when).unwrap_or_default(),
@@ -97,17 +96,11 @@ pub async fn page(
     Path(id): Path<String>,
 ) -> Result<Html<String>, ApiError> {
     let task = visible(&state, &viewer, &id).await?;
-    let store = state.tasks.store();
-    let approvals: Vec<Value> =
-        store.approvals_of(&task.id, false).await?.iter().map(ApprovalView::from).map(|v| approval_row(&v)).collect();
-    let turns: Vec<Value> =
-        store.turns(&task.id).await?.iter().map(|t| json!({"status": t.status, "prompt": t.prompt})).collect();
-    let artifacts: Vec<Value> = store
-        .artifacts(&task.id)
-        .await?
-        .iter()
-        .map(|a| json!({"path": a.path, "size": a.size, "href": href_path(&a.name)}))
-        .collect();
+    let history = state.tasks.history(&task, SHOWN_EVENTS).await?;
+    let approvals: Vec<Value> = history.approvals.iter().map(approval_row).collect();
+    let turns: Vec<Value> = history.turns.iter().map(|t| json!({"status": t.status, "prompt": t.prompt})).collect();
+    let artifacts: Vec<Value> =
+        history.artifacts.iter().map(|a| json!({"path": a.path, "size": a.size, "href": href_path(&a.name)})).collect();
     let own = task.key_id == viewer.principal().key_id;
     // Files are served to the task's own key, as by the API; a listing that fails
     // (the workspace expired) shows as none.
@@ -119,7 +112,7 @@ pub async fn page(
     .take(SHOWN_FILES)
     .map(|f| json!({"path": f.path, "size": f.size, "href": href_path(&f.path)}))
     .collect();
-    let stored = store.events_after(&task.id, 0, SHOWN_EVENTS).await?;
+    let stored = history.events;
     let last_seq = stored.last().map_or(0, |e| e.seq);
     let events: Vec<Value> = stored
         .iter()

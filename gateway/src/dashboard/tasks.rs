@@ -50,7 +50,7 @@ fn parse(params: &HashMap<String, String>, admin: bool) -> Result<(Filters, Task
     }
     if !shown.status.is_empty() {
         match TaskStatus::parse(&shown.status) {
-            Some(status) => filter.status = Some(status.as_str().to_string()),
+            Some(status) => filter.status = Some(status),
             None => {
                 errors.push(FieldError::new("/query/status", "must be queued, running, completed, failed or cancelled"))
             }
@@ -93,7 +93,7 @@ impl From<&task::Model> for Row {
         let prompt: String = task.prompt.chars().take(PROMPT_CHARS).collect();
         Self {
             id: task.id.clone(),
-            status: task.status.clone(),
+            status: task.status.as_str().into(),
             key_id: task.key_id.clone(),
             prompt,
             created: when(task.created_at),
@@ -115,7 +115,7 @@ pub async fn page(
         (false, _) => Some(viewer.principal().key_id.as_str()),
     };
     let before = Some(shown.before.as_str()).filter(|b| !b.is_empty());
-    let mut found = state.tasks.store().list_tasks(key, &filter, before, PAGE + 1).await?;
+    let mut found = state.tasks.list(key, &filter, before, PAGE + 1).await?;
     let next = (found.len() as u64 > PAGE).then(|| {
         found.truncate(PAGE as usize);
         let last = found.last().map(|t| t.id.as_str()).unwrap_or_default();
@@ -172,7 +172,7 @@ mod tests {
     fn filters_are_checked_and_only_admins_name_a_key() {
         let (shown, filter) =
             parse(&params(&[("status", "running"), ("metadata", "ticket=ENG-1"), ("key", "key_x")]), false).unwrap();
-        assert_eq!(filter.status.as_deref(), Some("running"));
+        assert_eq!(filter.status, Some(TaskStatus::Running));
         assert_eq!(filter.metadata, [("ticket".to_string(), "ENG-1".to_string())]);
         assert_eq!(shown.key, "", "a tasks key cannot look at another key's list");
         let errors =

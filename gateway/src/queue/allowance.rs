@@ -20,12 +20,12 @@ impl Queue {
                 return Some(KeyTokens { key_id: key_id.to_string(), left: 0, stamp });
             }
         };
-        let budgets = crate::store::Budgets::of_key(&key);
+        let budgets = crate::budget::Budgets::of_key(&key);
         if !budgets.has_tokens() {
             return None;
         }
         let stamp =
-            format!("{} {:?} {:?}", crate::store::day_of(now), budgets.tokens_per_day, budgets.tokens_per_month);
+            format!("{} {:?} {:?}", crate::budget::day_of(now), budgets.tokens_per_day, budgets.tokens_per_month);
         let left = match spend {
             Ok(spend) => spend.tokens_left(&budgets)?,
             Err(e) => {

@@ -57,8 +57,8 @@ impl Queue {
         let queue_wait = Duration::from_millis((crate::timestamp::now_ms() - task.enqueued_at).max(0) as u64);
         let id = task.id.clone();
         self.hub.task_changed(&id);
-        let options: TaskOptions = match serde_json::from_str(&task.options) {
-            Ok(options) => options,
+        let options: TaskOptions = match task.options.get() {
+            Ok(options) => options.clone(),
             Err(e) => {
                 let error =
                     TaskError::new(ErrorKind::Internal, format!("the task's stored options are unreadable: {e}"));
@@ -123,7 +123,7 @@ impl Queue {
             tokens: tokens.as_ref(),
             turn: task.current_turn,
             approvers,
-            test: crate::auth::Environment::stored(&task.environment) == crate::auth::Environment::Test,
+            test: task.environment == crate::auth::Environment::Test,
         };
         let report = self.runner.run(request, sink, stop_rx, live_rx).await;
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);

@@ -109,8 +109,7 @@ impl Queue {
                     _ => {}
                 }
                 let error = refused.or(error);
-                let status =
-                    if error.is_some() && status == TaskStatus::Completed { TaskStatus::Failed } else { status };
+                let status = concluded_status(status, error.is_some());
                 let model = options.model.as_deref().unwrap_or("default");
                 crate::telemetry::metrics::usage(model, &result.usage, result.cost_usd);
                 crate::telemetry::metrics::key_usage(&task.key_id, &result.usage, result.cost_usd);
@@ -146,7 +145,7 @@ impl Queue {
             Outcome::Requeue => {
                 let events = [
                     crate::runner::gateway_notice("the gateway is shutting down; the task goes back to the queue"),
-                    EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt})),
+                    EventRecord::new("status", json!({"status": TaskStatus::Queued, "attempt": fence.attempt})),
                 ];
                 match self.store.requeue_run(id, fence, task.current_turn, None, &events).await {
                     Ok(true) => tracing::info!(task_id = %id, "run stopped for shutdown; task re-queued"),
@@ -168,4 +167,29 @@ pub(super) fn partial_cost(
     report: &crate::runner::RunReport,
 ) -> Option<RunCost> {
     crate::runner::charge(report).map(|(usage, cost_usd)| RunCost::of(&task.key_id, cost_usd, &usage))
+}
+
+/// The status a finished run is stored with: a run that completed but whose
+/// answer was refused (output schema, result plugins) failed.
+fn concluded_status(status: TaskStatus, refused: bool) -> TaskStatus {
+    if refused && status == TaskStatus::Completed { TaskStatus::Failed } else { status }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::concluded_status;
+    use crate::task::TaskStatus;
+
+    #[test]
+    fn a_completed_run_whose_answer_was_refused_failed() {
+        let rows = [
+            (TaskStatus::Completed, false, TaskStatus::Completed),
+            (TaskStatus::Completed, true, TaskStatus::Failed),
+            (TaskStatus::Failed, true, TaskStatus::Failed),
+            (TaskStatus::Cancelled, true, TaskStatus::Cancelled),
+        ];
+        for (status, refused, stored) in rows {
+            assert_eq!(concluded_status(status, refused), stored, "{status:?}, refused {refused}");
+        }
+    }
 }

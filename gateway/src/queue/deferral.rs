@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::workers::Queue;
 use crate::store::{EventRecord, Fence};
+use crate::task::TaskStatus;
 
 impl Queue {
     /// Puts a claimed task back until its key's budget resets, if the key has spent
@@ -12,29 +13,22 @@ impl Queue {
     /// whether it did.
     pub(super) async fn wait_for_budget(&self, task: &crate::store::entities::task::Model, fence: &Fence) -> bool {
         let Ok(Some(key)) = self.store.key(&task.key_id).await else { return false };
-        let budgets = crate::store::Budgets::of_key(&key);
+        let budgets = crate::budget::Budgets::of_key(&key);
         if budgets.is_empty() {
             return false;
         }
         let now = crate::timestamp::now_ms();
         let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
-        let (tomorrow, next_month) = crate::store::next_day_and_month(now);
         // The database lags runs in progress: a spent live allowance counts too.
-        let live_spent = budgets.has_tokens() && self.runner.live_tokens_left(&key.id).is_some_and(|left| left <= 0);
-        let until = match spend.reached(&budgets) {
-            Some(reached) if reached.monthly => next_month,
-            Some(_) => tomorrow,
-            None if live_spent && budgets.tokens_per_day.is_some() => tomorrow,
-            None if live_spent => next_month,
-            None => return false,
-        };
+        let live_spent = self.runner.live_tokens_left(&key.id).is_some_and(|left| left <= 0);
+        let Some(until) = crate::budget::deferred_until(&spend, &budgets, live_spent, now) else { return false };
         let notice = format!(
             "the key's budget is spent; the task waits until {} when it resets",
             crate::timestamp::format_ms(until)
         );
         let events = [
             crate::runner::gateway_notice(&notice),
-            EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt - 1})),
+            EventRecord::new("status", json!({"status": TaskStatus::Queued, "attempt": fence.attempt - 1})),
         ];
         match self.store.requeue_run(&task.id, fence, task.current_turn, Some(until), &events).await {
             Ok(changed) => {

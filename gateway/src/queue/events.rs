@@ -10,6 +10,7 @@ use super::hub::Hub;
 use crate::plugins::{Plugins, TaskFacts};
 use crate::runner::{RunnerMessage, Stop};
 use crate::store::{EventRecord, Fence, Store};
+use crate::task::TaskStatus;
 
 /// Writes a run's events in batches, fenced; a fenced-out write means the lease is
 /// lost. Returns the last turn a message sent into the run began, if any.
@@ -33,7 +34,7 @@ pub(super) async fn write_events(
             RunnerMessage::TurnStarted(turn) => {
                 batch.push(EventRecord::new(
                     "status",
-                    json!({"status": "running", "attempt": fence.attempt, "turn": turn}),
+                    json!({"status": TaskStatus::Running, "attempt": fence.attempt, "turn": turn}),
                 ));
                 started = Some(turn);
             }

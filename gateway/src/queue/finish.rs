@@ -57,7 +57,7 @@ impl Queue {
         }
         events.push(EventRecord::new("status", json!({"status": status.as_str(), "attempt": fence.attempt})));
         let finish = FinishRun {
-            status: status.as_str(),
+            status,
             session_id: result.as_ref().and_then(|r| r.session_id.clone()),
             result_json: result.as_ref().and_then(|r| serde_json::to_string(r).ok()),
             error_json: error.as_ref().and_then(|e| serde_json::to_string(e).ok()),

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::workers::Queue;
 use crate::store::{EventRecord, Fence, RetryRun, RunCost};
+use crate::task::TaskStatus;
 
 impl Queue {
     /// Re-queues the task after a transient failure if attempts are left; says
@@ -19,11 +20,12 @@ impl Queue {
         cost: Option<RunCost>,
     ) -> bool {
         let max_attempts = self.config.max_attempts as i32;
-        if fence.attempt >= max_attempts || self.shutdown.is_triggered() || self.cancel_was_requested(&task.id).await {
+        if !may_retry(fence.attempt, max_attempts, self.shutdown.is_triggered())
+            || self.cancel_was_requested(&task.id).await
+        {
             return false;
         }
-        let schedule = &self.config.retry_backoff_seconds;
-        let backoff = schedule.get(fence.attempt as usize - 1).or(schedule.last()).copied().unwrap_or(5);
+        let backoff = backoff_seconds(&self.config.retry_backoff_seconds, fence.attempt);
         let now = crate::timestamp::now_ms();
         let at = retry_at(now, backoff, not_before, self.config.max_retry_wait_seconds);
         let seconds = (at - now + 999) / 1000;
@@ -33,7 +35,10 @@ impl Queue {
         );
         let events = [
             crate::runner::gateway_notice(&notice),
-            EventRecord::new("status", json!({"status": "queued", "attempt": fence.attempt, "retry": reason})),
+            EventRecord::new(
+                "status",
+                json!({"status": TaskStatus::Queued, "attempt": fence.attempt, "retry": reason}),
+            ),
         ];
         let retry =
             RetryRun { turn: task.current_turn, not_before: at, continue_turn, cost: cost.as_ref(), events: &events };
@@ -50,6 +55,20 @@ impl Queue {
     }
 }
 
+/// Whether a run that failed transiently on `attempt` (counted from 1) is tried
+/// again: while attempts remain, and not while the gateway drains (a cancel asked
+/// meanwhile stops it too; the caller checks that last, as it costs a query).
+pub(super) fn may_retry(attempt: i32, max_attempts: i32, draining: bool) -> bool {
+    attempt < max_attempts && !draining
+}
+
+/// The backoff after `attempt` (counted from 1): its entry in the schedule, the
+/// last entry past its end, 5 s for an empty schedule.
+pub(super) fn backoff_seconds(schedule: &[u64], attempt: i32) -> u64 {
+    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
+    schedule.get(index).or(schedule.last()).copied().unwrap_or(5)
+}
+
 /// When a retry runs: the later of the backoff and what the API asked for (as
 /// the run reported it: a rate limit's reset, `Retry-After`), but never more than
 /// `max_wait_seconds` away (a run cannot push its own retry out for good).
@@ -62,6 +81,23 @@ pub(super) fn retry_at(now: i64, backoff_seconds: u64, not_before: Option<i64>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transient_failures_are_retried_while_attempts_remain_and_not_while_draining() {
+        let rows =
+            [(1, 3, false, true), (2, 3, false, true), (3, 3, false, false), (4, 3, false, false), (1, 3, true, false)];
+        for (attempt, max, draining, retried) in rows {
+            assert_eq!(may_retry(attempt, max, draining), retried, "attempt {attempt} of {max}, draining {draining}");
+        }
+    }
+
+    #[test]
+    fn the_backoff_follows_the_schedule_then_keeps_its_last_step() {
+        let schedule = [5, 30, 120];
+        let backoffs: Vec<u64> = (0..=5).map(|attempt| backoff_seconds(&schedule, attempt)).collect();
+        assert_eq!(backoffs, [5, 5, 30, 120, 120, 120]);
+        assert_eq!(backoff_seconds(&[], 2), 5);
+    }
 
     #[test]
     fn a_retry_waits_what_the_api_asked_but_no_longer_than_the_cap() {

@@ -113,7 +113,7 @@ impl Queue {
 
     /// Queued tasks of all keys (a count at most a quarter second old).
     pub async fn depth(&self) -> Result<u64, crate::store::StoreError> {
-        self.depth.queued(self.store.count_by_status(TaskStatus::Queued.as_str())).await
+        self.depth.queued(self.store.count_by_status(TaskStatus::Queued)).await
     }
 
     /// Stops a run of this node at once (cancel). `false` if it does not run here.

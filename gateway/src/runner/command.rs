@@ -233,7 +233,7 @@ mod tests {
             allowed_tools: vec!["Read".into(), "Bash(git *)".into()],
             disallowed_tools: vec!["WebFetch".into()],
             append_system_prompt: Some("be brief".into()),
-            network: "none".into(),
+            network: crate::task::Network::None,
             output_schema: Some(json!({"type": "object"})),
             max_budget_usd: Some(1.5),
             project_context: false,

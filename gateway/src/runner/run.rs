@@ -31,7 +31,7 @@ use crate::approvals::{
 use crate::config::ClaudeConfig;
 use crate::plugins::{ToolApproval, ToolApprovers};
 use crate::sandbox::monitor::{Exceeded, Monitor};
-use crate::sandbox::{KeyTokens, Launch, Network, RunSpec, Sandbox};
+use crate::sandbox::{KeyTokens, Launch, RunSpec, Sandbox};
 use crate::store::EventRecord;
 use crate::task::TaskOptions;
 
@@ -521,7 +521,7 @@ impl Runner {
             claude_args: &args,
             settings: settings.as_deref(),
             env: &env,
-            network: Network::parse(&request.input.options.network),
+            network: request.input.options.network,
             tokens: request.tokens,
             model: request.input.options.model.as_deref(),
             test_upstream,

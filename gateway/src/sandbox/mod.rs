@@ -120,26 +120,7 @@ pub struct Sandbox {
     egress: Option<Arc<egress::EgressProxy>>,
 }
 
-/// The network a run gets (`options.network`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Network {
-    /// Only the model, through the model proxy.
-    None,
-    /// The model and `sandbox.allowed_hosts`, through the egress proxy.
-    Allowlist,
-    /// The host's network (keys with the `network:full` scope).
-    Full,
-}
-
-impl Network {
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "allowlist" => Self::Allowlist,
-            "full" => Self::Full,
-            _ => Self::None,
-        }
-    }
-}
+pub use crate::task::Network;
 
 /// What the runner needs to start one confined run.
 pub struct RunSpec<'a> {

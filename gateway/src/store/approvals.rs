@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::entities::approval::{self, ApprovalState};
-use super::entities::task;
+use super::entities::{TaskStatus, task};
 use super::{Context, Result, Store};
 
 /// A prompt to record.
@@ -69,7 +69,8 @@ impl Store {
         .during("recording a permission prompt")?;
         // The webhook goes out with the prompt, or neither is written.
         if let Some(task) = task::Entity::find_by_id(&row.task_id).one(&txn).await.during("reading a task")? {
-            super::outbox::enqueue_approval(&txn, &task, &row, row.requested_at).await?;
+            let event = super::outbox::OutboxEvent::ApprovalRequested(&row);
+            super::outbox::enqueue_for(&txn, self.webhooks.as_ref(), &task, event, row.requested_at).await?;
         }
         txn.commit().await.during("recording a permission prompt")?;
         Ok(row)
@@ -125,7 +126,7 @@ impl Store {
         let running = Query::select()
             .column(task::Column::Id)
             .from(task::Entity)
-            .and_where(task::Column::Status.eq(crate::task::TaskStatus::Running.as_str()))
+            .and_where(task::Column::Status.eq(TaskStatus::Running))
             .to_owned();
         let updated = approval::Entity::update_many()
             .col_expr(approval::Column::State, Expr::value(ApprovalState::Expired))

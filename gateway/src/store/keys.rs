@@ -12,7 +12,7 @@ pub struct NewKey {
     pub name: String,
     pub prefix: String,
     pub secret_hash: String,
-    pub environment: String,
+    pub environment: crate::auth::Environment,
     pub scopes: Vec<String>,
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,
@@ -173,7 +173,7 @@ impl Store {
         // Tasks deferred for the key's budget wait until exactly the next UTC day or
         // month start; a changed budget may let them run now (their claim checks the
         // budget again). A retry's backoff keeps its own time.
-        let (tomorrow, next_month) = super::next_day_and_month(now);
+        let (tomorrow, next_month) = crate::budget::next_day_and_month(now);
         task::Entity::update_many()
             .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
             .filter(task::Column::KeyId.eq(id))

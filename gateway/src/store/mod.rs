@@ -16,6 +16,7 @@ mod spend;
 mod steering;
 mod tasks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ccgate_migrations::MigratorTrait;
@@ -25,8 +26,8 @@ pub use approvals::{ApprovalDecision, NewApproval, Runs};
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
-pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState};
-pub use spend::{Budgets, Reached, RunCost, Spend, SpendTotals, budget_micros, day_of, next_day_and_month};
+pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState, OutboxEvent, TaskSnapshot, WebhookRules};
+pub use spend::RunCost;
 pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};
 pub use tasks::{
     ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, RetryRun,
@@ -77,6 +78,9 @@ impl<T> Context<T> for std::result::Result<T, DbErr> {
 pub struct Store {
     writer: DatabaseConnection,
     reader: DatabaseConnection,
+    /// Which task changes send webhooks, where, in which shape; without rules
+    /// (tools that only read or restore) no delivery is written.
+    webhooks: Option<Arc<dyn WebhookRules>>,
 }
 
 impl Store {
@@ -87,13 +91,18 @@ impl Store {
             // WAL must be switched on by a writer before readers open their connections.
             writer.execute_unprepared("PRAGMA journal_mode = WAL").await.during("enabling WAL")?;
             let reader = Database::connect(sqlite_options(url, 8)).await.during("opening the database")?;
-            Ok(Self { writer, reader })
+            Ok(Self { writer, reader, webhooks: None })
         } else {
             let mut options = ConnectOptions::new(url);
             options.max_connections(16).sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
             let pool = Database::connect(options).await.during("opening the database")?;
-            Ok(Self { writer: pool.clone(), reader: pool })
+            Ok(Self { writer: pool.clone(), reader: pool, webhooks: None })
         }
+    }
+
+    /// The store, writing webhook deliveries by `rules` when tasks change.
+    pub fn with_webhooks(self, rules: Arc<dyn WebhookRules>) -> Self {
+        Self { webhooks: Some(rules), ..self }
     }
 
     /// Applies pending migrations.

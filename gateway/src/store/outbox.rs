@@ -6,82 +6,103 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
 };
-use serde_json::json;
 
-use super::entities::{api_key, approval, task, webhook_attempt, webhook_delivery};
+use std::sync::Arc;
+
+use super::entities::webhook_delivery::DeliveryStatus;
+use super::entities::{TaskStatus, api_key, approval, task, task_turn, webhook_attempt, webhook_delivery};
 use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
-use crate::approvals::desk::ApprovalView;
-use crate::task::TaskView;
-use crate::webhooks::{APPROVAL_REQUESTED, TaskWebhook, event_for_status, key_events};
+use crate::artifacts::Artifact;
+
+/// What a delivery is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxEvent<'a> {
+    /// The task entered this status.
+    Status(TaskStatus),
+    /// A permission prompt of the task waits for a client.
+    ApprovalRequested(&'a approval::Model),
+}
+
+/// The task as it is in the transaction that writes its delivery.
+pub struct TaskSnapshot<'a> {
+    pub task: &'a task::Model,
+    pub turns: Vec<task_turn::Model>,
+    pub artifacts: Vec<Artifact>,
+}
+
+/// What the webhooks decide for the outbox: whether an event is sent, where, and
+/// its body. The store writes deliveries in the transaction that changes a task
+/// and gives the rules the rows it read; the rules own the formats.
+pub trait WebhookRules: Send + Sync {
+    /// The event type sent for `event`, if any is.
+    fn event_type(&self, event: OutboxEvent<'_>) -> Option<&'static str>;
+    /// Where `event_type` of `task` goes: its own webhook if it has one, else
+    /// its key's default webhook (`key`), if either subscribes.
+    fn destination(&self, task: &task::Model, key: Option<&api_key::Model>, event_type: &str) -> Option<String>;
+    /// The delivery's body.
+    fn payload(&self, snapshot: &TaskSnapshot<'_>, event: OutboxEvent<'_>, event_type: &str, now: i64) -> String;
+    /// The task's stored webhook, marked disabled (after a 410 Gone).
+    fn disabled(&self, stored: &str) -> Option<String>;
+}
 
 /// Writes a delivery for the task's new `status` if its webhook, or its key's
 /// default webhook, wants that event. The payload is the task as it is now.
-pub(super) async fn enqueue(conn: &impl ConnectionTrait, task_id: &str, status: &str, now: i64) -> Result<()> {
-    if event_for_status(status).is_none() {
+pub(super) async fn enqueue(
+    conn: &impl ConnectionTrait,
+    rules: Option<&Arc<dyn WebhookRules>>,
+    task_id: &str,
+    status: TaskStatus,
+    now: i64,
+) -> Result<()> {
+    let Some(rules) = rules else { return Ok(()) };
+    if rules.event_type(OutboxEvent::Status(status)).is_none() {
         return Ok(());
     }
     match task::Entity::find_by_id(task_id).one(conn).await.during("reading a task")? {
-        Some(task) => enqueue_for(conn, &task, status, now).await,
+        Some(task) => enqueue_event(conn, rules, &task, OutboxEvent::Status(status), now).await,
         None => Ok(()),
     }
 }
 
 /// [`enqueue`] for a task row the caller has just read in the same transaction.
-pub(super) async fn enqueue_for(conn: &impl ConnectionTrait, task: &task::Model, status: &str, now: i64) -> Result<()> {
-    let Some(event_type) = event_for_status(status) else { return Ok(()) };
-    // Webhooks of a state go out when a run ends, and its prompts end with it: none pending.
-    enqueue_event(conn, task, event_type, None, now).await
-}
-
-/// Writes a `task.approval_requested` delivery for the prompt `approval` of `task`,
-/// if its webhook subscribes to it (or, without one, its key's default webhook does).
-pub(super) async fn enqueue_approval(
+/// Webhooks of a state go out when a run ends, and its prompts end with it: none pending.
+pub(super) async fn enqueue_for(
     conn: &impl ConnectionTrait,
+    rules: Option<&Arc<dyn WebhookRules>>,
     task: &task::Model,
-    approval: &approval::Model,
+    event: OutboxEvent<'_>,
     now: i64,
 ) -> Result<()> {
-    enqueue_event(conn, task, APPROVAL_REQUESTED, Some(approval), now).await
+    match rules {
+        Some(rules) => enqueue_event(conn, rules, task, event, now).await,
+        None => Ok(()),
+    }
 }
 
-/// The delivery of `event_type` for `task`, to its own webhook when that subscribes,
-/// else to its key's default webhook when that does (`webhook_events`). The payload's `data` is
-/// the task as it is now; for a prompt, with the prompt as `data.approval`.
+/// The delivery of `event` for `task`, where the rules send it, with the task
+/// as it is now.
 async fn enqueue_event(
     conn: &impl ConnectionTrait,
+    rules: &Arc<dyn WebhookRules>,
     task: &task::Model,
-    event_type: &'static str,
-    approval: Option<&approval::Model>,
+    event: OutboxEvent<'_>,
     now: i64,
 ) -> Result<()> {
-    let url = match task.webhook.as_deref().and_then(|w| serde_json::from_str::<TaskWebhook>(w).ok()) {
-        Some(webhook) if webhook.disabled => None,
-        Some(webhook) => webhook.events.iter().any(|e| e == event_type).then_some(webhook.url),
-        None => api_key::Entity::find_by_id(&task.key_id)
-            .one(conn)
-            .await
-            .during("reading a key")?
-            .filter(|key| key_events(key.webhook_events.as_deref()).iter().any(|e| e == event_type))
-            .and_then(|key| key.webhook_url),
-    };
-    let Some(url) = url else { return Ok(()) };
-    let turns = turns_of(conn, &task.id).await?;
-    let artifacts = artifacts_of(conn, &task.id).await?;
-    let pending = approval.map(|row| vec![ApprovalView::from(row)]).unwrap_or_default();
-    let mut data = serde_json::to_value(TaskView::new(task, &turns, artifacts, pending)).unwrap_or_default();
-    if let (Some(row), Some(object)) = (approval, data.as_object_mut()) {
-        object.insert("approval".into(), serde_json::to_value(ApprovalView::from(row)).unwrap_or_default());
-    }
-    let payload = json!({"type": event_type, "timestamp": crate::timestamp::format_ms(now), "data": data});
+    let Some(event_type) = rules.event_type(event) else { return Ok(()) };
+    let key = api_key::Entity::find_by_id(&task.key_id).one(conn).await.during("reading a key")?;
+    let Some(url) = rules.destination(task, key.as_ref(), event_type) else { return Ok(()) };
+    let snapshot =
+        TaskSnapshot { task, turns: turns_of(conn, &task.id).await?, artifacts: artifacts_of(conn, &task.id).await? };
+    let payload = rules.payload(&snapshot, event, event_type, now);
     webhook_delivery::ActiveModel {
         id: Set(crate::ids::new_id("msg")),
         task_id: Set(task.id.clone()),
         key_id: Set(task.key_id.clone()),
         event_type: Set(event_type.to_string()),
         url: Set(url),
-        payload: Set(payload.to_string()),
-        status: Set("pending".into()),
+        payload: Set(payload),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         claimed_by: Set(None),
@@ -131,7 +152,7 @@ impl Store {
     ) -> Result<Vec<webhook_delivery::Model>> {
         let now = crate::timestamp::now_ms();
         let due = webhook_delivery::Entity::find()
-            .filter(webhook_delivery::Column::Status.eq("pending"))
+            .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
             .filter(webhook_delivery::Column::ClaimedUntil.is_null().or(webhook_delivery::Column::ClaimedUntil.lt(now)))
             .order_by_asc(webhook_delivery::Column::NextAttemptAt)
@@ -146,7 +167,7 @@ impl Store {
                 .col_expr(webhook_delivery::Column::ClaimedBy, Expr::value(owner))
                 .col_expr(webhook_delivery::Column::ClaimedUntil, Expr::value(lease_until))
                 .filter(webhook_delivery::Column::Id.eq(delivery.id.clone()))
-                .filter(webhook_delivery::Column::Status.eq("pending"))
+                .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
                 .filter(
                     webhook_delivery::Column::ClaimedUntil.is_null().or(webhook_delivery::Column::ClaimedUntil.lt(now)),
                 )
@@ -172,10 +193,10 @@ impl Store {
     ) -> Result<bool> {
         let txn = self.writer.begin().await.during("starting a transaction")?;
         let (status, next, finished) = match state {
-            DeliveryState::Delivered => ("delivered", delivery.next_attempt_at, Some(attempt.at)),
-            DeliveryState::RetryAt(at) => ("pending", at, None),
-            DeliveryState::GaveUp => ("failed", delivery.next_attempt_at, Some(attempt.at)),
-            DeliveryState::Disabled => ("disabled", delivery.next_attempt_at, Some(attempt.at)),
+            DeliveryState::Delivered => (DeliveryStatus::Delivered, delivery.next_attempt_at, Some(attempt.at)),
+            DeliveryState::RetryAt(at) => (DeliveryStatus::Pending, at, None),
+            DeliveryState::GaveUp => (DeliveryStatus::Failed, delivery.next_attempt_at, Some(attempt.at)),
+            DeliveryState::Disabled => (DeliveryStatus::Disabled, delivery.next_attempt_at, Some(attempt.at)),
         };
         let updated = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::Status, Expr::value(status))
@@ -187,7 +208,7 @@ impl Store {
             .filter(webhook_delivery::Column::Id.eq(delivery.id.clone()))
             .filter(webhook_delivery::Column::ClaimedBy.eq(owner))
             // A 410 seen by another worker may have disabled it meanwhile.
-            .filter(webhook_delivery::Column::Status.eq("pending"))
+            .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .exec(&txn)
             .await
             .during("recording a webhook attempt")?
@@ -209,7 +230,7 @@ impl Store {
         .await
         .during("recording a webhook attempt")?;
         if state == DeliveryState::Disabled {
-            disable_task_webhook(&txn, &delivery.task_id, attempt.at).await?;
+            disable_task_webhook(&txn, self.webhooks.as_ref(), &delivery.task_id, attempt.at).await?;
         }
         txn.commit().await.during("recording a webhook attempt")?;
         Ok(true)
@@ -243,23 +264,27 @@ impl Store {
 }
 
 /// The receiver answered 410: the task's webhook stops, pending deliveries included.
-async fn disable_task_webhook(conn: &impl ConnectionTrait, task_id: &str, now: i64) -> Result<()> {
+async fn disable_task_webhook(
+    conn: &impl ConnectionTrait,
+    rules: Option<&Arc<dyn WebhookRules>>,
+    task_id: &str,
+    now: i64,
+) -> Result<()> {
     if let Some(task) = task::Entity::find_by_id(task_id).one(conn).await.during("reading a task")?
-        && let Some(mut webhook) = task.webhook.as_deref().and_then(|w| serde_json::from_str::<TaskWebhook>(w).ok())
+        && let Some(disabled) = rules.zip(task.webhook.as_deref()).and_then(|(rules, stored)| rules.disabled(stored))
     {
-        webhook.disabled = true;
         task::Entity::update_many()
-            .col_expr(task::Column::Webhook, Expr::value(serde_json::to_string(&webhook).ok()))
+            .col_expr(task::Column::Webhook, Expr::value(disabled))
             .filter(task::Column::Id.eq(task_id))
             .exec(conn)
             .await
             .during("disabling a webhook")?;
     }
     webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::Status, Expr::value("disabled"))
+        .col_expr(webhook_delivery::Column::Status, Expr::value(DeliveryStatus::Disabled))
         .col_expr(webhook_delivery::Column::FinishedAt, Expr::value(now))
         .filter(webhook_delivery::Column::TaskId.eq(task_id))
-        .filter(webhook_delivery::Column::Status.eq("pending"))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
         .exec(conn)
         .await
         .during("disabling a webhook")?;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use super::entities::{usage_bucket, usage_latency};
+use super::entities::{TaskStatus, usage_bucket, usage_latency};
 use super::{Context, Result, Store};
 
 /// The width of a bucket.
@@ -48,10 +48,10 @@ impl Measure {
 }
 
 /// One finished run, as the rollup counts it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSample {
-    /// `completed`, `failed` or `cancelled`.
-    pub status: &'static str,
+    /// How it ended: `completed`, `failed` or `cancelled`.
+    pub status: TaskStatus,
     pub run_ms: Option<i64>,
     pub queue_wait_ms: Option<i64>,
     pub input_tokens: i64,
@@ -136,13 +136,13 @@ pub fn bucket_of(ms: i64) -> i64 {
 /// Adds a finished run to its bucket.
 pub(super) async fn record(conn: &impl ConnectionTrait, sample: &RunSample, now: i64) -> Result<()> {
     let bucket_start = bucket_of(now);
-    let outcome = |status: &str| i64::from(sample.status == status);
+    let outcome = |status: TaskStatus| i64::from(sample.status == status);
     let row = usage_bucket::ActiveModel {
         bucket_start: Set(bucket_start),
         runs: Set(1),
-        completed: Set(outcome("completed")),
-        failed: Set(outcome("failed")),
-        cancelled: Set(outcome("cancelled")),
+        completed: Set(outcome(TaskStatus::Completed)),
+        failed: Set(outcome(TaskStatus::Failed)),
+        cancelled: Set(outcome(TaskStatus::Cancelled)),
         input_tokens: Set(sample.input_tokens),
         output_tokens: Set(sample.output_tokens),
         cost_micros: Set(sample.cost_micros),
@@ -150,9 +150,9 @@ pub(super) async fn record(conn: &impl ConnectionTrait, sample: &RunSample, now:
     let mut on_conflict = OnConflict::column(usage_bucket::Column::BucketStart);
     for (column, amount) in [
         (usage_bucket::Column::Runs, 1),
-        (usage_bucket::Column::Completed, outcome("completed")),
-        (usage_bucket::Column::Failed, outcome("failed")),
-        (usage_bucket::Column::Cancelled, outcome("cancelled")),
+        (usage_bucket::Column::Completed, outcome(TaskStatus::Completed)),
+        (usage_bucket::Column::Failed, outcome(TaskStatus::Failed)),
+        (usage_bucket::Column::Cancelled, outcome(TaskStatus::Cancelled)),
         (usage_bucket::Column::InputTokens, sample.input_tokens),
         (usage_bucket::Column::OutputTokens, sample.output_tokens),
         (usage_bucket::Column::CostMicros, sample.cost_micros),

@@ -6,7 +6,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
 
-use super::entities::{task, task_turn};
+use super::entities::{TaskStatus, task, task_turn};
 use super::events::{EventRecord, append};
 use super::tasks::{Fence, insert_turn, next_turn_index, queue_turn, set_turn_status};
 use super::{AuditEntry, Context, Result, Store, audit};
@@ -48,7 +48,7 @@ impl Store {
             .await
             .during("recording a message")?;
         let running = task::Entity::find_by_id(id)
-            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Status.eq(TaskStatus::Running))
             .one(&txn)
             .await
             .during("recording a message")?;
@@ -84,8 +84,9 @@ impl Store {
             txn.rollback().await.during("starting a turn")?;
             return Ok(false);
         }
-        end_turns(&txn, id, task_turn::Column::TurnIndex.lt(turn), "running", "completed", now).await?;
-        set_turn_status(&txn, id, Some(turn), "running", now).await?;
+        end_turns(&txn, id, task_turn::Column::TurnIndex.lt(turn), TaskStatus::Running, TaskStatus::Completed, now)
+            .await?;
+        set_turn_status(&txn, id, Some(turn), TaskStatus::Running, now).await?;
         txn.commit().await.during("starting a turn")?;
         Ok(true)
     }
@@ -96,8 +97,8 @@ async fn end_turns(
     conn: &impl ConnectionTrait,
     id: &str,
     which: sea_orm::sea_query::SimpleExpr,
-    from: &str,
-    to: &str,
+    from: TaskStatus,
+    to: TaskStatus,
     now: i64,
 ) -> Result<()> {
     task_turn::Entity::update_many()
@@ -117,7 +118,7 @@ fn waiting_turns(id: &str, turn: i32) -> sea_orm::Select<task_turn::Entity> {
     task_turn::Entity::find()
         .filter(task_turn::Column::TaskId.eq(id))
         .filter(task_turn::Column::TurnIndex.gt(turn))
-        .filter(task_turn::Column::Status.eq("queued"))
+        .filter(task_turn::Column::Status.eq(TaskStatus::Queued))
 }
 
 /// After a run of the task ended at `turn` (in the caller's transaction): messages
@@ -137,13 +138,14 @@ pub(super) async fn settle_waiting(
         .during("settling messages")?;
     let Some(next) = waiting.first().map(|t| t.turn_index) else { return Ok(None) };
     if cancelled {
-        end_turns(txn, id, task_turn::Column::TurnIndex.gt(turn), "queued", "cancelled", now).await?;
+        end_turns(txn, id, task_turn::Column::TurnIndex.gt(turn), TaskStatus::Queued, TaskStatus::Cancelled, now)
+            .await?;
         return Ok(None);
     }
     queue_turn(id, next, now).exec(txn).await.during("queueing a message's turn")?;
     let event = EventRecord::new(
         "status",
-        serde_json::json!({"status": "queued", "attempt": 0, "turn": next,
+        serde_json::json!({"status": TaskStatus::Queued, "attempt": 0, "turn": next,
                            "notice": "a message sent into the run was not taken before it ended; it runs as the next turn"}),
     );
     append(txn, id, None, &[event], now).await?;

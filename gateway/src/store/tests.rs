@@ -5,6 +5,10 @@
 use super::*;
 use serde_json::json;
 
+use sea_orm::{ConnectionTrait, Statement};
+
+use super::entities::TaskStatus;
+
 /// A migrated store, and what keeps its database alive (a temporary directory,
 /// or a database on the throwaway PostgreSQL).
 async fn store() -> (Store, Box<dyn std::any::Any>) {
@@ -28,7 +32,7 @@ async fn key(store: &Store, max_concurrent: u32) -> String {
         name: "k".into(),
         prefix: "ccg_live_x".into(),
         secret_hash: crate::ids::new_id("hash"),
-        environment: "live".into(),
+        environment: crate::auth::Environment::Live,
         scopes: vec!["tasks".into()],
         rate_limit_per_minute: 60,
         max_concurrent_tasks: max_concurrent,
@@ -50,7 +54,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
         key_id: key_id.into(),
         priority,
         prompt: "p".into(),
-        options_json: "{}".into(),
+        options: crate::task::parse_new_task(&json!({"prompt": "p"}), &Default::default(), false).unwrap().options,
         metadata: Default::default(),
         idempotency: None,
         max_queued,
@@ -68,7 +72,7 @@ async fn task(store: &Store, key_id: &str, priority: i32) -> String {
     }
 }
 
-fn finish(status: &'static str) -> FinishRun {
+fn finish(status: TaskStatus) -> FinishRun {
     FinishRun {
         status,
         result_json: None,
@@ -94,7 +98,7 @@ async fn claims_follow_priority_then_fifo_and_respect_the_key_cap() {
     assert_eq!(store.claim("a", 10_000).await.unwrap().unwrap().task.id, second);
     // The key runs two tasks, its cap: the third waits until one finishes.
     assert!(store.claim("a", 10_000).await.unwrap().is_none());
-    assert!(store.finish_run(&first, &claimed.fence, 0, finish("completed")).await.unwrap());
+    assert!(store.finish_run(&first, &claimed.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
     assert_eq!(store.claim("a", 10_000).await.unwrap().unwrap().task.id, low);
 }
 
@@ -134,11 +138,11 @@ async fn a_run_that_lost_its_lease_cannot_write() {
     assert_eq!(store.append_events(&id, Some(&old.fence), &[EventRecord::new("log", json!({}))]).await.unwrap(), None);
     assert!(store.heartbeat(&id, &old.fence, 10_000).await.unwrap().is_none());
     assert!(!store.set_session(&id, &old.fence, "stale").await.unwrap());
-    assert!(!store.finish_run(&id, &old.fence, 0, finish("completed")).await.unwrap());
+    assert!(!store.finish_run(&id, &old.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
     assert_eq!(store.heartbeat(&id, &new.fence, 10_000).await.unwrap(), Some(false));
-    assert!(store.finish_run(&id, &new.fence, 0, finish("completed")).await.unwrap());
+    assert!(store.finish_run(&id, &new.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
     let row = store.task(&id).await.unwrap().unwrap();
-    assert_eq!(row.status, "completed");
+    assert_eq!(row.status, TaskStatus::Completed);
     assert_eq!(row.session_id, None);
     let events = store.events_after(&id, 0, 100).await.unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
@@ -154,7 +158,7 @@ async fn follow_ups_need_a_finished_task_and_cancel_needs_a_queued_one() {
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), None);
     let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
     assert!(!store.cancel_queued(&id, "{}".into(), &[], entry()).await.unwrap());
-    assert!(store.finish_run(&id, &claimed.fence, 0, finish("failed")).await.unwrap());
+    assert!(store.finish_run(&id, &claimed.fence, 0, finish(TaskStatus::Failed)).await.unwrap());
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(1));
     let next = store.claim("n", 10_000).await.unwrap().unwrap();
     assert_eq!(next.prompt, "again");
@@ -176,7 +180,7 @@ async fn expired_files_are_marked_once_and_end_follow_ups() {
         sha256: "00".into(),
         content_type: "text/plain".into(),
     };
-    let done = FinishRun { artifacts: Some(vec![artifact]), ..finish("completed") };
+    let done = FinishRun { artifacts: Some(vec![artifact]), ..finish(TaskStatus::Completed) };
     assert!(store.finish_run(&id, &claimed.fence, 0, done).await.unwrap());
     assert_eq!(store.artifacts(&id).await.unwrap().len(), 1);
     let past = crate::timestamp::now_ms() - 60_000;
@@ -244,13 +248,16 @@ async fn a_message_the_run_never_took_becomes_the_next_turn() {
     assert_eq!(store.add_live_turn(&id, "more", "interrupt", &[], entry()).await.unwrap(), LiveTurn::Added(2));
     // The CLI took the first message, not the second, before the run ended.
     assert!(store.begin_turn(&id, &claimed.fence, 1).await.unwrap());
-    assert!(store.finish_run(&id, &claimed.fence, 1, finish("completed")).await.unwrap());
+    assert!(store.finish_run(&id, &claimed.fence, 1, finish(TaskStatus::Completed)).await.unwrap());
     let statuses = |turns: Vec<entities::task_turn::Model>| turns.into_iter().map(|t| t.status).collect::<Vec<_>>();
-    assert_eq!(statuses(store.turns(&id).await.unwrap()), ["completed", "completed", "queued"]);
+    assert_eq!(
+        statuses(store.turns(&id).await.unwrap()),
+        [TaskStatus::Completed, TaskStatus::Completed, TaskStatus::Queued]
+    );
     let next = store.claim("n", 10_000).await.unwrap().unwrap();
     assert_eq!((next.prompt.as_str(), next.task.current_turn), ("more", 2), "the message runs as the next turn");
-    assert!(store.finish_run(&id, &next.fence, 2, finish("completed")).await.unwrap());
-    assert_eq!(store.task(&id).await.unwrap().unwrap().status, "completed", "nothing left waiting");
+    assert!(store.finish_run(&id, &next.fence, 2, finish(TaskStatus::Completed)).await.unwrap());
+    assert_eq!(store.task(&id).await.unwrap().unwrap().status, TaskStatus::Completed, "nothing left waiting");
 }
 
 #[tokio::test]
@@ -266,10 +273,10 @@ async fn messages_waiting_are_cancelled_with_their_task_and_a_follow_up_comes_af
     assert_eq!(store.add_live_turn(&id, "m", "queue", &[], entry()).await.unwrap(), LiveTurn::TooMany);
     assert!(store.request_cancel(&id, entry()).await.unwrap());
     // A run that ends with its result after the cancel came in: the messages go with the task.
-    assert!(store.finish_run(&id, &claimed.fence, 0, finish("completed")).await.unwrap());
+    assert!(store.finish_run(&id, &claimed.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
     let turns = store.turns(&id).await.unwrap();
-    assert!(turns[1..].iter().all(|t| t.status == "cancelled"), "{turns:?}");
-    assert_eq!(store.task(&id).await.unwrap().unwrap().status, "completed");
+    assert!(turns[1..].iter().all(|t| t.status == TaskStatus::Cancelled), "{turns:?}");
+    assert_eq!(store.task(&id).await.unwrap().unwrap().status, TaskStatus::Completed);
     let after = MAX_WAITING_MESSAGES as i32 + 1;
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(after));
 }
@@ -285,7 +292,7 @@ async fn a_message_waiting_in_a_run_that_was_lost_for_good_runs_as_the_next_turn
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
     assert_eq!(store.recover(&lost[0], 1, "{}".into()).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
-    assert_eq!(store.turns(&id).await.unwrap()[0].status, "failed");
+    assert_eq!(store.turns(&id).await.unwrap()[0].status, TaskStatus::Failed);
     let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!((next.prompt.as_str(), next.task.current_turn), ("steer", 1));
 }
@@ -295,7 +302,7 @@ async fn finished_runs_add_to_the_usage_rollup_and_old_buckets_expire() {
     let (store, _dir) = store().await;
     let key_id = key(&store, 4).await;
     let started = crate::timestamp::now_ms();
-    for status in ["completed", "completed", "failed"] {
+    for status in [TaskStatus::Completed, TaskStatus::Completed, TaskStatus::Failed] {
         let id = task(&store, &key_id, 0).await;
         let claimed = store.claim("a", 10_000).await.unwrap().unwrap();
         let cost =
@@ -359,7 +366,7 @@ async fn claimers_on_two_nodes_never_pass_a_key_cap_nor_share_a_task() {
                     continue;
                 };
                 assert!(claimed.lock().unwrap().insert(run.task.id.clone()), "{} claimed twice", run.task.id);
-                let running = TaskFilter { status: Some("running".into()), ..TaskFilter::default() };
+                let running = TaskFilter { status: Some(TaskStatus::Running), ..TaskFilter::default() };
                 let key_runs = store.list_tasks(Some(&run.task.key_id), &running, None, 100).await.unwrap();
                 assert!(
                     key_runs.len() <= caps[&run.task.key_id],
@@ -367,14 +374,14 @@ async fn claimers_on_two_nodes_never_pass_a_key_cap_nor_share_a_task() {
                     key_runs.len(),
                     caps[&run.task.key_id]
                 );
-                assert!(store.finish_run(&run.task.id, &run.fence, 0, finish("completed")).await.unwrap());
+                assert!(store.finish_run(&run.task.id, &run.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
             }
         })
     });
     for claimer in claimers.collect::<Vec<_>>() {
         claimer.await.unwrap();
     }
-    assert_eq!(nodes[0].count_by_status("completed").await.unwrap(), tasks as u64);
+    assert_eq!(nodes[0].count_by_status(TaskStatus::Completed).await.unwrap(), tasks as u64);
 }
 
 /// A key reused up to exactly 24 h after its first use replays; a millisecond
@@ -420,7 +427,7 @@ async fn retention_expires_the_oldest_first_and_keeps_what_finished_at_the_cutof
     for _ in 0..3 {
         let id = task(&store, &key_id, 0).await;
         let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
-        assert!(store.finish_run(&id, &claimed.fence, 0, finish("completed")).await.unwrap());
+        assert!(store.finish_run(&id, &claimed.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
         std::fs::create_dir_all(crate::runner::TaskDirs::new(dir.path(), &id).root).unwrap();
         let at = store.task(&id).await.unwrap().unwrap().finished_at.unwrap();
         finished.push((id, at));
@@ -456,4 +463,21 @@ async fn retention_expires_the_oldest_first_and_keeps_what_finished_at_the_cutof
     }
     assert_eq!(sweeper.sweep(Expiring::Workspace, ttl, now + 1).await.unwrap(), 1, "the middle one's turn");
     assert!(expired(middle).await && !expired(newest).await);
+}
+
+#[tokio::test]
+async fn a_task_whose_stored_options_do_not_parse_stays_readable_and_claimable() {
+    let (store, _dir) = store().await;
+    let key = key(&store, 1).await;
+    let id = task(&store, &key, 0).await;
+    let garbage = Statement::from_sql_and_values(
+        store.backend(),
+        sql_for(store.backend(), "UPDATE tasks SET options = $1 WHERE id = $2"),
+        ["{\"network\": \"lan\"".into(), id.clone().into()],
+    );
+    store.writer().execute_raw(garbage).await.unwrap();
+    let row = store.task(&id).await.unwrap().unwrap();
+    assert!(row.options.get().is_err(), "never replaced by defaults");
+    let claimed = store.claim("node", 60_000).await.unwrap().expect("a bad row does not block the queue");
+    assert!(claimed.task.options.parsed().is_none());
 }

@@ -7,9 +7,9 @@ mod service;
 pub mod structured;
 mod view;
 
-pub use model::{Delivery, ErrorKind, TaskError, TaskOptions, TaskResult, TaskStatus, Usage};
+pub use model::{Delivery, ErrorKind, Network, TaskError, TaskOptions, TaskResult, TaskStatus, Usage};
 pub use request::{
     FieldError, FollowUp, NewTask, parse_follow_up, parse_new_task, pointer_token, unknown_fields, whole_u64,
 };
-pub use service::{CreateOutcome, RequestContext, TaskRules, TaskService, TaskServiceError};
+pub use service::{CreateOutcome, RequestContext, TaskHistory, TaskRules, TaskService, TaskServiceError};
 pub use view::{TaskView, TurnView};

@@ -4,37 +4,34 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-/// Where a task is in its life. Only moves forward, except that a follow-up
-/// message moves a finished task back to `queued` for its next turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub use crate::store::entities::TaskStatus;
+
+/// The network a run gets (`options.network`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
+pub enum Network {
+    /// Only the model, through the model proxy.
+    #[default]
+    None,
+    /// The model and `sandbox.allowed_hosts`, through the egress proxy.
+    Allowlist,
+    /// The host's network (keys with the `network:full` scope).
+    Full,
 }
 
-impl TaskStatus {
-    pub const ALL: [TaskStatus; 5] = [Self::Queued, Self::Running, Self::Completed, Self::Failed, Self::Cancelled];
+impl Network {
+    pub const ALL: [Network; 3] = [Self::None, Self::Allowlist, Self::Full];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
+            Self::None => "none",
+            Self::Allowlist => "allowlist",
+            Self::Full => "full",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        Self::ALL.into_iter().find(|n| n.as_str() == text)
     }
 }
 
@@ -76,7 +73,8 @@ pub struct TaskOptions {
     pub allowed_tools: Vec<String>,
     pub disallowed_tools: Vec<String>,
     pub append_system_prompt: Option<String>,
-    pub network: String,
+    #[schema(value_type = String)]
+    pub network: Network,
     pub output_schema: Option<Value>,
     pub max_budget_usd: Option<f64>,
     /// Load the workspace's own Claude Code context: `CLAUDE.md`, project settings

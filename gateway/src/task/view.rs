@@ -28,7 +28,7 @@ pub struct TaskView {
     #[schema(example = "tsk_01JDX3N8Q6W2V0M1R5T7Y9B4C2")]
     pub id: String,
     #[schema(value_type = TaskStatus)]
-    pub status: String,
+    pub status: TaskStatus,
     pub prompt: String,
     #[schema(minimum = -10, maximum = 10)]
     pub priority: i32,
@@ -79,17 +79,15 @@ impl TaskView {
         artifacts: Vec<Artifact>,
         pending_approvals: Vec<crate::approvals::desk::ApprovalView>,
     ) -> Self {
-        let options = serde_json::from_str::<TaskOptions>(&task.options)
-            .ok()
-            .and_then(|o| serde_json::to_value(o).ok())
-            .unwrap_or(Value::Null);
+        // Unreadable stored options show as `null` (see `JsonText`).
+        let options = task.options.parsed().and_then(|o| serde_json::to_value(o).ok()).unwrap_or(Value::Null);
         let base = format!("/v1/tasks/{}", task.id);
         Self {
             id: task.id.clone(),
-            status: task.status.clone(),
+            status: task.status,
             prompt: task.prompt.clone(),
             priority: task.priority,
-            environment: crate::auth::Environment::stored(&task.environment).as_str().into(),
+            environment: task.environment.as_str().into(),
             options,
             metadata: serde_json::from_str(&task.metadata).unwrap_or_else(|_| json!({})),
             created_at: format_ms(task.created_at),
@@ -101,7 +99,7 @@ impl TaskView {
                 .map(|t| TurnView {
                     index: t.turn_index,
                     prompt: t.prompt.clone(),
-                    status: t.status.clone(),
+                    status: t.status.as_str().into(),
                     created_at: format_ms(t.created_at),
                     started_at: t.started_at.map(format_ms),
                     finished_at: t.finished_at.map(format_ms),

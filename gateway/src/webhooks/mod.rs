@@ -4,11 +4,13 @@
 //! backoff, every attempt recorded. URLs are checked against SSRF (`guard`).
 
 pub mod guard;
+mod outbox;
 mod sender;
 pub mod signing;
 
 use serde::{Deserialize, Serialize};
 
+pub use outbox::Rules;
 pub use sender::{Deliverer, DelivererConfig};
 
 /// Event types a webhook can subscribe to.
@@ -57,15 +59,4 @@ pub fn key_events(stored: Option<&str>) -> Vec<String> {
     stored
         .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
         .unwrap_or_else(|| DEFAULT_EVENTS.map(String::from).to_vec())
-}
-
-/// The event type of a task that reached `status`, if any is sent for it.
-pub fn event_for_status(status: &str) -> Option<&'static str> {
-    match status {
-        "running" => Some("task.started"),
-        "completed" => Some("task.completed"),
-        "failed" => Some("task.failed"),
-        "cancelled" => Some("task.cancelled"),
-        _ => None,
-    }
 }

@@ -13,7 +13,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub secret_hash: String,
     /// `live` or `test`.
-    pub environment: String,
+    pub environment: crate::auth::Environment,
     /// Comma-separated scopes.
     pub scopes: String,
     pub rate_limit_per_minute: i32,

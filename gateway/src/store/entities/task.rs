@@ -2,18 +2,19 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub key_id: String,
-    pub status: String,
+    pub status: super::TaskStatus,
     pub priority: i32,
     /// The first turn's prompt.
     pub prompt: String,
-    /// JSON of the resolved `TaskOptions`.
-    pub options: String,
+    /// The resolved options (JSON in the database).
+    #[sea_orm(column_type = "Text")]
+    pub options: super::JsonText<crate::task::TaskOptions>,
     /// JSON object of string values.
     pub metadata: String,
     pub created_at: i64,
@@ -47,7 +48,7 @@ pub struct Model {
     /// The next run retries a turn whose prompt the session already holds.
     pub continue_turn: bool,
     /// Its key's environment: `live`, or `test` (the built-in scripted model, cost 0).
-    pub environment: String,
+    pub environment: crate::auth::Environment,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

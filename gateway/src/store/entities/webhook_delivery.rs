@@ -17,8 +17,7 @@ pub struct Model {
     pub url: String,
     /// The exact body sent, signed as is.
     pub payload: String,
-    /// `pending`, `delivered`, `failed` (gave up) or `disabled` (the receiver said 410).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: i64,
     pub claimed_by: Option<String>,
@@ -27,7 +26,49 @@ pub struct Model {
     pub finished_at: Option<i64>,
 }
 
+/// Where a delivery is (the same strings in the `status` column and the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "delivered")]
+    Delivered,
+    /// Gave up after its last retry.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// The receiver answered 410 Gone.
+    #[sea_orm(string_value = "disabled")]
+    Disabled,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveEnum, Iterable};
+
+    use super::DeliveryStatus;
+
+    #[test]
+    fn delivery_statuses_are_stored_as_the_api_shows_them() {
+        let stored: Vec<String> = DeliveryStatus::iter().map(|s| s.to_value()).collect();
+        assert_eq!(stored, ["pending", "delivered", "failed", "disabled"]);
+        assert!(DeliveryStatus::iter().all(|s| s.to_value() == s.as_str()));
+    }
+}

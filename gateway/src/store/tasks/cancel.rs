@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::turns::set_turn_status;
-use crate::store::entities::task;
+use crate::store::entities::{TaskStatus, task};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit, outbox};
 
@@ -23,23 +23,23 @@ impl Store {
         // Conditional on `queued`: a claim racing this either wins (and the run sees
         // the cancel flag) or finds the task cancelled.
         let changed = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value("cancelled"))
+            .col_expr(task::Column::Status, Expr::value(TaskStatus::Cancelled))
             .col_expr(task::Column::FinishedAt, Expr::value(now))
             .col_expr(task::Column::Error, Expr::value(error_json))
             .filter(task::Column::Id.eq(id))
-            .filter(task::Column::Status.eq("queued"))
+            .filter(task::Column::Status.eq(TaskStatus::Queued))
             .exec(&txn)
             .await
             .during("cancelling a task")?
             .rows_affected
             == 1;
         if changed {
-            set_turn_status(&txn, id, None, "cancelled", now).await?;
+            set_turn_status(&txn, id, None, TaskStatus::Cancelled, now).await?;
             let turn =
                 task::Entity::find_by_id(id).one(&txn).await.during("cancelling a task")?.map_or(0, |t| t.current_turn);
             crate::store::steering::settle_waiting(&txn, id, turn, true, now).await?;
             append(&txn, id, None, events, now).await?;
-            outbox::enqueue(&txn, id, "cancelled", now).await?;
+            outbox::enqueue(&txn, self.webhooks.as_ref(), id, TaskStatus::Cancelled, now).await?;
             audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
         }
         txn.commit().await.during("cancelling a task")?;
@@ -53,7 +53,7 @@ impl Store {
         let changed = task::Entity::update_many()
             .col_expr(task::Column::CancelRequested, Expr::value(true))
             .filter(task::Column::Id.eq(id))
-            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Status.eq(TaskStatus::Running))
             .exec(&txn)
             .await
             .during("cancelling a task")?

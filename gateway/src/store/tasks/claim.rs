@@ -5,9 +5,9 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Statement, T
 
 use super::lease::Fence;
 use super::turns::set_turn_status;
-use crate::store::entities::{api_key, task, task_turn};
+use crate::store::entities::{TaskStatus, api_key, task, task_turn};
 use crate::store::events::{EventRecord, append};
-use crate::store::{AuditEntry, Context, Result, Store, StoreError, audit, outbox, sql_for};
+use crate::store::{AuditEntry, Context, OutboxEvent, Result, Store, StoreError, audit, outbox, sql_for};
 
 /// A task this node just claimed, with the prompt of the turn to run.
 #[derive(Debug, Clone)]
@@ -93,13 +93,14 @@ impl Store {
             .await
             .during("claiming a task")?
             .ok_or_else(|| StoreError::Corrupt(format!("task {id} has no turn {}", task.current_turn)))?;
-        set_turn_status(&txn, &id, Some(task.current_turn), "running", now).await?;
+        set_turn_status(&txn, &id, Some(task.current_turn), TaskStatus::Running, now).await?;
         if attempt == 1 {
-            outbox::enqueue_for(&txn, &task, "running", now).await?;
+            outbox::enqueue_for(&txn, self.webhooks.as_ref(), &task, OutboxEvent::Status(TaskStatus::Running), now)
+                .await?;
         }
         let status = EventRecord::new(
             "status",
-            serde_json::json!({"status": "running", "attempt": attempt, "turn": task.current_turn}),
+            serde_json::json!({"status": TaskStatus::Running, "attempt": attempt, "turn": task.current_turn}),
         );
         append(&txn, &id, Some(&fence), &[status], now).await?;
         let entry = AuditEntry {

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::turns::insert_turn;
-use crate::store::entities::{api_key, idempotency_record, task, task_metadata};
+use crate::store::entities::{JsonText, TaskStatus, api_key, idempotency_record, task, task_metadata};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, StoreError, audit};
 
@@ -21,7 +21,7 @@ pub struct NewTaskRow {
     pub key_id: String,
     pub priority: i32,
     pub prompt: String,
-    pub options_json: String,
+    pub options: crate::task::TaskOptions,
     pub metadata: BTreeMap<String, String>,
     /// The client's `Idempotency-Key` and a hash of its request, if it sent one.
     pub idempotency: Option<IdempotencyClaim>,
@@ -134,7 +134,7 @@ impl Store {
         }
         let queued = task::Entity::find()
             .filter(task::Column::KeyId.eq(row.key_id.clone()))
-            .filter(task::Column::Status.eq("queued"))
+            .filter(task::Column::Status.eq(TaskStatus::Queued))
             .count(&txn)
             .await
             .during("counting queued tasks")?;
@@ -145,10 +145,10 @@ impl Store {
         let model = task::ActiveModel {
             id: Set(row.id.clone()),
             key_id: Set(row.key_id),
-            status: Set("queued".into()),
+            status: Set(TaskStatus::Queued),
             priority: Set(row.priority),
             prompt: Set(row.prompt.clone()),
-            options: Set(row.options_json),
+            options: Set(JsonText::Parsed(row.options)),
             metadata: Set(serde_json::to_string(&row.metadata).unwrap_or_else(|_| "{}".into())),
             created_at: Set(now),
             enqueued_at: Set(now),
@@ -169,7 +169,7 @@ impl Store {
             webhook: Set(row.webhook.as_ref().and_then(|w| serde_json::to_string(w).ok())),
             not_before: Set(None),
             continue_turn: Set(false),
-            environment: Set(row.environment.as_str().into()),
+            environment: Set(row.environment),
         }
         .insert(&txn)
         .await

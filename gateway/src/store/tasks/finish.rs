@@ -8,14 +8,14 @@ use super::artifacts::replace_artifacts;
 use super::lease::Fence;
 use super::turns::set_turn_status;
 use crate::artifacts::Artifact;
-use crate::store::entities::{task, task_turn};
+use crate::store::entities::{TaskStatus, task, task_turn};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, RunCost, Store, audit, outbox};
 
 /// The final write of a run.
 #[derive(Debug, Clone)]
 pub struct FinishRun {
-    pub status: &'static str,
+    pub status: TaskStatus,
     pub result_json: Option<String>,
     pub error_json: Option<String>,
     pub session_id: Option<String>,
@@ -75,7 +75,7 @@ impl Store {
         set_turn_status(&txn, id, Some(turn), finish.status, now).await?;
         let cancel_requested =
             task::Entity::find_by_id(id).one(&txn).await.during("finishing a run")?.is_some_and(|t| t.cancel_requested);
-        let cancelled = finish.status == "cancelled" || cancel_requested;
+        let cancelled = finish.status == TaskStatus::Cancelled || cancel_requested;
         crate::store::steering::settle_waiting(&txn, id, turn, cancelled, now).await?;
         if let Some(version) = finish.claude_code_version {
             task_turn::Entity::update_many()
@@ -92,7 +92,7 @@ impl Store {
         if let Some(cost) = &finish.cost {
             crate::store::spend::record(&txn, cost, now).await?;
         }
-        outbox::enqueue(&txn, id, finish.status, now).await?;
+        outbox::enqueue(&txn, self.webhooks.as_ref(), id, finish.status, now).await?;
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..finish.audit }, now).await?;
         txn.commit().await.during("finishing a run")?;
         Ok(true)
@@ -106,7 +106,7 @@ impl Store {
         let txn = self.writer.begin().await.during("starting a transaction")?;
         // Not when a cancel came in meanwhile: the caller finishes the task instead.
         let update = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value("queued"))
+            .col_expr(task::Column::Status, Expr::value(TaskStatus::Queued))
             .col_expr(task::Column::NotBefore, Expr::value(not_before))
             .col_expr(task::Column::ContinueTurn, Expr::value(continue_turn))
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
@@ -118,7 +118,7 @@ impl Store {
             return Ok(false);
         }
         append(&txn, id, None, events, now).await?;
-        set_turn_status(&txn, id, Some(turn), "queued", now).await?;
+        set_turn_status(&txn, id, Some(turn), TaskStatus::Queued, now).await?;
         // The failed attempt may have cost something: it counts against the key.
         if let Some(cost) = cost {
             crate::store::spend::record(&txn, cost, now).await?;
@@ -144,7 +144,7 @@ impl Store {
             return Ok(false);
         }
         let update = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value("queued"))
+            .col_expr(task::Column::Status, Expr::value(TaskStatus::Queued))
             .col_expr(task::Column::NotBefore, Expr::value(not_before))
             .col_expr(task::Column::Attempts, Expr::col(task::Column::Attempts).sub(1))
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
@@ -152,7 +152,7 @@ impl Store {
             .filter(task::Column::Id.eq(id));
         let changed = fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 1;
         if changed {
-            set_turn_status(&txn, id, Some(turn), "queued", now).await?;
+            set_turn_status(&txn, id, Some(turn), TaskStatus::Queued, now).await?;
         }
         txn.commit().await.during("re-queueing a task")?;
         Ok(changed)

@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, UpdateMany};
 
-use crate::store::entities::task;
+use crate::store::entities::{TaskStatus, task};
 use crate::store::{Context, Result, Store};
 
 /// Who may write a running task: the node holding its lease, for this attempt.
@@ -19,7 +19,7 @@ impl Fence {
         update
             .filter(task::Column::LeaseOwner.eq(self.owner.clone()))
             .filter(task::Column::Attempts.eq(self.attempt))
-            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Status.eq(TaskStatus::Running))
     }
 }
 

@@ -22,5 +22,3 @@ pub use read::TaskFilter;
 pub use recovery::RecoveredTask;
 pub use retention::Expiring;
 pub(super) use turns::{insert_turn, next_turn_index, queue_turn, set_turn_status, turns_of};
-
-const TERMINAL: [&str; 3] = ["completed", "failed", "cancelled"];

@@ -5,13 +5,13 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::turns::turns_of;
-use crate::store::entities::{task, task_metadata, task_turn};
+use crate::store::entities::{TaskStatus, task, task_metadata, task_turn};
 use crate::store::{Context, Result, Store};
 
 /// Filters of `GET /v1/tasks`.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     pub created_after: Option<i64>,
     pub metadata: Vec<(String, String)>,
 }
@@ -43,7 +43,7 @@ impl Store {
             query = query.filter(task::Column::KeyId.eq(key_id));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(task::Column::Status.eq(status.clone()));
+            query = query.filter(task::Column::Status.eq(*status));
         }
         if let Some(after) = filter.created_after {
             query = query.filter(task::Column::CreatedAt.gt(after));
@@ -67,14 +67,14 @@ impl Store {
     pub async fn queued_count(&self, key_id: &str) -> Result<u64> {
         task::Entity::find()
             .filter(task::Column::KeyId.eq(key_id))
-            .filter(task::Column::Status.eq("queued"))
+            .filter(task::Column::Status.eq(TaskStatus::Queued))
             .count(&self.reader)
             .await
             .during("counting queued tasks")
     }
 
     /// Queued and running tasks of this whole gateway, by status.
-    pub async fn count_by_status(&self, status: &str) -> Result<u64> {
+    pub async fn count_by_status(&self, status: TaskStatus) -> Result<u64> {
         task::Entity::find().filter(task::Column::Status.eq(status)).count(&self.reader).await.during("counting tasks")
     }
 
@@ -84,7 +84,7 @@ impl Store {
             .select_only()
             .column(task::Column::LeaseOwner)
             .column_as(task::Column::Id.count(), "running")
-            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Status.eq(TaskStatus::Running))
             .filter(task::Column::LeaseOwner.is_not_null())
             .group_by(task::Column::LeaseOwner)
             .into_tuple()

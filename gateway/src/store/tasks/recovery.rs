@@ -6,9 +6,21 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::lease::Fence;
 use super::turns::set_turn_status;
-use crate::store::entities::task;
+use crate::store::entities::{TaskStatus, task};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit, outbox};
+
+/// Where a task whose run was lost goes: cancelled if a cancel was asked, back
+/// to the queue while attempts remain, else failed.
+pub(super) fn recovered_status(cancel_requested: bool, attempts: i32, max_attempts: i32) -> TaskStatus {
+    if cancel_requested {
+        TaskStatus::Cancelled
+    } else if attempts < max_attempts {
+        TaskStatus::Queued
+    } else {
+        TaskStatus::Failed
+    }
+}
 
 /// What recovery did with a task whose run was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +34,7 @@ impl Store {
     /// Running tasks whose run is lost: their lease expired, or (`not_owner`, for a
     /// single-node database at start-up) they are held by anyone but this node.
     pub async fn lost_runs(&self, not_owner: Option<&str>) -> Result<Vec<task::Model>> {
-        let mut query = task::Entity::find().filter(task::Column::Status.eq("running"));
+        let mut query = task::Entity::find().filter(task::Column::Status.eq(TaskStatus::Running));
         query = match not_owner {
             Some(owner) => {
                 query.filter(task::Column::LeaseOwner.ne(owner.to_string()).or(task::Column::LeaseOwner.is_null()))
@@ -38,14 +50,14 @@ impl Store {
     pub async fn requeue_restored(&self) -> Result<u64> {
         let now = crate::timestamp::now_ms();
         let running = task::Entity::find()
-            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Status.eq(TaskStatus::Running))
             .all(&self.writer)
             .await
             .during("finding running tasks")?;
         for lost in &running {
             let txn = self.writer.begin().await.during("starting a transaction")?;
             task::Entity::update_many()
-                .col_expr(task::Column::Status, Expr::value("queued"))
+                .col_expr(task::Column::Status, Expr::value(TaskStatus::Queued))
                 .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
                 .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
                 .col_expr(task::Column::Attempts, Expr::value(std::cmp::max(lost.attempts - 1, 0)))
@@ -53,13 +65,13 @@ impl Store {
                 .exec(&txn)
                 .await
                 .during("queueing a restored task")?;
-            set_turn_status(&txn, &lost.id, Some(lost.current_turn), "queued", now).await?;
+            set_turn_status(&txn, &lost.id, Some(lost.current_turn), TaskStatus::Queued, now).await?;
             let events = [
                 EventRecord::new(
                     "log",
                     serde_json::json!({"stream": "gateway", "line": "restored from a backup taken while it ran; queued again"}),
                 ),
-                EventRecord::new("status", serde_json::json!({"status": "queued", "attempt": lost.attempts})),
+                EventRecord::new("status", serde_json::json!({"status": TaskStatus::Queued, "attempt": lost.attempts})),
             ];
             append(&txn, &lost.id, None, &events, now).await?;
             txn.commit().await.during("queueing a restored task")?;
@@ -76,12 +88,11 @@ impl Store {
     ) -> Result<Option<RecoveredTask>> {
         let now = crate::timestamp::now_ms();
         let fence = Fence { owner: lost.lease_owner.clone().unwrap_or_default(), attempt: lost.attempts };
-        let (status, outcome) = if lost.cancel_requested {
-            ("cancelled", RecoveredTask::Cancelled(lost.id.clone()))
-        } else if lost.attempts < max_attempts {
-            ("queued", RecoveredTask::Requeued(lost.id.clone()))
-        } else {
-            ("failed", RecoveredTask::Failed(lost.id.clone()))
+        let status = recovered_status(lost.cancel_requested, lost.attempts, max_attempts);
+        let outcome = match status {
+            TaskStatus::Queued => RecoveredTask::Requeued(lost.id.clone()),
+            TaskStatus::Cancelled => RecoveredTask::Cancelled(lost.id.clone()),
+            _ => RecoveredTask::Failed(lost.id.clone()),
         };
         let txn = self.writer.begin().await.during("starting a transaction")?;
         let mut update = task::Entity::update_many()
@@ -89,14 +100,14 @@ impl Store {
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .filter(task::Column::Id.eq(lost.id.clone()))
-            .filter(task::Column::Status.eq("running"))
+            .filter(task::Column::Status.eq(TaskStatus::Running))
             .filter(task::Column::Attempts.eq(lost.attempts))
             .filter(task::Column::CancelRequested.eq(lost.cancel_requested));
         update = match &lost.lease_owner {
             Some(owner) => update.filter(task::Column::LeaseOwner.eq(owner.clone())),
             None => update.filter(task::Column::LeaseOwner.is_null()),
         };
-        if status != "queued" {
+        if status != TaskStatus::Queued {
             update = update
                 .col_expr(task::Column::FinishedAt, Expr::value(now))
                 .col_expr(task::Column::Error, Expr::value(failure_json.clone()));
@@ -106,21 +117,27 @@ impl Store {
             return Ok(None); // its owner renewed the lease or finished meanwhile
         }
         set_turn_status(&txn, &lost.id, Some(lost.current_turn), status, now).await?;
-        outbox::enqueue(&txn, &lost.id, status, now).await?;
+        outbox::enqueue(&txn, self.webhooks.as_ref(), &lost.id, status, now).await?;
         let mut events = vec![EventRecord::new(
             "log",
             serde_json::json!({"stream": "gateway", "line": format!(
                 "the run of attempt {} was lost (its gateway node stopped without finishing it)", fence.attempt)}),
         )];
-        if status != "queued" {
+        if status != TaskStatus::Queued {
             let error: serde_json::Value = serde_json::from_str(&failure_json).unwrap_or_default();
             events.push(EventRecord::new("error", serde_json::json!({"error": error})));
         }
         events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
         append(&txn, &lost.id, None, &events, now).await?;
-        if status != "queued" {
-            crate::store::steering::settle_waiting(&txn, &lost.id, lost.current_turn, status == "cancelled", now)
-                .await?;
+        if status != TaskStatus::Queued {
+            crate::store::steering::settle_waiting(
+                &txn,
+                &lost.id,
+                lost.current_turn,
+                status == TaskStatus::Cancelled,
+                now,
+            )
+            .await?;
         }
         let entry = AuditEntry {
             key_id: Some(lost.key_id.clone()),
@@ -131,5 +148,25 @@ impl Store {
         audit::record(&txn, entry, now).await?;
         txn.commit().await.during("recovering a task")?;
         Ok(Some(outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recovered_status;
+    use crate::store::entities::TaskStatus;
+
+    #[test]
+    fn a_lost_run_is_cancelled_if_asked_requeued_while_attempts_remain_else_failed() {
+        let rows = [
+            (false, 1, 3, TaskStatus::Queued),
+            (false, 2, 3, TaskStatus::Queued),
+            (false, 3, 3, TaskStatus::Failed),
+            (true, 1, 3, TaskStatus::Cancelled),
+            (true, 3, 3, TaskStatus::Cancelled),
+        ];
+        for (cancel, attempts, max, status) in rows {
+            assert_eq!(recovered_status(cancel, attempts, max), status, "cancel {cancel}, attempt {attempts} of {max}");
+        }
     }
 }

@@ -3,9 +3,8 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 
-use super::TERMINAL;
 use super::artifacts::replace_artifacts;
-use crate::store::entities::task;
+use crate::store::entities::{TaskStatus, task};
 use crate::store::{Context, Result, Store};
 
 /// What the retention sweeper deletes.
@@ -30,7 +29,7 @@ impl Store {
         task::Entity::find()
             .select_only()
             .column(task::Column::Id)
-            .filter(task::Column::Status.is_in(TERMINAL))
+            .filter(task::Column::Status.is_in(TaskStatus::TERMINAL))
             .filter(task::Column::FinishedAt.lt(cutoff))
             .filter(what.column().is_null())
             .order_by_asc(task::Column::FinishedAt)
@@ -50,7 +49,7 @@ impl Store {
         let marked = task::Entity::update_many()
             .col_expr(what.column(), Expr::value(now))
             .filter(task::Column::Id.eq(id))
-            .filter(task::Column::Status.is_in(TERMINAL))
+            .filter(task::Column::Status.is_in(TaskStatus::TERMINAL))
             .filter(task::Column::FinishedAt.lt(cutoff))
             .filter(what.column().is_null())
             .exec(&txn)

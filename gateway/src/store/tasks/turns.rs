@@ -7,8 +7,7 @@ use sea_orm::{
     TransactionTrait, UpdateMany,
 };
 
-use super::TERMINAL;
-use crate::store::entities::{task, task_turn};
+use crate::store::entities::{TaskStatus, task, task_turn};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit};
 
@@ -28,7 +27,7 @@ impl Store {
         let turn = next_turn_index(&txn, id).await?;
         let changed = queue_turn(id, turn, now)
             .col_expr(task::Column::CancelRequested, Expr::value(false))
-            .filter(task::Column::Status.is_in(TERMINAL))
+            .filter(task::Column::Status.is_in(TaskStatus::TERMINAL))
             .filter(task::Column::WorkspaceExpiredAt.is_null())
             .exec(&txn)
             .await
@@ -51,7 +50,7 @@ impl Store {
 /// counted, no error, no wait.
 pub(in crate::store) fn queue_turn(id: &str, turn: i32, now: i64) -> UpdateMany<task::Entity> {
     task::Entity::update_many()
-        .col_expr(task::Column::Status, Expr::value("queued"))
+        .col_expr(task::Column::Status, Expr::value(TaskStatus::Queued))
         .col_expr(task::Column::CurrentTurn, Expr::value(turn))
         .col_expr(task::Column::Attempts, Expr::value(0))
         .col_expr(task::Column::EnqueuedAt, Expr::value(now))
@@ -84,7 +83,7 @@ pub(in crate::store) async fn insert_turn(
         task_id: Set(task_id.to_string()),
         turn_index: Set(index),
         prompt: Set(prompt.to_string()),
-        status: Set("queued".into()),
+        status: Set(TaskStatus::Queued),
         created_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
@@ -101,7 +100,7 @@ pub(in crate::store) async fn set_turn_status(
     conn: &impl ConnectionTrait,
     task_id: &str,
     index: Option<i32>,
-    status: &str,
+    status: TaskStatus,
     now: i64,
 ) -> Result<()> {
     let index = match index {
@@ -120,9 +119,11 @@ pub(in crate::store) async fn set_turn_status(
         .filter(task_turn::Column::TaskId.eq(task_id))
         .filter(task_turn::Column::TurnIndex.eq(index));
     update = match status {
-        "running" => update.col_expr(task_turn::Column::StartedAt, Expr::value(now)),
-        "queued" => update,
-        _ => update.col_expr(task_turn::Column::FinishedAt, Expr::value(now)),
+        TaskStatus::Running => update.col_expr(task_turn::Column::StartedAt, Expr::value(now)),
+        TaskStatus::Queued => update,
+        TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled => {
+            update.col_expr(task_turn::Column::FinishedAt, Expr::value(now))
+        }
     };
     update.exec(conn).await.during("updating a turn")?;
     Ok(())

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::FieldError;
 use super::json::{pointer_token, unknown_fields, whole_u64};
 use crate::config::TaskLimits;
-use crate::task::TaskOptions;
+use crate::task::{Network, TaskOptions};
 
 pub(super) const MAX_TOOL_NAME_BYTES: usize = 256;
 /// Entries of `allowed_tools` or `disallowed_tools`.
@@ -33,7 +33,7 @@ pub(super) fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: 
         allowed_tools: limits.default_allowed_tools.clone(),
         disallowed_tools: Vec::new(),
         append_system_prompt: None,
-        network: "none".into(),
+        network: Network::None,
         output_schema: None,
         max_budget_usd: None,
         project_context: false,
@@ -105,8 +105,8 @@ pub(super) fn parse_options(value: Option<&Value>, limits: &TaskLimits, errors: 
                 Some(s) => options.append_system_prompt = Some(s.to_string()),
                 None => errors.push(FieldError::new(pointer, "must be a string or null")),
             },
-            "network" => match value.as_str() {
-                Some(n @ ("none" | "allowlist" | "full")) => options.network = n.to_string(),
+            "network" => match value.as_str().and_then(Network::parse) {
+                Some(network) => options.network = network,
                 _ => errors.push(FieldError::new(pointer, "must be one of \"none\", \"allowlist\", \"full\"")),
             },
             "output_schema" => match value {

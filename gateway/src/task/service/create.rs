@@ -37,7 +37,7 @@ impl TaskService {
             .check_request(&mut request, principal, &self.rules.limits, &upload_files, None)
             .await
             .map_err(refused)?;
-        if request.options.network == "full" && !principal.has(crate::auth::Scope::NetworkFull) {
+        if request.options.network == crate::task::Network::Full && !principal.has(crate::auth::Scope::NetworkFull) {
             return Err(TaskServiceError::NetworkNotAllowed);
         }
         // After the budget: a key that may not run spends no checker on its schema.
@@ -128,7 +128,7 @@ impl TaskService {
             key_id: principal.key_id.clone(),
             priority: request.priority,
             prompt: request.prompt.clone(),
-            options_json: serde_json::to_string(&request.options).unwrap_or_default(),
+            options: request.options.clone(),
             metadata: request.metadata.clone(),
             idempotency,
             max_queued: principal.max_queued_tasks,

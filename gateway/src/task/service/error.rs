@@ -1,8 +1,8 @@
 //! Why an operation on a task was refused.
 
 use crate::store::{MAX_WAITING_MESSAGES, StoreError};
-use crate::task::Delivery;
 use crate::task::request::FieldError;
+use crate::task::{Delivery, TaskStatus};
 
 /// Why an operation on a task was refused.
 #[derive(Debug, thiserror::Error)]
@@ -15,14 +15,14 @@ pub enum TaskServiceError {
     PluginFailed(String),
     #[error("the key already has {queued} queued tasks, its limit (max_queued_tasks)")]
     QueueFull { queued: u64 },
-    #[error("the task is {status}; {action} needs a finished task")]
-    Conflict { status: String, action: &'static str },
-    #[error("the task is {status}; delivery \"{}\" needs a running task (send \"next_turn\" to a finished one)", delivery.as_str())]
-    NotRunning { status: String, delivery: Delivery },
+    #[error("the task is {}; {action} needs a finished task", status.as_str())]
+    Conflict { status: TaskStatus, action: &'static str },
+    #[error("the task is {}; delivery \"{}\" needs a running task (send \"next_turn\" to a finished one)", status.as_str(), delivery.as_str())]
+    NotRunning { status: TaskStatus, delivery: Delivery },
     #[error("{} messages sent into the run are waiting already; wait until it takes them", MAX_WAITING_MESSAGES)]
     TooManyMessages,
     #[error("{0}")]
-    BudgetExceeded(crate::store::Reached),
+    BudgetExceeded(crate::budget::Reached),
     #[error("the task's workspace expired and was deleted (retention.workspace_ttl)")]
     WorkspaceExpired,
     #[error("this Idempotency-Key was used in the last 24 h with a different request")]

@@ -22,12 +22,12 @@ impl TaskService {
         // back at shutdown): try again until one of the two conditional writes lands.
         for _ in 0..5 {
             let task = self.owned(principal, id).await?;
-            match task.status.as_str() {
-                "queued" => {
+            match task.status {
+                TaskStatus::Queued => {
                     let error = TaskError::new(ErrorKind::Cancelled, "the task was cancelled before it started");
                     let events = [
                         EventRecord::new("error", json!({"error": error})),
-                        EventRecord::new("status", json!({"status": "cancelled", "attempt": task.attempts})),
+                        EventRecord::new("status", json!({"status": TaskStatus::Cancelled, "attempt": task.attempts})),
                     ];
                     let error_json = serde_json::to_string(&error).unwrap_or_default();
                     let audit = audit_entry(principal, ctx, "task.cancel", "ok");
@@ -36,7 +36,7 @@ impl TaskService {
                         break;
                     }
                 }
-                "running" => {
+                TaskStatus::Running => {
                     if self.store.request_cancel(id, audit_entry(principal, ctx, "task.cancel", "ok")).await? {
                         self.queue.stop_local(id, Stop::Cancel);
                         // Give the run a moment to stop so the answer usually shows `cancelled`.
@@ -44,7 +44,7 @@ impl TaskService {
                         break;
                     }
                 }
-                _ => break,
+                TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled => break,
             }
         }
         self.view(principal, id).await
@@ -80,7 +80,7 @@ impl TaskService {
             return Err(TaskServiceError::ShuttingDown);
         }
         let task = self.owned(principal, id).await?;
-        if task.status != TaskStatus::Running.as_str() {
+        if task.status != TaskStatus::Running {
             return Err(TaskServiceError::NotRunning { status: task.status, delivery });
         }
         self.check_budget(principal).await?;
@@ -115,8 +115,11 @@ impl TaskService {
         let mut request = NewTask {
             prompt,
             priority: task.priority,
-            options: serde_json::from_str(&task.options)
-                .map_err(|e| TaskServiceError::Store(StoreError::Corrupt(format!("the options of task {id}: {e}"))))?,
+            options: task
+                .options
+                .get()
+                .map_err(|e| TaskServiceError::Store(StoreError::Corrupt(format!("the options of task {id}: {e}"))))?
+                .clone(),
             metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
             files: Vec::new(),
             artifacts: None,
@@ -178,8 +181,7 @@ impl TaskService {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let task = self.store.task(id).await?.ok_or(TaskServiceError::NotFound)?;
-            let finished = crate::task::TaskStatus::parse(&task.status).is_some_and(|s| s.is_terminal());
-            if finished || tokio::time::Instant::now() >= deadline {
+            if task.status.is_terminal() || tokio::time::Instant::now() >= deadline {
                 return Ok(task);
             }
             tokio::select! {

@@ -24,6 +24,7 @@ use crate::store::entities::task;
 use crate::store::{AuditEntry, Store};
 
 pub use error::TaskServiceError;
+pub use read::TaskHistory;
 
 /// Who asked, for the audit log.
 #[derive(Debug, Clone, Default)]

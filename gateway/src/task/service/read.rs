@@ -2,9 +2,11 @@
 
 use super::{TaskService, TaskServiceError};
 use crate::approvals::desk::ApprovalView;
+use crate::artifacts::Artifact;
 use crate::auth::Principal;
 use crate::runner::TaskDirs;
-use crate::store::entities::task;
+use crate::store::entities::{task, task_turn};
+use crate::store::{DeliveryLog, StoredEvent, TaskFilter};
 use crate::task::{TaskStatus, TaskView};
 
 impl TaskService {
@@ -24,7 +26,7 @@ impl TaskService {
         let artifacts = self.store.artifacts(&task.id).await?;
         // Prompts wait only while their run runs (they expire with it): lists of
         // finished and queued tasks need no query for them.
-        let pending = if task.status == TaskStatus::Running.as_str() {
+        let pending = if task.status == TaskStatus::Running {
             self.store.approvals_of(&task.id, true).await?
         } else {
             Vec::new()
@@ -48,4 +50,52 @@ impl TaskService {
         }
         self.store.task_of_key(id, &principal.key_id).await?.ok_or(TaskServiceError::NotFound)
     }
+
+    /// Any key's task (operators' views); "not found" for what is not a task id.
+    pub async fn find(&self, id: &str) -> Result<Option<task::Model>, TaskServiceError> {
+        if !crate::ids::looks_like(id, "tsk") {
+            return Ok(None);
+        }
+        Ok(self.store.task(id).await?)
+    }
+
+    /// A key's tasks (`None`: every key's), newest first, after the `before` cursor.
+    pub async fn list(
+        &self,
+        key_id: Option<&str>,
+        filter: &TaskFilter,
+        before: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<task::Model>, TaskServiceError> {
+        Ok(self.store.list_tasks(key_id, filter, before, limit).await?)
+    }
+
+    /// The task's current artifacts, by name.
+    pub async fn artifacts(&self, task: &task::Model) -> Result<Vec<Artifact>, TaskServiceError> {
+        Ok(self.store.artifacts(&task.id).await?)
+    }
+
+    /// The task's webhook deliveries, oldest first, each with its attempts.
+    pub async fn deliveries(&self, task: &task::Model) -> Result<Vec<DeliveryLog>, TaskServiceError> {
+        Ok(self.store.deliveries(&task.id).await?)
+    }
+
+    /// What an operator's page of the task shows: its prompts (all of them), turns
+    /// and first `events`.
+    pub async fn history(&self, task: &task::Model, events: u64) -> Result<TaskHistory, TaskServiceError> {
+        Ok(TaskHistory {
+            approvals: self.store.approvals_of(&task.id, false).await?.iter().map(ApprovalView::from).collect(),
+            turns: self.store.turns(&task.id).await?,
+            artifacts: self.store.artifacts(&task.id).await?,
+            events: self.store.events_after(&task.id, 0, events).await?,
+        })
+    }
+}
+
+/// A task's record for its operator's page.
+pub struct TaskHistory {
+    pub approvals: Vec<ApprovalView>,
+    pub turns: Vec<task_turn::Model>,
+    pub artifacts: Vec<Artifact>,
+    pub events: Vec<StoredEvent>,
 }
