@@ -33,6 +33,7 @@ mod readiness;
 mod readme;
 mod recovery;
 mod sandbox;
+mod serve_in_process;
 mod steering;
 mod structured;
 mod supervision;
