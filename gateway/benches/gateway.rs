@@ -505,7 +505,12 @@ enum Answer {
 }
 
 async fn submit_latency(model: &Model, rate: usize, duration: Duration, workers: usize) -> SubmitLatency {
-    let gateway = Gateway::start(model, GatewayOptions { workers, ..GatewayOptions::default() }).await;
+    // One address stands in for many clients: let it have as many connections as
+    // the node takes (its own cap would refuse the load generator, not a client).
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(config.path(), "[http]\nmax_connections_per_address = 4096\n").expect("write config");
+    let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
+    let gateway = Gateway::start(model, GatewayOptions { workers, env, ..GatewayOptions::default() }).await;
     let key = gateway.create_key(&[
         "--name",
         "bench",
