@@ -6,7 +6,8 @@
 # with the newest Claude Code on the registry, the store's tests and the end-to-end
 # tests of the task lifecycle on PostgreSQL, then the heavy and the most timing-sensitive
 # tests one at a time (marked #[ignore] so that they never run beside the others), the
-# SDKs' tests (scripts/test-sdks.sh), and last, alone, the schemathesis run.
+# SDKs' tests (scripts/test-sdks.sh), then, alone, the schemathesis run and a short run
+# of the gateway benchmark that fails when a figure is far past its goal.
 # (The dashboard's browser test, a gateway with the scripted model driven in Debian's
 # Chromium, is one of the heavy tests.)
 # Stops at the first failing step and exits non-zero.
@@ -100,6 +101,17 @@ cargo test -p ccgate --test it openapi::schemathesis -- --ignored 2>&1 | tee -a 
 fuzz_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$fuzz_status
+
+# Alone, after the tests: a short run of the gateway benchmark (about a minute: 3
+# end-to-end runs of each kind, 3 s of submits at 200/s), which exits non-zero when a
+# figure is past 3 times its goal: a regression that large is not noise.
+step "cargo bench --bench gateway, short (fails past 3x a goal)"
+set +e
+BENCH_ONLY=e2e,submit BENCH_RUNS=3 BENCH_SUBMIT_RATE=200 BENCH_SUBMIT_SECONDS=3 BENCH_FAIL_FACTOR=3 \
+    cargo bench -p ccgate --bench gateway 2>&1 | tee -a "$log"
+bench_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$bench_status
 passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{sum += $4} END {print sum + 0}')
 failed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{sum += $6} END {print sum + 0}')
 echo "summary: $passed passed, $failed failed"

@@ -1,9 +1,10 @@
-//! Keys over HTTP: created (scopes checked), listed without secrets, revoked with
-//! immediate effect; secrets never reach the disk.
+//! Keys over HTTP: created (scopes checked), listed without secrets, changed and
+//! cleared, revoked with immediate effect; secrets never reach the disk. (That a
+//! changed default webhook is then used: `tests/it/webhooks.rs`.)
 
 use axum::body::Body;
 use axum::http::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -38,4 +39,33 @@ async fn keys_are_managed_over_http_and_revocation_takes_effect() {
             assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{} holds it", path.display());
         }
     }
+}
+
+#[tokio::test]
+async fn a_keys_fields_can_be_changed_and_cleared_and_a_bad_change_changes_nothing() {
+    let gateway = TestGateway::with_config(|c| c.webhooks.allowed_hosts = vec!["127.0.0.1".into()]).await;
+    let (key_id, _) = gateway.issue(KeyOptions::named("dev")).await;
+    let patch = |path: String, body: Value| {
+        let request = json_request(Method::PATCH, &path, &gateway.admin_key, &body, &[]);
+        async { gateway.send(request).await }
+    };
+    let path = format!("/v1/keys/{key_id}");
+    let url = "http://127.0.0.1:9/ok/patched";
+    let updated = patch(path.clone(), json!({"webhook_url": url, "budget_usd_per_day": 5, "name": "renamed"})).await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let updated = updated.json;
+    assert_eq!((updated["webhook_url"].as_str(), updated["budget_usd_per_day"].as_f64()), (Some(url), Some(5.0)));
+    assert_eq!(updated["name"], "renamed");
+
+    let cleared = patch(path.clone(), json!({"webhook_url": null, "budget_usd_per_day": null})).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert!(cleared.json["webhook_url"].is_null() && cleared.json["budget_usd_per_day"].is_null(), "{}", cleared.text);
+
+    let (_, before) = gateway.get(&path, &gateway.admin_key).await;
+    let refused = patch(path.clone(), json!({"rate_limit_per_minute": 0, "bogus": true})).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.json["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(gateway.get(&path, &gateway.admin_key).await.1, before, "a refused change changed the key");
+    let missing = patch("/v1/keys/key_01NOSUCHKEY0000000000000000".into(), json!({"name": "x"})).await;
+    assert_eq!(missing.status, 404);
 }

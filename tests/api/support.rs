@@ -96,12 +96,17 @@ impl TestGateway {
 
     /// Issues a key as `ccgate keys create` does; returns its secret.
     pub async fn key(&self, options: KeyOptions<'_>) -> String {
+        self.issue(options).await.1
+    }
+
+    /// Issues a key as `ccgate keys create` does; returns its id and secret.
+    pub async fn issue(&self, options: KeyOptions<'_>) -> (String, String) {
         let mut spec = KeySpec::with_defaults(options.name.into(), &self.app.state.config.keys);
         spec.scopes = options.scopes.to_vec();
         spec.rate_limit_per_minute = options.rate_limit.unwrap_or(spec.rate_limit_per_minute);
         let audit = AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new("key.create", "ok") };
-        let (_, secret) = issue_key(&self.app.store, &self.app.state.hasher, spec, audit).await.expect("issue a key");
-        secret
+        let (key, secret) = issue_key(&self.app.store, &self.app.state.hasher, spec, audit).await.expect("issue a key");
+        (key.id, secret)
     }
 
     /// A request to `path` with `key` as its bearer (none when empty).

@@ -35,6 +35,7 @@ mod readiness;
 mod readme;
 mod recovery;
 mod sandbox;
+mod serve_in_process;
 mod steering;
 mod storage;
 mod structured;
