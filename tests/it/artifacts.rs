@@ -116,7 +116,12 @@ async fn retention_deletes_workspaces_and_artifacts_and_downloads_answer_410() {
     };
     assert!(expired["workspace_expired_at"].is_string() && expired["artifacts_expired_at"].is_string(), "{expired}");
     assert!(!workspace.exists(), "the workspace and Claude's state are deleted");
-    assert!(!artifacts.exists());
+    // Marked expired first (downloads answer 410 from then on), then deleted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while artifacts.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!artifacts.exists(), "the artifacts are deleted from storage");
     assert_eq!(expired["artifacts"], json!([]));
     for path in ["files", "files/result.txt", "archive", "artifacts", "artifacts/result.txt"] {
         let (status, problem) = gateway.get(&format!("/v1/tasks/{id}/{path}"), &key).await;
