@@ -19,6 +19,7 @@ mod m20261205_000009_approvals;
 mod m20261205_000010_task_environment;
 mod m20261205_000011_usage_rollup;
 mod m20261205_000012_key_webhook_events;
+mod m20261206_000013_live_spend;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_task_environment::Migration),
             Box::new(m20261205_000011_usage_rollup::Migration),
             Box::new(m20261205_000012_key_webhook_events::Migration),
+            Box::new(m20261206_000013_live_spend::Migration),
         ]
     }
 }

@@ -94,3 +94,45 @@ async fn a_task_waits_while_the_live_allowance_is_spent_and_runs_once_the_budget
     let done = gateway.wait_for(&key, &waiting_id, &["completed", "failed"], Duration::from_secs(60)).await;
     assert_eq!(done["status"], "completed", "{done}");
 }
+
+/// A gateway killed (SIGKILL) while a run waits on a tool: what the run used
+/// before, recorded with its lease renewals, is charged to the key when the
+/// restarted gateway recovers the task, so a crash cannot hide spending from the
+/// key's budget. The rerun adds its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_lost_with_its_gateway_is_charged_what_it_used() {
+    let model = Model::start().await;
+    // A short lease: renewals (and what they record) every second.
+    let options = GatewayOptions { env: vec![("CCGATE_LEASE_SECONDS".into(), "3".into())], ..Default::default() };
+    let mut gateway = Gateway::start(&model, options).await;
+    let (key, key_id) = key_with(&gateway, &["--name", "crash", "--token-budget-per-day", "10000000"]);
+    let marker = format!("crash-{}", ccgate::ids::new_id("m"));
+    let task = gateway.submit(&key, two_requests(&format!("sleep 30; echo {marker}"))).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    wait_until(|| !processes_with(&marker).is_empty(), "the run's tool to start").await;
+    // The first model request is metered by now; wait for a renewal to store it.
+    let store = ccgate::store::Store::connect(&gateway.database_url()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let live = loop {
+        let row = store.task(&id).await.unwrap().unwrap();
+        if row.live_input_tokens > 0 || std::time::Instant::now() > deadline {
+            break row.live_input_tokens + row.live_output_tokens;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(live > 0, "a lease renewal records what the run used so far");
+    assert_eq!(tokens_today(&gateway, &key_id).await, 0, "nothing charged before the run ends");
+    drop(store);
+
+    gateway.kill();
+    gateway.restart().await;
+    let done = gateway.wait_done(&key, &id).await;
+    assert_eq!((done["status"].as_str(), done["attempts"].as_i64()), (Some("completed"), Some(2)), "{done}");
+    let rerun = done["result"]["usage"]["input_tokens"].as_i64().unwrap()
+        + done["result"]["usage"]["cache_creation_input_tokens"].as_i64().unwrap_or(0)
+        + done["result"]["usage"]["cache_read_input_tokens"].as_i64().unwrap_or(0)
+        + done["result"]["usage"]["output_tokens"].as_i64().unwrap();
+    let (_, shown) = gateway.get(&format!("/v1/keys/{key_id}"), &gateway.admin_key).await;
+    assert_eq!(shown["spend"]["today"]["runs"], 2, "the lost run and the rerun: {shown}");
+    assert_eq!(tokens_today(&gateway, &key_id).await, live + rerun, "{shown}");
+}

@@ -8,10 +8,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::events::write_events;
 use super::finish::Ending;
-use super::lease::{AbortOnDrop, keep_lease, stop_once};
+use super::lease::{AbortOnDrop, HeldRun, keep_lease, stop_once};
 use super::workers::Queue;
 use crate::plugins::ToolApprovers;
-use crate::runner::{Stop, TaskDirs, TurnInput, TurnRequest};
+use crate::runner::{LiveMeter, Stop, TaskDirs, TurnInput, TurnRequest};
 use crate::store::ClaimedTask;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
@@ -98,13 +98,16 @@ impl Queue {
         ));
         // Aborted however this function ends: a lease kept alive by a run that panicked
         // would hold the task forever.
-        let heartbeat = AbortOnDrop(tokio::spawn(keep_lease(
-            self.store.clone(),
-            id.clone(),
-            fence.clone(),
-            self.lease_ms(),
-            stop_tx.clone(),
-        )));
+        let live_meter = Arc::new(LiveMeter::new());
+        let held = HeldRun {
+            task_id: id.clone(),
+            key_id: task.key_id.clone(),
+            fence: fence.clone(),
+            meter: live_meter.clone(),
+            test: task.environment == crate::auth::Environment::Test,
+        };
+        let heartbeat =
+            AbortOnDrop(tokio::spawn(keep_lease(self.store.clone(), held, self.lease_ms(), stop_tx.clone())));
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let tokens = self.tokens_left(&task.key_id).await;
@@ -124,6 +127,7 @@ impl Queue {
             turn: task.current_turn,
             approvers,
             test: task.environment == crate::auth::Environment::Test,
+            live_meter: Some(&live_meter),
         };
         let report = self.runner.run(request, sink, stop_rx, live_rx).await;
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);

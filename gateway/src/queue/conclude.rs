@@ -147,7 +147,8 @@ impl Queue {
                     crate::runner::gateway_notice("the gateway is shutting down; the task goes back to the queue"),
                     EventRecord::new("status", json!({"status": TaskStatus::Queued, "attempt": fence.attempt})),
                 ];
-                match self.store.requeue_run(id, fence, task.current_turn, None, &events).await {
+                let cost = partial_cost(task, &report);
+                match self.store.requeue_run(id, fence, task.current_turn, None, cost.as_ref(), &events).await {
                     Ok(true) => tracing::info!(task_id = %id, "run stopped for shutdown; task re-queued"),
                     Ok(false) => tracing::warn!(task_id = %id, "run stopped for shutdown but no longer held the task"),
                     Err(e) => tracing::error!(task_id = %id, error = %e, "could not re-queue a task at shutdown"),

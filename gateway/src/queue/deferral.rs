@@ -30,7 +30,7 @@ impl Queue {
             crate::runner::gateway_notice(&notice),
             EventRecord::new("status", json!({"status": TaskStatus::Queued, "attempt": fence.attempt - 1})),
         ];
-        match self.store.requeue_run(&task.id, fence, task.current_turn, Some(until), &events).await {
+        match self.store.requeue_run(&task.id, fence, task.current_turn, Some(until), None, &events).await {
             Ok(changed) => {
                 tracing::info!(task_id = %task.id, until, "key over budget; task deferred");
                 self.hub.task_changed(&task.id);

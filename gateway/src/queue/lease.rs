@@ -1,21 +1,37 @@
 //! Keeping a run's lease alive, and stopping a run once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::runner::Stop;
-use crate::store::{Fence, Store};
+use crate::runner::{LiveMeter, Stop};
+use crate::store::{Fence, RunCost, Store};
 
-/// Renews the lease a few times per lease period, and passes on cancel requests
-/// made on other nodes.
-pub(super) async fn keep_lease(
-    store: Store,
-    task_id: String,
-    fence: Fence,
-    lease_ms: i64,
-    stop: watch::Sender<Option<Stop>>,
-) {
+/// The run a lease keeper renews the lease of.
+pub(super) struct HeldRun {
+    pub task_id: String,
+    pub key_id: String,
+    pub fence: Fence,
+    /// The run's meter, once the model proxy serves it.
+    pub meter: Arc<LiveMeter>,
+    /// A test key's run: its tokens count, its cost is 0.
+    pub test: bool,
+}
+
+impl HeldRun {
+    /// What the run has used so far, as the model proxy metered it.
+    fn used(&self) -> Option<RunCost> {
+        let metered = self.meter.get()?.metered();
+        let cost_usd = if self.test { 0.0 } else { metered.cost_usd };
+        Some(RunCost::of(&self.key_id, cost_usd, &metered.usage))
+    }
+}
+
+/// Renews the lease a few times per lease period, recording with each renewal
+/// what the run has used so far, and passes on cancel requests made on other nodes.
+pub(super) async fn keep_lease(store: Store, run: HeldRun, lease_ms: i64, stop: watch::Sender<Option<Stop>>) {
+    let HeldRun { task_id, fence, .. } = &run;
     let period = Duration::from_millis((lease_ms / 3).max(500) as u64);
     let cancel_poll = Duration::from_millis(1000).min(period);
     let mut last_renewal = tokio::time::Instant::now();
@@ -24,9 +40,9 @@ pub(super) async fn keep_lease(
         let renew = last_renewal.elapsed() >= period;
         let answer = if renew {
             last_renewal = tokio::time::Instant::now();
-            store.heartbeat(&task_id, &fence, lease_ms).await
+            store.heartbeat(task_id, fence, lease_ms, run.used().as_ref()).await
         } else {
-            store.task(&task_id).await.map(|t| t.map(|t| t.cancel_requested))
+            store.task(task_id).await.map(|t| t.map(|t| t.cancel_requested))
         };
         match answer {
             Ok(Some(true)) => {

@@ -15,7 +15,7 @@ pub mod supervisor;
 
 pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
 pub use outcome::{Outcome, charge, decide, partial_result, session_not_found};
-pub use run::{RunReport, Runner, RunnerMessage, Stop, TurnRequest};
+pub use run::{LiveMeter, RunReport, Runner, RunnerMessage, Stop, TurnRequest};
 pub use steering::LiveMessage;
 pub use stream::{RunState, add_usage};
 

@@ -88,7 +88,14 @@ pub struct TurnRequest<'a> {
     pub approvers: Option<ToolApprovers>,
     /// A task of a test key: run against the built-in scripted model, cost 0.
     pub test: bool,
+    /// Set to the run's meter once the model proxy has one for it, so that the
+    /// lease keeper can record what the run has used so far.
+    pub live_meter: Option<&'a LiveMeter>,
 }
+
+/// Where a run's meter is found while the run lasts (empty for an unconfined run,
+/// which the model proxy does not serve).
+pub type LiveMeter = std::sync::OnceLock<Arc<crate::sandbox::Meter>>;
 
 /// How a run ended.
 #[derive(Debug, Default)]
@@ -526,6 +533,9 @@ impl Runner {
             model: request.input.options.model.as_deref(),
             test_upstream,
         })?;
+        if let (Some(slot), Some(token)) = (request.live_meter, &launch.token) {
+            let _ = slot.set(token.meter.clone());
+        }
         let mut command = Command::new(&self.supervisor_exe);
         command
             .arg("supervise")

@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub use config::{SandboxConfig, SandboxMode};
 pub use helper::set_rlimit;
 pub use model_proxy::{
-    AllowanceHold, KeyTokens, Metered, ModelProxy, RunToken, Upstream, is_credential as is_model_credential,
+    AllowanceHold, KeyTokens, Meter, Metered, ModelProxy, RunToken, Upstream, is_credential as is_model_credential,
 };
 pub use probe::Capabilities;
 

@@ -136,10 +136,10 @@ async fn a_run_that_lost_its_lease_cannot_write() {
 
     // Everything the old run tries is refused; the new run's writes land.
     assert_eq!(store.append_events(&id, Some(&old.fence), &[EventRecord::new("log", json!({}))]).await.unwrap(), None);
-    assert!(store.heartbeat(&id, &old.fence, 10_000).await.unwrap().is_none());
+    assert!(store.heartbeat(&id, &old.fence, 10_000, None).await.unwrap().is_none());
     assert!(!store.set_session(&id, &old.fence, "stale").await.unwrap());
     assert!(!store.finish_run(&id, &old.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
-    assert_eq!(store.heartbeat(&id, &new.fence, 10_000).await.unwrap(), Some(false));
+    assert_eq!(store.heartbeat(&id, &new.fence, 10_000, None).await.unwrap(), Some(false));
     assert!(store.finish_run(&id, &new.fence, 0, finish(TaskStatus::Completed)).await.unwrap());
     let row = store.task(&id).await.unwrap().unwrap();
     assert_eq!(row.status, TaskStatus::Completed);
@@ -480,4 +480,36 @@ async fn a_task_whose_stored_options_do_not_parse_stays_readable_and_claimable()
     assert!(row.options.get().is_err(), "never replaced by defaults");
     let claimed = store.claim("node", 60_000).await.unwrap().expect("a bad row does not block the queue");
     assert!(claimed.task.options.parsed().is_none());
+}
+
+/// What a run used by its last lease renewal is charged to its key when the run
+/// is lost, once: the next run of the task starts from nothing, and a run that
+/// finishes is charged its own cost and leaves nothing live behind.
+#[tokio::test]
+async fn a_lost_runs_usage_is_charged_once_by_recovery() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let run = store.claim("node-a", 1).await.unwrap().unwrap();
+    let used =
+        |input: i64| RunCost { key_id: key_id.clone(), cost_micros: 2 * input, input_tokens: input, output_tokens: 7 };
+    assert_eq!(store.heartbeat(&id, &run.fence, 1, Some(&used(100))).await.unwrap(), Some(false));
+    assert_eq!(store.heartbeat(&id, &run.fence, 1, Some(&used(300))).await.unwrap(), Some(false), "so far, not added");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let lost = store.lost_runs(None).await.unwrap();
+    assert_eq!(store.recover(&lost[0], 3, "{}".into()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
+    let now = crate::timestamp::now_ms();
+    let today = store.spend(&key_id, now).await.unwrap().today;
+    assert_eq!((today.input_tokens, today.output_tokens, today.cost_micros, today.runs), (300, 7, 600, 1));
+    assert_eq!(store.recover(&lost[0], 3, "{}".into()).await.unwrap(), None, "recovered once");
+
+    let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
+    assert_eq!(next.task.live_input_tokens, 0, "a new run starts from nothing");
+    assert!(store.heartbeat(&id, &next.fence, 10_000, Some(&used(50))).await.unwrap().is_some());
+    let finished = FinishRun { cost: Some(used(80)), ..finish(TaskStatus::Completed) };
+    assert!(store.finish_run(&id, &next.fence, 0, finished).await.unwrap());
+    let row = store.task(&id).await.unwrap().unwrap();
+    assert_eq!((row.live_input_tokens, row.live_output_tokens, row.live_cost_micros), (0, 0, 0));
+    let today = store.spend(&key_id, now).await.unwrap().today;
+    assert_eq!((today.input_tokens, today.runs), (380, 2), "the finished run's own cost, not its live figure");
 }

@@ -222,6 +222,14 @@ impl Gateway {
         self.spawn().await;
     }
 
+    /// The gateway's database, for tests that read what it stored.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some(database) => database.url.clone(),
+            None => format!("sqlite://{}?mode=ro", self.data.path().join("ccgate.db").display()),
+        }
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }

@@ -49,6 +49,12 @@ pub struct Model {
     pub continue_turn: bool,
     /// Its key's environment: `live`, or `test` (the built-in scripted model, cost 0).
     pub environment: crate::auth::Environment,
+    /// What the running run has used so far (US dollar micros, tokens), as of its
+    /// last lease renewal; 0 when no run holds the task. Charged by recovery when
+    /// the run is lost.
+    pub live_cost_micros: i64,
+    pub live_input_tokens: i64,
+    pub live_output_tokens: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

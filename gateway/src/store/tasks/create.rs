@@ -170,6 +170,9 @@ impl Store {
             not_before: Set(None),
             continue_turn: Set(false),
             environment: Set(row.environment),
+            live_cost_micros: Set(0),
+            live_input_tokens: Set(0),
+            live_output_tokens: Set(0),
         }
         .insert(&txn)
         .await

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::artifacts::replace_artifacts;
-use super::lease::Fence;
+use super::lease::{Fence, with_live_spend};
 use super::turns::set_turn_status;
 use crate::artifacts::Artifact;
 use crate::store::entities::{TaskStatus, task, task_turn};
@@ -52,7 +52,7 @@ impl Store {
             return Ok(false);
         }
         let sample = run_sample(&txn, id, turn, &finish, now).await?;
-        let mut update = task::Entity::update_many()
+        let update = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(finish.status))
             .col_expr(task::Column::FinishedAt, Expr::value(now))
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
@@ -61,6 +61,7 @@ impl Store {
             .col_expr(task::Column::ContinueTurn, Expr::value(false))
             .col_expr(task::Column::Error, Expr::value(finish.error_json))
             .filter(task::Column::Id.eq(id));
+        let mut update = with_live_spend(update, None);
         if let Some(session) = finish.session_id {
             update = update.col_expr(task::Column::SessionId, Expr::value(session));
         }
@@ -113,6 +114,7 @@ impl Store {
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::CancelRequested.eq(false));
+        let update = with_live_spend(update, None);
         if fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 0 {
             txn.rollback().await.during("re-queueing a task")?;
             return Ok(false);
@@ -135,6 +137,7 @@ impl Store {
         fence: &Fence,
         turn: i32,
         not_before: Option<i64>,
+        cost: Option<&RunCost>,
         events: &[EventRecord],
     ) -> Result<bool> {
         let now = crate::timestamp::now_ms();
@@ -150,9 +153,14 @@ impl Store {
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .filter(task::Column::Id.eq(id));
+        let update = with_live_spend(update, None);
         let changed = fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 1;
         if changed {
             set_turn_status(&txn, id, Some(turn), TaskStatus::Queued, now).await?;
+            // The stopped run used the model for a while: that counts against the key.
+            if let Some(cost) = cost {
+                crate::store::spend::record(&txn, cost, now).await?;
+            }
         }
         txn.commit().await.during("re-queueing a task")?;
         Ok(changed)

@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, UpdateMany};
 
 use crate::store::entities::{TaskStatus, task};
-use crate::store::{Context, Result, Store};
+use crate::store::{Context, Result, RunCost, Store};
 
 /// Who may write a running task: the node holding its lease, for this attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,13 +23,45 @@ impl Fence {
     }
 }
 
+/// Sets what the task's run has used so far (`None`: nothing, as when no run holds it).
+pub(crate) fn with_live_spend(update: UpdateMany<task::Entity>, used: Option<&RunCost>) -> UpdateMany<task::Entity> {
+    let used = used.cloned().unwrap_or_default();
+    update
+        .col_expr(task::Column::LiveCostMicros, Expr::value(used.cost_micros))
+        .col_expr(task::Column::LiveInputTokens, Expr::value(used.input_tokens))
+        .col_expr(task::Column::LiveOutputTokens, Expr::value(used.output_tokens))
+}
+
+/// What a lost run had used by its last lease renewal, to charge its key; `None`
+/// when nothing was recorded.
+pub(crate) fn live_spend(task: &task::Model) -> Option<RunCost> {
+    let used = RunCost {
+        key_id: task.key_id.clone(),
+        cost_micros: task.live_cost_micros,
+        input_tokens: task.live_input_tokens,
+        output_tokens: task.live_output_tokens,
+    };
+    (used.cost_micros > 0 || used.input_tokens > 0 || used.output_tokens > 0).then_some(used)
+}
+
 impl Store {
-    /// Extends a lease. `None` when the lease was lost; else whether cancel was asked.
-    pub async fn heartbeat(&self, id: &str, fence: &Fence, lease_ms: i64) -> Result<Option<bool>> {
+    /// Extends a lease, and records what the run has used so far (`used`, when the
+    /// model proxy meters it), so that a gateway dying mid-run loses at most what
+    /// was used since. `None` when the lease was lost; else whether cancel was asked.
+    pub async fn heartbeat(
+        &self,
+        id: &str,
+        fence: &Fence,
+        lease_ms: i64,
+        used: Option<&RunCost>,
+    ) -> Result<Option<bool>> {
         let until = crate::timestamp::now_ms() + lease_ms;
-        let update = task::Entity::update_many()
+        let mut update = task::Entity::update_many()
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(until))
             .filter(task::Column::Id.eq(id));
+        if used.is_some() {
+            update = with_live_spend(update, used);
+        }
         if fence.apply(update).exec(&self.writer).await.during("renewing a lease")?.rows_affected == 0 {
             return Ok(None);
         }

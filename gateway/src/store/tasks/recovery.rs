@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::lease::Fence;
+use super::lease::{Fence, live_spend, with_live_spend};
 use super::turns::set_turn_status;
 use crate::store::entities::{TaskStatus, task};
 use crate::store::events::{EventRecord, append};
@@ -112,9 +112,14 @@ impl Store {
                 .col_expr(task::Column::FinishedAt, Expr::value(now))
                 .col_expr(task::Column::Error, Expr::value(failure_json.clone()));
         }
-        if update.exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
+        if with_live_spend(update, None).exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
             txn.rollback().await.during("recovering a task")?;
             return Ok(None); // its owner renewed the lease or finished meanwhile
+        }
+        // What the lost run used by its last lease renewal still counts against its key.
+        let charged = live_spend(lost);
+        if let Some(used) = &charged {
+            crate::store::spend::record(&txn, used, now).await?;
         }
         set_turn_status(&txn, &lost.id, Some(lost.current_turn), status, now).await?;
         outbox::enqueue(&txn, self.webhooks.as_ref(), &lost.id, status, now).await?;
@@ -142,7 +147,15 @@ impl Store {
         let entry = AuditEntry {
             key_id: Some(lost.key_id.clone()),
             target: Some(lost.id.clone()),
-            details: Some(serde_json::json!({"attempt": fence.attempt, "recovered_as": status})),
+            details: Some(serde_json::json!({
+                "attempt": fence.attempt,
+                "recovered_as": status,
+                "charged": charged.map(|used| serde_json::json!({
+                    "cost_micros": used.cost_micros,
+                    "input_tokens": used.input_tokens,
+                    "output_tokens": used.output_tokens,
+                })),
+            })),
             ..AuditEntry::new("run.recover", "ok")
         };
         audit::record(&txn, entry, now).await?;
