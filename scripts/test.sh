@@ -102,7 +102,7 @@ fuzz_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$fuzz_status
 
-# Alone, after the tests: a short run of the gateway benchmark (about a minute: 3
+# Alone, after the tests: a short run of the gateway benchmark (about 20 s once built: 3
 # end-to-end runs of each kind, 3 s of submits at 200/s), which exits non-zero when a
 # figure is past 3 times its goal: a regression that large is not noise.
 step "cargo bench --bench gateway, short (fails past 3x a goal)"
