@@ -79,6 +79,14 @@ pub fn build_workspace(
     for part in upload.parts() {
         match part.archive {
             Some(format) => archive_of(part, format).scan(&mut plan)?,
+            // Stored as a plain file, it would look like success to a client that meant an archive.
+            None if part.name == "archive" => {
+                let message = format!(
+                    "an archive part must be named *.tar.gz, *.tgz or *.zip (its filename is {:?})",
+                    part.filename
+                );
+                return Err(InputError::Refused(vec![Refusal { pointer: part.pointer().to_string(), message }]));
+            }
             None => {
                 let origin =
                     Origin { pointer: part.pointer().to_string(), label: format!("file part {:?}", part.filename) };

@@ -162,3 +162,15 @@ fn a_path_given_twice_across_sources_is_refused() {
     assert_eq!(pointers, ["/parts/f1", "/parts/f2"], "{refusals:?}");
     assert!(refusals[0].message.contains("same path as entry \"a.txt\" of x.tgz"));
 }
+
+#[test]
+fn an_archive_part_that_is_not_a_known_archive_is_refused_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let refusals = build(dir.path(), &[], &[("archive", "site.tar", b"not gzip"), ("doc", "a.txt", b"a")]).unwrap_err();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].pointer, "/parts/archive");
+    assert!(refusals[0].message.contains("*.tar.gz, *.tgz or *.zip") && refusals[0].message.contains("site.tar"));
+    // Named as a file, the same bytes are a file.
+    let ws = build(dir.path(), &[], &[("doc", "site.tar", b"not gzip")]).unwrap();
+    assert_eq!(std::fs::read(ws.join("site.tar")).unwrap(), b"not gzip");
+}
