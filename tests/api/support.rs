@@ -101,7 +101,7 @@ impl TestGateway {
 
     /// Issues a key as `ccgate keys create` does; returns its id and secret.
     pub async fn issue(&self, options: KeyOptions<'_>) -> (String, String) {
-        let mut spec = KeySpec::with_defaults(options.name.into(), &self.app.state.config.keys);
+        let mut spec = KeySpec::new(options.name.into(), ccgate::auth::Environment::Live, &self.app.state.config.keys);
         spec.scopes = options.scopes.to_vec();
         spec.rate_limit_per_minute = options.rate_limit.unwrap_or(spec.rate_limit_per_minute);
         let audit = AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new("key.create", "ok") };

@@ -29,7 +29,7 @@ async fn serve_runs_in_process_until_its_shutdown_future_completes() {
     config.queue.shutdown_grace_seconds = 2;
     let (store, hasher) = ccgate::server::open(&config).await.unwrap();
     store.migrate().await.unwrap();
-    let spec = KeySpec::with_defaults("in-process".into(), &config.keys);
+    let spec = KeySpec::new("in-process".into(), ccgate::auth::Environment::Live, &config.keys);
     let (_, key) = issue_key(&store, &hasher, spec, AuditEntry::new("key.create", "ok")).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

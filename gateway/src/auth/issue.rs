@@ -27,27 +27,6 @@ pub struct KeySpec {
     pub environment: super::Environment,
 }
 
-impl KeySpec {
-    /// A live key named `name` with the `tasks` scope, the configured limits and
-    /// no webhook or budget.
-    pub fn with_defaults(name: String, defaults: &crate::config::KeyDefaults) -> Self {
-        Self {
-            name,
-            scopes: vec![Scope::Tasks],
-            rate_limit_per_minute: defaults.rate_limit_per_minute,
-            max_concurrent_tasks: defaults.max_concurrent_tasks,
-            max_queued_tasks: defaults.max_queued_tasks,
-            webhook_url: None,
-            webhook_events: None,
-            budget_micros_per_day: None,
-            budget_micros_per_month: None,
-            token_budget_per_day: None,
-            token_budget_per_month: None,
-            environment: super::Environment::Live,
-        }
-    }
-}
-
 /// Creates a key; returns its row and its secret (shown once, never stored). The
 /// row holds the key's webhook signing secret (`webhook_secret`, also shown once).
 pub async fn issue_key(
