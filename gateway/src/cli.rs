@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::api::{KeyCreated, KeyView};
-use crate::auth::{Given, KeyField, KeySpec, issue_key, set_key_field};
+use crate::auth::{Given, KeyField, KeyService, KeySpec, set_key_field};
 use crate::config::Config;
 use crate::store::AuditEntry;
 
@@ -561,6 +561,7 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
     eprintln!("ccgate: keys of the database {}", database.describe());
     let (store, hasher) = crate::server::open(&config).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
+    let keys = KeyService::new(store, hasher, None);
     let cli_audit = |action| AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new(action, "ok") };
     match command {
         KeysCommand::Create {
@@ -605,21 +606,20 @@ async fn keys(command: KeysCommand, config: Config) -> Result<(), String> {
                     set_key_field(&mut spec, field, given, &allowlist).map_err(|why| format!("{flag} {why}"))?;
                 }
             }
-            let (key, secret) =
-                issue_key(&store, &hasher, spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;
+            let (key, secret) = keys.issue(spec, cli_audit("key.create")).await.map_err(|e| e.to_string())?;
             let webhook_secret = key.webhook_secret.clone().unwrap_or_default();
             let shown = KeyCreated { key: KeyView::from(&key), secret, webhook_secret };
             println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
             eprintln!("The secret is shown only now; store it safely.");
         }
         KeysCommand::List => {
-            let keys = store.keys().await.map_err(|e| e.to_string())?;
+            let keys = keys.list().await.map_err(|e| e.to_string())?;
             for key in keys {
                 println!("{}", serde_json::to_string(&KeyView::from(&key)).unwrap_or_default());
             }
         }
         KeysCommand::Revoke { id } => {
-            if !store.revoke_key(&id, cli_audit("key.revoke")).await.map_err(|e| e.to_string())? {
+            if !keys.revoke(&id, cli_audit("key.revoke")).await.map_err(|e| e.to_string())? {
                 return Err(format!("no active key {id}"));
             }
             println!("revoked {id} (running gateways stop accepting it within 30 s)");

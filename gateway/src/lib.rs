@@ -26,8 +26,11 @@
 //! - `budget`: key budgets per UTC day and month, pure functions of `now`.
 //! - `storage`: shared storage (`storage.url`): a directory or an S3 bucket, through
 //!   `object_store`; artifacts live there.
-//! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `auth`, `retention`,
-//!   `backup`, `telemetry`, `scripted_model` (the offline Messages API for tests and
+//! - `auth`: who is calling (keys, scopes, rate limits) and `KeyService`, the keys
+//!   as admins manage them; `audit`: the audit log; `telemetry`: logs, metrics and
+//!   `Stats`, the figures operators see.
+//! - `artifacts`, `webhooks`, `plugins` (the wasmtime host), `retention`,
+//!   `backup`, `scripted_model` (the offline Messages API for tests and
 //!   test keys), `client` (`ccgate run` and `ccgate tasks`, a client of a gateway).
 //!
 //! A task's path: `api::tasks::create` → `TaskService::create` (validation, policy
@@ -40,6 +43,7 @@
 pub mod api;
 pub mod approvals;
 pub mod artifacts;
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod budget;

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request};
-use ccgate::auth::{KeySpec, Scope, issue_key};
+use ccgate::auth::{KeySpec, Scope};
 use ccgate::config::Config;
 use ccgate::sandbox::{Sandbox, SandboxMode};
 use ccgate::server::{App, Machine};
@@ -105,7 +105,7 @@ impl TestGateway {
         spec.scopes = options.scopes.to_vec();
         spec.rate_limit_per_minute = options.rate_limit.unwrap_or(spec.rate_limit_per_minute);
         let audit = AuditEntry { client_addr: Some("cli".into()), ..AuditEntry::new("key.create", "ok") };
-        let (key, secret) = issue_key(&self.app.store, &self.app.state.hasher, spec, audit).await.expect("issue a key");
+        let (key, secret) = self.app.state.keys.issue(spec, audit).await.expect("issue a key");
         (key.id, secret)
     }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ccgate::auth::{KeySpec, issue_key};
+use ccgate::auth::{KeyService, KeySpec};
 use ccgate::config::Config;
 use ccgate::store::AuditEntry;
 use serde_json::{Value, json};
@@ -30,7 +30,8 @@ async fn serve_runs_in_process_until_its_shutdown_future_completes() {
     let (store, hasher) = ccgate::server::open(&config).await.unwrap();
     store.migrate().await.unwrap();
     let spec = KeySpec::new("in-process".into(), ccgate::auth::Environment::Live, &config.keys);
-    let (_, key) = issue_key(&store, &hasher, spec, AuditEntry::new("key.create", "ok")).await.unwrap();
+    let keys = KeyService::new(store.clone(), hasher.clone(), None);
+    let (_, key) = keys.issue(spec, AuditEntry::new("key.create", "ok")).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

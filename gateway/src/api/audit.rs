@@ -60,7 +60,7 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let mut rows = state.tasks.store().audit_entries(&filter, cursor, limit + 1).await?;
+    let mut rows = state.audit.entries(&filter, cursor, limit + 1).await?;
     let next_cursor = paging::page(&mut rows, limit, |r| r.id.to_string());
     Ok(Json(AuditPage { data: rows.iter().map(AuditEvent::from).collect(), next_cursor }))
 }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::store::{AuditEntry, Store};
+use crate::audit::AuditLog;
+use crate::store::AuditEntry;
 
 /// Refusals of one key recorded one by one per minute.
 pub const PER_KEY_PER_MINUTE: u32 = 600;
@@ -134,19 +135,17 @@ pub fn summary_entry(source: &Source, unrecorded: u64) -> AuditEntry {
 }
 
 /// Writes the summaries of ended windows every minute.
-pub async fn flush_forever(budget: std::sync::Arc<DenialBudget>, store: Store) {
+pub async fn flush_forever(budget: std::sync::Arc<DenialBudget>, audit: AuditLog) {
     let mut tick = tokio::time::interval(WINDOW);
     loop {
         tick.tick().await;
-        write_summaries(&store, budget.ended(Instant::now())).await;
+        write_summaries(&audit, budget.ended(Instant::now())).await;
     }
 }
 
-pub async fn write_summaries(store: &Store, ended: Vec<(Source, u64)>) {
+pub async fn write_summaries(audit: &AuditLog, ended: Vec<(Source, u64)>) {
     for (source, unrecorded) in ended {
-        if let Err(e) = store.audit(summary_entry(&source, unrecorded)).await {
-            tracing::warn!(error = %e, unrecorded, "could not audit a count of refused requests");
-        }
+        audit.record_or_warn(summary_entry(&source, unrecorded), "a count of refused requests").await;
     }
 }
 

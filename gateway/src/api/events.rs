@@ -155,7 +155,7 @@ impl Follower {
     /// The next event, waiting for it if needed; `None` once the task is finished
     /// and every event has been sent.
     async fn next(&mut self) -> Option<Event> {
-        let store = self.state.tasks.store().clone();
+        let tasks = self.state.tasks.clone();
         let notify = self.state.tasks.hub().follow(&self.task_id);
         loop {
             if let Some(event) = self.buffer.pop_front() {
@@ -163,7 +163,7 @@ impl Follower {
                 return Some(to_sse(&event));
             }
             if self.done {
-                match store.events_after(&self.task_id, self.after, 500).await {
+                match tasks.events_after(&self.task_id, self.after, 500).await {
                     Ok(events) if !events.is_empty() => {
                         self.buffer.extend(events);
                         continue;
@@ -174,7 +174,7 @@ impl Follower {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match store.events_after(&self.task_id, self.after, 500).await {
+            match tasks.events_after(&self.task_id, self.after, 500).await {
                 Ok(events) if !events.is_empty() => {
                     self.buffer.extend(events);
                     continue;
@@ -187,7 +187,7 @@ impl Follower {
             }
             // Nothing new: the stream ends if the task is finished (its final events
             // are written in the same transaction as its final status).
-            match store.task(&self.task_id).await {
+            match tasks.find(&self.task_id).await {
                 Ok(Some(task)) if task.status.is_terminal() => {
                     self.done = true;
                     continue;
@@ -216,9 +216,8 @@ impl Follower {
     /// streams end (its client may not resume them).
     async fn key_still_valid(&mut self) -> bool {
         self.key_checked = Instant::now();
-        match self.state.tasks.store().key(&self.slots.key_id).await {
-            Ok(Some(key)) => key.revoked_at.is_none(),
-            Ok(None) => false,
+        match self.state.keys.active(&self.slots.key_id).await {
+            Ok(active) => active.is_some(),
             // A database hiccup does not cut a stream; the next check decides.
             Err(_) => true,
         }

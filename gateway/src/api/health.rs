@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::schema::Problem;
+use crate::telemetry::DatabaseHealth;
 
 /// Facts about this node found at start-up.
 pub struct Readiness {
@@ -74,8 +75,8 @@ pub async fn metrics(
         }
     }
     for status in crate::task::TaskStatus::ALL {
-        let count = state.tasks.store().count_by_status(status).await?;
-        crate::telemetry::metrics::tasks_by_status(status.as_str(), count);
+        let count = state.stats.count_by_status(status).await?;
+        crate::telemetry::metrics::tasks_by_status(status, count);
     }
     crate::telemetry::metrics::running_here(state.queue.running_count());
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()))
@@ -107,14 +108,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 
 /// What `/readyz` answers: its status and `{"status", "checks"}` (the dashboard shows it too).
 pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
-    let store = state.tasks.store();
-    let database = match store.ping().await {
-        Ok(()) => match store.pending_migrations().await {
-            Ok(0) => json!({"ok": true, "backend": format!("{:?}", store.backend()).to_lowercase()}),
-            Ok(n) => json!({"ok": false, "reason": format!("{n} migrations are not applied; run `ccgate migrate`")}),
-            Err(e) => json!({"ok": false, "reason": e.to_string()}),
-        },
-        Err(e) => json!({"ok": false, "reason": e.to_string()}),
+    let database = match state.stats.database().await {
+        DatabaseHealth::Ready { backend } => json!({"ok": true, "backend": backend}),
+        DatabaseHealth::Behind(n) => {
+            json!({"ok": false, "reason": format!("{n} migrations are not applied; run `ccgate migrate`")})
+        }
+        DatabaseHealth::Unreachable(reason) => json!({"ok": false, "reason": reason}),
     };
     let readiness = &state.readiness;
     let claude = match (&readiness.claude_version, readiness.claude_bin.exists()) {

@@ -9,11 +9,10 @@ use super::AppState;
 use super::extract::{Caller, JsonBody, Path};
 use super::problem::ApiError;
 use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyUpdate, KeyView, WebhookSecret};
-use crate::auth::{Environment, Given, KeyField, KeySpec, Scope, issue_key, set_key_field};
+use crate::auth::{Environment, Given, KeyField, KeySpec, Scope, set_key_field};
 use crate::store::AuditEntry;
 use crate::task::{FieldError, unknown_fields};
 use crate::webhooks::guard::{Allowlist, check_url_resolving};
-use crate::webhooks::signing::generate_secret;
 
 #[utoipa::path(post, path = "/keys", operation_id = "createKey", tag = "keys",
     summary = "Create an API key",
@@ -43,7 +42,7 @@ pub(crate) async fn create_key(state: &AppState, caller: &Caller, body: &Value) 
             .map_err(|why| ApiError::validation(vec![FieldError::new("/webhook_url", why)]))?;
     }
     let audit = audit(caller, "key.create");
-    let (key, secret) = issue_key(&state.tasks.store().clone(), &state.hasher, spec, audit).await?;
+    let (key, secret) = state.keys.issue(spec, audit).await?;
     let webhook_secret = key.webhook_secret.clone().unwrap_or_default();
     Ok(KeyCreated { key: KeyView::from(&key), secret, webhook_secret })
 }
@@ -56,7 +55,7 @@ pub(crate) async fn create_key(state: &AppState, caller: &Caller, body: &Value) 
     responses((status = 200, description = "Every key", body = KeyPage)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyPage>, ApiError> {
     caller.require(Scope::Admin)?;
-    let keys = state.tasks.store().keys().await?;
+    let keys = state.keys.list().await?;
     Ok(Json(KeyPage { data: keys.iter().map(KeyView::from).collect(), next_cursor: None }))
 }
 
@@ -73,9 +72,8 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     caller.require(Scope::Admin)?;
-    let store = state.tasks.store();
-    let key = store.key(&id).await?.ok_or_else(|| ApiError::not_found("no key with this id"))?;
-    let spend = store.spend(&key.id, crate::timestamp::now_ms()).await?;
+    let key = state.keys.get(&id).await?.ok_or_else(|| ApiError::not_found("no key with this id"))?;
+    let spend = state.keys.spend(&key.id, crate::timestamp::now_ms()).await?;
     Ok(Json(KeyView { spend: Some(spend.into()), ..KeyView::from(&key) }))
 }
 
@@ -98,8 +96,7 @@ pub async fn revoke(
 /// requests and event streams on this node stop at once.
 pub(crate) async fn revoke_key(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
     caller.require(Scope::Admin)?;
-    if state.tasks.store().revoke_key(id, audit(caller, "key.revoke")).await? {
-        state.auth.forget_all();
+    if state.keys.revoke(id, audit(caller, "key.revoke")).await? {
         Ok(())
     } else {
         Err(ApiError::not_found("no active key with this id"))
@@ -126,12 +123,8 @@ pub async fn rotate_webhook_secret(
 /// dashboard's), audited; returns it, shown this once.
 pub(crate) async fn rotate_webhook_secret_of(state: &AppState, caller: &Caller, id: &str) -> Result<String, ApiError> {
     caller.require(Scope::Admin)?;
-    let secret = generate_secret();
-    if state.tasks.store().rotate_webhook_secret(id, &secret, audit(caller, "key.rotate_webhook_secret")).await? {
-        Ok(secret)
-    } else {
-        Err(ApiError::not_found("no active key with this id"))
-    }
+    let rotated = state.keys.rotate_webhook_secret(id, audit(caller, "key.rotate_webhook_secret")).await?;
+    rotated.ok_or_else(|| ApiError::not_found("no active key with this id"))
 }
 
 #[utoipa::path(patch, path = "/keys/{id}", operation_id = "updateKey", tag = "keys",
@@ -150,23 +143,8 @@ pub async fn update(
     JsonBody(body): JsonBody,
 ) -> Result<Json<KeyView>, ApiError> {
     caller.require(Scope::Admin)?;
-    let store = state.tasks.store();
-    let key = store.key(&id).await?.filter(|k| k.revoked_at.is_none());
-    let key = key.ok_or_else(|| ApiError::not_found("no active key with this id"))?;
-    let base = KeySpec {
-        name: key.name.clone(),
-        scopes: key.scopes.split(',').filter_map(Scope::parse).collect(),
-        rate_limit_per_minute: key.rate_limit_per_minute.max(1) as u32,
-        max_concurrent_tasks: key.max_concurrent_tasks.max(0) as u32,
-        max_queued_tasks: key.max_queued_tasks.max(0) as u32,
-        webhook_url: key.webhook_url.clone(),
-        webhook_events: key.webhook_events.as_deref().map(|stored| crate::webhooks::key_events(Some(stored))),
-        budget_micros_per_day: key.budget_micros_per_day,
-        budget_micros_per_month: key.budget_micros_per_month,
-        token_budget_per_day: key.token_budget_per_day,
-        token_budget_per_month: key.token_budget_per_month,
-        environment: key.environment,
-    };
+    let key = state.keys.active(&id).await?.ok_or_else(|| ApiError::not_found("no active key with this id"))?;
+    let base = KeySpec::of(&key);
     let spec = apply_fields(&body, base, &state).map_err(ApiError::validation)?;
     if let Some(url) = spec.webhook_url.as_ref().filter(|url| key.webhook_url.as_ref() != Some(*url)) {
         super::webhooks::webhooks_enabled(&state, "/webhook_url")?;
@@ -175,10 +153,8 @@ pub async fn update(
             .await
             .map_err(|why| ApiError::validation(vec![FieldError::new("/webhook_url", why)]))?;
     }
-    let updated = store.update_key(&id, &spec, audit(&caller, "key.update")).await?;
+    let updated = state.keys.update(&id, &spec, audit(&caller, "key.update")).await?;
     let updated = updated.ok_or_else(|| ApiError::not_found("no active key with this id"))?;
-    // Cached principals carry limits and budgets: the change applies at once.
-    state.auth.forget_all();
     Ok(Json(KeyView::from(&updated)))
 }
 

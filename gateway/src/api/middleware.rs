@@ -259,7 +259,7 @@ fn audit_denial(
         (None, None) => Source::OtherAddresses,
     };
     let (admission, ended) = state.denials.admit(source, std::time::Instant::now());
-    let store = state.tasks.store().clone();
+    let audit = state.audit.clone();
     let entry = (admission == Admission::Record).then(|| AuditEntry {
         target: Some(target.route.clone()),
         details: Some(serde_json::json!({"status": status, "reason": reason, "id": target.id})),
@@ -270,11 +270,9 @@ fn audit_denial(
         return;
     }
     tokio::spawn(async move {
-        write_summaries(&store, ended).await;
-        if let Some(entry) = entry
-            && let Err(e) = store.audit(entry).await
-        {
-            tracing::warn!(error = %e, "could not audit a denied request");
+        write_summaries(&audit, ended).await;
+        if let Some(entry) = entry {
+            audit.record_or_warn(entry, "a denied request").await;
         }
     });
 }

@@ -47,7 +47,7 @@ pub(crate) use plugins::{reload_plugins, visible_plugins};
 pub use problem::ApiError;
 pub use schema::{KeyCreated, KeyView};
 
-use crate::auth::{Authenticator, KeyHasher, RateLimiter};
+use crate::auth::{Authenticator, KeyService, RateLimiter};
 use crate::config::Config;
 use crate::queue::Queue;
 use crate::task::TaskService;
@@ -58,7 +58,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tasks: TaskService,
     pub auth: Authenticator,
-    pub hasher: KeyHasher,
+    /// Keys as admins manage them.
+    pub keys: KeyService,
+    pub audit: crate::audit::AuditLog,
+    pub stats: crate::telemetry::Stats,
     pub limiter: Arc<RateLimiter>,
     pub queue: Arc<Queue>,
     pub readiness: Arc<Readiness>,

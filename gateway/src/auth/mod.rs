@@ -3,15 +3,14 @@
 //! which knows what a task is.
 
 mod authenticator;
-mod environment;
-mod issue;
 mod key;
 mod key_fields;
+mod key_service;
 mod rate_limit;
 
+pub use crate::store::entities::Environment;
 pub use authenticator::{AuthError, Authenticator, Principal, Scope, constant_time_eq};
-pub use environment::Environment;
-pub use issue::{KeySpec, issue_key};
 pub use key::{GeneratedKey, KeyHasher, generate_key, load_or_create_pepper};
 pub use key_fields::{Given, KeyField, set_key_field};
+pub use key_service::{KeyService, KeySpec};
 pub use rate_limit::{RateDecision, RateLimiter};

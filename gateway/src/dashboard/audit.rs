@@ -43,9 +43,8 @@ pub async fn page(
         return Err(ApiError::validation(errors));
     }
     let entries: Vec<_> = state
-        .tasks
-        .store()
-        .audit_entries(&filter, None, PAGE)
+        .audit
+        .entries(&filter, None, PAGE)
         .await?
         .iter()
         .map(|e| {

@@ -63,16 +63,15 @@ fn budgets(budgets: &Budgets) -> String {
 
 /// `GET /dashboard/keys`.
 pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<String>, ApiError> {
-    let store = state.tasks.store();
     let keys = if viewer.is_admin() {
-        store.keys().await?
+        state.keys.list().await?
     } else {
-        store.key(&viewer.principal().key_id).await?.into_iter().collect()
+        state.keys.get(&viewer.principal().key_id).await?.into_iter().collect()
     };
     let now = crate::timestamp::now_ms();
     let mut rows = Vec::with_capacity(keys.len());
     for key in &keys {
-        rows.push(KeyRow::of(key, &store.spend(&key.id, now).await?, state.limiter.refused(&key.id)));
+        rows.push(KeyRow::of(key, &state.keys.spend(&key.id, now).await?, state.limiter.refused(&key.id)));
     }
     render("keys.html", context! { frame => Frame::of(&viewer, "keys"), keys => rows })
 }

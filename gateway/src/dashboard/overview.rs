@@ -21,14 +21,14 @@ const WINDOWS: [(&str, i64); 3] =
 /// `GET /dashboard`.
 pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<String>, ApiError> {
     let (_, report) = crate::api::readiness_report(&state).await;
-    let store = state.tasks.store();
+    let stats = &state.stats;
     let now_ms = crate::timestamp::now_ms();
     let mut windows = Vec::new();
     for (label, span) in WINDOWS {
-        windows.push(WindowView::of(label, span, &store.usage_since(now_ms - span).await?));
+        windows.push(WindowView::of(label, span, &stats.usage_since(now_ms - span).await?));
     }
-    let chart = chart::hourly(&store.usage_buckets(now_ms - 24 * HOUR_MS).await?, now_ms);
-    let nodes: Vec<_> = store
+    let chart = chart::hourly(&stats.usage_buckets(now_ms - 24 * HOUR_MS).await?, now_ms);
+    let nodes: Vec<_> = stats
         .running_by_node()
         .await?
         .into_iter()
@@ -39,8 +39,8 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<
         nodes,
         workers => state.config.queue.workers,
         running_here => state.queue.running_count(),
-        queued => store.count_by_status(TaskStatus::Queued).await?,
-        running => store.count_by_status(TaskStatus::Running).await?,
+        queued => stats.count_by_status(TaskStatus::Queued).await?,
+        running => stats.count_by_status(TaskStatus::Running).await?,
     };
     render(
         "overview.html",

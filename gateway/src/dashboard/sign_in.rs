@@ -91,9 +91,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, form: S
 }
 
 async fn audit(state: &AppState, entry: crate::store::AuditEntry) {
-    if let Err(e) = state.tasks.store().audit(entry).await {
-        tracing::warn!(error = %e, "could not audit a dashboard sign-in");
-    }
+    state.audit.record_or_warn(entry, "a dashboard sign-in").await;
 }
 
 fn with_cookies(mut response: Response, cookies: &[String]) -> Response {

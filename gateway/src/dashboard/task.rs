@@ -53,8 +53,8 @@ struct Summary {
 
 impl Summary {
     fn of(task: &task::Model) -> Self {
-        let result: Option<TaskResult> = task.result.as_deref().and_then(|r| serde_json::from_str(r).ok());
-        let error: Option<crate::task::TaskError> = task.error.as_deref().and_then(|e| serde_json::from_str(e).ok());
+        let result: Option<&TaskResult> = task.result.as_ref().and_then(|r| r.parsed());
+        let error: Option<&crate::task::TaskError> = task.error.as_ref().and_then(|e| e.parsed());
         Self {
             id: task.id.clone(),
             status: task.status.as_str().into(),
@@ -63,15 +63,14 @@ impl Summary {
             created: when(task.created_at),
             finished: task.finished_at.map(when).unwrap_or_default(),
             cost: result
-                .as_ref()
                 .map(|r| dollars(crate::store::RunCost::of("", r.cost_usd, &r.usage).cost_micros))
                 .unwrap_or_default(),
-            result: result.map(|r| match (r.text, r.structured) {
-                (_, Some(structured)) => serde_json::to_string_pretty(&structured).unwrap_or_default(),
-                (Some(text), None) => text,
+            result: result.map(|r| match (&r.text, &r.structured) {
+                (_, Some(structured)) => serde_json::to_string_pretty(structured).unwrap_or_default(),
+                (Some(text), None) => text.clone(),
                 (None, None) => String::new(),
             }),
-            error: error.map(|e| e.message),
+            error: error.map(|e| e.message.clone()),
         }
     }
 }

@@ -90,7 +90,7 @@ impl Queue {
 
     /// The files matching the task's globs.
     async fn collect_by_globs(&self, task: &task::Model, deadline: Instant) -> (Option<StagedSet>, Vec<EventRecord>) {
-        let patterns: Vec<String> = serde_json::from_str(&task.artifact_patterns).unwrap_or_default();
+        let patterns = task.artifact_patterns.parsed().map(Vec::as_slice).unwrap_or_default();
         let globs: Vec<Glob> = patterns.iter().filter_map(|p| artifacts::glob(p).ok()).collect();
         if globs.is_empty() {
             return (None, Vec::new());

@@ -21,7 +21,7 @@ impl Queue {
             id: task.id.clone(),
             status,
             prompt: task.prompt.clone(),
-            metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
+            metadata: task.metadata.parsed().cloned().unwrap_or_default(),
             key_id: task.key_id.clone(),
             key_name,
         }
@@ -59,8 +59,8 @@ impl Queue {
         let finish = FinishRun {
             status,
             session_id: result.as_ref().and_then(|r| r.session_id.clone()),
-            result_json: result.as_ref().and_then(|r| serde_json::to_string(r).ok()),
-            error_json: error.as_ref().and_then(|e| serde_json::to_string(e).ok()),
+            result: result.clone(),
+            error: error.clone(),
             events,
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             claude_code_version,

@@ -47,8 +47,7 @@ impl Queue {
                 format!("the run was lost {} times (the gateway running it stopped)", task.attempts),
             )
             .with_details(serde_json::json!({"attempts": task.attempts}));
-            let error_json = serde_json::to_string(&error).unwrap_or_default();
-            match self.store.recover(&task, self.config.max_attempts as i32, error_json).await {
+            match self.store.recover(&task, self.config.max_attempts as i32, error).await {
                 Ok(Some(outcome)) => {
                     recovered += 1;
                     match &outcome {

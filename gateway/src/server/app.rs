@@ -12,7 +12,8 @@ use super::ServeError;
 use crate::api::{AppState, DenialBudget, Readiness, flush_denial_counts};
 use crate::approvals::desk::Desk;
 use crate::artifacts::{ArtifactStore, CollectLimits};
-use crate::auth::{Authenticator, KeyHasher, RateLimiter};
+use crate::audit::AuditLog;
+use crate::auth::{Authenticator, KeyHasher, KeyService, RateLimiter};
 use crate::config::Config;
 use crate::plugins::Plugins;
 use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
@@ -107,11 +108,14 @@ impl App {
             sandbox: machine.sandbox.status(),
             live: Some(machine.sandbox),
         };
+        let authenticator = Authenticator::new(store.clone(), hasher.clone());
         let state = AppState {
             config: Arc::new(config),
             tasks,
-            auth: Authenticator::new(store.clone(), hasher.clone()),
-            hasher,
+            keys: KeyService::new(store.clone(), hasher, Some(authenticator.clone())),
+            auth: authenticator,
+            audit: AuditLog::new(store.clone()),
+            stats: crate::telemetry::Stats::new(store.clone()),
             limiter: Arc::new(RateLimiter::default()),
             queue: queue.clone(),
             readiness: Arc::new(readiness),
@@ -138,7 +142,7 @@ impl App {
         if let Err(e) = Upload::clean_up_leftovers(&self.state.tasks.uploads_dir()) {
             tracing::warn!(error = %e, "cannot clear abandoned uploads");
         }
-        tokio::spawn(flush_denial_counts(self.state.denials.clone(), self.store.clone()));
+        tokio::spawn(flush_denial_counts(self.state.denials.clone(), self.state.audit.clone()));
         self.queue.start().await;
         // Prompts that waited when a gateway died: their runs are gone (recovered above,
         // or failed), and nothing will ever answer them.

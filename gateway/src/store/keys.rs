@@ -2,17 +2,24 @@
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
-use super::entities::{api_key, task};
+use super::entities::{Environment, api_key, task};
 use super::{AuditEntry, Context, Result, Store, audit};
 
 /// A key to insert (the secret itself is never stored).
 #[derive(Debug, Clone)]
 pub struct NewKey {
     pub id: String,
-    pub name: String,
     pub prefix: String,
     pub secret_hash: String,
-    pub environment: crate::auth::Environment,
+    pub environment: Environment,
+    pub webhook_secret: String,
+    pub fields: KeyFields,
+}
+
+/// What an admin sets on a key, and may change later.
+#[derive(Debug, Clone)]
+pub struct KeyFields {
+    pub name: String,
     pub scopes: Vec<String>,
     pub rate_limit_per_minute: u32,
     pub max_concurrent_tasks: u32,
@@ -20,7 +27,6 @@ pub struct NewKey {
     pub webhook_url: Option<String>,
     /// The default webhook's events (a JSON list); `None`: the defaults.
     pub webhook_events: Option<String>,
-    pub webhook_secret: String,
     pub budget_micros_per_day: Option<i64>,
     pub budget_micros_per_month: Option<i64>,
     pub token_budget_per_day: Option<i64>,
@@ -31,28 +37,29 @@ impl Store {
     pub async fn insert_key(&self, key: NewKey, audit_entry: AuditEntry) -> Result<api_key::Model> {
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
+        let fields = key.fields;
         let model = api_key::ActiveModel {
             id: Set(key.id),
-            name: Set(key.name),
+            name: Set(fields.name),
             prefix: Set(key.prefix),
             secret_hash: Set(key.secret_hash),
             environment: Set(key.environment),
-            scopes: Set(key.scopes.join(",")),
-            rate_limit_per_minute: Set(key.rate_limit_per_minute as i32),
-            max_concurrent_tasks: Set(key.max_concurrent_tasks as i32),
-            max_queued_tasks: Set(key.max_queued_tasks as i32),
+            scopes: Set(fields.scopes.join(",")),
+            rate_limit_per_minute: Set(fields.rate_limit_per_minute as i32),
+            max_concurrent_tasks: Set(fields.max_concurrent_tasks as i32),
+            max_queued_tasks: Set(fields.max_queued_tasks as i32),
             created_at: Set(now),
             last_used_at: Set(None),
             revoked_at: Set(None),
-            webhook_url: Set(key.webhook_url),
-            webhook_events: Set(key.webhook_events),
+            webhook_url: Set(fields.webhook_url),
+            webhook_events: Set(fields.webhook_events),
             webhook_secret: Set(Some(key.webhook_secret)),
             webhook_secret_previous: Set(None),
             webhook_secret_rotated_at: Set(None),
-            budget_micros_per_day: Set(key.budget_micros_per_day),
-            budget_micros_per_month: Set(key.budget_micros_per_month),
-            token_budget_per_day: Set(key.token_budget_per_day),
-            token_budget_per_month: Set(key.token_budget_per_month),
+            budget_micros_per_day: Set(fields.budget_micros_per_day),
+            budget_micros_per_month: Set(fields.budget_micros_per_month),
+            token_budget_per_day: Set(fields.token_budget_per_day),
+            token_budget_per_month: Set(fields.token_budget_per_month),
         }
         .insert(&txn)
         .await
@@ -140,21 +147,21 @@ impl Store {
     pub async fn update_key(
         &self,
         id: &str,
-        spec: &crate::auth::KeySpec,
+        fields: &KeyFields,
         audit_entry: AuditEntry,
     ) -> Result<Option<api_key::Model>> {
         use sea_orm::sea_query::Expr;
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
-        let scopes: Vec<&str> = spec.scopes.iter().map(|s| s.as_str()).collect();
+        let spec = fields;
         let changed = api_key::Entity::update_many()
             .col_expr(api_key::Column::Name, Expr::value(spec.name.clone()))
-            .col_expr(api_key::Column::Scopes, Expr::value(scopes.join(",")))
+            .col_expr(api_key::Column::Scopes, Expr::value(spec.scopes.join(",")))
             .col_expr(api_key::Column::RateLimitPerMinute, Expr::value(spec.rate_limit_per_minute as i32))
             .col_expr(api_key::Column::MaxConcurrentTasks, Expr::value(spec.max_concurrent_tasks as i32))
             .col_expr(api_key::Column::MaxQueuedTasks, Expr::value(spec.max_queued_tasks as i32))
             .col_expr(api_key::Column::WebhookUrl, Expr::value(spec.webhook_url.clone()))
-            .col_expr(api_key::Column::WebhookEvents, Expr::value(crate::webhooks::stored_events(&spec.webhook_events)))
+            .col_expr(api_key::Column::WebhookEvents, Expr::value(spec.webhook_events.clone()))
             .col_expr(api_key::Column::BudgetMicrosPerDay, Expr::value(spec.budget_micros_per_day))
             .col_expr(api_key::Column::BudgetMicrosPerMonth, Expr::value(spec.budget_micros_per_month))
             .col_expr(api_key::Column::TokenBudgetPerDay, Expr::value(spec.token_budget_per_day))
@@ -177,7 +184,7 @@ impl Store {
         task::Entity::update_many()
             .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
             .filter(task::Column::KeyId.eq(id))
-            .filter(task::Column::Status.eq("queued"))
+            .filter(task::Column::Status.eq(super::entities::TaskStatus::Queued))
             .filter(task::Column::NotBefore.is_in([tomorrow, next_month]))
             .exec(&txn)
             .await

@@ -4,6 +4,10 @@
 //! separate pool, so writers queue in-process instead of failing with
 //! `SQLITE_BUSY`, and readers (SSE followers, lists) never wait for a writer (WAL).
 //! With PostgreSQL both pools are the same.
+//!
+//! The store depends on its entities and on the plain values they hold (a task's
+//! options, result, error and webhook from `task`, a spend from `budget`, an
+//! `Artifact`), never on a service: services call it, not the other way round.
 
 mod approvals;
 mod audit;
@@ -25,7 +29,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 pub use approvals::{ApprovalDecision, NewApproval, Runs};
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
-pub use keys::NewKey;
+pub use keys::{KeyFields, NewKey};
 pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState, OutboxEvent, TaskSnapshot, WebhookRules};
 pub use spend::RunCost;
 pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};

@@ -10,7 +10,7 @@ use sea_orm::{
 use std::sync::Arc;
 
 use super::entities::webhook_delivery::DeliveryStatus;
-use super::entities::{TaskStatus, api_key, approval, task, task_turn, webhook_attempt, webhook_delivery};
+use super::entities::{JsonText, TaskStatus, api_key, approval, task, task_turn, webhook_attempt, webhook_delivery};
 use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
 use crate::artifacts::Artifact;
@@ -42,8 +42,6 @@ pub trait WebhookRules: Send + Sync {
     fn destination(&self, task: &task::Model, key: Option<&api_key::Model>, event_type: &str) -> Option<String>;
     /// The delivery's body.
     fn payload(&self, snapshot: &TaskSnapshot<'_>, event: OutboxEvent<'_>, event_type: &str, now: i64) -> String;
-    /// The task's stored webhook, marked disabled (after a 410 Gone).
-    fn disabled(&self, stored: &str) -> Option<String>;
 }
 
 /// Writes a delivery for the task's new `status` if its webhook, or its key's
@@ -230,7 +228,7 @@ impl Store {
         .await
         .during("recording a webhook attempt")?;
         if state == DeliveryState::Disabled {
-            disable_task_webhook(&txn, self.webhooks.as_ref(), &delivery.task_id, attempt.at).await?;
+            disable_task_webhook(&txn, &delivery.task_id, attempt.at).await?;
         }
         txn.commit().await.during("recording a webhook attempt")?;
         Ok(true)
@@ -264,17 +262,13 @@ impl Store {
 }
 
 /// The receiver answered 410: the task's webhook stops, pending deliveries included.
-async fn disable_task_webhook(
-    conn: &impl ConnectionTrait,
-    rules: Option<&Arc<dyn WebhookRules>>,
-    task_id: &str,
-    now: i64,
-) -> Result<()> {
+async fn disable_task_webhook(conn: &impl ConnectionTrait, task_id: &str, now: i64) -> Result<()> {
     if let Some(task) = task::Entity::find_by_id(task_id).one(conn).await.during("reading a task")?
-        && let Some(disabled) = rules.zip(task.webhook.as_deref()).and_then(|(rules, stored)| rules.disabled(stored))
+        && let Some(mut webhook) = task.webhook.as_ref().and_then(|w| w.parsed()).cloned()
     {
+        webhook.disabled = true;
         task::Entity::update_many()
-            .col_expr(task::Column::Webhook, Expr::value(disabled))
+            .col_expr(task::Column::Webhook, Expr::value(JsonText::new(webhook)))
             .filter(task::Column::Id.eq(task_id))
             .exec(conn)
             .await

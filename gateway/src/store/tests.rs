@@ -29,21 +29,23 @@ async fn migrated(url: &str) -> Store {
 async fn key(store: &Store, max_concurrent: u32) -> String {
     let key = NewKey {
         id: crate::ids::new_id("key"),
-        name: "k".into(),
         prefix: "ccg_live_x".into(),
         secret_hash: crate::ids::new_id("hash"),
-        environment: crate::auth::Environment::Live,
-        scopes: vec!["tasks".into()],
-        rate_limit_per_minute: 60,
-        max_concurrent_tasks: max_concurrent,
-        max_queued_tasks: 100,
-        webhook_url: None,
-        webhook_events: None,
+        environment: crate::store::entities::Environment::Live,
         webhook_secret: crate::webhooks::signing::generate_secret(),
-        budget_micros_per_day: None,
-        budget_micros_per_month: None,
-        token_budget_per_day: None,
-        token_budget_per_month: None,
+        fields: KeyFields {
+            name: "k".into(),
+            scopes: vec!["tasks".into()],
+            rate_limit_per_minute: 60,
+            max_concurrent_tasks: max_concurrent,
+            max_queued_tasks: 100,
+            webhook_url: None,
+            webhook_events: None,
+            budget_micros_per_day: None,
+            budget_micros_per_month: None,
+            token_budget_per_day: None,
+            token_budget_per_month: None,
+        },
     };
     store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
 }
@@ -60,7 +62,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
         max_queued,
         artifact_patterns: Vec::new(),
         webhook: None,
-        environment: crate::auth::Environment::Live,
+        environment: crate::store::entities::Environment::Live,
     }
 }
 
@@ -75,8 +77,8 @@ async fn task(store: &Store, key_id: &str, priority: i32) -> String {
 fn finish(status: TaskStatus) -> FinishRun {
     FinishRun {
         status,
-        result_json: None,
-        error_json: None,
+        result: None,
+        error: None,
         session_id: None,
         events: vec![EventRecord::new("status", json!({"status": status}))],
         artifacts: None,
@@ -130,7 +132,7 @@ async fn a_run_that_lost_its_lease_cannot_write() {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
     assert_eq!(lost.len(), 1);
-    assert_eq!(store.recover(&lost[0], 3, "{}".into()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
+    assert_eq!(store.recover(&lost[0], 3, lost_error()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
     let new = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!(new.fence.attempt, 2);
 
@@ -157,7 +159,7 @@ async fn follow_ups_need_a_finished_task_and_cancel_needs_a_queued_one() {
     let entry = || AuditEntry::new("x", "ok");
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), None);
     let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
-    assert!(!store.cancel_queued(&id, "{}".into(), &[], entry()).await.unwrap());
+    assert!(!store.cancel_queued(&id, lost_error(), &[], entry()).await.unwrap());
     assert!(store.finish_run(&id, &claimed.fence, 0, finish(TaskStatus::Failed)).await.unwrap());
     assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(1));
     let next = store.claim("n", 10_000).await.unwrap().unwrap();
@@ -291,7 +293,7 @@ async fn a_message_waiting_in_a_run_that_was_lost_for_good_runs_as_the_next_turn
     assert_eq!(store.add_live_turn(&id, "steer", "queue", &[], entry()).await.unwrap(), LiveTurn::Added(1));
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
-    assert_eq!(store.recover(&lost[0], 1, "{}".into()).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
+    assert_eq!(store.recover(&lost[0], 1, lost_error()).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
     assert_eq!(store.turns(&id).await.unwrap()[0].status, TaskStatus::Failed);
     let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!((next.prompt.as_str(), next.task.current_turn), ("steer", 1));
@@ -482,6 +484,30 @@ async fn a_task_whose_stored_options_do_not_parse_stays_readable_and_claimable()
     assert!(claimed.task.options.parsed().is_none());
 }
 
+#[tokio::test]
+async fn a_task_whose_stored_documents_do_not_parse_shows_nothing_for_them_and_keeps_them() {
+    let (store, _dir) = store().await;
+    let key = key(&store, 1).await;
+    let id = task(&store, &key, 0).await;
+    let garbage = Statement::from_sql_and_values(
+        store.backend(),
+        sql_for(
+            store.backend(),
+            "UPDATE tasks SET result = $1, error = $1, metadata = $1, webhook = $1, artifact_patterns = $1 WHERE id = $2",
+        ),
+        ["{\"text\": ".into(), id.clone().into()],
+    );
+    store.writer().execute_raw(garbage).await.unwrap();
+    let row = store.task(&id).await.unwrap().unwrap();
+    assert!(row.result.as_ref().is_some_and(|r| r.get().is_err()));
+    assert!(row.error.as_ref().is_some_and(|e| e.get().is_err()));
+    assert!(row.webhook.as_ref().is_some_and(|w| w.get().is_err()));
+    assert!(row.metadata.get().is_err() && row.artifact_patterns.get().is_err());
+    let view = crate::task::TaskView::new(&row, &[], Vec::new(), Vec::new());
+    assert_eq!((view.result, view.error, view.metadata), (None, None, json!({})), "shown as nothing");
+    assert_eq!(sea_orm::Value::from(row.metadata), sea_orm::Value::String(Some("{\"text\": ".into())), "kept");
+}
+
 /// What a run used by its last lease renewal is charged to its key when the run
 /// is lost, once: the next run of the task starts from nothing, and a run that
 /// finishes is charged its own cost and leaves nothing live behind.
@@ -497,11 +523,11 @@ async fn a_lost_runs_usage_is_charged_once_by_recovery() {
     assert_eq!(store.heartbeat(&id, &run.fence, 1, Some(&used(300))).await.unwrap(), Some(false), "so far, not added");
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
-    assert_eq!(store.recover(&lost[0], 3, "{}".into()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
+    assert_eq!(store.recover(&lost[0], 3, lost_error()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
     let now = crate::timestamp::now_ms();
     let today = store.spend(&key_id, now).await.unwrap().today;
     assert_eq!((today.input_tokens, today.output_tokens, today.cost_micros, today.runs), (300, 7, 600, 1));
-    assert_eq!(store.recover(&lost[0], 3, "{}".into()).await.unwrap(), None, "recovered once");
+    assert_eq!(store.recover(&lost[0], 3, lost_error()).await.unwrap(), None, "recovered once");
 
     let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!(next.task.live_input_tokens, 0, "a new run starts from nothing");
@@ -512,4 +538,8 @@ async fn a_lost_runs_usage_is_charged_once_by_recovery() {
     assert_eq!((row.live_input_tokens, row.live_output_tokens, row.live_cost_micros), (0, 0, 0));
     let today = store.spend(&key_id, now).await.unwrap().today;
     assert_eq!((today.input_tokens, today.runs), (380, 2), "the finished run's own cost, not its live figure");
+}
+
+fn lost_error() -> crate::task::TaskError {
+    crate::task::TaskError::new(crate::task::ErrorKind::AgentCrashed, "lost")
 }

@@ -7,7 +7,7 @@ mod service;
 pub mod structured;
 mod view;
 
-pub use model::{Delivery, ErrorKind, Network, TaskError, TaskOptions, TaskResult, TaskStatus, Usage};
+pub use model::{Delivery, ErrorKind, Network, TaskError, TaskOptions, TaskResult, TaskStatus, TaskWebhook, Usage};
 pub use request::{
     FieldError, FollowUp, NewTask, parse_follow_up, parse_new_task, pointer_token, unknown_fields, whole_u64,
 };

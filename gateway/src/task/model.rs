@@ -170,3 +170,16 @@ impl TaskError {
         self
     }
 }
+
+/// A task's `webhook`, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaskWebhook {
+    #[schema(example = "https://hooks.example.com/ccgate")]
+    pub url: String,
+    /// Defaults to `task.completed`, `task.failed`, `task.cancelled`.
+    #[schema(example = json!(["task.completed", "task.failed"]))]
+    pub events: Vec<String>,
+    /// Set when the receiver answered 410 Gone: nothing more is sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+}

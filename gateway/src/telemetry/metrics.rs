@@ -148,9 +148,9 @@ pub fn usage(model: &str, usage: &crate::task::Usage, cost_usd: f64) {
 }
 
 /// Gauges read from the database at scrape time (every node sees the same queue).
-pub fn tasks_by_status(status: &str, count: u64) {
-    gauge!("ccgate_tasks", "status" => status.to_string()).set(count as f64);
-    if status == "queued" {
+pub fn tasks_by_status(status: crate::task::TaskStatus, count: u64) {
+    gauge!("ccgate_tasks", "status" => status.as_str()).set(count as f64);
+    if status == crate::task::TaskStatus::Queued {
         // The same number under the name dashboards look for.
         gauge!("ccgate_queue_depth").set(count as f64);
     }

@@ -1,9 +1,14 @@
+//! Telemetry: operators' figures (`Stats`), Prometheus metrics, and logging.
+//!
 //! Logging: `tracing` to stderr, JSON or human-readable, filtered by `RUST_LOG`
 //! (default `info`). Request spans carry the request id onto every line; at
 //! `debug`, request headers are logged with their secrets redacted.
 
 pub mod metrics;
 pub mod redact;
+mod stats;
+
+pub use stats::{DatabaseHealth, Stats};
 
 use tracing_subscriber::EnvFilter;
 

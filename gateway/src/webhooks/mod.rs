@@ -8,8 +8,7 @@ mod outbox;
 mod sender;
 pub mod signing;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::task::TaskWebhook;
 pub use outbox::Rules;
 pub use sender::{Deliverer, DelivererConfig};
 
@@ -21,19 +20,6 @@ pub const APPROVAL_REQUESTED: &str = "task.approval_requested";
 
 /// What a key's default webhook receives.
 pub const DEFAULT_EVENTS: [&str; 3] = ["task.completed", "task.failed", "task.cancelled"];
-
-/// A task's `webhook`, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TaskWebhook {
-    #[schema(example = "https://hooks.example.com/ccgate")]
-    pub url: String,
-    /// Defaults to `task.completed`, `task.failed`, `task.cancelled`.
-    #[schema(example = json!(["task.completed", "task.failed"]))]
-    pub events: Vec<String>,
-    /// Set when the receiver answered 410 Gone: nothing more is sent.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub disabled: bool,
-}
 
 /// A key's default-webhook events: at least one, each known; a name given twice
 /// counts once.

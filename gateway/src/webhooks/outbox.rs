@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{APPROVAL_REQUESTED, TaskWebhook, key_events};
+use super::{APPROVAL_REQUESTED, key_events};
 use crate::approvals::desk::ApprovalView;
 use crate::store::entities::{TaskStatus, api_key, task};
 use crate::store::{OutboxEvent, TaskSnapshot, WebhookRules};
@@ -22,7 +22,7 @@ impl WebhookRules for Rules {
     }
 
     fn destination(&self, task: &task::Model, key: Option<&api_key::Model>, event_type: &str) -> Option<String> {
-        match task.webhook.as_deref().and_then(|w| serde_json::from_str::<TaskWebhook>(w).ok()) {
+        match task.webhook.as_ref().and_then(|w| w.parsed()).cloned() {
             Some(webhook) if webhook.disabled => None,
             Some(webhook) => webhook.events.iter().any(|e| e == event_type).then_some(webhook.url),
             None => key
@@ -44,12 +44,6 @@ impl WebhookRules for Rules {
             object.insert("approval".into(), serde_json::to_value(approval).unwrap_or_default());
         }
         json!({"type": event_type, "timestamp": crate::timestamp::format_ms(now), "data": data}).to_string()
-    }
-
-    fn disabled(&self, stored: &str) -> Option<String> {
-        let mut webhook = serde_json::from_str::<TaskWebhook>(stored).ok()?;
-        webhook.disabled = true;
-        serde_json::to_string(&webhook).ok()
     }
 }
 

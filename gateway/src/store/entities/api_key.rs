@@ -13,7 +13,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub secret_hash: String,
     /// `live` or `test`.
-    pub environment: crate::auth::Environment,
+    pub environment: crate::store::entities::Environment,
     /// Comma-separated scopes.
     pub scopes: String,
     pub rate_limit_per_minute: i32,

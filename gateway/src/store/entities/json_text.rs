@@ -1,6 +1,6 @@
 //! A JSON document kept in a TEXT column, parsed once when its row is read.
 
-use sea_orm::sea_query::{ArrayType, ColumnType, Value, ValueType, ValueTypeErr};
+use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, Value, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, QueryResult, TryGetError, TryGetable};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -54,6 +54,26 @@ impl<T: Serialize> JsonText<T> {
             Self::Parsed(value) => serde_json::to_string(value).unwrap_or_default(),
             Self::Unreadable { text, .. } => text.clone(),
         }
+    }
+}
+
+impl<T> JsonText<T> {
+    /// A document the gateway writes itself.
+    pub fn new(value: T) -> Self {
+        Self::Parsed(value)
+    }
+}
+
+impl<T> From<T> for JsonText<T> {
+    fn from(value: T) -> Self {
+        Self::Parsed(value)
+    }
+}
+
+// An optional document (`Option<JsonText<T>>`) is SQL NULL when absent.
+impl<T> Nullable for JsonText<T> {
+    fn null() -> Value {
+        Value::String(None)
     }
 }
 

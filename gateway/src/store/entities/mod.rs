@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod approval;
 pub mod audit_event;
+mod environment;
 pub mod idempotency_record;
 mod json_text;
 pub mod key_spend;
@@ -17,5 +18,6 @@ pub mod usage_latency;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
 
+pub use environment::Environment;
 pub use json_text::JsonText;
 pub use task_status::TaskStatus;

@@ -1,6 +1,10 @@
 //! A task row: its input, its current state and lease, and its latest result.
 
+use std::collections::BTreeMap;
+
 use sea_orm::entity::prelude::*;
+
+use crate::task::{TaskError, TaskOptions, TaskResult, TaskWebhook};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
@@ -14,9 +18,10 @@ pub struct Model {
     pub prompt: String,
     /// The resolved options (JSON in the database).
     #[sea_orm(column_type = "Text")]
-    pub options: super::JsonText<crate::task::TaskOptions>,
-    /// JSON object of string values.
-    pub metadata: String,
+    pub options: super::JsonText<TaskOptions>,
+    /// String values by name (JSON in the database).
+    #[sea_orm(column_type = "Text")]
+    pub metadata: super::JsonText<BTreeMap<String, String>>,
     pub created_at: i64,
     /// When the task last entered the queue: FIFO order within a priority.
     pub enqueued_at: i64,
@@ -29,26 +34,30 @@ pub struct Model {
     pub lease_expires_at: Option<i64>,
     pub cancel_requested: bool,
     pub session_id: Option<String>,
-    /// JSON of the latest `TaskResult`.
-    pub result: Option<String>,
-    /// JSON of the `TaskError`, when failed or cancelled.
-    pub error: Option<String>,
+    /// The latest turn's result (JSON in the database).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub result: Option<super::JsonText<TaskResult>>,
+    /// Why it failed or was cancelled (JSON in the database).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<super::JsonText<TaskError>>,
     /// The last sequence number given to an event of this task.
     pub event_seq: i64,
-    /// JSON array of the workspace globs collected as artifacts after each turn.
-    pub artifact_patterns: String,
+    /// The workspace globs collected as artifacts after each turn (JSON in the database).
+    #[sea_orm(column_type = "Text")]
+    pub artifact_patterns: super::JsonText<Vec<String>>,
     /// When the retention sweeper deleted the workspace (and Claude's state).
     pub workspace_expired_at: Option<i64>,
     /// When the retention sweeper deleted the artifacts.
     pub artifacts_expired_at: Option<i64>,
-    /// JSON of the task's `webhook` (`{"url", "events"}`), if it has one.
-    pub webhook: Option<String>,
+    /// The task's own webhook, if it has one (JSON in the database).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub webhook: Option<super::JsonText<TaskWebhook>>,
     /// A queued task is not claimed before this time (the backoff of a retry).
     pub not_before: Option<i64>,
     /// The next run retries a turn whose prompt the session already holds.
     pub continue_turn: bool,
     /// Its key's environment: `live`, or `test` (the built-in scripted model, cost 0).
-    pub environment: crate::auth::Environment,
+    pub environment: crate::store::entities::Environment,
     /// What the running run has used so far (US dollar micros, tokens), as of its
     /// last lease renewal; 0 when no run holds the task. Charged by recovery when
     /// the run is lost.

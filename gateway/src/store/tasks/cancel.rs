@@ -5,16 +5,17 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::turns::set_turn_status;
-use crate::store::entities::{TaskStatus, task};
+use crate::store::entities::{JsonText, TaskStatus, task};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit, outbox};
+use crate::task::TaskError;
 
 impl Store {
     /// Cancels a task that is still queued. `false` when it is not queued (any more).
     pub async fn cancel_queued(
         &self,
         id: &str,
-        error_json: String,
+        error: TaskError,
         events: &[EventRecord],
         audit_entry: AuditEntry,
     ) -> Result<bool> {
@@ -25,7 +26,7 @@ impl Store {
         let changed = task::Entity::update_many()
             .col_expr(task::Column::Status, Expr::value(TaskStatus::Cancelled))
             .col_expr(task::Column::FinishedAt, Expr::value(now))
-            .col_expr(task::Column::Error, Expr::value(error_json))
+            .col_expr(task::Column::Error, Expr::value(JsonText::new(error)))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::Status.eq(TaskStatus::Queued))
             .exec(&txn)

@@ -29,8 +29,8 @@ pub struct NewTaskRow {
     pub max_queued: u32,
     /// Workspace globs collected as artifacts after each turn.
     pub artifact_patterns: Vec<String>,
-    pub webhook: Option<crate::webhooks::TaskWebhook>,
-    pub environment: crate::auth::Environment,
+    pub webhook: Option<crate::task::TaskWebhook>,
+    pub environment: crate::store::entities::Environment,
 }
 
 /// An `Idempotency-Key` with the hash of the request that used it.
@@ -148,8 +148,8 @@ impl Store {
             status: Set(TaskStatus::Queued),
             priority: Set(row.priority),
             prompt: Set(row.prompt.clone()),
-            options: Set(JsonText::Parsed(row.options)),
-            metadata: Set(serde_json::to_string(&row.metadata).unwrap_or_else(|_| "{}".into())),
+            options: Set(JsonText::new(row.options)),
+            metadata: Set(JsonText::new(row.metadata.clone())),
             created_at: Set(now),
             enqueued_at: Set(now),
             started_at: Set(None),
@@ -163,10 +163,10 @@ impl Store {
             result: Set(None),
             error: Set(None),
             event_seq: Set(0),
-            artifact_patterns: Set(serde_json::to_string(&row.artifact_patterns).unwrap_or_else(|_| "[]".into())),
+            artifact_patterns: Set(JsonText::new(row.artifact_patterns)),
             workspace_expired_at: Set(None),
             artifacts_expired_at: Set(None),
-            webhook: Set(row.webhook.as_ref().and_then(|w| serde_json::to_string(w).ok())),
+            webhook: Set(row.webhook.map(JsonText::new)),
             not_before: Set(None),
             continue_turn: Set(false),
             environment: Set(row.environment),

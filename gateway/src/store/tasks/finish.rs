@@ -8,16 +8,17 @@ use super::artifacts::replace_artifacts;
 use super::lease::{Fence, with_live_spend};
 use super::turns::set_turn_status;
 use crate::artifacts::Artifact;
-use crate::store::entities::{TaskStatus, task, task_turn};
+use crate::store::entities::{JsonText, TaskStatus, task, task_turn};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, RunCost, Store, audit, outbox};
+use crate::task::{TaskError, TaskResult};
 
 /// The final write of a run.
 #[derive(Debug, Clone)]
 pub struct FinishRun {
     pub status: TaskStatus,
-    pub result_json: Option<String>,
-    pub error_json: Option<String>,
+    pub result: Option<TaskResult>,
+    pub error: Option<TaskError>,
     pub session_id: Option<String>,
     pub events: Vec<EventRecord>,
     /// The turn's artifacts, replacing earlier ones; `None` leaves them as they are.
@@ -57,9 +58,9 @@ impl Store {
             .col_expr(task::Column::FinishedAt, Expr::value(now))
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
-            .col_expr(task::Column::Result, Expr::value(finish.result_json))
+            .col_expr(task::Column::Result, Expr::value(finish.result.map(JsonText::new)))
             .col_expr(task::Column::ContinueTurn, Expr::value(false))
-            .col_expr(task::Column::Error, Expr::value(finish.error_json))
+            .col_expr(task::Column::Error, Expr::value(finish.error.map(JsonText::new)))
             .filter(task::Column::Id.eq(id));
         let mut update = with_live_spend(update, None);
         if let Some(session) = finish.session_id {

@@ -6,9 +6,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::lease::{Fence, live_spend, with_live_spend};
 use super::turns::set_turn_status;
-use crate::store::entities::{TaskStatus, task};
+use crate::store::entities::{JsonText, TaskStatus, task};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit, outbox};
+use crate::task::TaskError;
 
 /// Where a task whose run was lost goes: cancelled if a cancel was asked, back
 /// to the queue while attempts remain, else failed.
@@ -84,7 +85,7 @@ impl Store {
         &self,
         lost: &task::Model,
         max_attempts: i32,
-        failure_json: String,
+        failure: TaskError,
     ) -> Result<Option<RecoveredTask>> {
         let now = crate::timestamp::now_ms();
         let fence = Fence { owner: lost.lease_owner.clone().unwrap_or_default(), attempt: lost.attempts };
@@ -110,7 +111,7 @@ impl Store {
         if status != TaskStatus::Queued {
             update = update
                 .col_expr(task::Column::FinishedAt, Expr::value(now))
-                .col_expr(task::Column::Error, Expr::value(failure_json.clone()));
+                .col_expr(task::Column::Error, Expr::value(JsonText::new(failure.clone())));
         }
         if with_live_spend(update, None).exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
             txn.rollback().await.during("recovering a task")?;
@@ -129,8 +130,7 @@ impl Store {
                 "the run of attempt {} was lost (its gateway node stopped without finishing it)", fence.attempt)}),
         )];
         if status != TaskStatus::Queued {
-            let error: serde_json::Value = serde_json::from_str(&failure_json).unwrap_or_default();
-            events.push(EventRecord::new("error", serde_json::json!({"error": error})));
+            events.push(EventRecord::new("error", serde_json::json!({"error": failure})));
         }
         events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
         append(&txn, &lost.id, None, &events, now).await?;

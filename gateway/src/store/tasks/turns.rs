@@ -7,9 +7,10 @@ use sea_orm::{
     TransactionTrait, UpdateMany,
 };
 
-use crate::store::entities::{TaskStatus, task, task_turn};
+use crate::store::entities::{JsonText, TaskStatus, task, task_turn};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit};
+use crate::task::TaskError;
 
 impl Store {
     /// Queues the next turn of a finished task. `None` when the task is not finished.
@@ -55,7 +56,7 @@ pub(in crate::store) fn queue_turn(id: &str, turn: i32, now: i64) -> UpdateMany<
         .col_expr(task::Column::Attempts, Expr::value(0))
         .col_expr(task::Column::EnqueuedAt, Expr::value(now))
         .col_expr(task::Column::FinishedAt, Expr::value(Option::<i64>::None))
-        .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
+        .col_expr(task::Column::Error, Expr::value(Option::<JsonText<TaskError>>::None))
         .col_expr(task::Column::NotBefore, Expr::value(Option::<i64>::None))
         .col_expr(task::Column::ContinueTurn, Expr::value(false))
         .filter(task::Column::Id.eq(id))

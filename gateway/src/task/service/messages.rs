@@ -29,9 +29,8 @@ impl TaskService {
                         EventRecord::new("error", json!({"error": error})),
                         EventRecord::new("status", json!({"status": TaskStatus::Cancelled, "attempt": task.attempts})),
                     ];
-                    let error_json = serde_json::to_string(&error).unwrap_or_default();
                     let audit = audit_entry(principal, ctx, "task.cancel", "ok");
-                    if self.store.cancel_queued(id, error_json, &events, audit).await? {
+                    if self.store.cancel_queued(id, error, &events, audit).await? {
                         self.hub.task_changed(id);
                         break;
                     }
@@ -120,7 +119,7 @@ impl TaskService {
                 .get()
                 .map_err(|e| TaskServiceError::Store(StoreError::Corrupt(format!("the options of task {id}: {e}"))))?
                 .clone(),
-            metadata: serde_json::from_str(&task.metadata).unwrap_or_default(),
+            metadata: task.metadata.parsed().cloned().unwrap_or_default(),
             files: Vec::new(),
             artifacts: None,
             webhook: None,

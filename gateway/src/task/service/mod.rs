@@ -89,10 +89,6 @@ impl TaskService {
         Self { store, queue, hub, plugins, data_dir, rules, desk }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }

@@ -59,6 +59,11 @@ impl TaskService {
         Ok(self.store.task(id).await?)
     }
 
+    /// The task's events after sequence number `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, id: &str, after: i64, limit: u64) -> Result<Vec<StoredEvent>, TaskServiceError> {
+        Ok(self.store.events_after(id, after, limit).await?)
+    }
+
     /// A key's tasks (`None`: every key's), newest first, after the `before` cursor.
     pub async fn list(
         &self,
