@@ -14,18 +14,25 @@
 //! 3. Memory with a deep queue: `BENCH_QUEUED` tasks (default 100,000) submitted to
 //!    a node that claims nothing, the gateway's resident memory read as the queue
 //!    grows and after the reads that touch the whole queue (list, filters, metrics).
+//! 4. Idle followers: `BENCH_FOLLOWERS` SSE streams (default 1,000) of one running
+//!    task that prints nothing for a while: the gateway's CPU time over 10 s and its
+//!    memory, then how fast every stream ends when the task is cancelled.
 //!
 //! Prints a markdown report (with the commit, the Claude Code version and the
 //! sandbox of the gateways measured) and writes it to `bench-report.md` in the
 //! target directory (`target/bench-report.md`).
 //! `BENCH_RUNS` (default 20), `BENCH_SUBMIT_RATE` (default 500 per second) and
 //! `BENCH_SUBMIT_SECONDS` (default 10) change the amount of work, `BENCH_WORKERS`
-//! (default 2) the gateway's workers, `BENCH_ONLY=e2e,submit,queue` (any of them)
+//! (default 2) the gateway's workers, `BENCH_ONLY=e2e,submit,queue,followers` (any of them)
 //! runs those parts. `BENCH_FAIL_FACTOR=F` exits non-zero when a figure is past F
 //! times its goal (`goals`).
 
+#[path = "gateway/followers.rs"]
+mod followers;
 #[path = "gateway/goals.rs"]
 mod goals;
+#[path = "gateway/process.rs"]
+mod process;
 #[path = "../../tests/it/support/mod.rs"]
 mod support;
 
@@ -107,6 +114,13 @@ async fn run_all() -> (String, Vec<Figure>) {
         let memory = queued_memory(&model, queued).await;
         report.push_str(&memory.to_markdown());
         figures.push(memory.figure());
+    }
+    if wanted("followers") {
+        let followers = env_number("BENCH_FOLLOWERS", 1_000);
+        eprintln!("idle followers: {followers} SSE streams of one quiet task");
+        let idle = followers::idle_followers(&model, followers).await;
+        report.push_str(&idle.to_markdown());
+        figures.extend(idle.figures());
     }
     (report, figures)
 }
@@ -803,16 +817,7 @@ async fn queued_memory(model: &Model, queued: usize) -> QueuedMemory {
     let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
     let gateway = Gateway::start(model, GatewayOptions { env, ..GatewayOptions::default() }).await;
     let key = gateway.create_key(&["--name", "bench", "--rate-limit", "100000000", "--max-queued", "100000000"]);
-    let rss = |pid: u32| -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN);
-        kib / 1024.0
-    };
+    let rss = process::rss_mib;
     let pid = gateway.pid();
     let mut samples = vec![(0, "start", rss(pid))];
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 
 use super::AppState;
 use super::extract::{Caller, Path, Query};
@@ -21,7 +22,7 @@ use super::problem::ApiError;
 use super::schema::SseEvent;
 use crate::auth::Scope;
 use crate::in_flight::{InFlight, Slot};
-use crate::store::StoredEvent;
+use crate::queue::{Feed, FeedEvent, FeedItem};
 use crate::task::FieldError;
 
 #[derive(Deserialize)]
@@ -128,7 +129,8 @@ pub fn follow(
         task_id,
         after,
         buffer: VecDeque::new(),
-        done: false,
+        feed: None,
+        replaying: true,
         slots,
         key_changes,
         key_checked: Instant::now(),
@@ -142,9 +144,15 @@ pub fn follow(
 struct Follower {
     state: AppState,
     task_id: String,
+    /// The last event sent.
     after: i64,
-    buffer: VecDeque<StoredEvent>,
-    done: bool,
+    buffer: VecDeque<FeedEvent>,
+    /// The task's live feed on this node, shared with its other followers, and
+    /// this follower's place in it; joined before the first replay.
+    feed: Option<(Arc<Feed>, broadcast::Receiver<FeedItem>)>,
+    /// Reading stored events from the database: at the start, after falling
+    /// behind the feed, and once the feed says the task is finished.
+    replaying: bool,
     slots: StreamSlots,
     /// Bumped whenever this node revokes or changes a key.
     key_changes: watch::Receiver<u64>,
@@ -155,52 +163,54 @@ impl Follower {
     /// The next event, waiting for it if needed; `None` once the task is finished
     /// and every event has been sent.
     async fn next(&mut self) -> Option<Event> {
-        let tasks = self.state.tasks.clone();
-        let notify = self.state.tasks.hub().follow(&self.task_id);
+        if self.feed.is_none() {
+            let feed = self.state.tasks.feeds().follow(&self.task_id).await;
+            let items = feed.subscribe();
+            self.feed = Some((feed, items));
+        }
         loop {
             if let Some(event) = self.buffer.pop_front() {
+                if event.seq <= self.after {
+                    continue; // replayed already
+                }
                 self.after = event.seq;
                 return Some(to_sse(&event));
             }
-            if self.done {
-                match tasks.events_after(&self.task_id, self.after, 500).await {
+            if self.replaying {
+                match self.state.tasks.events_after(&self.task_id, self.after, 500).await {
                     Ok(events) if !events.is_empty() => {
-                        self.buffer.extend(events);
+                        self.buffer.extend(events.iter().map(FeedEvent::from));
                         continue;
                     }
-                    _ => return None,
+                    Ok(_) => self.replaying = false,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading events for a stream failed");
+                        return None;
+                    }
                 }
-            }
-            let notified = notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            match tasks.events_after(&self.task_id, self.after, 500).await {
-                Ok(events) if !events.is_empty() => {
-                    self.buffer.extend(events);
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "reading events for a stream failed");
+                // Caught up: the feed carries the rest, unless it has ended.
+                if self.feed.as_ref().is_some_and(|(feed, _)| feed.is_finished()) {
                     return None;
                 }
-            }
-            // Nothing new: the stream ends if the task is finished (its final events
-            // are written in the same transaction as its final status).
-            match tasks.find(&self.task_id).await {
-                Ok(Some(task)) if task.status.is_terminal() => {
-                    self.done = true;
-                    continue;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return None,
             }
             if self.key_checked.elapsed() >= KEY_RECHECK && !self.key_still_valid().await {
                 return None;
             }
+            let (_, items) = self.feed.as_mut()?;
             tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                item = items.recv() => match item {
+                    Ok(FeedItem::Events(events)) => {
+                        if events.first().is_some_and(|first| first.seq > self.after + 1) {
+                            self.replaying = true; // a gap: what it missed is stored
+                        } else {
+                            self.buffer.extend(events.iter().cloned());
+                        }
+                    }
+                    // Everything stored by now is all there is.
+                    Ok(FeedItem::Finished) | Err(RecvError::Closed) => self.replaying = true,
+                    Err(RecvError::Lagged(_)) => self.replaying = true,
+                },
+                () = tokio::time::sleep(KEY_RECHECK.saturating_sub(self.key_checked.elapsed())) => {}
                 // Shutdown ends every stream; clients resume with Last-Event-ID.
                 () = self.state.queue.shutdown.cancelled() => return None,
                 Ok(()) = self.key_changes.changed() => {
@@ -224,6 +234,6 @@ impl Follower {
     }
 }
 
-fn to_sse(event: &StoredEvent) -> Event {
-    Event::default().id(event.seq.to_string()).event(event.event_type.clone()).data(event.to_json().to_string())
+fn to_sse(event: &FeedEvent) -> Event {
+    Event::default().id(event.seq.to_string()).event(event.event_type.clone()).data(event.data.clone())
 }

@@ -1,6 +1,6 @@
-//! Wake-ups inside one gateway node: followers of a task's events (SSE, execute)
-//! and idle workers. Followers also poll the database, so a change written by
-//! another node is seen within a second even without a wake-up.
+//! Wake-ups inside one gateway node: what follows a task (its event feed, a wait
+//! for it to finish) and idle workers. Followers also poll the database, so a
+//! change written by another node is seen within a second even without a wake-up.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -8,6 +8,7 @@ mod collect;
 mod conclude;
 mod deferral;
 mod events;
+mod feed;
 mod finish;
 mod hub;
 mod lease;
@@ -18,5 +19,6 @@ mod shutdown;
 mod workers;
 
 pub use collect::ArtifactCollection;
+pub use feed::{Feed, FeedEvent, FeedItem, Feeds};
 pub use hub::Hub;
 pub use workers::{Queue, QueueParts};

@@ -164,4 +164,4 @@ pub(crate) fn sql_for(backend: DbBackend, sql: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

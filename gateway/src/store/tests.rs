@@ -11,7 +11,7 @@ use super::entities::TaskStatus;
 
 /// A migrated store, and what keeps its database alive (a temporary directory,
 /// or a database on the throwaway PostgreSQL).
-async fn store() -> (Store, Box<dyn std::any::Any>) {
+pub(crate) async fn store() -> (Store, Box<dyn std::any::Any>) {
     if crate::test_postgres::selected() {
         let database = crate::test_postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL");
         return (migrated(&database.url).await, Box::new(database));
@@ -26,7 +26,7 @@ async fn migrated(url: &str) -> Store {
     store
 }
 
-async fn key(store: &Store, max_concurrent: u32) -> String {
+pub(crate) async fn key(store: &Store, max_concurrent: u32) -> String {
     let key = NewKey {
         id: crate::ids::new_id("key"),
         prefix: "ccg_live_x".into(),
@@ -66,7 +66,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
     }
 }
 
-async fn task(store: &Store, key_id: &str, priority: i32) -> String {
+pub(crate) async fn task(store: &Store, key_id: &str, priority: i32) -> String {
     let row = new_row(key_id, priority, 1000);
     match store.insert_task(row, &[], AuditEntry::new("task.create", "ok")).await.unwrap() {
         Inserted::Created(task) => task.id,

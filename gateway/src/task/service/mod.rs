@@ -19,7 +19,7 @@ use crate::approvals::desk::Desk;
 use crate::auth::Principal;
 use crate::config::TaskLimits;
 use crate::plugins::{Plugins, PolicyRefusal};
-use crate::queue::{Hub, Queue};
+use crate::queue::{Feeds, Hub, Queue};
 use crate::store::entities::task;
 use crate::store::{AuditEntry, Store};
 
@@ -61,6 +61,8 @@ pub struct TaskService {
     store: Store,
     queue: Arc<Queue>,
     hub: Arc<Hub>,
+    /// Live event feeds of the tasks followed on this node.
+    feeds: Arc<Feeds>,
     plugins: Arc<Plugins>,
     data_dir: PathBuf,
     rules: TaskRules,
@@ -86,11 +88,12 @@ impl TaskService {
         rules: TaskRules,
         desk: Arc<Desk>,
     ) -> Self {
-        Self { store, queue, hub, plugins, data_dir, rules, desk }
+        let feeds = Arc::new(Feeds::new(store.clone(), hub.clone()));
+        Self { store, queue, hub, feeds, plugins, data_dir, rules, desk }
     }
 
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+    pub fn feeds(&self) -> &Feeds {
+        &self.feeds
     }
 
     /// Where multipart uploads are staged while they are received.
