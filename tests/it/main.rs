@@ -10,6 +10,7 @@ mod audit;
 mod backup;
 mod cancel_and_timeout;
 mod client;
+mod cluster;
 mod crashes;
 mod dashboard;
 mod dashboard_browser;

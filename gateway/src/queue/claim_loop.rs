@@ -17,7 +17,7 @@ use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
 impl Queue {
     pub(super) async fn work_forever(self: Arc<Self>) {
-        let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        let poll = self.poll_interval();
         while !self.shutdown.is_triggered() {
             if let Some(shortage) = self.pressure.current() {
                 crate::telemetry::metrics::claim_skipped(shortage.resource());
@@ -30,7 +30,7 @@ impl Queue {
             match self.store.claim(&self.node_id, self.lease_ms()).await {
                 Ok(Some(claimed)) => {
                     // Another worker may find work too: pass the wake-up on.
-                    self.hub.work_queued();
+                    self.hub.pass_work_on();
                     self.run_claimed(claimed).await;
                 }
                 Ok(None) => {
@@ -46,6 +46,11 @@ impl Queue {
                 }
             }
         }
+    }
+
+    /// How often to look for what other nodes did, when no wake-up says so.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.config.poll_interval_ms.max(10))
     }
 
     pub(super) fn lease_ms(&self) -> i64 {
@@ -106,8 +111,13 @@ impl Queue {
             meter: live_meter.clone(),
             test: task.environment == crate::auth::Environment::Test,
         };
-        let heartbeat =
-            AbortOnDrop(tokio::spawn(keep_lease(self.store.clone(), held, self.lease_ms(), stop_tx.clone())));
+        let heartbeat = AbortOnDrop(tokio::spawn(keep_lease(
+            self.store.clone(),
+            self.hub.clone(),
+            held,
+            self.lease_ms(),
+            stop_tx.clone(),
+        )));
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let tokens = self.tokens_left(&task.key_id).await;

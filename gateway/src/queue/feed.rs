@@ -1,10 +1,10 @@
 //! Live event feeds: one per task followed on this node, shared by all its
 //! followers (SSE streams). A single pump reads the task's new events from the
-//! database when the run on this node writes some (a `Hub` wake-up), or once a
-//! second for a run on another node, and broadcasts them already rendered; a
-//! follower reads the database itself only to replay what came before it joined,
-//! or after it fell behind. A thousand followers of one quiet task cost one query
-//! a second, not two thousand.
+//! database when a run writes some (a `Hub` wake-up, from this node or another
+//! one on PostgreSQL), or every `queue.poll_interval_ms` in case a wake-up was
+//! missed, and broadcasts them already rendered; a follower reads the database
+//! itself only to replay what came before it joined, or after it fell behind. A
+//! thousand followers of one quiet task cost one query a poll, not two thousand.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +21,6 @@ use crate::store::{Store, StoredEvent};
 const CAPACITY: usize = 64;
 /// Events read at once.
 const PAGE: u64 = 500;
-/// How often a pump looks for events written by another node.
-const POLL: Duration = Duration::from_secs(1);
 
 /// One event, rendered once for every follower.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,12 +70,14 @@ impl Feed {
 pub struct Feeds {
     store: Store,
     hub: Arc<Hub>,
+    /// How often a pump looks for events written by another node.
+    poll: Duration,
     feeds: Mutex<HashMap<String, Weak<Feed>>>,
 }
 
 impl Feeds {
-    pub fn new(store: Store, hub: Arc<Hub>) -> Self {
-        Self { store, hub, feeds: Mutex::default() }
+    pub fn new(store: Store, hub: Arc<Hub>, poll: Duration) -> Self {
+        Self { store, hub, poll, feeds: Mutex::default() }
     }
 
     /// The task's feed, started if no one follows the task yet: it carries every
@@ -103,7 +103,8 @@ impl Feeds {
             feeds.retain(|_, feed| feed.strong_count() > 0);
         }
         feeds.insert(task_id.to_string(), Arc::downgrade(&feed));
-        let pump = Pump { store: self.store.clone(), hub: self.hub.clone(), task_id: task_id.to_string() };
+        let pump =
+            Pump { store: self.store.clone(), hub: self.hub.clone(), task_id: task_id.to_string(), poll: self.poll };
         match last {
             Some(last) => drop(tokio::spawn(pump.run(Arc::downgrade(&feed), last))),
             None => Pump::finish(&Arc::downgrade(&feed)), // no such task: nothing will come
@@ -116,6 +117,7 @@ struct Pump {
     store: Store,
     hub: Arc<Hub>,
     task_id: String,
+    poll: Duration,
 }
 
 impl Pump {
@@ -144,7 +146,7 @@ impl Pump {
             drop(live);
             tokio::select! {
                 () = woken => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = tokio::time::sleep(self.poll) => {}
             }
         }
     }
@@ -197,7 +199,7 @@ mod tests {
         let key = key(&store, 1).await;
         let id = task(&store, &key, 0).await;
         let hub = Arc::new(Hub::default());
-        let feeds = Feeds::new(store.clone(), hub.clone());
+        let feeds = Feeds::new(store.clone(), hub.clone(), Duration::from_secs(1));
         let feed = feeds.follow(&id).await;
         assert!(Arc::ptr_eq(&feed, &feeds.follow(&id).await), "one feed per task on a node");
         let (mut first, mut second) = (feed.subscribe(), feed.subscribe());
@@ -228,7 +230,7 @@ mod tests {
         let (store, _db) = store().await;
         let key = key(&store, 1).await;
         let id = task(&store, &key, 0).await;
-        let feeds = Feeds::new(store.clone(), Arc::new(Hub::default()));
+        let feeds = Feeds::new(store.clone(), Arc::new(Hub::default()), Duration::from_secs(1));
         let feed = feeds.follow(&id).await;
         let mut items = feed.subscribe();
         // Another node's run: no wake-up on this node's hub.

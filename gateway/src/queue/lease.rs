@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::Hub;
 use crate::runner::{LiveMeter, Stop};
 use crate::store::{Fence, RunCost, Store};
 
@@ -29,14 +30,26 @@ impl HeldRun {
 }
 
 /// Renews the lease a few times per lease period, recording with each renewal
-/// what the run has used so far, and passes on cancel requests made on other nodes.
-pub(super) async fn keep_lease(store: Store, run: HeldRun, lease_ms: i64, stop: watch::Sender<Option<Stop>>) {
+/// what the run has used so far, and passes on cancel requests made on any node.
+pub(super) async fn keep_lease(
+    store: Store,
+    hub: Arc<Hub>,
+    run: HeldRun,
+    lease_ms: i64,
+    stop: watch::Sender<Option<Stop>>,
+) {
     let HeldRun { task_id, fence, .. } = &run;
     let period = Duration::from_millis((lease_ms / 3).max(500) as u64);
     let cancel_poll = Duration::from_millis(1000).min(period);
     let mut last_renewal = tokio::time::Instant::now();
+    // A cancel made through this node's hub, or another node's (`cluster`), is
+    // heard at once; the poll is for nodes that cannot tell.
+    let changed = hub.follow(task_id);
     loop {
-        tokio::time::sleep(cancel_poll).await;
+        tokio::select! {
+            () = tokio::time::sleep(cancel_poll) => {}
+            () = changed.notified() => {}
+        }
         let renew = last_renewal.elapsed() >= period;
         let answer = if renew {
             last_renewal = tokio::time::Instant::now();

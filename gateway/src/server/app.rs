@@ -135,14 +135,18 @@ impl App {
         crate::api::router(self.state.clone())
     }
 
-    /// Starts the work: the queue's workers (after recovering lost runs), webhook
-    /// delivery, retention, plugin reloads and the audit of refusal counts.
+    /// Starts the work: wake-ups shared with the other nodes (PostgreSQL), the
+    /// queue's workers (after recovering lost runs), webhook delivery, retention,
+    /// plugin reloads and the audit of refusal counts.
     pub async fn start_work(&self) -> Result<(), ServeError> {
         let config = &self.state.config;
         if let Err(e) = Upload::clean_up_leftovers(&self.state.tasks.uploads_dir()) {
             tracing::warn!(error = %e, "cannot clear abandoned uploads");
         }
         tokio::spawn(flush_denial_counts(self.state.denials.clone(), self.state.audit.clone()));
+        if let Some(pool) = self.store.postgres_pool() {
+            crate::queue::cluster::join(&self.queue.hub, pool.clone(), self.queue.node_id().to_string());
+        }
         self.queue.start().await;
         // Prompts that waited when a gateway died: their runs are gone (recovered above,
         // or failed), and nothing will ever answer them.

@@ -132,6 +132,11 @@ impl Store {
         &self.writer
     }
 
+    /// The PostgreSQL pool, for what SeaORM does not cover (LISTEN/NOTIFY).
+    pub(crate) fn postgres_pool(&self) -> Option<&sea_orm::sqlx::PgPool> {
+        (self.backend() == DbBackend::Postgres).then(|| self.writer.get_postgres_connection_pool())
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.writer.get_database_backend()
     }

@@ -88,7 +88,7 @@ impl TaskService {
         rules: TaskRules,
         desk: Arc<Desk>,
     ) -> Self {
-        let feeds = Arc::new(Feeds::new(store.clone(), hub.clone()));
+        let feeds = Arc::new(Feeds::new(store.clone(), hub.clone(), queue.poll_interval()));
         Self { store, queue, hub, feeds, plugins, data_dir, rules, desk }
     }
 
