@@ -10,6 +10,7 @@ mod audit;
 pub mod entities;
 mod events;
 mod keys;
+mod nodes;
 mod outbox;
 pub mod rollup;
 mod spend;
@@ -26,6 +27,7 @@ pub use approvals::{ApprovalDecision, NewApproval, Runs};
 pub use audit::{AuditEntry, AuditFilter};
 pub use events::{EventRecord, StoredEvent};
 pub use keys::NewKey;
+pub use nodes::Resumed;
 pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState, OutboxEvent, TaskSnapshot, WebhookRules};
 pub use spend::RunCost;
 pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};
@@ -160,4 +162,4 @@ pub(crate) fn sql_for(backend: DbBackend, sql: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

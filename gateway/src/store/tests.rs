@@ -11,7 +11,7 @@ use super::entities::TaskStatus;
 
 /// A migrated store, and what keeps its database alive (a temporary directory,
 /// or a database on the throwaway PostgreSQL).
-async fn store() -> (Store, Box<dyn std::any::Any>) {
+pub(crate) async fn store() -> (Store, Box<dyn std::any::Any>) {
     if crate::test_postgres::selected() {
         let database = crate::test_postgres::database().expect("CCGATE_TEST_BACKEND=postgres needs PostgreSQL");
         return (migrated(&database.url).await, Box::new(database));

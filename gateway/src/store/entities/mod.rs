@@ -6,6 +6,7 @@ pub mod audit_event;
 pub mod idempotency_record;
 mod json_text;
 pub mod key_spend;
+pub mod node;
 pub mod task;
 pub mod task_artifact;
 pub mod task_event;
