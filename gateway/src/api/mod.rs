@@ -13,6 +13,7 @@ mod files;
 mod health;
 mod keys;
 mod middleware;
+mod nodes;
 mod openapi;
 mod paging;
 mod plugins;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub hasher: KeyHasher,
     pub limiter: Arc<RateLimiter>,
     pub queue: Arc<Queue>,
+    /// This gateway in the node registry.
+    pub node: Arc<crate::nodes::Node>,
     pub readiness: Arc<Readiness>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub artifacts: crate::artifacts::ArtifactStore,
@@ -99,6 +102,10 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::reload))
+        .routes(routes!(nodes::list))
+        .routes(routes!(nodes::get))
+        .routes(routes!(nodes::drain))
+        .routes(routes!(nodes::resume))
 }
 
 /// The documented routes outside `/v1`: no key needed.

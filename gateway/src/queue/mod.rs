@@ -4,6 +4,7 @@
 
 mod allowance;
 mod claim_loop;
+mod claims;
 mod collect;
 mod conclude;
 mod deferral;

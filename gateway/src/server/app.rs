@@ -14,6 +14,7 @@ use crate::approvals::desk::Desk;
 use crate::artifacts::{ArtifactStore, CollectLimits};
 use crate::auth::{Authenticator, KeyHasher, RateLimiter};
 use crate::config::Config;
+use crate::nodes::Node;
 use crate::plugins::Plugins;
 use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
 use crate::retention::Sweeper;
@@ -44,6 +45,8 @@ pub struct App {
     pub state: AppState,
     pub store: Store,
     pub queue: Arc<Queue>,
+    /// This gateway in the node registry.
+    pub node: Arc<Node>,
     pub plugins: Arc<Plugins>,
     data_dir: PathBuf,
 }
@@ -87,6 +90,7 @@ impl App {
                 max_collect_seconds: config.artifacts.max_collect_seconds,
             },
         });
+        let node = Node::new(store.clone(), queue.clone(), &config);
         let tasks = TaskService::new(
             store.clone(),
             queue.clone(),
@@ -114,6 +118,7 @@ impl App {
             hasher,
             limiter: Arc::new(RateLimiter::default()),
             queue: queue.clone(),
+            node: node.clone(),
             readiness: Arc::new(readiness),
             plugins: plugins.clone(),
             metrics: crate::telemetry::metrics::install(),
@@ -123,7 +128,7 @@ impl App {
             streams: Arc::default(),
             sessions: Arc::new(sessions),
         };
-        Ok(Self { state, store, queue, plugins, data_dir })
+        Ok(Self { state, store, queue, node, plugins, data_dir })
     }
 
     /// The whole HTTP surface over this gateway's state.
@@ -131,7 +136,8 @@ impl App {
         crate::api::router(self.state.clone())
     }
 
-    /// Starts the work: the queue's workers (after recovering lost runs), webhook
+    /// Starts the work: the node's registration and heartbeat, the queue's workers
+    /// (after recovering lost runs), webhook
     /// delivery, retention, plugin reloads and the audit of refusal counts.
     pub async fn start_work(&self) -> Result<(), ServeError> {
         let config = &self.state.config;
@@ -139,7 +145,10 @@ impl App {
             tracing::warn!(error = %e, "cannot clear abandoned uploads");
         }
         tokio::spawn(flush_denial_counts(self.state.denials.clone(), self.store.clone()));
+        // Registered before recovery: a node starting beside it sees it alive.
+        self.node.register().await?;
         self.queue.start().await;
+        tokio::spawn(self.node.clone().heartbeat_forever());
         // Prompts that waited when a gateway died: their runs are gone (recovered above,
         // or failed), and nothing will ever answer them.
         match self.store.expire_orphaned_approvals().await {
