@@ -43,6 +43,13 @@ async fn an_api_only_node_is_listed_drains_at_once_and_resumes() {
     assert!(resumed["drain_requested_at"].is_null(), "{resumed}");
     let (status, ready) = gateway.get("/readyz", "").await;
     assert_eq!(status, 200, "{ready}");
+    for action in ["node.drain", "node.resume"] {
+        let (_, audit) = gateway.get(&format!("/v1/audit?action={action}"), admin).await;
+        let targets: Vec<&str> =
+            audit["data"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap()).collect();
+        let expected = if action == "node.drain" { vec![id.as_str(); 2] } else { vec![id.as_str()] };
+        assert_eq!(targets, expected, "who asked is audited: {audit}");
+    }
 }
 
 #[tokio::test]

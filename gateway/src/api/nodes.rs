@@ -91,7 +91,8 @@ pub async fn drain(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<NodeView>), ApiError> {
     caller.require(Scope::Admin)?;
-    Ok((StatusCode::ACCEPTED, Json(state.node.drain(&id).await?)))
+    let audit = caller.context.audit_entry(Some(caller.principal.key_id.clone()), "node.drain", "ok");
+    Ok((StatusCode::ACCEPTED, Json(state.node.drain(&id, audit).await?)))
 }
 
 #[utoipa::path(post, path = "/nodes/{id}/resume", operation_id = "resumeNode", tag = "nodes",
@@ -113,5 +114,6 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Json<NodeView>, ApiError> {
     caller.require(Scope::Admin)?;
-    Ok(Json(state.node.resume(&id).await?))
+    let audit = caller.context.audit_entry(Some(caller.principal.key_id.clone()), "node.resume", "ok");
+    Ok(Json(state.node.resume(&id, audit).await?))
 }

@@ -9,7 +9,7 @@ use super::view::NodeView;
 use crate::config::Config;
 use crate::queue::Queue;
 use crate::store::entities::node::{self, NodeState};
-use crate::store::{Resumed, Store, StoreError};
+use crate::store::{AuditEntry, Resumed, Store, StoreError};
 use crate::timestamp::now_ms;
 
 /// Why a drain or resume could not be done.
@@ -207,9 +207,10 @@ impl Node {
     }
 
     /// Asks node `id` to drain: this node follows at once, another at its next
-    /// heartbeat. Asking again changes nothing.
-    pub async fn drain(&self, id: &str) -> Result<NodeView, NodeError> {
+    /// heartbeat. Asking again changes nothing. `audit` says who asked.
+    pub async fn drain(&self, id: &str, audit: AuditEntry) -> Result<NodeView, NodeError> {
         let row = self.store.request_drain(id).await?.ok_or_else(|| NodeError::NotFound(id.to_string()))?;
+        self.store.audit(AuditEntry { target: Some(id.to_string()), ..audit }).await?;
         if id == self.id() {
             self.beat().await;
             return self.get(id).await;
@@ -218,8 +219,13 @@ impl Node {
     }
 
     /// Withdraws the drain of node `id` (draining or drained): it claims again.
-    pub async fn resume(&self, id: &str) -> Result<NodeView, NodeError> {
-        match self.store.resume_node(id).await? {
+    /// `audit` says who asked.
+    pub async fn resume(&self, id: &str, audit: AuditEntry) -> Result<NodeView, NodeError> {
+        let resumed = self.store.resume_node(id).await?;
+        if let Resumed::Resumed(_) = &resumed {
+            self.store.audit(AuditEntry { target: Some(id.to_string()), ..audit }).await?;
+        }
+        match resumed {
             Resumed::Resumed(row) if id == self.id() => {
                 self.lock().state = Some(row.state);
                 self.beat().await;

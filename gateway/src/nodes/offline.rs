@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::state::is_alive;
 use super::view::NodeView;
 use crate::config::Config;
-use crate::store::Store;
 use crate::store::entities::node::{self, NodeState};
+use crate::store::{AuditEntry, Store};
 use crate::timestamp::now_ms;
 
 /// Which nodes `ccgate drain` asks.
@@ -58,6 +58,12 @@ pub async fn drain(config: &Config, target: Target, wait: bool) -> Result<Vec<No
     }
     for id in &ids {
         store.request_drain(id).await.map_err(|e| e.to_string())?;
+        let audit = AuditEntry {
+            client_addr: Some("cli".into()),
+            target: Some(id.clone()),
+            ..AuditEntry::new("node.drain", "ok")
+        };
+        store.audit(audit).await.map_err(|e| e.to_string())?;
     }
     if wait {
         let limit = Duration::from_millis(config.queue.drain_grace_seconds * 1000 + 2 * lease_ms as u64);
