@@ -59,7 +59,7 @@ set -e
 ((status == 0)) && status=$newest_status
 
 # The store, and the task lifecycle end to end (runs, follow-ups, cancel, recovery,
-# webhooks, permission prompts), on PostgreSQL: a throwaway server per test process
+# webhooks, permission prompts, nodes and drains), on PostgreSQL: a throwaway server per test process
 # (tests/it/support/postgres.rs), a database per test. (Timeouts are the runner's
 # alone: they run on SQLite only.)
 step "cargo test on PostgreSQL (CCGATE_TEST_BACKEND=postgres)"
@@ -68,7 +68,7 @@ set +e
     export CCGATE_TEST_BACKEND=postgres
     cargo test -p ccgate --lib store:: &&
         cargo test -p ccgate --test it -- \
-            tasks:: follow_up:: cancel_and_timeout::cancel_ recovery:: webhooks:: approvals::
+            tasks:: follow_up:: cancel_and_timeout::cancel_ recovery:: webhooks:: approvals:: nodes::
 ) 2>&1 | tee -a "$log"
 postgres_status=${PIPESTATUS[0]}
 set -e

@@ -29,6 +29,24 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Drain gateway nodes through the database (as `POST /v1/nodes/{id}/drain`):
+    /// they stop claiming tasks, theirs finish or go back to the queue at
+    /// `queue.drain_grace_seconds`. Prints each node as JSON.
+    Drain {
+        /// The node's id (`GET /v1/nodes`); default: every live node named like this
+        /// machine's (`node.name`, else the hostname).
+        #[arg(long)]
+        node: Option<String>,
+        /// Wait until each node is drained (or stopped).
+        #[arg(long)]
+        wait: bool,
+        /// The configuration file (default: CCGATE_CONFIG, else ./ccgate.toml), as for `serve`.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// The data directory (default: CCGATE_DATA_DIR, else the configuration's), as for `serve`.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+    },
     /// Manage API keys offline.
     Keys {
         #[command(subcommand)]
@@ -317,8 +335,12 @@ pub fn run() -> i32 {
         // A client of some gateway: no configuration of this machine's is read.
         return client_main(cli.command);
     }
-    let config = match Config::load() {
-        Ok(config) => config,
+    let explicit = match &cli.command {
+        Command::Drain { config, data_dir, .. } => (config.clone(), data_dir.clone()),
+        _ => (None, None),
+    };
+    let config = match Config::load_with(explicit.0.as_deref()) {
+        Ok(config) => Config { data_dir: explicit.1.unwrap_or(config.data_dir), ..config },
         Err(e) => {
             eprintln!("ccgate: {e}");
             return 2;
@@ -360,6 +382,14 @@ async fn dispatch(command: Command, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Keys { command } => keys(command, config).await,
+        Command::Drain { node, wait, .. } => {
+            use crate::nodes::offline::{Target, drain};
+            let target = node.map_or_else(|| Target::Named(crate::nodes::name_of(&config)), Target::Id);
+            for view in drain(&config, target, wait).await? {
+                println!("{}", serde_json::to_string(&view).map_err(|e| e.to_string())?);
+            }
+            Ok(())
+        }
         Command::ScriptedModel { listen, api_key } => {
             let listener =
                 tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -33,6 +33,7 @@ pub struct Config {
     pub log_format: String,
     pub claude: ClaudeConfig,
     pub queue: QueueConfig,
+    pub node: NodeConfig,
     pub tasks: TaskLimits,
     pub keys: KeyDefaults,
     pub http: HttpConfig,
@@ -46,6 +47,17 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// What model use costs, per model (budgets and spend count this, not what a run prints).
     pub pricing: crate::pricing::Pricing,
+}
+
+/// How this node names itself in the node registry (`GET /v1/nodes`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The node's name; empty means the machine's hostname.
+    pub name: String,
+    /// Where other nodes and operators can reach this node (`https://gw-3.internal:8080`);
+    /// empty: not advertised.
+    pub advertise_url: String,
 }
 
 /// Who may read `/metrics` (its series name key ids).
@@ -231,7 +243,7 @@ pub struct ClaudeConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
-    /// Tasks run at once on this node.
+    /// Tasks run at once on this node; 0: the node only answers the API and claims nothing.
     pub workers: usize,
     /// How long a claim stays valid without a heartbeat.
     pub lease_seconds: u64,
@@ -248,6 +260,9 @@ pub struct QueueConfig {
     pub poll_interval_ms: u64,
     /// How long shutdown lets running tasks finish before stopping and re-queueing them.
     pub shutdown_grace_seconds: u64,
+    /// How long a drain (`POST /v1/nodes/{id}/drain`, `ccgate drain`) lets running tasks
+    /// finish before handing them back to the queue.
+    pub drain_grace_seconds: u64,
     /// Queued tasks of all keys together past which submissions get 503.
     pub max_depth: u64,
     /// Below this much available memory or free disk (in the data directory), in MiB,
@@ -332,6 +347,7 @@ impl Default for Config {
             log_format: "pretty".into(),
             claude: ClaudeConfig::default(),
             queue: QueueConfig::default(),
+            node: NodeConfig::default(),
             tasks: TaskLimits::default(),
             keys: KeyDefaults::default(),
             http: HttpConfig::default(),
@@ -398,6 +414,7 @@ impl Default for QueueConfig {
             max_retry_wait_seconds: 3600,
             poll_interval_ms: 1000,
             shutdown_grace_seconds: 20,
+            drain_grace_seconds: 900,
             max_depth: 100_000,
             min_free_memory_mb: 256,
             min_free_disk_mb: 1024,
@@ -455,7 +472,12 @@ impl Default for HttpConfig {
 impl Config {
     /// Loads defaults, the config file and the environment, in that order.
     pub fn load() -> Result<Self, ConfigError> {
-        let explicit = std::env::var_os("CCGATE_CONFIG").map(PathBuf::from);
+        Self::load_with(None)
+    }
+
+    /// [`Config::load`], from `file` when given (instead of `CCGATE_CONFIG`).
+    pub fn load_with(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let explicit = file.map(Path::to_path_buf).or_else(|| std::env::var_os("CCGATE_CONFIG").map(PathBuf::from));
         let path = explicit.clone().or_else(|| {
             let default = PathBuf::from("ccgate.toml");
             default.exists().then_some(default)
@@ -507,6 +529,15 @@ impl Config {
         if let Some(v) = lookup("CCGATE_SHUTDOWN_GRACE_SECONDS") {
             self.queue.shutdown_grace_seconds = parse_env("CCGATE_SHUTDOWN_GRACE_SECONDS", &v)?;
         }
+        if let Some(v) = lookup("CCGATE_DRAIN_GRACE_SECONDS") {
+            self.queue.drain_grace_seconds = parse_env("CCGATE_DRAIN_GRACE_SECONDS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_NODE_NAME") {
+            self.node.name = v;
+        }
+        if let Some(v) = lookup("CCGATE_ADVERTISE_URL") {
+            self.node.advertise_url = v;
+        }
         if let Some(v) = lookup("CCGATE_POLL_INTERVAL_MS") {
             self.queue.poll_interval_ms = parse_env("CCGATE_POLL_INTERVAL_MS", &v)?;
         }
@@ -541,8 +572,14 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
-        if self.queue.workers == 0 {
-            return invalid("queue.workers", "must be at least 1");
+        if self.node.name.len() > 200 {
+            return invalid("node.name", "must be at most 200 bytes");
+        }
+        let advertised = self.node.advertise_url.trim();
+        if !advertised.is_empty()
+            && !url::Url::parse(advertised).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        {
+            return invalid("node.advertise_url", "must be an http:// or https:// URL (or empty)");
         }
         let backends = ["sqlite:", "postgres://", "postgresql://"];
         if !self.database_url.is_empty() && !backends.iter().any(|scheme| self.database_url.starts_with(scheme)) {

@@ -15,6 +15,8 @@
 //!   cancel, approvals), output schemas (`task::structured`).
 //! - `queue`: workers claiming tasks with a lease, a run's conclusion, artifact
 //!   collection, recovery, load shedding.
+//! - `nodes`: the node registry (`GET /v1/nodes`): registration, heartbeats, drains
+//!   and resumes, a clean exit's last word.
 //! - `runner`: one turn of the CLI: its command line, stdio, the stream-json parser,
 //!   the supervisor process, permission prompts answered on stdin.
 //! - `sandbox`: bubblewrap, Landlock, seccomp, cgroups, the model proxy (metering,
@@ -54,6 +56,7 @@ pub mod dashboard;
 pub mod hashing;
 pub mod ids;
 pub mod in_flight;
+pub mod nodes;
 pub mod plugins;
 pub mod pricing;
 pub mod queue;

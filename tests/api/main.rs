@@ -9,4 +9,5 @@ mod errors;
 mod idempotency;
 mod keys;
 mod limits;
+mod nodes;
 mod openapi;

@@ -26,6 +26,7 @@ mod limits;
 mod load_shedding;
 mod logs;
 mod metrics;
+mod nodes;
 mod openapi;
 mod plugin_chain;
 mod plugin_scaffold;

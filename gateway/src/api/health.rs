@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::schema::Problem;
 use crate::telemetry::DatabaseHealth;
+use crate::store::entities::node::NodeState;
 
 /// Facts about this node found at start-up.
 pub struct Readiness {
@@ -85,7 +86,9 @@ pub async fn metrics(
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     summary = "Readiness",
     description = "200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free \
-        memory and disk), 503 with the checks that fail otherwise. Example: `GET /readyz` → `{\"status\": \
+        memory and disk), 503 with the checks that fail otherwise; 503 with `status: draining` while the node \
+        drains, is drained or shuts down. A node with `queue.workers = 0` (API only) is ready without Claude \
+        Code: `checks.queue.workers` is 0 and `checks.queue.claims` false. Example: `GET /readyz` → `{\"status\": \
         \"ready\", \"checks\": {…}}`.",
     responses(
         (status = 200, description = "Ready (or `degraded`: the model upstream cannot be reached, \
@@ -95,11 +98,13 @@ pub async fn metrics(
             "checks": {"database": {"ok": true, "backend": "sqlite"},
                        "claude": {"ok": true, "path": "/usr/local/bin/claude", "version": "2.1.197"},
                        "workers": {"ok": true, "configured": 2, "running": 0, "node": "node_01JD…", "reason": null},
+                       "queue": {"ok": true, "workers": 2, "claims": true, "state": "active"},
                        "sandbox": {"ok": true, "confinement": "bwrap", "layers": ["namespaces", "landlock", "seccomp", "rlimits", "cgroup", "model-proxy"]},
                        "model": {"ok": true, "upstream": "https://api.anthropic.com", "consecutive_failures": 0,
                                  "last_error": null, "last_failure_at": null, "failing_since": null}}
         })),
-        (status = 503, description = "Not ready: each failing dependency says why", body = Object),
+        (status = 503, description = "Not ready (`not_ready`: each failing dependency says why), or `draining`",
+            body = Object),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (status, body) = readiness_report(&state).await;
@@ -125,16 +130,19 @@ pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
             json!({"ok": false, "path": readiness.claude_bin, "reason": "the Claude Code executable is missing"})
         }
     };
-    let draining = state.queue.is_draining();
+    let node_state = state.node.state();
+    let draining = state.queue.is_draining() || node_state != NodeState::Active;
     let shortage = state.queue.shortage();
     let reason = match (draining, shortage) {
-        (true, _) => Some("the gateway is shutting down".to_string()),
+        (true, _) if state.queue.is_draining() => Some("the gateway is shutting down".to_string()),
+        (true, _) => Some(format!("the node is {} (POST /v1/nodes/{{id}}/resume)", node_state.as_str())),
         (false, Some(shortage)) => Some(shortage.to_string()),
         (false, None) => None,
     };
+    let workers_configured = state.config.queue.workers;
     let workers = json!({
         "ok": reason.is_none(),
-        "configured": state.config.queue.workers,
+        "configured": workers_configured,
         "running": state.queue.running_count(),
         "node": state.queue.node_id(),
         "reason": reason,
@@ -166,16 +174,21 @@ pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
         }
         None => json!({"ok": true, "reason": "runs reach the model themselves (no sandbox)"}),
     };
-    let ready = [&database, &claude, &workers].iter().all(|c| c["ok"] == true);
+    // A node without workers (API only) never starts Claude Code.
+    let runs_tasks = workers_configured > 0;
+    let claims = runs_tasks && !state.queue.claims_paused();
+    let queue = json!({"ok": true, "workers": workers_configured, "claims": claims, "state": node_state});
+    let ready = [&database, &workers].iter().all(|c| c["ok"] == true) && (!runs_tasks || claude["ok"] == true);
     let status = match (ready, model["ok"] == true && failing_closed.is_empty()) {
+        (false, _) if draining => "draining",
         (false, _) => "not_ready",
         (true, false) => "degraded",
         (true, true) => "ready",
     };
     let body = json!({
         "status": status,
-        "checks": {"database": database, "claude": claude, "workers": workers, "sandbox": sandbox, "plugins": plugins,
-                   "model": model},
+        "checks": {"database": database, "claude": claude, "workers": workers, "queue": queue, "sandbox": sandbox,
+                   "plugins": plugins, "model": model},
     });
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
 }

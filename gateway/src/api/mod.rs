@@ -13,6 +13,7 @@ mod files;
 mod health;
 mod keys;
 mod middleware;
+mod nodes;
 mod openapi;
 mod paging;
 mod plugins;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub stats: crate::telemetry::Stats,
     pub limiter: Arc<RateLimiter>,
     pub queue: Arc<Queue>,
+    /// This gateway in the node registry.
+    pub node: Arc<crate::nodes::Node>,
     pub readiness: Arc<Readiness>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub artifacts: crate::artifacts::ArtifactStore,
@@ -102,6 +105,10 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::reload))
+        .routes(routes!(nodes::list))
+        .routes(routes!(nodes::get))
+        .routes(routes!(nodes::drain))
+        .routes(routes!(nodes::resume))
 }
 
 /// The documented routes outside `/v1`: no key needed.

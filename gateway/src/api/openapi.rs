@@ -29,6 +29,7 @@ use super::schema::Problem;
         (name = "keys", description = "API keys (scope `admin`)"),
         (name = "audit", description = "The audit log (scope `admin`)"),
         (name = "plugins", description = "WebAssembly plugins in use; reload (scope `admin`)"),
+        (name = "nodes", description = "The gateway nodes sharing the database; drain and resume (scope `admin`)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

@@ -19,6 +19,14 @@ impl Queue {
     pub(super) async fn work_forever(self: Arc<Self>) {
         let poll = self.poll_interval();
         while !self.shutdown.is_triggered() {
+            if self.claims.is_paused() {
+                // Draining: claim nothing until the drain is withdrawn.
+                tokio::select! {
+                    () = self.claims.opened() => {}
+                    () = self.shutdown.cancelled() => {}
+                }
+                continue;
+            }
             if let Some(shortage) = self.pressure.current() {
                 crate::telemetry::metrics::claim_skipped(shortage.resource());
                 tokio::select! {
@@ -78,8 +86,8 @@ impl Queue {
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
         let (live_tx, live_rx) = mpsc::channel(LIVE_MESSAGES_IN_HAND);
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), live_tx);
-        if self.shutdown.is_triggered() {
-            // Claimed while shutdown began: hand it straight back.
+        if self.shutdown.is_triggered() || self.claims.is_paused() {
+            // Claimed while a drain or shutdown began: hand it straight back.
             stop_once(&stop_tx, Stop::Shutdown);
         }
         tracing::info!(task_id = %id, attempt = fence.attempt, turn = task.current_turn, "run started");

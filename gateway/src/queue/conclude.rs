@@ -143,8 +143,23 @@ impl Queue {
                 self.finish(task, fence, ending).await;
             }
             Outcome::Requeue => {
+                let exiting = self.shutdown.is_triggered();
+                let handed_over = super::claims::hands_over(self.claims.is_paused(), exiting);
+                // The first turn's session is on this node's disk, where the node that
+                // takes the task cannot resume it: that node starts the turn afresh.
+                if handed_over
+                    && task.current_turn == 0
+                    && let Err(e) = self.store.forget_session(id, fence).await
+                {
+                    tracing::warn!(task_id = %id, error = %e, "could not forget a handed-over session");
+                }
+                let notice = if exiting {
+                    "the gateway is shutting down; the task goes back to the queue"
+                } else {
+                    "the node is draining; the task goes back to the queue"
+                };
                 let events = [
-                    crate::runner::gateway_notice("the gateway is shutting down; the task goes back to the queue"),
+                    crate::runner::gateway_notice(notice),
                     EventRecord::new("status", json!({"status": TaskStatus::Queued, "attempt": fence.attempt})),
                 ];
                 let cost = partial_cost(task, &report);

@@ -4,6 +4,7 @@
 
 mod allowance;
 mod claim_loop;
+mod claims;
 pub mod cluster;
 mod collect;
 mod conclude;

@@ -5,24 +5,47 @@ use std::time::Duration;
 
 use super::workers::Queue;
 use crate::store::RecoveredTask;
+use crate::store::entities::task;
 use crate::task::{ErrorKind, TaskError};
 
 impl Queue {
-    /// At start-up on a single-node database, every `running` task belongs to a
-    /// previous life of this gateway: recover them all now instead of waiting for
-    /// their leases to expire.
+    /// At start-up on SQLite (one machine), every `running` task not held by a live
+    /// node of the registry belongs to a gateway that died: recover them now instead
+    /// of waiting for their leases to expire. On PostgreSQL, the leases tell.
     pub async fn recover_after_restart(&self) -> usize {
         let not_owner = (!self.store.is_shared()).then_some(self.node_id.as_str());
         if not_owner.is_none() {
             return self.recover_expired().await;
         }
         match self.store.lost_runs(not_owner).await {
-            Ok(lost) => self.recover_all(lost).await,
+            Ok(lost) => {
+                let lost = self.not_held_by_live_nodes(lost).await;
+                self.recover_all(lost).await
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not look for lost runs");
                 0
             }
         }
+    }
+
+    /// Leaves out the runs of other nodes still alive on this machine (several
+    /// processes may share one SQLite file): their leases say when they are lost.
+    async fn not_held_by_live_nodes(&self, lost: Vec<task::Model>) -> Vec<task::Model> {
+        let now = crate::timestamp::now_ms();
+        let mut unheld = Vec::with_capacity(lost.len());
+        for task in lost {
+            let owner = match task.lease_owner.as_deref() {
+                Some(owner) => self.store.node_row(owner).await.ok().flatten(),
+                None => None,
+            };
+            if crate::nodes::holds_its_runs(owner.as_ref(), now, self.lease_ms(), crate::nodes::process_exists) {
+                tracing::info!(task_id = %task.id, node = ?task.lease_owner, "left to the live node running it");
+                continue;
+            }
+            unheld.push(task);
+        }
+        unheld
     }
 
     /// Recovers runs whose lease expired.
@@ -36,7 +59,7 @@ impl Queue {
         }
     }
 
-    async fn recover_all(&self, lost: Vec<crate::store::entities::task::Model>) -> usize {
+    async fn recover_all(&self, lost: Vec<task::Model>) -> usize {
         let mut recovered = 0;
         for task in lost {
             if task.lease_owner.as_deref() == Some(self.node_id.as_str()) && self.runs_locally(&task.id) {

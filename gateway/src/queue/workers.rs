@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::claims::ClaimGate;
 use super::hub::Hub;
 use super::lease::stop_once;
 use super::pressure::{Floors, Pressure, QueueDepth, Shortage};
@@ -50,6 +51,8 @@ pub struct Queue {
     /// Where messages for the live session of each run of this node go.
     pub(super) live: Mutex<HashMap<String, mpsc::Sender<LiveMessage>>>,
     pub(crate) shutdown: ShutdownSignal,
+    /// Closed while the node drains.
+    pub(crate) claims: ClaimGate,
     pub(super) workers_done: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -72,15 +75,20 @@ impl Queue {
             running: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             shutdown: ShutdownSignal::new(),
+            claims: ClaimGate::new(),
             workers_done: Mutex::new(Vec::new()),
         })
     }
 
-    /// Recovers lost runs, then starts the workers and the reaper.
+    /// Recovers lost runs, then starts the workers and the reaper. A node without
+    /// workers (API only) has no runs of its own to recover at start; its reaper
+    /// still recovers runs of dead nodes when their leases expire.
     pub async fn start(self: &Arc<Self>) {
-        let recovered = self.recover_after_restart().await;
-        if recovered > 0 {
-            tracing::warn!(recovered, "recovered runs left behind by a previous gateway process");
+        if self.config.workers > 0 {
+            let recovered = self.recover_after_restart().await;
+            if recovered > 0 {
+                tracing::warn!(recovered, "recovered runs left behind by a previous gateway process");
+            }
         }
         let mut handles = self.workers_done.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..self.config.workers {
@@ -102,8 +110,39 @@ impl Queue {
         self.running.lock().map(|r| r.contains_key(task_id)).unwrap_or(false)
     }
 
+    /// Whether the gateway is shutting down (it refuses new work then).
     pub fn is_draining(&self) -> bool {
         self.shutdown.is_triggered()
+    }
+
+    /// Stops claiming work (a drain); runs in progress go on. `true` if it claimed until now.
+    pub fn pause_claims(&self) -> bool {
+        self.claims.pause()
+    }
+
+    /// Claims work again (a drain withdrawn). `true` if claims were paused until now.
+    pub fn resume_claims(&self) -> bool {
+        let resumed = self.claims.resume();
+        if resumed {
+            // Work queued meanwhile waits for no poll.
+            self.hub.work_queued();
+        }
+        resumed
+    }
+
+    /// Whether this node claims no work: draining, or shutting down.
+    pub fn claims_paused(&self) -> bool {
+        self.claims.is_paused() || self.shutdown.is_triggered()
+    }
+
+    /// Stops every run of this node and hands its task back to the queue without
+    /// counting the attempt (a drain's grace deadline). Returns how many.
+    pub fn hand_back_running(&self) -> usize {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        for stop in running.values() {
+            stop_once(stop, Stop::Shutdown);
+        }
+        running.len()
     }
 
     /// What this node is short of, if anything (it claims no work meanwhile).
@@ -144,12 +183,9 @@ impl Queue {
         while self.running_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let remaining = self.running_count();
-        if remaining > 0 {
+        if self.running_count() > 0 {
+            let remaining = self.hand_back_running();
             tracing::warn!(remaining, "stopping runs still in progress; their tasks go back to the queue");
-            for stop in self.running.lock().unwrap_or_else(|p| p.into_inner()).values() {
-                stop_once(stop, Stop::Shutdown);
-            }
         }
         let handles = std::mem::take(&mut *self.workers_done.lock().unwrap_or_else(|p| p.into_inner()));
         for handle in handles {

@@ -59,7 +59,8 @@ pub fn record_path(runs_dir: &Path, task_id: &str, gateway: ProcessId) -> PathBu
     runs_dir.join(format!("{task_id}.{}-{}.json", gateway.pid, gateway.started))
 }
 
-fn host() -> String {
+/// The machine's hostname.
+pub fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
 }
 

@@ -15,6 +15,7 @@ use crate::artifacts::{ArtifactStore, CollectLimits};
 use crate::audit::AuditLog;
 use crate::auth::{Authenticator, KeyHasher, KeyService, RateLimiter};
 use crate::config::Config;
+use crate::nodes::Node;
 use crate::plugins::Plugins;
 use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
 use crate::retention::Sweeper;
@@ -45,6 +46,8 @@ pub struct App {
     pub state: AppState,
     pub store: Store,
     pub queue: Arc<Queue>,
+    /// This gateway in the node registry.
+    pub node: Arc<Node>,
     pub plugins: Arc<Plugins>,
     data_dir: PathBuf,
 }
@@ -88,6 +91,7 @@ impl App {
                 max_collect_seconds: config.artifacts.max_collect_seconds,
             },
         });
+        let node = Node::new(store.clone(), queue.clone(), &config);
         let tasks = TaskService::new(
             store.clone(),
             queue.clone(),
@@ -118,6 +122,7 @@ impl App {
             stats: crate::telemetry::Stats::new(store.clone()),
             limiter: Arc::new(RateLimiter::default()),
             queue: queue.clone(),
+            node: node.clone(),
             readiness: Arc::new(readiness),
             plugins: plugins.clone(),
             metrics: crate::telemetry::metrics::install(),
@@ -127,7 +132,7 @@ impl App {
             streams: Arc::default(),
             sessions: Arc::new(sessions),
         };
-        Ok(Self { state, store, queue, plugins, data_dir })
+        Ok(Self { state, store, queue, node, plugins, data_dir })
     }
 
     /// The whole HTTP surface over this gateway's state.
@@ -135,19 +140,23 @@ impl App {
         crate::api::router(self.state.clone())
     }
 
-    /// Starts the work: wake-ups shared with the other nodes (PostgreSQL), the
-    /// queue's workers (after recovering lost runs), webhook delivery, retention,
-    /// plugin reloads and the audit of refusal counts.
+    /// Starts the work: the node's registration and heartbeat, wake-ups shared
+    /// with the other nodes (PostgreSQL), the queue's workers (after recovering
+    /// lost runs), webhook delivery, retention, plugin reloads and the audit of
+    /// refusal counts.
     pub async fn start_work(&self) -> Result<(), ServeError> {
         let config = &self.state.config;
         if let Err(e) = Upload::clean_up_leftovers(&self.state.tasks.uploads_dir()) {
             tracing::warn!(error = %e, "cannot clear abandoned uploads");
         }
         tokio::spawn(flush_denial_counts(self.state.denials.clone(), self.state.audit.clone()));
+        // Registered before recovery: a node starting beside it sees it alive.
+        self.node.register().await?;
         if let Some(pool) = self.store.postgres_pool() {
             crate::queue::cluster::join(&self.queue.hub, pool.clone(), self.queue.node_id().to_string());
         }
         self.queue.start().await;
+        tokio::spawn(self.node.clone().heartbeat_forever());
         // Prompts that waited when a gateway died: their runs are gone (recovered above,
         // or failed), and nothing will ever answer them.
         match self.store.expire_orphaned_approvals().await {

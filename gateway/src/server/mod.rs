@@ -49,7 +49,8 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
 }
 
 /// Runs the gateway on `listener` until `shutdown` completes, then drains: no new
-/// work, running tasks get `queue.shutdown_grace_seconds`. `supervisor` is the
+/// work, running tasks get `queue.shutdown_grace_seconds` (less when a drain that
+/// began earlier ends sooner), and the node is marked stopped. `supervisor` is the
 /// `ccgate` executable every run starts under (`ccgate supervise`).
 pub async fn serve(
     config: Config,
@@ -101,14 +102,10 @@ pub async fn serve(
         tokio::spawn(async move { http::serve(metrics, router, limits, std::future::pending()).await });
     }
     let grace = Duration::from_secs(config.queue.shutdown_grace_seconds);
-    let draining = app.queue.clone();
+    let node = app.node.clone();
     http::serve(listener, app.router(), HttpLimits::from(&config.http), async move {
         shutdown.await;
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutting down: no new work; running tasks get the grace period"
-        );
-        draining.shutdown(grace).await;
+        node.shutdown(grace).await;
     })
     .await
     .map_err(|source| ServeError::Listen { addr: local.to_string(), source })?;
@@ -118,12 +115,18 @@ pub async fn serve(
 
 /// Finds Claude Code (it must be there) and its version, and starts the sandbox.
 async fn discover(config: &Config, data_dir: &std::path::Path, supervisor: PathBuf) -> Result<Machine, ServeError> {
-    let claude_bin = resolve_program(&config.claude.bin, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
-        ServeError::Setup(format!(
-            "the Claude Code executable {:?} was not found (set CCGATE_CLAUDE_BIN, or run scripts/setup.sh)",
-            config.claude.bin
-        ))
-    })?;
+    let found = resolve_program(&config.claude.bin, std::env::var_os("PATH").as_deref());
+    let claude_bin = match found {
+        Some(bin) => bin,
+        // A node that runs nothing (API only) does without.
+        None if config.queue.workers == 0 => PathBuf::from(&config.claude.bin),
+        None => {
+            return Err(ServeError::Setup(format!(
+                "the Claude Code executable {:?} was not found (set CCGATE_CLAUDE_BIN, or run scripts/setup.sh)",
+                config.claude.bin
+            )));
+        }
+    };
     let claude_version = claude_version(&claude_bin).await;
     tracing::info!(path = %claude_bin.display(), version = ?claude_version, "Claude Code found");
     let passthrough = passthrough_env(std::env::vars());

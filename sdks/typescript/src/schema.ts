@@ -70,7 +70,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free memory and disk), 503 with the checks that fail otherwise. Example: `GET /readyz` → `{"status": "ready", "checks": {…}}`.
+         * @description 200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free memory and disk), 503 with the checks that fail otherwise; 503 with `status: draining` while the node drains, is drained or shuts down. A node with `queue.workers = 0` (API only) is ready without Claude Code: `checks.queue.workers` is 0 and `checks.queue.claims` false. Example: `GET /readyz` → `{"status": "ready", "checks": {…}}`.
          */
         get: operations["readyz"];
         put?: never;
@@ -187,6 +187,86 @@ export interface paths {
          * @description A new `webhook_secret`, shown once; for a day deliveries carry signatures with both the new and the old secret, so receivers can switch without losing one. Scope `admin`. Example: `POST /v1/keys/key_…/webhook-secret` → `{"webhook_secret": "whsec_…"}`.
          */
         post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List gateway nodes
+         * @description The gateway processes sharing this database, the latest started first: their state, runs in progress, and `alive` (heartbeat within `queue.lease_seconds`, not stopped). Rows of nodes unseen for a day are deleted. Scope `admin`. Example: `GET /v1/nodes` → `{"data": [{"id": "node_…", "state": "active", "alive": true, …}]}`.
+         */
+        get: operations["listNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a gateway node
+         * @description One node of the registry. Scope `admin`. Example: `GET /v1/nodes/node_…` → `{"id": "node_…", "state": "draining", "running": 1, …}`.
+         */
+        get: operations["getNode"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain a gateway node
+         * @description The node stops claiming tasks (at once when it answered this request, else at its next heartbeat, within a third of `queue.lease_seconds`); its `/readyz` answers 503 `draining`, its running tasks finish, and those still running after `queue.drain_grace_seconds` go back to the queue without counting the attempt. With nothing left running it is `drained`. Asking again changes nothing. Scope `admin`. Example: `POST /v1/nodes/node_…/drain` → 202 `{"state": "draining", …}`.
+         */
+        post: operations["drainNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/nodes/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a drained gateway node
+         * @description Withdraws a drain: the node claims tasks again (at once when it answered this request, else at its next heartbeat). A node shutting down or stopped cannot be resumed. Scope `admin`. Example: `POST /v1/nodes/node_…/resume` → `{"state": "active", …}`.
+         */
+        post: operations["resumeNode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -981,6 +1061,65 @@ export interface components {
         Metadata: {
             [key: string]: string;
         };
+        /** @description Nodes, the latest started first. */
+        NodeList: {
+            data: components["schemas"]["NodeView"][];
+        };
+        /**
+         * @description Whether a node takes work.
+         * @enum {string}
+         */
+        NodeState: "active" | "draining" | "drained" | "stopping" | "stopped";
+        /** @description A gateway node sharing the database. */
+        NodeView: {
+            /**
+             * @description `node.advertise_url`, when set.
+             * @example https://gw-3.internal:8080
+             */
+            advertise_url?: string | null;
+            /**
+             * @description Whether the node heartbeats: not stopped, and last seen within a lease
+             *     (`queue.lease_seconds`).
+             */
+            alive: boolean;
+            /** @description When a drain was asked for (cleared by a resume). */
+            drain_requested_at?: string | null;
+            /**
+             * @description The node's id, new at each start (the `node` of its runs' audit entries).
+             * @example node_01JDX3N8Q6W2V0M1R5T7Y9B4C2
+             */
+            id: string;
+            last_seen_at: string;
+            /**
+             * @description `node.name`, else the machine's hostname.
+             * @example gw-3
+             */
+            name: string;
+            /**
+             * Format: int32
+             * @description Runs in progress, as of its last heartbeat.
+             */
+            running: number;
+            started_at: string;
+            /**
+             * @description `active` (claims work), `draining` (claims nothing, its runs finish),
+             *     `drained` (nothing runs; `resume` makes it active), `stopping` (shutting
+             *     down), `stopped` (exited cleanly).
+             */
+            state: components["schemas"]["NodeState"];
+            /** @description Whether this is the node that answered. */
+            this_node: boolean;
+            /**
+             * @description The gateway's version.
+             * @example 0.1.0
+             */
+            version: string;
+            /**
+             * Format: int32
+             * @description `queue.workers`: 0 for a node that only answers the API.
+             */
+            workers: number;
+        };
         /** @description The plugins a caller may see. */
         PluginList: {
             /**
@@ -1524,6 +1663,12 @@ export interface operations {
                      *           "ok": true,
                      *           "upstream": "https://api.anthropic.com"
                      *         },
+                     *         "queue": {
+                     *           "claims": true,
+                     *           "ok": true,
+                     *           "state": "active",
+                     *           "workers": 2
+                     *         },
                      *         "sandbox": {
                      *           "confinement": "bwrap",
                      *           "layers": [
@@ -1559,7 +1704,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not ready: each failing dependency says why */
+            /** @description Not ready (`not_ready`: each failing dependency says why), or `draining` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2277,6 +2422,350 @@ export interface operations {
             };
             /** @description No such resource for this key */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit or quota exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error; the cause is in the gateway's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listNodes: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 50) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Nodes, the latest started first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            /** @description The path, query or body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit or quota exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error; the cause is in the gateway's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The node */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeView"];
+                };
+            };
+            /** @description The path, query or body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No node has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit or quota exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error; the cause is in the gateway's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    drainNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The drain is asked for: the node as it is now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeView"];
+                };
+            };
+            /** @description The path, query or body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No node has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit or quota exceeded; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error; the cause is in the gateway's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resumeNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The node takes work again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeView"];
+                };
+            };
+            /** @description The path, query or body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, revoked or expired API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No node has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The node is shutting down or stopped */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

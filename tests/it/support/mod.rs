@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 mod live;
+mod nodes;
 mod release;
 #[allow(unused_imports)] // the benches include this harness and use neither
 pub use {live::LiveEvents, release::UNTIL_RELEASED};

@@ -7,6 +7,7 @@ mod environment;
 pub mod idempotency_record;
 mod json_text;
 pub mod key_spend;
+pub mod node;
 pub mod task;
 pub mod task_artifact;
 pub mod task_event;

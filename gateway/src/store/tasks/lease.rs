@@ -88,6 +88,7 @@ impl Store {
     pub async fn forget_session(&self, id: &str, fence: &Fence) -> Result<bool> {
         let update = task::Entity::update_many()
             .col_expr(task::Column::SessionId, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::ContinueTurn, Expr::value(false))
             .filter(task::Column::Id.eq(id));
         Ok(fence.apply(update).exec(&self.writer).await.during("forgetting the session")?.rows_affected == 1)
     }

@@ -265,6 +265,68 @@ class Metadata(
     ]
 
 
+class NodeState(StrEnum):
+    active = "active"
+    draining = "draining"
+    drained = "drained"
+    stopping = "stopping"
+    stopped = "stopped"
+
+
+class NodeView(BaseModel):
+    advertise_url: Annotated[
+        str | None,
+        Field(
+            description="`node.advertise_url`, when set.",
+            examples=["https://gw-3.internal:8080"],
+        ),
+    ] = None
+    alive: Annotated[
+        bool,
+        Field(
+            description="Whether the node heartbeats: not stopped, and last seen within a lease\n(`queue.lease_seconds`)."
+        ),
+    ]
+    drain_requested_at: Annotated[
+        str | None,
+        Field(description="When a drain was asked for (cleared by a resume)."),
+    ] = None
+    id: Annotated[
+        str,
+        Field(
+            description="The node's id, new at each start (the `node` of its runs' audit entries).",
+            examples=["node_01JDX3N8Q6W2V0M1R5T7Y9B4C2"],
+        ),
+    ]
+    last_seen_at: str
+    name: Annotated[
+        str,
+        Field(
+            description="`node.name`, else the machine's hostname.", examples=["gw-3"]
+        ),
+    ]
+    running: Annotated[
+        int, Field(description="Runs in progress, as of its last heartbeat.")
+    ]
+    started_at: str
+    state: Annotated[
+        NodeState,
+        Field(
+            description="`active` (claims work), `draining` (claims nothing, its runs finish),\n`drained` (nothing runs; `resume` makes it active), `stopping` (shutting\ndown), `stopped` (exited cleanly)."
+        ),
+    ]
+    this_node: Annotated[
+        bool, Field(description="Whether this is the node that answered.")
+    ]
+    version: Annotated[
+        str, Field(description="The gateway's version.", examples=["0.1.0"])
+    ]
+    workers: Annotated[
+        int,
+        Field(description="`queue.workers`: 0 for a node that only answers the API."),
+    ]
+
+
 class PluginState(StrEnum):
     active = "active"
     quarantined = "quarantined"
@@ -748,6 +810,10 @@ class KeyView(BaseModel):
     webhook_url: Annotated[
         str | None, Field(description="The default webhook of this key's tasks.")
     ] = None
+
+
+class NodeList(BaseModel):
+    data: list[NodeView]
 
 
 class PluginView(StatsView):
