@@ -135,8 +135,12 @@ impl Client {
     }
 
     /// The URL of `segments` below the base (each one percent-encoded, so no id or
-    /// name can reach another route) with `query`.
-    pub(crate) fn url(&self, segments: &[&str], query: &[(String, String)]) -> Url {
+    /// name can reach another route) with `query`. URLs resolve `.` and `..` however
+    /// encoded, and an empty segment names no resource: those are refused.
+    pub(crate) fn url(&self, segments: &[&str], query: &[(String, String)]) -> Result<Url, Error> {
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "" | "." | "..")) {
+            return Err(Error::Usage(format!("{bad:?} cannot be an id, a name or a path segment")));
+        }
         let mut url = self.inner.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
@@ -144,7 +148,7 @@ impl Client {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        url
+        Ok(url)
     }
 
     /// Sends `call` and reads its JSON answer.
@@ -157,7 +161,7 @@ impl Client {
     /// The answer to `call`: retried on 429 and 503 as the policy says; any other
     /// refusal, or one past the policy, is `Error::Api`.
     pub(crate) async fn send(&self, call: Call) -> Result<reqwest::Response, Error> {
-        let url = self.url(&call.segments.iter().map(String::as_str).collect::<Vec<_>>(), &call.query);
+        let url = self.url(&call.segments.iter().map(String::as_str).collect::<Vec<_>>(), &call.query)?;
         for attempt in 0.. {
             let mut request = self.inner.http.request(call.method.clone(), url.clone()).bearer_auth(&self.inner.key);
             for (name, value) in &call.headers {
@@ -265,5 +269,35 @@ impl Call {
     pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_in_their_segment_below_the_base_path() {
+        let client = Client::new("http://127.0.0.1:1/gw/", "k").unwrap();
+        let url = |segments: &[&str]| client.url(segments, &[]).unwrap().to_string();
+        assert_eq!(url(&["v1", "tasks", "tsk_1"]), "http://127.0.0.1:1/gw/v1/tasks/tsk_1");
+        assert_eq!(url(&["v1", "tasks", "../keys"]), "http://127.0.0.1:1/gw/v1/tasks/..%2Fkeys");
+        assert_eq!(url(&["v1", "tasks", "a?b#c d"]), "http://127.0.0.1:1/gw/v1/tasks/a%3Fb%23c%20d");
+        for bad in ["", ".", ".."] {
+            assert!(matches!(client.url(&["v1", "tasks", bad], &[]), Err(Error::Usage(_))), "{bad:?}");
+        }
+        let root = Client::new("http://127.0.0.1:1", "k").unwrap();
+        let query = [("metadata.batch".to_string(), "a&b".to_string())];
+        assert_eq!(
+            root.url(&["v1", "tasks"], &query).unwrap().to_string(),
+            "http://127.0.0.1:1/v1/tasks?metadata.batch=a%26b"
+        );
+    }
+
+    #[test]
+    fn only_http_urls_make_a_client() {
+        for bad in ["127.0.0.1:8080", "ftp://host", "not a url", "mailto:a@b"] {
+            assert!(matches!(Client::new(bad, "k"), Err(Error::Usage(_))), "{bad}");
+        }
     }
 }
