@@ -275,6 +275,7 @@ impl Call {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProblemKind;
 
     #[test]
     fn ids_stay_in_their_segment_below_the_base_path() {
@@ -292,6 +293,85 @@ mod tests {
             root.url(&["v1", "tasks"], &query).unwrap().to_string(),
             "http://127.0.0.1:1/v1/tasks?metadata.batch=a%26b"
         );
+    }
+
+    /// A server that answers each connection's one request with the next of `answers`,
+    /// and hands back what it received (head and body, as text).
+    async fn serve(answers: Vec<String>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut received = Vec::new();
+            for answer in answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 8192];
+                // Until the head and as many body bytes as its content-length.
+                loop {
+                    let n = stream.read(&mut buffer).await.unwrap();
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    let Some(head_end) = text.find("\r\n\r\n") else { continue };
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if n == 0 || request.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+                received.push(String::from_utf8_lossy(&request).to_string());
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            }
+            received
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn a_retried_upload_repeats_its_idempotency_key_and_its_parts() {
+        let busy = "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-type: application/problem+json\r\n\
+                    content-length: 2\r\nconnection: close\r\n\r\n{}";
+        let done = "HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+        let (url, server) = serve(vec![busy.into(), busy.into(), done.into()]).await;
+        let client = Client::new(&url, "ccg_test_key").unwrap();
+        let task = CreateTask::new("Say hi").file("notes/todo.txt", "remember the milk");
+        let upload = task.into_upload(None).await.unwrap();
+        let key = upload.idempotency_key().to_string();
+        let response = client.send(Call::upload("/v1/tasks", upload)).await.unwrap();
+        assert_eq!(response.status(), 202);
+        let received = server.await.unwrap();
+        assert_eq!(received.len(), 3);
+        for request in &received {
+            let lower = request.to_ascii_lowercase();
+            assert!(request.starts_with("POST /v1/tasks HTTP/1.1"), "{request}");
+            assert!(lower.contains(&format!("idempotency-key: {key}")), "{request}");
+            assert!(lower.contains("authorization: bearer ccg_test_key"), "{request}");
+            assert!(request.contains("filename=\"notes/todo.txt\"") && request.contains("remember the milk"));
+            assert!(request.contains(r#"{"prompt":"Say hi"}"#), "{request}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_past_the_policy_is_the_problem() {
+        let body = r#"{"type":"https://ccgate.dev/errors/rate-limited","title":"Slow","status":429,"detail":"x"}"#;
+        let limited = format!(
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 120\r\ncontent-type: application/problem+json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (url, server) = serve(vec![limited]).await;
+        let client = Client::new(&url, "k").unwrap();
+        let error = client.send(Call::get(&["v1", "tasks"])).await.unwrap_err();
+        let api = error.api().expect("a refusal");
+        // 120 s is past the policy's 60 s at a time: returned at once, not waited for.
+        assert_eq!((api.kind(), api.retry_after), (ProblemKind::RateLimited, Some(Duration::from_secs(120))));
+        assert_eq!(api.problem.title, "Slow");
+        assert_eq!(server.await.unwrap().len(), 1);
     }
 
     #[test]
