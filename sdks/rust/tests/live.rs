@@ -137,7 +137,7 @@ fn test_key(name: &str, rate_limit_per_minute: Option<u32>) -> KeyRequest {
 }
 
 #[tokio::test]
-async fn a_rotated_secret_signs_with_both_secrets() {
+async fn keys_are_managed_and_a_rotated_secret_signs_twice() {
     let gateway = gateway_or_skip!();
     let admin = Client::new(&gateway.url, &gateway.admin_key).unwrap();
     let key = admin.keys().create(&test_key("sdk-rotating", None)).await.unwrap();
@@ -154,6 +154,12 @@ async fn a_rotated_secret_signs_with_both_secrets() {
     for secret in [&old, &new] {
         assert_eq!(webhooks::verify(secret, headers, &hook.body).unwrap()["data"]["id"], task.id.as_str());
     }
+    let update = serde_json::from_value(serde_json::json!({ "name": "sdk-renamed" })).unwrap();
+    assert_eq!(admin.keys().update(&key.id, &update).await.unwrap().name, "sdk-renamed");
+    assert_eq!(admin.keys().get(&key.id).await.unwrap().name, "sdk-renamed");
+    assert!(admin.keys().list().await.unwrap().data.iter().any(|k| k.id == key.id));
+    let not_admin = client.keys().list().await.unwrap_err();
+    assert_eq!(api(not_admin).kind(), ProblemKind::Forbidden);
     admin.keys().revoke(&key.id).await.unwrap();
     let revoked = client.tasks().get(&task.id).await.unwrap_err();
     assert_eq!(api(revoked).kind(), ProblemKind::Unauthorized);
