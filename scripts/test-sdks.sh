@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The SDKs' tests against a live gateway: each starts the debug build of `ccgate serve`
 # (built here if missing) with the pinned Claude Code and a test key. Needs
-# `scripts/setup.sh --test-tools` first. Prints one `test result:` line per SDK, in
+# `scripts/setup.sh --test-tools` first (the Rust SDK needs only cargo). Prints one
+# `test result:` line per SDK, in
 # cargo's words, so scripts/test.sh adds them to its summary; exits non-zero on a failure.
 set -euo pipefail
 
@@ -42,5 +43,23 @@ set -e
 # node --test closes with "# pass 16" and "# fail 0".
 tap() { grep -E "^# $1 [0-9]+" "$log" | awk '{ sum += $3 } END { print sum + 0 }'; }
 result "sdks/typescript" "$code" "$(tap pass)" "$(tap fail)"
+
+# The Rust SDK: its types are what the pinned typify (sdks/rust/generate/Cargo.lock)
+# makes of openapi.json, then its live tests, which start their gateway from CCGATE_BIN
+# (ignored by a plain `cargo test`, run here).
+fresh=$(mktemp)
+trap 'rm -f "$log" "$fresh"' EXIT
+set +e
+cargo run -q --manifest-path sdks/rust/generate/Cargo.toml --target-dir "$target_dir" -- openapi.json "$fresh" &&
+    diff -u sdks/rust/src/types.rs "$fresh"
+generated=$?
+((generated == 0)) || echo "sdks/rust/src/types.rs is stale: run cargo run --manifest-path sdks/rust/generate/Cargo.toml" >&2
+# cargo's own summary is renamed, so that scripts/test.sh counts the line below once.
+cargo test -p ccgate-client --test live -- --ignored 2>&1 | sed 's/test result:/live tests:/' | tee "$log"
+code=${PIPESTATUS[0]}
+set -e
+last=$(grep -E '^live tests: ' "$log" | tail -n1 || true)
+((generated == 0)) || code=1
+result "sdks/rust" "$code" "$(($(count passed "$last") + (generated == 0)))" "$(($(count failed "$last") + (generated != 0)))"
 
 exit "$status"
