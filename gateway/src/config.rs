@@ -252,6 +252,9 @@ pub struct QueueConfig {
     /// this node stops claiming work until it recovers; 0 turns a floor off.
     pub min_free_memory_mb: u64,
     pub min_free_disk_mb: u64,
+    /// How long a run's writes (its events, its outcome) are retried while the
+    /// database cannot be reached; the run itself goes on meanwhile.
+    pub database_outage_seconds: u64,
 }
 
 /// Defaults and caps of task options.
@@ -399,6 +402,7 @@ impl Default for QueueConfig {
             max_depth: 100_000,
             min_free_memory_mb: 256,
             min_free_disk_mb: 1024,
+            database_outage_seconds: 600,
         }
     }
 }

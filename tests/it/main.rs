@@ -13,6 +13,7 @@ mod client;
 mod crashes;
 mod dashboard;
 mod dashboard_browser;
+mod database_outage;
 mod deploy;
 mod disk_full;
 mod events;

@@ -11,6 +11,7 @@ mod events;
 mod finish;
 mod hub;
 mod lease;
+mod persist;
 pub mod pressure;
 mod recovery;
 mod retry;

@@ -10,6 +10,7 @@ mod audit;
 pub mod entities;
 mod events;
 mod keys;
+mod outage;
 mod outbox;
 pub mod rollup;
 mod spend;
