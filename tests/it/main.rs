@@ -30,6 +30,7 @@ mod openapi;
 mod plugin_chain;
 mod plugin_scaffold;
 mod plugins;
+mod postgres_backup;
 mod postgres_cli;
 mod queueing;
 mod readiness;
