@@ -35,6 +35,8 @@ async fn a_pg_dump_taken_while_serving_restores_into_a_fresh_database_that_serve
     else {
         return;
     };
+    // The test's own HTTP clients (moto's bucket) start before a gateway installs it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let s3 = S3Server::start().await;
     let model = Model::start().await;
     let options = |url: &str| {
