@@ -81,7 +81,7 @@ async fn a_database_outage_answers_503_and_the_run_stores_its_outcome_when_it_re
     let went_on = gateway.data.path().join(format!("tasks/{id}/workspace/went-on"));
     let deadline = Instant::now() + outage();
     while !went_on.exists() {
-        assert!(Instant::now() < deadline, "the run did not go on without its database");
+        assert!(Instant::now() < deadline, "the run did not go on without its database; log:\n{}", gateway.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     log_shows(&gateway, &[r#""what":"events""#, "the database is unavailable; retrying"], outage()).await;
