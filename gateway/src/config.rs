@@ -27,6 +27,9 @@ pub struct Config {
     pub listen: String,
     /// Database URL; empty means SQLite in the data directory.
     pub database_url: String,
+    /// PostgreSQL: how long a request waits for a connection (the database away, or
+    /// every connection busy) before it is answered 503.
+    pub database_wait_seconds: u64,
     /// Workspaces, per-task state and the SQLite database live here.
     pub data_dir: PathBuf,
     /// Log format: `json` or `pretty`.
@@ -269,6 +272,9 @@ pub struct QueueConfig {
     /// this node stops claiming work until it recovers; 0 turns a floor off.
     pub min_free_memory_mb: u64,
     pub min_free_disk_mb: u64,
+    /// How long a run's writes (its events, its outcome) are retried while the
+    /// database cannot be reached; the run itself goes on meanwhile.
+    pub database_outage_seconds: u64,
 }
 
 /// Defaults and caps of task options.
@@ -343,6 +349,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".into(),
             database_url: String::new(),
+            database_wait_seconds: 10,
             data_dir: PathBuf::from("./data"),
             log_format: "pretty".into(),
             claude: ClaudeConfig::default(),
@@ -418,6 +425,7 @@ impl Default for QueueConfig {
             max_depth: 100_000,
             min_free_memory_mb: 256,
             min_free_disk_mb: 1024,
+            database_outage_seconds: 600,
         }
     }
 }
@@ -584,6 +592,9 @@ impl Config {
         let backends = ["sqlite:", "postgres://", "postgresql://"];
         if !self.database_url.is_empty() && !backends.iter().any(|scheme| self.database_url.starts_with(scheme)) {
             return invalid("database_url", "must be a sqlite: or postgres:// URL (or empty: SQLite in data_dir)");
+        }
+        if self.database_wait_seconds == 0 {
+            return invalid("database_wait_seconds", "must be at least 1");
         }
         if self.queue.lease_seconds < 3 {
             return invalid("queue.lease_seconds", "must be at least 3");
@@ -800,6 +811,8 @@ mod tests {
         for url in ["", "sqlite::memory:", "postgres://db/ccgate", "postgresql://u:p@db:5432/ccgate"] {
             assert!(Config { database_url: url.into(), ..Config::default() }.check().is_ok(), "{url}");
         }
+        let never_waits = Config { database_wait_seconds: 0, ..Config::default() };
+        assert!(never_waits.check().unwrap_err().to_string().contains("database_wait_seconds"));
         let mysql = Config { database_url: "mysql://db/ccgate".into(), ..Config::default() };
         assert!(mysql.check().unwrap_err().to_string().contains("database_url"));
     }

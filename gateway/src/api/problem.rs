@@ -81,9 +81,30 @@ impl ApiError {
         .with_retry_after(30)
     }
 
-    /// A store error: 507 when the disk is full, else internal.
+    /// 503: the database cannot be reached (stopped, restarting, the network). The
+    /// request did nothing; the same request can succeed once it is back. Runs going
+    /// on keep their outcome until then. Logged, since an operator must act.
+    pub fn database_unavailable(error: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "database unavailable: a request was refused");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "Database unavailable",
+            "the gateway cannot reach its database, so this request was not served; try again later",
+        )
+        .with_retry_after(5)
+    }
+
+    /// A store error: 507 when the disk is full, 503 when the database cannot be
+    /// reached, else internal.
     pub fn store(error: StoreError) -> Self {
-        if error.is_storage_full() { Self::storage_full(error) } else { Self::internal(error) }
+        if error.is_storage_full() {
+            Self::storage_full(error)
+        } else if error.is_unavailable() {
+            Self::database_unavailable(error)
+        } else {
+            Self::internal(error)
+        }
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {

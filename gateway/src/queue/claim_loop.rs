@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::events::write_events;
+use super::events::{EventTarget, write_events};
 use super::finish::Ending;
 use super::lease::{AbortOnDrop, HeldRun, keep_lease, stop_once};
 use super::workers::Queue;
@@ -65,6 +65,11 @@ impl Queue {
         (self.config.lease_seconds * 1000) as i64
     }
 
+    /// How long a run's writes wait for a database that cannot be reached.
+    pub(super) fn outage_limit(&self) -> Duration {
+        Duration::from_secs(self.config.database_outage_seconds)
+    }
+
     pub(super) async fn run_claimed(&self, claimed: ClaimedTask) {
         let ClaimedTask { task, prompt, fence } = claimed;
         let queue_wait = Duration::from_millis((crate::timestamp::now_ms() - task.enqueued_at).max(0) as u64);
@@ -100,15 +105,14 @@ impl Queue {
         } else {
             None
         };
-        let writer = tokio::spawn(write_events(
-            self.store.clone(),
-            self.hub.clone(),
-            id.clone(),
-            fence.clone(),
-            messages,
-            stop_tx.clone(),
-            filter,
-        ));
+        let target = EventTarget {
+            store: self.store.clone(),
+            hub: self.hub.clone(),
+            task_id: id.clone(),
+            fence: fence.clone(),
+            outage_limit: self.outage_limit(),
+        };
+        let writer = tokio::spawn(write_events(target, messages, stop_tx.clone(), filter));
         // Aborted however this function ends: a lease kept alive by a run that panicked
         // would hold the task forever.
         let live_meter = Arc::new(LiveMeter::new());

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::persist::persist;
 use super::workers::Queue;
 use crate::plugins::TaskFacts;
 use crate::store::{AuditEntry, EventRecord, Fence, FinishRun, RunCost};
@@ -72,22 +73,17 @@ impl Queue {
                 ..AuditEntry::new("run.finish", if status == TaskStatus::Completed { "ok" } else { "failed" })
             },
         };
-        // A failed write is retried: giving up would leave the task to the reaper,
-        // which would run it again.
-        for attempt in 0..6u32 {
-            match self.store.finish_run(&task.id, fence, task.current_turn, finish.clone()).await {
-                Ok(true) => return self.settle_artifacts(&task.id, staged, true).await,
-                Ok(false) => {
-                    tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded");
-                    return self.settle_artifacts(&task.id, staged, false).await;
-                }
-                Err(e) => {
-                    tracing::error!(task_id = %task.id, error = %e, attempt, "could not store the outcome of a run");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
-            }
+        // A failed write is retried (through a database outage too): giving up would
+        // leave the task to the reaper, which would run it again. The lease is kept
+        // alive meanwhile.
+        let stored = persist(self.outage_limit(), &task.id, "the outcome of a run", || {
+            self.store.finish_run(&task.id, fence, task.current_turn, finish.clone())
+        })
+        .await;
+        if stored.as_ref().is_ok_and(|kept| !kept) {
+            tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded");
         }
-        self.settle_artifacts(&task.id, staged, false).await;
+        self.settle_artifacts(&task.id, staged, stored.unwrap_or(false)).await;
     }
 }
 

@@ -14,6 +14,7 @@ mod feed;
 mod finish;
 mod hub;
 mod lease;
+mod persist;
 pub mod pressure;
 mod recovery;
 mod retry;

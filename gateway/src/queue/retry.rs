@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::persist::persist;
 use super::workers::Queue;
 use crate::store::{EventRecord, Fence, RetryRun, RunCost};
 use crate::task::TaskStatus;
@@ -42,7 +43,9 @@ impl Queue {
         ];
         let retry =
             RetryRun { turn: task.current_turn, not_before: at, continue_turn, cost: cost.as_ref(), events: &events };
-        match self.store.retry_run(&task.id, fence, retry).await {
+        let stored =
+            persist(self.outage_limit(), &task.id, "a retry", || self.store.retry_run(&task.id, fence, retry)).await;
+        match stored {
             Ok(changed) => {
                 tracing::info!(task_id = %task.id, reason, seconds, "transient failure; task re-queued");
                 changed

@@ -37,7 +37,9 @@ pub async fn open(config: &Config) -> Result<(Store, KeyHasher), ServeError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         ServeError::Setup(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
     })?;
-    let store = Store::connect(&config.database_url()).await?.with_webhooks(Arc::new(crate::webhooks::Rules));
+    let wait = std::time::Duration::from_secs(config.database_wait_seconds);
+    let store =
+        Store::connect_waiting(&config.database_url(), wait).await?.with_webhooks(Arc::new(crate::webhooks::Rules));
     let pepper = load_or_create_pepper(&config.keys.pepper, &config.data_dir)
         .map_err(|e| ServeError::Setup(format!("cannot read or create the key pepper: {e}")))?;
     Ok((store, KeyHasher::new(&pepper)))

@@ -15,6 +15,7 @@ pub mod entities;
 mod events;
 mod keys;
 mod nodes;
+mod outage;
 mod outbox;
 pub mod rollup;
 mod spend;
@@ -92,6 +93,12 @@ pub struct Store {
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`).
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_waiting(url, Duration::from_secs(10)).await
+    }
+
+    /// Connects to `url`; on PostgreSQL a query waits at most `wait` for a
+    /// connection (SQLite's writers queue for their one connection instead).
+    pub async fn connect_waiting(url: &str, wait: Duration) -> Result<Self> {
         if url.starts_with("sqlite:") {
             let writer = Database::connect(sqlite_options(url, 1)).await.during("opening the database")?;
             // WAL must be switched on by a writer before readers open their connections.
@@ -100,7 +107,7 @@ impl Store {
             Ok(Self { writer, reader, webhooks: None })
         } else {
             let mut options = ConnectOptions::new(url);
-            options.max_connections(16).sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+            options.max_connections(16).sqlx_logging(false).acquire_timeout(wait);
             let pool = Database::connect(options).await.during("opening the database")?;
             Ok(Self { writer: pool.clone(), reader: pool, webhooks: None })
         }

@@ -96,9 +96,14 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(model: &Model, options: GatewayOptions) -> Gateway {
+        Self::start_in(model, options, Arc::new(tempfile::tempdir().expect("temp dir"))).await
+    }
+
+    /// Starts a gateway on a data directory that may already hold something (a
+    /// restored one).
+    pub async fn start_in(model: &Model, options: GatewayOptions, data: Arc<tempfile::TempDir>) -> Gateway {
         // reqwest here shares the gateway's TLS set-up: rustls, with the provider chosen at run time.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let data = Arc::new(tempfile::tempdir().expect("temp dir"));
         let mut gateway = Gateway {
             url: String::new(),
             data,

@@ -31,22 +31,60 @@ pub struct TestDatabase {
 /// and neither CI nor `CCGATE_TEST_BACKEND=postgres` requires it. A PostgreSQL that
 /// is installed but does not start fails the test.
 pub fn database() -> Option<TestDatabase> {
-    let bin = match binaries() {
-        Ok(bin) => bin,
+    let server = shared_server(installed()?).unwrap_or_else(|why| panic!("the test PostgreSQL did not start: {why}"));
+    let name = format!("t{}_{}", std::process::id(), server.databases.fetch_add(1, Ordering::Relaxed));
+    let url = server.create_database(&name);
+    Some(TestDatabase { url, _server: server })
+}
+
+/// The binaries, or `None` (the reason printed) when the test may be skipped.
+fn installed() -> Option<PathBuf> {
+    match binaries() {
+        Ok(bin) => Some(bin),
         Err(why) if required() => panic!("PostgreSQL tests cannot run: {why}"),
         Err(why) => {
             eprintln!("skipped: PostgreSQL is not installed ({why}); CI=true makes this a failure");
-            return None;
+            None
         }
-    };
-    let server = shared_server(bin).unwrap_or_else(|why| panic!("the test PostgreSQL did not start: {why}"));
-    let name = format!("t{}_{}", std::process::id(), server.databases.fetch_add(1, Ordering::Relaxed));
-    let created = Command::new(server.bin.join("createdb"))
-        .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", USER, &name])
-        .output()
-        .unwrap_or_else(|e| panic!("running createdb: {e}"));
-    assert!(created.status.success(), "createdb {name}: {}", String::from_utf8_lossy(&created.stderr));
-    Some(TestDatabase { url: format!("postgres://{USER}@127.0.0.1:{}/{name}", server.port), _server: server })
+    }
+}
+
+/// A PostgreSQL tool (`pg_dump`, `pg_restore`, `psql`) of the test server's version,
+/// or `None` as [`database`] says.
+#[allow(dead_code)] // the e2e tests' only; the store's unit tests include this file too
+pub fn tool(name: &str) -> Option<PathBuf> {
+    installed().map(|bin| bin.join(name))
+}
+
+/// A server of the test's own, with one database, for what the shared one must not
+/// do: stop and start again on the same port (a database outage).
+#[allow(dead_code)] // the e2e tests' only; the store's unit tests include this file too
+pub struct OwnServer {
+    pub url: String,
+    server: Server,
+}
+
+#[allow(dead_code)]
+impl OwnServer {
+    /// `None` as [`database`] says.
+    pub fn start() -> Option<OwnServer> {
+        let server = Server::start(installed()?).unwrap_or_else(|why| panic!("a test PostgreSQL did not start: {why}"));
+        let url = server.create_database("ccgate");
+        Some(OwnServer { url, server })
+    }
+
+    /// Stops the server as an operator would (`pg_ctl stop -m fast`): open
+    /// connections are closed, new ones refused.
+    pub fn stop(&self) {
+        let mut stop = command(&self.server.bin, "pg_ctl", self.server.run_as, self.server.dir.path());
+        stop.arg("-D").arg(self.server.dir.path().join("data")).args(["-m", "fast", "-w", "stop"]);
+        succeeded("pg_ctl stop", stop.output()).unwrap_or_else(|why| panic!("{why}"));
+    }
+
+    /// Starts the stopped server again, on the same port.
+    pub fn resume(&self) {
+        self.server.pg_ctl_start(self.server.port).unwrap_or_else(|why| panic!("{why}"));
+    }
 }
 
 /// The superuser `initdb` creates; local connections are trusted.
@@ -85,29 +123,51 @@ impl Server {
             let (uid, gid) = (id_of(&["-u", user])?, id_of(&["-g", user])?);
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(|e| format!("chown: {e}"))?;
         }
-        let data = dir.path().join("data");
         let mut initdb = command(&bin, "initdb", run_as, dir.path());
-        initdb.arg("-D").arg(&data).args(["-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C", "-N"]);
+        initdb.arg("-D").arg(dir.path().join("data")).args([
+            "-U",
+            USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-N",
+        ]);
         succeeded("initdb", initdb.output())?;
         // Another process may take the free port before the server binds it: try again.
+        let mut server = Server { dir, bin, port: 0, run_as, databases: AtomicU32::new(0) };
         let mut last_error = String::new();
         for _ in 0..3 {
-            let port = free_port()?;
-            let options = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=32MB \
-                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                dir.path().display()
-            );
-            let mut start = command(&bin, "pg_ctl", run_as, dir.path());
-            start.arg("-D").arg(&data).arg("-l").arg(dir.path().join("server.log"));
-            start.args(["-w", "-t", "60", "-o", &options, "start"]);
-            match succeeded("pg_ctl start", start.output()) {
-                Ok(()) => return Ok(Server { dir, bin, port, run_as, databases: AtomicU32::new(0) }),
+            server.port = free_port()?;
+            match server.pg_ctl_start(server.port) {
+                Ok(()) => return Ok(server),
                 Err(why) => last_error = why,
             }
         }
-        let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
         Err(format!("{last_error}\n{log}"))
+    }
+
+    fn pg_ctl_start(&self, port: u16) -> Result<(), String> {
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=32MB \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.dir.path().display()
+        );
+        let mut start = command(&self.bin, "pg_ctl", self.run_as, self.dir.path());
+        start.arg("-D").arg(self.dir.path().join("data")).arg("-l").arg(self.dir.path().join("server.log"));
+        start.args(["-w", "-t", "60", "-o", &options, "start"]);
+        succeeded("pg_ctl start", start.output())
+    }
+
+    /// Makes database `name`; its URL.
+    fn create_database(&self, name: &str) -> String {
+        let created = Command::new(self.bin.join("createdb"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER, name])
+            .output()
+            .unwrap_or_else(|e| panic!("running createdb: {e}"));
+        assert!(created.status.success(), "createdb {name}: {}", String::from_utf8_lossy(&created.stderr));
+        format!("postgres://{USER}@127.0.0.1:{}/{name}", self.port)
     }
 }
 

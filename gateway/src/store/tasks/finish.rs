@@ -31,7 +31,7 @@ pub struct FinishRun {
 }
 
 /// A run's task going back to the queue after a transient failure.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct RetryRun<'a> {
     pub turn: i32,
     /// Not claimed before this time.
