@@ -66,10 +66,10 @@ CCGATE_BIN=$target_dir/release/ccgate
 
 # ---------------------------------------------------------------------------------------
 # System packages (apt): bubblewrap confines every run (see `ccgate doctor`); curl is
-# what the sandbox tests attack the network with. apt-get only runs when something in
-# the list is missing.
+# what the sandbox tests attack the network with, and with jq what the docs' examples
+# (run by a test) use. apt-get only runs when something in the list is missing.
 # ---------------------------------------------------------------------------------------
-SYSTEM_PACKAGES=(bubblewrap curl)
+SYSTEM_PACKAGES=(bubblewrap curl jq)
 
 install_system_packages() {
     local wanted=("$@") missing=() pkg

@@ -12,11 +12,13 @@ use crate::task::Usage;
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    /// US dollars per million input tokens.
     pub input: f64,
+    /// US dollars per million output tokens.
     pub output: f64,
-    /// Writing the prompt cache.
+    /// US dollars per million tokens written to the prompt cache.
     pub cache_write: f64,
-    /// Reading the prompt cache.
+    /// US dollars per million tokens read from the prompt cache.
     pub cache_read: f64,
 }
 

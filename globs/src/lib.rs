@@ -1,6 +1,6 @@
 //! The one glob syntax of ccgate, for `/`-separated paths: the gateway's artifact
 //! patterns and permission rules and the plugins that select files or judge tool
-//! calls all match with it (README, "Globs").
+//! calls all match with it (`docs/api.md`, "Globs").
 //!
 //! - `*` matches any run of characters within one segment, `?` one character;
 //! - `**` as a whole segment matches any number of segments, none included;

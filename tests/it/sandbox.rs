@@ -406,7 +406,7 @@ async fn a_run_past_its_limits_fails_naming_the_limit_and_the_next_starts_clean(
     assert!(output.trim_end().ends_with("clean") && !output.contains("a\nb"), "a fresh workspace:\n{output}");
 }
 
-/// The README's `sandbox.tmp_mb`, `sandbox.max_open_files` and `sandbox.read_only_paths`,
+/// The documented `sandbox.tmp_mb`, `sandbox.max_open_files` and `sandbox.read_only_paths`,
 /// seen from inside a run.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runs_tmp_open_files_and_read_only_paths_follow_the_config() {

@@ -30,7 +30,7 @@ pub struct Rule {
 enum Pattern {
     /// Bash: a command, a `prefix:*` or a wildcard.
     Command(String),
-    /// The file tools: a path glob (README, "Globs").
+    /// The file tools: a path glob (`docs/api.md`, "Globs").
     Path(Anchored),
     /// WebFetch: `domain:HOST`, or `domain:*.HOST` for its subdomains.
     Domain(String),

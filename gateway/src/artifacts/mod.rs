@@ -35,7 +35,7 @@ pub enum PatternError {
     Glob(#[from] GlobError),
 }
 
-/// A task's artifact glob (README, "Globs"): as everywhere, except that it may
+/// A task's artifact glob (`docs/api.md`, "Globs"): as everywhere, except that it may
 /// not start with `/` (where the workspace is, is the gateway's business) and `*`
 /// and `?` leave hidden files alone unless the pattern names the dot, so `out/*`
 /// does not collect `out/.env`.

@@ -69,7 +69,8 @@ pub enum OnError {
     FailOpen,
 }
 
-/// `[plugins]`.
+/// WebAssembly plugins (`docs/plugins.md`): the chain, in the order the plugins run,
+/// and what their calls may use.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {

@@ -32,6 +32,8 @@ impl SandboxMode {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
+    /// `auto` (the strongest layers this machine can enforce, see `ccgate doctor`),
+    /// `bwrap`, `landlock` (where user namespaces are blocked) or `none`.
     pub mode: SandboxMode,
     /// In `auto` mode, run tasks without confinement when no layer works (instead of
     /// refusing to start).

@@ -1,24 +1,22 @@
-//! Examples of the README that run without a gateway, run here so they stay true.
+//! The webhook verifier of `docs/api.md`, run against what the gateway signs.
 
 use crate::support::repo_root;
 
-/// The fenced block of `language` in README.md that contains `marker`.
-fn readme_block(language: &str, marker: &str) -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let fence = format!("```{language}\n");
-    readme
-        .split(&fence)
-        .skip(1)
-        .filter_map(|rest| rest.split_once("\n```").map(|(block, _)| block.to_string()))
-        .find(|block| block.contains(marker))
-        .unwrap_or_else(|| panic!("README.md has no {language} block with {marker:?}"))
+/// The fenced block of `language` in docs/api.md that contains `marker`.
+fn api_guide_block(language: &str, marker: &str) -> String {
+    let page = std::fs::read_to_string(repo_root().join("docs/api.md")).unwrap();
+    super::blocks::blocks("docs/api.md", &page)
+        .into_iter()
+        .find(|block| block.language == language && block.text.contains(marker))
+        .map(|block| block.text)
+        .unwrap_or_else(|| panic!("docs/api.md has no {language} block with {marker:?}"))
 }
 
-/// The README's `verify` accepts what the gateway signs (one secret, or two during a
+/// The guide's `verify` accepts what the gateway signs (one secret, or two during a
 /// rotation), and refuses another body, another secret and an old timestamp.
 #[test]
-fn the_readme_webhook_verifier_accepts_the_gateways_signatures_only() {
-    let verify = readme_block("python", "def verify(");
+fn the_guides_webhook_verifier_accepts_the_gateways_signatures_only() {
+    let verify = api_guide_block("python", "def verify(");
     let (old, new) = ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ccgate::webhooks::signing::generate_secret());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let body = r#"{"type": "task.completed", "timestamp": "2026-12-05T20:00:00.000Z", "data": {"id": "tsk_1"}}"#;
