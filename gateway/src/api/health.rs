@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::schema::Problem;
-use crate::telemetry::DatabaseHealth;
 use crate::store::entities::node::NodeState;
+use crate::telemetry::DatabaseHealth;
 
 /// Facts about this node found at start-up.
 pub struct Readiness {
