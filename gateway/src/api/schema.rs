@@ -373,7 +373,7 @@ macro_rules! task_request_schema {
         #[allow(dead_code)] // documents a body that is validated field by field (`task::request`)
         pub struct $name {
             /// What the agent should do: not blank, no NUL, at most `tasks.max_prompt_bytes`.
-            #[schema(min_length = 1, pattern = r"[^\s]", example = "Add a test for parse_date and make it pass")]
+            #[schema(min_length = 1, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", example = "Add a test for parse_date and make it pass")]
             prompt: String,
             /// Higher runs first; FIFO within a priority.
             #[schema(minimum = -10, maximum = 10, default = 0)]
@@ -664,7 +664,7 @@ upload_schema_impl!(
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct FollowUpRequest {
-    #[schema(min_length = 1, example = "Now also handle time zones")]
+    #[schema(min_length = 1, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$", example = "Now also handle time zones")]
     prompt: String,
     /// `next_turn` (default): the next turn of a finished task. `queue`: into the
     /// running session, which takes it when its current step ends. `interrupt`: the

@@ -921,9 +921,11 @@ impl ::std::str::FromStr for ExecuteRequestPrompt {
             return Err("shorter than 1 characters".into());
         }
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("[^\\s]").unwrap() });
+        { ::regress::Regex::new("^[^\\x00]*[^\\s\\x00][^\\x00]*$").unwrap() });
         if PATTERN.find(value).is_none() {
-            return Err("doesn't match pattern \"[^\\s]\"".into());
+            return Err(
+                "doesn't match pattern \"^[^\\x00]*[^\\s\\x00][^\\x00]*$\"".into(),
+            );
         }
         Ok(Self(value.to_string()))
     }
@@ -1011,6 +1013,13 @@ impl ::std::str::FromStr for FollowUpRequestPrompt {
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() < 1usize {
             return Err("shorter than 1 characters".into());
+        }
+        static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+        { ::regress::Regex::new("^[^\\x00]*[^\\s\\x00][^\\x00]*$").unwrap() });
+        if PATTERN.find(value).is_none() {
+            return Err(
+                "doesn't match pattern \"^[^\\x00]*[^\\s\\x00][^\\x00]*$\"".into(),
+            );
         }
         Ok(Self(value.to_string()))
     }
@@ -1676,6 +1685,109 @@ impl<'de> ::serde::Deserialize<'de> for MetadataValue {
             })
     }
 }
+///Nodes, the latest started first.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct NodeList {
+    pub data: ::std::vec::Vec<NodeView>,
+}
+///Whether a node takes work.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum NodeState {
+    #[serde(rename = "active")]
+    Active,
+    #[serde(rename = "draining")]
+    Draining,
+    #[serde(rename = "drained")]
+    Drained,
+    #[serde(rename = "stopping")]
+    Stopping,
+    #[serde(rename = "stopped")]
+    Stopped,
+}
+impl ::std::fmt::Display for NodeState {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Active => f.write_str("active"),
+            Self::Draining => f.write_str("draining"),
+            Self::Drained => f.write_str("drained"),
+            Self::Stopping => f.write_str("stopping"),
+            Self::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+impl ::std::str::FromStr for NodeState {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "active" => Ok(Self::Active),
+            "draining" => Ok(Self::Draining),
+            "drained" => Ok(Self::Drained),
+            "stopping" => Ok(Self::Stopping),
+            "stopped" => Ok(Self::Stopped),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for NodeState {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for NodeState {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///A gateway node sharing the database.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+pub struct NodeView {
+    ///`node.advertise_url`, when set.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub advertise_url: ::std::option::Option<::std::string::String>,
+    /**Whether the node heartbeats: not stopped, and last seen within a lease
+(`queue.lease_seconds`).*/
+    pub alive: bool,
+    ///When a drain was asked for (cleared by a resume).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub drain_requested_at: ::std::option::Option<::std::string::String>,
+    ///The node's id, new at each start (the `node` of its runs' audit entries).
+    pub id: ::std::string::String,
+    pub last_seen_at: ::std::string::String,
+    ///`node.name`, else the machine's hostname.
+    pub name: ::std::string::String,
+    ///Runs in progress, as of its last heartbeat.
+    pub running: i32,
+    pub started_at: ::std::string::String,
+    /**`active` (claims work), `draining` (claims nothing, its runs finish),
+`drained` (nothing runs; `resume` makes it active), `stopping` (shutting
+down), `stopped` (exited cleanly).*/
+    pub state: NodeState,
+    ///Whether this is the node that answered.
+    pub this_node: bool,
+    ///The gateway's version.
+    pub version: ::std::string::String,
+    ///`queue.workers`: 0 for a node that only answers the API.
+    pub workers: i32,
+}
 ///The plugins a caller may see.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct PluginList {
@@ -2191,9 +2303,11 @@ impl ::std::str::FromStr for TaskRequestPrompt {
             return Err("shorter than 1 characters".into());
         }
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("[^\\s]").unwrap() });
+        { ::regress::Regex::new("^[^\\x00]*[^\\s\\x00][^\\x00]*$").unwrap() });
         if PATTERN.find(value).is_none() {
-            return Err("doesn't match pattern \"[^\\s]\"".into());
+            return Err(
+                "doesn't match pattern \"^[^\\x00]*[^\\s\\x00][^\\x00]*$\"".into(),
+            );
         }
         Ok(Self(value.to_string()))
     }

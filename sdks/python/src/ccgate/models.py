@@ -228,7 +228,14 @@ class FollowUpRequest(BaseModel):
         extra="forbid",
     )
     delivery: Delivery | None = None
-    prompt: Annotated[str, Field(examples=["Now also handle time zones"], min_length=1)]
+    prompt: Annotated[
+        str,
+        Field(
+            examples=["Now also handle time zones"],
+            min_length=1,
+            pattern="^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+        ),
+    ]
 
 
 class Hook(StrEnum):
@@ -1063,7 +1070,7 @@ class TaskRequest(BaseModel):
             description="What the agent should do: not blank, no NUL, at most `tasks.max_prompt_bytes`.",
             examples=["Add a test for parse_date and make it pass"],
             min_length=1,
-            pattern="[^\\s]",
+            pattern="^[^\\x00]*[^\\s\\x00][^\\x00]*$",
         ),
     ]
     webhook: WebhookRequest | None = None
@@ -1108,7 +1115,7 @@ class ExecuteRequest(BaseModel):
             description="What the agent should do: not blank, no NUL, at most `tasks.max_prompt_bytes`.",
             examples=["Add a test for parse_date and make it pass"],
             min_length=1,
-            pattern="[^\\s]",
+            pattern="^[^\\x00]*[^\\s\\x00][^\\x00]*$",
         ),
     ]
     wait_seconds: Annotated[
