@@ -92,7 +92,7 @@ pub async fn idle_followers(model: &Model, followers: usize) -> Followers {
     .expect("write config");
     let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
     let gateway = Gateway::start(model, GatewayOptions { env, ..GatewayOptions::default() }).await;
-    let key = gateway.create_key(&["--name", "bench", "--rate-limit", "100000000"]);
+    let key = gateway.create_key(&["--name", "bench", "--rate-limit", "1000000"]);
     let body = json!({"prompt": scripted(vec![bash("sleep 120"), say("done")])});
     let (status, task) = gateway.post("/v1/tasks", &key, &body).await;
     assert_eq!(status, 202, "{task}");
