@@ -816,7 +816,7 @@ async fn queued_memory(model: &Model, queued: usize) -> QueuedMemory {
     .expect("write config");
     let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
     let gateway = Gateway::start(model, GatewayOptions { env, ..GatewayOptions::default() }).await;
-    let key = gateway.create_key(&["--name", "bench", "--rate-limit", "1000000", "--max-queued", "100000000"]);
+    let key = gateway.create_key(&["--name", "bench", "--rate-limit", "1000000", "--max-queued", "1000000"]);
     let rss = process::rss_mib;
     let pid = gateway.pid();
     let mut samples = vec![(0, "start", rss(pid))];
