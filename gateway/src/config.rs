@@ -263,8 +263,8 @@ pub struct QueueConfig {
     /// The longest wait before a retry the API (as the run reports it) may ask for.
     pub max_retry_wait_seconds: u64,
     /// How often a node looks for what another node did when no notification
-    /// said so: work queued, a task's new events (on PostgreSQL, nodes notify each
-    /// other at once and this is the safety net).
+    /// said so: work queued, a task's new events, a cancel of a run it holds (on
+    /// PostgreSQL, nodes notify each other at once and this is the safety net).
     pub poll_interval_ms: u64,
     /// How long shutdown lets running tasks finish before stopping and re-queueing them.
     pub shutdown_grace_seconds: u64,

@@ -1,7 +1,8 @@
 //! Nodes on one PostgreSQL database wake each other through LISTEN/NOTIFY: with
 //! their polls set to a minute, a task submitted to a node that claims nothing is
-//! claimed at once by another, and a follower on the first node sees the run's new
-//! events and its end as they happen, not at the next poll.
+//! claimed at once by another, a follower on the first node sees the run's new
+//! events and its end as they happen, not at the next poll, and a cancel asked of
+//! the first node stops the run on the other at once.
 
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,10 @@ use crate::support::{Gateway, GatewayOptions, Model, bash, parse_sse, postgres, 
 const POLL_MS: &str = "60000";
 const DEADLINE: Duration = Duration::from_secs(15);
 
-fn node(database_url: &str, config: Option<&std::path::Path>) -> GatewayOptions {
+fn node(database_url: &str, config: Option<&std::path::Path>, lease_seconds: u32) -> GatewayOptions {
     let mut env = vec![
         ("CCGATE_DATABASE_URL".to_string(), database_url.to_string()),
-        ("CCGATE_LEASE_SECONDS".to_string(), "5".to_string()),
+        ("CCGATE_LEASE_SECONDS".to_string(), lease_seconds.to_string()),
         ("CCGATE_POLL_INTERVAL_MS".to_string(), POLL_MS.to_string()),
     ];
     if let Some(config) = config {
@@ -52,8 +53,8 @@ async fn a_node_claims_at_once_what_another_queued_and_its_events_stream_live_fr
     // Node A claims nothing: its free-memory floor is out of reach.
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), "[queue]\nmin_free_memory_mb = 100000000\n").unwrap();
-    let a = Gateway::start(&model, node(&database.url, Some(config.path()))).await;
-    let b = Gateway::start(&model, node(&database.url, None)).await;
+    let a = Gateway::start(&model, node(&database.url, Some(config.path()), 5)).await;
+    let b = Gateway::start(&model, node(&database.url, None, 5)).await;
     let key = a.create_key(&["--name", "cluster"]);
     // Let B's workers find the queue empty and settle into their minute-long wait.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -88,4 +89,28 @@ async fn a_node_claims_at_once_what_another_queued_and_its_events_stream_live_fr
     assert!(ended, "A's follower did not see the end:\n{text}");
     let seqs: Vec<i64> = parse_sse(&text).iter().map(|e| e.0).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gapless, in order, once each");
+}
+
+#[tokio::test]
+async fn a_cancel_asked_of_one_node_stops_the_run_on_another_at_once() {
+    let Some(database) = postgres::database() else { return };
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "[queue]\nmin_free_memory_mb = 100000000\n").unwrap();
+    // Leases of five minutes: B's lease keeper renews (and so reads the cancel flag)
+    // every 100 s, and its poll is a minute; only a notification is quicker.
+    let a = Gateway::start(&model, node(&database.url, Some(config.path()), 300)).await;
+    let b = Gateway::start(&model, node(&database.url, None, 300)).await;
+    let key = a.create_key(&["--name", "cluster"]);
+    let script = scripted(vec![bash("while [ ! -e go ]; do sleep 0.05; done"), say("never")]);
+    let (status, task) = a.post("/v1/tasks", &key, &json!({"prompt": script})).await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+    a.wait_for(&key, &id, &["running"], DEADLINE).await;
+    assert!(b.data.path().join("tasks").join(&id).is_dir(), "the run is B's");
+
+    let (status, answer) = a.post(&format!("/v1/tasks/{id}/cancel"), &key, &json!({})).await;
+    assert!(status == 200 || status == 202, "{status}: {answer}");
+    // Past the deadline, B did not hear the cancel before its poll.
+    a.wait_for(&key, &id, &["cancelled"], DEADLINE).await;
 }

@@ -128,6 +128,7 @@ impl Queue {
             self.hub.clone(),
             held,
             self.lease_ms(),
+            self.poll_interval(),
             stop_tx.clone(),
         )));
         let dirs = TaskDirs::new(&self.data_dir, &id);

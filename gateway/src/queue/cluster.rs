@@ -1,6 +1,6 @@
 //! Wake-ups across gateway nodes that share a PostgreSQL database. What the `Hub`
-//! says on one node (work was queued; a task changed: new events, a cancel, a new
-//! status) reaches the others through LISTEN/NOTIFY on one channel, so an idle
+//! says on one node (work was queued; a task has new events or a new status; a
+//! cancel was asked for) reaches the others through LISTEN/NOTIFY on one channel, so an idle
 //! worker elsewhere claims a new task at once, a run elsewhere hears its cancel
 //! at once, and followers elsewhere see new events at once. The polls stay as the
 //! safety net: notifications sent while a listener reconnects are lost, and then
@@ -26,8 +26,10 @@ const MAX_PENDING: usize = 10_000;
 pub enum Change {
     /// A task was queued (or requeued): an idle worker may claim it.
     WorkQueued,
-    /// A task has new events, a new status or a cancel request.
+    /// A task has new events or a new status.
     Task(String),
+    /// A cancel of a running task was stored.
+    Cancel(String),
     /// Too many changes to list: wake every waiter.
     Everything,
 }
@@ -38,6 +40,7 @@ impl Change {
         match self {
             Self::WorkQueued => format!("{node} queued"),
             Self::Task(id) => format!("{node} task {id}"),
+            Self::Cancel(id) => format!("{node} cancel {id}"),
             Self::Everything => format!("{node} everything"),
         }
     }
@@ -53,6 +56,7 @@ impl Change {
             None if rest == "queued" => Some(Self::WorkQueued),
             None if rest == "everything" => Some(Self::Everything),
             Some(("task", id)) if !id.is_empty() => Some(Self::Task(id.to_string())),
+            Some(("cancel", id)) if !id.is_empty() => Some(Self::Cancel(id.to_string())),
             _ => None,
         }
     }
@@ -71,6 +75,7 @@ struct Pending {
     queued: bool,
     everything: bool,
     tasks: HashSet<String>,
+    cancels: HashSet<String>,
 }
 
 impl Publisher {
@@ -80,9 +85,14 @@ impl Publisher {
             match change {
                 Change::WorkQueued => pending.queued = true,
                 Change::Everything => pending.everything = true,
-                Change::Task(_) if pending.tasks.len() >= MAX_PENDING => pending.everything = true,
+                Change::Task(_) | Change::Cancel(_) if pending.tasks.len() + pending.cancels.len() >= MAX_PENDING => {
+                    pending.everything = true
+                }
                 Change::Task(id) => {
                     pending.tasks.insert(id);
+                }
+                Change::Cancel(id) => {
+                    pending.cancels.insert(id);
                 }
             }
         }
@@ -95,7 +105,8 @@ impl Publisher {
             return vec![Change::Everything];
         }
         let queued = pending.queued.then_some(Change::WorkQueued);
-        queued.into_iter().chain(pending.tasks.into_iter().map(Change::Task)).collect()
+        let tasks = pending.tasks.into_iter().map(Change::Task);
+        queued.into_iter().chain(tasks).chain(pending.cancels.into_iter().map(Change::Cancel)).collect()
     }
 
     /// Sends what is pending, whenever something is.
@@ -152,6 +163,7 @@ async fn listen_forever(hub: Arc<Hub>, pool: PgPool, node: String) {
                 Ok(Some(notification)) => match Change::parse(notification.payload(), &node) {
                     Some(Change::WorkQueued) => hub.wake_worker(),
                     Some(Change::Task(id)) => hub.wake_task(&id),
+                    Some(Change::Cancel(id)) => hub.wake_cancel(&id),
                     Some(Change::Everything) => hub.wake_everything(),
                     None => {}
                 },
@@ -173,7 +185,9 @@ mod tests {
 
     #[test]
     fn payloads_name_their_node_and_a_node_ignores_its_own() {
-        for change in [Change::WorkQueued, Change::Task("tsk_1".into()), Change::Everything] {
+        for change in
+            [Change::WorkQueued, Change::Task("tsk_1".into()), Change::Cancel("tsk_1".into()), Change::Everything]
+        {
             let payload = change.payload("node_a");
             assert_eq!(Change::parse(&payload, "node_b"), Some(change.clone()), "{payload}");
             assert_eq!(Change::parse(&payload, "node_a"), None, "{payload}");
@@ -188,11 +202,13 @@ mod tests {
         let publisher = Publisher::default();
         for _ in 0..3 {
             publisher.publish(Change::Task("tsk_1".into()));
+            publisher.publish(Change::Cancel("tsk_1".into()));
             publisher.publish(Change::WorkQueued);
         }
         let sent = publisher.take();
-        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent.len(), 3, "{sent:?}");
         assert!(sent.contains(&Change::WorkQueued) && sent.contains(&Change::Task("tsk_1".into())));
+        assert!(sent.contains(&Change::Cancel("tsk_1".into())), "a cancel is not folded into a change");
         assert!(publisher.take().is_empty(), "nothing twice");
         for n in 0..=MAX_PENDING {
             publisher.publish(Change::Task(format!("tsk_{n}")));

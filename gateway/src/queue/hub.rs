@@ -1,7 +1,8 @@
-//! Wake-ups inside one gateway node: what follows a task (its event feed, its run's
-//! lease keeper, a wait for it to finish) and idle workers. On PostgreSQL the hub
-//! also tells the other nodes (`cluster`); without that, followers and workers poll
-//! the database, so a change written by another node is still seen within a poll.
+//! Wake-ups inside one gateway node: what follows a task (its event feed, a wait
+//! for it to finish), a run's lease keeper waiting for a cancel, and idle workers.
+//! On PostgreSQL the hub also tells the other nodes (`cluster`); without that,
+//! followers, lease keepers and workers poll the database, so a change written by
+//! another node is still seen within a poll.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -12,7 +13,11 @@ use super::cluster::{Change, Publisher};
 
 #[derive(Default)]
 pub struct Hub {
-    tasks: Mutex<HashMap<String, Weak<Notify>>>,
+    /// New events, a new status.
+    tasks: Waiters,
+    /// A cancel request: kept apart so that a run's lease keeper is not woken by
+    /// every batch of its own events.
+    cancels: Waiters,
     queue: Notify,
     /// The other nodes, once joined.
     cluster: OnceLock<Arc<Publisher>>,
@@ -21,23 +26,26 @@ pub struct Hub {
 impl Hub {
     /// A handle that is notified whenever the task changes; keep it while following.
     pub fn follow(&self, task_id: &str) -> Arc<Notify> {
-        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = tasks.get(task_id).and_then(Weak::upgrade) {
-            return existing;
-        }
-        if tasks.len() > 1024 {
-            tasks.retain(|_, weak| weak.strong_count() > 0);
-        }
-        let notify = Arc::new(Notify::new());
-        tasks.insert(task_id.to_string(), Arc::downgrade(&notify));
-        notify
+        self.tasks.follow(task_id)
     }
 
-    /// A task changed (new events, new status, a cancel request): wakes what
-    /// follows it here and on the other nodes.
+    /// A handle that is notified when a cancel of the task is asked for.
+    pub fn follow_cancel(&self, task_id: &str) -> Arc<Notify> {
+        self.cancels.follow(task_id)
+    }
+
+    /// A task changed (new events, new status): wakes what follows it here and on
+    /// the other nodes.
     pub fn task_changed(&self, task_id: &str) {
         self.wake_task(task_id);
         self.publish(Change::Task(task_id.to_string()));
+    }
+
+    /// A cancel of a running task was stored: wakes its lease keeper, here or on
+    /// the node that runs it.
+    pub fn cancel_requested(&self, task_id: &str) {
+        self.wake_cancel(task_id);
+        self.publish(Change::Cancel(task_id.to_string()));
     }
 
     /// There is something to claim: wakes one idle worker here and one on each
@@ -63,22 +71,21 @@ impl Hub {
     }
 
     pub(super) fn wake_task(&self, task_id: &str) {
-        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(notify) = tasks.get(task_id).and_then(Weak::upgrade) {
-            notify.notify_waiters();
-        }
+        self.tasks.wake(task_id);
+    }
+
+    pub(super) fn wake_cancel(&self, task_id: &str) {
+        self.cancels.wake(task_id);
     }
 
     pub(super) fn wake_worker(&self) {
         self.queue.notify_one();
     }
 
-    /// Wakes every follower and idle worker: changes may have been missed.
+    /// Wakes every follower, lease keeper and idle worker: changes may have been missed.
     pub(super) fn wake_everything(&self) {
-        let tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        for notify in tasks.values().filter_map(Weak::upgrade) {
-            notify.notify_waiters();
-        }
+        self.tasks.wake_all();
+        self.cancels.wake_all();
         self.queue.notify_waiters();
         self.queue.notify_one();
     }
@@ -86,6 +93,40 @@ impl Hub {
     fn publish(&self, change: Change) {
         if let Some(cluster) = self.cluster.get() {
             cluster.publish(change);
+        }
+    }
+}
+
+/// Handles by task id, held by whoever waits; an entry whose handles are all
+/// dropped is swept out as the map grows.
+#[derive(Default)]
+struct Waiters(Mutex<HashMap<String, Weak<Notify>>>);
+
+impl Waiters {
+    fn follow(&self, task_id: &str) -> Arc<Notify> {
+        let mut waiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = waiters.get(task_id).and_then(Weak::upgrade) {
+            return existing;
+        }
+        if waiters.len() > 1024 {
+            waiters.retain(|_, weak| weak.strong_count() > 0);
+        }
+        let notify = Arc::new(Notify::new());
+        waiters.insert(task_id.to_string(), Arc::downgrade(&notify));
+        notify
+    }
+
+    fn wake(&self, task_id: &str) {
+        let waiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(notify) = waiters.get(task_id).and_then(Weak::upgrade) {
+            notify.notify_waiters();
+        }
+    }
+
+    fn wake_all(&self) {
+        let waiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for notify in waiters.values().filter_map(Weak::upgrade) {
+            notify.notify_waiters();
         }
     }
 }

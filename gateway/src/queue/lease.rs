@@ -36,19 +36,20 @@ pub(super) async fn keep_lease(
     hub: Arc<Hub>,
     run: HeldRun,
     lease_ms: i64,
+    poll: Duration,
     stop: watch::Sender<Option<Stop>>,
 ) {
     let HeldRun { task_id, fence, .. } = &run;
     let period = Duration::from_millis((lease_ms / 3).max(500) as u64);
-    let cancel_poll = Duration::from_millis(1000).min(period);
+    let cancel_poll = poll.min(period);
     let mut last_renewal = tokio::time::Instant::now();
     // A cancel made through this node's hub, or another node's (`cluster`), is
     // heard at once; the poll is for nodes that cannot tell.
-    let changed = hub.follow(task_id);
+    let cancelled = hub.follow_cancel(task_id);
     loop {
         tokio::select! {
             () = tokio::time::sleep(cancel_poll) => {}
-            () = changed.notified() => {}
+            () = cancelled.notified() => {}
         }
         let renew = last_renewal.elapsed() >= period;
         let answer = if renew {

@@ -38,6 +38,8 @@ impl TaskService {
                 TaskStatus::Running => {
                     if self.store.request_cancel(id, audit_entry(principal, ctx, "task.cancel", "ok")).await? {
                         self.queue.stop_local(id, Stop::Cancel);
+                        // The run may be another node's.
+                        self.hub.cancel_requested(id);
                         // Give the run a moment to stop so the answer usually shows `cancelled`.
                         self.wait_until_finished(id, std::time::Duration::from_secs(10)).await?;
                         break;
