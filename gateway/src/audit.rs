@@ -16,10 +16,6 @@ impl AuditLog {
         Self { store }
     }
 
-    pub async fn record(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        self.store.audit(entry).await
-    }
-
     /// Records `entry`; a failure is logged with `what`, never passed on (the
     /// request it describes has already been answered).
     pub async fn record_or_warn(&self, entry: AuditEntry, what: &str) {

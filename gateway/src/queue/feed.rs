@@ -6,14 +6,14 @@
 //! itself only to replay what came before it joined, or after it fell behind. A
 //! thousand followers of one quiet task cost one query a poll, not two thousand.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
 
 use super::Hub;
+use super::by_task::ByTask;
 use crate::store::{Store, StoredEvent};
 
 /// Batches of events a follower may fall behind by before it replays from the
@@ -72,18 +72,18 @@ pub struct Feeds {
     hub: Arc<Hub>,
     /// How often a pump looks for events written by another node.
     poll: Duration,
-    feeds: Mutex<HashMap<String, Weak<Feed>>>,
+    feeds: ByTask<Feed>,
 }
 
 impl Feeds {
     pub fn new(store: Store, hub: Arc<Hub>, poll: Duration) -> Self {
-        Self { store, hub, poll, feeds: Mutex::default() }
+        Self { store, hub, poll, feeds: ByTask::default() }
     }
 
     /// The task's feed, started if no one follows the task yet: it carries every
     /// event stored after it is returned.
     pub async fn follow(&self, task_id: &str) -> Arc<Feed> {
-        if let Some(feed) = self.feeds.lock().unwrap_or_else(|p| p.into_inner()).get(task_id).and_then(Weak::upgrade) {
+        if let Some(feed) = self.feeds.get(task_id) {
             return feed;
         }
         // Followers replay what is stored; a new feed starts after it.
@@ -94,15 +94,12 @@ impl Feeds {
                 Some(0) // followers skip what they replayed
             }
         };
-        let feed = Arc::new(Feed { sender: broadcast::channel(CAPACITY).0, finished: AtomicBool::new(false) });
-        let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(racing) = feeds.get(task_id).and_then(Weak::upgrade) {
-            return racing; // another follower started one meanwhile
+        let (feed, made) = self.feeds.get_or_insert(task_id, || {
+            Arc::new(Feed { sender: broadcast::channel(CAPACITY).0, finished: AtomicBool::new(false) })
+        });
+        if !made {
+            return feed; // another follower started one meanwhile
         }
-        if feeds.len() > 1024 {
-            feeds.retain(|_, feed| feed.strong_count() > 0);
-        }
-        feeds.insert(task_id.to_string(), Arc::downgrade(&feed));
         let pump =
             Pump { store: self.store.clone(), hub: self.hub.clone(), task_id: task_id.to_string(), poll: self.poll };
         match last {

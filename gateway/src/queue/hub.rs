@@ -4,11 +4,11 @@
 //! followers, lease keepers and workers poll the database, so a change written by
 //! another node is still seen within a poll.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
+use super::by_task::ByTask;
 use super::cluster::{Change, Publisher};
 
 #[derive(Default)]
@@ -97,35 +97,23 @@ impl Hub {
     }
 }
 
-/// Handles by task id, held by whoever waits; an entry whose handles are all
-/// dropped is swept out as the map grows.
+/// Wake-ups by task id.
 #[derive(Default)]
-struct Waiters(Mutex<HashMap<String, Weak<Notify>>>);
+struct Waiters(ByTask<Notify>);
 
 impl Waiters {
     fn follow(&self, task_id: &str) -> Arc<Notify> {
-        let mut waiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = waiters.get(task_id).and_then(Weak::upgrade) {
-            return existing;
-        }
-        if waiters.len() > 1024 {
-            waiters.retain(|_, weak| weak.strong_count() > 0);
-        }
-        let notify = Arc::new(Notify::new());
-        waiters.insert(task_id.to_string(), Arc::downgrade(&notify));
-        notify
+        self.0.get_or_insert(task_id, || Arc::new(Notify::new())).0
     }
 
     fn wake(&self, task_id: &str) {
-        let waiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(notify) = waiters.get(task_id).and_then(Weak::upgrade) {
+        if let Some(notify) = self.0.get(task_id) {
             notify.notify_waiters();
         }
     }
 
     fn wake_all(&self) {
-        let waiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for notify in waiters.values().filter_map(Weak::upgrade) {
+        for notify in self.0.live() {
             notify.notify_waiters();
         }
     }

@@ -3,6 +3,7 @@
 //! shutdown, and a reaper that recovers runs whose node died.
 
 mod allowance;
+mod by_task;
 mod claim_loop;
 mod claims;
 pub mod cluster;
