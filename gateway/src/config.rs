@@ -143,13 +143,39 @@ pub struct ArtifactsConfig {
     pub max_collect_seconds: u64,
 }
 
-/// Shared storage: where artifacts are kept.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// Shared storage: where artifacts, and for clusters workspace snapshots, are kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// `file:///path` or `s3://bucket/prefix` (endpoint, region and credentials
     /// from the `AWS_*` variables); empty means `file://<data_dir>/storage`.
     pub url: String,
+    /// Whether a task's workspace and Claude session are saved to storage after each
+    /// turn (and its input files when it is created), so that any node can run its
+    /// next turn or serve its files: `auto` (when the database is PostgreSQL, that
+    /// is when nodes may share it), `on` or `off`.
+    pub snapshots: SnapshotMode,
+    /// The most a snapshot may hold, in MiB; a larger workspace is not saved (its
+    /// task's next turn can then only run where its files are).
+    pub snapshot_max_mb: u64,
+    /// The most files a snapshot may hold.
+    pub snapshot_max_files: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { url: String::new(), snapshots: SnapshotMode::Auto, snapshot_max_mb: 1024, snapshot_max_files: 100_000 }
+    }
+}
+
+/// When workspace snapshots are saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotMode {
+    /// When the database is PostgreSQL.
+    Auto,
+    On,
+    Off,
 }
 
 /// How long the files of finished tasks are kept.
@@ -589,6 +615,20 @@ impl Config {
         if let Some(v) = lookup("CCGATE_STORAGE_URL") {
             self.storage.url = v;
         }
+        if let Some(v) = lookup("CCGATE_SNAPSHOTS") {
+            self.storage.snapshots = match v.trim() {
+                "auto" => SnapshotMode::Auto,
+                "on" => SnapshotMode::On,
+                "off" => SnapshotMode::Off,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "CCGATE_SNAPSHOTS",
+                        value: v.clone(),
+                        reason: "must be auto, on or off".into(),
+                    });
+                }
+            };
+        }
         if let Some(v) = lookup("CCGATE_WEBHOOK_ALLOWED_HOSTS") {
             self.webhooks.allowed_hosts =
                 v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
@@ -613,6 +653,9 @@ impl Config {
         }
         if self.database_wait_seconds == 0 {
             return invalid("database_wait_seconds", "must be at least 1");
+        }
+        if self.storage.snapshot_max_mb == 0 || self.storage.snapshot_max_files == 0 {
+            return invalid("storage.snapshot_max_mb", "snapshot_max_mb and snapshot_max_files must be at least 1");
         }
         if self.queue.lease_seconds < 3 {
             return invalid("queue.lease_seconds", "must be at least 3");
@@ -709,6 +752,15 @@ impl Config {
     }
 
     /// Where shared storage is: `storage.url`, else a directory in the data directory.
+    /// Whether workspace snapshots are saved (`storage.snapshots`, with `auto` decided).
+    pub fn snapshots_enabled(&self) -> bool {
+        match self.storage.snapshots {
+            SnapshotMode::On => true,
+            SnapshotMode::Off => false,
+            SnapshotMode::Auto => self.database_url.starts_with("postgres"),
+        }
+    }
+
     pub fn storage_url(&self) -> Result<crate::storage::StorageUrl, crate::storage::UrlError> {
         if self.storage.url.trim().is_empty() {
             Ok(crate::storage::StorageUrl::default_for(&self.data_dir))

@@ -27,7 +27,8 @@
 //! - `workspace`: input files, listings and archives, trees walked from descriptors.
 //! - `budget`: key budgets per UTC day and month, pure functions of `now`.
 //! - `storage`: shared storage (`storage.url`): a directory or an S3 bucket, through
-//!   `object_store`; artifacts live there.
+//!   `object_store`; artifacts live there, and `snapshots`: each task's workspace
+//!   and Claude session after each turn, which any node restores to run the next.
 //! - `auth`: who is calling (keys, scopes, rate limits) and `KeyService`, the keys
 //!   as admins manage them; `audit`: the audit log; `telemetry`: logs, metrics and
 //!   `Stats`, the figures operators see.
@@ -65,6 +66,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod scripted_model;
 pub mod server;
+pub mod snapshots;
 pub mod storage;
 pub mod store;
 pub mod task;

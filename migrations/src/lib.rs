@@ -21,6 +21,7 @@ mod m20261205_000011_usage_rollup;
 mod m20261205_000012_key_webhook_events;
 mod m20261206_000013_live_spend;
 mod m20261206_000014_nodes;
+mod m20261206_000015_workspace_snapshots;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_key_webhook_events::Migration),
             Box::new(m20261206_000013_live_spend::Migration),
             Box::new(m20261206_000014_nodes::Migration),
+            Box::new(m20261206_000015_workspace_snapshots::Migration),
         ]
     }
 }

@@ -51,3 +51,4 @@ mod tool_approval;
 mod uploads;
 mod upstream;
 mod webhooks;
+mod workspace_snapshots;

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::snapshots::SnapshotError;
 use crate::storage::StorageError;
 use crate::store::StoreError;
 use crate::task::{FieldError, TaskServiceError};
@@ -214,6 +215,11 @@ impl From<TaskServiceError> for ApiError {
                 Self::storage_full(format!("workspace: {e}"))
             }
             TaskServiceError::Workspace(e) => Self::internal(format!("workspace: {e}")),
+            TaskServiceError::Snapshot(SnapshotError::Storage(e)) if !e.is_not_found() => e.into(),
+            TaskServiceError::Snapshot(SnapshotError::Io(e)) if crate::store::is_storage_full(&e) => {
+                Self::storage_full(format!("workspace snapshot: {e}"))
+            }
+            e @ TaskServiceError::Snapshot(_) => Self::internal(e),
             TaskServiceError::Store(e) => Self::store(e),
         }
     }

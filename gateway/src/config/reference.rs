@@ -163,7 +163,7 @@ fn variables() -> BTreeMap<String, String> {
     let defaults = flat(&toml::Value::try_from(Config::default()).expect("defaults serialize"));
     let mut found = BTreeMap::new();
     for name in asked.into_inner() {
-        let changed = ["7", "none"].iter().find_map(|value| {
+        let changed = ["7", "none", "off"].iter().find_map(|value| {
             let mut config = Config::default();
             config.apply_env(|asked| (asked == name).then(|| value.to_string())).ok()?;
             let now = flat(&toml::Value::try_from(config).expect("a config serializes"));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 /// Entries past which dropped ones are swept out on the next insert.
 const SWEEP_PAST: usize = 1024;
 
-pub(super) struct ByTask<T>(Mutex<HashMap<String, Weak<T>>>);
+pub(crate) struct ByTask<T>(Mutex<HashMap<String, Weak<T>>>);
 
 impl<T> Default for ByTask<T> {
     fn default() -> Self {
@@ -18,13 +18,13 @@ impl<T> Default for ByTask<T> {
 
 impl<T> ByTask<T> {
     /// The task's handle, if someone still holds it.
-    pub(super) fn get(&self, task_id: &str) -> Option<Arc<T>> {
+    pub(crate) fn get(&self, task_id: &str) -> Option<Arc<T>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).get(task_id).and_then(Weak::upgrade)
     }
 
     /// The task's handle if someone still holds it, else the one `make` makes;
     /// and whether it was made here.
-    pub(super) fn get_or_insert(&self, task_id: &str, make: impl FnOnce() -> Arc<T>) -> (Arc<T>, bool) {
+    pub(crate) fn get_or_insert(&self, task_id: &str, make: impl FnOnce() -> Arc<T>) -> (Arc<T>, bool) {
         let mut handles = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = handles.get(task_id).and_then(Weak::upgrade) {
             return (existing, false);
@@ -38,7 +38,7 @@ impl<T> ByTask<T> {
     }
 
     /// Every handle someone still holds.
-    pub(super) fn live(&self) -> Vec<Arc<T>> {
+    pub(crate) fn live(&self) -> Vec<Arc<T>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).values().filter_map(Weak::upgrade).collect()
     }
 }

@@ -87,6 +87,7 @@ impl Queue {
         if self.wait_for_budget(&task, &fence).await {
             return;
         }
+        let Some(task) = self.restore_snapshot(task, &fence).await else { return };
         let (stop_tx, stop_rx) = watch::channel(None);
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
         let (live_tx, live_rx) = mpsc::channel(LIVE_MESSAGES_IN_HAND);

@@ -121,6 +121,7 @@ impl Queue {
                     charge: crate::runner::charge(&report),
                     facts: Some(facts),
                     time_left: Some(Duration::from_secs(options.timeout_seconds).saturating_sub(report.duration)),
+                    after_run: true,
                     ..Ending::new(status, Some(result), error)
                 };
                 self.finish(task, fence, ending).await;
@@ -138,6 +139,7 @@ impl Queue {
                     charge: crate::runner::charge(&report),
                     facts: Some(facts),
                     time_left: Some(Duration::from_secs(options.timeout_seconds).saturating_sub(report.duration)),
+                    after_run: true,
                     ..Ending::new(TaskStatus::Cancelled, Some(processed.result), Some(error))
                 };
                 self.finish(task, fence, ending).await;

@@ -29,8 +29,17 @@ impl Queue {
     }
 
     pub(super) async fn finish(&self, task: &crate::store::entities::task::Model, fence: &Fence, ending: Ending) {
-        let Ending { status, result, mut error, claude_code_version, events: plugin_events, charge, facts, time_left } =
-            ending;
+        let Ending {
+            status,
+            result,
+            mut error,
+            claude_code_version,
+            events: plugin_events,
+            charge,
+            facts,
+            time_left,
+            after_run,
+        } = ending;
         // Read once per run: the result hook's facts, with the final status.
         let facts = match facts {
             Some(facts) => TaskFacts { status, ..facts },
@@ -52,6 +61,12 @@ impl Queue {
             }
         }
         events.splice(0..0, plugin_events);
+        let session_id = result.as_ref().and_then(|r| r.session_id.clone());
+        if after_run
+            && let Some(notice) = self.save_snapshot(task, fence, session_id.clone().or(task.session_id.clone())).await
+        {
+            events.push(notice);
+        }
         if let Some(result) = &result {
             let at = events.iter().position(|e| e.event_type == "error").unwrap_or(events.len());
             events.insert(at, EventRecord::new("result", json!({"result": result})));
@@ -59,7 +74,7 @@ impl Queue {
         events.push(EventRecord::new("status", json!({"status": status.as_str(), "attempt": fence.attempt})));
         let finish = FinishRun {
             status,
-            session_id: result.as_ref().and_then(|r| r.session_id.clone()),
+            session_id,
             result: result.clone(),
             error: error.clone(),
             events,
@@ -101,6 +116,8 @@ pub(super) struct Ending {
     pub(super) facts: Option<TaskFacts>,
     /// What the run left of the task's timeout (artifact collection gets no more).
     pub(super) time_left: Option<Duration>,
+    /// A turn ran in this node's copy of the workspace: it is saved as the task's snapshot.
+    pub(super) after_run: bool,
 }
 
 impl Ending {
@@ -114,6 +131,7 @@ impl Ending {
             charge: None,
             facts: None,
             time_left: None,
+            after_run: false,
         }
     }
 }

@@ -20,8 +20,10 @@ pub mod pressure;
 mod recovery;
 mod retry;
 mod shutdown;
+mod snapshot;
 mod workers;
 
+pub(crate) use by_task::ByTask;
 pub use collect::ArtifactCollection;
 pub use feed::{Feed, FeedEvent, FeedItem, Feeds};
 pub use hub::Hub;

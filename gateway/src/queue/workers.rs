@@ -30,6 +30,7 @@ pub struct QueueParts {
     pub plugins: Arc<Plugins>,
     pub schema_checker: SchemaChecker,
     pub artifacts: super::ArtifactCollection,
+    pub snapshots: crate::snapshots::Snapshots,
 }
 
 /// The queue of this node: its workers, the runs in progress, and the reaper.
@@ -42,6 +43,8 @@ pub struct Queue {
     pub(super) plugins: Arc<Plugins>,
     pub(super) schema_checker: SchemaChecker,
     pub(super) artifacts: super::ArtifactCollection,
+    /// Each task's workspace and session in shared storage, for any node to restore.
+    pub(crate) snapshots: crate::snapshots::Snapshots,
     /// Free memory and disk against their floors: a node short of either claims nothing.
     pub(super) pressure: Pressure,
     /// Queued tasks of all keys, counted at most a few times a second.
@@ -69,6 +72,7 @@ impl Queue {
             plugins: parts.plugins,
             schema_checker: parts.schema_checker,
             artifacts: parts.artifacts,
+            snapshots: parts.snapshots,
             pressure,
             depth: QueueDepth::new(Duration::from_millis(250)),
             node_id: crate::ids::new_id("node"),

@@ -21,6 +21,7 @@ use crate::queue::{ArtifactCollection, Hub, Queue, QueueParts};
 use crate::retention::Sweeper;
 use crate::runner::Runner;
 use crate::sandbox::Sandbox;
+use crate::snapshots::{SnapshotLimits, Snapshots};
 use crate::store::Store;
 use crate::task::structured::SchemaChecker;
 use crate::task::{TaskRules, TaskService};
@@ -76,7 +77,16 @@ impl App {
         )
         .with_test_model(start_test_model().await?);
         let hub = Arc::new(Hub::default());
-        let artifact_store = open_artifacts(&config, &data_dir).await?;
+        let (storage, artifact_store) = open_artifacts(&config, &data_dir).await?;
+        let snapshots = if config.snapshots_enabled() {
+            let limits = SnapshotLimits {
+                max_files: config.storage.snapshot_max_files,
+                max_bytes: config.storage.snapshot_max_mb.saturating_mul(1 << 20),
+            };
+            Snapshots::new(storage, data_dir.clone(), limits)
+        } else {
+            Snapshots::off()
+        };
         let queue = Queue::new(QueueParts {
             store: store.clone(),
             hub: hub.clone(),
@@ -90,6 +100,7 @@ impl App {
                 limits: CollectLimits { max_files: config.artifacts.max_files, max_bytes: config.artifacts.max_bytes },
                 max_collect_seconds: config.artifacts.max_collect_seconds,
             },
+            snapshots,
         });
         let node = Node::new(store.clone(), queue.clone(), &config);
         let tasks = TaskService::new(
@@ -185,8 +196,10 @@ impl App {
             Sweeper {
                 store: self.store.clone(),
                 artifacts: self.state.artifacts.clone(),
+                snapshots: self.queue.snapshots.clone(),
                 data_dir: self.data_dir.clone(),
                 config: config.retention.clone(),
+                leadership: crate::store::Leadership::retention(&self.store),
             }
             .run_forever(),
         );
@@ -198,20 +211,23 @@ impl App {
 
 /// Opens shared storage (`storage.url`), checks that it answers, and moves in the
 /// artifacts an earlier version kept in `<data_dir>/artifacts`.
-async fn open_artifacts(config: &Config, data_dir: &std::path::Path) -> Result<ArtifactStore, ServeError> {
+async fn open_artifacts(
+    config: &Config,
+    data_dir: &std::path::Path,
+) -> Result<(crate::storage::Storage, ArtifactStore), ServeError> {
     let location = config.storage_url().map_err(|e| ServeError::Setup(e.to_string()))?;
     let storage = crate::storage::Storage::open(location).map_err(|e| ServeError::Setup(e.to_string()))?;
     storage.check().await.map_err(|e| {
         ServeError::Setup(format!("{e} (check storage.url, and for S3 the bucket and the AWS_* variables)"))
     })?;
     tracing::info!(storage = %storage.location(), "storage");
-    let artifacts = ArtifactStore::new(storage);
+    let artifacts = ArtifactStore::new(storage.clone());
     match artifacts.adopt_legacy(&data_dir.join("artifacts")).await {
         Ok(0) => {}
         Ok(tasks) => tracing::info!(tasks, "moved artifacts from the data directory into storage"),
         Err(e) => return Err(ServeError::Setup(format!("cannot move artifacts into storage: {e}"))),
     }
-    Ok(artifacts)
+    Ok((storage, artifacts))
 }
 
 /// Loads the configured plugins; a plugin that does not load stops the start,

@@ -180,6 +180,14 @@ impl Storage {
         self.store.head(&key.0).await.map(|meta| meta.size).map_err(|e| self.error(key, e))
     }
 
+    /// Deletes the object `key`; one that is not there is no error.
+    pub async fn delete(&self, key: &Key) -> Result<(), StorageError> {
+        match self.store.delete(&key.0).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(key, e)),
+        }
+    }
+
     /// Deletes every object under `prefix` (a whole segment: `a/b` is not a prefix
     /// of `a/bc`); returns how many.
     pub async fn delete_prefix(&self, prefix: &Key) -> Result<usize, StorageError> {

@@ -11,6 +11,7 @@
 
 mod approvals;
 mod audit;
+mod cluster_lock;
 pub mod entities;
 mod events;
 mod keys;
@@ -30,6 +31,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 
 pub use approvals::{ApprovalDecision, NewApproval, Runs};
 pub use audit::{AuditEntry, AuditFilter};
+pub use cluster_lock::Leadership;
 pub use events::{EventRecord, StoredEvent};
 pub use keys::{KeyFields, NewKey};
 pub use nodes::Resumed;
@@ -118,9 +120,12 @@ impl Store {
         Self { webhooks: Some(rules), ..self }
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations (one node at a time, on PostgreSQL).
     pub async fn migrate(&self) -> Result<()> {
-        ccgate_migrations::Migrator::up(&self.writer, None).await.during("migrating the schema")
+        self.with_migration_lock(async {
+            ccgate_migrations::Migrator::up(&self.writer, None).await.during("migrating the schema")
+        })
+        .await
     }
 
     /// Whether every migration has been applied.

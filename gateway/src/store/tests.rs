@@ -63,6 +63,7 @@ fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
         artifact_patterns: Vec::new(),
         webhook: None,
         environment: crate::store::entities::Environment::Live,
+        snapshot: None,
     }
 }
 
@@ -442,29 +443,68 @@ async fn retention_expires_the_oldest_first_and_keeps_what_finished_at_the_cutof
         std::slice::from_ref(oldest),
         "oldest first"
     );
-    let sweeper = crate::retention::Sweeper {
+    let storage = crate::storage::Storage::open(crate::storage::StorageUrl::File(dir.path().join("storage"))).unwrap();
+    let limits = crate::snapshots::SnapshotLimits { max_files: 10, max_bytes: 1 << 20 };
+    let snapshots = crate::snapshots::Snapshots::new(storage.clone(), dir.path().to_path_buf(), limits);
+    let manifest = crate::snapshots::Manifest { session_id: None, after_turn: Some(0) };
+    let snapshot = snapshots.save(oldest, manifest).await.unwrap().unwrap();
+    let sweeper = |data_dir: &std::path::Path| crate::retention::Sweeper {
         store: store.clone(),
-        artifacts: crate::artifacts::ArtifactStore::new(
-            crate::storage::Storage::open(crate::storage::StorageUrl::File(dir.path().join("storage"))).unwrap(),
-        ),
-        data_dir: dir.path().to_path_buf(),
+        artifacts: crate::artifacts::ArtifactStore::new(storage.clone()),
+        snapshots: crate::snapshots::Snapshots::new(storage.clone(), data_dir.to_path_buf(), limits),
+        data_dir: data_dir.to_path_buf(),
         config: crate::config::RetentionConfig::default(),
+        leadership: Leadership::retention(&store),
     };
+    let (node_a, node_b) = (sweeper(dir.path()), sweeper(&dir.path().join("b")));
+    // Node B holds copies of the tasks too, and of a task the database does not know yet.
+    let unknown = crate::ids::new_id("tsk");
+    for id in [oldest, middle, newest, &unknown] {
+        std::fs::create_dir_all(crate::runner::TaskDirs::new(&dir.path().join("b"), id).workspace).unwrap();
+    }
     let ttl = std::time::Duration::from_secs(7 * 24 * 3600);
     let now = middle_at + ttl.as_millis() as i64;
-    assert_eq!(sweeper.sweep(Expiring::Workspace, ttl, now).await.unwrap(), 1);
+    assert_eq!(node_a.sweep(Expiring::Workspace, ttl, now).await.unwrap(), 1);
     let expired = |id: &str| {
         let store = store.clone();
         let id = id.to_string();
         async move { store.task(&id).await.unwrap().unwrap().workspace_expired_at.is_some() }
     };
     assert!(expired(oldest).await && !crate::runner::TaskDirs::new(dir.path(), oldest).root.exists());
+    let object = crate::storage::Key::new(["workspaces", oldest.as_str(), &format!("{snapshot}.tar.gz")]);
+    assert!(storage.head(&object).await.unwrap_err().is_not_found(), "its snapshot went too");
     for kept in [middle, newest] {
         assert!(!expired(kept).await, "finished at or after the cutoff: kept");
         assert!(crate::runner::TaskDirs::new(dir.path(), kept).root.exists());
     }
-    assert_eq!(sweeper.sweep(Expiring::Workspace, ttl, now + 1).await.unwrap(), 1, "the middle one's turn");
+    // B's own sweep deletes its copy of the expired workspace, and keeps the rest.
+    assert_eq!(node_b.sweep_local_copies().await.unwrap(), 1);
+    let b_copy = |id: &str| crate::runner::TaskDirs::new(&dir.path().join("b"), id).root.exists();
+    assert!(!b_copy(oldest) && b_copy(middle) && b_copy(newest));
+    assert!(b_copy(&unknown), "a copy of an unknown task younger than an hour may be one being created");
+    assert_eq!(node_a.sweep(Expiring::Workspace, ttl, now + 1).await.unwrap(), 1, "the middle one's turn");
     assert!(expired(middle).await && !expired(newest).await);
+}
+
+/// One node at a time leads on PostgreSQL, and another takes over when the leader
+/// goes; on SQLite (one node) every sweeper leads.
+#[tokio::test]
+async fn one_node_leads_the_sweep_until_it_goes() {
+    let (store, _database) = store().await;
+    let (a, b) = (Leadership::retention(&store), Leadership::retention(&store));
+    assert!(a.is_leader().await);
+    if store.backend() == sea_orm::DbBackend::Sqlite {
+        assert!(b.is_leader().await);
+        return;
+    }
+    assert!(!b.is_leader().await && a.is_leader().await, "the leader keeps it");
+    drop(a);
+    // The dropped connection's session ends on the server shortly after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.is_leader().await {
+        assert!(std::time::Instant::now() < deadline, "no one took over");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ pub struct S3Server {
 impl S3Server {
     /// Starts moto and makes `BUCKET`. Never skipped: a missing moto fails the test.
     pub async fn start() -> S3Server {
+        // Its own requests use reqwest's rustls, whose provider is chosen at run time.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let program = repo_root().join(".tools/venv/bin/moto_server");
         assert!(
             program.exists(),

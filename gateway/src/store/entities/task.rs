@@ -58,6 +58,8 @@ pub struct Model {
     pub continue_turn: bool,
     /// Its key's environment: `live`, or `test` (the built-in scripted model, cost 0).
     pub environment: crate::store::entities::Environment,
+    /// The name of its latest workspace snapshot in shared storage, if one was saved.
+    pub snapshot: Option<String>,
     /// What the running run has used so far (US dollar micros, tokens), as of its
     /// last lease renewal; 0 when no run holds the task. Charged by recovery when
     /// the run is lost.

@@ -31,6 +31,8 @@ pub struct NewTaskRow {
     pub artifact_patterns: Vec<String>,
     pub webhook: Option<crate::task::TaskWebhook>,
     pub environment: crate::store::entities::Environment,
+    /// The snapshot of its input files in shared storage, if one was saved.
+    pub snapshot: Option<String>,
 }
 
 /// An `Idempotency-Key` with the hash of the request that used it.
@@ -170,6 +172,7 @@ impl Store {
             not_before: Set(None),
             continue_turn: Set(false),
             environment: Set(row.environment),
+            snapshot: Set(row.snapshot),
             live_cost_micros: Set(0),
             live_input_tokens: Set(0),
             live_output_tokens: Set(0),

@@ -63,4 +63,18 @@ impl Store {
         txn.commit().await.during("marking files expired")?;
         Ok(marked)
     }
+
+    /// Of `ids`, the tasks the database knows, each with whether its workspace expired.
+    pub async fn workspaces_expired(&self, ids: &[String]) -> Result<Vec<(String, bool)>> {
+        let found: Vec<(String, Option<i64>)> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Id)
+            .column(task::Column::WorkspaceExpiredAt)
+            .filter(task::Column::Id.is_in(ids.iter().cloned()))
+            .into_tuple()
+            .all(&self.reader)
+            .await
+            .during("finding expired workspaces")?;
+        Ok(found.into_iter().map(|(id, expired_at)| (id, expired_at.is_some())).collect())
+    }
 }

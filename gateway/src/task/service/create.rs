@@ -7,6 +7,7 @@ use super::{CreateOutcome, RequestContext, TaskService, TaskServiceError, audit_
 use crate::auth::Principal;
 use crate::plugins::Hook;
 use crate::runner::TaskDirs;
+use crate::snapshots::Manifest;
 use crate::store::{EventRecord, IdempotencyClaim, Inserted, NewTaskRow};
 use crate::task::NewTask;
 use crate::task::request::FieldError;
@@ -119,9 +120,19 @@ impl TaskService {
         let dirs = TaskDirs::new(&self.data_dir, &id);
         // The runner creates the directories of a task without input files; with
         // files, they are written before the task exists for any worker.
+        let mut snapshot = None;
         if !request.files.is_empty() || upload.is_some() {
             let files = std::mem::take(&mut request.files);
             self.build_workspace(&dirs, files, upload).await?;
+            // Saved before the task exists, so the node that claims it finds its files.
+            let inputs = Manifest { session_id: None, after_turn: None };
+            snapshot = match self.queue.snapshots.save(&id, inputs).await {
+                Ok(saved) => saved,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dirs.root);
+                    return Err(TaskServiceError::Snapshot(e));
+                }
+            };
         }
         let row = NewTaskRow {
             id: id.clone(),
@@ -135,11 +146,19 @@ impl TaskService {
             artifact_patterns: request.artifacts.clone().unwrap_or_else(|| self.rules.default_artifacts.clone()),
             webhook: request.webhook.clone(),
             environment: principal.environment,
+            snapshot: snapshot.clone(),
         };
         let mut events = plugin_events;
         events.push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": 0})));
         let audit = audit_entry(principal, ctx, "task.create", "ok");
-        match self.store.insert_task(row, &events, audit).await {
+        let inserted = self.store.insert_task(row, &events, audit).await;
+        if let Some(name) = &snapshot {
+            match &inserted {
+                Ok(Inserted::Created(_)) => self.queue.snapshots.committed(&id, name, None).await,
+                _ => self.queue.snapshots.discard(&id, name).await,
+            }
+        }
+        match inserted {
             Ok(Inserted::Created(task)) => {
                 self.hub.work_queued();
                 Ok(CreateOutcome { task: *task, replayed: false })

@@ -47,6 +47,8 @@ pub enum TaskServiceError {
     InvalidDecision(Vec<FieldError>),
     #[error("cannot prepare the task's workspace: {0}")]
     Workspace(std::io::Error),
+    #[error("cannot save or restore the task's workspace snapshot: {0}")]
+    Snapshot(crate::snapshots::SnapshotError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

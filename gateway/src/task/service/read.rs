@@ -34,11 +34,17 @@ impl TaskService {
         Ok(TaskView::new(task, &turns, artifacts, pending.iter().map(ApprovalView::from).collect()))
     }
 
-    /// The task row, if it is this key's and its workspace is still there.
+    /// The task row, if it is this key's and its workspace is still there; this
+    /// node's copy of the workspace is then its latest snapshot (restored from
+    /// storage when it was not), unless the task runs here.
     pub async fn with_workspace(&self, principal: &Principal, id: &str) -> Result<task::Model, TaskServiceError> {
         let task = self.owned(principal, id).await?;
         if task.workspace_expired_at.is_some() {
             return Err(TaskServiceError::WorkspaceExpired);
+        }
+        if !self.queue.runs_locally(&task.id) {
+            let latest = task.snapshot.as_deref();
+            self.queue.snapshots.ensure_local(&task.id, latest).await.map_err(TaskServiceError::Snapshot)?;
         }
         Ok(task)
     }
