@@ -114,3 +114,45 @@ async fn a_cancel_asked_of_one_node_stops_the_run_on_another_at_once() {
     // Past the deadline, B did not hear the cancel before its poll.
     a.wait_for(&key, &id, &["cancelled"], DEADLINE).await;
 }
+
+#[tokio::test]
+async fn a_task_created_on_one_node_streams_live_from_a_second_and_is_cancelled_from_a_third() {
+    let Some(database) = postgres::database() else { return };
+    let model = Model::start().await;
+    let storage = tempfile::tempdir().unwrap();
+    // One key pepper and one storage for all three; only A runs tasks.
+    let three = |workers: usize| {
+        let mut options = node(&database.url, None, 300);
+        options.workers = workers;
+        options.env.extend([
+            ("CCGATE_KEY_PEPPER".to_string(), "9".repeat(64)),
+            ("CCGATE_STORAGE_URL".to_string(), format!("file://{}", storage.path().display())),
+        ]);
+        options
+    };
+    let a = Gateway::start(&model, three(2)).await;
+    let b = Gateway::start(&model, three(0)).await;
+    let c = Gateway::start(&model, three(0)).await;
+    let key = a.create_key(&["--name", "three"]);
+    let script = scripted(vec![bash("while [ ! -e go ]; do sleep 0.05; done"), say("never")]);
+    let (status, task) = a.post("/v1/tasks", &key, &json!({"prompt": script})).await;
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_str().unwrap().to_string();
+
+    let mut stream =
+        b.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/events"), &key).send().await.expect("follow on B");
+    assert_eq!(stream.status(), 200);
+    let mut text = String::new();
+    let started = read_until(&mut stream, &mut text, |events| events.iter().any(|e| e.1 == "tool_use")).await;
+    assert!(started, "B's follower did not see A's run live:\n{text}");
+
+    let asked = Instant::now();
+    let (status, answer) = c.post(&format!("/v1/tasks/{id}/cancel"), &key, &json!({})).await;
+    assert!(status == 200 || status == 202, "{status}: {answer}");
+    let ended = read_until(&mut stream, &mut text, |events| {
+        events.iter().any(|e| e.1 == "status" && e.2["status"] == "cancelled")
+    })
+    .await;
+    assert!(ended, "B's follower did not see the cancel asked of C before the poll:\n{text}");
+    eprintln!("cancel asked of C, seen on B's stream after {} ms", asked.elapsed().as_millis());
+}
