@@ -87,7 +87,6 @@ impl Queue {
         if self.wait_for_budget(&task, &fence).await {
             return;
         }
-        let Some(task) = self.restore_snapshot(task, &fence).await else { return };
         let (stop_tx, stop_rx) = watch::channel(None);
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), stop_tx.clone());
         let (live_tx, live_rx) = mpsc::channel(LIVE_MESSAGES_IN_HAND);
@@ -132,6 +131,16 @@ impl Queue {
             self.poll_interval(),
             stop_tx.clone(),
         )));
+        // With the lease kept: restoring a large snapshot may take a while.
+        let Some(task) = self.restore_snapshot(task, &fence).await else {
+            drop(sink);
+            let _ = writer.await;
+            drop(heartbeat);
+            self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            self.hub.task_changed(&id);
+            return;
+        };
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
         let tokens = self.tokens_left(&task.key_id).await;

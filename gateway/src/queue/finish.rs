@@ -62,11 +62,15 @@ impl Queue {
         }
         events.splice(0..0, plugin_events);
         let session_id = result.as_ref().and_then(|r| r.session_id.clone());
-        if after_run
-            && let Some(notice) = self.save_snapshot(task, fence, session_id.clone().or(task.session_id.clone())).await
-        {
+        let snapshot_session = session_id.clone().or(task.session_id.clone());
+        let snapshot = match after_run {
+            true => self.save_snapshot(task, snapshot_session.clone()).await,
+            false => Ok(None),
+        };
+        let snapshot = snapshot.unwrap_or_else(|notice| {
             events.push(notice);
-        }
+            None
+        });
         if let Some(result) = &result {
             let at = events.iter().position(|e| e.event_type == "error").unwrap_or(events.len());
             events.insert(at, EventRecord::new("result", json!({"result": result})));
@@ -81,6 +85,7 @@ impl Queue {
             artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
             claude_code_version,
             cost: charge.map(|(usage, cost_usd)| RunCost::of(&task.key_id, cost_usd, &usage)),
+            snapshot: snapshot.clone(),
             audit: AuditEntry {
                 key_id: Some(task.key_id.clone()),
                 details: Some(json!({"attempt": fence.attempt, "turn": task.current_turn, "status": status.as_str(),
@@ -98,7 +103,11 @@ impl Queue {
         if stored.as_ref().is_ok_and(|kept| !kept) {
             tracing::warn!(task_id = %task.id, "run finished after losing its lease; its outcome was discarded");
         }
-        self.settle_artifacts(&task.id, staged, stored.unwrap_or(false)).await;
+        let stored = stored.unwrap_or(false);
+        if let Some(snapshot) = snapshot {
+            self.settle_snapshot(task, &snapshot, snapshot_session, stored).await;
+        }
+        self.settle_artifacts(&task.id, staged, stored).await;
     }
 }
 

@@ -1,28 +1,30 @@
 //! A run's workspace snapshot (see `snapshots`): restored before a turn runs on a
-//! node whose local copy is not the task's latest, saved and recorded (fenced)
-//! after the turn, before its outcome is stored, so that a client told the turn
-//! ended can send the next one to any node.
+//! node whose local copy is not the task's latest, saved after the turn and
+//! recorded with its outcome (fenced, in one transaction), so that a client told
+//! the turn ended can send the next one to any node, and a turn whose outcome was
+//! not stored reruns from the snapshot before it.
 
 use super::finish::Ending;
-use super::persist::persist;
 use super::workers::Queue;
-use crate::snapshots::Manifest;
+use crate::snapshots::{LocalCopy, Manifest};
 use crate::store::entities::task;
 use crate::store::{EventRecord, Fence};
 use crate::task::{ErrorKind, TaskError, TaskStatus};
 
 impl Queue {
-    /// Makes this node's copy of the task its latest snapshot. A restored snapshot
-    /// brings its own session: the turn resumes that one, with its prompt (a retry
-    /// that would have continued a session of the lost node starts the turn
-    /// afresh). `None` when the snapshot could not be restored: the task was
-    /// handed back for a retry, or failed.
+    /// Makes this node's copy of the task its latest snapshot. A copy that is the
+    /// snapshot brings its own session: the turn resumes that one, with its prompt
+    /// (a rerun of a turn begun on another node, whose session the row may name,
+    /// starts the turn afresh from there). `None` when the snapshot could not be
+    /// restored: the task was handed back for a retry, or failed.
     pub(super) async fn restore_snapshot(&self, mut task: task::Model, fence: &Fence) -> Option<task::Model> {
         match self.snapshots.ensure_local(&task.id, task.snapshot.as_deref()).await {
-            Ok(None) => Some(task),
-            Ok(Some(manifest)) => {
-                task.session_id = manifest.session_id;
-                task.continue_turn = false;
+            Ok(copy) => {
+                if let LocalCopy::Snapshot { session_id } = copy {
+                    task.session_id = session_id;
+                    task.continue_turn = false;
+                }
+                self.snapshots.mark_changed(&task.id).await;
                 Some(task)
             }
             Err(e) => {
@@ -37,41 +39,33 @@ impl Queue {
         }
     }
 
-    /// Saves the task's workspace and session after its turn and records the
-    /// snapshot as the task's; a notice for the run's events when it was not saved.
+    /// Saves the task's workspace and session after its turn, to be recorded with
+    /// its outcome; the notice for the run's events when it was not saved.
     pub(super) async fn save_snapshot(
         &self,
         task: &task::Model,
-        fence: &Fence,
         session_id: Option<String>,
-    ) -> Option<EventRecord> {
+    ) -> Result<Option<String>, EventRecord> {
         let manifest = Manifest { session_id, after_turn: Some(task.current_turn) };
-        let name = match self.snapshots.save(&task.id, manifest).await {
-            Ok(Some(name)) => name,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::warn!(task_id = %task.id, error = %e, "could not save the workspace snapshot");
-                return Some(not_saved(&e.to_string(), &self.node_id));
-            }
-        };
-        let recorded = persist(self.outage_limit(), &task.id, "the workspace snapshot", || {
-            self.store.set_snapshot(&task.id, fence, &name)
+        self.snapshots.save(&task.id, manifest).await.map_err(|e| {
+            tracing::warn!(task_id = %task.id, error = %e, "could not save the workspace snapshot");
+            not_saved(&e.to_string(), &self.node_id)
         })
-        .await;
-        match recorded {
-            Ok(Some(previous)) => {
-                self.snapshots.committed(&task.id, &name, previous).await;
-                None
-            }
-            // The run lost the task: the node that holds it now keeps its own state.
-            Ok(None) => {
-                self.snapshots.discard(&task.id, &name).await;
-                None
-            }
-            Err(e) => {
-                self.snapshots.discard(&task.id, &name).await;
-                Some(not_saved(&e.to_string(), &self.node_id))
-            }
+    }
+
+    /// The outcome that recorded `snapshot` was stored (or not: the run lost the
+    /// task, whose new holder keeps its own state).
+    pub(super) async fn settle_snapshot(
+        &self,
+        task: &task::Model,
+        snapshot: &str,
+        session_id: Option<String>,
+        stored: bool,
+    ) {
+        if stored {
+            self.snapshots.committed(&task.id, snapshot, session_id, task.snapshot.clone()).await;
+        } else {
+            self.snapshots.discard(&task.id, snapshot).await;
         }
     }
 }

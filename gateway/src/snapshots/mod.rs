@@ -53,6 +53,17 @@ impl SnapshotError {
     }
 }
 
+/// A task's local copy, made current by [`Snapshots::ensure_local`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalCopy {
+    /// It is the task's latest snapshot, which holds `session_id`: a turn run on
+    /// it resumes that session, with its own prompt.
+    Snapshot { session_id: Option<String> },
+    /// Snapshots are off, the task has none, or a run here went past it: the copy
+    /// goes with the session the task row names.
+    AsStored,
+}
+
 /// Saving and restoring snapshots; does nothing when they are turned off.
 #[derive(Clone)]
 pub struct Snapshots {
@@ -117,11 +128,13 @@ impl Snapshots {
         }
     }
 
-    /// The database recorded `name` as the task's snapshot in place of `previous`:
-    /// the local copy is that snapshot, and the replaced one is deleted.
-    pub async fn committed(&self, task_id: &str, name: &str, previous: Option<String>) {
+    /// The database recorded `name` (holding `session_id`) as the task's snapshot
+    /// in place of `previous`: the local copy is that snapshot, and the replaced one
+    /// is deleted.
+    pub async fn committed(&self, task_id: &str, name: &str, session_id: Option<String>, previous: Option<String>) {
         let Some(inner) = &self.inner else { return };
-        if let Err(e) = write_marker(&TaskDirs::new(&inner.data_dir, task_id), name) {
+        let marker = Marker { snapshot: name.to_string(), session_id, changed: false };
+        if let Err(e) = write_marker(&TaskDirs::new(&inner.data_dir, task_id), &marker).await {
             tracing::warn!(task_id, error = %e, "could not mark the local copy's snapshot");
         }
         if let Some(previous) = previous.filter(|p| p != name) {
@@ -129,29 +142,50 @@ impl Snapshots {
         }
     }
 
-    /// Makes the task's local copy its latest snapshot `latest` (the task row's):
-    /// restores it from storage unless the local copy already is it. Returns the
-    /// restored snapshot's manifest, or `None` when nothing was restored (the copy
-    /// was current, or no snapshot was ever saved). A failed restore leaves the
-    /// local copy as it was.
-    pub async fn ensure_local(&self, task_id: &str, latest: Option<&str>) -> Result<Option<Manifest>, SnapshotError> {
-        let (Some(inner), Some(latest)) = (&self.inner, latest) else { return Ok(None) };
-        let (lock, _) = inner.restoring.get_or_insert(task_id, Arc::default);
-        let _restoring = lock.lock().await;
+    /// A run begins in the local copy: from now on it is ahead of its snapshot
+    /// (a rerun here continues from it, with the session the task row names).
+    pub async fn mark_changed(&self, task_id: &str) {
+        let Some(inner) = &self.inner else { return };
         let dirs = TaskDirs::new(&inner.data_dir, task_id);
-        if read_marker(&dirs).as_deref() == Some(latest) {
-            return Ok(None);
+        let Some(marker) = read_marker(&dirs).await else { return };
+        if let Err(e) = write_marker(&dirs, &Marker { changed: true, ..marker }).await {
+            tracing::warn!(task_id, error = %e, "could not mark the local copy changed");
+        }
+    }
+
+    /// Makes the task's local copy its latest snapshot `latest` (the task row's):
+    /// restores it from storage unless the local copy already is it, or is ahead
+    /// of it. A failed restore leaves the local copy as it was.
+    pub async fn ensure_local(&self, task_id: &str, latest: Option<&str>) -> Result<LocalCopy, SnapshotError> {
+        let (Some(inner), Some(latest)) = (&self.inner, latest) else { return Ok(LocalCopy::AsStored) };
+        let (lock, _) = inner.restoring.get_or_insert(task_id, Arc::default);
+        let _restoring = lock.lock_owned().await;
+        let dirs = TaskDirs::new(&inner.data_dir, task_id);
+        match read_marker(&dirs).await {
+            Some(marker) if marker.snapshot == latest && marker.changed => return Ok(LocalCopy::AsStored),
+            Some(marker) if marker.snapshot == latest => {
+                return Ok(LocalCopy::Snapshot { session_id: marker.session_id });
+            }
+            _ => {}
         }
         let started = std::time::Instant::now();
-        let mut upload = Upload::create(&inner.data_dir.join("uploads"))?;
+        let uploads = inner.data_dir.join("uploads");
+        let mut upload = tokio::task::spawn_blocking(move || Upload::create(&uploads))
+            .await
+            .map_err(|e| SnapshotError::Io(std::io::Error::other(e)))??;
         let stored = upload.next_part_path();
         let size = download(&inner.storage, &key(task_id, latest), &stored).await?;
         pack::archive_part(&mut upload, stored, size);
         let (limits, target) = (inner.limits, dirs.clone());
-        let manifest = tokio::task::spawn_blocking(move || pack::unpack(upload, &target, limits))
-            .await
-            .map_err(|e| SnapshotError::Io(std::io::Error::other(e)))??;
-        write_marker(&dirs, latest)?;
+        // The lock goes with the unpacking, which goes on if this caller gives up.
+        let manifest = tokio::task::spawn_blocking(move || {
+            let _restoring = _restoring;
+            pack::unpack(upload, &target, limits)
+        })
+        .await
+        .map_err(|e| SnapshotError::Io(std::io::Error::other(e)))??;
+        let marker = Marker { snapshot: latest.to_string(), session_id: manifest.session_id.clone(), changed: false };
+        write_marker(&dirs, &marker).await?;
         tracing::info!(
             task_id,
             snapshot = latest,
@@ -159,7 +193,7 @@ impl Snapshots {
             ms = started.elapsed().as_millis() as u64,
             "restored a workspace snapshot"
         );
-        Ok(Some(manifest))
+        Ok(LocalCopy::Snapshot { session_id: manifest.session_id })
     }
 
     /// Deletes every snapshot of the task (retention).
@@ -173,16 +207,28 @@ fn key(task_id: &str, name: &str) -> Key {
     Key::new([TOP, task_id, &format!("{name}.tar.gz")])
 }
 
-fn read_marker(dirs: &TaskDirs) -> Option<String> {
-    std::fs::read_to_string(dirs.root.join(MARKER)).ok().map(|s| s.trim().to_string())
+/// What the marker file says of the local copy.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Marker {
+    /// The snapshot it was restored from or saved as.
+    snapshot: String,
+    /// The session that snapshot holds.
+    session_id: Option<String>,
+    /// A run began in it since: it is ahead of the snapshot.
+    changed: bool,
+}
+
+async fn read_marker(dirs: &TaskDirs) -> Option<Marker> {
+    let text = tokio::fs::read(dirs.root.join(MARKER)).await.ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 /// Written beside, then renamed: a crash leaves the old marker or the new one.
-fn write_marker(dirs: &TaskDirs, name: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(&dirs.root)?;
+async fn write_marker(dirs: &TaskDirs, marker: &Marker) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(&dirs.root).await?;
     let partial = dirs.root.join(format!("{MARKER}.part"));
-    std::fs::write(&partial, name)?;
-    std::fs::rename(partial, dirs.root.join(MARKER))
+    tokio::fs::write(&partial, serde_json::to_vec(marker).map_err(std::io::Error::other)?).await?;
+    tokio::fs::rename(partial, dirs.root.join(MARKER)).await
 }
 
 /// Copies the object at `key` into the new file `to`; returns its size.

@@ -11,9 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::runner::TaskDirs;
-use crate::workspace::Root;
-use crate::workspace::inputs::{self, InputError, Limits, Upload, UploadedPart};
+use crate::workspace::inputs::{self, InputError, Limits, Upload, UploadedPart, paths};
 use crate::workspace::tree::{MAX_DEPTH, WalkLimits};
+use crate::workspace::{Root, WorkspaceError};
 
 /// The manifest's name at the top of the archive (no workspace file can be there).
 const MANIFEST: &str = "ccgate-snapshot.json";
@@ -42,6 +42,8 @@ pub struct SnapshotLimits {
 pub enum PackError {
     #[error("the workspace holds more than a snapshot may: {0}")]
     TooLarge(String),
+    #[error("the workspace cannot be saved as it is: {0}")]
+    Unpackable(String),
     #[error("the snapshot was refused when unpacked: {0}")]
     Refused(String),
     #[error("snapshot I/O failed: {0}")]
@@ -57,22 +59,47 @@ pub struct Packed {
 
 /// Packs the task's workspace and transcripts into `out` (created).
 pub fn pack(dirs: &TaskDirs, manifest: &Manifest, limits: SnapshotLimits, out: &Path) -> Result<Packed, PackError> {
-    let trees = [(WORKSPACE, dirs.workspace.clone()), (PROJECTS, dirs.claude_config.join("projects"))];
+    // The run could make `.claude` or `projects` a link: they are reached from the
+    // home the gateway made, through no link.
+    let projects = match Root::open_if_present(&dirs.home)? {
+        Some(home) => match home.open_dir(".claude/projects") {
+            Ok(projects) => Some(projects),
+            Err(WorkspaceError::NotFound) => None,
+            Err(WorkspaceError::NotServed(why)) => {
+                return Err(PackError::Unpackable(format!(".claude/projects: {why}")));
+            }
+            Err(WorkspaceError::Io(e)) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let trees = [(WORKSPACE, Root::open_if_present(&dirs.workspace)?), (PROJECTS, projects)];
     let mut listed = Vec::new();
     let mut packed = Packed { files: 0, bytes: 0 };
-    for (prefix, path) in &trees {
-        let Some(root) = Root::open_if_present(path)? else { continue };
+    for (prefix, root) in trees {
+        let Some(root) = root else { continue };
         let mut files = Vec::new();
         // Entries of every kind count: a walk past twice the files is cut short.
         let walk = WalkLimits { max_entries: limits.max_files.saturating_mul(2), max_depth: MAX_DEPTH };
+        let mut unpackable = None;
         let walked = root.walk(walk, |file| {
+            // What an upload could not hold could not be restored.
+            if let Err(why) = paths::check_relative_path(&format!("{prefix}/{}", file.path)) {
+                unpackable = Some(format!("{:?} {why}", file.path));
+                return ControlFlow::Break(());
+            }
             packed.files += 1;
             packed.bytes = packed.bytes.saturating_add(file.size);
             files.push(file.path);
             ControlFlow::Continue(())
         })?;
+        if let Some(why) = unpackable {
+            return Err(PackError::Unpackable(why));
+        }
         if walked.truncated {
             return Err(PackError::TooLarge(format!("{prefix} has too many entries or is nested too deep")));
+        }
+        if walked.unreadable {
+            return Err(PackError::Unpackable(format!("a folder of {prefix} cannot be read")));
         }
         listed.push((prefix, root, files));
     }
@@ -89,8 +116,13 @@ pub fn pack(dirs: &TaskDirs, manifest: &Manifest, limits: SnapshotLimits, out: &
     append(&mut tar, MANIFEST, 0o644, manifest.len() as u64, manifest.as_slice())?;
     for (prefix, root, files) in listed {
         for path in files {
-            // Gone or no longer a regular file since it was listed: left out.
-            let Ok(file) = root.open_file(&path) else { continue };
+            let file = match root.open_file(&path) {
+                Ok(file) => file,
+                // Gone since it was listed: left out.
+                Err(WorkspaceError::NotFound) => continue,
+                Err(WorkspaceError::NotServed(why)) => return Err(PackError::Unpackable(format!("{path:?}: {why}"))),
+                Err(WorkspaceError::Io(e)) => return Err(e.into()),
+            };
             let meta = file.metadata()?;
             let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
             append(&mut tar, &format!("{prefix}/{path}"), mode, meta.len(), io::Read::take(file, meta.len()))?;
@@ -144,23 +176,33 @@ pub fn unpack(upload: Upload, dirs: &TaskDirs, limits: SnapshotLimits) -> Result
 fn replace_local_copy(staging: &Path, dirs: &TaskDirs) -> Result<Manifest, PackError> {
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(staging.join(MANIFEST))?)
         .map_err(|e| PackError::Refused(format!("its manifest does not parse: {e}")))?;
+    // An earlier run may have left `.claude` as a link or a file: never written through.
+    match std::fs::symlink_metadata(&dirs.claude_config) {
+        Ok(meta) if !meta.is_dir() => std::fs::remove_file(&dirs.claude_config)?,
+        _ => {}
+    }
     dirs.create()?;
     let projects = dirs.claude_config.join("projects");
-    for (from, to) in [(staging.join(WORKSPACE), &dirs.workspace), (staging.join(PROJECTS), &projects)] {
-        remove_if_present(to)?;
-        match std::fs::rename(&from, to) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(to)?,
+    let replaced = staging.join("replaced");
+    std::fs::create_dir(&replaced)?;
+    for (from, to, aside) in [
+        (staging.join(WORKSPACE), &dirs.workspace, replaced.join(WORKSPACE)),
+        (staging.join("claude").join("projects"), &projects, replaced.join("projects")),
+    ] {
+        if !from.exists() {
+            std::fs::create_dir_all(&from)?;
+        }
+        // The old copy is moved aside, not deleted first: a failure leaves it whole.
+        match std::fs::rename(to, &aside) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             other => other?,
+        }
+        if let Err(e) = std::fs::rename(&from, to) {
+            let _ = std::fs::rename(&aside, to);
+            return Err(e.into());
         }
     }
     Ok(manifest)
-}
-
-fn remove_if_present(path: &Path) -> io::Result<()> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
 }
 
 /// An upload holding the snapshot archive that is about to be written to its

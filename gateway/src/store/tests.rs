@@ -85,6 +85,7 @@ fn finish(status: TaskStatus) -> FinishRun {
         artifacts: None,
         claude_code_version: None,
         cost: None,
+        snapshot: None,
         audit: AuditEntry::new("run.finish", "ok"),
     }
 }

@@ -177,6 +177,31 @@ impl Root {
     }
 }
 
+impl Root {
+    /// Opens the directory `relative` beneath the root, reached like
+    /// [`Root::open_file`]: without `..`, links or leaving the root.
+    pub fn open_dir(&self, relative: &str) -> Result<Root, WorkspaceError> {
+        if relative.is_empty() || relative.contains('\0') {
+            return Err(WorkspaceError::NotFound);
+        }
+        if relative.starts_with('/') || relative.split('/').any(|part| matches!(part, "" | "." | "..")) {
+            return Err(WorkspaceError::NotServed(LEAVES));
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        let opened = match rustix::fs::openat2(&self.dir, relative, flags, Mode::empty(), resolve) {
+            Err(Errno::NOSYS) => open_by_components(self.dir.as_fd(), relative, flags),
+            opened => opened,
+        };
+        let dir = opened.map_err(|e| match e {
+            Errno::NOENT | Errno::NAMETOOLONG => WorkspaceError::NotFound,
+            Errno::XDEV | Errno::LOOP | Errno::NOTDIR => WorkspaceError::NotServed(LEAVES),
+            e => WorkspaceError::Io(e.into()),
+        })?;
+        Ok(Root { dir })
+    }
+}
+
 const LEAVES: &str = "the path leaves the workspace or passes a link";
 
 /// The next pending directory that can still be entered: opened by its one name

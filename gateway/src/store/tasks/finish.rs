@@ -27,6 +27,9 @@ pub struct FinishRun {
     pub claude_code_version: Option<String>,
     /// What the run cost its key.
     pub cost: Option<RunCost>,
+    /// The workspace snapshot saved after the turn, recorded with its outcome (so a
+    /// rerun never starts from a snapshot that already holds the turn).
+    pub snapshot: Option<String>,
     pub audit: AuditEntry,
 }
 
@@ -65,6 +68,9 @@ impl Store {
         let mut update = with_live_spend(update, None);
         if let Some(session) = finish.session_id {
             update = update.col_expr(task::Column::SessionId, Expr::value(session));
+        }
+        if let Some(snapshot) = finish.snapshot {
+            update = update.col_expr(task::Column::Snapshot, Expr::value(snapshot));
         }
         if finish.artifacts.is_some() {
             update = update.col_expr(task::Column::ArtifactsExpiredAt, Expr::value(Option::<i64>::None));

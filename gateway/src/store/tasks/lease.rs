@@ -2,7 +2,7 @@
 //! session it records.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait, UpdateMany};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, UpdateMany};
 
 use crate::store::entities::{TaskStatus, task};
 use crate::store::{Context, Result, RunCost, Store};
@@ -81,29 +81,6 @@ impl Store {
             .col_expr(task::Column::SessionId, Expr::value(session_id))
             .filter(task::Column::Id.eq(id));
         Ok(fence.apply(update).exec(&self.writer).await.during("recording the session")?.rows_affected == 1)
-    }
-
-    /// Makes `snapshot` the task's latest workspace snapshot; returns the one it
-    /// replaced (`Ok(None)` inside when there was none), or `None` when the run
-    /// no longer holds the task, whose snapshot is then left as it was.
-    pub async fn set_snapshot(&self, id: &str, fence: &Fence, snapshot: &str) -> Result<Option<Option<String>>> {
-        let txn = self.writer.begin().await.during("starting a transaction")?;
-        let previous = task::Entity::find_by_id(id)
-            .select_only()
-            .column(task::Column::Snapshot)
-            .into_tuple::<Option<String>>()
-            .one(&txn)
-            .await
-            .during("reading the snapshot")?;
-        let update = task::Entity::update_many()
-            .col_expr(task::Column::Snapshot, Expr::value(snapshot))
-            .filter(task::Column::Id.eq(id));
-        if fence.apply(update).exec(&txn).await.during("recording the snapshot")?.rows_affected != 1 {
-            txn.rollback().await.during("recording the snapshot")?;
-            return Ok(None);
-        }
-        txn.commit().await.during("recording the snapshot")?;
-        Ok(previous)
     }
 
     /// Forgets the task's session: the CLI could not resume it, so the next run

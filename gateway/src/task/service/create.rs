@@ -154,7 +154,7 @@ impl TaskService {
         let inserted = self.store.insert_task(row, &events, audit).await;
         if let Some(name) = &snapshot {
             match &inserted {
-                Ok(Inserted::Created(_)) => self.queue.snapshots.committed(&id, name, None).await,
+                Ok(Inserted::Created(_)) => self.queue.snapshots.committed(&id, name, None, None).await,
                 _ => self.queue.snapshots.discard(&id, name).await,
             }
         }
