@@ -9,6 +9,7 @@ mod attacks;
 mod audit;
 mod backup;
 mod cancel_and_timeout;
+mod chaos;
 mod client;
 mod cluster;
 mod crashes;
