@@ -132,6 +132,7 @@ impl Sweeper {
             let known: HashMap<String, bool> =
                 self.store.workspaces_expired(&ids).await.map_err(|e| e.to_string())?.into_iter().collect();
             for (id, age) in chunk {
+                remove_leftovers(&TaskDirs::new(&self.data_dir, id).root).await;
                 let delete = match known.get(id) {
                     Some(expired) => *expired,
                     None => *age >= LOCAL_COPY_GRACE,
@@ -165,6 +166,26 @@ fn local_copies(tasks: &std::path::Path) -> std::io::Result<Vec<(String, Duratio
         copies.push((id, age));
     }
     Ok(copies)
+}
+
+/// What a node that died while saving or restoring a snapshot left in a task's
+/// folder (`*.tar.gz.part`, `restoring-*`), once it is an hour old.
+async fn remove_leftovers(root: &std::path::Path) {
+    let root = root.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("restoring-") || name.ends_with(".tar.gz.part")) {
+                continue;
+            }
+            let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if age.is_some_and(|age| age >= LOCAL_COPY_GRACE) {
+                let path = entry.path();
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    })
+    .await;
 }
 
 async fn remove_local_copy(root: PathBuf) -> Result<(), String> {

@@ -215,7 +215,11 @@ impl From<TaskServiceError> for ApiError {
                 Self::storage_full(format!("workspace: {e}"))
             }
             TaskServiceError::Workspace(e) => Self::internal(format!("workspace: {e}")),
-            TaskServiceError::Snapshot(SnapshotError::Storage(e)) if !e.is_not_found() => e.into(),
+            // Retention deleted it since the task row was read.
+            TaskServiceError::Snapshot(SnapshotError::Storage(e)) if e.is_not_found() => {
+                Self::gone("the task's workspace expired and was deleted (retention.workspace_ttl)")
+            }
+            TaskServiceError::Snapshot(SnapshotError::Storage(e)) => e.into(),
             TaskServiceError::Snapshot(SnapshotError::Io(e)) if crate::store::is_storage_full(&e) => {
                 Self::storage_full(format!("workspace snapshot: {e}"))
             }

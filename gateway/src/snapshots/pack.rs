@@ -125,13 +125,33 @@ pub fn pack(dirs: &TaskDirs, manifest: &Manifest, limits: SnapshotLimits, out: &
             };
             let meta = file.metadata()?;
             let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
-            append(&mut tar, &format!("{prefix}/{path}"), mode, meta.len(), io::Read::take(file, meta.len()))?;
+            let exact = Exact { inner: io::Read::take(file, meta.len()), left: meta.len() };
+            append(&mut tar, &format!("{prefix}/{path}"), mode, meta.len(), exact)?;
         }
     }
     let mut out = tar.into_inner()?.finish()?;
     out.flush()?;
     out.get_ref().sync_all()?;
     Ok(packed)
+}
+
+/// A file's bytes, which must be as many as its size said when it was opened: one
+/// that shrank meanwhile (something still writes) fails the snapshot rather than
+/// leaving a short entry that would misalign the archive.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: io::Read> io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a file shrank while it was packed"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn append<W: Write>(
@@ -266,6 +286,16 @@ mod tests {
         // Nothing is left beside the copy.
         let left: Vec<_> = std::fs::read_dir(&to.root).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 2, "{left:?}");
+    }
+
+    #[test]
+    fn a_file_that_shrinks_while_it_is_packed_fails_the_read() {
+        let mut short = Exact { inner: &b"abc"[..], left: 5 };
+        let mut out = Vec::new();
+        let read = io::copy(&mut short, &mut out);
+        assert_eq!(read.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        let mut whole = Exact { inner: &b"abcde"[..], left: 5 };
+        assert_eq!(io::copy(&mut whole, &mut Vec::new()).unwrap(), 5);
     }
 
     #[test]
