@@ -4,7 +4,7 @@
 //! one final status and one result, its events numbered 1..n with no gap or
 //! duplicate, each webhook event delivered under one id; a run is taken over only
 //! after its node was killed (fencing: never two nodes on one turn), and is back in
-//! the queue within the lease plus 10 s of the kill. `CCGATE_CHAOS_TASKS` sets the batch (default 60; the figures in
+//! the queue within the lease plus 10 s of the kill. `CCGATE_CHAOS_TASKS` sets the batch (default 100; the figures in
 //! `docs/benchmarks.md` are for 200).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -52,7 +52,7 @@ fn now_ms() -> i64 {
 #[ignore = "heavy: three nodes, a batch of runs and a kill every few seconds; run alone"]
 async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once() {
     let Some(database) = postgres::database() else { return };
-    let tasks: usize = std::env::var("CCGATE_CHAOS_TASKS").ok().and_then(|n| n.parse().ok()).unwrap_or(60);
+    let tasks: usize = std::env::var("CCGATE_CHAOS_TASKS").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
     let model = Model::start().await;
     let storage = tempfile::tempdir().unwrap();
     let config = tempfile::NamedTempFile::new().unwrap();

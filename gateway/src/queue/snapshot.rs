@@ -6,6 +6,7 @@
 
 use super::finish::Ending;
 use super::workers::Queue;
+use crate::runner::TaskDirs;
 use crate::snapshots::{LocalCopy, Manifest};
 use crate::store::entities::task;
 use crate::store::{EventRecord, Fence};
@@ -25,6 +26,19 @@ impl Queue {
                     task.continue_turn = false;
                 }
                 self.snapshots.mark_changed(&task.id).await;
+                // A session begun on another node (a first turn whose node was lost)
+                // cannot be resumed here: the turn starts a new one, with its prompt.
+                let dirs = TaskDirs::new(&self.data_dir, &task.id);
+                if let Some(session) = task.session_id.take_if(|session| !dirs.has_transcript(session)) {
+                    task.continue_turn = false;
+                    let notice = format!(
+                        "the Claude session {session} of an earlier attempt is not on this node; the turn starts a new one"
+                    );
+                    let _ = self
+                        .store
+                        .append_events(&task.id, Some(fence), &[crate::runner::gateway_notice(&notice)])
+                        .await;
+                }
                 Some(task)
             }
             Err(e) => {

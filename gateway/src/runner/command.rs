@@ -54,6 +54,22 @@ impl TaskDirs {
         }
         Ok(())
     }
+
+    /// Whether this copy holds Claude Code's transcript of `session`, which
+    /// `--resume` needs (it is not here when the session began on another node).
+    /// A session id is the CLI's word: one that is not a plain id is never looked up.
+    pub fn has_transcript(&self, session: &str) -> bool {
+        if session.is_empty() || !session.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return false;
+        }
+        let file = format!("{session}.jsonl");
+        let projects = std::fs::read_dir(self.claude_config.join("projects"));
+        projects
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|project| std::fs::symlink_metadata(project.path().join(&file)).is_ok_and(|meta| meta.is_file()))
+    }
 }
 
 /// What a turn needs from the task.
@@ -186,6 +202,12 @@ pub fn environment(dirs: &TaskDirs, config: &ClaudeConfig, passthrough: &[(Strin
         ("TMPDIR".into(), dirs.tmp.display().to_string()),
         ("LANG".into(), "C.UTF-8".into()),
         ("DISABLE_AUTOUPDATER".into(), "1".into()),
+        // No telemetry, error reports, update checks or other side requests from a
+        // run: they leave the machine and, in 2.1.197, cost a model request and
+        // 80-130 ms a run. An operator's `claude.env` can still turn them back on.
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+        ("DISABLE_TELEMETRY".into(), "1".into()),
+        ("DISABLE_ERROR_REPORTING".into(), "1".into()),
     ];
     env.extend(passthrough.iter().cloned());
     env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -224,6 +246,21 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transcript_is_found_in_any_project_folder_and_odd_ids_are_never_looked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = TaskDirs::new(dir.path(), "tsk_1");
+        dirs.create().unwrap();
+        assert!(!dirs.has_transcript("0d6e8879-4526"));
+        std::fs::create_dir_all(dirs.claude_config.join("projects/-workspace")).unwrap();
+        std::fs::write(dirs.claude_config.join("projects/-workspace/0d6e8879-4526.jsonl"), "{}").unwrap();
+        assert!(dirs.has_transcript("0d6e8879-4526"));
+        assert!(!dirs.has_transcript("other"));
+        for odd in ["", "../-workspace/0d6e8879-4526", "0d6e8879-4526.jsonl/.."] {
+            assert!(!dirs.has_transcript(odd), "{odd:?}");
+        }
+    }
 
     fn sample_options() -> TaskOptions {
         TaskOptions {
@@ -264,6 +301,16 @@ mod tests {
         assert!(env.iter().any(|(k, _)| k == "ANTHROPIC_API_KEY"));
         assert!(!env.iter().any(|(k, _)| k == "CCGATE_DATABASE_URL"));
         assert!(env.iter().any(|(k, v)| k == "HOME" && v == "/d/tasks/tsk_1/state/home"));
+        assert!(env.iter().any(|(k, v)| k == "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" && v == "1"));
+        // The operator's `claude.env` comes last: it decides.
+        let config = ClaudeConfig {
+            env: [("DISABLE_TELEMETRY".to_string(), "0".to_string())].into_iter().collect(),
+            ..ClaudeConfig::default()
+        };
+        let env = environment(&TaskDirs::new(Path::new("/d"), "tsk_1"), &config, &[]);
+        let telemetry: Vec<&str> =
+            env.iter().filter(|(k, _)| k == "DISABLE_TELEMETRY").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(telemetry.last(), Some(&"0"));
     }
 
     #[test]
