@@ -18,15 +18,21 @@
 //!    task that prints nothing for a while: the gateway's CPU time over 10 s and its
 //!    memory, then how fast every stream ends when the task is cancelled.
 //!
+//! 5. Nodes on PostgreSQL: how soon a task submitted to an API-only node runs on
+//!    an idle worker node (`BENCH_PICKUPS`, default 30), and how many queued tasks
+//!    three worker nodes drain per second (`BENCH_DRAINED`, default 120).
+//!
 //! Prints a markdown report (with the commit, the Claude Code version and the
 //! sandbox of the gateways measured) and writes it to `bench-report.md` in the
 //! target directory (`target/bench-report.md`).
 //! `BENCH_RUNS` (default 20), `BENCH_SUBMIT_RATE` (default 500 per second) and
 //! `BENCH_SUBMIT_SECONDS` (default 10) change the amount of work, `BENCH_WORKERS`
-//! (default 2) the gateway's workers, `BENCH_ONLY=e2e,submit,queue,followers` (any of them)
+//! (default 2) the gateway's workers, `BENCH_ONLY=e2e,submit,queue,followers,cluster` (any of them)
 //! runs those parts. `BENCH_FAIL_FACTOR=F` exits non-zero when a figure is past F
 //! times its goal (`goals`).
 
+#[path = "gateway/cluster.rs"]
+mod cluster;
 #[path = "gateway/followers.rs"]
 mod followers;
 #[path = "gateway/goals.rs"]
@@ -121,6 +127,23 @@ async fn run_all() -> (String, Vec<Figure>) {
         let idle = followers::idle_followers(&model, followers).await;
         report.push_str(&idle.to_markdown());
         figures.extend(idle.figures());
+    }
+    if wanted("cluster") {
+        let (pickups, drained) = (env_number("BENCH_PICKUPS", 30), env_number("BENCH_DRAINED", 120));
+        eprintln!("nodes on PostgreSQL: {pickups} pickups across nodes, {drained} queued tasks drained by 3 nodes");
+        match cluster::cluster(&model, pickups, drained).await {
+            Some(cluster) => {
+                report.push_str(&cluster.to_markdown());
+                figures.extend(cluster.figures());
+            }
+            None => report.push_str(
+                "## Nodes on PostgreSQL
+
+Not run: PostgreSQL is not installed here.
+
+",
+            ),
+        }
     }
     (report, figures)
 }

@@ -1,5 +1,6 @@
-//! A snapshot's archive: a `.tar.gz` of the task's workspace (`workspace/…`) and
-//! Claude Code's session transcripts (`claude/projects/…`), with a manifest
+//! A snapshot's archive: a `.tar.gz` of the task's workspace (`workspace/…`),
+//! Claude Code's session transcripts (`claude/projects/…`) and, when an artifact
+//! plugin keeps one, the baseline of input files (`baseline/…`), with a manifest
 //! (`ccgate-snapshot.json`) naming the session they hold. Packing reads both trees
 //! through `workspace::Root` (links are never followed, only regular files are
 //! packed, an executable stays executable); unpacking goes through the checks of
@@ -20,6 +21,9 @@ const MANIFEST: &str = "ccgate-snapshot.json";
 const WORKSPACE: &str = "workspace";
 /// Where the transcripts are kept: `projects/` of the run's Claude configuration.
 const PROJECTS: &str = "claude/projects";
+/// The input files as the client sent them, kept only while an artifact plugin
+/// diffs against them.
+const BASELINE: &str = "baseline";
 
 /// What a snapshot says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -72,7 +76,11 @@ pub fn pack(dirs: &TaskDirs, manifest: &Manifest, limits: SnapshotLimits, out: &
         },
         None => None,
     };
-    let trees = [(WORKSPACE, Root::open_if_present(&dirs.workspace)?), (PROJECTS, projects)];
+    let trees = [
+        (WORKSPACE, Root::open_if_present(&dirs.workspace)?),
+        (PROJECTS, projects),
+        (BASELINE, Root::open_if_present(&dirs.baseline)?),
+    ];
     let mut listed = Vec::new();
     let mut packed = Packed { files: 0, bytes: 0 };
     for (prefix, root) in trees {
@@ -205,11 +213,19 @@ fn replace_local_copy(staging: &Path, dirs: &TaskDirs) -> Result<Manifest, PackE
     let projects = dirs.claude_config.join("projects");
     let replaced = staging.join("replaced");
     std::fs::create_dir(&replaced)?;
-    for (from, to, aside) in [
-        (staging.join(WORKSPACE), &dirs.workspace, replaced.join(WORKSPACE)),
-        (staging.join("claude").join("projects"), &projects, replaced.join("projects")),
+    for (from, to, aside, always) in [
+        (staging.join(WORKSPACE), &dirs.workspace, replaced.join(WORKSPACE), true),
+        (staging.join("claude").join("projects"), &projects, replaced.join("projects"), true),
+        // A task with no baseline in its snapshot has none anywhere.
+        (staging.join(BASELINE), &dirs.baseline, replaced.join(BASELINE), false),
     ] {
         if !from.exists() {
+            if !always {
+                match std::fs::rename(to, &aside) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => continue,
+                }
+            }
             std::fs::create_dir_all(&from)?;
         }
         // The old copy is moved aside, not deleted first: a failure leaves it whole.
@@ -265,10 +281,12 @@ mod tests {
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join("s1.jsonl"), "{}\n").unwrap();
         std::fs::write(from.home.join(".bash_history"), "not kept").unwrap();
+        std::fs::create_dir_all(&from.baseline).unwrap();
+        std::fs::write(from.baseline.join("input.txt"), "as sent").unwrap();
         let manifest = Manifest { session_id: Some("s1".into()), after_turn: Some(0) };
         let archive = dir.path().join("snap.tar.gz");
         let packed = pack(&from, &manifest, LIMITS, &archive).unwrap();
-        assert_eq!(packed, Packed { files: 3, bytes: 22 });
+        assert_eq!(packed, Packed { files: 4, bytes: 29 });
 
         // Unpacked over another node's stale copy: replaced whole.
         let to = task(&dir.path().join("other"), "tsk_a");
@@ -283,9 +301,10 @@ mod tests {
         let transcript = to.claude_config.join("projects/-workspace/s1.jsonl");
         assert_eq!(std::fs::read_to_string(transcript).unwrap(), "{}\n");
         assert!(!to.home.join(".bash_history").exists());
+        assert_eq!(std::fs::read_to_string(to.baseline.join("input.txt")).unwrap(), "as sent");
         // Nothing is left beside the copy.
         let left: Vec<_> = std::fs::read_dir(&to.root).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left.len(), 2, "{left:?}");
+        assert_eq!(left.len(), 3, "{left:?}");
     }
 
     #[test]
