@@ -65,6 +65,11 @@ pub struct NodeConfig {
     /// Where other nodes and operators can reach this node (`https://gw-3.internal:8080`);
     /// empty: not advertised.
     pub advertise_url: String,
+    /// A secret shared by the nodes (at least 32 bytes): with it, a node asked for the
+    /// files of a task running on another node relays the request there (to its
+    /// `advertise_url`) and serves the live workspace; empty: it serves the task's last
+    /// snapshot instead.
+    pub cluster_secret: String,
 }
 
 /// Who may read `/metrics` (its series name key ids).
@@ -590,6 +595,9 @@ impl Config {
         if let Some(v) = lookup("CCGATE_ADVERTISE_URL") {
             self.node.advertise_url = v;
         }
+        if let Some(v) = lookup("CCGATE_CLUSTER_SECRET") {
+            self.node.cluster_secret = v;
+        }
         if let Some(v) = lookup("CCGATE_POLL_INTERVAL_MS") {
             self.queue.poll_interval_ms = parse_env("CCGATE_POLL_INTERVAL_MS", &v)?;
         }
@@ -646,6 +654,10 @@ impl Config {
             && !url::Url::parse(advertised).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
         {
             return invalid("node.advertise_url", "must be an http:// or https:// URL (or empty)");
+        }
+        let secret = self.node.cluster_secret.trim();
+        if !secret.is_empty() && secret.len() < 32 {
+            return invalid("node.cluster_secret", "must be at least 32 bytes (or empty)");
         }
         let backends = ["sqlite:", "postgres://", "postgresql://"];
         if !self.database_url.is_empty() && !backends.iter().any(|scheme| self.database_url.starts_with(scheme)) {

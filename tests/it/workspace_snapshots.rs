@@ -145,3 +145,57 @@ async fn a_turn_whose_node_died_reruns_elsewhere_from_the_last_turns_snapshot() 
     let seqs: Vec<i64> = events.iter().map(|e| e.0).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gapless, in order, once each");
 }
+
+/// A node on a port chosen here, advertised at it, relaying with `secret`.
+fn advertised(database_url: &str, s3: &S3Server, workers: usize, secret: &str) -> GatewayOptions {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut options = node(database_url, s3, workers);
+    options.env.extend([
+        ("CCGATE_LISTEN".to_string(), format!("127.0.0.1:{port}")),
+        ("CCGATE_ADVERTISE_URL".to_string(), format!("http://127.0.0.1:{port}")),
+        ("CCGATE_CLUSTER_SECRET".to_string(), secret.to_string()),
+    ]);
+    options
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_files_of_a_task_running_on_another_node_are_read_live_through_it() {
+    let Some(database) = postgres::database() else { return };
+    let s3 = S3Server::start().await;
+    let model = Model::start().await;
+    let secret = "a-cluster-secret-for-the-relay-test-0123456789";
+    let api = Gateway::start(&model, advertised(&database.url, &s3, 0, secret)).await;
+    let runner = Gateway::start(&model, advertised(&database.url, &s3, 2, secret)).await;
+    let key = api.create_key(&["--name", "relay"]);
+    let script = scripted(vec![bash(&format!("echo live > live.txt; {UNTIL_RELEASED}")), say("done")]);
+    let task = api.submit(&key, json!({"prompt": script})).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let live = runner.data.path().join("tasks").join(&id).join("workspace/live.txt");
+    let started = std::time::Instant::now();
+    while !live.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the run did not start:\n{}", runner.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The API node has no copy of it (no snapshot yet): what it serves comes from the runner.
+    assert_eq!(file(&api, &key, &id, "live.txt").await, (200, "live\n".to_string()));
+    let (status, listing) = api.get(&format!("/v1/tasks/{id}/files"), &key).await;
+    assert_eq!(status, 200, "{listing}");
+    assert!(listing["data"].as_array().unwrap().iter().any(|f| f["path"] == "live.txt"), "{listing}");
+    let archive = api.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/archive"), &key).send().await.unwrap();
+    assert_eq!(archive.status(), 200);
+    let entries = crate::support::tar_gz_entries(&archive.bytes().await.unwrap());
+    assert!(entries.iter().any(|(path, body)| path == "live.txt" && body == "live\n"), "{entries:?}");
+    // The runner checks the key itself: a relay signature alone is no way in.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/v1/tasks/{id}/files/live.txt", runner.url))
+        .header("x-ccgate-relay", "1.00")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    runner.release(&id).await;
+    assert_eq!(api.wait_done(&key, &id).await["status"], "completed");
+    // Finished: served from the snapshot, the runner not asked.
+    assert_eq!(file(&api, &key, &id, "live.txt").await, (200, "live\n".to_string()));
+}

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -26,17 +26,57 @@ pub async fn index(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<FileListing>, ApiError> {
-    let listing = workspace_files(&state, &caller, &id).await?;
-    Ok(Json(FileListing { data: listing.files, next_cursor: None, truncated: listing.truncated }))
+    request: Asked,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Tasks)?;
+    let task = state.tasks.with_files(principal, &id).await?;
+    if let Some(relayed) = request.answered_by_runner(&state, &task).await {
+        return Ok(relayed);
+    }
+    state.tasks.local_copy(&task).await?;
+    let listing = list_local(&state, &task.id).await?;
+    Ok(Json(FileListing { data: listing.files, next_cursor: None, truncated: listing.truncated }).into_response())
 }
 
-/// The regular files of the caller's task's workspace (the API's listing and the dashboard's).
+/// The regular files of the caller's task's workspace as this node has them (the
+/// dashboard's listing).
 pub(crate) async fn workspace_files(state: &AppState, caller: &Caller, id: &str) -> Result<Listing, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let task = state.tasks.with_workspace(principal, id).await?;
-    let root = state.tasks.dirs(&task.id).workspace;
+    list_local(state, &task.id).await
+}
+
+async fn list_local(state: &AppState, task_id: &str) -> Result<Listing, ApiError> {
+    let root = state.tasks.dirs(task_id).workspace;
     tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)
+}
+
+/// What a file request asked, to pass it on to the node running the task.
+pub struct Asked {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl Asked {
+    async fn answered_by_runner(
+        &self,
+        state: &AppState,
+        task: &crate::store::entities::task::Model,
+    ) -> Option<Response> {
+        super::relay::from_runner(state, task, &self.method, &self.uri, &self.headers).await
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Asked {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The path the client asked for, before any nesting stripped a prefix.
+        let uri =
+            parts.extensions.get::<axum::extract::OriginalUri>().map_or_else(|| parts.uri.clone(), |o| o.0.clone());
+        Ok(Self { method: parts.method.clone(), uri, headers: parts.headers.clone() })
+    }
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/files/{path}", operation_id = "downloadFile", tag = "files",
@@ -50,9 +90,14 @@ pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, path)): Path<(String, String)>,
+    request: Asked,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.with_workspace(principal, &id).await?;
+    let task = state.tasks.with_files(principal, &id).await?;
+    if let Some(relayed) = request.answered_by_runner(&state, &task).await {
+        return Ok(relayed);
+    }
+    state.tasks.local_copy(&task).await?;
     let root = state.tasks.dirs(&task.id).workspace;
     let file = tokio::task::spawn_blocking(move || open_beneath(&root, &path))
         .await
@@ -89,6 +134,7 @@ pub async fn archive(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ArchiveQuery>,
+    request: Asked,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let format = match query.format.as_deref() {
@@ -98,7 +144,11 @@ pub async fn archive(
             return Err(ApiError::validation(vec![FieldError::new("/query/format", "must be \"tar.gz\" or \"zip\"")]));
         }
     };
-    let task = state.tasks.with_workspace(principal, &id).await?;
+    let task = state.tasks.with_files(principal, &id).await?;
+    if let Some(relayed) = request.answered_by_runner(&state, &task).await {
+        return Ok(relayed);
+    }
+    state.tasks.local_copy(&task).await?;
     let root = state.tasks.dirs(&task.id).workspace;
     let chunks = stream_archive(root, format);
     let body =

@@ -18,6 +18,7 @@ mod openapi;
 mod paging;
 mod plugins;
 mod problem;
+mod relay;
 mod schema;
 mod task_body;
 mod tasks;

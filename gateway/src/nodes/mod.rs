@@ -11,6 +11,7 @@
 mod node;
 pub mod offline;
 mod process;
+pub mod relay;
 pub mod state;
 mod view;
 

@@ -42,6 +42,7 @@ pub struct Node {
     lease_ms: i64,
     drain_grace_ms: i64,
     local: Mutex<Local>,
+    relay: super::relay::Relay,
 }
 
 impl Node {
@@ -70,11 +71,27 @@ impl Node {
             lease_ms: (config.queue.lease_seconds * 1000) as i64,
             drain_grace_ms: (config.queue.drain_grace_seconds * 1000) as i64,
             local: Mutex::new(Local::default()),
+            relay: super::relay::Relay::new(&config.node.cluster_secret),
         })
     }
 
     pub fn id(&self) -> &str {
         &self.row.id
+    }
+
+    pub fn relay(&self) -> &super::relay::Relay {
+        &self.relay
+    }
+
+    /// Where to relay a request for the files of `task`: the advertised URL of the
+    /// live node running it, when that is another node and relaying is on.
+    pub async fn runner_url(&self, task: &crate::store::entities::task::Model) -> Option<String> {
+        let owner = task.lease_owner.as_deref().filter(|owner| *owner != self.id())?;
+        if !self.relay.enabled() || task.status != crate::task::TaskStatus::Running {
+            return None;
+        }
+        let node = self.get(owner).await.ok()?;
+        node.alive.then_some(node.advertise_url).flatten()
     }
 
     /// How long a node may go unseen and still be alive.

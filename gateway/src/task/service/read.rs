@@ -38,15 +38,28 @@ impl TaskService {
     /// node's copy of the workspace is then its latest snapshot (restored from
     /// storage when it was not), unless the task runs here.
     pub async fn with_workspace(&self, principal: &Principal, id: &str) -> Result<task::Model, TaskServiceError> {
+        let task = self.with_files(principal, id).await?;
+        self.local_copy(&task).await?;
+        Ok(task)
+    }
+
+    /// The task row, if it is this key's and its workspace is still there.
+    pub async fn with_files(&self, principal: &Principal, id: &str) -> Result<task::Model, TaskServiceError> {
         let task = self.owned(principal, id).await?;
         if task.workspace_expired_at.is_some() {
             return Err(TaskServiceError::WorkspaceExpired);
         }
+        Ok(task)
+    }
+
+    /// Makes this node's copy of the task's workspace its latest snapshot (restored
+    /// from storage when it was not), unless the task runs here.
+    pub async fn local_copy(&self, task: &task::Model) -> Result<(), TaskServiceError> {
         if !self.queue.runs_locally(&task.id) {
             let latest = task.snapshot.as_deref();
             self.queue.snapshots.ensure_local(&task.id, latest).await.map_err(TaskServiceError::Snapshot)?;
         }
-        Ok(task)
+        Ok(())
     }
 
     /// The task row, if it is this key's (another key's task is "not found").
