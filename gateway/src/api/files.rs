@@ -28,12 +28,10 @@ pub async fn index(
     Path(id): Path<String>,
     request: Asked,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.with_files(principal, &id).await?;
-    if let Some(relayed) = request.answered_by_runner(&state, &task).await {
-        return Ok(relayed);
-    }
-    state.tasks.local_copy(&task).await?;
+    let task = match request.files(&state, &caller, &id).await? {
+        Files::Here(task) => task,
+        Files::Relayed(answer) => return Ok(answer),
+    };
     let listing = list_local(&state, &task.id).await?;
     Ok(Json(FileListing { data: listing.files, next_cursor: None, truncated: listing.truncated }).into_response())
 }
@@ -58,13 +56,23 @@ pub struct Asked {
     headers: HeaderMap,
 }
 
+/// Where the caller's task's files are answered from.
+enum Files {
+    /// Here: the task, whose copy on this node is current (or live).
+    Here(Box<crate::store::entities::task::Model>),
+    /// By the node that runs it.
+    Relayed(Response),
+}
+
 impl Asked {
-    async fn answered_by_runner(
-        &self,
-        state: &AppState,
-        task: &crate::store::entities::task::Model,
-    ) -> Option<Response> {
-        super::relay::from_runner(state, task, &self.method, &self.uri, &self.headers).await
+    async fn files(&self, state: &AppState, caller: &Caller, id: &str) -> Result<Files, ApiError> {
+        let principal = caller.require(Scope::Tasks)?;
+        let task = state.tasks.with_files(principal, id).await?;
+        if let Some(answer) = super::relay::from_runner(state, &task, &self.method, &self.uri, &self.headers).await {
+            return Ok(Files::Relayed(answer));
+        }
+        state.tasks.local_copy(&task).await?;
+        Ok(Files::Here(Box::new(task)))
     }
 }
 
@@ -92,12 +100,10 @@ pub async fn download(
     Path((id, path)): Path<(String, String)>,
     request: Asked,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.with_files(principal, &id).await?;
-    if let Some(relayed) = request.answered_by_runner(&state, &task).await {
-        return Ok(relayed);
-    }
-    state.tasks.local_copy(&task).await?;
+    let task = match request.files(&state, &caller, &id).await? {
+        Files::Here(task) => task,
+        Files::Relayed(answer) => return Ok(answer),
+    };
     let root = state.tasks.dirs(&task.id).workspace;
     let file = tokio::task::spawn_blocking(move || open_beneath(&root, &path))
         .await
@@ -136,7 +142,7 @@ pub async fn archive(
     Query(query): Query<ArchiveQuery>,
     request: Asked,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Tasks)?;
+    caller.require(Scope::Tasks)?;
     let format = match query.format.as_deref() {
         None | Some("tar.gz" | "tgz") => ArchiveFormat::TarGz,
         Some("zip") => ArchiveFormat::Zip,
@@ -144,11 +150,10 @@ pub async fn archive(
             return Err(ApiError::validation(vec![FieldError::new("/query/format", "must be \"tar.gz\" or \"zip\"")]));
         }
     };
-    let task = state.tasks.with_files(principal, &id).await?;
-    if let Some(relayed) = request.answered_by_runner(&state, &task).await {
-        return Ok(relayed);
-    }
-    state.tasks.local_copy(&task).await?;
+    let task = match request.files(&state, &caller, &id).await? {
+        Files::Here(task) => task,
+        Files::Relayed(answer) => return Ok(answer),
+    };
     let root = state.tasks.dirs(&task.id).workspace;
     let chunks = stream_archive(root, format);
     let body =
