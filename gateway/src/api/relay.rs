@@ -19,6 +19,9 @@ pub(crate) async fn from_runner(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Option<Response> {
+    if method != Method::GET {
+        return None;
+    }
     let relay = state.node.relay();
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     if let Some(signature) = headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok())
@@ -29,7 +32,12 @@ pub(crate) async fn from_runner(
     let base = state.node.runner_url(task).await?;
     let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let answer = match relay.get(&base, path, authorization).await? {
-        Ok(answer) => answer,
+        Ok(answer) if !answer.status().is_server_error() => answer,
+        Ok(answer) => {
+            let status = answer.status();
+            tracing::warn!(task_id = %task.id, node = %base, %status, "the node running the task failed a relayed request; answering from the last snapshot");
+            return None;
+        }
         Err(e) => {
             tracing::warn!(task_id = %task.id, node = %base, error = %e, "cannot relay to the node running the task; answering from the last snapshot");
             return None;

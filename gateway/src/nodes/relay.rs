@@ -14,14 +14,19 @@ use sha2::Sha256;
 pub const RELAY_HEADER: &str = "x-ccgate-relay";
 /// How far a relay's clock may be from this node's.
 const CLOCK_SKEW_MS: i64 = 60_000;
-/// How long a relayed request may take to connect.
+/// How long a relayed request may take to connect, to answer, and between two
+/// reads of its body: a node that stopped answering is given up, and the asking
+/// node answers from the snapshot instead.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Relaying between nodes; does nothing without a cluster secret.
 pub struct Relay {
     secret: Option<Vec<u8>>,
-    /// Made at the first relay (the TLS provider is chosen at start-up).
-    http: std::sync::OnceLock<reqwest::Client>,
+    /// Made at the first relay (the TLS provider is chosen at start-up); `None`
+    /// when it could not be made.
+    http: std::sync::OnceLock<Option<reqwest::Client>>,
 }
 
 impl Relay {
@@ -60,31 +65,54 @@ impl Relay {
     }
 
     /// Sends `GET path_and_query` to the node at `base_url` for the client whose
-    /// `Authorization` it was; `None` when relaying is off.
+    /// `Authorization` it was; `None` when relaying is off, or when the URL would
+    /// not ask for exactly that path (`..` or encodings a URL parser rewrites).
     pub async fn get(
         &self,
         base_url: &str,
         path_and_query: &str,
         authorization: &str,
-    ) -> Option<Result<reqwest::Response, reqwest::Error>> {
+    ) -> Option<Result<reqwest::Response, RelayError>> {
         let signature = self.sign("GET", path_and_query, crate::timestamp::now_ms())?;
-        let url = format!("{}{path_and_query}", base_url.trim_end_matches('/'));
-        let http = self.http.get_or_init(|| {
-            // No overall timeout: a relayed archive streams for as long as it takes.
-            reqwest::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default()
-        });
-        Some(
-            http.get(url)
-                .header(reqwest::header::AUTHORIZATION, authorization)
-                .header(RELAY_HEADER, signature)
-                .send()
-                .await,
-        )
+        let url = exact_url(base_url, path_and_query)?;
+        let http = self
+            .http
+            .get_or_init(|| {
+                // No overall timeout: a relayed archive streams for as long as it takes.
+                reqwest::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(READ_TIMEOUT)
+                    .tcp_keepalive(READ_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .ok()
+            })
+            .as_ref()?;
+        let sent = http.get(url).header(reqwest::header::AUTHORIZATION, authorization).header(RELAY_HEADER, signature);
+        Some(match tokio::time::timeout(ANSWER_TIMEOUT, sent.send()).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(RelayError::Failed(e)),
+            Err(_) => Err(RelayError::NoAnswer),
+        })
     }
+}
+
+/// Why a relayed request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("{0}")]
+    Failed(reqwest::Error),
+    #[error("no answer within {} s", ANSWER_TIMEOUT.as_secs())]
+    NoAnswer,
+}
+
+/// `base_url` + `path_and_query`, if parsing it as a URL leaves the path exactly as
+/// asked (what the running node verifies is what the asking node signed and checked).
+fn exact_url(base_url: &str, path_and_query: &str) -> Option<url::Url> {
+    let base = base_url.trim_end_matches('/');
+    let url = url::Url::parse(&format!("{base}{path_and_query}")).ok()?;
+    let prefix = url::Url::parse(base).ok()?.path().trim_end_matches('/').to_string();
+    (url[url::Position::BeforePath..] == format!("{prefix}{path_and_query}")).then_some(url)
 }
 
 #[cfg(test)]
@@ -103,6 +131,11 @@ mod tests {
         assert!(!other.verify(&signed, "GET", "/v1/tasks/tsk_1/files/a.txt", 1_000_000), "another secret");
         for forged in ["", "1000000", "1000000.", "x.y", &signed.replace('.', "")] {
             assert!(!relay.verify(forged, "GET", "/v1/tasks/tsk_1/files/a.txt", 1_000_000), "{forged:?}");
+        }
+        assert!(exact_url("http://10.0.0.2:8080", "/v1/tasks/tsk_1/files/a%20b.txt").is_some());
+        assert!(exact_url("http://10.0.0.2:8080/gw/", "/v1/tasks/tsk_1/archive?format=zip").is_some());
+        for rewritten in ["/v1/tasks/tsk_1/files/../../../metrics", "/v1/tasks/tsk_1/files/%2e%2e/x", "/v1/x\\y"] {
+            assert!(exact_url("http://10.0.0.2:8080", rewritten).is_none(), "{rewritten}");
         }
         let off = Relay::new("");
         assert!(!off.enabled() && off.sign("GET", "/", 0).is_none());

@@ -26,10 +26,15 @@ impl Queue {
                     task.continue_turn = false;
                 }
                 self.snapshots.mark_changed(&task.id).await;
-                // A session begun on another node (a first turn whose node was lost)
-                // cannot be resumed here: the turn starts a new one, with its prompt.
+                // A first turn whose node was lost began its session there: it cannot
+                // be resumed here, and the turn starts a new one, with its prompt. (A
+                // later turn's session holds the conversation: it is never dropped.)
                 let dirs = TaskDirs::new(&self.data_dir, &task.id);
-                if let Some(session) = task.session_id.take_if(|session| !dirs.has_transcript(session)) {
+                let seen = self.runner.workspace_seen(&dirs);
+                let first_turn = task.current_turn == 0;
+                if let Some(session) =
+                    task.session_id.take_if(|session| first_turn && !dirs.has_transcript(session, &seen))
+                {
                     task.continue_turn = false;
                     let notice = format!(
                         "the Claude session {session} of an earlier attempt is not on this node; the turn starts a new one"

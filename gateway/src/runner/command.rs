@@ -55,24 +55,25 @@ impl TaskDirs {
         Ok(())
     }
 
-    /// Whether this copy holds Claude Code's transcript of `session`, which
-    /// `--resume` needs (it is not here when the session began on another node).
-    /// A session id is the CLI's word: one that is not a plain id is never looked up.
-    pub fn has_transcript(&self, session: &str) -> bool {
+    /// Whether this copy holds Claude Code's transcript of `session` where a run
+    /// working in `cwd` (as the run sees it) looks for it, which `--resume` needs (it
+    /// is not there when the session began on another node). A session id is the
+    /// CLI's word: one that is not a plain id is never looked up.
+    pub fn has_transcript(&self, session: &str, cwd: &Path) -> bool {
         if session.is_empty() || !session.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return false;
         }
-        let file = format!("{session}.jsonl");
-        let projects = std::fs::read_dir(self.claude_config.join("projects"));
-        projects
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|project| std::fs::symlink_metadata(project.path().join(&file)).is_ok_and(|meta| meta.is_file()))
+        let file = self.claude_config.join("projects").join(project_folder(cwd)).join(format!("{session}.jsonl"));
+        std::fs::symlink_metadata(file).is_ok_and(|meta| meta.is_file())
     }
 }
 
-/// What a turn needs from the task.
+/// The folder of `projects/` where Claude Code keeps the sessions of a working
+/// directory: its path with every character but ASCII letters and digits as `-`.
+fn project_folder(cwd: &Path) -> String {
+    cwd.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct TurnInput<'a> {
     pub options: &'a TaskOptions,
@@ -248,17 +249,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_transcript_is_found_in_any_project_folder_and_odd_ids_are_never_looked_up() {
+    fn a_transcript_is_found_in_the_folder_of_the_runs_working_directory_only() {
         let dir = tempfile::tempdir().unwrap();
         let dirs = TaskDirs::new(dir.path(), "tsk_1");
         dirs.create().unwrap();
-        assert!(!dirs.has_transcript("0d6e8879-4526"));
+        let inside = Path::new("/workspace");
+        assert!(!dirs.has_transcript("0d6e8879-4526", inside));
         std::fs::create_dir_all(dirs.claude_config.join("projects/-workspace")).unwrap();
         std::fs::write(dirs.claude_config.join("projects/-workspace/0d6e8879-4526.jsonl"), "{}").unwrap();
-        assert!(dirs.has_transcript("0d6e8879-4526"));
-        assert!(!dirs.has_transcript("other"));
+        assert!(dirs.has_transcript("0d6e8879-4526", inside));
+        assert!(!dirs.has_transcript("0d6e8879-4526", Path::new("/srv/ccgate/tasks/tsk_1/workspace")), "another cwd");
+        assert_eq!(
+            project_folder(Path::new("/srv/cc_gate/tasks/tsk_1/work.space")),
+            "-srv-cc-gate-tasks-tsk-1-work-space"
+        );
+        assert!(!dirs.has_transcript("other", inside));
         for odd in ["", "../-workspace/0d6e8879-4526", "0d6e8879-4526.jsonl/.."] {
-            assert!(!dirs.has_transcript(odd), "{odd:?}");
+            assert!(!dirs.has_transcript(odd, inside), "{odd:?}");
         }
     }
 

@@ -162,6 +162,11 @@ impl Runner {
     }
 
     /// What a key's live token allowance has left on this node, while it has one.
+    /// The working directory a run of the task with `dirs` sees.
+    pub fn workspace_seen(&self, dirs: &TaskDirs) -> PathBuf {
+        self.sandbox.workspace_seen(&dirs.workspace)
+    }
+
     pub fn live_tokens_left(&self, key_id: &str) -> Option<i64> {
         self.sandbox.live_tokens_left(key_id)
     }

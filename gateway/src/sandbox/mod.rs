@@ -230,6 +230,15 @@ impl Sandbox {
         self.confinement
     }
 
+    /// The working directory a run with its workspace at `workspace` on the host
+    /// sees (Claude Code names the folder of its session transcripts after it).
+    pub fn workspace_seen(&self, workspace: &Path) -> PathBuf {
+        match self.confinement {
+            Confinement::Bwrap => PathBuf::from(inside::WORKSPACE),
+            _ => workspace.to_path_buf(),
+        }
+    }
+
     pub fn status(&self) -> SandboxStatus {
         let mut layers = Vec::new();
         match self.confinement {
