@@ -16,7 +16,8 @@
 //! - `queue`: workers claiming tasks with a lease, a run's conclusion, artifact
 //!   collection, recovery, load shedding.
 //! - `nodes`: the node registry (`GET /v1/nodes`): registration, heartbeats, drains
-//!   and resumes, a clean exit's last word.
+//!   and resumes, a clean exit's last word; `nodes::relay`, file requests passed to
+//!   the node that runs the task.
 //! - `runner`: one turn of the CLI: its command line, stdio, the stream-json parser,
 //!   the supervisor process, permission prompts answered on stdin.
 //! - `sandbox`: bubblewrap, Landlock, seccomp, cgroups, the model proxy (metering,
