@@ -53,15 +53,43 @@ pub fn stream_archive(root: PathBuf, format: ArchiveFormat) -> mpsc::Receiver<st
 fn write_tar_gz(root: &Path, writer: ChannelWriter) -> std::io::Result<()> {
     let gzip = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
     let mut tar = tar::Builder::new(gzip);
-    each_file(root, |path, file, size| {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(size);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_cksum();
-        tar.append_data(&mut header, path, file.take(size))
-    })?;
+    each_file(root, |path, file, size| append_file(&mut tar, path, 0o644, size, file))?;
     tar.into_inner()?.finish()?.flush()
+}
+
+/// Appends `size` bytes of `data` to `tar` as the file `path` with `mode` and no
+/// time. Data that ends short (a file that shrank while it was read: the run still
+/// writes) fails the append, where a short entry would misalign every one after it.
+pub(crate) fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    mode: u32,
+    size: u64,
+    data: impl Read,
+) -> std::io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(mode);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, path, Exact { inner: data.take(size), left: size })
+}
+
+/// A reader that must yield exactly `left` more bytes.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "a file shrank while it was read"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn write_zip(root: &Path, writer: ChannelWriter) -> std::io::Result<()> {
@@ -104,5 +132,26 @@ impl Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_shrinks_while_it_is_read_fails_the_append() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let short = append_file(&mut tar, "a.txt", 0o644, 5, &b"abc"[..]);
+        assert_eq!(short.unwrap_err().kind(), std::io::ErrorKind::UnexpectedEof);
+        let mut tar = tar::Builder::new(Vec::new());
+        append_file(&mut tar, "a.txt", 0o755, 5, &b"abcdefgh"[..]).unwrap();
+        let bytes = tar.into_inner().unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.header().mode().unwrap(), 0o755);
+        let mut body = String::new();
+        entry.read_to_string(&mut body).unwrap();
+        assert_eq!(body, "abcde", "no more than its size");
     }
 }

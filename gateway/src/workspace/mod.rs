@@ -13,6 +13,7 @@ pub mod tree;
 use std::ops::ControlFlow;
 use std::path::Path;
 
+pub(crate) use archive::append_file;
 pub use archive::{ArchiveFormat, stream_archive};
 pub use snapshot::snapshot;
 pub use tree::Root;
