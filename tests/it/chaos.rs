@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, GatewayOptions, Model, bash, postgres, say, scripted};
+use crate::support::{Gateway, GatewayOptions, Model, bash, cluster_env, postgres, say, scripted};
 
 const LEASE_SECONDS: i64 = 5;
 const KILL_EVERY: Duration = Duration::from_secs(4);
@@ -58,19 +58,14 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), "[webhooks]\nretry_schedule_seconds = [1, 1, 2, 5]\npoll_interval_ms = 100\n")
         .unwrap();
-    let options = GatewayOptions {
-        workers: 2,
-        env: vec![
-            ("CCGATE_DATABASE_URL".into(), database.url.clone()),
-            ("CCGATE_KEY_PEPPER".into(), "c".repeat(64)),
-            ("CCGATE_STORAGE_URL".into(), format!("file://{}", storage.path().display())),
-            ("CCGATE_LEASE_SECONDS".into(), LEASE_SECONDS.to_string()),
-            ("CCGATE_MAX_ATTEMPTS".into(), "20".into()),
-            ("CCGATE_CONFIG".into(), config.path().display().to_string()),
-            ("CCGATE_WEBHOOK_ALLOWED_HOSTS".into(), "127.0.0.1".into()),
-        ],
-        ..GatewayOptions::default()
-    };
+    let mut env = cluster_env(&database.url, &format!("file://{}", storage.path().display()));
+    env.extend([
+        ("CCGATE_LEASE_SECONDS".into(), LEASE_SECONDS.to_string()),
+        ("CCGATE_MAX_ATTEMPTS".into(), "20".into()),
+        ("CCGATE_CONFIG".into(), config.path().display().to_string()),
+        ("CCGATE_WEBHOOK_ALLOWED_HOSTS".into(), "127.0.0.1".into()),
+    ]);
+    let options = GatewayOptions { workers: 2, env, ..GatewayOptions::default() };
     let mut nodes = Vec::new();
     for _ in 0..3 {
         nodes.push(Gateway::start(&model, options.clone()).await);

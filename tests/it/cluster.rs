@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, GatewayOptions, Model, bash, parse_sse, postgres, say, scripted};
+use crate::support::{Gateway, GatewayOptions, Model, bash, cluster_env, parse_sse, postgres, say, scripted};
 
 /// Far past every deadline below: only a notification can be this quick.
 const POLL_MS: &str = "60000";
@@ -124,10 +124,7 @@ async fn a_task_created_on_one_node_streams_live_from_a_second_and_is_cancelled_
     let three = |workers: usize| {
         let mut options = node(&database.url, None, 300);
         options.workers = workers;
-        options.env.extend([
-            ("CCGATE_KEY_PEPPER".to_string(), "9".repeat(64)),
-            ("CCGATE_STORAGE_URL".to_string(), format!("file://{}", storage.path().display())),
-        ]);
+        options.env.extend(cluster_env(&database.url, &format!("file://{}", storage.path().display())));
         options
     };
     let a = Gateway::start(&model, three(2)).await;

@@ -11,17 +11,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::s3::S3Server;
-use crate::support::{Gateway, GatewayOptions, Model, UNTIL_RELEASED, bash, postgres, say, scripted};
-
-const PEPPER: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+use crate::support::{Gateway, GatewayOptions, Model, UNTIL_RELEASED, bash, cluster_env, postgres, say, scripted};
 
 fn node(database_url: &str, s3: &S3Server, workers: usize) -> GatewayOptions {
-    let mut env = s3.gateway_env(&format!("s3://{}/cluster", crate::support::s3::BUCKET));
-    env.extend([
-        ("CCGATE_DATABASE_URL".to_string(), database_url.to_string()),
-        ("CCGATE_KEY_PEPPER".to_string(), PEPPER.to_string()),
-        ("CCGATE_LEASE_SECONDS".to_string(), "5".to_string()),
-    ]);
+    let mut env = s3.aws_env();
+    env.extend(cluster_env(database_url, &format!("s3://{}/cluster", crate::support::s3::BUCKET)));
+    env.push(("CCGATE_LEASE_SECONDS".to_string(), "5".to_string()));
     GatewayOptions { workers, env, ..GatewayOptions::default() }
 }
 

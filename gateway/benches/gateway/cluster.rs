@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::goals::Figure;
-use super::support::{Gateway, GatewayOptions, Model, postgres, say, scripted};
+use super::support::{Gateway, GatewayOptions, Model, cluster_env, postgres, say, scripted};
 
 /// Goal for pickup: submitted to one node, running on another (issue: under 20 ms).
 const PICKUP_GOAL_MS: f64 = 20.0;
@@ -62,11 +62,7 @@ impl Cluster {
 fn node(database_url: &str, storage: &std::path::Path, workers: usize) -> GatewayOptions {
     GatewayOptions {
         workers,
-        env: vec![
-            ("CCGATE_DATABASE_URL".into(), database_url.into()),
-            ("CCGATE_KEY_PEPPER".into(), "b".repeat(64)),
-            ("CCGATE_STORAGE_URL".into(), format!("file://{}", storage.display())),
-        ],
+        env: cluster_env(database_url, &format!("file://{}", storage.display())),
         ..GatewayOptions::default()
     }
 }

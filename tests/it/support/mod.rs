@@ -6,6 +6,7 @@
 
 mod live;
 mod nodes;
+pub use nodes::cluster_env;
 mod release;
 #[allow(unused_imports)] // the benches include this harness and use neither
 pub use {live::LiveEvents, release::UNTIL_RELEASED};

@@ -9,6 +9,19 @@ use serde_json::Value;
 
 use super::{Gateway, GatewayOptions, Model};
 
+/// The key pepper of test clusters: keys are hashed with it, so every node needs the same.
+const CLUSTER_PEPPER: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// What the nodes of one cluster share, as their environment: the database, the key
+/// pepper and the storage (`storage_url`; an S3 one also needs the `AWS_*` variables).
+pub fn cluster_env(database_url: &str, storage_url: &str) -> Vec<(String, String)> {
+    vec![
+        ("CCGATE_DATABASE_URL".to_string(), database_url.to_string()),
+        ("CCGATE_KEY_PEPPER".to_string(), CLUSTER_PEPPER.to_string()),
+        ("CCGATE_STORAGE_URL".to_string(), storage_url.to_string()),
+    ]
+}
+
 impl Gateway {
     /// Starts another node on this gateway's database and storage.
     pub async fn start_beside(&self, model: &Model, options: GatewayOptions) -> Gateway {
