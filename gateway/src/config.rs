@@ -183,6 +183,17 @@ pub enum SnapshotMode {
     Off,
 }
 
+impl SnapshotMode {
+    /// Whether snapshots are saved, on a database other nodes may share or not.
+    pub fn enabled(self, shared_database: bool) -> bool {
+        match self {
+            Self::On => true,
+            Self::Off => false,
+            Self::Auto => shared_database,
+        }
+    }
+}
+
 /// How long the files of finished tasks are kept.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -764,15 +775,6 @@ impl Config {
     }
 
     /// Where shared storage is: `storage.url`, else a directory in the data directory.
-    /// Whether workspace snapshots are saved (`storage.snapshots`, with `auto` decided).
-    pub fn snapshots_enabled(&self) -> bool {
-        match self.storage.snapshots {
-            SnapshotMode::On => true,
-            SnapshotMode::Off => false,
-            SnapshotMode::Auto => self.database_url.starts_with("postgres"),
-        }
-    }
-
     pub fn storage_url(&self) -> Result<crate::storage::StorageUrl, crate::storage::UrlError> {
         if self.storage.url.trim().is_empty() {
             Ok(crate::storage::StorageUrl::default_for(&self.data_dir))

@@ -78,7 +78,7 @@ impl App {
         .with_test_model(start_test_model().await?);
         let hub = Arc::new(Hub::default());
         let (storage, artifact_store) = open_artifacts(&config, &data_dir).await?;
-        let snapshots = if config.snapshots_enabled() {
+        let snapshots = if config.storage.snapshots.enabled(store.is_shared()) {
             let limits = SnapshotLimits {
                 max_files: config.storage.snapshot_max_files,
                 max_bytes: config.storage.snapshot_max_mb.saturating_mul(1 << 20),
