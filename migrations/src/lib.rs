@@ -22,6 +22,7 @@ mod m20261205_000012_key_webhook_events;
 mod m20261206_000013_live_spend;
 mod m20261206_000014_nodes;
 mod m20261206_000015_workspace_snapshots;
+mod m20261206_000016_live_held_tokens;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_live_spend::Migration),
             Box::new(m20261206_000014_nodes::Migration),
             Box::new(m20261206_000015_workspace_snapshots::Migration),
+            Box::new(m20261206_000016_live_held_tokens::Migration),
         ]
     }
 }

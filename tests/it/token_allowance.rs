@@ -1,5 +1,5 @@
-//! A key's token budget held live by the model proxy while its runs are in
-//! flight: runs of one key share one allowance, and a queued task of a key whose
+//! A key's token budget held live while its runs are in flight: runs of one key,
+//! on one node or on several, draw on one budget, and a queued task of a key whose
 //! running task spent it waits instead of being run.
 
 use std::time::Duration;
@@ -8,6 +8,17 @@ use serde_json::{Value, json};
 
 use crate::cancel_and_timeout::wait_until;
 use crate::support::*;
+
+/// Tokens one run of `two_requests(command)` uses, measured with a key of its own.
+async fn one_run(gateway: &Gateway, command: &str) -> i64 {
+    let (meter, meter_id) = key_with(gateway, &["--name", "meter"]);
+    let measured = gateway.submit(&meter, two_requests(command)).await;
+    let measured = gateway.wait_done(&meter, measured["id"].as_str().unwrap()).await;
+    assert_eq!(measured["status"], "completed", "{measured}");
+    let one_run = tokens_today(gateway, &meter_id).await;
+    assert!(one_run > 0);
+    one_run
+}
 
 /// Tokens (input and output) the key spent today, as recorded.
 async fn tokens_today(gateway: &Gateway, key_id: &str) -> i64 {
@@ -34,12 +45,7 @@ fn two_requests(command: &str) -> Value {
 async fn two_runs_of_a_key_share_one_token_allowance() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, GatewayOptions::default()).await;
-    let (meter, meter_id) = key_with(&gateway, &["--name", "meter"]);
-    let measured = gateway.submit(&meter, two_requests("echo measure")).await;
-    let measured = gateway.wait_done(&meter, measured["id"].as_str().unwrap()).await;
-    assert_eq!(measured["status"], "completed", "{measured}");
-    let one_run = tokens_today(&gateway, &meter_id).await;
-    assert!(one_run > 0);
+    let one_run = one_run(&gateway, "echo measure").await;
 
     // Ten per cent over one run: whichever way the two runs' requests interleave,
     // the second run's last request finds the allowance spent.
@@ -135,4 +141,46 @@ async fn a_run_lost_with_its_gateway_is_charged_what_it_used() {
     let (_, shown) = gateway.get(&format!("/v1/keys/{key_id}"), &gateway.admin_key).await;
     assert_eq!(shown["spend"]["today"]["runs"], 2, "the lost run and the rerun: {shown}");
     assert_eq!(tokens_today(&gateway, &key_id).await, live + rerun, "{shown}");
+}
+
+/// Two nodes on one PostgreSQL database, one worker each, run a task each of one
+/// key at the same time: the budget, enough for one run but not two, stops one of
+/// them, because each request reserves against what both nodes' runs hold. (With
+/// an allowance per node, each would have had the whole budget.)
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_of_a_key_on_two_nodes_draw_on_one_token_budget() {
+    let Some(database) = postgres::database() else { return };
+    let model = Model::start().await;
+    let storage = tempfile::tempdir().unwrap();
+    let node = || {
+        let mut env = cluster_env(&database.url, &format!("file://{}", storage.path().display()));
+        env.push(("CCGATE_LEASE_SECONDS".into(), "30".into()));
+        GatewayOptions { env, workers: 1, ..GatewayOptions::default() }
+    };
+    let a = Gateway::start(&model, node()).await;
+    let b = Gateway::start(&model, node()).await;
+    // Both runs make their first request, then wait in Bash while the other makes its own.
+    let command = "sleep 2";
+    let one_run = one_run(&a, command).await;
+    let budget = one_run * 11 / 10;
+    let (pair, pair_id) =
+        key_with(&a, &["--name", "pair", "--max-concurrent", "2", "--token-budget-per-day", &budget.to_string()]);
+    let first = a.submit(&pair, two_requests(command)).await;
+    let second = b.submit(&pair, two_requests(command)).await;
+    let ids = [&first, &second].map(|task| task["id"].as_str().unwrap().to_string());
+    let mut finished = Vec::new();
+    for id in &ids {
+        finished.push(a.wait_done(&pair, id).await);
+    }
+    let ran_on = |node: &Gateway, id: &str| node.data.path().join("tasks").join(id).join("workspace").is_dir();
+    assert!(
+        ids.iter().all(|id| ran_on(&a, id) != ran_on(&b, id)) && ids.iter().any(|id| ran_on(&a, id)),
+        "one run on each node"
+    );
+    let completed = finished.iter().filter(|task| task["status"] == "completed").count();
+    let spent = tokens_today(&a, &pair_id).await;
+    assert_eq!(completed, 1, "one run ({one_run} tokens) fits {budget}, two do not; {spent} spent: {finished:?}");
+    let stopped = finished.iter().find(|task| task["status"] != "completed").unwrap();
+    assert_eq!(stopped["error"]["details"]["limit"], "tokens", "{stopped}");
+    assert!(spent <= budget + one_run, "spent {spent} of {budget}, past the one request that may overshoot");
 }

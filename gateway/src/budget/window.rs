@@ -25,8 +25,8 @@ pub fn next_day_and_month(ms: i64) -> (i64, i64) {
 
 /// Until when a task of a key waits in the queue, if its budget is spent: the
 /// reset of the budget `spend` reached (the monthly one if both), or, when the
-/// database does not show it yet but the key's live token allowance is spent
-/// (`live_spent`, runs in progress), the reset of its tightest token budget.
+/// database has not recorded it yet but what the key's live runs hold spends its
+/// token budget (`live_spent`), the reset of its tightest token budget.
 pub fn deferred_until(spend: &Spend, budgets: &Budgets, live_spent: bool, now: i64) -> Option<i64> {
     let (tomorrow, next_month) = next_day_and_month(now);
     let live_spent = live_spent && budgets.has_tokens();

@@ -143,7 +143,7 @@ impl Queue {
         };
         let dirs = TaskDirs::new(&self.data_dir, &id);
         let prompt = if task.continue_turn { crate::runner::CONTINUE_PROMPT.to_string() } else { prompt };
-        let tokens = self.tokens_left(&task.key_id).await;
+        let tokens = self.run_tokens(&id, &task.key_id, &fence).await;
         let approvers = if self.plugins.serves(crate::plugins::Hook::ToolApproval) {
             let facts = self.task_facts(&task, TaskStatus::Running).await;
             Some(ToolApprovers::for_task(&self.plugins, &id, &facts.key_id, &facts.key_name))

@@ -19,8 +19,9 @@ impl Queue {
         }
         let now = crate::timestamp::now_ms();
         let Ok(spend) = self.store.spend(&key.id, now).await else { return false };
-        // The database lags runs in progress: a spent live allowance counts too.
-        let live_spent = self.runner.live_tokens_left(&key.id).is_some_and(|left| left <= 0);
+        // What the key's live runs hold, on every node, counts too.
+        let held = self.store.tokens_held(&key.id).await.unwrap_or(0);
+        let live_spent = held > 0 && spend.tokens_left(&budgets).is_some_and(|left| left <= held);
         let Some(until) = crate::budget::deferred_until(&spend, &budgets, live_spent, now) else { return false };
         let notice = format!(
             "the key's budget is spent; the task waits until {} when it resets",

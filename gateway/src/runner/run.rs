@@ -31,7 +31,7 @@ use crate::approvals::{
 use crate::config::ClaudeConfig;
 use crate::plugins::{ToolApproval, ToolApprovers};
 use crate::sandbox::monitor::{Exceeded, Monitor};
-use crate::sandbox::{KeyTokens, Launch, RunSpec, Sandbox};
+use crate::sandbox::{Launch, RunSpec, Sandbox};
 use crate::store::EventRecord;
 use crate::task::TaskOptions;
 
@@ -80,7 +80,7 @@ pub struct TurnRequest<'a> {
     pub input: TurnInput<'a>,
     pub timeout: Duration,
     /// The key's token budget, for the model proxy.
-    pub tokens: Option<&'a KeyTokens>,
+    pub tokens: Option<&'a crate::store::RunTokens>,
     /// The task's turn (what its permission prompts are recorded under).
     pub turn: i32,
     /// The tool-approval plugins of the task's key, which see each permission
@@ -112,8 +112,6 @@ pub struct RunReport {
     pub exceeded: Option<Exceeded>,
     /// What the model proxy counted and priced, when it served the run.
     pub metered: Option<crate::sandbox::Metered>,
-    /// The key's token allowance, kept until the run's spend is recorded.
-    pub allowance: Option<crate::sandbox::AllowanceHold>,
     /// A test run: it cost nothing, whatever its tokens.
     pub test: bool,
 }
@@ -161,14 +159,9 @@ impl Runner {
         Self { test_model: Some(url), ..self }
     }
 
-    /// What a key's live token allowance has left on this node, while it has one.
     /// The working directory a run of the task with `dirs` sees.
     pub fn workspace_seen(&self, dirs: &TaskDirs) -> PathBuf {
         self.sandbox.workspace_seen(&dirs.workspace)
-    }
-
-    pub fn live_tokens_left(&self, key_id: &str) -> Option<i64> {
-        self.sandbox.live_tokens_left(key_id)
     }
 
     /// Runs one turn, and the turns of the messages that come through `live` while
@@ -409,7 +402,6 @@ impl Runner {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
         if let Some(token) = &launch.token {
-            report.allowance = token.hold_allowance();
             let meter = &token.meter;
             report.metered = Some(meter.settled(Duration::from_secs(5)).await);
             if meter.budget_spent.load(Ordering::Relaxed) && report.exceeded.is_none() {

@@ -28,9 +28,7 @@ use std::sync::Arc;
 
 pub use config::{SandboxConfig, SandboxMode};
 pub use helper::set_rlimit;
-pub use model_proxy::{
-    AllowanceHold, KeyTokens, Meter, Metered, ModelProxy, RunToken, Upstream, is_credential as is_model_credential,
-};
+pub use model_proxy::{Meter, Metered, ModelProxy, RunToken, Upstream, is_credential as is_model_credential};
 pub use probe::Capabilities;
 
 use bwrap::inside;
@@ -138,7 +136,7 @@ pub struct RunSpec<'a> {
     pub env: &'a [(String, String)],
     pub network: Network,
     /// The key's token budget, enforced by the model proxy.
-    pub tokens: Option<&'a KeyTokens>,
+    pub tokens: Option<&'a crate::store::RunTokens>,
     /// The task's model: the only one the model proxy lets the run use, when set.
     pub model: Option<&'a str>,
     /// A test key's run: the model proxy sends it here (the built-in scripted
@@ -289,11 +287,6 @@ impl Sandbox {
         self.model.as_ref().map(|m| m.upstream_state())
     }
 
-    /// What a key's live token allowance has left on this node, while it has one.
-    pub fn live_tokens_left(&self, key_id: &str) -> Option<i64> {
-        self.model.as_ref().and_then(|m| m.tokens_left(key_id))
-    }
-
     /// Prepares one run: its token, cgroup and command line.
     pub fn launch(&self, run: &RunSpec<'_>) -> std::io::Result<Launch> {
         let mut program: OsString = run.claude.into();
@@ -314,7 +307,7 @@ impl Sandbox {
                 seen,
             });
         }
-        let token = self.model.as_ref().map(|m| m.register(run.tokens, run.model, run.test_upstream.clone()));
+        let token = self.model.as_ref().map(|m| m.register(run.tokens.cloned(), run.model, run.test_upstream.clone()));
         let mut env: Vec<(String, String)> =
             run.env.iter().filter(|(k, _)| !model_proxy::is_credential(k)).cloned().collect();
         if let Some(token) = &token {

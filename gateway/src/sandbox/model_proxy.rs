@@ -8,12 +8,14 @@
 //! tokens each run used. The real key is in no environment, argument or file of the
 //! sandbox.
 //!
-//! A key with a token budget gets an allowance, shared by its live runs on this
-//! node: each model request reserves its `max_tokens` plus an estimate of its
-//! input before it is forwarded, and is settled at what the answer used (streamed
-//! or not; an answer cut off before its final usage keeps its whole reservation).
-//! Once the allowance is spent the proxy refuses the key's runs further model
-//! requests (the run then fails `resource_limit`, limit `tokens`). Answers come
+//! A run of a key with a token budget draws on it through the database (see
+//! `store::RunTokens`), so the budget holds across the key's runs on every node:
+//! each model request reserves its `max_tokens` plus an estimate of its input
+//! before it is forwarded, and is settled at what the answer used (streamed or
+//! not; an answer cut off before its final usage keeps its whole reservation).
+//! Once the budget is spent the proxy refuses the key's runs further model
+//! requests (the run then fails `resource_limit`, limit `tokens`); when the
+//! database cannot say, it answers 503, which the CLI retries. Answers come
 //! uncompressed so that their usage can be read.
 //!
 //! A run's requests are hostile input: each may ask only for the task's model and
@@ -27,7 +29,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -39,6 +41,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::model_policy::{self, ProxyLimits, Refusal};
 use crate::pricing::{Price, Pricing};
+use crate::store::{Reservation, RunTokens};
 use crate::task::Usage;
 
 /// The API paths a run may use.
@@ -101,9 +104,12 @@ pub struct Metered {
 #[derive(Debug)]
 pub struct Meter {
     metered: Mutex<Metered>,
-    /// The key's allowance this run draws on, if the key has a token budget.
-    allowance: Option<Arc<Allowance>>,
-    /// A model request of this run was refused because the allowance was spent.
+    /// The key's token budget this run draws on, if the key has one.
+    budget: Option<RunTokens>,
+    /// Tokens this run holds of the key's budget: reserved by requests in flight
+    /// and used by answered ones (the database keeps the same for every node).
+    held: AtomicI64,
+    /// A model request of this run was refused because the budget was spent.
     pub budget_spent: AtomicBool,
     /// The one model the run may use (the task's), if it names one.
     model: Option<String>,
@@ -116,7 +122,7 @@ pub struct Meter {
 
 impl Meter {
     fn new(
-        allowance: Option<Arc<Allowance>>,
+        budget: Option<RunTokens>,
         model: Option<String>,
         max_concurrent_requests: usize,
         test_upstream: Option<Upstream>,
@@ -124,7 +130,8 @@ impl Meter {
         Self {
             test_upstream,
             metered: Mutex::default(),
-            allowance,
+            budget,
+            held: AtomicI64::new(0),
             budget_spent: AtomicBool::new(false),
             model,
             in_flight: Arc::new(Semaphore::new(max_concurrent_requests)),
@@ -154,42 +161,43 @@ impl Meter {
         metered.cost_usd += cost_usd;
     }
 
-    /// Takes `tokens` off the key's allowance (a negative number gives back).
+    /// Adds `tokens` to what the run holds of the key's budget (a negative number gives back).
     fn spend(&self, tokens: i64) {
-        if let Some(allowance) = &self.allowance {
-            allowance.left.fetch_sub(tokens, Ordering::Relaxed);
+        if let Some(budget) = &self.budget {
+            self.held.fetch_add(tokens, Ordering::Relaxed);
+            budget.settle(tokens);
         }
     }
 
-    /// Reserves what a Messages request may use (`max_tokens` and an estimate of
-    /// the input from the body's length); `None` when the allowance is spent.
-    fn reserve(&self, max_tokens: u64, body_len: usize) -> Option<i64> {
-        let Some(allowance) = &self.allowance else { return Some(0) };
+    /// Reserves what a Messages request may use: `max_tokens` and an estimate of
+    /// the input from the body's length.
+    async fn reserve(&self, max_tokens: u64, body_len: usize) -> Reserved {
+        let Some(budget) = &self.budget else { return Reserved::Tokens(0) };
         let reservation = max_tokens.min(1_000_000) as i64 + body_len as i64 / 4;
-        let before = allowance.left.fetch_sub(reservation, Ordering::Relaxed);
-        if before <= 0 {
-            allowance.left.fetch_add(reservation, Ordering::Relaxed);
-            return None;
+        match budget.reserve(reservation).await {
+            Ok(Reservation::Granted) => {
+                self.held.fetch_add(reservation, Ordering::Relaxed);
+                Reserved::Tokens(reservation)
+            }
+            Ok(Reservation::Spent) => Reserved::Spent,
+            Ok(Reservation::Lost) => Reserved::Unknown,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reserve a model request's tokens; the request is refused for now");
+                Reserved::Unknown
+            }
         }
-        Some(reservation)
     }
 }
 
-/// Tokens a key may still use, shared by all its live runs.
-#[derive(Debug)]
-struct Allowance {
-    left: AtomicI64,
-    /// The day and budgets it was read for: a new day or a changed budget starts a new one.
-    stamp: String,
-}
-
-/// A key's token budget as a run starts: what its recorded spending leaves.
-#[derive(Debug, Clone)]
-pub struct KeyTokens {
-    pub key_id: String,
-    pub left: i64,
-    /// The UTC day and the budgets `left` was computed for.
-    pub stamp: String,
+/// What reserving a request's tokens gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reserved {
+    /// Reserved this many (0: the key has no token budget).
+    Tokens(i64),
+    /// The key's budget is spent.
+    Spent,
+    /// The budget cannot be read now, or the run lost its task: not now.
+    Unknown,
 }
 
 type Tokens = Mutex<HashMap<String, Arc<Meter>>>;
@@ -197,7 +205,6 @@ type Tokens = Mutex<HashMap<String, Arc<Meter>>>;
 /// The proxy's shared state.
 pub struct ModelProxy {
     tokens: Arc<Tokens>,
-    allowances: Allowances,
     upstream: Upstream,
     client: reqwest::Client,
     socket: PathBuf,
@@ -270,19 +277,6 @@ pub struct RunToken {
     tokens: Arc<Tokens>,
 }
 
-impl RunToken {
-    /// Keeps the key's allowance alive (and so the run's use counted) after the
-    /// run, until its spend is recorded: a run of the same key starting in between
-    /// would otherwise read the database without it.
-    pub fn hold_allowance(&self) -> Option<AllowanceHold> {
-        self.meter.allowance.clone().map(AllowanceHold)
-    }
-}
-
-/// A key's live allowance, kept until a finished run's spend is stored.
-#[derive(Debug)]
-pub struct AllowanceHold(#[allow(dead_code)] Arc<Allowance>);
-
 impl Drop for RunToken {
     fn drop(&mut self) {
         if let Ok(mut tokens) = self.tokens.lock() {
@@ -309,7 +303,6 @@ impl ModelProxy {
             .map_err(std::io::Error::other)?;
         let proxy = Arc::new(Self {
             tokens: Arc::default(),
-            allowances: Allowances::default(),
             upstream,
             client,
             socket: socket.to_path_buf(),
@@ -335,53 +328,18 @@ impl ModelProxy {
         (self.upstream.base_url.clone(), self.health.state())
     }
 
-    /// A fresh token for one run, drawing on its key's token allowance if any, and
+    /// A fresh token for one run, drawing on its key's token budget if any, and
     /// good for `model` only when the task names one.
-    pub fn register(&self, budget: Option<&KeyTokens>, model: Option<&str>, test: Option<Upstream>) -> RunToken {
+    pub fn register(&self, budget: Option<RunTokens>, model: Option<&str>, test: Option<Upstream>) -> RunToken {
         let token = format!(
             "ccgate-run-{}",
             crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        let meter = Arc::new(Meter::new(
-            budget.map(|b| self.allowances.of(b)),
-            model.map(String::from),
-            self.limits.max_concurrent_requests,
-            test,
-        ));
+        let meter = Arc::new(Meter::new(budget, model.map(String::from), self.limits.max_concurrent_requests, test));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(token.clone(), meter.clone());
         }
         RunToken { token, meter, tokens: self.tokens.clone() }
-    }
-
-    /// What the key's live allowance has left, while it has one.
-    pub fn tokens_left(&self, key_id: &str) -> Option<i64> {
-        self.allowances.left(key_id)
-    }
-}
-
-/// Per key with live runs: their shared allowance (gone with the last run).
-#[derive(Default)]
-struct Allowances(Mutex<HashMap<String, Weak<Allowance>>>);
-
-impl Allowances {
-    /// What the key's live allowance has left, if its runs have one now.
-    fn left(&self, key_id: &str) -> Option<i64> {
-        let allowances = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        allowances.get(key_id).and_then(Weak::upgrade).map(|a| a.left.load(Ordering::Relaxed))
-    }
-
-    /// The key's live allowance; a new one from `budget` when none of its runs is
-    /// live (a live one has counted what the database has not recorded yet).
-    fn of(&self, budget: &KeyTokens) -> Arc<Allowance> {
-        let mut allowances = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        allowances.retain(|_, weak| weak.strong_count() > 0);
-        if let Some(live) = allowances.get(&budget.key_id).and_then(Weak::upgrade).filter(|a| a.stamp == budget.stamp) {
-            return live;
-        }
-        let fresh = Arc::new(Allowance { left: AtomicI64::new(budget.left), stamp: budget.stamp.clone() });
-        allowances.insert(budget.key_id.clone(), Arc::downgrade(&fresh));
-        fresh
     }
 }
 
@@ -462,11 +420,19 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     headers.insert("accept-encoding", HeaderValue::from_static("identity"));
     // Counting tokens uses none; a message reserves what it may use.
     let max_tokens = asked.max_tokens.unwrap_or(0);
-    let reserved = if counting { Some(0) } else { meter.reserve(max_tokens, body.len()) };
-    let Some(reserved) = reserved else {
-        meter.budget_spent.store(true, Ordering::Relaxed);
-        metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
-        return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
+    let reserved = if counting { Reserved::Tokens(0) } else { meter.reserve(max_tokens, body.len()).await };
+    let reserved = match reserved {
+        Reserved::Tokens(reserved) => reserved,
+        Reserved::Spent => {
+            meter.budget_spent.store(true, Ordering::Relaxed);
+            metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_spent").increment(1);
+            return api_error(StatusCode::FORBIDDEN, "permission_error", "the API key's token budget is spent");
+        }
+        Reserved::Unknown => {
+            metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "budget_unknown").increment(1);
+            let message = "the API key's token budget cannot be read right now; retry shortly";
+            return api_error(StatusCode::SERVICE_UNAVAILABLE, "api_error", message);
+        }
     };
     let price = if test { Price::FREE } else { proxy.pricing.price(asked.model.as_deref().unwrap_or_default()) };
     // Until the upstream answers, a caller that goes away (a killed curl, a run that
@@ -562,7 +528,7 @@ fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
 struct UsageTap {
     meter: Arc<Meter>,
     reserved: i64,
-    /// How the request is priced (none in unit tests of the allowance alone).
+    /// How the request is priced (none in unit tests of the reservation alone).
     bill: Option<Bill>,
     /// What this request used.
     usage: Usage,
@@ -580,8 +546,8 @@ struct UsageTap {
 /// What a request is charged at, and the run's slot it holds while it lasts.
 /// A request sent upstream and not answered yet. Dropped armed — its caller went
 /// away first, and the upstream stops when its connection closes — it is charged
-/// what the upstream may have billed: its whole token reservation (kept off the
-/// allowance) and, in dollars, its input estimate and the output the model can have
+/// what the upstream may have billed: its whole token reservation (kept held of
+/// the budget) and, in dollars, its input estimate and the output the model can have
 /// generated meanwhile (at most `max_tokens`).
 struct Unanswered {
     meter: Arc<Meter>,
@@ -760,33 +726,6 @@ mod tests {
     }
 
     #[test]
-    fn a_keys_live_runs_share_one_allowance() {
-        let allowances = Allowances::default();
-        let meter = |budget: Option<&KeyTokens>| Meter::new(budget.map(|b| allowances.of(b)), None, 1, None);
-        let budget = KeyTokens { key_id: "key_1".into(), left: 100, stamp: "2026-11-25".into() };
-        let may_request = |meter: &Meter| meter.allowance.as_ref().is_none_or(|a| a.left.load(Ordering::Relaxed) > 0);
-        let first = meter(Some(&budget));
-        let second = meter(Some(&KeyTokens { left: 1_000, ..budget.clone() }));
-        first.spend(60);
-        assert!(may_request(&second), "40 left");
-        second.spend(40);
-        assert!(!may_request(&first) && !may_request(&second), "spent by the two together");
-        assert_eq!(allowances.left("key_1"), Some(0), "what claiming a queued task of the key looks at");
-        assert_eq!(allowances.left("key_9"), None);
-        assert_eq!(first.reserve(0, 2), None, "a spent allowance reserves nothing");
-        let other_key = meter(Some(&KeyTokens { key_id: "key_2".into(), left: 5, stamp: budget.stamp.clone() }));
-        assert!(may_request(&other_key));
-        let unbudgeted = meter(None);
-        unbudgeted.spend(1_000_000);
-        assert!(may_request(&unbudgeted));
-        let next_day = meter(Some(&KeyTokens { left: 50, stamp: "2026-11-26".into(), ..budget.clone() }));
-        assert!(may_request(&next_day), "a new day reads the allowance afresh, live runs or not");
-        drop((first, second, next_day));
-        let later = meter(Some(&KeyTokens { left: 7, ..budget }));
-        assert!(may_request(&later), "with no live run, the allowance is read afresh");
-    }
-
-    #[test]
     fn a_request_is_priced_at_its_models_price_and_a_cut_off_one_at_its_max_tokens() {
         let meter = Arc::new(Meter::new(None, None, 1, None));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
@@ -855,43 +794,61 @@ mod tests {
         assert_eq!(settled.await.unwrap().usage.output_tokens, MAX_OUTPUT_TOKENS_PER_SECOND);
     }
 
-    #[test]
-    fn a_request_reserves_what_it_may_use_and_settles_at_what_it_used() {
-        let allowances = Allowances::default();
-        let budget = KeyTokens { key_id: "key_1".into(), left: 10_000, stamp: "d".into() };
-        let meter = Arc::new(Meter::new(Some(allowances.of(&budget)), None, 1, None));
-        let left = || meter.allowance.as_ref().unwrap().left.load(Ordering::Relaxed);
+    #[tokio::test]
+    async fn a_request_reserves_what_it_may_use_and_settles_at_what_it_used() {
+        use crate::store::tests::{key, set_token_budget, store, task};
+        let (store, _dir) = store().await;
+        let key_id = key(&store, 1).await;
+        set_token_budget(&store, &key_id, Some(10_000)).await;
+        task(&store, &key_id, 0).await;
+        let run = store.claim("node", 60_000).await.unwrap().unwrap();
+        let tokens = RunTokens::new(store.clone(), &run.task.id, &run.fence, &key_id);
+        let meter = Arc::new(Meter::new(Some(tokens), None, 1, None));
+        let held = || meter.held.load(Ordering::Relaxed);
+        // Settlements are written in the background: the next reservation waits for them.
+        let written = || async {
+            for _ in 0..500 {
+                if store.tokens_held(&key_id).await.unwrap() == held() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("the database never held what the meter holds: {}", held());
+        };
         let body = br#"{"max_tokens": 4000, "messages": []}"#;
         let reserve = || meter.reserve(4000, body.len());
-        let reserved = reserve().unwrap();
+        let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         assert_eq!(reserved, 4000 + body.len() as i64 / 4);
         // While anything is left a request goes ahead (the last may overshoot by
         // its own use); concurrent requests each hold their reservation.
-        assert!(reserve().is_some() && reserve().is_some(), "4009 × 3 from 10 000");
-        assert_eq!(reserve(), None, "nothing left: refused");
+        assert_eq!([reserve().await, reserve().await], [Reserved::Tokens(reserved); 2], "4009 × 3 from 10 000");
+        assert_eq!(reserve().await, Reserved::Spent, "nothing left: refused");
         meter.spend(-3 * reserved);
+        written().await;
         // A streamed answer: input at the start, output at the end.
-        let reserved = reserve().unwrap();
+        let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
         tap.feed(&Bytes::from_static(
             b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",
         ));
         tap.feed(&Bytes::from_static(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":50}}\n"));
         drop(tap);
-        assert_eq!(left(), 10_000 - 350, "settled at 350");
+        assert_eq!(held(), 350, "settled at 350");
+        written().await;
         // A non-streamed answer: the usage is in the body.
-        let reserved = reserve().unwrap();
+        let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         let mut tap = UsageTap::new(meter.clone(), reserved, false, true);
         tap.feed(&Bytes::from_static(br#"{"usage": {"input_tokens": 100, "output_tokens": 20}}"#));
         drop(tap);
-        assert_eq!(left(), 10_000 - 350 - 120);
+        assert_eq!(held(), 350 + 120);
         // Cut off before its final usage: the whole reservation stays spent.
-        let reserved = reserve().unwrap();
+        let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
         tap.feed(&Bytes::from_static(
             b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",
         ));
         drop(tap);
-        assert_eq!(left(), 10_000 - 350 - 120 - reserved);
+        assert_eq!(held(), 350 + 120 + reserved);
+        written().await;
     }
 }

@@ -22,6 +22,7 @@ pub mod rollup;
 mod spend;
 mod steering;
 mod tasks;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub use tasks::{
     ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, RetryRun,
     TaskFilter,
 };
+pub use tokens::{Reservation, RunTokens};
 
 /// A database failure, with the operation that hit it.
 #[derive(Debug, thiserror::Error)]

@@ -50,6 +50,13 @@ pub(crate) async fn key(store: &Store, max_concurrent: u32) -> String {
     store.insert_key(key, AuditEntry::new("key.create", "ok")).await.unwrap().id
 }
 
+/// Sets the key's daily token budget (`None`: none).
+pub(crate) async fn set_token_budget(store: &Store, key_id: &str, tokens_per_day: Option<i64>) {
+    let budget = tokens_per_day.map_or("NULL".to_string(), |tokens| tokens.to_string());
+    let update = format!("UPDATE api_keys SET token_budget_per_day = {budget} WHERE id = '{key_id}'");
+    store.writer().execute_unprepared(&update).await.unwrap();
+}
+
 fn new_row(key_id: &str, priority: i32, max_queued: u32) -> NewTaskRow {
     NewTaskRow {
         id: crate::ids::new_id("tsk"),
@@ -583,4 +590,49 @@ async fn a_lost_runs_usage_is_charged_once_by_recovery() {
 
 fn lost_error() -> crate::task::TaskError {
     crate::task::TaskError::new(crate::task::ErrorKind::AgentCrashed, "lost")
+}
+
+/// Runs of one key on different nodes draw on one token budget: each request
+/// reserves in the database against what the key recorded and what every live run
+/// holds, settles to what it used, and a run's outcome clears its hold as its cost
+/// is recorded.
+#[tokio::test]
+async fn runs_on_every_node_draw_on_one_token_budget() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    set_token_budget(&store, &key_id, Some(10_000)).await;
+    for _ in 0..3 {
+        task(&store, &key_id, 0).await;
+    }
+    let on_a = store.claim("node-a", 60_000).await.unwrap().unwrap();
+    let on_b = store.claim("node-b", 60_000).await.unwrap().unwrap();
+    let (a, b) = [&on_a, &on_b].map(|run| RunTokens::new(store.clone(), &run.task.id, &run.fence, &key_id)).into();
+    assert_eq!(a.reserve(6_000).await.unwrap(), Reservation::Granted);
+    assert_eq!(b.reserve(3_000).await.unwrap(), Reservation::Granted);
+    assert_eq!(a.reserve(2_000).await.unwrap(), Reservation::Granted, "1 000 left: the last may overshoot");
+    assert_eq!(b.reserve(1).await.unwrap(), Reservation::Spent, "node B sees what node A holds");
+    assert_eq!(store.tokens_held(&key_id).await.unwrap(), 11_000);
+    // A's two requests used 1 000 between them: it gives the rest back.
+    assert!(store.settle_tokens(&on_a.task.id, &on_a.fence, -7_000).await.unwrap());
+    assert_eq!(b.reserve(500).await.unwrap(), Reservation::Granted);
+    // A finishes: its 1 000 are recorded and its hold cleared, in one transaction.
+    let cost = RunCost { key_id: key_id.clone(), cost_micros: 0, input_tokens: 900, output_tokens: 100 };
+    let finished = FinishRun { cost: Some(cost), ..finish(TaskStatus::Completed) };
+    assert!(store.finish_run(&on_a.task.id, &on_a.fence, 0, finished).await.unwrap());
+    assert_eq!(store.tokens_held(&key_id).await.unwrap(), 3_500, "B's hold alone");
+    assert_eq!(a.reserve(1).await.unwrap(), Reservation::Lost, "a run that let go holds nothing more");
+    assert!(!store.settle_tokens(&on_a.task.id, &on_a.fence, 5).await.unwrap());
+    assert_eq!(b.reserve(5_500).await.unwrap(), Reservation::Granted, "10 000 - 1 000 - 3 500 left");
+    assert_eq!(b.reserve(1).await.unwrap(), Reservation::Spent);
+    // B's node is lost: recovery clears its hold.
+    store.heartbeat(&on_b.task.id, &on_b.fence, 1, None).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let lost = store.lost_runs(None).await.unwrap();
+    assert!(store.recover(&lost[0], 3, lost_error()).await.unwrap().is_some());
+    assert_eq!(store.tokens_held(&key_id).await.unwrap(), 0);
+    // Without a token budget, a run is never refused.
+    set_token_budget(&store, &key_id, None).await;
+    let again = store.claim("node-c", 60_000).await.unwrap().unwrap();
+    let reserved = RunTokens::new(store.clone(), &again.task.id, &again.fence, &key_id).reserve(1_000_000).await;
+    assert_eq!(reserved.unwrap(), Reservation::Granted);
 }

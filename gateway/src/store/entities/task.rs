@@ -66,6 +66,10 @@ pub struct Model {
     pub live_cost_micros: i64,
     pub live_input_tokens: i64,
     pub live_output_tokens: i64,
+    /// The tokens the running run holds against its key's token budget: what its
+    /// model requests in flight reserved and what its answered ones used (0 when
+    /// no run holds the task). Summed over a key's running tasks by every node.
+    pub live_held_tokens: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -129,24 +129,10 @@ impl Store {
                 });
             }
         }
-        // The key's row lock serialises its creates on PostgreSQL, so parallel requests
-        // cannot all pass the cap (SQLite has one writer connection: already serial).
-        if self.backend() == DbBackend::Postgres {
-            api_key::Entity::find_by_id(row.key_id.clone()).lock_exclusive().one(&txn).await.during("locking a key")?;
-        }
-        let queued = task::Entity::find()
-            .filter(task::Column::KeyId.eq(row.key_id.clone()))
-            .filter(task::Column::Status.eq(TaskStatus::Queued))
-            .count(&txn)
-            .await
-            .during("counting queued tasks")?;
-        if queued >= u64::from(row.max_queued) {
-            txn.rollback().await.during("creating a task")?;
-            return Ok(Inserted::QueueFull { queued });
-        }
+        let key_id = row.key_id.clone();
         let model = task::ActiveModel {
             id: Set(row.id.clone()),
-            key_id: Set(row.key_id),
+            key_id: Set(key_id.clone()),
             status: Set(TaskStatus::Queued),
             priority: Set(row.priority),
             prompt: Set(row.prompt.clone()),
@@ -176,6 +162,7 @@ impl Store {
             live_cost_micros: Set(0),
             live_input_tokens: Set(0),
             live_output_tokens: Set(0),
+            live_held_tokens: Set(0),
         }
         .insert(&txn)
         .await
@@ -191,6 +178,23 @@ impl Store {
         }
         append(&txn, &row.id, None, events, now).await?;
         audit::record(&txn, AuditEntry { target: Some(row.id.clone()), ..audit_entry }, now).await?;
+        // The cap is checked last, under the key's row lock on PostgreSQL, so that
+        // parallel creates cannot all pass it while the lock is held only for the
+        // count and the commit, not the whole create (SQLite has one writer
+        // connection: already serial). The count includes this task.
+        if self.backend() == DbBackend::Postgres {
+            api_key::Entity::find_by_id(key_id.clone()).lock_exclusive().one(&txn).await.during("locking a key")?;
+        }
+        let queued = task::Entity::find()
+            .filter(task::Column::KeyId.eq(key_id))
+            .filter(task::Column::Status.eq(TaskStatus::Queued))
+            .count(&txn)
+            .await
+            .during("counting queued tasks")?;
+        if queued > u64::from(row.max_queued) {
+            txn.rollback().await.during("creating a task")?;
+            return Ok(Inserted::QueueFull { queued: queued - 1 });
+        }
         txn.commit().await.during("creating a task")?;
         Ok(Inserted::Created(Box::new(model)))
     }

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::artifacts::replace_artifacts;
-use super::lease::{Fence, with_live_spend};
+use super::lease::{Fence, without_live_spend};
 use super::turns::set_turn_status;
 use crate::artifacts::Artifact;
 use crate::store::entities::{JsonText, TaskStatus, task, task_turn};
@@ -65,7 +65,7 @@ impl Store {
             .col_expr(task::Column::ContinueTurn, Expr::value(false))
             .col_expr(task::Column::Error, Expr::value(finish.error.map(JsonText::new)))
             .filter(task::Column::Id.eq(id));
-        let mut update = with_live_spend(update, None);
+        let mut update = without_live_spend(update);
         if let Some(session) = finish.session_id {
             update = update.col_expr(task::Column::SessionId, Expr::value(session));
         }
@@ -121,7 +121,7 @@ impl Store {
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::CancelRequested.eq(false));
-        let update = with_live_spend(update, None);
+        let update = without_live_spend(update);
         if fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 0 {
             txn.rollback().await.during("re-queueing a task")?;
             return Ok(false);
@@ -160,7 +160,7 @@ impl Store {
             .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
             .filter(task::Column::Id.eq(id));
-        let update = with_live_spend(update, None);
+        let update = without_live_spend(update);
         let changed = fence.apply(update).exec(&txn).await.during("re-queueing a task")?.rows_affected == 1;
         if changed {
             set_turn_status(&txn, id, Some(turn), TaskStatus::Queued, now).await?;

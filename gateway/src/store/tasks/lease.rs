@@ -23,13 +23,18 @@ impl Fence {
     }
 }
 
-/// Sets what the task's run has used so far (`None`: nothing, as when no run holds it).
-pub(crate) fn with_live_spend(update: UpdateMany<task::Entity>, used: Option<&RunCost>) -> UpdateMany<task::Entity> {
-    let used = used.cloned().unwrap_or_default();
+/// Sets what the task's run has used so far.
+pub(crate) fn with_live_spend(update: UpdateMany<task::Entity>, used: &RunCost) -> UpdateMany<task::Entity> {
     update
         .col_expr(task::Column::LiveCostMicros, Expr::value(used.cost_micros))
         .col_expr(task::Column::LiveInputTokens, Expr::value(used.input_tokens))
         .col_expr(task::Column::LiveOutputTokens, Expr::value(used.output_tokens))
+}
+
+/// Clears what a run used and holds of its key's budget, as the run lets go of
+/// the task: in the same transaction that records what it is charged.
+pub(crate) fn without_live_spend(update: UpdateMany<task::Entity>) -> UpdateMany<task::Entity> {
+    with_live_spend(update, &RunCost::default()).col_expr(task::Column::LiveHeldTokens, Expr::value(0i64))
 }
 
 /// What a lost run had used by its last lease renewal, to charge its key; `None`
@@ -59,7 +64,7 @@ impl Store {
         let mut update = task::Entity::update_many()
             .col_expr(task::Column::LeaseExpiresAt, Expr::value(until))
             .filter(task::Column::Id.eq(id));
-        if used.is_some() {
+        if let Some(used) = used {
             update = with_live_spend(update, used);
         }
         if fence.apply(update).exec(&self.writer).await.during("renewing a lease")?.rows_affected == 0 {

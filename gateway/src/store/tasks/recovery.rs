@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::lease::{Fence, live_spend, with_live_spend};
+use super::lease::{Fence, live_spend, without_live_spend};
 use super::turns::set_turn_status;
 use crate::store::entities::{JsonText, TaskStatus, task};
 use crate::store::events::{EventRecord, append};
@@ -113,7 +113,7 @@ impl Store {
                 .col_expr(task::Column::FinishedAt, Expr::value(now))
                 .col_expr(task::Column::Error, Expr::value(JsonText::new(failure.clone())));
         }
-        if with_live_spend(update, None).exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
+        if without_live_spend(update).exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
             txn.rollback().await.during("recovering a task")?;
             return Ok(None); // its owner renewed the lease or finished meanwhile
         }
