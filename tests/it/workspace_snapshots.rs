@@ -181,6 +181,11 @@ async fn the_files_of_a_task_running_on_another_node_are_read_live_through_it() 
     assert_eq!(archive.status(), 200);
     let entries = crate::support::tar_gz_entries(&archive.bytes().await.unwrap());
     assert!(entries.iter().any(|(path, body)| path == "live.txt" && body == "live\n"), "{entries:?}");
+    // The three relayed requests were counted against the key's rate limit on the
+    // API node only: the runner counts its first direct one.
+    let direct = runner.request(reqwest::Method::GET, &format!("/v1/tasks/{id}"), &key).send().await.unwrap();
+    let header = |name: &str| direct.headers()[name].to_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(header("ratelimit-remaining"), header("ratelimit-limit") - 1, "relayed requests counted twice");
     // The runner checks the key itself: a relay signature alone is no way in.
     let forged = reqwest::Client::new()
         .get(format!("{}/v1/tasks/{id}/files/live.txt", runner.url))

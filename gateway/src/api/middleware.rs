@@ -141,20 +141,18 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
     };
     let key_id = principal.key_id.clone();
-    let decision = state.limiter.check(&principal.key_id, principal.rate_limit_per_minute);
-    let rate_headers = [
-        ("ratelimit-limit", decision.limit as u64),
-        ("ratelimit-remaining", decision.remaining as u64),
-        ("ratelimit-reset", decision.reset_seconds),
-    ];
-    let mut response = if decision.allowed {
-        request.extensions_mut().insert(Caller { principal, context: context.clone() });
-        let response = next.run(request).await;
-        if response.status() == axum::http::StatusCode::FORBIDDEN {
-            audit_denial(&state, Some(key_id), &context, &route, 403, "the key lacks the scope");
-        }
-        response
-    } else {
+    // A request a peer relayed was counted against the key's limit on that peer.
+    let asked = request.extensions().get::<axum::extract::OriginalUri>().map_or(request.uri(), |o| &o.0);
+    let relayed = super::relay::is_relayed(&state, request.method(), asked, request.headers());
+    let decision = (!relayed).then(|| state.limiter.check(&principal.key_id, principal.rate_limit_per_minute));
+    let rate_headers = decision.as_ref().map(|decision| {
+        [
+            ("ratelimit-limit", decision.limit as u64),
+            ("ratelimit-remaining", decision.remaining as u64),
+            ("ratelimit-reset", decision.reset_seconds),
+        ]
+    });
+    let mut response = if let Some(decision) = decision.as_ref().filter(|d| !d.allowed) {
         audit_denial(&state, Some(key_id), &context, &route, 429, "over the key's rate limit");
         crate::telemetry::metrics::rate_limited();
         ApiError::new(
@@ -165,8 +163,15 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         )
         .with_retry_after(decision.retry_after_seconds)
         .into_response()
+    } else {
+        request.extensions_mut().insert(Caller { principal, context: context.clone() });
+        let response = next.run(request).await;
+        if response.status() == axum::http::StatusCode::FORBIDDEN {
+            audit_denial(&state, Some(key_id), &context, &route, 403, "the key lacks the scope");
+        }
+        response
     };
-    for (name, value) in rate_headers {
+    for (name, value) in rate_headers.into_iter().flatten() {
         response.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
     response

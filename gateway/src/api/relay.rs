@@ -9,6 +9,15 @@ use super::AppState;
 use crate::nodes::relay::RELAY_HEADER;
 use crate::store::entities::task;
 
+/// Whether a peer node relayed this request (it carries a valid signature under
+/// the cluster secret): the peer already counted it against the key's rate limit.
+pub(crate) fn is_relayed(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|signature| {
+        state.node.relay().verify(signature, method.as_str(), path, crate::timestamp::now_ms())
+    })
+}
+
 /// The answer of the node that runs `task`, when it runs on another node that can
 /// be reached; `None`: answer here (from this node's copy). A request a peer
 /// relayed is always answered here, so nothing is relayed twice.
@@ -22,13 +31,11 @@ pub(crate) async fn from_runner(
     if method != Method::GET {
         return None;
     }
-    let relay = state.node.relay();
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    if let Some(signature) = headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok())
-        && relay.verify(signature, method.as_str(), path, crate::timestamp::now_ms())
-    {
+    if is_relayed(state, method, uri, headers) {
         return None;
     }
+    let relay = state.node.relay();
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let base = state.node.runner_url(task).await?;
     let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let answer = match relay.get(&base, path, authorization).await? {
