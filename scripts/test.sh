@@ -4,7 +4,7 @@
 # then rustfmt check, clippy with warnings as errors, `cargo test --workspace` with the
 # pinned Claude Code, the end-to-end tests of runs, prompts and the sandbox again
 # with the newest Claude Code on the registry, the store's tests and the end-to-end
-# tests of the task lifecycle on PostgreSQL, then the heavy and the most timing-sensitive
+# tests of the task lifecycle on PostgreSQL, the runs again with the warm pool on, then the heavy and the most timing-sensitive
 # tests one at a time (marked #[ignore] so that they never run beside the others), the
 # SDKs' tests (scripts/test-sdks.sh), then, alone, the schemathesis run and a short run
 # of the gateway benchmark that fails when a figure is far past its goal.
@@ -73,6 +73,18 @@ set +e
 postgres_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$postgres_status
+
+# The runs end to end again with the warm pool on (off in the other steps: it costs a
+# CLI start-up per gateway and per task): first turns take processes started before
+# them.
+step "cargo test --test it with the warm pool on (CCGATE_TEST_POOL=1)"
+set +e
+CCGATE_TEST_POOL=1 cargo test -p ccgate --test it -- \
+    tasks:: follow_up:: cancel_and_timeout::cancel_ approvals:: steering:: structured:: attacks::run_ recovery:: \
+    test_keys:: token_allowance:: 2>&1 | tee -a "$log"
+pool_status=${PIPESTATUS[0]}
+set -e
+((status == 0)) && status=$pool_status
 
 # Alone and one at a time: the tests that load the machine (a fork bomb, a CPU burner,
 # a 24-way upload flood, a schema checker run to its budget, Chromium), where they

@@ -60,6 +60,7 @@ async fn measure(runs: usize) -> String {
                 tokens: None,
                 model: None,
                 test_upstream: None,
+                parked: false,
             })
             .expect("launch");
         let cgroups: Vec<_> = launch.cgroup.iter().flat_map(|c| c.procs_files()).collect();

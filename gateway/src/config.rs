@@ -40,6 +40,7 @@ pub struct Config {
     pub log_format: String,
     pub claude: ClaudeConfig,
     pub queue: QueueConfig,
+    pub pool: PoolConfig,
     pub node: NodeConfig,
     pub tasks: TaskLimits,
     pub keys: KeyDefaults,
@@ -54,6 +55,25 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// What model use costs, per model (budgets and spend count this, not what a run prints).
     pub pricing: crate::pricing::Pricing,
+}
+
+/// Claude Code processes this node starts ahead of work, each in its own sandbox and
+/// empty workspace, waiting for a task's first prompt.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Warm processes kept ready; 0 turns the pool off; unset: one per worker
+    /// (`queue.workers`). Only with the `bwrap` sandbox, where every run sees the
+    /// same paths.
+    pub size: Option<usize>,
+    /// A warm process no task took within this many seconds is replaced by a fresh one.
+    pub idle_seconds: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { size: None, idle_seconds: 600 }
+    }
 }
 
 /// How this node names itself in the node registry (`GET /v1/nodes`).
@@ -414,6 +434,7 @@ impl Default for Config {
             log_format: "pretty".into(),
             claude: ClaudeConfig::default(),
             queue: QueueConfig::default(),
+            pool: PoolConfig::default(),
             node: NodeConfig::default(),
             tasks: TaskLimits::default(),
             keys: KeyDefaults::default(),
@@ -587,6 +608,9 @@ impl Config {
         }
         if let Some(v) = lookup("CCGATE_WORKERS") {
             self.queue.workers = parse_env("CCGATE_WORKERS", &v)?;
+        }
+        if let Some(v) = lookup("CCGATE_POOL_SIZE") {
+            self.pool.size = Some(parse_env("CCGATE_POOL_SIZE", &v)?);
         }
         if let Some(v) = lookup("CCGATE_LEASE_SECONDS") {
             self.queue.lease_seconds = parse_env("CCGATE_LEASE_SECONDS", &v)?;

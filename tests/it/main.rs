@@ -34,6 +34,7 @@ mod openapi;
 mod plugin_chain;
 mod plugin_scaffold;
 mod plugins;
+mod pool;
 mod postgres_backup;
 mod postgres_cli;
 mod queueing;

@@ -93,6 +93,7 @@ impl Queue {
             if recovered > 0 {
                 tracing::warn!(recovered, "recovered runs left behind by a previous gateway process");
             }
+            self.runner.start_pool();
         }
         let mut handles = self.workers_done.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..self.config.workers {

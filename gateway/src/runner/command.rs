@@ -22,6 +22,9 @@ use crate::task::TaskOptions;
 pub struct TaskDirs {
     pub root: PathBuf,
     pub workspace: PathBuf,
+    /// Everything of the run's but its workspace: home, Claude's config, temp files
+    /// and the turn's settings.
+    pub state: PathBuf,
     pub home: PathBuf,
     pub claude_config: PathBuf,
     pub tmp: PathBuf,
@@ -35,7 +38,12 @@ pub struct TaskDirs {
 
 impl TaskDirs {
     pub fn new(data_dir: &Path, task_id: &str) -> Self {
-        let root = data_dir.join("tasks").join(task_id);
+        Self::at(data_dir.join("tasks").join(task_id))
+    }
+
+    /// The directories of a run rooted at `root` (a task's, or a warm process's
+    /// before a task takes it).
+    pub fn at(root: PathBuf) -> Self {
         let state = root.join("state");
         Self {
             workspace: root.join("workspace"),
@@ -44,6 +52,7 @@ impl TaskDirs {
             tmp: state.join("tmp"),
             settings: state.join("settings.json"),
             baseline: root.join("baseline"),
+            state,
             root,
         }
     }

@@ -6,6 +6,8 @@ mod command;
 mod lines;
 pub mod orphans;
 mod outcome;
+mod pool;
+mod profile;
 mod quota;
 mod run;
 mod stdio;

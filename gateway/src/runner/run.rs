@@ -19,6 +19,7 @@ use super::command::{
 };
 use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
+use super::pool::Started;
 use super::quota::TurnQuota;
 use super::stdio::{GatewayStdio, socket_stdio};
 use super::steering::{LiveMessage, Steering};
@@ -93,6 +94,14 @@ pub struct TurnRequest<'a> {
     pub live_meter: Option<&'a LiveMeter>,
 }
 
+/// Whom a process's model requests are metered for.
+pub(super) enum Metering<'a> {
+    /// A run's: its key's token budget, and the scripted model for a test key.
+    Run(Option<&'a crate::store::RunTokens>, Option<crate::sandbox::Upstream>),
+    /// A warm process no run has taken yet: the model proxy refuses its requests.
+    Parked,
+}
+
 /// Where a run's meter is found while the run lasts (empty for an unconfined run,
 /// which the model proxy does not serve).
 pub type LiveMeter = std::sync::OnceLock<Arc<crate::sandbox::Meter>>;
@@ -119,17 +128,19 @@ pub struct RunReport {
 /// Starts and supervises Claude Code processes.
 #[derive(Clone)]
 pub struct Runner {
-    config: Arc<ClaudeConfig>,
-    claude_bin: PathBuf,
+    pub(super) config: Arc<ClaudeConfig>,
+    pub(super) claude_bin: PathBuf,
     supervisor_exe: PathBuf,
     passthrough: Arc<Vec<(String, String)>>,
     /// Where live runs are recorded for the orphan reaper (`orphans`).
-    runs_dir: PathBuf,
-    sandbox: Arc<Sandbox>,
+    pub(super) runs_dir: PathBuf,
+    pub(super) sandbox: Arc<Sandbox>,
     /// Where prompts of `ask` tasks wait for a person.
     desk: Arc<Desk>,
     /// The built-in scripted model that test keys' runs talk to (`with_test_model`).
     test_model: Option<String>,
+    /// Claude Code processes started ahead of work (`with_pool`).
+    pub(super) pool: Option<Arc<super::pool::WarmPool>>,
 }
 
 impl Runner {
@@ -151,6 +162,7 @@ impl Runner {
             sandbox,
             desk,
             test_model: None,
+            pool: None,
         }
     }
 
@@ -178,7 +190,21 @@ impl Runner {
     ) -> RunReport {
         let started = Instant::now();
         let mut report = RunReport { test: request.test, ..RunReport::default() };
-        let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
+        let process = match self.start(&request) {
+            Ok(process) => process,
+            Err(e) => {
+                report.spawn_error = Some(e.to_string());
+                return report;
+            }
+        };
+        let Started { run_id, mut child, launch, stdio: GatewayStdio { stdin, stdout, stderr }, waited } = process;
+        if let Some(waited) = waited {
+            let notice = format!(
+                "the run took a warm Claude Code process (started {:.1} s before the task)",
+                waited.as_secs_f64()
+            );
+            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
+        }
         // Only `ask` tasks have prompts waiting for a person: the others skip the desk.
         let asks = request.input.options.approvals.mode == ApprovalMode::Ask;
         if asks {
@@ -186,13 +212,6 @@ impl Runner {
             // on them any more (this run asks again).
             self.desk.expire_others(request.task_id, &run_id).await;
         }
-        let (mut child, launch, GatewayStdio { stdin, stdout, stderr }) = match self.spawn(&request, &run_id) {
-            Ok(spawned) => spawned,
-            Err(e) => {
-                report.spawn_error = Some(e.to_string());
-                return report;
-            }
-        };
         let record = self.record_run(&request, &run_id, &child, &sink).await;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let quota =
@@ -501,38 +520,62 @@ impl Runner {
         (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))))
     }
 
-    fn spawn(&self, request: &TurnRequest<'_>, run_id: &str) -> std::io::Result<(Child, Launch, GatewayStdio)> {
-        request.dirs.create()?;
+    pub(super) fn spawn(
+        &self,
+        request: &TurnRequest<'_>,
+        run_id: &str,
+    ) -> std::io::Result<(Child, Launch, GatewayStdio)> {
+        let test = if request.test { Some(self.test_upstream()?) } else { None };
+        let spawned = self.spawn_process(request.dirs, &request.input, Metering::Run(request.tokens, test), run_id)?;
+        if let (Some(slot), Some(token)) = (request.live_meter, &spawned.1.token) {
+            let _ = slot.set(token.meter.clone());
+        }
+        Ok(spawned)
+    }
+
+    /// Where a test key's runs send their model requests: the built-in scripted model.
+    pub(super) fn test_upstream(&self) -> std::io::Result<crate::sandbox::Upstream> {
+        let url = self.test_model.as_deref().ok_or_else(|| std::io::Error::other("no test model is running"))?;
+        Ok(crate::sandbox::Upstream::from_env(&test_model_environment(Vec::new(), url)))
+    }
+
+    /// Starts Claude Code in `dirs` under the supervisor and the sandbox.
+    pub(super) fn spawn_process(
+        &self,
+        dirs: &TaskDirs,
+        input: &TurnInput<'_>,
+        metering: Metering<'_>,
+        run_id: &str,
+    ) -> std::io::Result<(Child, Launch, GatewayStdio)> {
+        dirs.create()?;
         let (child_stdio, gateway_stdio) = socket_stdio()?;
-        let args = claude_args(&request.input, &self.config);
-        let settings = write_settings(request.dirs, request.input.options, &self.config)?;
-        let mut env = environment(request.dirs, &self.config, &self.passthrough);
-        let test_upstream = if request.test {
-            let url = self.test_model.as_deref().ok_or_else(|| std::io::Error::other("no test model is running"))?;
-            env = test_model_environment(env, url);
-            Some(crate::sandbox::Upstream::from_env(&env))
-        } else {
-            None
-        };
-        env.extend(pinned_models(request.input.options.model.as_deref()));
+        let args = claude_args(input, &self.config);
+        let settings = write_settings(dirs, input.options, &self.config)?;
+        let mut env = environment(dirs, &self.config, &self.passthrough);
+        if let Metering::Run(_, Some(test)) = &metering {
+            env = test_model_environment(env, &test.base_url);
+        }
+        env.extend(pinned_models(input.options.model.as_deref()));
         env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
+        let (tokens, test_upstream, parked) = match metering {
+            Metering::Run(tokens, test) => (tokens, test, false),
+            Metering::Parked => (None, None, true),
+        };
         let launch = self.sandbox.launch(&RunSpec {
             run_id,
-            workspace: &request.dirs.workspace,
-            home: &request.dirs.home,
-            tmp: &request.dirs.tmp,
+            workspace: &dirs.workspace,
+            home: &dirs.home,
+            tmp: &dirs.tmp,
             claude: &self.claude_bin,
             claude_args: &args,
             settings: settings.as_deref(),
             env: &env,
-            network: request.input.options.network,
-            tokens: request.tokens,
-            model: request.input.options.model.as_deref(),
+            network: input.options.network,
+            tokens,
+            model: input.options.model.as_deref(),
             test_upstream,
+            parked,
         })?;
-        if let (Some(slot), Some(token)) = (request.live_meter, &launch.token) {
-            let _ = slot.set(token.meter.clone());
-        }
         let mut command = Command::new(&self.supervisor_exe);
         command
             .arg("supervise")
@@ -547,7 +590,7 @@ impl Runner {
             .arg("--")
             .arg(&launch.program)
             .args(&launch.args)
-            .current_dir(&request.dirs.workspace)
+            .current_dir(&dirs.workspace)
             .env_clear()
             .envs(launch.env.iter().cloned())
             .stdin(child_stdio.stdin)

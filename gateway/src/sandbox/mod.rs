@@ -142,6 +142,9 @@ pub struct RunSpec<'a> {
     /// A test key's run: the model proxy sends it here (the built-in scripted
     /// model) instead of the configured upstream, and prices nothing.
     pub test_upstream: Option<Upstream>,
+    /// A warm process no run has taken yet: its model requests are refused until a
+    /// run takes it (`RunToken::assign`).
+    pub parked: bool,
 }
 
 /// How to start one run, and what to keep until it ends.
@@ -307,7 +310,10 @@ impl Sandbox {
                 seen,
             });
         }
-        let token = self.model.as_ref().map(|m| m.register(run.tokens.cloned(), run.model, run.test_upstream.clone()));
+        let token = self
+            .model
+            .as_ref()
+            .map(|m| m.register(run.tokens.cloned(), run.model, run.test_upstream.clone(), run.parked));
         let mut env: Vec<(String, String)> =
             run.env.iter().filter(|(k, _)| !model_proxy::is_credential(k)).cloned().collect();
         if let Some(token) = &token {

@@ -118,6 +118,8 @@ pub struct Meter {
     max_in_flight: usize,
     /// A test key's run: served by this upstream (the built-in scripted model), unpriced.
     test_upstream: Option<Upstream>,
+    /// A warm process no run has taken yet: nobody to charge, so no request goes.
+    parked: bool,
 }
 
 impl Meter {
@@ -126,9 +128,11 @@ impl Meter {
         model: Option<String>,
         max_concurrent_requests: usize,
         test_upstream: Option<Upstream>,
+        parked: bool,
     ) -> Self {
         Self {
             test_upstream,
+            parked,
             metered: Mutex::default(),
             budget,
             held: AtomicI64::new(0),
@@ -277,6 +281,18 @@ pub struct RunToken {
     tokens: Arc<Tokens>,
 }
 
+impl RunToken {
+    /// Hands a warm process's token to the run that takes it: from now on its
+    /// requests are metered for that run (its key's budget, a test key's model).
+    pub fn assign(&mut self, budget: Option<RunTokens>, test: Option<Upstream>) {
+        let meter = Arc::new(Meter::new(budget, self.meter.model.clone(), self.meter.max_in_flight, test, false));
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(self.token.clone(), meter.clone());
+        }
+        self.meter = meter;
+    }
+}
+
 impl Drop for RunToken {
     fn drop(&mut self) {
         if let Ok(mut tokens) = self.tokens.lock() {
@@ -330,12 +346,19 @@ impl ModelProxy {
 
     /// A fresh token for one run, drawing on its key's token budget if any, and
     /// good for `model` only when the task names one.
-    pub fn register(&self, budget: Option<RunTokens>, model: Option<&str>, test: Option<Upstream>) -> RunToken {
+    pub fn register(
+        &self,
+        budget: Option<RunTokens>,
+        model: Option<&str>,
+        test: Option<Upstream>,
+        parked: bool,
+    ) -> RunToken {
         let token = format!(
             "ccgate-run-{}",
             crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        let meter = Arc::new(Meter::new(budget, model.map(String::from), self.limits.max_concurrent_requests, test));
+        let max_in_flight = self.limits.max_concurrent_requests;
+        let meter = Arc::new(Meter::new(budget, model.map(String::from), max_in_flight, test, parked));
         if let Ok(mut tokens) = self.tokens.lock() {
             tokens.insert(token.clone(), meter.clone());
         }
@@ -355,6 +378,11 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     let Some(meter) = meter else {
         return api_error(StatusCode::UNAUTHORIZED, "authentication_error", "unknown or expired run token");
     };
+    if meter.parked {
+        metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "parked").increment(1);
+        let message = "this process has no task yet; it may call the model once a task takes it";
+        return api_error(StatusCode::SERVICE_UNAVAILABLE, "api_error", message);
+    }
     // Only what Claude Code needs: the rest of the API (files, batches, admin) is the
     // organisation's, not a run's.
     if parts.method != axum::http::Method::POST || !MODEL_PATHS.contains(&parts.uri.path()) {
@@ -727,7 +755,7 @@ mod tests {
 
     #[test]
     fn a_request_is_priced_at_its_models_price_and_a_cut_off_one_at_its_max_tokens() {
-        let meter = Arc::new(Meter::new(None, None, 1, None));
+        let meter = Arc::new(Meter::new(None, None, 1, None, false));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let tap = |permit| {
             let mut tap = UsageTap::new(meter.clone(), 0, true, false);
@@ -762,7 +790,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_whose_caller_left_before_the_answer_is_charged_its_worst_case() {
-        let meter = Arc::new(Meter::new(None, None, 2, None));
+        let meter = Arc::new(Meter::new(None, None, 2, None, false));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let unanswered = |armed| Unanswered {
             meter: meter.clone(),
@@ -803,7 +831,7 @@ mod tests {
         task(&store, &key_id, 0).await;
         let run = store.claim("node", 60_000).await.unwrap().unwrap();
         let tokens = RunTokens::new(store.clone(), &run.task.id, &run.fence, &key_id);
-        let meter = Arc::new(Meter::new(Some(tokens), None, 1, None));
+        let meter = Arc::new(Meter::new(Some(tokens), None, 1, None, false));
         let held = || meter.held.load(Ordering::Relaxed);
         // Settlements are written in the background: the next reservation waits for them.
         let written = || async {

@@ -75,7 +75,13 @@ impl App {
             machine.sandbox.clone(),
             desk.clone(),
         )
-        .with_test_model(start_test_model().await?);
+        .with_test_model(start_test_model().await?)
+        .with_pool(
+            pool_size(&config),
+            std::time::Duration::from_secs(config.pool.idle_seconds),
+            pool_options(&config.tasks),
+            data_dir.join("pool"),
+        );
         let hub = Arc::new(Hub::default());
         let (storage, artifact_store) = open_artifacts(&config, &data_dir).await?;
         let snapshots = if config.storage.snapshots.enabled(store.is_shared()) {
@@ -252,6 +258,18 @@ async fn reload_on_sighup(plugins: Arc<Plugins>) {
 
 /// The built-in scripted model that test keys' runs talk to, on a loopback port of
 /// its own (sandboxed runs reach it through the model proxy). Returns its URL.
+/// Warm processes this node keeps: `pool.size`, else one per worker; none on a node
+/// that runs nothing.
+fn pool_size(config: &Config) -> usize {
+    if config.queue.workers == 0 { 0 } else { config.pool.size.unwrap_or(config.queue.workers) }
+}
+
+/// What the warm pool's processes start with: the options of a task that sets none
+/// (`None` only when the task limits refuse such a task: then there is no pool).
+fn pool_options(limits: &crate::config::TaskLimits) -> Option<crate::task::TaskOptions> {
+    crate::task::parse_new_task(&serde_json::json!({"prompt": "-"}), limits, false).ok().map(|task| task.options)
+}
+
 async fn start_test_model() -> Result<String, ServeError> {
     let listener = super::bind("127.0.0.1:0").await?;
     let url = listener

@@ -138,7 +138,10 @@ impl Gateway {
             .env("ANTHROPIC_BASE_URL", &self.model_url)
             .env("ANTHROPIC_API_KEY", MODEL_KEY)
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .env("CCGATE_CANARY_SECRET", "canary-must-not-leak");
+            .env("CCGATE_CANARY_SECRET", "canary-must-not-leak")
+            // The warm pool costs a CLI start-up per gateway and per task: on only in
+            // its own tests and the suite's step with CCGATE_TEST_POOL=1.
+            .env("CCGATE_POOL_SIZE", if std::env::var_os("CCGATE_TEST_POOL").is_some() { "2" } else { "0" });
         if let Some(database) = &self.database {
             // A node on a shared database cannot tell its own lost runs from another
             // node's and waits for their leases: short ones keep restart tests short.

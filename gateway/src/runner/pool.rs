@@ -1,0 +1,445 @@
+//! The warm pool: Claude Code processes started ahead of work, each in its own
+//! sandbox, cgroup and empty workspace under `data/pool/<id>/`, reading stream-json
+//! on stdin and waiting for a first prompt. The CLI loads its code and reads its
+//! settings before that and calls the model for nothing, so a run that takes one
+//! skips its start-up.
+//!
+//! A first turn whose start-up inputs match the pool's ([`Profile`]) takes one: the
+//! task's input files move into the waiting workspace, the waiting directories
+//! become the task's (the process sees the same paths inside its sandbox either
+//! way), the process's model-proxy token is handed to the run, and a replacement
+//! starts in the background. Until then the proxy refuses the process every model
+//! request. A process serves one task and is never reused; one that waited
+//! `pool.idle_seconds`, exited, or was started from a Claude Code binary that has
+//! changed since is stopped and replaced.
+
+use std::collections::VecDeque;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::process::Child;
+
+use super::command::{TaskDirs, TurnInput};
+use super::orphans::{self, ProcessId, RunRecord};
+use super::profile::{Found, Miss, Profile, eligible};
+use super::run::{Metering, Runner, TurnRequest};
+use super::stdio::GatewayStdio;
+use crate::sandbox::{Confinement, Launch};
+use crate::task::TaskOptions;
+
+/// How often the pool is looked over when nothing wakes it (idle and dead processes).
+const LOOK_OVER: Duration = Duration::from_secs(5);
+
+/// Warm processes of one profile, and what keeps the pool filled.
+pub struct WarmPool {
+    size: usize,
+    idle: Duration,
+    /// What warm processes start with: a task's options when it names none.
+    options: TaskOptions,
+    profile: Profile,
+    /// `data/pool`: each process's directories until a task takes them.
+    root: PathBuf,
+    ready: Mutex<VecDeque<WarmProcess>>,
+    wake: tokio::sync::Notify,
+}
+
+/// A started process waiting for a task.
+pub(super) struct WarmProcess {
+    pub run_id: String,
+    pub dirs: TaskDirs,
+    pub child: Child,
+    pub launch: Launch,
+    pub stdio: GatewayStdio,
+    pub started: Instant,
+    binary: Option<BinaryStamp>,
+    record: Option<RunRecord>,
+}
+
+/// The Claude Code binary a process was started from, as the file system saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BinaryStamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified_ns: i64,
+}
+
+impl BinaryStamp {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Self {
+            device: meta.dev(),
+            inode: meta.ino(),
+            len: meta.len(),
+            modified_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+        })
+    }
+}
+
+/// Why a warm process was stopped without serving a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discard {
+    Exited,
+    BinaryChanged,
+    Idle,
+    /// Its directories could not become a task's.
+    Failed,
+}
+
+impl Discard {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Exited => "exited",
+            Self::BinaryChanged => "binary_changed",
+            Self::Idle => "idle",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A process a run takes: the warm one, or one started for it.
+pub(super) struct Started {
+    pub run_id: String,
+    pub child: Child,
+    pub launch: Launch,
+    pub stdio: GatewayStdio,
+    /// How long the process had waited, when it came from the pool.
+    pub waited: Option<Duration>,
+}
+
+impl WarmPool {
+    fn ready(&self) -> std::sync::MutexGuard<'_, VecDeque<WarmProcess>> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Runner {
+    /// Keeps `size` processes warm, started with a task's default `options`, in
+    /// directories under `root`. Off with a size of 0, and without bubblewrap: only
+    /// in its namespace does a run see the same paths wherever its directories are,
+    /// which Claude Code's session files depend on.
+    pub fn with_pool(mut self, size: usize, idle: Duration, options: Option<TaskOptions>, root: PathBuf) -> Self {
+        let Some(options) = options.filter(|_| size > 0) else { return self };
+        if self.sandbox.confinement() != Confinement::Bwrap {
+            tracing::info!("the warm pool is off: it needs the bwrap sandbox");
+            return self;
+        }
+        let Some(profile) = Profile::of(&options, &self.config) else {
+            tracing::warn!("the warm pool is off: claude.settings cannot take a task's tool rules");
+            return self;
+        };
+        // What the processes of an earlier gateway left (they died with it).
+        if let Err(e) = std::fs::remove_dir_all(&root)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %root.display(), "cannot clear the warm pool's directory");
+        }
+        self.pool = Some(Arc::new(WarmPool {
+            size,
+            idle,
+            options,
+            profile,
+            root,
+            ready: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+        }));
+        self
+    }
+
+    /// Keeps the pool filled until the gateway stops (a no-op without a pool).
+    pub fn start_pool(&self) {
+        if self.pool.is_some() {
+            tokio::spawn(self.clone().keep_pool());
+        }
+    }
+
+    async fn keep_pool(self) {
+        let Some(pool) = self.pool.clone() else { return };
+        loop {
+            self.look_over(&pool);
+            let mut failed = false;
+            while pool.ready().len() < pool.size {
+                match self.start_warm(&pool) {
+                    Ok(warm) => pool.ready().push_back(warm),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start a warm Claude Code process");
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            metrics::gauge!("ccgate_pool_ready").set(pool.ready().len() as f64);
+            let wait = if failed { LOOK_OVER * 6 } else { LOOK_OVER };
+            tokio::select! {
+                () = pool.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Stops the processes that cannot serve a task any more.
+    fn look_over(&self, pool: &WarmPool) {
+        let binary = BinaryStamp::of(&self.claude_bin);
+        let stale: Vec<(WarmProcess, Discard)> = {
+            let mut ready = pool.ready();
+            let mut stale = Vec::new();
+            let mut kept = VecDeque::new();
+            while let Some(mut warm) = ready.pop_front() {
+                match unfit(&mut warm, binary.as_ref(), pool.idle) {
+                    Some(why) => stale.push((warm, why)),
+                    None => kept.push_back(warm),
+                }
+            }
+            *ready = kept;
+            stale
+        };
+        for (warm, why) in stale {
+            self.discard(warm, why);
+        }
+    }
+
+    fn start_warm(&self, pool: &WarmPool) -> std::io::Result<WarmProcess> {
+        let id = crate::ids::new_id("warm");
+        let dirs = TaskDirs::at(pool.root.join(&id));
+        let input = TurnInput { options: &pool.options, resume_session: None };
+        let binary = BinaryStamp::of(&self.claude_bin);
+        let (child, launch, stdio) = match self.spawn_process(&dirs, &input, Metering::Parked, &id) {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dirs.root);
+                return Err(e);
+            }
+        };
+        // Recorded like a run, so that the orphan reaper stops it if the gateway dies.
+        let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
+        let record = match ids {
+            (Some(gateway), Some(supervisor)) => Some(RunRecord::new(&id, gateway, supervisor, &id)),
+            _ => None,
+        };
+        let record = record.filter(|record| orphans::record(&self.runs_dir, record).is_ok());
+        metrics::counter!("ccgate_pool_started_total").increment(1);
+        Ok(WarmProcess { run_id: id, dirs, child, launch, stdio, started: Instant::now(), binary, record })
+    }
+
+    /// Stops a warm process and removes what it had.
+    fn discard(&self, warm: WarmProcess, why: Discard) {
+        metrics::counter!("ccgate_pool_discarded_total", "reason" => why.as_str()).increment(1);
+        tracing::debug!(run_id = %warm.run_id, reason = why.as_str(), "warm Claude Code process stopped");
+        let runs_dir = self.runs_dir.clone();
+        tokio::spawn(async move {
+            let WarmProcess { mut child, launch, dirs, record, .. } = warm;
+            if let Some(pid) = child.id() {
+                crate::sandbox::signal(pid as i32, libc::SIGTERM);
+            }
+            if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(cgroup) = &launch.cgroup {
+                    cgroup.remove();
+                }
+                let _ = std::fs::remove_dir_all(&dirs.root);
+                if let Some(record) = &record {
+                    orphans::forget(&runs_dir, record);
+                }
+                drop(launch);
+            })
+            .await;
+        });
+    }
+
+    /// A warm process for `request`'s run, or why it starts cold (`None`: there is
+    /// no pool).
+    fn take_warm(&self, request: &TurnRequest<'_>) -> Option<Result<WarmProcess, Miss>> {
+        let pool = self.pool.as_ref()?;
+        let found = Found {
+            earlier_session: request.dirs.claude_config.join("projects").exists(),
+            git_repository: std::fs::symlink_metadata(request.dirs.workspace.join(".git")).is_ok(),
+        };
+        let (options, resume) = (request.input.options, request.input.resume_session);
+        if let Err(miss) = eligible(&pool.profile, options, resume, found, &self.config) {
+            return Some(Err(miss));
+        }
+        let binary = BinaryStamp::of(&self.claude_bin);
+        let mut unfit_ones = Vec::new();
+        let mut starting = false;
+        let taken = {
+            let mut ready = pool.ready();
+            let mut taken = None;
+            let mut kept = VecDeque::new();
+            while let Some(mut warm) = ready.pop_front() {
+                match unfit(&mut warm, binary.as_ref(), pool.idle) {
+                    Some(why) => unfit_ones.push((warm, why)),
+                    None if taken.is_none() && has_started(&warm) => taken = Some(warm),
+                    None => {
+                        starting |= taken.is_none();
+                        kept.push_back(warm);
+                    }
+                }
+            }
+            *ready = kept;
+            taken
+        };
+        for (warm, why) in unfit_ones {
+            self.discard(warm, why);
+        }
+        // A replacement, or a first one: start it now.
+        pool.wake.notify_one();
+        Some(taken.ok_or(if starting { Miss::Starting } else { Miss::Empty }))
+    }
+
+    /// The process `request`'s run takes: a warm one when the pool has one for it,
+    /// else one started now.
+    pub(super) fn start(&self, request: &TurnRequest<'_>) -> std::io::Result<Started> {
+        if let Some(taken) = self.take_warm(request) {
+            let outcome = match taken {
+                Ok(warm) => match self.adopt(warm, request) {
+                    Ok(started) => {
+                        metrics::counter!("ccgate_pool_takes_total", "outcome" => "hit", "reason" => "").increment(1);
+                        return Ok(started);
+                    }
+                    Err(e) => {
+                        tracing::warn!(task_id = request.task_id, error = %e, "could not hand a warm process to a run; starting one");
+                        "failed"
+                    }
+                },
+                Err(miss) => miss.as_str(),
+            };
+            metrics::counter!("ccgate_pool_takes_total", "outcome" => "miss", "reason" => outcome).increment(1);
+        }
+        let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
+        let (child, launch, stdio) = self.spawn(request, &run_id)?;
+        Ok(Started { run_id, child, launch, stdio, waited: None })
+    }
+
+    /// Makes a warm process `request`'s: its directories become the task's, with
+    /// the task's input files in its workspace, and its model requests are metered
+    /// for the run.
+    fn adopt(&self, mut warm: WarmProcess, request: &TurnRequest<'_>) -> std::io::Result<Started> {
+        let test = match request.test.then(|| self.test_upstream()).transpose() {
+            Ok(test) => test,
+            Err(e) => {
+                self.discard(warm, Discard::Failed);
+                return Err(e);
+            }
+        };
+        if let Err(e) = hand_over(&warm.dirs, request.dirs) {
+            self.discard(warm, Discard::Failed);
+            return Err(e);
+        }
+        if let Some(token) = &mut warm.launch.token {
+            token.assign(request.tokens.cloned(), test);
+            if let Some(slot) = request.live_meter {
+                let _ = slot.set(token.meter.clone());
+            }
+        }
+        if let Some(record) = warm.record.take() {
+            orphans::forget(&self.runs_dir, &record);
+        }
+        let waited = warm.started.elapsed();
+        Ok(Started {
+            run_id: warm.run_id,
+            child: warm.child,
+            launch: warm.launch,
+            stdio: warm.stdio,
+            waited: Some(waited),
+        })
+    }
+}
+
+/// Whether the CLI in `warm` has started: it writes its configuration at start-up,
+/// inside its sandbox. Before that, the sandbox may not have mounted the process's
+/// directories yet, and moving them would leave it without.
+fn has_started(warm: &WarmProcess) -> bool {
+    std::fs::read_dir(&warm.dirs.claude_config).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// Why `warm` cannot serve a task now, if it cannot.
+fn unfit(warm: &mut WarmProcess, binary: Option<&BinaryStamp>, idle: Duration) -> Option<Discard> {
+    if !matches!(warm.child.try_wait(), Ok(None)) {
+        return Some(Discard::Exited);
+    }
+    if warm.binary.as_ref() != binary {
+        return Some(Discard::BinaryChanged);
+    }
+    (warm.started.elapsed() >= idle).then_some(Discard::Idle)
+}
+
+/// Moves the task's input files into the warm workspace, then makes the warm
+/// directories the task's. When an input cannot be moved, those moved so far go
+/// back and the task's directories are left as they were.
+fn hand_over(warm: &TaskDirs, task: &TaskDirs) -> std::io::Result<()> {
+    std::fs::create_dir_all(&task.workspace)?;
+    let mut moved: Vec<std::ffi::OsString> = Vec::new();
+    let inputs = std::fs::read_dir(&task.workspace)?.collect::<Result<Vec<_>, _>>();
+    let result = inputs.and_then(|inputs| {
+        for entry in inputs {
+            std::fs::rename(entry.path(), warm.workspace.join(entry.file_name()))?;
+            moved.push(entry.file_name());
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        for name in moved {
+            let _ = std::fs::rename(warm.workspace.join(&name), task.workspace.join(&name));
+        }
+        return Err(e);
+    }
+    std::fs::remove_dir(&task.workspace)?;
+    std::fs::rename(&warm.workspace, &task.workspace)?;
+    match std::fs::remove_dir_all(&task.state) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::rename(&warm.state, &task.state)?;
+    std::fs::remove_dir(&warm.root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handing_over_puts_the_inputs_in_the_warm_workspace_and_makes_it_the_tasks() {
+        let data = tempfile::tempdir().unwrap();
+        let warm = TaskDirs::at(data.path().join("pool/warm_1"));
+        warm.create().unwrap();
+        std::fs::write(&warm.settings, "{}").unwrap();
+        let marker = warm.workspace.metadata().unwrap().ino();
+        let task = TaskDirs::new(data.path(), "tsk_1");
+        std::fs::create_dir_all(task.workspace.join("src")).unwrap();
+        std::fs::write(task.workspace.join("src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(task.workspace.join("README"), "hi").unwrap();
+        std::fs::create_dir_all(&task.tmp).unwrap();
+
+        hand_over(&warm, &task).unwrap();
+        assert_eq!(task.workspace.metadata().unwrap().ino(), marker, "the directory the process works in");
+        assert_eq!(std::fs::read_to_string(task.workspace.join("src/main.rs")).unwrap(), "fn main() {}");
+        assert_eq!(std::fs::read_to_string(task.workspace.join("README")).unwrap(), "hi");
+        assert_eq!(std::fs::read_to_string(&task.settings).unwrap(), "{}", "the warm state is the task's");
+        assert!(task.claude_config.is_dir());
+        assert!(!warm.root.exists());
+    }
+
+    #[test]
+    fn a_hand_over_that_fails_leaves_the_inputs_where_they_were() {
+        let data = tempfile::tempdir().unwrap();
+        let warm = TaskDirs::at(data.path().join("pool/warm_1"));
+        warm.create().unwrap();
+        // A name the warm workspace already holds as a non-empty directory: the rename fails.
+        std::fs::create_dir_all(warm.workspace.join("b/inside")).unwrap();
+        let task = TaskDirs::new(data.path(), "tsk_1");
+        std::fs::create_dir_all(&task.workspace).unwrap();
+        std::fs::write(task.workspace.join("a"), "1").unwrap();
+        std::fs::create_dir_all(task.workspace.join("b")).unwrap();
+        std::fs::write(task.workspace.join("b/file"), "2").unwrap();
+
+        assert!(hand_over(&warm, &task).is_err());
+        assert_eq!(std::fs::read_to_string(task.workspace.join("a")).unwrap(), "1");
+        assert_eq!(std::fs::read_to_string(task.workspace.join("b/file")).unwrap(), "2");
+        assert!(!warm.workspace.join("a").exists());
+    }
+}
