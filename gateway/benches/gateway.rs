@@ -1,10 +1,13 @@
 //! Gateway benchmarks: `cargo bench --bench gateway`.
 //!
 //! 1. End-to-end: one scripted task (a Bash step, then a text answer) through
-//!    `POST /v1/execute`, against the same script run by spawning Claude Code
-//!    directly, in its fastest form (`claude -p --bare`, the prompt on stdin) and
-//!    with the flags and environment the gateway uses. Runs alternate (bare, with
-//!    the gateway's flags, gateway, …) after warm-up runs of each.
+//!    `POST /v1/execute`, on a gateway without the warm pool and on one with it,
+//!    against the same script run by spawning Claude Code directly, in its fastest
+//!    form (`claude -p --bare`, the prompt on stdin) and with the flags and
+//!    environment the gateway uses. Runs alternate (bare, with the gateway's flags,
+//!    gateway, gateway with the pool, …) after warm-up runs of each; each begins
+//!    once the pool's next process has started (an idle gateway). The scripted
+//!    model notes when each gateway task's first model request arrives.
 //! 2. Submit latency: `POST /v1/tasks` at a fixed rate, open loop (each request is
 //!    sent at its scheduled time whatever happened to the earlier ones, and its
 //!    latency counts from that time), while the key's only run slot is held by a
@@ -104,7 +107,7 @@ async fn run_all() -> (String, Vec<Figure>) {
     let mut figures = Vec::new();
     if wanted("e2e") {
         eprintln!("end-to-end: {WARMUP_RUNS} warm-up + {runs} runs each, two direct forms and the gateway");
-        let e2e = end_to_end(&model, runs).await;
+        let e2e = end_to_end(runs).await;
         report.push_str(&e2e.to_markdown());
         figures.extend(e2e.figures());
     }
@@ -242,8 +245,68 @@ struct EndToEnd {
     bare: Vec<Duration>,
     /// Claude Code with the gateway's flags and environment, without the gateway.
     direct: Vec<Duration>,
+    /// Through a gateway without the warm pool.
     gateway: Vec<GatewayRun>,
+    /// Through a gateway whose first turns take warm processes.
+    warm: Vec<GatewayRun>,
     sandbox: String,
+}
+
+/// When the model first saw each benchmark task's prompt (microseconds since the
+/// epoch), by the task's marker.
+type FirstSeen = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>;
+
+/// What a benchmark task's prompt starts with, then a number.
+const MARKER: &str = "bench-marker-";
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The scripted model, noting when the first request of each marked prompt arrives.
+async fn recording_model() -> (Model, FirstSeen) {
+    let seen = FirstSeen::default();
+    let record = seen.clone();
+    let router = ccgate::scripted_model::router(Some(support::MODEL_KEY.to_string())).layer(
+        axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let record = record.clone();
+            async move {
+                let at = now_us();
+                let (parts, body) = request.into_parts();
+                let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+                if let Some(marker) = marker_in(&bytes) {
+                    record.lock().expect("first-seen map").entry(marker).or_insert(at);
+                }
+                next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+            }
+        }),
+    );
+    (Model::serve(router).await, seen)
+}
+
+fn marker_in(body: &[u8]) -> Option<String> {
+    let start = body.windows(MARKER.len()).position(|w| w == MARKER.as_bytes())? + MARKER.len();
+    let digits: String = body[start..].iter().take_while(|b| b.is_ascii_digit()).map(|b| *b as char).collect();
+    (!digits.is_empty()).then(|| format!("{MARKER}{digits}"))
+}
+
+/// Waits until the gateway's warm pool has a process whose CLI finished starting
+/// (it registered its session file), and a moment more for the machine to settle.
+async fn wait_for_warm(gateway: &Gateway) {
+    let pool = gateway.data.path().join("pool");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = std::fs::read_dir(&pool).into_iter().flatten().flatten().any(|warm| {
+            let sessions = warm.path().join("state/home/.claude/sessions");
+            std::fs::read_dir(sessions).is_ok_and(|mut entries| entries.next().is_some())
+        });
+        if started {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return;
+        }
+        assert!(Instant::now() < deadline, "the warm pool never started a process");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// How the benchmark starts Claude Code itself.
@@ -266,27 +329,40 @@ impl Direct {
     }
 }
 
-async fn end_to_end(model: &Model, runs: usize) -> EndToEnd {
-    let gateway = Gateway::start(model, GatewayOptions::default()).await;
-    let key = gateway.create_key(&["--name", "bench-e2e", "--rate-limit", "1000000", "--max-queued", "1000000"]);
-    let sandbox = sandbox_of(&gateway).await;
-    let mut result = EndToEnd { runs, bare: Vec::new(), direct: Vec::new(), gateway: Vec::new(), sandbox };
+async fn end_to_end(runs: usize) -> EndToEnd {
+    let (model, seen) = recording_model().await;
+    let pool = |size: &str| GatewayOptions {
+        env: vec![("CCGATE_POOL_SIZE".into(), size.into())],
+        ..GatewayOptions::default()
+    };
+    let cold = Gateway::start(&model, pool("0")).await;
+    let warm = Gateway::start(&model, pool("1")).await;
+    let key_args = ["--name", "bench-e2e", "--rate-limit", "1000000", "--max-queued", "1000000"];
+    let (cold_key, warm_key) = (cold.create_key(&key_args), warm.create_key(&key_args));
+    let sandbox = sandbox_of(&cold).await;
+    let mut result =
+        EndToEnd { runs, bare: Vec::new(), direct: Vec::new(), gateway: Vec::new(), warm: Vec::new(), sandbox };
     for i in 0..WARMUP_RUNS + runs {
-        let bare = direct_run(model, Direct::Bare).await;
-        let direct = direct_run(model, Direct::GatewayFlags).await;
-        let through_gateway = run_gateway(&gateway, &key).await;
+        wait_for_warm(&warm).await;
+        let bare = direct_run(&model, Direct::Bare).await;
+        let direct = direct_run(&model, Direct::GatewayFlags).await;
+        let through_gateway = run_gateway(&cold, &cold_key, &seen, 2 * i).await;
+        wait_for_warm(&warm).await;
+        let through_warm = run_gateway(&warm, &warm_key, &seen, 2 * i + 1).await;
         eprintln!(
-            "  {} {:>2}: bare {:>6.1} ms, direct {:>6.1} ms, gateway {:>6.1} ms",
+            "  {} {:>2}: bare {:>6.1} ms, direct {:>6.1} ms, gateway {:>6.1} ms, with the pool {:>6.1} ms",
             if i < WARMUP_RUNS { "warm-up" } else { "run    " },
             i + 1,
             ms(bare),
             ms(direct),
-            ms(through_gateway.total)
+            ms(through_gateway.total),
+            ms(through_warm.total)
         );
         if i >= WARMUP_RUNS {
             result.bare.push(bare);
             result.direct.push(direct);
             result.gateway.push(through_gateway);
+            result.warm.push(through_warm);
         }
     }
     result
@@ -398,11 +474,16 @@ struct GatewayRun {
     run_ms: f64,
     /// Finished → answer received.
     answer_ms: f64,
+    /// Request sent → the model's first request for the task.
+    first_request_ms: f64,
 }
 
 /// `POST /v1/execute`, timed from just before the request until the 200 answer's body is in.
-async fn run_gateway(gateway: &Gateway, key: &str) -> GatewayRun {
-    let body = json!({"prompt": scripted(e2e_steps()), "wait_seconds": 120});
+async fn run_gateway(gateway: &Gateway, key: &str, seen: &FirstSeen, n: usize) -> GatewayRun {
+    let marker = format!("{MARKER}{n}");
+    let prompt = ccgate::scripted_model::embed(&ccgate::scripted_model::Script::new(e2e_steps()), &marker);
+    let body = json!({"prompt": prompt, "wait_seconds": 120});
+    let sent_us = now_us();
     let sent_at = ccgate::timestamp::now_ms();
     let started = Instant::now();
     let response =
@@ -419,7 +500,9 @@ async fn run_gateway(gateway: &Gateway, key: &str) -> GatewayRun {
         task[field].as_str().and_then(ccgate::timestamp::parse_rfc3339).unwrap_or_else(|| panic!("task {field}"))
     };
     let (created, claimed, finished) = (at("created_at"), at("started_at"), at("finished_at"));
+    let first_request = seen.lock().expect("first-seen map").get(&marker).copied().expect("the model saw the task");
     GatewayRun {
+        first_request_ms: (first_request - sent_us) as f64 / 1000.0,
         total,
         submit_ms: (created - sent_at) as f64,
         queued_ms: (claimed - created) as f64,
@@ -433,6 +516,12 @@ async fn run_gateway(gateway: &Gateway, key: &str) -> GatewayRun {
 /// about 90 ms / 13 % measured on a quiet 2-core machine.
 const OVERHEAD_GOAL_MS: f64 = 100.0;
 const OVERHEAD_GOAL_PERCENT: f64 = 15.0;
+/// A task submitted to an idle gateway with the warm pool finishes sooner than the
+/// bare CLI run by hand; without the pool, at most 5 % later.
+const WARM_RATIO_GOAL: f64 = 1.0;
+const COLD_RATIO_GOAL: f64 = 1.05;
+/// Submit → the model's first request with a warm process waiting.
+const FIRST_REQUEST_GOAL_MS: f64 = 50.0;
 
 impl EndToEnd {
     fn totals(&self) -> Vec<Duration> {
@@ -445,6 +534,19 @@ impl EndToEnd {
         (gateway - direct, 100.0 * (gateway - direct) / direct)
     }
 
+    fn warm_totals(&self) -> Vec<Duration> {
+        self.warm.iter().map(|g| g.total).collect()
+    }
+
+    /// The median of `runs` over the bare CLI's median.
+    fn ratio_to_bare(&self, runs: &[Duration]) -> f64 {
+        Summary::of(runs).p50 / Summary::of(&self.bare).p50
+    }
+
+    fn first_request_p50(runs: &[GatewayRun]) -> f64 {
+        percentile(&runs.iter().map(|g| g.first_request_ms).collect::<Vec<_>>(), 0.5)
+    }
+
     fn figures(&self) -> Vec<Figure> {
         let (absolute, percent) = self.overhead();
         vec![
@@ -455,6 +557,24 @@ impl EndToEnd {
                 goal: OVERHEAD_GOAL_PERCENT,
                 unit: "%",
             },
+            Figure {
+                name: "end to end over the bare CLI, warm pool (median ratio)",
+                value: self.ratio_to_bare(&self.warm_totals()),
+                goal: WARM_RATIO_GOAL,
+                unit: "×",
+            },
+            Figure {
+                name: "end to end over the bare CLI, no pool (median ratio)",
+                value: self.ratio_to_bare(&self.totals()),
+                goal: COLD_RATIO_GOAL,
+                unit: "×",
+            },
+            Figure {
+                name: "submit → first model request, warm pool (p50)",
+                value: Self::first_request_p50(&self.warm),
+                goal: FIRST_REQUEST_GOAL_MS,
+                unit: "ms",
+            },
         ]
     }
 
@@ -462,6 +582,7 @@ impl EndToEnd {
         let bare = Summary::of(&self.bare);
         let direct = Summary::of(&self.direct);
         let gateway = Summary::of(&self.totals());
+        let warm = Summary::of(&self.warm_totals());
         let (overhead, percent) = self.overhead();
         let paired: Vec<f64> = self.direct.iter().zip(&self.gateway).map(|(d, g)| ms(g.total) - ms(*d)).collect();
         let paired_median = percentile(&paired, 0.5);
@@ -481,7 +602,8 @@ impl EndToEnd {
         for (name, s) in [
             ("Claude Code bare (`-p --bare`)", &bare),
             ("Claude Code with the gateway's flags", &direct),
-            ("through the gateway", &gateway),
+            ("through the gateway, no pool", &gateway),
+            ("through the gateway, warm pool", &warm),
         ] {
             let _ = writeln!(out, "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |", s.p50, s.p90, s.min, s.max);
         }
@@ -501,21 +623,41 @@ impl EndToEnd {
             writeln!(out, "| median of per-pair differences (gateway − gateway's flags) | {paired_median:.1} ms | | |");
         let _ = writeln!(out, "| the gateway's flags − bare | {:.1} ms | | |", direct.p50 - bare.p50);
         let _ = writeln!(out, "| gateway − bare | {:.1} ms | | |", gateway.p50 - bare.p50);
-        out.push('\n');
-        let part = |f: fn(&GatewayRun) -> f64| percentile(&self.gateway.iter().map(f).collect::<Vec<_>>(), 0.5);
-        out.push_str(
-            "Where a gateway run's time goes (medians, from the task's millisecond timestamps):\n\n\
-             | request → stored | stored → claimed | claimed → finished (the run) | finished → answer |\n\
-             | ---: | ---: | ---: | ---: |\n",
+        let (warm_ratio, cold_ratio) = (self.ratio_to_bare(&self.warm_totals()), self.ratio_to_bare(&self.totals()));
+        let _ = writeln!(
+            out,
+            "| gateway with the warm pool ÷ bare | {warm_ratio:.2}× | < {WARM_RATIO_GOAL}× | {} |",
+            verdict(warm_ratio < WARM_RATIO_GOAL)
         );
         let _ = writeln!(
             out,
-            "| {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
-            part(|g| g.submit_ms),
-            part(|g| g.queued_ms),
-            part(|g| g.run_ms),
-            part(|g| g.answer_ms)
+            "| gateway without the pool ÷ bare | {cold_ratio:.2}× | ≤ {COLD_RATIO_GOAL}× | {} |",
+            verdict(cold_ratio <= COLD_RATIO_GOAL)
         );
+        let (warm_first, cold_first) = (Self::first_request_p50(&self.warm), Self::first_request_p50(&self.gateway));
+        let _ = writeln!(
+            out,
+            "| submit → first model request, warm pool | {warm_first:.1} ms | < {FIRST_REQUEST_GOAL_MS} ms | {} |",
+            verdict(warm_first < FIRST_REQUEST_GOAL_MS)
+        );
+        let _ = writeln!(out, "| submit → first model request, no pool | {cold_first:.1} ms | | |");
+        out.push('\n');
+        out.push_str(
+            "Where a gateway run's time goes (medians, from the task's millisecond timestamps):\n\n\
+             | gateway | request → stored | stored → claimed | claimed → finished (the run) | finished → answer |\n\
+             | --- | ---: | ---: | ---: | ---: |\n",
+        );
+        for (name, runs) in [("no pool", &self.gateway), ("warm pool", &self.warm)] {
+            let part = |f: fn(&GatewayRun) -> f64| percentile(&runs.iter().map(f).collect::<Vec<_>>(), 0.5);
+            let _ = writeln!(
+                out,
+                "| {name} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+                part(|g| g.submit_ms),
+                part(|g| g.queued_ms),
+                part(|g| g.run_ms),
+                part(|g| g.answer_ms)
+            );
+        }
         out.push('\n');
         out
     }

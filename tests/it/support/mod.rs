@@ -58,6 +58,17 @@ impl Model {
         });
         Model { url, task }
     }
+
+    /// A scripted model served by `router` (the scripted model's own router with
+    /// layers of a benchmark's, say).
+    pub async fn serve(router: axum::Router) -> Model {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the scripted model");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Model { url, task }
+    }
 }
 
 impl Drop for Model {
