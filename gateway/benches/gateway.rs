@@ -267,8 +267,8 @@ fn now_us() -> i64 {
 async fn recording_model() -> (Model, FirstSeen) {
     let seen = FirstSeen::default();
     let record = seen.clone();
-    let router = ccgate::scripted_model::router(Some(support::MODEL_KEY.to_string())).layer(
-        axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+    let router = ccgate::scripted_model::router(Some(support::MODEL_KEY.to_string())).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
             let record = record.clone();
             async move {
                 let at = now_us();
@@ -279,8 +279,8 @@ async fn recording_model() -> (Model, FirstSeen) {
                 }
                 next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
             }
-        }),
-    );
+        },
+    ));
     (Model::serve(router).await, seen)
 }
 
@@ -293,10 +293,12 @@ fn marker_in(body: &[u8]) -> Option<String> {
 /// Waits until the gateway's warm pool has a process whose CLI finished starting
 /// (it registered its session file), and a moment more for the machine to settle.
 async fn wait_for_warm(gateway: &Gateway) {
-    let pool = gateway.data.path().join("pool");
+    let pools = gateway.data.path().join("pool");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let started = std::fs::read_dir(&pool).into_iter().flatten().flatten().any(|warm| {
+        // `pool/<gateway process>/<warm process>/`
+        let gateways = std::fs::read_dir(&pools).into_iter().flatten().flatten();
+        let started = gateways.flat_map(|g| std::fs::read_dir(g.path()).into_iter().flatten().flatten()).any(|warm| {
             let sessions = warm.path().join("state/home/.claude/sessions");
             std::fs::read_dir(sessions).is_ok_and(|mut entries| entries.next().is_some())
         });

@@ -57,16 +57,20 @@ pub struct Config {
     pub pricing: crate::pricing::Pricing,
 }
 
+/// The most warm processes one node keeps.
+const MAX_POOL_SIZE: usize = 64;
+
 /// Claude Code processes this node starts ahead of work, each in its own sandbox and
 /// empty workspace, waiting for a task's first prompt.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
-    /// Warm processes kept ready; 0 turns the pool off; unset: one per worker
-    /// (`queue.workers`). Only with the `bwrap` sandbox, where every run sees the
-    /// same paths.
+    /// Warm processes kept ready, at most 64; 0 turns the pool off; unset: one per
+    /// worker (`queue.workers`). Only with the `bwrap` sandbox, where every run sees
+    /// the same paths.
     pub size: Option<usize>,
-    /// A warm process no task took within this many seconds is replaced by a fresh one.
+    /// A warm process no task took within this many seconds (at least 1) is
+    /// replaced by a fresh one.
     pub idle_seconds: u64,
 }
 
@@ -683,6 +687,12 @@ impl Config {
         let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
         if self.node.name.len() > 200 {
             return invalid("node.name", "must be at most 200 bytes");
+        }
+        if self.pool.size.is_some_and(|size| size > MAX_POOL_SIZE) {
+            return invalid("pool.size", "must be at most 64");
+        }
+        if self.pool.idle_seconds == 0 {
+            return invalid("pool.idle_seconds", "must be at least 1");
         }
         let advertised = self.node.advertise_url.trim();
         if !advertised.is_empty()

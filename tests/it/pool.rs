@@ -32,13 +32,20 @@ async fn wait_metric(gateway: &Gateway, series: &str, at_least: f64) {
     }
 }
 
+/// The directories of the gateway's warm processes (`pool/<gateway process>/<id>`).
+fn warm_dirs(gateway: &Gateway) -> Vec<std::path::PathBuf> {
+    let pools = std::fs::read_dir(gateway.data.path().join("pool")).into_iter().flatten().flatten();
+    pools
+        .flat_map(|pool| std::fs::read_dir(pool.path()).into_iter().flatten().flatten().map(|warm| warm.path()))
+        .collect()
+}
+
 /// Waits until a warm process's CLI has started (it wrote its configuration).
 async fn wait_warm(gateway: &Gateway) {
-    let pool = gateway.data.path().join("pool");
     let started = Instant::now();
     loop {
-        let ready = std::fs::read_dir(&pool).into_iter().flatten().flatten().any(|warm| {
-            let config = warm.path().join("state/home/.claude");
+        let ready = warm_dirs(gateway).iter().any(|warm| {
+            let config = warm.join("state/home/.claude");
             std::fs::read_dir(config).is_ok_and(|mut entries| entries.next().is_some())
         });
         if ready {
@@ -105,7 +112,9 @@ async fn a_first_turn_takes_a_warm_process_with_its_files_and_its_keys_meter() {
     let second = gateway.submit(&key, json!({"prompt": script})).await;
     let second_id = second["id"].as_str().unwrap().to_string();
     assert_eq!(gateway.wait_done(&key, &second_id).await["status"], "completed");
-    assert!(took_warm(&gateway, &key, &second_id).await);
+    let pool_metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    let pool_metrics: Vec<&str> = pool_metrics.lines().filter(|l| l.contains("pool")).collect();
+    assert!(took_warm(&gateway, &key, &second_id).await, "{pool_metrics:?}");
     assert!(bash_output(&gateway, &key, &second_id).await.contains("clean"));
     assert_eq!(metric(&gateway, HIT).await, 2.0);
 
@@ -143,9 +152,8 @@ async fn warm_processes_that_wait_too_long_or_whose_cli_changed_are_replaced() {
     // Idle for more than a second: stopped and replaced at the next look.
     wait_metric(&gateway, r#"ccgate_pool_discarded_total{reason="idle"}"#, 1.0).await;
     assert!(metric(&gateway, "ccgate_pool_started_total").await >= 2.0);
-    let pool_dir = gateway.data.path().join("pool");
     let started = Instant::now();
-    while std::fs::read_dir(&pool_dir).map(|d| d.count()).unwrap_or(0) > 1 {
+    while warm_dirs(&gateway).len() > 1 {
         assert!(started.elapsed() < Duration::from_secs(30), "a stopped process's directory stays");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -163,14 +171,14 @@ async fn warm_processes_that_wait_too_long_or_whose_cli_changed_are_replaced() {
     assert!(discarded >= 1.0 || took, "the old process was neither replaced nor skipped");
 }
 
-/// A warm process calls the model for nobody: its token is refused until a task takes it.
+/// A warm process calls the model for nobody: its token is refused until a task
+/// takes it; a gateway that stops stops it.
 #[tokio::test]
 async fn a_warm_process_is_refused_the_model_until_a_task_takes_it() {
     let model = Model::start().await;
     let gateway = Gateway::start(&model, pooled(1, &[])).await;
     wait_warm(&gateway).await;
-    let pool_dir = gateway.data.path().join("pool");
-    let warm = std::fs::read_dir(&pool_dir).unwrap().next().unwrap().unwrap().path();
+    let warm = warm_dirs(&gateway).pop().expect("a warm process");
     // The process's environment names its token: read it from /proc.
     let run_id = warm.file_name().unwrap().to_string_lossy().to_string();
     let token = crate::support::processes_with(&run_id)
@@ -193,4 +201,10 @@ async fn a_warm_process_is_refused_the_model_until_a_task_takes_it() {
     let answer: Value = serde_json::from_slice(&answer.stdout).unwrap_or(Value::Null);
     assert_eq!(answer["error"]["type"], "api_error", "{answer}");
     assert!(answer["error"]["message"].as_str().unwrap().contains("no task yet"), "{answer}");
+
+    // A gateway that stops stops its warm processes and removes their directories.
+    let mut gateway = gateway;
+    assert!(gateway.stop().success());
+    assert!(crate::support::processes_with(&run_id).is_empty(), "a warm process outlived its gateway");
+    assert!(!warm.exists(), "{} stays", warm.display());
 }

@@ -93,7 +93,10 @@ impl Queue {
             if recovered > 0 {
                 tracing::warn!(recovered, "recovered runs left behind by a previous gateway process");
             }
-            self.runner.start_pool();
+            let queue = Arc::downgrade(self);
+            self.runner.start_pool(move || {
+                queue.upgrade().is_none_or(|queue| queue.claims_paused() || queue.shortage().is_some())
+            });
         }
         let mut handles = self.workers_done.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..self.config.workers {
@@ -184,6 +187,7 @@ impl Queue {
     /// them back in the queue without counting the attempt.
     pub async fn shutdown(&self, grace: Duration) {
         self.shutdown.trigger();
+        self.runner.stop_pool().await;
         let deadline = tokio::time::Instant::now() + grace;
         while self.running_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;

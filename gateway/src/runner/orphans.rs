@@ -25,7 +25,7 @@ impl ProcessId {
         start_ticks(pid).map(|started| Self { pid, started })
     }
 
-    fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         start_ticks(self.pid) == Some(self.started)
     }
 }

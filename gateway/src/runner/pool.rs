@@ -43,6 +43,8 @@ pub struct WarmPool {
     root: PathBuf,
     ready: Mutex<VecDeque<WarmProcess>>,
     wake: tokio::sync::Notify,
+    /// A process exited before any task took it: starting the next waits a while.
+    exited: std::sync::atomic::AtomicBool,
 }
 
 /// A started process waiting for a task.
@@ -86,6 +88,8 @@ enum Discard {
     Idle,
     /// Its directories could not become a task's.
     Failed,
+    /// The node stopped claiming work (a drain, a shutdown, a shortage).
+    Paused,
 }
 
 impl Discard {
@@ -95,6 +99,7 @@ impl Discard {
             Self::BinaryChanged => "binary_changed",
             Self::Idle => "idle",
             Self::Failed => "failed",
+            Self::Paused => "paused",
         }
     }
 }
@@ -117,10 +122,12 @@ impl WarmPool {
 
 impl Runner {
     /// Keeps `size` processes warm, started with a task's default `options`, in
-    /// directories under `root`. Off with a size of 0, and without bubblewrap: only
-    /// in its namespace does a run see the same paths wherever its directories are,
-    /// which Claude Code's session files depend on.
-    pub fn with_pool(mut self, size: usize, idle: Duration, options: Option<TaskOptions>, root: PathBuf) -> Self {
+    /// directories under `pools` (one folder per gateway process: several may share a
+    /// data directory). Off with a size of 0, and without bubblewrap: only in its
+    /// namespace does a run see the same paths wherever its directories are, which
+    /// Claude Code's session files depend on.
+    pub fn with_pool(mut self, size: usize, idle: Duration, options: Option<TaskOptions>, pools: &Path) -> Self {
+        clear_dead_pools(pools);
         let Some(options) = options.filter(|_| size > 0) else { return self };
         if self.sandbox.confinement() != Confinement::Bwrap {
             tracing::info!("the warm pool is off: it needs the bwrap sandbox");
@@ -130,53 +137,75 @@ impl Runner {
             tracing::warn!("the warm pool is off: claude.settings cannot take a task's tool rules");
             return self;
         };
-        // What the processes of an earlier gateway left (they died with it).
-        if let Err(e) = std::fs::remove_dir_all(&root)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(error = %e, path = %root.display(), "cannot clear the warm pool's directory");
-        }
+        let Some(me) = ProcessId::of(std::process::id()) else {
+            tracing::warn!("the warm pool is off: this process's start time cannot be read");
+            return self;
+        };
         self.pool = Some(Arc::new(WarmPool {
             size,
             idle,
             options,
             profile,
-            root,
+            root: pools.join(format!("{}-{}", me.pid, me.started)),
             ready: Mutex::default(),
             wake: tokio::sync::Notify::new(),
+            exited: std::sync::atomic::AtomicBool::new(false),
         }));
         self
     }
 
-    /// Keeps the pool filled until the gateway stops (a no-op without a pool).
-    pub fn start_pool(&self) {
+    /// Keeps the pool filled until the gateway stops (a no-op without a pool), and
+    /// empty while `paused` says so (a drain, a shutdown, a shortage of memory or
+    /// disk: warm processes would only take what the node lacks).
+    pub fn start_pool(&self, paused: impl Fn() -> bool + Send + Sync + 'static) {
         if self.pool.is_some() {
-            tokio::spawn(self.clone().keep_pool());
+            tokio::spawn(self.clone().keep_pool(paused));
         }
     }
 
-    async fn keep_pool(self) {
+    async fn keep_pool(self, paused: impl Fn() -> bool) {
         let Some(pool) = self.pool.clone() else { return };
         loop {
-            self.look_over(&pool);
-            let mut failed = false;
-            while pool.ready().len() < pool.size {
-                match self.start_warm(&pool) {
-                    Ok(warm) => pool.ready().push_back(warm),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot start a warm Claude Code process");
-                        failed = true;
-                        break;
+            let mut wait = LOOK_OVER;
+            if paused() {
+                self.empty_pool(&pool, Discard::Paused);
+            } else {
+                self.look_over(&pool);
+                if pool.exited.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    // A CLI that exits as it starts would otherwise be restarted at once, forever.
+                    wait = LOOK_OVER * 6;
+                } else {
+                    while pool.ready().len() < pool.size {
+                        match self.start_warm(&pool) {
+                            Ok(warm) => pool.ready().push_back(warm),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot start a warm Claude Code process");
+                                wait = LOOK_OVER * 6;
+                                break;
+                            }
+                        }
                     }
                 }
             }
             metrics::gauge!("ccgate_pool_ready").set(pool.ready().len() as f64);
-            let wait = if failed { LOOK_OVER * 6 } else { LOOK_OVER };
             tokio::select! {
                 () = pool.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// Stops every warm process, and waits for them (at shutdown).
+    pub async fn stop_pool(&self) {
+        if let Some(pool) = &self.pool {
+            let stopping = self.empty_pool(pool, Discard::Paused);
+            let _ = tokio::time::timeout(Duration::from_secs(10), futures_util::future::join_all(stopping)).await;
+        }
+    }
+
+    fn empty_pool(&self, pool: &WarmPool, why: Discard) -> Vec<tokio::task::JoinHandle<()>> {
+        let all: Vec<WarmProcess> = pool.ready().drain(..).collect();
+        all.into_iter().map(|warm| self.discard(warm, why, true)).collect()
     }
 
     /// Stops the processes that cannot serve a task any more.
@@ -196,7 +225,7 @@ impl Runner {
             stale
         };
         for (warm, why) in stale {
-            self.discard(warm, why);
+            self.discard(warm, why, true);
         }
     }
 
@@ -218,15 +247,27 @@ impl Runner {
             (Some(gateway), Some(supervisor)) => Some(RunRecord::new(&id, gateway, supervisor, &id)),
             _ => None,
         };
-        let record = record.filter(|record| orphans::record(&self.runs_dir, record).is_ok());
+        let record = record.filter(|record| match orphans::record(&self.runs_dir, record) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record a warm process for the orphan reaper");
+                false
+            }
+        });
         metrics::counter!("ccgate_pool_started_total").increment(1);
         Ok(WarmProcess { run_id: id, dirs, child, launch, stdio, started: Instant::now(), binary, record })
     }
 
-    /// Stops a warm process and removes what it had.
-    fn discard(&self, warm: WarmProcess, why: Discard) {
+    /// Stops a warm process, and removes its directories unless `remove` is false
+    /// (they hold a task's files).
+    fn discard(&self, warm: WarmProcess, why: Discard, remove: bool) -> tokio::task::JoinHandle<()> {
         metrics::counter!("ccgate_pool_discarded_total", "reason" => why.as_str()).increment(1);
         tracing::debug!(run_id = %warm.run_id, reason = why.as_str(), "warm Claude Code process stopped");
+        if why == Discard::Exited
+            && let Some(pool) = &self.pool
+        {
+            pool.exited.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let runs_dir = self.runs_dir.clone();
         tokio::spawn(async move {
             let WarmProcess { mut child, launch, dirs, record, .. } = warm;
@@ -241,14 +282,16 @@ impl Runner {
                 if let Some(cgroup) = &launch.cgroup {
                     cgroup.remove();
                 }
-                let _ = std::fs::remove_dir_all(&dirs.root);
+                if remove {
+                    let _ = std::fs::remove_dir_all(&dirs.root);
+                }
                 if let Some(record) = &record {
                     orphans::forget(&runs_dir, record);
                 }
                 drop(launch);
             })
             .await;
-        });
+        })
     }
 
     /// A warm process for `request`'s run, or why it starts cold (`None`: there is
@@ -284,7 +327,7 @@ impl Runner {
             taken
         };
         for (warm, why) in unfit_ones {
-            self.discard(warm, why);
+            self.discard(warm, why, true);
         }
         // A replacement, or a first one: start it now.
         pool.wake.notify_one();
@@ -301,9 +344,16 @@ impl Runner {
                         metrics::counter!("ccgate_pool_takes_total", "outcome" => "hit", "reason" => "").increment(1);
                         return Ok(started);
                     }
-                    Err(e) => {
+                    Err(HandOverError::Undone(e)) => {
                         tracing::warn!(task_id = request.task_id, error = %e, "could not hand a warm process to a run; starting one");
                         "failed"
+                    }
+                    Err(e @ HandOverError::Stranded { .. }) => {
+                        // Started cold it would run without its files: the run fails instead.
+                        tracing::error!(task_id = request.task_id, error = %e, "a warm process's hand-over failed half-way");
+                        metrics::counter!("ccgate_pool_takes_total", "outcome" => "miss", "reason" => "failed")
+                            .increment(1);
+                        return Err(std::io::Error::other(e.to_string()));
                     }
                 },
                 Err(miss) => miss.as_str(),
@@ -318,16 +368,17 @@ impl Runner {
     /// Makes a warm process `request`'s: its directories become the task's, with
     /// the task's input files in its workspace, and its model requests are metered
     /// for the run.
-    fn adopt(&self, mut warm: WarmProcess, request: &TurnRequest<'_>) -> std::io::Result<Started> {
+    fn adopt(&self, mut warm: WarmProcess, request: &TurnRequest<'_>) -> Result<Started, HandOverError> {
         let test = match request.test.then(|| self.test_upstream()).transpose() {
             Ok(test) => test,
             Err(e) => {
-                self.discard(warm, Discard::Failed);
-                return Err(e);
+                self.discard(warm, Discard::Failed, true);
+                return Err(HandOverError::Undone(e));
             }
         };
         if let Err(e) = hand_over(&warm.dirs, request.dirs) {
-            self.discard(warm, Discard::Failed);
+            let remove = matches!(e, HandOverError::Undone(_));
+            self.discard(warm, Discard::Failed, remove);
             return Err(e);
         }
         if let Some(token) = &mut warm.launch.token {
@@ -357,6 +408,23 @@ fn has_started(warm: &WarmProcess) -> bool {
     std::fs::read_dir(&warm.dirs.claude_config).is_ok_and(|mut entries| entries.next().is_some())
 }
 
+/// Removes the pool folders of gateway processes that are gone (their processes
+/// died with them), and what an older layout left there.
+fn clear_dead_pools(pools: &Path) {
+    for entry in std::fs::read_dir(pools).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let owner = name
+            .split_once('-')
+            .and_then(|(pid, started)| Some(ProcessId { pid: pid.parse().ok()?, started: started.parse().ok()? }));
+        if owner.is_some_and(|owner| owner.alive()) {
+            continue;
+        }
+        if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+            tracing::warn!(error = %e, path = %entry.path().display(), "cannot clear a dead gateway's warm pool");
+        }
+    }
+}
+
 /// Why `warm` cannot serve a task now, if it cannot.
 fn unfit(warm: &mut WarmProcess, binary: Option<&BinaryStamp>, idle: Duration) -> Option<Discard> {
     if !matches!(warm.child.try_wait(), Ok(None)) {
@@ -368,34 +436,55 @@ fn unfit(warm: &mut WarmProcess, binary: Option<&BinaryStamp>, idle: Duration) -
     (warm.started.elapsed() >= idle).then_some(Discard::Idle)
 }
 
-/// Moves the task's input files into the warm workspace, then makes the warm
-/// directories the task's. When an input cannot be moved, those moved so far go
-/// back and the task's directories are left as they were.
-fn hand_over(warm: &TaskDirs, task: &TaskDirs) -> std::io::Result<()> {
-    std::fs::create_dir_all(&task.workspace)?;
-    let mut moved: Vec<std::ffi::OsString> = Vec::new();
-    let inputs = std::fs::read_dir(&task.workspace)?.collect::<Result<Vec<_>, _>>();
-    let result = inputs.and_then(|inputs| {
-        for entry in inputs {
-            std::fs::rename(entry.path(), warm.workspace.join(entry.file_name()))?;
-            moved.push(entry.file_name());
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        for name in moved {
-            let _ = std::fs::rename(warm.workspace.join(&name), task.workspace.join(&name));
-        }
-        return Err(e);
-    }
-    std::fs::remove_dir(&task.workspace)?;
-    std::fs::rename(&warm.workspace, &task.workspace)?;
+/// A hand-over that did not happen.
+#[derive(Debug, thiserror::Error)]
+enum HandOverError {
+    /// Undone: the task's input files are where they were.
+    #[error("{0}")]
+    Undone(std::io::Error),
+    /// The input files could not be put back: they are in the warm workspace.
+    #[error("{error}; the task's input files were left in {}", .workspace.display())]
+    Stranded { error: std::io::Error, workspace: PathBuf },
+}
+
+/// Makes the warm directories the task's: first its state (home, settings), then
+/// its workspace, into which the task's input files move. A failure before the
+/// workspace is the task's puts the inputs back.
+fn hand_over(warm: &TaskDirs, task: &TaskDirs) -> Result<(), HandOverError> {
+    use HandOverError::Undone;
+    // A first turn's state holds nothing of its own (`eligible` saw no session).
     match std::fs::remove_dir_all(&task.state) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Undone(e)),
         _ => {}
     }
-    std::fs::rename(&warm.state, &task.state)?;
-    std::fs::remove_dir(&warm.root)
+    std::fs::create_dir_all(&task.workspace).map_err(Undone)?;
+    std::fs::rename(&warm.state, &task.state).map_err(Undone)?;
+    let inputs = std::fs::read_dir(&task.workspace).and_then(|d| d.collect::<Result<Vec<_>, _>>()).map_err(Undone)?;
+    let mut moved: Vec<std::ffi::OsString> = Vec::new();
+    let mut done = Ok(());
+    for entry in inputs {
+        if let Err(e) = std::fs::rename(entry.path(), warm.workspace.join(entry.file_name())) {
+            done = Err(e);
+            break;
+        }
+        moved.push(entry.file_name());
+    }
+    let done = done
+        .and_then(|()| std::fs::remove_dir(&task.workspace))
+        .and_then(|()| std::fs::rename(&warm.workspace, &task.workspace));
+    if let Err(error) = done {
+        let back = std::fs::create_dir_all(&task.workspace).and_then(|()| {
+            moved.iter().try_for_each(|name| std::fs::rename(warm.workspace.join(name), task.workspace.join(name)))
+        });
+        return Err(match back {
+            Ok(()) => Undone(error),
+            Err(_) => HandOverError::Stranded { error, workspace: warm.workspace.clone() },
+        });
+    }
+    if let Err(e) = std::fs::remove_dir(&warm.root) {
+        tracing::warn!(error = %e, path = %warm.root.display(), "a warm process's directory stays behind");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -421,6 +510,17 @@ mod tests {
         assert_eq!(std::fs::read_to_string(task.workspace.join("README")).unwrap(), "hi");
         assert_eq!(std::fs::read_to_string(&task.settings).unwrap(), "{}", "the warm state is the task's");
         assert!(task.claude_config.is_dir());
+        assert!(!warm.root.exists());
+    }
+
+    #[test]
+    fn a_task_without_input_files_takes_the_warm_directories_as_they_are() {
+        let data = tempfile::tempdir().unwrap();
+        let warm = TaskDirs::at(data.path().join("pool/1-2/warm_1"));
+        warm.create().unwrap();
+        let task = TaskDirs::new(data.path(), "tsk_1");
+        hand_over(&warm, &task).unwrap();
+        assert!(task.workspace.is_dir() && task.claude_config.is_dir());
         assert!(!warm.root.exists());
     }
 

@@ -145,11 +145,15 @@ impl Meter {
 
     /// What the run used, once its requests still in flight have ended (their
     /// answers' readers go away with the run) or `within` has passed: a request
-    /// charged after the run's cost was read would be charged to nobody.
+    /// charged after the run's cost was read would be charged to nobody. Its token
+    /// settlements are written by then too.
     pub async fn settled(&self, within: std::time::Duration) -> Metered {
         let all = u32::try_from(self.max_in_flight).unwrap_or(u32::MAX);
         if let Ok(Ok(permits)) = tokio::time::timeout(within, self.in_flight.acquire_many(all)).await {
             drop(permits);
+        }
+        if let Some(budget) = &self.budget {
+            budget.flush(within).await;
         }
         self.metered()
     }
@@ -286,18 +290,14 @@ impl RunToken {
     /// requests are metered for that run (its key's budget, a test key's model).
     pub fn assign(&mut self, budget: Option<RunTokens>, test: Option<Upstream>) {
         let meter = Arc::new(Meter::new(budget, self.meter.model.clone(), self.meter.max_in_flight, test, false));
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(self.token.clone(), meter.clone());
-        }
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(self.token.clone(), meter.clone());
         self.meter = meter;
     }
 }
 
 impl Drop for RunToken {
     fn drop(&mut self) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.remove(&self.token);
-        }
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.token);
     }
 }
 
@@ -359,9 +359,7 @@ impl ModelProxy {
         );
         let max_in_flight = self.limits.max_concurrent_requests;
         let meter = Arc::new(Meter::new(budget, model.map(String::from), max_in_flight, test, parked));
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(token.clone(), meter.clone());
-        }
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), meter.clone());
         RunToken { token, meter, tokens: self.tokens.clone() }
     }
 }

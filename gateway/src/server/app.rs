@@ -80,7 +80,7 @@ impl App {
             pool_size(&config),
             std::time::Duration::from_secs(config.pool.idle_seconds),
             pool_options(&config.tasks),
-            data_dir.join("pool"),
+            &data_dir.join("pool"),
         );
         let hub = Arc::new(Hub::default());
         let (storage, artifact_store) = open_artifacts(&config, &data_dir).await?;

@@ -9,13 +9,20 @@
 //! The run's outcome clears the hold in the transaction that records its cost, so
 //! a run is never counted twice nor missed in between.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
 
 use super::entities::{TaskStatus, api_key, task};
-use super::{Context, Fence, Result, Store};
+use super::{Context, Fence, Result, Store, StoreError};
+use crate::budget::{Spend, SpendTotals};
+
+/// Tries at writing one settlement.
+const SETTLE_ATTEMPTS: u32 = 3;
 
 /// The class of the advisory locks that serialise one key's reservations on
 /// PostgreSQL ("ccgt" in ASCII); the other half of the lock is a hash of the key.
@@ -36,6 +43,34 @@ pub enum Reservation {
 /// anything for another request (the last one may overshoot by its own use).
 fn has_tokens_left(left: i64, held: i64) -> bool {
     left.saturating_sub(held) > 0
+}
+
+/// The tokens the key recorded today and this month, and what its running tasks
+/// hold on every node, read in one statement: one snapshot, so that a run whose
+/// outcome commits meanwhile (its cost recorded, its hold cleared together) counts
+/// once, never in neither.
+const USED_AND_HELD: &str = "SELECT \
+    CAST((SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM key_spend \
+          WHERE key_id = $1 AND day = $2) AS BIGINT) AS today, \
+    CAST((SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM key_spend \
+          WHERE key_id = $1 AND day LIKE $3) AS BIGINT) AS month, \
+    CAST((SELECT COALESCE(SUM(live_held_tokens), 0) FROM tasks \
+          WHERE key_id = $1 AND status = 'running') AS BIGINT) AS held";
+
+/// (the key's recorded spending, as tokens only; what its live runs hold).
+async fn used_and_held(conn: &impl ConnectionTrait, key_id: &str, now: i64) -> Result<(Spend, i64)> {
+    let today = crate::budget::day_of(now);
+    let month = format!("{}%", &today[..8]); // `YYYY-MM-`
+    let backend = conn.get_database_backend();
+    let values = [key_id.into(), today.clone().into(), month.into()];
+    let query = Statement::from_sql_and_values(backend, super::sql_for(backend, USED_AND_HELD), values);
+    let Some(row) = conn.query_one_raw(query).await.during("reading a key's token use")? else {
+        return Err(StoreError::Corrupt("reading a key's token use gave no row".into()));
+    };
+    let get = |column: &str| row.try_get::<i64>("", column).during("reading a key's token use");
+    let (today, month, held) = (get("today")?, get("month")?, get("held")?);
+    let tokens = |input_tokens| SpendTotals { input_tokens, ..SpendTotals::default() };
+    Ok((Spend { today: tokens(today), this_month: tokens(month) }, held))
 }
 
 /// What the key's running tasks hold, on every node.
@@ -77,16 +112,16 @@ impl Store {
             txn.execute_raw(lock).await.during("locking a key's token budget")?;
         }
         let key = api_key::Entity::find_by_id(key_id).one(&txn).await.during("reading a key")?;
-        let left = match key {
-            Some(key) => {
-                let budgets = crate::budget::Budgets::of_key(&key);
-                super::spend::spend_on(&txn, key_id, now).await?.tokens_left(&budgets)
+        // `None`: the key has no token budget (any more), which any request fits.
+        let fits = match key.map(|key| crate::budget::Budgets::of_key(&key)) {
+            Some(budgets) if budgets.has_tokens() => {
+                let (used, held) = used_and_held(&txn, key_id, now).await?;
+                used.tokens_left(&budgets).map(|left| has_tokens_left(left, held))
             }
-            None => Some(0),
+            Some(_) => None,
+            None => Some(false),
         };
-        if let Some(left) = left
-            && !has_tokens_left(left, held_by_live_runs(&txn, key_id).await?)
-        {
+        if fits == Some(false) {
             txn.rollback().await.during("reserving tokens")?;
             return Ok(Reservation::Spent);
         }
@@ -124,6 +159,8 @@ pub struct RunTokens {
     task_id: String,
     fence: Fence,
     key_id: String,
+    /// Settlements still being written.
+    pending: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for RunTokens {
@@ -134,7 +171,13 @@ impl std::fmt::Debug for RunTokens {
 
 impl RunTokens {
     pub fn new(store: Store, task_id: &str, fence: &Fence, key_id: &str) -> Self {
-        Self { store, task_id: task_id.to_string(), fence: fence.clone(), key_id: key_id.to_string() }
+        Self {
+            store,
+            task_id: task_id.to_string(),
+            fence: fence.clone(),
+            key_id: key_id.to_string(),
+            pending: Arc::default(),
+        }
     }
 
     pub async fn reserve(&self, tokens: i64) -> Result<Reservation> {
@@ -142,20 +185,37 @@ impl RunTokens {
         self.store.reserve_tokens(&self.task_id, &self.fence, &self.key_id, tokens, now).await
     }
 
-    /// Settles `tokens` in the background: answers end in drop handlers. A
-    /// settlement that cannot be written leaves the reservation held (it counts
-    /// against the budget) until the run's outcome clears it.
+    /// Settles `tokens` in the background (answers end in drop handlers), trying a
+    /// few times. One that cannot be written leaves the hold off by `tokens` until
+    /// the run's outcome clears it.
     pub fn settle(&self, tokens: i64) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         if tokens == 0 {
             return;
         }
-        let this = self.clone();
-        runtime.spawn(async move {
-            if let Err(e) = this.store.settle_tokens(&this.task_id, &this.fence, tokens).await {
-                tracing::warn!(task_id = %this.task_id, tokens, error = %e, "could not settle a model request's tokens");
+        let (store, task_id, fence) = (self.store.clone(), self.task_id.clone(), self.fence.clone());
+        let settling = runtime.spawn(async move {
+            for attempt in 1..=SETTLE_ATTEMPTS {
+                match store.settle_tokens(&task_id, &fence, tokens).await {
+                    Ok(_) => return,
+                    Err(e) if attempt == SETTLE_ATTEMPTS => {
+                        tracing::warn!(task_id, tokens, error = %e, "could not settle a model request's tokens");
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200) * attempt).await,
+                }
             }
         });
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|settling| !settling.is_finished());
+        pending.push(settling);
+    }
+
+    /// Waits (at most `within`) for the settlements still being written, so that
+    /// none lands after the run's outcome: the task's next turn may hold the same
+    /// fence.
+    pub async fn flush(&self, within: Duration) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let _ = tokio::time::timeout(within, futures_util::future::join_all(pending)).await;
     }
 }
 

@@ -43,7 +43,7 @@ impl Store {
         );
         const TAKE: &str = "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
                attempts = attempts + 1, started_at = COALESCE(started_at, $3), \
-               live_cost_micros = 0, live_input_tokens = 0, live_output_tokens = 0 \
+               live_cost_micros = 0, live_input_tokens = 0, live_output_tokens = 0, live_held_tokens = 0 \
              WHERE status = 'queued' AND ( \
                SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
              ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = $4 \

@@ -57,15 +57,14 @@ impl Store {
             .during("finding running tasks")?;
         for lost in &running {
             let txn = self.writer.begin().await.during("starting a transaction")?;
-            task::Entity::update_many()
+            let update = task::Entity::update_many()
                 .col_expr(task::Column::Status, Expr::value(TaskStatus::Queued))
                 .col_expr(task::Column::LeaseOwner, Expr::value(Option::<String>::None))
                 .col_expr(task::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
                 .col_expr(task::Column::Attempts, Expr::value(std::cmp::max(lost.attempts - 1, 0)))
-                .filter(task::Column::Id.eq(lost.id.clone()))
-                .exec(&txn)
-                .await
-                .during("queueing a restored task")?;
+                .filter(task::Column::Id.eq(lost.id.clone()));
+            // What the interrupted run held of its key's budget died with it.
+            without_live_spend(update).exec(&txn).await.during("queueing a restored task")?;
             set_turn_status(&txn, &lost.id, Some(lost.current_turn), TaskStatus::Queued, now).await?;
             let events = [
                 EventRecord::new(
