@@ -53,7 +53,7 @@ step "cargo test --test it with the newest Claude Code ($("$newest" --version 2>
 set +e
 CCGATE_TEST_CLAUDE_BIN=$newest cargo test -p ccgate --test it -- \
     approvals:: steering:: tool_approval:: tasks:: follow_up:: cancel_and_timeout:: structured:: sandbox:: \
-    attacks::run_ 2>&1 | tee -a "$log"
+    attacks::run_ pool:: 2>&1 | tee -a "$log"
 newest_status=${PIPESTATUS[0]}
 set -e
 ((status == 0)) && status=$newest_status

@@ -23,6 +23,7 @@ mod m20261206_000013_live_spend;
 mod m20261206_000014_nodes;
 mod m20261206_000015_workspace_snapshots;
 mod m20261206_000016_live_held_tokens;
+mod m20261206_000017_artifact_set;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_nodes::Migration),
             Box::new(m20261206_000015_workspace_snapshots::Migration),
             Box::new(m20261206_000016_live_held_tokens::Migration),
+            Box::new(m20261206_000017_artifact_set::Migration),
         ]
     }
 }

@@ -102,7 +102,8 @@ pub async fn download(
         None => None,
     };
     let length = range.map_or(size, |(start, end)| end - start + 1);
-    let stream = state.artifacts.open(&task.id, &artifact.name, range.map(|(start, end)| start..end + 1)).await;
+    let wanted = range.map(|(start, end)| start..end + 1);
+    let stream = state.artifacts.open(&task.id, task.artifact_set.as_deref(), &artifact.name, wanted).await;
     let body = axum::body::Body::from_stream(stream.map_err(|e| match e {
         e if e.is_not_found() => ApiError::not_found("the artifact's file is missing"),
         e => ApiError::from(e),

@@ -323,7 +323,15 @@ mod tests {
         let limits = CollectLimits { max_files: 10, max_bytes: 50 };
         let later = Instant::now() + std::time::Duration::from_secs(60);
         let collected = collect(&store, "tsk_1", &workspace, patterns.clone(), &limits, later).await.unwrap();
-        assert!(store.open("tsk_1", "report.md", None).await.is_err(), "staged, not committed yet");
+        assert!(store.open("tsk_1", None, "report.md", None).await.is_err(), "staged, not committed yet");
+        // The set the database recorded is read before storage has made it current:
+        // a client told the task finished never finds its files missing.
+        let recorded: Vec<bytes::Bytes> = futures_util::TryStreamExt::try_collect(
+            store.open("tsk_1", Some(&collected.set), "report.md", None).await.unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(recorded.concat(), b"# report");
         store.commit("tsk_1", &collected.set).await.unwrap();
         let paths: Vec<&str> = collected.artifacts.iter().map(|a| a.path.as_str()).collect();
         assert_eq!(paths, ["out/deep/data.json", "out/report.md"], "{collected:?}");
@@ -337,7 +345,7 @@ mod tests {
             let store = store.clone();
             async move {
                 let chunks: Vec<bytes::Bytes> =
-                    futures_util::TryStreamExt::try_collect(store.open("tsk_1", name, None).await?).await?;
+                    futures_util::TryStreamExt::try_collect(store.open("tsk_1", None, name, None).await?).await?;
                 Ok::<_, crate::storage::StorageError>(chunks.concat())
             }
         };
@@ -364,7 +372,7 @@ mod tests {
         let store = ArtifactStore::new(crate::storage::Storage::open(location).unwrap());
         assert_eq!(store.adopt_legacy(&legacy).await.unwrap(), 1);
         let chunks: Vec<bytes::Bytes> =
-            futures_util::TryStreamExt::try_collect(store.open("tsk_old", "report.md", None).await.unwrap())
+            futures_util::TryStreamExt::try_collect(store.open("tsk_old", None, "report.md", None).await.unwrap())
                 .await
                 .unwrap();
         assert_eq!(chunks.concat(), b"# old");

@@ -58,11 +58,26 @@ impl ArtifactStore {
         self.storage.delete_prefix(&Key::new([TOP, task_id, checked_id(set)?])).await.map(|_| ())
     }
 
-    /// A committed artifact's bytes in `range` (all when `None`).
-    pub async fn open(&self, task_id: &str, name: &str, range: Option<Range<u64>>) -> Result<ByteStream, StorageError> {
+    /// A recorded artifact's bytes in `range` (all when `None`), from the `set` the
+    /// database recorded with it, else (no set recorded, or not there: artifacts
+    /// moved from an older layout) from the committed set.
+    pub async fn open(
+        &self,
+        task_id: &str,
+        set: Option<&str>,
+        name: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StorageError> {
+        let name = checked_name(name)?;
+        if let Some(set) = set {
+            match self.storage.get(&Key::new([TOP, task_id, checked_id(set)?, name]), range.clone()).await {
+                Err(e) if e.is_not_found() => {}
+                read => return read,
+            }
+        }
         let missing = || StorageError::NotFound { key: format!("{TOP}/{task_id}/{name}") };
         let set = self.current_set(task_id).await?.ok_or_else(missing)?;
-        self.storage.get(&Key::new([TOP, task_id, &set, checked_name(name)?]), range).await
+        self.storage.get(&Key::new([TOP, task_id, &set, name]), range).await
     }
 
     /// Deletes every artifact of the task (retention).

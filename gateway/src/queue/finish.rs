@@ -82,7 +82,9 @@ impl Queue {
             result: result.clone(),
             error: error.clone(),
             events,
-            artifacts: staged.as_ref().map(|s| s.artifacts.clone()),
+            artifacts: staged
+                .as_ref()
+                .map(|s| crate::store::ArtifactSet { set: s.set.clone(), artifacts: s.artifacts.clone() }),
             claude_code_version,
             cost: charge.map(|(usage, cost_usd)| RunCost::of(&task.key_id, cost_usd, &usage)),
             snapshot: snapshot.clone(),

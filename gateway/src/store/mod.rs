@@ -40,8 +40,8 @@ pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState, OutboxEvent, TaskSna
 pub use spend::RunCost;
 pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};
 pub use tasks::{
-    ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask, RetryRun,
-    TaskFilter,
+    ArtifactSet, ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask,
+    RetryRun, TaskFilter,
 };
 pub use tokens::{Reservation, RunTokens};
 

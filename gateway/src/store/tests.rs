@@ -191,7 +191,8 @@ async fn expired_files_are_marked_once_and_end_follow_ups() {
         sha256: "00".into(),
         content_type: "text/plain".into(),
     };
-    let done = FinishRun { artifacts: Some(vec![artifact]), ..finish(TaskStatus::Completed) };
+    let artifacts = ArtifactSet { set: "set_1".into(), artifacts: vec![artifact] };
+    let done = FinishRun { artifacts: Some(artifacts), ..finish(TaskStatus::Completed) };
     assert!(store.finish_run(&id, &claimed.fence, 0, done).await.unwrap());
     assert_eq!(store.artifacts(&id).await.unwrap().len(), 1);
     let past = crate::timestamp::now_ms() - 60_000;

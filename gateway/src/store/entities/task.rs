@@ -70,6 +70,9 @@ pub struct Model {
     /// model requests in flight reserved and what its answered ones used (0 when
     /// no run holds the task). Summed over a key's running tasks by every node.
     pub live_held_tokens: i64,
+    /// The storage set holding the artifacts recorded for the task (`None`: none
+    /// recorded, or recorded before sets were named here: the storage's current set).
+    pub artifact_set: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

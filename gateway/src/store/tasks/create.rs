@@ -163,6 +163,7 @@ impl Store {
             live_input_tokens: Set(0),
             live_output_tokens: Set(0),
             live_held_tokens: Set(0),
+            artifact_set: Set(None),
         }
         .insert(&txn)
         .await

@@ -13,6 +13,13 @@ use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, RunCost, Store, audit, outbox};
 use crate::task::{TaskError, TaskResult};
 
+/// Artifacts collected after a turn, and the storage set that holds their files.
+#[derive(Debug, Clone)]
+pub struct ArtifactSet {
+    pub set: String,
+    pub artifacts: Vec<Artifact>,
+}
+
 /// The final write of a run.
 #[derive(Debug, Clone)]
 pub struct FinishRun {
@@ -22,7 +29,7 @@ pub struct FinishRun {
     pub session_id: Option<String>,
     pub events: Vec<EventRecord>,
     /// The turn's artifacts, replacing earlier ones; `None` leaves them as they are.
-    pub artifacts: Option<Vec<Artifact>>,
+    pub artifacts: Option<ArtifactSet>,
     /// What `system/init` said, kept on the turn.
     pub claude_code_version: Option<String>,
     /// What the run cost its key.
@@ -72,8 +79,10 @@ impl Store {
         if let Some(snapshot) = finish.snapshot {
             update = update.col_expr(task::Column::Snapshot, Expr::value(snapshot));
         }
-        if finish.artifacts.is_some() {
-            update = update.col_expr(task::Column::ArtifactsExpiredAt, Expr::value(Option::<i64>::None));
+        if let Some(artifacts) = &finish.artifacts {
+            update = update
+                .col_expr(task::Column::ArtifactsExpiredAt, Expr::value(Option::<i64>::None))
+                .col_expr(task::Column::ArtifactSet, Expr::value(artifacts.set.clone()));
         }
         if fence.apply(update).exec(&txn).await.during("finishing a run")?.rows_affected == 0 {
             txn.rollback().await.during("finishing a run")?;
@@ -95,7 +104,7 @@ impl Store {
                 .during("finishing a run")?;
         }
         if let Some(artifacts) = finish.artifacts {
-            replace_artifacts(&txn, id, artifacts, now).await?;
+            replace_artifacts(&txn, id, artifacts.artifacts, now).await?;
         }
         if let Some(cost) = &finish.cost {
             crate::store::spend::record(&txn, cost, now).await?;

@@ -16,7 +16,7 @@ mod turns;
 pub(super) use artifacts::artifacts_of;
 pub use claim::ClaimedTask;
 pub use create::{IdempotencyClaim, Inserted, NewTaskRow};
-pub use finish::{FinishRun, RetryRun};
+pub use finish::{ArtifactSet, FinishRun, RetryRun};
 pub use lease::Fence;
 pub use read::TaskFilter;
 pub use recovery::RecoveredTask;
