@@ -3,8 +3,9 @@
 //! killed with SIGKILL every few seconds and started again. Every task ends once:
 //! one final status and one result, its events numbered 1..n with no gap or
 //! duplicate, each webhook event delivered under one id; a run is taken over only
-//! after its node was killed (fencing: never two nodes on one turn), and is back in
-//! the queue within the lease plus 10 s of the kill. `CCGATE_CHAOS_TASKS` sets the batch (default 100; the figures in
+//! after its node was killed (fencing: never two nodes on one turn, checked from the
+//! audit log and from the scripted model's own log of which node asked for which
+//! task when), and is back in the queue within the lease plus 10 s of the kill. `CCGATE_CHAOS_TASKS` sets the batch (default 100; the figures in
 //! `docs/benchmarks.md` are for 200).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,10 +15,70 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, GatewayOptions, Model, bash, cluster_env, postgres, say, scripted};
+use crate::support::{Gateway, GatewayOptions, Model, bash, cluster_env, postgres, say};
 
 const LEASE_SECONDS: i64 = 5;
 const KILL_EVERY: Duration = Duration::from_secs(4);
+
+/// (node slot, task number, milliseconds) of each model request, as the model saw it.
+type ModelLog = Arc<Mutex<Vec<(usize, usize, i64)>>>;
+
+/// What a chaos task's prompt says before its script, then its number.
+const TASK_MARKER: &str = "chaos task #";
+
+/// The scripted model, served to each node slot under a path of its own (`/n<slot>`),
+/// noting which slot asked for which task when.
+async fn recording_model() -> (Model, ModelLog) {
+    let log = ModelLog::default();
+    let mut router = axum::Router::new();
+    for slot in 0..3 {
+        let record = log.clone();
+        let served = ccgate::scripted_model::router(Some(crate::support::MODEL_KEY.to_string())).layer(
+            axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let record = record.clone();
+                async move {
+                    let at = now_ms();
+                    let (parts, body) = request.into_parts();
+                    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+                    if let Some(task) = task_number(&bytes) {
+                        record.lock().unwrap().push((slot, task, at));
+                    }
+                    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+                }
+            }),
+        );
+        router = router.nest(&format!("/n{slot}"), served);
+    }
+    (Model::serve(router).await, log)
+}
+
+fn task_number(body: &[u8]) -> Option<usize> {
+    let start = body.windows(TASK_MARKER.len()).position(|w| w == TASK_MARKER.as_bytes())? + TASK_MARKER.len();
+    let digits: String = body[start..].iter().take_while(|b| b.is_ascii_digit()).map(|b| *b as char).collect();
+    digits.parse().ok()
+}
+
+/// Requests of one task from two node slots that interleave while neither was
+/// killed in between: (slot, at) of a request, another slot's later one, then the
+/// first slot's again. The runs of a turn on two nodes at once look like this to
+/// the model; a takeover after a kill does not.
+fn overlaps(requests: &[(usize, i64)], kills: &[(usize, i64)]) -> Option<[(usize, i64); 3]> {
+    let killed_between =
+        |slot: usize, from: i64, to: i64| kills.iter().any(|&(s, at)| s == slot && from <= at && at <= to);
+    for (i, &(a, a1)) in requests.iter().enumerate() {
+        for (j, &(b, b1)) in requests.iter().enumerate().skip(i + 1) {
+            if b == a {
+                continue;
+            }
+            for &(c, a2) in &requests[j + 1..] {
+                if c == a && !killed_between(a, a1, a2) && !killed_between(b, b1, a2) {
+                    return Some([(a, a1), (b, b1), (a, a2)]);
+                }
+            }
+        }
+    }
+    None
+}
 
 /// (webhook-id, task id, event type) of each delivery received.
 type Deliveries = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -53,7 +114,7 @@ fn now_ms() -> i64 {
 async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once() {
     let Some(database) = postgres::database() else { return };
     let tasks: usize = std::env::var("CCGATE_CHAOS_TASKS").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
-    let model = Model::start().await;
+    let (model, model_log) = recording_model().await;
     let storage = tempfile::tempdir().unwrap();
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), "[webhooks]\nretry_schedule_seconds = [1, 1, 2, 5]\npoll_interval_ms = 100\n")
@@ -65,10 +126,11 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
         ("CCGATE_CONFIG".into(), config.path().display().to_string()),
         ("CCGATE_WEBHOOK_ALLOWED_HOSTS".into(), "127.0.0.1".into()),
     ]);
-    let options = GatewayOptions { workers: 2, env, ..GatewayOptions::default() };
     let mut nodes = Vec::new();
-    for _ in 0..3 {
-        nodes.push(Gateway::start(&model, options.clone()).await);
+    for slot in 0..3 {
+        let mut env = env.clone();
+        env.push(("ANTHROPIC_BASE_URL".into(), format!("{}/n{slot}", model.url)));
+        nodes.push(Gateway::start(&model, GatewayOptions { workers: 2, env, ..GatewayOptions::default() }).await);
     }
     let (hook, deliveries, _receiver) = receiver().await;
     let key = nodes[0].create_key(&["--name", "chaos", "--max-concurrent", "100", "--webhook-url", &hook]);
@@ -82,7 +144,11 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
             _ => vec![bash("sleep 2; echo long"), say(&format!("long {n}"))],
         };
         let node = &nodes[n % 3];
-        let (status, task) = node.post("/v1/tasks", &key, &json!({"prompt": scripted(steps)})).await;
+        let prompt = ccgate::scripted_model::embed(
+            &ccgate::scripted_model::Script::new(steps),
+            &format!("{TASK_MARKER}{n} {}", ccgate::ids::new_id("x")),
+        );
+        let (status, task) = node.post("/v1/tasks", &key, &json!({"prompt": prompt})).await;
         assert_eq!(status, 202, "{task}");
         ids.push(task["id"].as_str().unwrap().to_string());
     }
@@ -95,6 +161,7 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
     let started = Instant::now();
     let deadline = started + Duration::from_secs(120 + 3 * tasks as u64);
     let mut kills = 0;
+    let mut kill_times: Vec<(usize, i64)> = Vec::new();
     let mut seed = now_ms() as u64;
     loop {
         let mut open = 0;
@@ -110,6 +177,7 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
         let victim = (seed >> 33) as usize % nodes.len();
         let old = nodes[victim].node_id().await;
         nodes[victim].kill();
+        kill_times.push((victim, now_ms()));
         incarnations.insert(old, Some(now_ms()));
         kills += 1;
         nodes[victim].restart().await;
@@ -118,7 +186,15 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
     let settled = started.elapsed();
 
     let (mut recoveries, mut ended_before) = (Vec::new(), Vec::new());
-    for id in &ids {
+    let model_log = model_log.lock().unwrap().clone();
+    for (n, id) in ids.iter().enumerate() {
+        // From the model's side: no two nodes asked for this task in turns, neither
+        // killed in between (a run that ended by itself, a transient failure, frees
+        // the task for another node: those are told apart by their events).
+        let requests: Vec<(usize, i64)> =
+            model_log.iter().filter(|&&(_, task, _)| task == n).map(|&(slot, _, at)| (slot, at)).collect();
+        assert!(!requests.is_empty(), "{id}: the model never saw task #{n}");
+        let overlapping = overlaps(&requests, &kill_times);
         let task = nodes[1].wait_done(&key, id).await;
         assert_eq!(task["status"], "completed", "{task}");
         let events = nodes[2].events(&key, id, None).await;
@@ -127,6 +203,12 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
         let finals = events.iter().filter(|e| e.1 == "status" && e.2["status"] == "completed").count();
         let results = events.iter().filter(|e| e.1 == "result").count();
         assert_eq!((finals, results), (1, 1), "{id}: one final status, one result");
+        if let Some(seen) = overlapping {
+            let retried = events.iter().any(|e| {
+                e.1 == "log" && e.2["line"].as_str().is_some_and(|line| line.starts_with("transient failure"))
+            });
+            assert!(retried, "{id}: two nodes ran it at once, as the model saw it (slot, ms): {seen:?}");
+        }
 
         // Each run started after the run before it ended, or after its node was killed.
         let (_, page) = nodes[0].get(&format!("/v1/audit?action=run.start&target={id}&limit=100"), &admin).await;
@@ -202,4 +284,17 @@ async fn killing_nodes_under_load_loses_nothing_and_runs_no_turn_twice_at_once()
         ended_before.len(),
         deliveries.lock().unwrap().len()
     );
+}
+
+#[test]
+fn the_model_log_tells_a_takeover_from_two_runs_at_once() {
+    // Slot 0 asks, slot 1 asks, slot 0 asks again: two runs at once...
+    let interleaved = [(0, 100), (1, 200), (0, 300)];
+    assert_eq!(overlaps(&interleaved, &[]), Some([(0, 100), (1, 200), (0, 300)]));
+    // ...unless slot 0 was killed in between (its restarted self took the task back
+    // after slot 1 was killed too)...
+    assert_eq!(overlaps(&interleaved, &[(0, 150), (1, 250)]), None);
+    // ...or slot 1 was killed before slot 0 asked again (recovery by slot 0).
+    assert_eq!(overlaps(&interleaved, &[(1, 250)]), None);
+    assert_eq!(overlaps(&[(0, 100), (0, 150), (1, 200), (1, 300)], &[(0, 160)]), None, "a plain takeover");
 }
