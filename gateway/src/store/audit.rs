@@ -1,6 +1,6 @@
 //! The audit log: an append-only record of state changes and runs.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use super::entities::audit_event;
 use super::{Context, Result, Store};
@@ -38,7 +38,7 @@ impl AuditEntry {
 
 /// Writes `entry` on `conn`, which may be a transaction of the change it records.
 pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry, at: i64) -> Result<()> {
-    audit_event::ActiveModel {
+    let row = audit_event::ActiveModel {
         at: Set(at),
         key_id: Set(entry.key_id),
         action: Set(entry.action.to_string()),
@@ -49,10 +49,8 @@ pub(crate) async fn record(conn: &impl ConnectionTrait, entry: AuditEntry, at: i
         client_addr: Set(entry.client_addr),
         details: Set(entry.details.map(|d| d.to_string())),
         ..Default::default()
-    }
-    .insert(conn)
-    .await
-    .during("writing the audit log")?;
+    };
+    audit_event::Entity::insert(row).exec_without_returning(conn).await.during("writing the audit log")?;
     Ok(())
 }
 

@@ -79,15 +79,31 @@ pub(crate) async fn append(
         .await
         .during("numbering events")?
         .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} vanished while appending events")))?;
+    insert_numbered(conn, task_id, last - count + 1, events, at).await?;
+    Ok(Some(last))
+}
+
+/// Inserts `events` numbered from `first`: the numbers are the caller's (a new
+/// task's first events, numbered with its row), or `append`'s.
+pub(crate) async fn insert_numbered(
+    conn: &impl ConnectionTrait,
+    task_id: &str,
+    first: i64,
+    events: &[EventRecord],
+    at: i64,
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let rows = events.iter().enumerate().map(|(i, event)| task_event::ActiveModel {
         task_id: Set(task_id.to_string()),
-        seq: Set(last - count + 1 + i as i64),
+        seq: Set(first + i as i64),
         event_type: Set(event.event_type.clone()),
         at: Set(at),
         data: Set(event.data.to_string()),
     });
-    task_event::Entity::insert_many(rows).exec(conn).await.during("appending events")?;
-    Ok(Some(last))
+    task_event::Entity::insert_many(rows).exec_without_returning(conn).await.during("appending events")?;
+    Ok(())
 }
 
 impl Store {

@@ -11,7 +11,7 @@ use sea_orm::{
 
 use super::turns::insert_turn;
 use crate::store::entities::{JsonText, TaskStatus, api_key, idempotency_record, task, task_metadata};
-use crate::store::events::{EventRecord, append};
+use crate::store::events::{EventRecord, insert_numbered};
 use crate::store::{AuditEntry, Context, Result, Store, StoreError, audit};
 
 /// A new task as it is inserted.
@@ -150,7 +150,8 @@ impl Store {
             session_id: Set(None),
             result: Set(None),
             error: Set(None),
-            event_seq: Set(0),
+            // Its first events are numbered with it (no read-back of the counter).
+            event_seq: Set(events.len() as i64),
             artifact_patterns: Set(JsonText::new(row.artifact_patterns)),
             workspace_expired_at: Set(None),
             artifacts_expired_at: Set(None),
@@ -177,7 +178,7 @@ impl Store {
             });
             task_metadata::Entity::insert_many(pairs).exec(&txn).await.during("creating a task")?;
         }
-        append(&txn, &row.id, None, events, now).await?;
+        insert_numbered(&txn, &row.id, 1, events, now).await?;
         audit::record(&txn, AuditEntry { target: Some(row.id.clone()), ..audit_entry }, now).await?;
         // The cap is checked last, under the key's row lock on PostgreSQL, so that
         // parallel creates cannot all pass it while the lock is held only for the

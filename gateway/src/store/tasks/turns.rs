@@ -3,8 +3,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait, UpdateMany,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, UpdateMany,
 };
 
 use crate::store::entities::{JsonText, TaskStatus, task, task_turn};
@@ -80,7 +79,7 @@ pub(in crate::store) async fn insert_turn(
     prompt: &str,
     now: i64,
 ) -> Result<()> {
-    task_turn::ActiveModel {
+    let turn = task_turn::ActiveModel {
         task_id: Set(task_id.to_string()),
         turn_index: Set(index),
         prompt: Set(prompt.to_string()),
@@ -89,10 +88,8 @@ pub(in crate::store) async fn insert_turn(
         started_at: Set(None),
         finished_at: Set(None),
         claude_code_version: Set(None),
-    }
-    .insert(conn)
-    .await
-    .during("recording a turn")?;
+    };
+    task_turn::Entity::insert(turn).exec_without_returning(conn).await.during("recording a turn")?;
     Ok(())
 }
 
