@@ -15,6 +15,9 @@ use crate::runner::{LiveMeter, Stop, TaskDirs, TurnInput, TurnRequest};
 use crate::store::ClaimedTask;
 use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
+/// The least time between a worker's claim attempt that found nothing and its next.
+const EMPTY_CLAIM_GAP: Duration = Duration::from_millis(20);
+
 impl Queue {
     pub(super) async fn work_forever(self: Arc<Self>) {
         let poll = self.poll_interval();
@@ -42,9 +45,18 @@ impl Queue {
                     self.run_claimed(claimed).await;
                 }
                 Ok(None) => {
+                    let found_nothing = tokio::time::Instant::now();
                     tokio::select! {
                         () = self.hub.wait_for_work() => {}
                         () = tokio::time::sleep(poll) => {}
+                        () = self.shutdown.cancelled() => {}
+                    }
+                    // Every submit wakes the idle workers, and a claim reads the queued
+                    // tasks until it finds one whose key has room: while a key at its cap
+                    // has a backlog, each attempt reads all of it. A worker that found
+                    // nothing looks again at most every `EMPTY_CLAIM_GAP`.
+                    tokio::select! {
+                        () = tokio::time::sleep_until(found_nothing + EMPTY_CLAIM_GAP) => {}
                         () = self.shutdown.cancelled() => {}
                     }
                 }
