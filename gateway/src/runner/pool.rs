@@ -55,6 +55,10 @@ pub(super) struct WarmProcess {
     pub launch: Launch,
     pub stdio: GatewayStdio,
     pub started: Instant,
+    /// The UTC day it started on: Claude Code's context names today's date, which it
+    /// may fix as it starts, so a process from yesterday could tell the model the
+    /// wrong one.
+    day: String,
     binary: Option<BinaryStamp>,
     record: Option<RunRecord>,
 }
@@ -90,6 +94,8 @@ enum Discard {
     Failed,
     /// The node stopped claiming work (a drain, a shutdown, a shortage).
     Paused,
+    /// It started on an earlier (UTC) day.
+    DayChanged,
 }
 
 impl Discard {
@@ -100,6 +106,7 @@ impl Discard {
             Self::Idle => "idle",
             Self::Failed => "failed",
             Self::Paused => "paused",
+            Self::DayChanged => "day_changed",
         }
     }
 }
@@ -255,7 +262,8 @@ impl Runner {
             }
         });
         metrics::counter!("ccgate_pool_started_total").increment(1);
-        Ok(WarmProcess { run_id: id, dirs, child, launch, stdio, started: Instant::now(), binary, record })
+        let day = crate::budget::day_of(crate::timestamp::now_ms());
+        Ok(WarmProcess { run_id: id, dirs, child, launch, stdio, started: Instant::now(), day, binary, record })
     }
 
     /// Stops a warm process, and removes its directories unless `remove` is false
@@ -432,6 +440,9 @@ fn unfit(warm: &mut WarmProcess, binary: Option<&BinaryStamp>, idle: Duration) -
     }
     if warm.binary.as_ref() != binary {
         return Some(Discard::BinaryChanged);
+    }
+    if warm.day != crate::budget::day_of(crate::timestamp::now_ms()) {
+        return Some(Discard::DayChanged);
     }
     (warm.started.elapsed() >= idle).then_some(Discard::Idle)
 }
