@@ -17,10 +17,14 @@ use crate::task::{ErrorKind, TaskError, TaskOptions, TaskStatus};
 
 /// The least time between a worker's claim attempt that found nothing and its next.
 const EMPTY_CLAIM_GAP: Duration = Duration::from_millis(20);
+/// Looks that found nothing a worker makes without the gap after each run.
+const FREE_EMPTY_LOOKS: u32 = 2;
 
 impl Queue {
     pub(super) async fn work_forever(self: Arc<Self>) {
         let poll = self.poll_interval();
+        // Looks that found nothing since this worker last claimed a task.
+        let mut empty_looks = 0u32;
         while !self.shutdown.is_triggered() {
             if self.claims.is_paused() {
                 // Draining: claim nothing until the drain is withdrawn.
@@ -40,6 +44,7 @@ impl Queue {
             }
             match self.store.claim(&self.node_id, self.lease_ms()).await {
                 Ok(Some(claimed)) => {
+                    empty_looks = 0;
                     // Another worker may find work too: pass the wake-up on.
                     self.hub.pass_work_on();
                     self.run_claimed(claimed).await;
@@ -53,11 +58,17 @@ impl Queue {
                     }
                     // Every submit wakes the idle workers, and a claim reads the queued
                     // tasks until it finds one whose key has room: while a key at its cap
-                    // has a backlog, each attempt reads all of it. A worker that found
-                    // nothing looks again at most every `EMPTY_CLAIM_GAP`.
-                    tokio::select! {
-                        () = tokio::time::sleep_until(found_nothing + EMPTY_CLAIM_GAP) => {}
-                        () = self.shutdown.cancelled() => {}
+                    // has a backlog, each attempt reads all of it. A worker that keeps
+                    // finding nothing looks again at most every `EMPTY_CLAIM_GAP`. The
+                    // first looks after a run go at once: the one right after it, and
+                    // one woken by a submit made while it ran, find nothing before a
+                    // client's next task (submitted as the last one ends) arrives.
+                    empty_looks = empty_looks.saturating_add(1);
+                    if empty_looks > FREE_EMPTY_LOOKS {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(found_nothing + EMPTY_CLAIM_GAP) => {}
+                            () = self.shutdown.cancelled() => {}
+                        }
                     }
                 }
                 Err(e) => {
