@@ -25,6 +25,7 @@ use super::command::{TaskDirs, TurnInput};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::profile::{Found, Miss, Profile, eligible};
 use super::run::{Metering, Runner, TurnRequest};
+use super::run::{terminate, wait_exit};
 use super::stdio::GatewayStdio;
 use crate::sandbox::{Confinement, Launch};
 use crate::task::TaskOptions;
@@ -217,23 +218,34 @@ impl Runner {
 
     /// Stops the processes that cannot serve a task any more.
     fn look_over(&self, pool: &WarmPool) {
+        self.sort_out(pool, false);
+    }
+
+    /// Stops the processes that cannot serve a task any more and, with `take`, takes
+    /// the first whose CLI has started. Returns it, and whether one was still
+    /// starting when none had.
+    fn sort_out(&self, pool: &WarmPool, take: bool) -> (Option<WarmProcess>, bool) {
         let binary = BinaryStamp::of(&self.claude_bin);
-        let stale: Vec<(WarmProcess, Discard)> = {
+        let (mut taken, mut starting, mut unfit_ones) = (None, false, Vec::new());
+        {
             let mut ready = pool.ready();
-            let mut stale = Vec::new();
             let mut kept = VecDeque::new();
             while let Some(mut warm) = ready.pop_front() {
                 match unfit(&mut warm, binary.as_ref(), pool.idle) {
-                    Some(why) => stale.push((warm, why)),
-                    None => kept.push_back(warm),
+                    Some(why) => unfit_ones.push((warm, why)),
+                    None if take && taken.is_none() && has_started(&warm) => taken = Some(warm),
+                    None => {
+                        starting |= taken.is_none();
+                        kept.push_back(warm);
+                    }
                 }
             }
             *ready = kept;
-            stale
-        };
-        for (warm, why) in stale {
+        }
+        for (warm, why) in unfit_ones {
             self.discard(warm, why, true);
         }
+        (taken, starting)
     }
 
     fn start_warm(&self, pool: &WarmPool) -> std::io::Result<WarmProcess> {
@@ -249,17 +261,9 @@ impl Runner {
             }
         };
         // Recorded like a run, so that the orphan reaper stops it if the gateway dies.
-        let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
-        let record = match ids {
-            (Some(gateway), Some(supervisor)) => Some(RunRecord::new(&id, gateway, supervisor, &id)),
-            _ => None,
-        };
-        let record = record.filter(|record| match orphans::record(&self.runs_dir, record) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record a warm process for the orphan reaper");
-                false
-            }
+        let record = self.record_process(&id, &id, &child).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot record a warm process for the orphan reaper");
+            None
         });
         metrics::counter!("ccgate_pool_started_total").increment(1);
         let day = crate::budget::day_of(crate::timestamp::now_ms());
@@ -279,13 +283,8 @@ impl Runner {
         let runs_dir = self.runs_dir.clone();
         tokio::spawn(async move {
             let WarmProcess { mut child, launch, dirs, record, .. } = warm;
-            if let Some(pid) = child.id() {
-                crate::sandbox::signal(pid as i32, libc::SIGTERM);
-            }
-            if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-            }
+            terminate(&child);
+            wait_exit(&mut child, Duration::from_secs(5)).await;
             let _ = tokio::task::spawn_blocking(move || {
                 if let Some(cgroup) = &launch.cgroup {
                     cgroup.remove();
@@ -314,29 +313,7 @@ impl Runner {
         if let Err(miss) = eligible(&pool.profile, options, resume, found, &self.config) {
             return Some(Err(miss));
         }
-        let binary = BinaryStamp::of(&self.claude_bin);
-        let mut unfit_ones = Vec::new();
-        let mut starting = false;
-        let taken = {
-            let mut ready = pool.ready();
-            let mut taken = None;
-            let mut kept = VecDeque::new();
-            while let Some(mut warm) = ready.pop_front() {
-                match unfit(&mut warm, binary.as_ref(), pool.idle) {
-                    Some(why) => unfit_ones.push((warm, why)),
-                    None if taken.is_none() && has_started(&warm) => taken = Some(warm),
-                    None => {
-                        starting |= taken.is_none();
-                        kept.push_back(warm);
-                    }
-                }
-            }
-            *ready = kept;
-            taken
-        };
-        for (warm, why) in unfit_ones {
-            self.discard(warm, why, true);
-        }
+        let (taken, starting) = self.sort_out(pool, true);
         // A replacement, or a first one: start it now.
         pool.wake.notify_one();
         Some(taken.ok_or(if starting { Miss::Starting } else { Miss::Empty }))

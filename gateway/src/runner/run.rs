@@ -463,15 +463,29 @@ impl Runner {
         child: &Child,
         sink: &mpsc::UnboundedSender<RunnerMessage>,
     ) -> Option<RunRecord> {
-        let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
-        let (Some(gateway), Some(supervisor)) = ids else { return None };
-        let record = RunRecord::new(request.task_id, gateway, supervisor, run_id);
-        if let Err(e) = orphans::record(&self.runs_dir, &record) {
-            let notice = format!("could not record the run for the orphan reaper: {e}");
-            let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
-            return None;
+        match self.record_process(request.task_id, run_id, child) {
+            Ok(record) => record,
+            Err(e) => {
+                let notice = format!("could not record the run for the orphan reaper: {e}");
+                let _ = sink.send(RunnerMessage::Events(vec![log_event("gateway", &notice)]));
+                None
+            }
         }
-        Some(record)
+    }
+
+    /// Records the process `child` runs for `owner` (a task, or a warm process) for
+    /// the orphan reaper; `None` when its ids cannot be read.
+    pub(super) fn record_process(
+        &self,
+        owner: &str,
+        run_id: &str,
+        child: &Child,
+    ) -> std::io::Result<Option<RunRecord>> {
+        let ids = (ProcessId::of(std::process::id()), child.id().and_then(ProcessId::of));
+        let (Some(gateway), Some(supervisor)) = ids else { return Ok(None) };
+        let record = RunRecord::new(owner, gateway, supervisor, run_id);
+        orphans::record(&self.runs_dir, &record)?;
+        Ok(Some(record))
     }
 
     /// Starts stopping the run for `reason`: a cancel, timeout or stall first asks
@@ -810,13 +824,13 @@ async fn feed_stdin(
 
 /// Asks the supervisor to stop the run: it signals Claude's whole process tree,
 /// waits the grace period, then kills what is left.
-fn terminate(child: &Child) {
+pub(super) fn terminate(child: &Child) {
     if let Some(pid) = child.id() {
         crate::sandbox::signal(pid as i32, libc::SIGTERM);
     }
 }
 
-async fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
+pub(super) async fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
     let status = match tokio::time::timeout(limit, child.wait()).await {
         Ok(status) => status.ok(),
         Err(_) => {

@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -104,11 +104,9 @@ pub struct Metered {
 #[derive(Debug)]
 pub struct Meter {
     metered: Mutex<Metered>,
-    /// The key's token budget this run draws on, if the key has one.
+    /// The key's token budget this run draws on, if the key has one (the database
+    /// keeps what the run holds of it).
     budget: Option<RunTokens>,
-    /// Tokens this run holds of the key's budget: reserved by requests in flight
-    /// and used by answered ones (the database keeps the same for every node).
-    held: AtomicI64,
     /// A model request of this run was refused because the budget was spent.
     pub budget_spent: AtomicBool,
     /// The one model the run may use (the task's), if it names one.
@@ -135,7 +133,6 @@ impl Meter {
             parked,
             metered: Mutex::default(),
             budget,
-            held: AtomicI64::new(0),
             budget_spent: AtomicBool::new(false),
             model,
             in_flight: Arc::new(Semaphore::new(max_concurrent_requests)),
@@ -172,7 +169,6 @@ impl Meter {
     /// Adds `tokens` to what the run holds of the key's budget (a negative number gives back).
     fn spend(&self, tokens: i64) {
         if let Some(budget) = &self.budget {
-            self.held.fetch_add(tokens, Ordering::Relaxed);
             budget.settle(tokens);
         }
     }
@@ -183,10 +179,7 @@ impl Meter {
         let Some(budget) = &self.budget else { return Reserved::Tokens(0) };
         let reservation = max_tokens.min(1_000_000) as i64 + body_len as i64 / 4;
         match budget.reserve(reservation).await {
-            Ok(Reservation::Granted) => {
-                self.held.fetch_add(reservation, Ordering::Relaxed);
-                Reserved::Tokens(reservation)
-            }
+            Ok(Reservation::Granted) => Reserved::Tokens(reservation),
             Ok(Reservation::Spent) => Reserved::Spent,
             Ok(Reservation::Lost) => Reserved::Unknown,
             Err(e) => {
@@ -830,16 +823,20 @@ mod tests {
         let run = store.claim("node", 60_000).await.unwrap().unwrap();
         let tokens = RunTokens::new(store.clone(), &run.task.id, &run.fence, &key_id);
         let meter = Arc::new(Meter::new(Some(tokens), None, 1, None, false));
-        let held = || meter.held.load(Ordering::Relaxed);
-        // Settlements are written in the background: the next reservation waits for them.
-        let written = || async {
-            for _ in 0..500 {
-                if store.tokens_held(&key_id).await.unwrap() == held() {
-                    return;
+        // Settlements are written in the background: wait until the run holds `expected`.
+        let held = |expected: i64| {
+            let (store, key_id) = (store.clone(), key_id.clone());
+            async move {
+                let mut last = 0;
+                for _ in 0..500 {
+                    last = store.tokens_held(&key_id).await.unwrap();
+                    if last == expected {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                panic!("the run holds {last} tokens, not {expected}");
             }
-            panic!("the database never held what the meter holds: {}", held());
         };
         let body = br#"{"max_tokens": 4000, "messages": []}"#;
         let reserve = || meter.reserve(4000, body.len());
@@ -850,7 +847,7 @@ mod tests {
         assert_eq!([reserve().await, reserve().await], [Reserved::Tokens(reserved); 2], "4009 × 3 from 10 000");
         assert_eq!(reserve().await, Reserved::Spent, "nothing left: refused");
         meter.spend(-3 * reserved);
-        written().await;
+        held(0).await;
         // A streamed answer: input at the start, output at the end.
         let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
@@ -859,14 +856,13 @@ mod tests {
         ));
         tap.feed(&Bytes::from_static(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":50}}\n"));
         drop(tap);
-        assert_eq!(held(), 350, "settled at 350");
-        written().await;
+        held(350).await; // settled at what it used
         // A non-streamed answer: the usage is in the body.
         let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         let mut tap = UsageTap::new(meter.clone(), reserved, false, true);
         tap.feed(&Bytes::from_static(br#"{"usage": {"input_tokens": 100, "output_tokens": 20}}"#));
         drop(tap);
-        assert_eq!(held(), 350 + 120);
+        held(350 + 120).await;
         // Cut off before its final usage: the whole reservation stays spent.
         let Reserved::Tokens(reserved) = reserve().await else { panic!("refused") };
         let mut tap = UsageTap::new(meter.clone(), reserved, true, false);
@@ -874,7 +870,6 @@ mod tests {
             b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":300}}}\n",
         ));
         drop(tap);
-        assert_eq!(held(), 350 + 120 + reserved);
-        written().await;
+        held(350 + 120 + reserved).await;
     }
 }

@@ -256,8 +256,6 @@ async fn reload_on_sighup(plugins: Arc<Plugins>) {
     }
 }
 
-/// The built-in scripted model that test keys' runs talk to, on a loopback port of
-/// its own (sandboxed runs reach it through the model proxy). Returns its URL.
 /// Warm processes this node keeps: `pool.size`, else one per worker; none on a node
 /// that runs nothing.
 fn pool_size(config: &Config) -> usize {
@@ -270,6 +268,8 @@ fn pool_options(limits: &crate::config::TaskLimits) -> Option<crate::task::TaskO
     crate::task::parse_new_task(&serde_json::json!({"prompt": "-"}), limits, false).ok().map(|task| task.options)
 }
 
+/// The built-in scripted model that test keys' runs talk to, on a loopback port of
+/// its own (sandboxed runs reach it through the model proxy). Returns its URL.
 async fn start_test_model() -> Result<String, ServeError> {
     let listener = super::bind("127.0.0.1:0").await?;
     let url = listener

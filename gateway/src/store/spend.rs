@@ -58,35 +58,30 @@ pub(super) async fn record(conn: &impl ConnectionTrait, cost: &RunCost, now: i64
     Ok(())
 }
 
-/// The key's spending today and this month, as of `now`, read on `conn`.
-pub(super) async fn spend_on(conn: &impl ConnectionTrait, key_id: &str, now: i64) -> Result<Spend> {
-    let today = day_of(now);
-    let month = &today[..8]; // `YYYY-MM-`
-    let rows = key_spend::Entity::find()
-        .filter(key_spend::Column::KeyId.eq(key_id))
-        .filter(key_spend::Column::Day.starts_with(month))
-        .all(conn)
-        .await
-        .during("reading spend")?;
-    let mut spend = Spend::default();
-    for row in rows {
-        let totals = SpendTotals {
-            cost_micros: row.cost_micros,
-            input_tokens: row.input_tokens,
-            output_tokens: row.output_tokens,
-            runs: row.runs,
-        };
-        spend.this_month.add(totals);
-        if row.day == today {
-            spend.today.add(totals);
-        }
-    }
-    Ok(spend)
-}
-
 impl Store {
     /// The key's spending today and this month, as of `now`.
     pub async fn spend(&self, key_id: &str, now: i64) -> Result<Spend> {
-        spend_on(&self.reader, key_id, now).await
+        let today = day_of(now);
+        let month = &today[..8]; // `YYYY-MM-`
+        let rows = key_spend::Entity::find()
+            .filter(key_spend::Column::KeyId.eq(key_id))
+            .filter(key_spend::Column::Day.starts_with(month))
+            .all(&self.reader)
+            .await
+            .during("reading spend")?;
+        let mut spend = Spend::default();
+        for row in rows {
+            let totals = SpendTotals {
+                cost_micros: row.cost_micros,
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+                runs: row.runs,
+            };
+            spend.this_month.add(totals);
+            if row.day == today {
+                spend.today.add(totals);
+            }
+        }
+        Ok(spend)
     }
 }
