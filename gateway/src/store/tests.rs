@@ -166,14 +166,17 @@ async fn follow_ups_need_a_finished_task_and_cancel_needs_a_queued_one() {
     let key_id = key(&store, 4).await;
     let id = task(&store, &key_id, 0).await;
     let entry = || AuditEntry::new("x", "ok");
-    assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), None);
+    assert!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap().is_none());
     let claimed = store.claim("n", 10_000).await.unwrap().unwrap();
     assert!(!store.cancel_queued(&id, lost_error(), &[], entry()).await.unwrap());
     assert!(store.finish_run(&id, &claimed.fence, 0, finish(TaskStatus::Failed)).await.unwrap());
-    assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(1));
+    let (queued, turns) = store.queue_follow_up(&id, "again", &[], entry()).await.unwrap().unwrap();
     let next = store.claim("n", 10_000).await.unwrap().unwrap();
     assert_eq!(next.prompt, "again");
     assert_eq!(next.fence.attempt, 1);
+    // What the follow-up answers is the task as it queued it, though claimed since.
+    assert_eq!((queued.status, queued.current_turn), (TaskStatus::Queued, 1));
+    assert_eq!(turns.iter().map(|t| t.status).collect::<Vec<_>>(), [TaskStatus::Failed, TaskStatus::Queued]);
 }
 
 #[tokio::test]
@@ -204,7 +207,7 @@ async fn expired_files_are_marked_once_and_end_follow_ups() {
     assert!(store.artifacts(&id).await.unwrap().is_empty());
     assert!(store.mark_expired(Expiring::Workspace, &id, future).await.unwrap());
     let entry = AuditEntry::new("task.message", "ok");
-    assert_eq!(store.queue_follow_up(&id, "again", &[], entry).await.unwrap(), None, "no turn without a workspace");
+    assert!(store.queue_follow_up(&id, "again", &[], entry).await.unwrap().is_none(), "no turn without a workspace");
 }
 
 #[tokio::test]
@@ -290,7 +293,8 @@ async fn messages_waiting_are_cancelled_with_their_task_and_a_follow_up_comes_af
     assert!(turns[1..].iter().all(|t| t.status == TaskStatus::Cancelled), "{turns:?}");
     assert_eq!(store.task(&id).await.unwrap().unwrap().status, TaskStatus::Completed);
     let after = MAX_WAITING_MESSAGES as i32 + 1;
-    assert_eq!(store.queue_follow_up(&id, "again", &[], entry()).await.unwrap(), Some(after));
+    let (queued, _) = store.queue_follow_up(&id, "again", &[], entry()).await.unwrap().unwrap();
+    assert_eq!(queued.current_turn, after);
 }
 
 #[tokio::test]

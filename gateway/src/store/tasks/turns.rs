@@ -12,14 +12,16 @@ use crate::store::{AuditEntry, Context, Result, Store, audit};
 use crate::task::TaskError;
 
 impl Store {
-    /// Queues the next turn of a finished task. `None` when the task is not finished.
+    /// Queues the next turn of a finished task: the task and its turns as queued
+    /// (read in the same transaction: a worker may claim it the moment it commits).
+    /// `None` when the task is not finished.
     pub async fn queue_follow_up(
         &self,
         id: &str,
         prompt: &str,
         events: &[EventRecord],
         audit_entry: AuditEntry,
-    ) -> Result<Option<i32>> {
+    ) -> Result<Option<(task::Model, Vec<task_turn::Model>)>> {
         let now = crate::timestamp::now_ms();
         let txn = self.writer.begin().await.during("starting a transaction")?;
         // After the last turn recorded: a message sent into a run and cancelled with
@@ -41,8 +43,10 @@ impl Store {
         insert_turn(&txn, id, turn, prompt, now).await?;
         append(&txn, id, None, events, now).await?;
         audit::record(&txn, AuditEntry { target: Some(id.to_string()), ..audit_entry }, now).await?;
+        let queued = task::Entity::find_by_id(id).one(&txn).await.during("reading the queued task")?;
+        let turns = turns_of(&txn, id).await?;
         txn.commit().await.during("queueing a follow-up")?;
-        Ok(Some(turn))
+        Ok(queued.map(|task| (task, turns)))
     }
 }
 

@@ -154,10 +154,13 @@ impl TaskService {
             .push(EventRecord::new("status", json!({"status": "queued", "attempt": 0, "turn": task.current_turn + 1})));
         let audit = audit_entry(principal, ctx, "task.message", "ok");
         match self.store.queue_follow_up(id, &prompt, &events, audit).await? {
-            Some(_) => {
+            Some((queued, turns)) => {
                 self.hub.task_changed(id);
                 self.hub.work_queued();
-                self.view(principal, id).await
+                // The task as this request left it (`queued`), though a worker may
+                // have claimed it already.
+                let artifacts = self.store.artifacts(id).await?;
+                Ok(TaskView::new(&queued, &turns, artifacts, Vec::new()))
             }
             None => {
                 let task = self.owned(principal, id).await?;
