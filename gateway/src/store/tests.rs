@@ -629,6 +629,11 @@ async fn runs_on_every_node_draw_on_one_token_budget() {
     assert!(!store.settle_tokens(&on_a.task.id, &on_a.fence, 5).await.unwrap());
     assert_eq!(b.reserve(5_500).await.unwrap(), Reservation::Granted, "10 000 - 1 000 - 3 500 left");
     assert_eq!(b.reserve(1).await.unwrap(), Reservation::Spent);
+    // A settlement of an earlier turn landing late gives back more than B holds:
+    // the hold stops at 0 rather than lower the key's sum.
+    assert!(store.settle_tokens(&on_b.task.id, &on_b.fence, -20_000).await.unwrap());
+    assert_eq!(store.tokens_held(&key_id).await.unwrap(), 0);
+    assert!(store.settle_tokens(&on_b.task.id, &on_b.fence, 9_000).await.unwrap());
     // B's node is lost: recovery clears its hold.
     store.heartbeat(&on_b.task.id, &on_b.fence, 1, None).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -137,10 +137,18 @@ impl Store {
     }
 
     /// Adds `tokens` (negative: gives back) to what the run holding `task_id`
-    /// holds of its key's budget; `false` when it no longer holds the task.
+    /// holds of its key's budget, never below 0; `false` when it no longer holds
+    /// the task.
+    ///
+    /// Never below 0: a settlement still being written when its run's cost was read
+    /// (a very slow database) can land on the task's next turn, whose fence may be
+    /// the same (same node, attempt 1). A negative hold would lower the key's sum and
+    /// let its other runs spend past the budget.
     pub async fn settle_tokens(&self, task_id: &str, fence: &Fence, tokens: i64) -> Result<bool> {
+        let held = Expr::col(task::Column::LiveHeldTokens).add(tokens);
+        let at_least_zero = Expr::case(held.clone().lt(0), 0i64).finally(held);
         let hold = task::Entity::update_many()
-            .col_expr(task::Column::LiveHeldTokens, Expr::col(task::Column::LiveHeldTokens).add(tokens))
+            .col_expr(task::Column::LiveHeldTokens, at_least_zero.into())
             .filter(task::Column::Id.eq(task_id));
         Ok(fence.apply(hold).exec(&self.writer).await.during("settling tokens")?.rows_affected == 1)
     }
