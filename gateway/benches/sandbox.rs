@@ -61,6 +61,7 @@ async fn measure(runs: usize) -> String {
                 model: None,
                 test_upstream: None,
                 parked: false,
+                cgroup_made: false,
             })
             .expect("launch");
         let cgroups: Vec<_> = launch.cgroup.iter().flat_map(|c| c.procs_files()).collect();

@@ -89,7 +89,10 @@ enum Command {
         /// A `cgroup.procs` file to join before starting the program (repeatable).
         #[arg(long = "cgroup-procs")]
         cgroup_procs: Vec<std::path::PathBuf>,
-        #[arg(last = true, required = true)]
+        /// Join the cgroups, then read what to run from stdin (a spare supervisor).
+        #[arg(long, conflicts_with = "program")]
+        plan_on_stdin: bool,
+        #[arg(last = true, required_unless_present = "plan_on_stdin")]
         program: Vec<OsString>,
     },
     /// Write a consistent backup of this (embedded) gateway to FILE while it runs:
@@ -315,11 +318,15 @@ enum KeysCommand {
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    if let Command::Supervise { grace_ms, parent_pid, cgroup_procs, program } = &cli.command {
+    if let Command::Supervise { grace_ms, parent_pid, cgroup_procs, plan_on_stdin, program } = cli.command {
+        use crate::runner::supervisor::{Program, supervise};
         // Before any runtime or thread exists: the supervisor relies on a signal mask.
-        let (program, args) = program.split_first().expect("clap requires a program");
-        let grace = Duration::from_millis(*grace_ms);
-        return crate::runner::supervisor::supervise(grace, *parent_pid, cgroup_procs, program, args);
+        let program = match program.split_first() {
+            _ if plan_on_stdin => Program::OnStdin,
+            Some((program, args)) => Program::Given { program: program.clone(), args: args.to_vec() },
+            None => return 2, // clap requires one or the other
+        };
+        return supervise(Duration::from_millis(grace_ms), parent_pid, &cgroup_procs, program);
     }
     if let Command::CheckOutputSchema { memory_mb, cpu_seconds } = cli.command {
         return crate::task::structured::child_main(memory_mb, cpu_seconds);

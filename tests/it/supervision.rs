@@ -190,6 +190,7 @@ async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_
     let file = runs.flatten().find(|e| e.file_name().to_string_lossy().starts_with(id)).expect("the run's record");
     let record: serde_json::Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
     let supervisor = record["supervisor"]["pid"].as_u64().unwrap();
+    let run_id = record["run_id"].as_str().unwrap().to_string();
     std::process::Command::new("kill").args(["-9", &supervisor.to_string()]).status().unwrap();
     gateway.kill(); // waits for the gateway to exit
     let supervisor_gone = || {
@@ -199,10 +200,10 @@ async fn processes_of_a_run_whose_gateway_and_supervisor_were_killed_are_reaped_
     crate::cancel_and_timeout::wait_until(supervisor_gone, "the supervisor to die").await;
     assert!(!processes_with(&format!("{marker}-daemon")).is_empty(), "the daemon outlived both");
 
-    assert_eq!(!run_cgroups(id).is_empty(), with_cgroups, "the run's cgroup outlived its gateway");
+    assert_eq!(!run_cgroups(&run_id).is_empty(), with_cgroups, "the run's cgroup outlived its gateway");
     gateway.restart().await;
     crate::cancel_and_timeout::wait_until(|| processes_with(&marker).is_empty(), "the orphans to be killed").await;
-    assert_eq!(run_cgroups(id), Vec::<std::path::PathBuf>::new(), "the dead run's cgroup is removed too");
+    assert_eq!(run_cgroups(&run_id), Vec::<std::path::PathBuf>::new(), "the dead run's cgroup is removed too");
     assert!(gateway.log().contains("killed processes left by runs of an earlier gateway"));
     let done = gateway.wait_done(&key, id).await;
     assert_eq!(done["status"], "failed", "recovered after the reaping: {done}");
@@ -300,4 +301,95 @@ async fn a_rate_limited_run_comes_back_after_the_wait_the_api_asked_for() {
     let said = notices(&gateway.events(&key, id, None).await);
     let retry = said.iter().find(|n| n.contains("transient failure")).expect("a retry notice");
     assert!(retry.contains("answered 429") && retry.contains("retrying in 3 s"), "{retry}");
+}
+
+/// The spare supervisors of the gateway process `gateway_pid`: their pids and the
+/// run names of the cgroups they joined.
+fn spares_of(gateway_pid: u32) -> Vec<(u32, String)> {
+    let parent = format!("--parent-pid {gateway_pid} ");
+    processes_with("--plan-on-stdin")
+        .into_iter()
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let procs = cmdline.split_whitespace().find(|a| a.ends_with("/cgroup.procs"))?;
+            let run = procs.strip_suffix("/cgroup.procs")?.rsplit('/').next()?.to_string();
+            cmdline.contains(&parent).then_some((pid, run))
+        })
+        .collect()
+}
+
+async fn wait_for_spare(gateway_pid: u32) -> (u32, String) {
+    let mut found = None;
+    crate::cancel_and_timeout::wait_until(
+        || {
+            found = spares_of(gateway_pid).into_iter().next();
+            found.is_some()
+        },
+        "a spare supervisor",
+    )
+    .await;
+    found.expect("waited for")
+}
+
+/// Cold runs start through a supervisor made ahead, already inside the run's
+/// cgroup: each run takes the spare (its processes are in the spare's cgroup,
+/// renamed after the task) and the next spare is made behind it. A gateway that
+/// dies leaves its spare's cgroup to the next one to remove; one that stops removes
+/// it itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn cold_runs_take_a_spare_supervisor_already_in_their_cgroup() {
+    let model = Model::start().await;
+    let mut gateway = Gateway::start(&model, GatewayOptions { workers: 1, ..Default::default() }).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let (_, ready) = gateway.get("/readyz", &key).await;
+    if !ready["checks"]["sandbox"]["layers"].as_array().is_some_and(|l| l.iter().any(|x| x == "cgroup")) {
+        // Without run cgroups there is nothing to do ahead: no spare is made.
+        let body = json!({"prompt": scripted(vec![say("done")]), "wait_seconds": 60});
+        let (status, done) = gateway.post("/v1/execute", &key, &body).await;
+        assert_eq!((status, done["status"].as_str()), (200, Some("completed")), "{done}");
+        assert!(spares_of(gateway.pid()).is_empty(), "a spare without cgroups");
+        return;
+    }
+    let metric = |text: &str, outcome: &str| {
+        let series = format!(r#"ccgate_spare_supervisor_takes_total{{outcome="{outcome}"}} "#);
+        text.lines().find_map(|l| l.strip_prefix(series.as_str())?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    for n in 0..2 {
+        let (spare_pid, spare_run) = wait_for_spare(gateway.pid()).await;
+        let script = scripted(vec![bash("echo started > started.txt; sleep 3; echo ran"), say("done")]);
+        let task = gateway.submit(&key, json!({ "prompt": script })).await;
+        let id = task["id"].as_str().unwrap().to_string();
+        let workspace = gateway.data.path().join(format!("tasks/{id}/workspace"));
+        crate::cancel_and_timeout::wait_until(|| workspace.join("started.txt").exists(), "the run's Bash step").await;
+        // The run's processes are in the spare's cgroup, now named after the task.
+        let cgroups = run_cgroups(&format!("{id}-{spare_run}"));
+        assert!(!cgroups.is_empty(), "run {n}: no cgroup {id}-{spare_run}");
+        for dir in &cgroups {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+            let pids: Vec<u32> = procs.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+            assert!(pids.contains(&spare_pid), "run {n}: the spare supervises the run: {pids:?}");
+            assert!(pids.len() >= 3, "run {n}: the sandbox and the CLI are in {}: {pids:?}", dir.display());
+        }
+        let done = gateway.wait_done(&key, &id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert!(run_cgroups(&id).is_empty(), "run {n}: the cgroup is removed with the run");
+    }
+    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
+    assert_eq!((metric(&metrics, "hit"), metric(&metrics, "miss")), (2.0, 0.0), "both runs took a spare");
+
+    // A crash: the spare dies with its gateway, its cgroup stays for the next.
+    let (spare_pid, spare_run) = wait_for_spare(gateway.pid()).await;
+    gateway.kill();
+    let gone = || !processes_with("--plan-on-stdin").contains(&spare_pid);
+    crate::cancel_and_timeout::wait_until(gone, "the spare to die with its gateway").await;
+    assert!(!run_cgroups(&spare_run).is_empty(), "the dead spare's cgroup is left");
+    gateway.restart().await;
+    crate::cancel_and_timeout::wait_until(|| run_cgroups(&spare_run).is_empty(), "the dead spare's cgroup to go").await;
+
+    // A clean stop leaves neither the spare nor its cgroup.
+    let (spare_pid, spare_run) = wait_for_spare(gateway.pid()).await;
+    assert!(gateway.stop().success());
+    assert!(!processes_with("--plan-on-stdin").contains(&spare_pid), "the spare outlived its gateway");
+    assert!(run_cgroups(&spare_run).is_empty(), "the spare's cgroup outlived its gateway");
 }

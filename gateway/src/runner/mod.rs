@@ -10,6 +10,7 @@ mod pool;
 mod profile;
 mod quota;
 mod run;
+mod spare;
 mod stdio;
 mod steering;
 mod stream;

@@ -166,6 +166,7 @@ impl Runner {
     /// empty while `paused` says so (a drain, a shutdown, a shortage of memory or
     /// disk: warm processes would only take what the node lacks).
     pub fn start_pool(&self, paused: impl Fn() -> bool + Send + Sync + 'static) {
+        self.start_spares();
         if self.pool.is_some() {
             tokio::spawn(self.clone().keep_pool(paused));
         }
@@ -205,6 +206,7 @@ impl Runner {
 
     /// Stops every warm process, and waits for them (at shutdown).
     pub async fn stop_pool(&self) {
+        self.stop_spares().await;
         if let Some(pool) = &self.pool {
             let stopping = self.empty_pool(pool, Discard::Paused);
             let _ = tokio::time::timeout(Duration::from_secs(10), futures_util::future::join_all(stopping)).await;
@@ -253,7 +255,7 @@ impl Runner {
         let dirs = TaskDirs::at(pool.root.join(&id));
         let input = TurnInput { options: &pool.options, resume_session: None };
         let binary = BinaryStamp::of(&self.claude_bin);
-        let (child, launch, stdio) = match self.spawn_process(&dirs, &input, Metering::Parked, &id) {
+        let (child, launch, stdio) = match self.spawn_process(&dirs, &input, Metering::Parked, &id, None) {
             Ok(spawned) => spawned,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dirs.root);
@@ -345,8 +347,7 @@ impl Runner {
             };
             metrics::counter!("ccgate_pool_takes_total", "outcome" => "miss", "reason" => outcome).increment(1);
         }
-        let run_id = format!("{}-{}", request.task_id, crate::ids::new_id("run"));
-        let (child, launch, stdio) = self.spawn(request, &run_id)?;
+        let (run_id, child, launch, stdio) = self.spawn(request)?;
         Ok(Started { run_id, child, launch, stdio, waited: None })
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 
 use super::command::{
@@ -21,9 +21,11 @@ use super::lines::{Line, next_line};
 use super::orphans::{self, ProcessId, RunRecord};
 use super::pool::Started;
 use super::quota::TurnQuota;
+use super::spare::{Spare, SpareSlot};
 use super::stdio::{GatewayStdio, socket_stdio};
 use super::steering::{LiveMessage, Steering};
 use super::stream::{RunState, log_event};
+use super::supervisor::Plan;
 use crate::approvals::desk::Desk;
 use crate::approvals::{
     ApprovalMode, ApprovalOptions, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response, events,
@@ -130,7 +132,7 @@ pub struct RunReport {
 pub struct Runner {
     pub(super) config: Arc<ClaudeConfig>,
     pub(super) claude_bin: PathBuf,
-    supervisor_exe: PathBuf,
+    pub(super) supervisor_exe: PathBuf,
     passthrough: Arc<Vec<(String, String)>>,
     /// Where live runs are recorded for the orphan reaper (`orphans`).
     pub(super) runs_dir: PathBuf,
@@ -141,6 +143,8 @@ pub struct Runner {
     test_model: Option<String>,
     /// Claude Code processes started ahead of work (`with_pool`).
     pub(super) pool: Option<Arc<super::pool::WarmPool>>,
+    /// A supervisor started ahead of the next cold run (`runner::spare`).
+    pub(super) spare: Arc<SpareSlot>,
 }
 
 impl Runner {
@@ -163,6 +167,7 @@ impl Runner {
             desk,
             test_model: None,
             pool: None,
+            spare: Arc::default(),
         }
     }
 
@@ -392,6 +397,7 @@ impl Runner {
             self.desk.expire(request.task_id, &run_id).await;
         }
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
+
         for task in [&mut stderr_task, &mut stdout_task] {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
                 task.abort(); // a pipe held open by something outside the tree
@@ -420,6 +426,7 @@ impl Runner {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
+
         if let Some(token) = &launch.token {
             let meter = &token.meter;
             report.metered = Some(meter.settled(Duration::from_secs(5)).await);
@@ -534,17 +541,21 @@ impl Runner {
         (Escalation::Terminated, Box::pin(tokio::time::sleep(grace + Duration::from_secs(2))))
     }
 
-    pub(super) fn spawn(
-        &self,
-        request: &TurnRequest<'_>,
-        run_id: &str,
-    ) -> std::io::Result<(Child, Launch, GatewayStdio)> {
+    /// Starts the run's process cold (through the spare supervisor when one is
+    /// ready); returns its run id too.
+    pub(super) fn spawn(&self, request: &TurnRequest<'_>) -> std::io::Result<(String, Child, Launch, GatewayStdio)> {
         let test = if request.test { Some(self.test_upstream()?) } else { None };
-        let spawned = self.spawn_process(request.dirs, &request.input, Metering::Run(request.tokens, test), run_id)?;
-        if let (Some(slot), Some(token)) = (request.live_meter, &spawned.1.token) {
+        let spare = self.take_spare().map(|spare| spare.name_for(request.task_id));
+        let run_id = match &spare {
+            Some(spare) => spare.run_id.clone(),
+            None => format!("{}-{}", request.task_id, crate::ids::new_id("run")),
+        };
+        let metering = Metering::Run(request.tokens, test);
+        let (child, launch, stdio) = self.spawn_process(request.dirs, &request.input, metering, &run_id, spare)?;
+        if let (Some(slot), Some(token)) = (request.live_meter, &launch.token) {
             let _ = slot.set(token.meter.clone());
         }
-        Ok(spawned)
+        Ok((run_id, child, launch, stdio))
     }
 
     /// Where a test key's runs send their model requests: the built-in scripted model.
@@ -553,67 +564,83 @@ impl Runner {
         Ok(crate::sandbox::Upstream::from_env(&test_model_environment(Vec::new(), url)))
     }
 
-    /// Starts Claude Code in `dirs` under the supervisor and the sandbox.
+    /// Starts Claude Code in `dirs` under the supervisor and the sandbox; through
+    /// `spare` when given (its run id is `run_id`).
     pub(super) fn spawn_process(
         &self,
         dirs: &TaskDirs,
         input: &TurnInput<'_>,
         metering: Metering<'_>,
         run_id: &str,
+        spare: Option<Spare>,
     ) -> std::io::Result<(Child, Launch, GatewayStdio)> {
-        dirs.create()?;
-        let (child_stdio, gateway_stdio) = socket_stdio()?;
-        let args = claude_args(input, &self.config);
-        let settings = write_settings(dirs, input.options, &self.config)?;
-        let mut env = environment(dirs, &self.config, &self.passthrough);
-        if let Metering::Run(_, Some(test)) = &metering {
-            env = test_model_environment(env, &test.base_url);
-        }
-        env.extend(pinned_models(input.options.model.as_deref()));
-        env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
-        let (tokens, test_upstream, parked) = match metering {
-            Metering::Run(tokens, test) => (tokens, test, false),
-            Metering::Parked => (None, None, true),
+        let cgroup_made = spare.is_some();
+        let prepared = (|| {
+            dirs.create()?;
+            let args = claude_args(input, &self.config);
+            let settings = write_settings(dirs, input.options, &self.config)?;
+            let mut env = environment(dirs, &self.config, &self.passthrough);
+            if let Metering::Run(_, Some(test)) = &metering {
+                env = test_model_environment(env, &test.base_url);
+            }
+            env.extend(pinned_models(input.options.model.as_deref()));
+            env.push((orphans::RUN_VARIABLE.to_string(), run_id.to_string()));
+            let (tokens, test_upstream, parked) = match metering {
+                Metering::Run(tokens, test) => (tokens, test, false),
+                Metering::Parked => (None, None, true),
+            };
+            self.sandbox.launch(&RunSpec {
+                run_id,
+                workspace: &dirs.workspace,
+                home: &dirs.home,
+                tmp: &dirs.tmp,
+                claude: &self.claude_bin,
+                claude_args: &args,
+                settings: settings.as_deref(),
+                env: &env,
+                network: input.options.network,
+                tokens,
+                model: input.options.model.as_deref(),
+                test_upstream,
+                parked,
+                cgroup_made,
+            })
+        })();
+        let launch = match prepared {
+            Ok(launch) => launch,
+            Err(e) => {
+                if let Some(spare) = spare {
+                    spare.abandon(self.runs_dir.clone());
+                }
+                return Err(e);
+            }
         };
-        let launch = self.sandbox.launch(&RunSpec {
-            run_id,
-            workspace: &dirs.workspace,
-            home: &dirs.home,
-            tmp: &dirs.tmp,
-            claude: &self.claude_bin,
-            claude_args: &args,
-            settings: settings.as_deref(),
-            env: &env,
-            network: input.options.network,
-            tokens,
-            model: input.options.model.as_deref(),
-            test_upstream,
-            parked,
-        })?;
-        let mut command = Command::new(&self.supervisor_exe);
-        command
-            .arg("supervise")
-            .arg("--grace-ms")
-            .arg((self.config.kill_grace_seconds * 1000).to_string())
-            .arg("--parent-pid")
-            .arg(std::process::id().to_string());
-        for procs in launch.cgroup.iter().flat_map(|c| c.procs_files()) {
-            command.arg("--cgroup-procs").arg(procs);
+        if let Some(spare) = spare {
+            let plan = Plan {
+                cwd: dirs.workspace.clone(),
+                program: launch.program.clone(),
+                args: launch.args.clone(),
+                env: launch.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            };
+            match spare.start(&plan) {
+                Ok((child, stdio)) => return Ok((child, launch, stdio)),
+                // The spare's cgroup is the run's: a supervisor started now joins it.
+                Err(e) => tracing::warn!(run_id, error = %e, "the spare supervisor did not take its plan"),
+            }
         }
-        command
-            .arg("--")
-            .arg(&launch.program)
-            .args(&launch.args)
-            .current_dir(&dirs.workspace)
-            .env_clear()
-            .envs(launch.env.iter().cloned())
-            .stdin(child_stdio.stdin)
-            .stdout(child_stdio.stdout)
-            .stderr(child_stdio.stderr)
-            .process_group(0)
-            .kill_on_drop(true);
-        match command.spawn() {
-            Ok(child) => Ok((child, launch, gateway_stdio)),
+        let started = socket_stdio().and_then(|(child_stdio, gateway_stdio)| {
+            let procs = launch.cgroup.iter().flat_map(|c| c.procs_files()).collect();
+            let mut command = self.supervisor_command(procs, child_stdio);
+            command
+                .arg("--")
+                .arg(&launch.program)
+                .args(&launch.args)
+                .current_dir(&dirs.workspace)
+                .envs(launch.env.iter().cloned());
+            Ok((command.spawn()?, gateway_stdio))
+        });
+        match started {
+            Ok((child, stdio)) => Ok((child, launch, stdio)),
             Err(e) => {
                 if let Some(cgroup) = &launch.cgroup {
                     cgroup.remove();

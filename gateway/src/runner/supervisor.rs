@@ -12,19 +12,27 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Runs `program args` under supervision and returns the exit code to use.
+/// What the supervisor runs: `program args`, or the plan read from stdin.
+pub enum Program {
+    Given {
+        program: OsString,
+        args: Vec<OsString>,
+    },
+    /// A spare supervisor: started before its run, it joins the run's cgroups and
+    /// then waits for its [`Plan`] on stdin (see `runner::spare`).
+    OnStdin,
+}
+
+/// Runs the program under supervision and returns the exit code to use.
 /// `cgroups`: the `cgroup.procs` files of the run's cgroups, joined before Claude starts.
-pub fn supervise(
-    grace: Duration,
-    parent_pid: Option<i32>,
-    cgroups: &[std::path::PathBuf],
-    program: &OsString,
-    args: &[OsString],
-) -> i32 {
+pub fn supervise(grace: Duration, parent_pid: Option<i32>, cgroups: &[std::path::PathBuf], program: Program) -> i32 {
     // SAFETY: plain prctl/sigprocmask calls on this single-threaded process.
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -39,15 +47,33 @@ pub fn supervise(
             return 125;
         }
     }
+    // Read before the signals are blocked: a spare the gateway stops while it
+    // waits ends at once.
+    let mut command = match program {
+        Program::Given { program, args } => {
+            let mut command = std::process::Command::new(program);
+            command.args(args);
+            command
+        }
+        Program::OnStdin => match Plan::read(&mut *unbuffered_stdin()) {
+            Ok(Some(plan)) => plan.command(),
+            // The gateway let the spare go unused.
+            Ok(None) => return 0,
+            Err(e) => {
+                eprintln!("ccgate supervise: cannot read the plan: {e}");
+                return 125;
+            }
+        },
+    };
     let signals = watched_signals();
     // SAFETY: blocks the watched signals so that sigtimedwait receives them.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &signals, std::ptr::null_mut()) };
 
     // std resets the signal mask in the child before exec.
-    let child = match std::process::Command::new(program).args(args).process_group(0).spawn() {
+    let child = match command.process_group(0).spawn() {
         Ok(child) => child,
         Err(e) => {
-            eprintln!("ccgate supervise: cannot start {}: {e}", program.to_string_lossy());
+            eprintln!("ccgate supervise: cannot start {}: {e}", command.get_program().to_string_lossy());
             return 127;
         }
     };
@@ -73,6 +99,93 @@ pub fn supervise(
             return child_status.unwrap_or(128 + libc::SIGKILL);
         }
     }
+}
+
+/// The command a spare supervisor runs, sent on its stdin: the length of what
+/// follows (4 bytes, little-endian), then NUL-terminated fields: the working
+/// directory, the number of arguments, the program, the arguments, and the
+/// environment as `NAME=value` (none of which can hold a NUL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub cwd: PathBuf,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// More than any command line the gateway builds (bubblewrap's is a few KiB).
+const MAX_PLAN_BYTES: usize = 4 << 20;
+
+impl Plan {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut fields: Vec<&[u8]> = Vec::new();
+        let count = self.args.len().to_string();
+        fields.extend([self.cwd.as_os_str().as_bytes(), count.as_bytes(), self.program.as_bytes()]);
+        fields.extend(self.args.iter().map(|a| a.as_bytes()));
+        let pairs: Vec<Vec<u8>> = self.env.iter().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()).collect();
+        fields.extend(pairs.iter().map(Vec::as_slice));
+        let body: Vec<u8> = fields.iter().flat_map(|f| f.iter().copied().chain([0])).collect();
+        let mut out = (body.len() as u32).to_le_bytes().to_vec();
+        out.extend(body);
+        out
+    }
+
+    /// Reads exactly one plan (nothing past it: the rest of stdin is the CLI's).
+    /// `None` when the stream ends before it begins.
+    pub fn read(from: &mut impl Read) -> std::io::Result<Option<Self>> {
+        let mut length = [0u8; 4];
+        match from.read_exact(&mut length) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let length = u32::from_le_bytes(length) as usize;
+        if length > MAX_PLAN_BYTES {
+            return Err(invalid(format!("a plan of {length} bytes")));
+        }
+        let mut body = vec![0u8; length];
+        from.read_exact(&mut body)?;
+        Self::decode(&body).map(Some)
+    }
+
+    fn decode(body: &[u8]) -> std::io::Result<Self> {
+        let Some(body) = body.strip_suffix(&[0]) else { return Err(invalid("an unterminated plan".into())) };
+        let mut fields = body.split(|b| *b == 0).map(|f| OsString::from(OsStr::from_bytes(f)));
+        let mut next = |what: &str| fields.next().ok_or_else(|| invalid(format!("a plan without {what}")));
+        let cwd = PathBuf::from(next("a working directory")?);
+        let count: usize = next("an argument count")?
+            .to_str()
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| invalid("a bad count".into()))?;
+        let program = next("a program")?;
+        let args = (0..count).map(|_| next("an argument")).collect::<std::io::Result<Vec<_>>>()?;
+        let env = fields
+            .map(|pair| {
+                let bytes = pair.as_bytes();
+                let at = bytes.iter().position(|b| *b == b'=').ok_or_else(|| invalid("a variable without =".into()))?;
+                Ok((OsStr::from_bytes(&bytes[..at]).into(), OsStr::from_bytes(&bytes[at + 1..]).into()))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Self { cwd, program, args, env })
+    }
+
+    fn command(self) -> std::process::Command {
+        let mut command = std::process::Command::new(self.program);
+        command.args(self.args).env_clear().envs(self.env).current_dir(self.cwd);
+        command
+    }
+}
+
+/// Stdin read straight from the descriptor: `std::io::stdin()` buffers, and would
+/// take lines past the plan that are the CLI's.
+fn unbuffered_stdin() -> std::mem::ManuallyDrop<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: descriptor 0 is open for the process's life; ManuallyDrop never closes it.
+    std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) })
+}
+
+fn invalid(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
 }
 
 fn watched_signals() -> libc::sigset_t {
@@ -178,4 +291,46 @@ fn parent_of(pid: i32) -> Option<i32> {
         return None; // already dead, only waiting to be reaped
     }
     fields.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            cwd: "/data/tasks/t/workspace".into(),
+            program: "/usr/bin/bwrap".into(),
+            args: vec!["--ro-bind".into(), "/usr".into(), "".into(), "a=b".into()],
+            env: vec![("PATH".into(), "/usr/bin".into()), ("EMPTY".into(), "".into()), ("EQ".into(), "x=y".into())],
+        }
+    }
+
+    #[test]
+    fn a_plan_reads_back_as_written_and_nothing_past_it() {
+        let mut stream = plan().encode();
+        stream.extend(b"{\"type\":\"user\"}\n");
+        let mut reader = std::io::Cursor::new(stream);
+        assert_eq!(Plan::read(&mut reader).unwrap(), Some(plan()));
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "{\"type\":\"user\"}\n", "the CLI's stdin is left whole");
+    }
+
+    #[test]
+    fn a_closed_stdin_is_no_plan_and_a_broken_one_is_an_error() {
+        assert_eq!(Plan::read(&mut std::io::empty()).unwrap(), None);
+        let encoded = plan().encode();
+        assert!(Plan::read(&mut &encoded[..encoded.len() - 1]).is_err(), "cut short");
+        let mut huge = (MAX_PLAN_BYTES as u32 + 1).to_le_bytes().to_vec();
+        huge.extend([0; 8]);
+        assert!(Plan::read(&mut &huge[..]).is_err(), "too long");
+        for body in
+            [&b"/w\x00x\x00p\x00"[..], b"/w\x003\x00p\x00a\x00", b"/w\x000\x00p\x00NOEQUALS\x00", b"/w\x000\x00p"]
+        {
+            let mut framed = (body.len() as u32).to_le_bytes().to_vec();
+            framed.extend(body);
+            assert!(Plan::read(&mut &framed[..]).is_err(), "{:?}", String::from_utf8_lossy(body));
+        }
+    }
 }

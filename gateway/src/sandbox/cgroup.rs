@@ -183,6 +183,24 @@ impl RunCgroup {
         self.root.dirs().into_iter().map(|d| d.join(&self.name)).collect()
     }
 
+    /// The cgroup under a new name, processes and limits kept. Only cgroup v1
+    /// renames; on v2, or on an error, the name is unchanged (`Err` gives it back).
+    pub fn renamed(self, name: &str) -> Result<RunCgroup, RunCgroup> {
+        if matches!(self.root, CgroupRoot::V2 { .. }) {
+            return Err(self);
+        }
+        let parents = self.root.dirs().into_iter().map(Path::to_path_buf).collect::<Vec<_>>();
+        for (done, parent) in parents.iter().enumerate() {
+            if std::fs::rename(parent.join(&self.name), parent.join(name)).is_err() {
+                for undo in &parents[..done] {
+                    let _ = std::fs::rename(undo.join(name), undo.join(&self.name));
+                }
+                return Err(self);
+            }
+        }
+        Ok(RunCgroup { root: self.root, name: name.to_string() })
+    }
+
     /// The `cgroup.procs` files a process writes its pid into to join the run.
     pub fn procs_files(&self) -> Vec<PathBuf> {
         self.dirs().into_iter().map(|d| d.join("cgroup.procs")).collect()

@@ -145,6 +145,8 @@ pub struct RunSpec<'a> {
     /// A warm process no run has taken yet: its model requests are refused until a
     /// run takes it (`RunToken::assign`).
     pub parked: bool,
+    /// The run's cgroup was made ahead ([`Sandbox::make_cgroup`]) under its run id.
+    pub cgroup_made: bool,
 }
 
 /// How to start one run, and what to keep until it ends.
@@ -290,6 +292,16 @@ impl Sandbox {
         self.model.as_ref().map(|m| m.upstream_state())
     }
 
+    /// Makes the cgroup of a run ahead of its launch; `None` where runs get none.
+    pub fn make_cgroup(&self, run_id: &str) -> std::io::Result<Option<RunCgroup>> {
+        match &self.cgroups {
+            Some(root) if self.confinement != Confinement::None => {
+                root.create(run_id, self.config.cgroup_limits()).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Prepares one run: its token, cgroup and command line.
     pub fn launch(&self, run: &RunSpec<'_>) -> std::io::Result<Launch> {
         let mut program: OsString = run.claude.into();
@@ -320,6 +332,7 @@ impl Sandbox {
             env.push(("ANTHROPIC_API_KEY".into(), token.token.clone()));
         }
         let cgroup = match &self.cgroups {
+            Some(root) if run.cgroup_made => Some(root.run(run.run_id)),
             Some(root) => Some(root.create(run.run_id, self.config.cgroup_limits())?),
             None => None,
         };

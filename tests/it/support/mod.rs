@@ -384,8 +384,10 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     found
 }
 
-/// The cgroup directories of a task's runs that exist on this machine (any hierarchy).
-pub fn run_cgroups(task_id: &str) -> Vec<PathBuf> {
+/// The cgroup directories whose names start with `prefix` (a run id, or a task id:
+/// runs are named `<task>-<run>` where cgroups can be renamed) that exist on this
+/// machine (any hierarchy).
+pub fn run_cgroups(prefix: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
     while let Some((dir, depth)) = pending.pop() {
@@ -394,7 +396,7 @@ pub fn run_cgroups(task_id: &str) -> Vec<PathBuf> {
             if !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            if dir.ends_with("ccgate-runs") && entry.file_name().to_string_lossy().starts_with(task_id) {
+            if dir.ends_with("ccgate-runs") && entry.file_name().to_string_lossy().starts_with(prefix) {
                 found.push(path);
             } else if depth < 6 {
                 pending.push((path, depth + 1));
