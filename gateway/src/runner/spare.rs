@@ -10,6 +10,7 @@
 //! next spare is made in the background. A spare is a few MB of a sleeping
 //! process and one empty cgroup, and serves one run.
 
+use std::os::fd::AsFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -77,9 +78,10 @@ impl Runner {
             spare.abandon(self.runs_dir.clone());
             None
         });
-        let outcome = if taken.is_some() { "hit" } else { "miss" };
-        metrics::counter!("ccgate_spare_supervisor_takes_total", "outcome" => outcome).increment(1);
-        let mut spare = taken?;
+        let Some(mut spare) = taken else {
+            count_take(false);
+            return None;
+        };
         if let Some(record) = spare.record.take() {
             // The run records itself, with its task.
             orphans::forget(&self.runs_dir, &record);
@@ -97,7 +99,12 @@ impl Runner {
             return;
         };
         let runner = self.clone();
-        runtime.spawn_blocking(move || {
+        // On a worker thread of the runtime, not the blocking pool: the supervisor's
+        // parent-death signal follows the thread that started it, and the blocking
+        // pool ends idle threads after a few seconds (the spare, or the run it went
+        // on to serve, would get SIGTERM). Making one is quick: the slow cgroup join
+        // happens in the spare itself.
+        runtime.spawn(async move {
             let made = match runner.make_spare() {
                 Ok(Some(made)) => Some(made),
                 Ok(None) => {
@@ -171,6 +178,12 @@ impl Runner {
     }
 }
 
+/// Counts a cold run that started through a spare (`hit`) or without one.
+fn count_take(hit: bool) {
+    let outcome = if hit { "hit" } else { "miss" };
+    metrics::counter!("ccgate_spare_supervisor_takes_total", "outcome" => outcome).increment(1);
+}
+
 impl Spare {
     /// Names the spare after the task that takes it, as runs started without one
     /// are (`<task>-<run>`), where cgroups can be renamed (v1); else it keeps its id.
@@ -189,17 +202,16 @@ impl Spare {
     /// Hands `plan` to the spare: it starts the run. On an error the spare is
     /// stopped; its cgroup stays for the run.
     pub(super) fn start(self, plan: &Plan) -> std::io::Result<(Child, GatewayStdio)> {
-        let bytes = plan.encode();
-        let mut written = 0;
-        // The spare's stdin is empty and the plan a few KiB: it fits the socket's
-        // buffer, so this does not wait.
-        while written < bytes.len() {
-            match self.stdio.stdin.try_write(&bytes[written..]) {
-                Ok(0) => return Err(std::io::Error::other("the spare supervisor's stdin is closed")),
-                Ok(n) => written += n,
-                Err(e) => return Err(e),
-            }
-        }
+        // Written through the descriptor itself: the runtime's `try_write` answers
+        // "would block" until its reactor has seen the socket writable, which a
+        // spare taken just after it was made may not have. The spare's stdin is
+        // empty and the plan a few KiB, so the write fits the socket's buffer.
+        let written = self.stdio.stdin.as_fd().try_clone_to_owned().and_then(|fd| {
+            use std::io::Write;
+            std::fs::File::from(fd).write_all(&plan.encode())
+        });
+        count_take(written.is_ok());
+        written?;
         Ok((self.child, self.stdio))
     }
 

@@ -189,7 +189,13 @@ impl RunCgroup {
         if matches!(self.root, CgroupRoot::V2 { .. }) {
             return Err(self);
         }
-        let parents = self.root.dirs().into_iter().map(Path::to_path_buf).collect::<Vec<_>>();
+        // Co-mounted controllers (`cpu,cpuacct`) share one directory: rename it once.
+        let mut parents: Vec<PathBuf> = Vec::new();
+        for dir in self.root.dirs() {
+            if !parents.iter().any(|p| p == dir) {
+                parents.push(dir.to_path_buf());
+            }
+        }
         for (done, parent) in parents.iter().enumerate() {
             if std::fs::rename(parent.join(&self.name), parent.join(name)).is_err() {
                 for undo in &parents[..done] {
@@ -316,5 +322,31 @@ mod tests {
         assert_eq!(run.sample(), CgroupSample { oom_kills: 1, pids_refused: 3, cpu_usec: 5000, memory_bytes: 123_456 });
         run.kill();
         assert_eq!(read(dir.join("cgroup.kill")), "1", "one write kills the whole run");
+        assert!(run.renamed("tsk_1-run_2").is_err(), "v2 does not rename");
+    }
+
+    #[test]
+    fn a_v1_cgroup_is_renamed_in_every_hierarchy_once_or_not_at_all() {
+        let mounts = tempfile::tempdir().unwrap();
+        let runs = |controller: &str| mounts.path().join(controller).join(RUNS_DIR);
+        // `cpu` and `cpuacct` co-mounted: one directory for both.
+        let root =
+            CgroupRoot::V1 { memory: runs("memory"), pids: runs("pids"), cpu: runs("cpu"), cpuacct: runs("cpu") };
+        for controller in ["memory", "pids", "cpu"] {
+            std::fs::create_dir_all(runs(controller).join("run_1")).unwrap();
+        }
+        let run = root.run("run_1").renamed("tsk_1-run_1").expect("renamed");
+        for controller in ["memory", "pids", "cpu"] {
+            assert!(runs(controller).join("tsk_1-run_1").is_dir(), "{controller}");
+            assert!(!runs(controller).join("run_1").exists(), "{controller}");
+        }
+        assert!(run.procs_files().iter().all(|f| f.parent().unwrap().ends_with("tsk_1-run_1")));
+        // A name taken in one hierarchy: the renames done are undone.
+        std::fs::create_dir_all(runs("cpu").join("taken/inside")).unwrap();
+        let back = run.renamed("taken").expect_err("the cpu hierarchy refuses");
+        for controller in ["memory", "pids", "cpu"] {
+            assert!(runs(controller).join("tsk_1-run_1").is_dir(), "{controller} keeps the old name");
+        }
+        assert!(back.procs_files().iter().all(|f| f.parent().unwrap().ends_with("tsk_1-run_1")));
     }
 }
