@@ -319,14 +319,21 @@ fn spares_of(gateway_pid: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Waits for a spare that has joined its cgroup.
 async fn wait_for_spare(gateway_pid: u32) -> (u32, String) {
     let mut found = None;
+    let joined = |(pid, run): &(u32, String)| {
+        run_cgroups(run).iter().all(|dir| {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            procs.split_whitespace().any(|p| p == pid.to_string())
+        })
+    };
     crate::cancel_and_timeout::wait_until(
         || {
-            found = spares_of(gateway_pid).into_iter().next();
+            found = spares_of(gateway_pid).into_iter().find(joined);
             found.is_some()
         },
-        "a spare supervisor",
+        "a spare supervisor in its cgroup",
     )
     .await;
     found.expect("waited for")

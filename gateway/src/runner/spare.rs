@@ -186,8 +186,12 @@ fn count_take(hit: bool) {
 
 impl Spare {
     /// Names the spare after the task that takes it, as runs started without one
-    /// are (`<task>-<run>`), where cgroups can be renamed (v1); else it keeps its id.
+    /// are (`<task>-<run>`), where cgroups can be renamed (v1) and the spare has
+    /// joined its cgroup (it finds the cgroup by its first name); else it keeps its id.
     pub(super) fn name_for(mut self, task_id: &str) -> Self {
+        if !self.child.id().is_some_and(|pid| self.cgroup.holds(pid)) {
+            return self;
+        }
         let name = format!("{task_id}-{}", self.run_id);
         self.cgroup = match self.cgroup.renamed(&name) {
             Ok(renamed) => {

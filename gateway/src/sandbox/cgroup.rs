@@ -183,6 +183,14 @@ impl RunCgroup {
         self.root.dirs().into_iter().map(|d| d.join(&self.name)).collect()
     }
 
+    /// Whether process `pid` is in the run's cgroup in every hierarchy.
+    pub fn holds(&self, pid: u32) -> bool {
+        let pid = pid.to_string();
+        self.procs_files()
+            .iter()
+            .all(|file| std::fs::read_to_string(file).is_ok_and(|procs| procs.split_whitespace().any(|p| p == pid)))
+    }
+
     /// The cgroup under a new name, processes and limits kept. Only cgroup v1
     /// renames; on v2, or on an error, the name is unchanged (`Err` gives it back).
     pub fn renamed(self, name: &str) -> Result<RunCgroup, RunCgroup> {
@@ -335,7 +343,13 @@ mod tests {
         for controller in ["memory", "pids", "cpu"] {
             std::fs::create_dir_all(runs(controller).join("run_1")).unwrap();
         }
-        let run = root.run("run_1").renamed("tsk_1-run_1").expect("renamed");
+        let run = root.run("run_1");
+        std::fs::write(runs("memory").join("run_1/cgroup.procs"), "7\n42\n").unwrap();
+        std::fs::write(runs("pids").join("run_1/cgroup.procs"), "42\n").unwrap();
+        assert!(!run.holds(42), "not yet in the cpu hierarchy");
+        std::fs::write(runs("cpu").join("run_1/cgroup.procs"), "42\n").unwrap();
+        assert!(run.holds(42) && !run.holds(4), "in every hierarchy");
+        let run = run.renamed("tsk_1-run_1").expect("renamed");
         for controller in ["memory", "pids", "cpu"] {
             assert!(runs(controller).join("tsk_1-run_1").is_dir(), "{controller}");
             assert!(!runs(controller).join("run_1").exists(), "{controller}");
