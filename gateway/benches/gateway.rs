@@ -680,6 +680,8 @@ struct SubmitLatency {
     achieved_rate: f64,
     running_after: usize,
     sandbox: String,
+    /// CPU time the gateway used from the first request to the last answer, s.
+    cpu_seconds: f64,
 }
 
 enum Answer {
@@ -728,6 +730,7 @@ async fn submit_latency(model: &Model, rate: usize, duration: Duration, workers:
     let _ = open_connections(&client, &gateway.url, &key, 32).await;
 
     let planned = rate * duration.as_secs() as usize;
+    let cpu_before = process::cpu_seconds(gateway.pid());
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut handles = Vec::with_capacity(planned);
@@ -767,6 +770,7 @@ async fn submit_latency(model: &Model, rate: usize, duration: Duration, workers:
         }
     }
     let elapsed = last_done - start;
+    let cpu_seconds = process::cpu_seconds(gateway.pid()) - cpu_before;
     let achieved_rate = latencies.len() as f64 / elapsed.as_secs_f64();
 
     // Only the blocker may have run: the measurement must not include Claude Code runs.
@@ -785,6 +789,7 @@ async fn submit_latency(model: &Model, rate: usize, duration: Duration, workers:
         achieved_rate,
         running_after,
         sandbox,
+        cpu_seconds,
     }
 }
 
@@ -876,6 +881,14 @@ impl SubmitLatency {
         }
         let _ =
             writeln!(out, "\nTasks running when the measurement ended: {} (1 = the blocker only).", self.running_after);
+        // Idle workers look for work after each submit: with every queued task behind
+        // a key at its cap, what a look costs shows here.
+        let _ = writeln!(
+            out,
+            "\nThe gateway's CPU time over the schedule: {:.2} s ({:.2} ms per submit).",
+            self.cpu_seconds,
+            self.cpu_seconds * 1000.0 / self.planned.max(1) as f64
+        );
         out.push('\n');
         out
     }

@@ -160,6 +160,25 @@ async fn a_run_that_lost_its_lease_cannot_write() {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gap-free");
 }
 
+/// A claim picks each key's next task, then the best of those: a key at its cap is
+/// passed over however long its backlog (its tasks rank first here), and a retry
+/// waiting out its backoff is not its key's next task yet.
+#[tokio::test]
+async fn a_key_at_its_cap_is_passed_over_whatever_its_backlog() {
+    let (store, _dir) = store().await;
+    let (busy, other) = (key(&store, 1).await, key(&store, 2).await);
+    let first = task(&store, &busy, 5).await;
+    for _ in 0..50 {
+        task(&store, &busy, 5).await;
+    }
+    let (low, lower) = (task(&store, &other, 1).await, task(&store, &other, 0).await);
+    let claim = || async { store.claim("n", 10_000).await.unwrap().map(|c| c.task.id) };
+    assert_eq!(claim().await, Some(first), "the highest priority first");
+    assert_eq!(claim().await, Some(low), "past the capped key's 50, the other key's best");
+    assert_eq!(claim().await, Some(lower));
+    assert_eq!(claim().await, None, "both keys at their cap");
+}
+
 #[tokio::test]
 async fn follow_ups_need_a_finished_task_and_cancel_needs_a_queued_one() {
     let (store, _dir) = store().await;
