@@ -1,5 +1,7 @@
 //! Each key's queue in claim order: a claim picks every key's next task with one
 //! index seek, so a long backlog behind a key at its concurrency cap is never read.
+//! On PostgreSQL the index is built in the upgrade's transaction: writes to `tasks`
+//! wait while it builds, which takes longer the more tasks the table holds.
 
 use sea_orm_migration::prelude::*;
 

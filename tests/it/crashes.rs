@@ -91,7 +91,8 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","sessi
     assert!(!env.contains(MODEL_KEY), "the real key leaked:\n{env}");
     assert!(env.contains("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"));
     assert!(!env.contains("canary-must-not-leak"), "gateway environment leaked:\n{env}");
-    let settings = env.lines().filter(|l| l.starts_with("CCGATE_") && !l.starts_with("CCGATE_RUN="));
+    let run_id = |l: &str| l.starts_with("CCGATE_RUN=tsk_") || l.starts_with("CCGATE_RUN=run_");
+    let settings = env.lines().filter(|l| l.starts_with("CCGATE_") && !run_id(l));
     assert_eq!(settings.count(), 0, "gateway settings leaked (only the run's own id may be there):\n{env}");
     assert!(env.contains("CLAUDE_CONFIG_DIR="));
     let args = std::fs::read_to_string(format!("{}.args", out.display())).unwrap();

@@ -56,13 +56,12 @@ impl Queue {
                         () = tokio::time::sleep(poll) => {}
                         () = self.shutdown.cancelled() => {}
                     }
-                    // Every submit wakes the idle workers, and a claim reads the queued
-                    // tasks until it finds one whose key has room: while a key at its cap
-                    // has a backlog, each attempt reads all of it. A worker that keeps
-                    // finding nothing looks again at most every `EMPTY_CLAIM_GAP`. The
-                    // first looks after a run go at once: the one right after it, and
-                    // one woken by a submit made while it ran, find nothing before a
-                    // client's next task (submitted as the last one ends) arrives.
+                    // Every submit wakes the idle workers, and a claim looks at every
+                    // key with queued work. A worker that keeps finding nothing looks
+                    // again at most every `EMPTY_CLAIM_GAP`. The first looks after a
+                    // run go at once: the one right after it, and one woken by a
+                    // submit made while it ran, find nothing before a client's next
+                    // task (submitted as the last one ends) arrives.
                     empty_looks = empty_looks.saturating_add(1);
                     if empty_looks > FREE_EMPTY_LOOKS {
                         tokio::select! {

@@ -160,9 +160,9 @@ async fn a_run_that_lost_its_lease_cannot_write() {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "gap-free");
 }
 
-/// A claim picks each key's next task, then the best of those: a key at its cap is
-/// passed over however long its backlog (its tasks rank first here), and a retry
-/// waiting out its backoff is not its key's next task yet.
+/// A claim picks each key's next ready task, then the best of those: a key at its
+/// cap is passed over however long its backlog (its tasks rank first here), and a
+/// retry waiting out its backoff is not its key's next task yet.
 #[tokio::test]
 async fn a_key_at_its_cap_is_passed_over_whatever_its_backlog() {
     let (store, _dir) = store().await;
@@ -171,12 +171,41 @@ async fn a_key_at_its_cap_is_passed_over_whatever_its_backlog() {
     for _ in 0..50 {
         task(&store, &busy, 5).await;
     }
+    let backing_off = task(&store, &other, 3).await;
     let (low, lower) = (task(&store, &other, 1).await, task(&store, &other, 0).await);
+    let later = crate::timestamp::now_ms() + 3_600_000;
+    use super::entities::task as row;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let wait = row::Entity::update_many()
+        .col_expr(row::Column::NotBefore, sea_orm::sea_query::Expr::value(later))
+        .filter(row::Column::Id.eq(&backing_off));
+    wait.exec(&store.writer).await.unwrap();
     let claim = || async { store.claim("n", 10_000).await.unwrap().map(|c| c.task.id) };
     assert_eq!(claim().await, Some(first), "the highest priority first");
-    assert_eq!(claim().await, Some(low), "past the capped key's 50, the other key's best");
+    assert_eq!(claim().await, Some(low), "past the capped key's 50 and the retry that waits");
     assert_eq!(claim().await, Some(lower));
     assert_eq!(claim().await, None, "both keys at their cap");
+}
+
+/// PostgreSQL: while another node's claimer holds a key's first task, a claim still
+/// finds the key's next one (the key has room for both).
+#[tokio::test]
+async fn a_claim_passes_over_a_task_another_claimer_holds_to_the_same_keys_next() {
+    let Some(database) = crate::test_postgres::database() else { return };
+    let (store, other) = (migrated(&database.url).await, Store::connect(&database.url).await.unwrap());
+    let key_id = key(&store, 4).await;
+    let (first, second) = (task(&store, &key_id, 0).await, task(&store, &key_id, 0).await);
+    let holding = sea_orm::TransactionTrait::begin(&other.writer).await.unwrap();
+    let lock = Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT id FROM tasks WHERE id = $1 FOR UPDATE",
+        [first.clone().into()],
+    );
+    holding.execute_raw(lock).await.unwrap();
+    let claimed = store.claim("node-b", 10_000).await.unwrap().map(|c| c.task.id);
+    assert_eq!(claimed, Some(second), "the key's next task, not nothing");
+    holding.rollback().await.unwrap();
+    assert_eq!(store.claim("node-a", 10_000).await.unwrap().map(|c| c.task.id), Some(first));
 }
 
 #[tokio::test]

@@ -17,6 +17,10 @@ pub struct ClaimedTask {
     pub fence: Fence,
 }
 
+/// Tasks each key offers a claim on PostgreSQL: more claimers of one key at the
+/// same moment than this wait for the next look.
+const OFFERED_PER_KEY: usize = 8;
+
 impl Store {
     /// Claims the next runnable task for `owner`: highest priority first, FIFO within
     /// a priority, skipping keys already at their concurrency cap.
@@ -32,22 +36,42 @@ impl Store {
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<ClaimedTask>> {
         // `not_before` is compared with a number this code computes, not with input.
         let now = crate::timestamp::now_ms();
-        // Each key with room offers its next task (one seek in `tasks_key_queue`),
-        // and the best of those is the candidate: a key at its cap costs a count,
-        // never a read of its backlog (100,000 queued behind a capped key: 30 ms a
-        // look before, 0.2 ms now on SQLite). An empty queue skips the keys.
+        let backend = self.backend();
+        let postgres = backend == DbBackend::Postgres;
+        // Each key with room offers its next tasks (seeks in `tasks_key_queue`), and
+        // the best of those is the candidate: a key at its cap costs a count, never a
+        // read of its backlog (100,000 queued behind a capped key: 30 ms a look
+        // before, 0.2 ms now on SQLite). An empty queue skips the keys.
+        let ready = |t: &str| format!("{t}.status = 'queued' AND ({t}.not_before IS NULL OR {t}.not_before <= {now})");
+        let keys_with_room = "WHERE EXISTS (SELECT 1 FROM tasks e WHERE e.status = 'queued') AND ( \
+               SELECT COUNT(*) FROM tasks r WHERE r.key_id = k.id AND r.status = 'running' \
+             ) < k.max_concurrent_tasks";
+        let order = |t: &str| format!("{t}.priority DESC, {t}.enqueued_at ASC, {t}.id ASC");
+        let offered = if postgres {
+            // Several a key: another node's claimer holding a key's first task (which
+            // SKIP LOCKED passes over) still finds the key's next ones.
+            format!(
+                "SELECT o.id FROM api_keys k CROSS JOIN LATERAL ( \
+                   SELECT q.id FROM tasks q WHERE q.key_id = k.id AND {} ORDER BY {} LIMIT {OFFERED_PER_KEY}) o \
+                 {keys_with_room}",
+                ready("q"),
+                order("q")
+            )
+        } else {
+            // One writer: claimers of one node never hold a task while another picks.
+            format!(
+                "SELECT (SELECT q.id FROM tasks q WHERE q.key_id = k.id AND {} ORDER BY {} LIMIT 1) \
+                 FROM api_keys k {keys_with_room}",
+                ready("q"),
+                order("q")
+            )
+        };
+        // Ready again here: on PostgreSQL a row another claimer took meanwhile is
+        // re-checked against this WHERE once its lock is released.
         let candidate = format!(
-            "SELECT t.id, t.key_id FROM tasks t WHERE t.id IN ( \
-               SELECT ( \
-                 SELECT q.id FROM tasks q \
-                 WHERE q.key_id = k.id AND q.status = 'queued' \
-                   AND (q.not_before IS NULL OR q.not_before <= {now}) \
-                 ORDER BY q.priority DESC, q.enqueued_at ASC, q.id ASC LIMIT 1) \
-               FROM api_keys k \
-               WHERE EXISTS (SELECT 1 FROM tasks e WHERE e.status = 'queued') AND ( \
-                 SELECT COUNT(*) FROM tasks r WHERE r.key_id = k.id AND r.status = 'running' \
-               ) < k.max_concurrent_tasks) \
-             ORDER BY t.priority DESC, t.enqueued_at ASC, t.id ASC LIMIT 1"
+            "SELECT t.id, t.key_id FROM tasks t WHERE {} AND t.id IN ({offered}) ORDER BY {} LIMIT 1",
+            ready("t"),
+            order("t")
         );
         const TAKE: &str = "UPDATE tasks SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
                attempts = attempts + 1, started_at = COALESCE(started_at, $3), \
@@ -56,8 +80,6 @@ impl Store {
                SELECT COUNT(*) FROM tasks r WHERE r.key_id = tasks.key_id AND r.status = 'running' \
              ) < (SELECT k.max_concurrent_tasks FROM api_keys k WHERE k.id = tasks.key_id) AND id = $4 \
              RETURNING id, attempts";
-        let backend = self.backend();
-        let postgres = backend == DbBackend::Postgres;
         let mut claimed = None;
         for _ in 0..3 {
             let (txn, picked) = if postgres {
