@@ -3,7 +3,7 @@
 //!
 //! Joining a cgroup is the slowest step of a cold start that the gateway owns:
 //! moving a process between cgroups waits for an RCU grace period when none is
-//! under way, 13–28 ms on this project's machines (cgroup v1), before the sandbox
+//! under way, 13–20 ms on this project's machines (cgroup v1), before the sandbox
 //! can start. A spare pays that while the node is idle. A run that takes it writes
 //! its [`Plan`] (the sandbox's command line, environment and working directory) on
 //! the spare's stdin and goes on as if it had started the supervisor itself; the
