@@ -397,7 +397,6 @@ impl Runner {
             self.desk.expire(request.task_id, &run_id).await;
         }
         report.exit_code = wait_exit(&mut child, grace + Duration::from_secs(2)).await;
-
         for task in [&mut stderr_task, &mut stdout_task] {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
                 task.abort(); // a pipe held open by something outside the tree
@@ -426,7 +425,6 @@ impl Runner {
         if let Some(cgroup) = cgroup {
             let _ = tokio::task::spawn_blocking(move || cgroup.remove()).await;
         }
-
         if let Some(token) = &launch.token {
             let meter = &token.meter;
             report.metered = Some(meter.settled(Duration::from_secs(5)).await);

@@ -11,13 +11,15 @@
 //! process and one empty cgroup, and serves one run.
 
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
 use super::orphans::{self, RunRecord};
-use super::run::Runner;
+use super::run::{Runner, wait_exit};
 use super::stdio::{ChildStdio, GatewayStdio, socket_stdio};
 use super::supervisor::Plan;
 use crate::sandbox::cgroup::RunCgroup;
@@ -58,8 +60,7 @@ impl Runner {
         self.spare.active.store(false, Ordering::Relaxed);
         let spare = self.spare.ready().take();
         if let Some(spare) = spare {
-            let runs_dir = self.runs_dir.clone();
-            let _ = tokio::task::spawn_blocking(move || spare.discard(&runs_dir)).await;
+            spare.discard(self.runs_dir.clone()).await;
         }
     }
 
@@ -117,14 +118,17 @@ impl Runner {
                     None
                 }
             };
-            if let Some(spare) = made {
+            // Kept unless the node stopped meanwhile (or, somehow, one is ready).
+            let unwanted = made.and_then(|spare| {
                 let mut ready = runner.spare.ready();
                 if runner.spare.active.load(Ordering::Relaxed) && ready.is_none() {
                     *ready = Some(spare);
-                } else {
-                    drop(ready);
-                    spare.discard(&runner.runs_dir);
+                    return None;
                 }
+                Some(spare)
+            });
+            if let Some(spare) = unwanted {
+                spare.discard(runner.runs_dir.clone()).await;
             }
             runner.spare.making.store(false, Ordering::Release);
         });
@@ -156,7 +160,7 @@ impl Runner {
 
     /// The supervisor's command line up to its program: its grace, its gateway,
     /// the cgroups it joins, and the run's stdio.
-    pub(super) fn supervisor_command(&self, cgroup_procs: Vec<std::path::PathBuf>, stdio: ChildStdio) -> Command {
+    pub(super) fn supervisor_command(&self, cgroup_procs: Vec<PathBuf>, stdio: ChildStdio) -> Command {
         let mut command = Command::new(&self.supervisor_exe);
         command
             .arg("supervise")
@@ -219,24 +223,24 @@ impl Spare {
         Ok((self.child, self.stdio))
     }
 
-    /// Stops the spare and removes its cgroup and record, on a thread of its own.
-    pub(super) fn abandon(self, runs_dir: std::path::PathBuf) {
-        std::thread::spawn(move || self.discard(&runs_dir));
+    /// Stops the spare and removes its cgroup and record, in the background.
+    pub(super) fn abandon(self, runs_dir: PathBuf) {
+        tokio::spawn(self.discard(runs_dir));
     }
 
     /// Stops the spare and removes its cgroup and record.
-    fn discard(mut self, runs_dir: &std::path::Path) {
+    async fn discard(mut self, runs_dir: PathBuf) {
+        // It runs nothing yet: nothing to give a grace period.
         let _ = self.child.start_kill();
         drop(self.stdio);
-        for _ in 0..100 {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                break;
+        wait_exit(&mut self.child, Duration::from_secs(1)).await;
+        let (cgroup, record) = (self.cgroup, self.record);
+        let _ = tokio::task::spawn_blocking(move || {
+            cgroup.remove();
+            if let Some(record) = &record {
+                orphans::forget(&runs_dir, record);
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        self.cgroup.remove();
-        if let Some(record) = &self.record {
-            orphans::forget(runs_dir, record);
-        }
+        })
+        .await;
     }
 }

@@ -127,11 +127,20 @@ impl CgroupRoot {
         }
     }
 
+    /// The runs' directory in each hierarchy, once each: co-mounted controllers
+    /// (`cpu,cpuacct`) share one.
     fn dirs(&self) -> Vec<&Path> {
-        match self {
+        let all: Vec<&Path> = match self {
             Self::V2 { runs } => vec![runs],
             Self::V1 { memory, pids, cpu, cpuacct } => vec![memory, pids, cpu, cpuacct],
+        };
+        let mut unique: Vec<&Path> = Vec::with_capacity(all.len());
+        for dir in all {
+            if !unique.contains(&dir) {
+                unique.push(dir);
+            }
         }
+        unique
     }
 
     /// The cgroup of run `name` (which may not exist).
@@ -197,13 +206,7 @@ impl RunCgroup {
         if matches!(self.root, CgroupRoot::V2 { .. }) {
             return Err(self);
         }
-        // Co-mounted controllers (`cpu,cpuacct`) share one directory: rename it once.
-        let mut parents: Vec<PathBuf> = Vec::new();
-        for dir in self.root.dirs() {
-            if !parents.iter().any(|p| p == dir) {
-                parents.push(dir.to_path_buf());
-            }
-        }
+        let parents = self.root.dirs();
         for (done, parent) in parents.iter().enumerate() {
             if std::fs::rename(parent.join(&self.name), parent.join(name)).is_err() {
                 for undo in &parents[..done] {

@@ -333,8 +333,7 @@ impl Sandbox {
         }
         let cgroup = match &self.cgroups {
             Some(root) if run.cgroup_made => Some(root.run(run.run_id)),
-            Some(root) => Some(root.create(run.run_id, self.config.cgroup_limits())?),
-            None => None,
+            _ => self.make_cgroup(run.run_id)?,
         };
         let bwrapped = self.confinement == Confinement::Bwrap;
         let (helper, claude, sockets) = if bwrapped {
