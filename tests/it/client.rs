@@ -111,7 +111,7 @@ async fn the_command_line_client_runs_follows_lists_downloads_and_cancels() {
     assert!(entries.contains(&("absolute.txt".to_string(), "by name\n".to_string())), "{entries:?}");
 
     // Cancel a busy task; an unknown one is the gateway's 404, exit 1.
-    let slow = gateway.submit(&key, task_body(vec![bash("sleep 60"), say("late")])).await;
+    let slow = gateway.submit(&key, task_body(vec![busy_for(60), say("late")])).await;
     let slow = slow["id"].as_str().unwrap();
     gateway.wait_for(&key, slow, &["running"], std::time::Duration::from_secs(30)).await;
     let cancelled = client(&gateway, &key, dir.path(), &["tasks", "cancel", slow]).await;

@@ -23,7 +23,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let alice = gateway.create_key_json(&["--name", "alice"]);
     let bob = gateway.create_key_json(&["--name", "bob"]);
     let quick = task_body(vec![bash("sleep 2"), say("done")]);
-    let slow = task_body(vec![bash("sleep 60"), say("too late")]);
+    let slow = task_body(vec![busy_for(60), say("too late")]);
     let ask = json!({"prompt": scripted(vec![bash("echo allowed > ok.txt"), say("allowed")]),
                      "options": {"approvals": {"mode": "ask", "timeout_seconds": 120}}});
     let screenshots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");

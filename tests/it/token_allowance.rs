@@ -113,7 +113,7 @@ async fn a_run_lost_with_its_gateway_is_charged_what_it_used() {
     let mut gateway = Gateway::start(&model, options).await;
     let (key, key_id) = key_with(&gateway, &["--name", "crash", "--token-budget-per-day", "10000000"]);
     let marker = format!("crash-{}", ccgate::ids::new_id("m"));
-    let task = gateway.submit(&key, two_requests(&format!("sleep 30; echo {marker}"))).await;
+    let task = gateway.submit(&key, two_requests(&format!("echo {marker} && sleep 30"))).await;
     let id = task["id"].as_str().unwrap().to_string();
     wait_until(|| !processes_with(&marker).is_empty(), "the run's tool to start").await;
     // The first model request is metered by now; wait for a renewal to store it.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::goals::Figure;
 use super::process::{cpu_seconds, rss_mib};
-use super::support::{Gateway, GatewayOptions, Model, bash, say, scripted};
+use super::support::{Gateway, GatewayOptions, Model, busy_for, say, scripted};
 
 /// Goals for the quiet window (issue: 1,000 followers of a quiet task).
 const CPU_GOAL_SECONDS: f64 = 0.2;
@@ -93,7 +93,7 @@ pub async fn idle_followers(model: &Model, followers: usize) -> Followers {
     let env = vec![("CCGATE_CONFIG".to_string(), config.path().display().to_string())];
     let gateway = Gateway::start(model, GatewayOptions { env, ..GatewayOptions::default() }).await;
     let key = gateway.create_key(&["--name", "bench", "--rate-limit", "1000000"]);
-    let body = json!({"prompt": scripted(vec![bash("sleep 120"), say("done")])});
+    let body = json!({"prompt": scripted(vec![busy_for(120), say("done")])});
     let (status, task) = gateway.post("/v1/tasks", &key, &body).await;
     assert_eq!(status, 202, "{task}");
     let id = task["id"].as_str().expect("task id").to_string();

@@ -106,7 +106,7 @@ def test_follow_up_continues_the_workspace(client: ccgate.Client):
 
 
 def test_cancel_a_slow_task(client: ccgate.Client):
-    slow = client.tasks.create(script("Wait", "sleep 60", answer="waited"))
+    slow = client.tasks.create(script("Wait", "echo busy && sleep 60", answer="waited"))
     for event in client.tasks.stream(slow.id, timeout=30):
         if event.type == "tool_use":
             break

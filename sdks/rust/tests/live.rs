@@ -194,7 +194,8 @@ async fn follow_up_continues_the_workspace() {
 async fn cancel_a_slow_task() {
     let gateway = live_gateway!();
     let client = client(gateway);
-    let slow = client.tasks().create(CreateTask::new(script("Wait", &["sleep 60"], "waited"))).await.unwrap();
+    let slow =
+        client.tasks().create(CreateTask::new(script("Wait", &["echo busy && sleep 60"], "waited"))).await.unwrap();
     let mut events = pin!(client.tasks().stream_from(&slow.id, None, Some(Duration::from_secs(30))));
     while let Some(event) = events.next().await {
         if event.unwrap().kind == EventKind::ToolUse {
@@ -206,7 +207,8 @@ async fn cancel_a_slow_task() {
     let done = client.tasks().wait(&slow.id, Some(Duration::from_secs(30))).await.unwrap();
     assert_eq!(done.status, TaskStatus::Cancelled);
     // A wait that cannot end in time says so.
-    let again = client.tasks().create(CreateTask::new(script("Wait", &["sleep 60"], "waited"))).await.unwrap();
+    let again =
+        client.tasks().create(CreateTask::new(script("Wait", &["echo busy && sleep 60"], "waited"))).await.unwrap();
     let started = Instant::now();
     let timed_out = client.tasks().wait(&again.id, Some(Duration::from_secs(2))).await;
     assert!(matches!(timed_out, Err(Error::Timeout(_))), "{timed_out:?}");

@@ -112,7 +112,7 @@ test("a follow-up continues the workspace", async () => {
 });
 
 test("cancel a slow task", async () => {
-  const slow = await client.tasks.create(script("Wait", ["sleep 60"], "waited"));
+  const slow = await client.tasks.create(script("Wait", ["echo busy && sleep 60"], "waited"));
   for await (const event of client.tasks.stream(slow.id, { timeout: 30 })) {
     if (event.type === "tool_use") break;
   }

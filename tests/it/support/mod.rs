@@ -357,6 +357,13 @@ pub fn bash(command: &str) -> Step {
     Step::tool("Bash", json!({"command": command}))
 }
 
+/// A Bash step whose tool keeps running for `seconds`. Claude Code 2.1.332 refuses a
+/// command that starts with a `sleep` of more than about 20 s ("Blocked: standalone
+/// sleep"), so the wait comes after a first command.
+pub fn busy_for(seconds: u32) -> Step {
+    bash(&format!("echo busy && sleep {seconds}"))
+}
+
 pub fn say(text: &str) -> Step {
     Step::text(text)
 }
