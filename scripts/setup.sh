@@ -17,7 +17,7 @@
 set -euo pipefail
 
 # The version the suite runs; CCGATE_CLAUDE_VERSION picks another.
-CLAUDE_CODE_PINNED=2.1.197
+CLAUDE_CODE_PINNED=2.1.332
 CLAUDE_CODE_VERSION=${CCGATE_CLAUDE_VERSION:-$CLAUDE_CODE_PINNED}
 CLAUDE_CODE_PACKAGE=@anthropic-ai/claude-code
 # Python tools the test suite runs against the API document and a live gateway, and
