@@ -25,6 +25,7 @@ mod m20261206_000015_workspace_snapshots;
 mod m20261206_000016_live_held_tokens;
 mod m20261206_000017_artifact_set;
 mod m20261206_000018_key_queue_index;
+mod m20261206_000019_drop_key_status_index;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_live_held_tokens::Migration),
             Box::new(m20261206_000017_artifact_set::Migration),
             Box::new(m20261206_000018_key_queue_index::Migration),
+            Box::new(m20261206_000019_drop_key_status_index::Migration),
         ]
     }
 }
