@@ -290,19 +290,15 @@ fn marker_in(body: &[u8]) -> Option<String> {
     (!digits.is_empty()).then(|| format!("{MARKER}{digits}"))
 }
 
-/// Waits until the gateway's warm pool has a process whose CLI finished starting
-/// (it registered its session file), and a moment more for the machine to settle.
+/// Waits until the gateway's warm pool has a process ready to take (its CLI started
+/// and warmed up: `ccgate_pool_ready`), and a moment more for the machine to settle.
 async fn wait_for_warm(gateway: &Gateway) {
-    let pools = gateway.data.path().join("pool");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        // `pool/<gateway process>/<warm process>/`
-        let gateways = std::fs::read_dir(&pools).into_iter().flatten().flatten();
-        let started = gateways.flat_map(|g| std::fs::read_dir(g.path()).into_iter().flatten().flatten()).any(|warm| {
-            let sessions = warm.path().join("state/home/.claude/sessions");
-            std::fs::read_dir(sessions).is_ok_and(|mut entries| entries.next().is_some())
-        });
-        if started {
+        let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.expect("metrics");
+        let text = metrics.text().await.unwrap_or_default();
+        let ready = text.lines().find_map(|line| line.strip_prefix("ccgate_pool_ready ")?.trim().parse::<f64>().ok());
+        if ready.is_some_and(|ready| ready >= 1.0) {
             tokio::time::sleep(Duration::from_millis(200)).await;
             return;
         }

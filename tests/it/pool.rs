@@ -40,20 +40,9 @@ fn warm_dirs(gateway: &Gateway) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-/// Waits until a warm process's CLI has started (it wrote its configuration).
+/// Waits until a warm process is ready to take (its CLI started and warmed up).
 async fn wait_warm(gateway: &Gateway) {
-    let started = Instant::now();
-    loop {
-        let ready = warm_dirs(gateway).iter().any(|warm| {
-            let config = warm.join("state/home/.claude");
-            std::fs::read_dir(config).is_ok_and(|mut entries| entries.next().is_some())
-        });
-        if ready {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "no warm process started:\n{}", gateway.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_metric(gateway, "ccgate_pool_ready", 1.0).await;
 }
 
 async fn took_warm(gateway: &Gateway, key: &str, id: &str) -> bool {
@@ -199,7 +188,7 @@ async fn a_warm_process_is_refused_the_model_until_a_task_takes_it() {
         .output()
         .unwrap();
     let answer: Value = serde_json::from_slice(&answer.stdout).unwrap_or(Value::Null);
-    assert_eq!(answer["error"]["type"], "api_error", "{answer}");
+    assert_eq!(answer["error"]["type"], "permission_error", "{answer}");
     assert!(answer["error"]["message"].as_str().unwrap().contains("no task yet"), "{answer}");
 
     // A gateway that stops stops its warm processes and removes their directories.

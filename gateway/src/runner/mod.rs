@@ -15,6 +15,7 @@ mod stdio;
 mod steering;
 mod stream;
 pub mod supervisor;
+mod warm_up;
 
 pub use command::{TaskDirs, TurnInput, claude_args, passthrough_env, resolve_program};
 pub use outcome::{Outcome, charge, decide, partial_result, session_not_found};

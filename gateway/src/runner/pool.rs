@@ -9,7 +9,8 @@
 //! become the task's (the process sees the same paths inside its sandbox either
 //! way), the process's model-proxy token is handed to the run, and a replacement
 //! starts in the background. Until then the proxy refuses the process every model
-//! request. A process serves one task and is never reused; one that waited
+//! request. A new process is warmed up first (`warm_up`): it is taken only once
+//! it has answered. A process serves one task and is never reused; one that waited
 //! `pool.idle_seconds`, exited, or was started from a Claude Code binary that has
 //! changed since is stopped and replaced.
 
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::net::UnixStream;
 use tokio::process::Child;
 
 use super::command::{TaskDirs, TurnInput};
@@ -27,11 +29,15 @@ use super::profile::{Found, Miss, Profile, eligible};
 use super::run::{Metering, Runner, TurnRequest};
 use super::run::{terminate, wait_exit};
 use super::stdio::GatewayStdio;
+use super::warm_up::WarmUp;
 use crate::sandbox::{Confinement, Launch};
 use crate::task::TaskOptions;
 
 /// How often the pool is looked over when nothing wakes it (idle and dead processes).
 const LOOK_OVER: Duration = Duration::from_secs(5);
+/// A started process that has not answered its warm-up by then is taken anyway (a
+/// CLI that ignores the request).
+const WARM_UP_WAIT: Duration = Duration::from_secs(10);
 
 /// Warm processes of one profile, and what keeps the pool filled.
 pub struct WarmPool {
@@ -54,7 +60,10 @@ pub(super) struct WarmProcess {
     pub dirs: TaskDirs,
     pub child: Child,
     pub launch: Launch,
-    pub stdio: GatewayStdio,
+    stdin: UnixStream,
+    stderr: UnixStream,
+    /// Holds stdout until a task takes the process (`None` once it has).
+    warm_up: Option<WarmUp>,
     pub started: Instant,
     /// The UTC day it started on: Claude Code's context names today's date, which it
     /// may fix as it starts, so a process from yesterday could tell the model the
@@ -120,6 +129,8 @@ pub(super) struct Started {
     pub stdio: GatewayStdio,
     /// How long the process had waited, when it came from the pool.
     pub waited: Option<Duration>,
+    /// What was read of stdout before the run (a warm process's): read first.
+    pub read_ahead: Vec<u8>,
 }
 
 impl WarmPool {
@@ -196,7 +207,8 @@ impl Runner {
                     }
                 }
             }
-            metrics::gauge!("ccgate_pool_ready").set(pool.ready().len() as f64);
+            let ready = pool.ready().iter().filter(|warm| has_started(warm)).count();
+            metrics::gauge!("ccgate_pool_ready").set(ready as f64);
             tokio::select! {
                 () = pool.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
@@ -250,14 +262,34 @@ impl Runner {
         (taken, starting)
     }
 
-    fn start_warm(&self, pool: &WarmPool) -> std::io::Result<WarmProcess> {
+    fn start_warm(&self, pool: &Arc<WarmPool>) -> std::io::Result<WarmProcess> {
         let id = crate::ids::new_id("warm");
         let dirs = TaskDirs::at(pool.root.join(&id));
         let input = TurnInput { options: &pool.options, resume_session: None };
         let binary = BinaryStamp::of(&self.claude_bin);
-        let (child, launch, stdio) = match self.spawn_process(&dirs, &input, Metering::Parked, &id, None) {
-            Ok(spawned) => spawned,
+        let (child, launch, GatewayStdio { stdin, stdout, stderr }) =
+            match self.spawn_process(&dirs, &input, Metering::Parked, &id, None) {
+                Ok(spawned) => spawned,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dirs.root);
+                    return Err(e);
+                }
+            };
+        // Its answer makes the process one to take: the pool looks again then.
+        let waker = Arc::downgrade(pool);
+        let warm_up = WarmUp::start(&stdin, stdout, move || {
+            metrics::counter!("ccgate_pool_warmed_up_total").increment(1);
+            if let Some(pool) = waker.upgrade() {
+                pool.wake.notify_one();
+            }
+        });
+        let warm_up = match warm_up {
+            Ok(warm_up) => warm_up,
             Err(e) => {
+                // Dropping the child kills it; its sandbox goes with `launch`.
+                if let Some(cgroup) = &launch.cgroup {
+                    cgroup.remove();
+                }
                 let _ = std::fs::remove_dir_all(&dirs.root);
                 return Err(e);
             }
@@ -269,7 +301,19 @@ impl Runner {
         });
         metrics::counter!("ccgate_pool_started_total").increment(1);
         let day = crate::budget::day_of(crate::timestamp::now_ms());
-        Ok(WarmProcess { run_id: id, dirs, child, launch, stdio, started: Instant::now(), day, binary, record })
+        Ok(WarmProcess {
+            run_id: id,
+            dirs,
+            child,
+            launch,
+            stdin,
+            stderr,
+            warm_up: Some(warm_up),
+            started: Instant::now(),
+            day,
+            binary,
+            record,
+        })
     }
 
     /// Stops a warm process, and removes its directories unless `remove` is false
@@ -323,10 +367,10 @@ impl Runner {
 
     /// The process `request`'s run takes: a warm one when the pool has one for it,
     /// else one started now.
-    pub(super) fn start(&self, request: &TurnRequest<'_>) -> std::io::Result<Started> {
+    pub(super) async fn start(&self, request: &TurnRequest<'_>) -> std::io::Result<Started> {
         if let Some(taken) = self.take_warm(request) {
             let outcome = match taken {
-                Ok(warm) => match self.adopt(warm, request) {
+                Ok(warm) => match self.adopt(warm, request).await {
                     Ok(started) => {
                         metrics::counter!("ccgate_pool_takes_total", "outcome" => "hit", "reason" => "").increment(1);
                         return Ok(started);
@@ -348,13 +392,25 @@ impl Runner {
             metrics::counter!("ccgate_pool_takes_total", "outcome" => "miss", "reason" => outcome).increment(1);
         }
         let (run_id, child, launch, stdio) = self.spawn(request)?;
-        Ok(Started { run_id, child, launch, stdio, waited: None })
+        Ok(Started { run_id, child, launch, stdio, waited: None, read_ahead: Vec::new() })
     }
 
     /// Makes a warm process `request`'s: its directories become the task's, with
     /// the task's input files in its workspace, and its model requests are metered
     /// for the run.
-    fn adopt(&self, mut warm: WarmProcess, request: &TurnRequest<'_>) -> Result<Started, HandOverError> {
+    async fn adopt(&self, mut warm: WarmProcess, request: &TurnRequest<'_>) -> Result<Started, HandOverError> {
+        // Before anything moves: without its stdout the process is of no use.
+        let Some(warm_up) = warm.warm_up.take() else {
+            self.discard(warm, Discard::Failed, true);
+            return Err(HandOverError::Undone(std::io::Error::other("the warm process's output was taken before")));
+        };
+        let (stdout, read_ahead) = match warm_up.finish().await {
+            Ok(stdout) => stdout,
+            Err(e) => {
+                self.discard(warm, Discard::Failed, true);
+                return Err(HandOverError::Undone(std::io::Error::other(format!("reading the warm-up failed: {e}"))));
+            }
+        };
         let test = match request.test.then(|| self.test_upstream()).transpose() {
             Ok(test) => test,
             Err(e) => {
@@ -381,17 +437,23 @@ impl Runner {
             run_id: warm.run_id,
             child: warm.child,
             launch: warm.launch,
-            stdio: warm.stdio,
+            stdio: GatewayStdio { stdin: warm.stdin, stdout, stderr: warm.stderr },
             waited: Some(waited),
+            read_ahead,
         })
     }
 }
 
-/// Whether the CLI in `warm` has started: it writes its configuration at start-up,
-/// inside its sandbox. Before that, the sandbox may not have mounted the process's
-/// directories yet, and moving them would leave it without.
+/// Whether the CLI in `warm` has started and is warmed up: it answered the warm-up
+/// request, or it wrote its configuration (at start-up, inside its sandbox) and has
+/// had [`WARM_UP_WAIT`] to answer. Before start-up the sandbox may not have mounted
+/// the process's directories yet, and moving them would leave it without.
 fn has_started(warm: &WarmProcess) -> bool {
-    std::fs::read_dir(&warm.dirs.claude_config).is_ok_and(|mut entries| entries.next().is_some())
+    if warm.warm_up.as_ref().is_some_and(WarmUp::answered) {
+        return true;
+    }
+    warm.started.elapsed() >= WARM_UP_WAIT
+        && std::fs::read_dir(&warm.dirs.claude_config).is_ok_and(|mut entries| entries.next().is_some())
 }
 
 /// Removes the pool folders of gateway processes that are gone (their processes

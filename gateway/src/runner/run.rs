@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
@@ -195,14 +195,15 @@ impl Runner {
     ) -> RunReport {
         let started = Instant::now();
         let mut report = RunReport { test: request.test, ..RunReport::default() };
-        let process = match self.start(&request) {
+        let process = match self.start(&request).await {
             Ok(process) => process,
             Err(e) => {
                 report.spawn_error = Some(e.to_string());
                 return report;
             }
         };
-        let Started { run_id, mut child, launch, stdio: GatewayStdio { stdin, stdout, stderr }, waited } = process;
+        let Started { run_id, mut child, launch, stdio: GatewayStdio { stdin, stdout, stderr }, waited, read_ahead } =
+            process;
         if let Some(waited) = waited {
             let notice = format!(
                 "the run took a warm Claude Code process (started {:.1} s before the task)",
@@ -227,7 +228,8 @@ impl Runner {
         let (line_tx, mut lines) = mpsc::channel(64);
         let max_line = self.config.max_line_bytes;
         let mut stdout_task = tokio::spawn(async move {
-            let mut stdout = BufReader::with_capacity(64 * 1024, stdout);
+            // What the warm pool read of a warm process's output comes first.
+            let mut stdout = BufReader::with_capacity(64 * 1024, std::io::Cursor::new(read_ahead).chain(stdout));
             loop {
                 let line = next_line(&mut stdout, max_line).await;
                 let end = matches!(line, Ok(Line::Eof) | Err(_));

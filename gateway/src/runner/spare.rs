@@ -10,7 +10,6 @@
 //! next spare is made in the background. A spare is a few MB of a sleeping
 //! process and one empty cgroup, and serves one run.
 
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +19,7 @@ use tokio::process::{Child, Command};
 
 use super::orphans::{self, RunRecord};
 use super::run::{Runner, wait_exit};
-use super::stdio::{ChildStdio, GatewayStdio, socket_stdio};
+use super::stdio::{ChildStdio, GatewayStdio, socket_stdio, write_now};
 use super::supervisor::Plan;
 use crate::sandbox::cgroup::RunCgroup;
 
@@ -210,14 +209,8 @@ impl Spare {
     /// Hands `plan` to the spare: it starts the run. On an error the spare is
     /// stopped; its cgroup stays for the run.
     pub(super) fn start(self, plan: &Plan) -> std::io::Result<(Child, GatewayStdio)> {
-        // Written through the descriptor itself: the runtime's `try_write` answers
-        // "would block" until its reactor has seen the socket writable, which a
-        // spare taken just after it was made may not have. The spare's stdin is
-        // empty and the plan a few KiB, so the write fits the socket's buffer.
-        let written = self.stdio.stdin.as_fd().try_clone_to_owned().and_then(|fd| {
-            use std::io::Write;
-            std::fs::File::from(fd).write_all(&plan.encode())
-        });
+        // The spare's stdin is empty and the plan a few KiB.
+        let written = write_now(&self.stdio.stdin, &plan.encode());
         count_take(written.is_ok());
         written?;
         Ok((self.child, self.stdio))

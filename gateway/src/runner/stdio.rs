@@ -36,6 +36,17 @@ pub fn socket_stdio() -> std::io::Result<(ChildStdio, GatewayStdio)> {
     ))
 }
 
+/// Writes `bytes` to `stream` now, through its descriptor: the runtime's `try_write`
+/// answers "would block" until its reactor has seen the socket writable, which a
+/// socket made a moment ago may not have been. For a few KiB into a socket nobody
+/// has written to yet: they fit its buffer.
+pub fn write_now(stream: &UnixStream, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    let fd = stream.as_fd().try_clone_to_owned()?;
+    std::fs::File::from(fd).write_all(bytes)
+}
+
 fn pair() -> std::io::Result<(Stdio, UnixStream)> {
     // Both ends are close-on-exec; the command's dup onto 0, 1 or 2 is not.
     let (gateway, child) = std::os::unix::net::UnixStream::pair()?;

@@ -93,7 +93,9 @@ impl RunState {
                 }
                 Some(why) => vec![log_event("gateway", &format!("a result line was ignored: {why}"))],
             },
-            "control_response" if is_initialize_answer(&object) => Vec::new(),
+            "control_response" if is_initialize_answer(&object) || super::warm_up::is_warm_up_answer(&object) => {
+                Vec::new()
+            }
             "control_request" if crate::approvals::PermissionPrompt::parse(&object).is_some() => {
                 self.prompts.extend(crate::approvals::PermissionPrompt::parse(&object));
                 Vec::new() // the runner records the prompt with its answer
@@ -311,6 +313,8 @@ mod tests {
         assert_eq!(events[0].data["truncated"], true);
         let initialized = br#"{"type":"control_response","response":{"subtype":"success","request_id":"ccgate-initialize","response":{"commands":[]}}}"#;
         assert!(state.parse_line(initialized, 100).is_empty(), "the gateway's own exchange is no event");
+        let warmed_up = br#"{"type":"control_response","response":{"subtype":"error","request_id":"ccgate-warm-up"}}"#;
+        assert!(state.parse_line(warmed_up, 100).is_empty(), "nor is the pool's warm-up, answered or refused");
         let interrupted = br#"{"type":"control_response","response":{"subtype":"success","request_id":"req_1"}}"#;
         assert_eq!(state.parse_line(interrupted, 100)[0].event_type, "control_response");
         let unknown = state.parse_line(br#"{"type":"rate_limit_event","status":"allowed"}"#, 100);

@@ -371,8 +371,10 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     };
     if meter.parked {
         metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "parked").increment(1);
+        // Not a status the CLI retries: a warm process's token counts (its warm-up)
+        // are then estimated at once.
         let message = "this process has no task yet; it may call the model once a task takes it";
-        return api_error(StatusCode::SERVICE_UNAVAILABLE, "api_error", message);
+        return api_error(StatusCode::FORBIDDEN, "permission_error", message);
     }
     // Only what Claude Code needs: the rest of the API (files, batches, admin) is the
     // organisation's, not a run's.
