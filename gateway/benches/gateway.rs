@@ -363,6 +363,14 @@ async fn end_to_end(runs: usize) -> EndToEnd {
             result.warm.push(through_warm);
         }
     }
+    // Stopped now rather than dropped later: their warm processes and spare
+    // supervisors end (a CLI takes a while to tear down) before the next part measures.
+    let stopped = tokio::task::spawn_blocking(move || {
+        let (mut cold, mut warm) = (cold, warm);
+        (cold.stop(), warm.stop())
+    });
+    let _ = stopped.await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     result
 }
 

@@ -275,10 +275,15 @@ impl Runner {
                     return Err(e);
                 }
             };
-        // Its answer makes the process one to take: the pool looks again then.
+        // Its answer makes the process one to take, and one that may count tokens: the
+        // pool looks again then.
         let waker = Arc::downgrade(pool);
+        let warming = launch.token.as_ref().map(|token| token.warm_up_flag());
         let warm_up = WarmUp::start(&stdin, stdout, move || {
             metrics::counter!("ccgate_pool_warmed_up_total").increment(1);
+            if let Some(warming) = warming {
+                warming.store(false, std::sync::atomic::Ordering::Release);
+            }
             if let Some(pool) = waker.upgrade() {
                 pool.wake.notify_one();
             }
@@ -444,16 +449,23 @@ impl Runner {
     }
 }
 
-/// Whether the CLI in `warm` has started and is warmed up: it answered the warm-up
-/// request, or it wrote its configuration (at start-up, inside its sandbox) and has
-/// had [`WARM_UP_WAIT`] to answer. Before start-up the sandbox may not have mounted
-/// the process's directories yet, and moving them would leave it without.
+/// Whether the CLI in `warm` has started and is warmed up.
 fn has_started(warm: &WarmProcess) -> bool {
-    if warm.warm_up.as_ref().is_some_and(WarmUp::answered) {
-        return true;
+    ready_since(warm).is_some()
+}
+
+/// Since when `warm` may be taken: since it answered the warm-up request, or, for a
+/// CLI that does not answer, since it had [`WARM_UP_WAIT`] after it started and wrote
+/// its configuration (at start-up, inside its sandbox: before that, the sandbox may
+/// not have mounted the process's directories yet, and moving them would leave it
+/// without).
+fn ready_since(warm: &WarmProcess) -> Option<Instant> {
+    if let Some(at) = warm.warm_up.as_ref().and_then(WarmUp::answered_at) {
+        return Some(at);
     }
-    warm.started.elapsed() >= WARM_UP_WAIT
-        && std::fs::read_dir(&warm.dirs.claude_config).is_ok_and(|mut entries| entries.next().is_some())
+    let waited = warm.started + WARM_UP_WAIT;
+    let configured = || std::fs::read_dir(&warm.dirs.claude_config).is_ok_and(|mut entries| entries.next().is_some());
+    (Instant::now() >= waited && configured()).then_some(waited)
 }
 
 /// Removes the pool folders of gateway processes that are gone (their processes
@@ -484,7 +496,10 @@ fn unfit(warm: &mut WarmProcess, binary: Option<&BinaryStamp>, idle: Duration) -
     if warm.day != crate::budget::day_of(crate::timestamp::now_ms()) {
         return Some(Discard::DayChanged);
     }
-    (warm.started.elapsed() >= idle).then_some(Discard::Idle)
+    // Idle from when it could first be taken: a short `pool.idle_seconds` still leaves
+    // time to warm up.
+    let since = ready_since(warm).unwrap_or(warm.started + WARM_UP_WAIT);
+    (since.elapsed() >= idle).then_some(Discard::Idle)
 }
 
 /// A hand-over that did not happen.

@@ -7,11 +7,13 @@
 //! without a model request, so the pool sends one to each new process and waits
 //! for the answer before a task may take it. Its token counts go to the model
 //! proxy, which refuses them for a process without a task (`parked`): the CLI then
-//! estimates them, and nothing leaves the gateway. A process is taken only once it
-//! has answered, so none of its requests can reach the API under a task's key.
+//! estimates them, and nothing leaves the gateway. A process is taken once it has
+//! answered; one whose CLI does not answer is taken after a while, and its token
+//! counts stay refused (`RunToken::warm_up_flag`): none can reach the API under a
+//! task's key.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncReadExt;
@@ -43,7 +45,7 @@ fn request_line() -> String {
 
 /// A warm process's stdout, read until the CLI has answered the warm-up request.
 pub(super) struct WarmUp {
-    answered: Arc<AtomicBool>,
+    answered: Arc<OnceLock<Instant>>,
     /// Dropped to stop the reading.
     stop: Option<oneshot::Sender<()>>,
     reader: JoinHandle<(UnixStream, Vec<u8>)>,
@@ -58,14 +60,15 @@ impl WarmUp {
         on_answer: impl FnOnce() + Send + 'static,
     ) -> std::io::Result<Self> {
         write_now(stdin, request_line().as_bytes())?;
-        let answered = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(OnceLock::new());
         let (stop, stopped) = oneshot::channel();
         let reader = tokio::spawn(read_until_answer(stdout, stopped, answered.clone(), on_answer));
         Ok(Self { answered, stop: Some(stop), reader })
     }
 
-    pub(super) fn answered(&self) -> bool {
-        self.answered.load(Ordering::Acquire)
+    /// When the CLI answered, if it has.
+    pub(super) fn answered_at(&self) -> Option<Instant> {
+        self.answered.get().copied()
     }
 
     /// Stops the reading: the stream, and what was read from it besides the answer
@@ -79,7 +82,7 @@ impl WarmUp {
 async fn read_until_answer(
     mut stdout: UnixStream,
     mut stopped: oneshot::Receiver<()>,
-    answered: Arc<AtomicBool>,
+    answered: Arc<OnceLock<Instant>>,
     on_answer: impl FnOnce(),
 ) -> (UnixStream, Vec<u8>) {
     let mut read = Vec::new();
@@ -100,7 +103,7 @@ async fn read_until_answer(
             let line = serde_json::from_slice::<Map<String, Value>>(&read[scanned..end]);
             if line.is_ok_and(|object| is_warm_up_answer(&object)) {
                 read.drain(scanned..=end);
-                answered.store(true, Ordering::Release);
+                let _ = answered.set(Instant::now());
                 on_answer();
                 return (stdout, read);
             }
@@ -138,17 +141,17 @@ mod tests {
         let request: Value = serde_json::from_slice(&request[..n]).unwrap();
         assert_eq!(request["request"]["subtype"], "get_context_usage");
         assert_eq!(request["request_id"], WARM_UP_REQUEST_ID);
-        assert!(!warm_up.answered());
+        assert!(warm_up.answered_at().is_none());
         // Something else first, then the answer in two pieces, then the run's own output.
         let other = "{\"type\":\"system\",\"subtype\":\"other\"}\n";
         let answer = answer("success");
         let (first, second) = answer.split_at(10);
         cli_stdout.write_all(format!("{other}{first}").as_bytes()).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        assert!(!warm_up.answered(), "half an answer is no answer");
+        assert!(warm_up.answered_at().is_none(), "half an answer is no answer");
         cli_stdout.write_all(format!("{second}{{\"type\":\"after\"}}\n").as_bytes()).await.unwrap();
         heard.recv().await.unwrap();
-        assert!(warm_up.answered());
+        assert!(warm_up.answered_at().is_some());
         let (_stdout, kept) = warm_up.finish().await.unwrap();
         assert_eq!(String::from_utf8(kept).unwrap(), format!("{other}{{\"type\":\"after\"}}\n"));
     }

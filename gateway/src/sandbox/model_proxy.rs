@@ -118,6 +118,10 @@ pub struct Meter {
     test_upstream: Option<Upstream>,
     /// A warm process no run has taken yet: nobody to charge, so no request goes.
     parked: bool,
+    /// A warm process's warm-up has not been answered: its token counts are the
+    /// warm-up's and are refused, even once a run has taken it (the CLI then
+    /// estimates them). Shared by the process's meters, parked and assigned.
+    warming: Arc<AtomicBool>,
 }
 
 impl Meter {
@@ -127,10 +131,12 @@ impl Meter {
         max_concurrent_requests: usize,
         test_upstream: Option<Upstream>,
         parked: bool,
+        warming: Arc<AtomicBool>,
     ) -> Self {
         Self {
             test_upstream,
             parked,
+            warming,
             metered: Mutex::default(),
             budget,
             budget_spent: AtomicBool::new(false),
@@ -281,8 +287,15 @@ pub struct RunToken {
 impl RunToken {
     /// Hands a warm process's token to the run that takes it: from now on its
     /// requests are metered for that run (its key's budget, a test key's model).
+    /// Set while the process's warm-up is under way; the pool clears it when the CLI
+    /// has answered.
+    pub fn warm_up_flag(&self) -> Arc<AtomicBool> {
+        self.meter.warming.clone()
+    }
+
     pub fn assign(&mut self, budget: Option<RunTokens>, test: Option<Upstream>) {
-        let meter = Arc::new(Meter::new(budget, self.meter.model.clone(), self.meter.max_in_flight, test, false));
+        let (model, warming) = (self.meter.model.clone(), self.meter.warming.clone());
+        let meter = Arc::new(Meter::new(budget, model, self.meter.max_in_flight, test, false, warming));
         self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(self.token.clone(), meter.clone());
         self.meter = meter;
     }
@@ -351,10 +364,39 @@ impl ModelProxy {
             crate::ids::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
         let max_in_flight = self.limits.max_concurrent_requests;
-        let meter = Arc::new(Meter::new(budget, model.map(String::from), max_in_flight, test, parked));
+        // A parked process is a warm one: it warms up before a task takes it.
+        let warming = Arc::new(AtomicBool::new(parked));
+        let meter = Arc::new(Meter::new(budget, model.map(String::from), max_in_flight, test, parked, warming));
         self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), meter.clone());
         RunToken { token, meter, tokens: self.tokens.clone() }
     }
+}
+
+/// A request refused before its body is read (always a 403: a status the CLI does
+/// not retry, so a warm process's token counts are estimated at once).
+#[derive(Debug, PartialEq)]
+struct Refusal403 {
+    /// The `outcome` label it is counted under, if it is counted.
+    outcome: Option<&'static str>,
+    message: &'static str,
+}
+
+/// Whether `meter`'s process may send `method path` at all.
+fn refusal_up_front(meter: &Meter, method: &axum::http::Method, path: &str) -> Option<Refusal403> {
+    if meter.parked {
+        let message = "this process has no task yet; it may call the model once a task takes it";
+        return Some(Refusal403 { outcome: Some("parked"), message });
+    }
+    // Only what Claude Code needs: the rest of the API (files, batches, admin) is the
+    // organisation's, not a run's.
+    if method != axum::http::Method::POST || !MODEL_PATHS.contains(&path) {
+        return Some(Refusal403 { outcome: None, message: "only POST /v1/messages and /v1/messages/count_tokens" });
+    }
+    if path == "/v1/messages/count_tokens" && meter.warming.load(Ordering::Acquire) {
+        let message = "this process is warming up; its token counts are estimated";
+        return Some(Refusal403 { outcome: Some("warming"), message });
+    }
+    None
 }
 
 async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Response {
@@ -369,21 +411,11 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
     let Some(meter) = meter else {
         return api_error(StatusCode::UNAUTHORIZED, "authentication_error", "unknown or expired run token");
     };
-    if meter.parked {
-        metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => "parked").increment(1);
-        // Not a status the CLI retries: a warm process's token counts (its warm-up)
-        // are then estimated at once.
-        let message = "this process has no task yet; it may call the model once a task takes it";
-        return api_error(StatusCode::FORBIDDEN, "permission_error", message);
-    }
-    // Only what Claude Code needs: the rest of the API (files, batches, admin) is the
-    // organisation's, not a run's.
-    if parts.method != axum::http::Method::POST || !MODEL_PATHS.contains(&parts.uri.path()) {
-        return api_error(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            "only POST /v1/messages and /v1/messages/count_tokens",
-        );
+    if let Some(refusal) = refusal_up_front(&meter, &parts.method, parts.uri.path()) {
+        if let Some(outcome) = refusal.outcome {
+            metrics::counter!("ccgate_model_proxy_requests_total", "outcome" => outcome).increment(1);
+        }
+        return api_error(StatusCode::FORBIDDEN, "permission_error", refusal.message);
     }
     // One run cannot hold more than its share of the gateway's memory: a request
     // waits for nothing, it is refused while the run has its fill in flight, and
@@ -748,7 +780,7 @@ mod tests {
 
     #[test]
     fn a_request_is_priced_at_its_models_price_and_a_cut_off_one_at_its_max_tokens() {
-        let meter = Arc::new(Meter::new(None, None, 1, None, false));
+        let meter = Arc::new(Meter::new(None, None, 1, None, false, Arc::default()));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let tap = |permit| {
             let mut tap = UsageTap::new(meter.clone(), 0, true, false);
@@ -781,9 +813,28 @@ mod tests {
         assert!((searches - 0.03).abs() < 1e-12, "{searches}");
     }
 
+    #[test]
+    fn a_warm_process_calls_nothing_and_counts_no_tokens_until_warmed_up() {
+        use axum::http::Method;
+        let (messages, counting) = ("/v1/messages", "/v1/messages/count_tokens");
+        let warming = Arc::new(AtomicBool::new(true));
+        let parked = Meter::new(None, None, 1, None, true, warming.clone());
+        for path in [messages, counting] {
+            assert_eq!(refusal_up_front(&parked, &Method::POST, path).unwrap().outcome, Some("parked"));
+        }
+        // Taken by a run before its warm-up was answered: its token counts stay refused.
+        let taken = Meter::new(None, None, 1, None, false, warming.clone());
+        assert_eq!(refusal_up_front(&taken, &Method::POST, counting).unwrap().outcome, Some("warming"));
+        assert_eq!(refusal_up_front(&taken, &Method::POST, messages), None);
+        warming.store(false, Ordering::Release);
+        assert_eq!(refusal_up_front(&taken, &Method::POST, counting), None);
+        assert_eq!(refusal_up_front(&taken, &Method::GET, messages).unwrap().outcome, None);
+        assert!(refusal_up_front(&taken, &Method::POST, "/v1/files").is_some());
+    }
+
     #[tokio::test]
     async fn a_request_whose_caller_left_before_the_answer_is_charged_its_worst_case() {
-        let meter = Arc::new(Meter::new(None, None, 2, None, false));
+        let meter = Arc::new(Meter::new(None, None, 2, None, false, Arc::default()));
         let price = Price { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
         let unanswered = |armed| Unanswered {
             meter: meter.clone(),
@@ -824,7 +875,7 @@ mod tests {
         task(&store, &key_id, 0).await;
         let run = store.claim("node", 60_000).await.unwrap().unwrap();
         let tokens = RunTokens::new(store.clone(), &run.task.id, &run.fence, &key_id);
-        let meter = Arc::new(Meter::new(Some(tokens), None, 1, None, false));
+        let meter = Arc::new(Meter::new(Some(tokens), None, 1, None, false, Arc::default()));
         // Settlements are written in the background: wait until the run holds `expected`.
         let held = |expected: i64| {
             let (store, key_id) = (store.clone(), key_id.clone());
