@@ -45,7 +45,8 @@ use crate::store::{Reservation, RunTokens};
 use crate::task::Usage;
 
 /// The API paths a run may use.
-const MODEL_PATHS: [&str; 2] = ["/v1/messages", "/v1/messages/count_tokens"];
+const MODEL_PATHS: [&str; 2] = ["/v1/messages", COUNT_TOKENS];
+const COUNT_TOKENS: &str = "/v1/messages/count_tokens";
 
 /// Where model requests go, with which credential.
 #[derive(Clone)]
@@ -285,14 +286,14 @@ pub struct RunToken {
 }
 
 impl RunToken {
-    /// Hands a warm process's token to the run that takes it: from now on its
-    /// requests are metered for that run (its key's budget, a test key's model).
     /// Set while the process's warm-up is under way; the pool clears it when the CLI
     /// has answered.
     pub fn warm_up_flag(&self) -> Arc<AtomicBool> {
         self.meter.warming.clone()
     }
 
+    /// Hands a warm process's token to the run that takes it: from now on its
+    /// requests are metered for that run (its key's budget, a test key's model).
     pub fn assign(&mut self, budget: Option<RunTokens>, test: Option<Upstream>) {
         let (model, warming) = (self.meter.model.clone(), self.meter.warming.clone());
         let meter = Arc::new(Meter::new(budget, model, self.meter.max_in_flight, test, false, warming));
@@ -392,7 +393,7 @@ fn refusal_up_front(meter: &Meter, method: &axum::http::Method, path: &str) -> O
     if method != axum::http::Method::POST || !MODEL_PATHS.contains(&path) {
         return Some(Refusal403 { outcome: None, message: "only POST /v1/messages and /v1/messages/count_tokens" });
     }
-    if path == "/v1/messages/count_tokens" && meter.warming.load(Ordering::Acquire) {
+    if path == COUNT_TOKENS && meter.warming.load(Ordering::Acquire) {
         let message = "this process is warming up; its token counts are estimated";
         return Some(Refusal403 { outcome: Some("warming"), message });
     }
@@ -437,7 +438,7 @@ async fn forward(State(proxy): State<Arc<ModelProxy>>, request: Request) -> Resp
         Ok(body) => body,
         Err(_) => return too_large(limit),
     };
-    let counting = parts.uri.path() == "/v1/messages/count_tokens";
+    let counting = parts.uri.path() == COUNT_TOKENS;
     let asked = match model_policy::check(&body, counting, meter.model.as_deref(), &proxy.limits) {
         Ok(asked) => asked,
         Err(refusal) => {
