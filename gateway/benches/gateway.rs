@@ -293,18 +293,8 @@ fn marker_in(body: &[u8]) -> Option<String> {
 /// Waits until the gateway's warm pool has a process ready to take (its CLI started
 /// and warmed up: `ccgate_pool_ready`), and a moment more for the machine to settle.
 async fn wait_for_warm(gateway: &Gateway) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.expect("metrics");
-        let text = metrics.text().await.unwrap_or_default();
-        let ready = text.lines().find_map(|line| line.strip_prefix("ccgate_pool_ready ")?.trim().parse::<f64>().ok());
-        if ready.is_some_and(|ready| ready >= 1.0) {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return;
-        }
-        assert!(Instant::now() < deadline, "the warm pool never started a process");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    gateway.wait_metric("ccgate_pool_ready", 1.0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// How the benchmark starts Claude Code itself.

@@ -80,7 +80,5 @@ async fn a_node_short_of_disk_claims_nothing_and_says_why() {
 
 /// `ccgate_claims_skipped_total{resource="disk"}` on the gateway's /metrics.
 async fn skipped_claims(gateway: &Gateway) -> u64 {
-    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    let line = metrics.lines().find(|l| l.starts_with("ccgate_claims_skipped_total{resource=\"disk\"}"));
-    line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+    gateway.metric(r#"ccgate_claims_skipped_total{resource="disk"}"#).await as u64
 }

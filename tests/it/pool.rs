@@ -18,20 +18,6 @@ fn pooled(size: usize, extra: &[(&str, &str)]) -> GatewayOptions {
     GatewayOptions { workers: 1, env, ..GatewayOptions::default() }
 }
 
-/// The value of a metric series (its name with labels, as `/metrics` writes it).
-async fn metric(gateway: &Gateway, series: &str) -> f64 {
-    let text = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
-}
-
-async fn wait_metric(gateway: &Gateway, series: &str, at_least: f64) {
-    let started = Instant::now();
-    while metric(gateway, series).await < at_least {
-        assert!(started.elapsed() < Duration::from_secs(60), "{series} never reached {at_least}:\n{}", gateway.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The directories of the gateway's warm processes (`pool/<gateway process>/<id>`).
 fn warm_dirs(gateway: &Gateway) -> Vec<std::path::PathBuf> {
     let pools = std::fs::read_dir(gateway.data.path().join("pool")).into_iter().flatten().flatten();
@@ -42,7 +28,7 @@ fn warm_dirs(gateway: &Gateway) -> Vec<std::path::PathBuf> {
 
 /// Waits until a warm process is ready to take (its CLI started and warmed up).
 async fn wait_warm(gateway: &Gateway) {
-    wait_metric(gateway, "ccgate_pool_ready", 1.0).await;
+    gateway.wait_metric("ccgate_pool_ready", 1.0).await;
 }
 
 async fn took_warm(gateway: &Gateway, key: &str, id: &str) -> bool {
@@ -83,7 +69,7 @@ async fn a_first_turn_takes_a_warm_process_with_its_files_and_its_keys_meter() {
     let today = &shown["spend"]["today"];
     assert_eq!(today["runs"], 1, "{shown}");
     assert!(today["input_tokens"].as_i64().unwrap() > 0, "{shown}");
-    assert_eq!(metric(&gateway, HIT).await, 1.0);
+    assert_eq!(gateway.metric(HIT).await, 1.0);
 
     // The follow-up resumes the session, cold: a warm process knows no session.
     let follow = json!({"prompt": scripted(vec![bash("cat out.txt"), say("again")])});
@@ -93,7 +79,7 @@ async fn a_first_turn_takes_a_warm_process_with_its_files_and_its_keys_meter() {
     assert_eq!(again["status"], "completed", "{again}");
     assert_eq!(again["result"]["session_id"], done["result"]["session_id"], "the same session");
     assert!(bash_output(&gateway, &key, &id).await.contains("made"));
-    assert_eq!(metric(&gateway, r#"ccgate_pool_takes_total{outcome="miss",reason="resumes"}"#).await, 1.0);
+    assert_eq!(gateway.metric(r#"ccgate_pool_takes_total{outcome="miss",reason="resumes"}"#).await, 1.0);
 
     // The next task takes a fresh process: nothing of the last task is there.
     wait_warm(&gateway).await;
@@ -105,7 +91,7 @@ async fn a_first_turn_takes_a_warm_process_with_its_files_and_its_keys_meter() {
     let pool_metrics: Vec<&str> = pool_metrics.lines().filter(|l| l.contains("pool")).collect();
     assert!(took_warm(&gateway, &key, &second_id).await, "{pool_metrics:?}");
     assert!(bash_output(&gateway, &key, &second_id).await.contains("clean"));
-    assert_eq!(metric(&gateway, HIT).await, 2.0);
+    assert_eq!(gateway.metric(HIT).await, 2.0);
 
     // Other start-up options start cold.
     let other = json!({"prompt": scripted(vec![say("cold")]), "options": {"max_turns": 3}});
@@ -113,7 +99,7 @@ async fn a_first_turn_takes_a_warm_process_with_its_files_and_its_keys_meter() {
     let other_id = other["id"].as_str().unwrap().to_string();
     assert_eq!(gateway.wait_done(&key, &other_id).await["status"], "completed");
     assert!(!took_warm(&gateway, &key, &other_id).await);
-    assert_eq!(metric(&gateway, r#"ccgate_pool_takes_total{outcome="miss",reason="options"}"#).await, 1.0);
+    assert_eq!(gateway.metric(r#"ccgate_pool_takes_total{outcome="miss",reason="options"}"#).await, 1.0);
 
     // Files that are a git repository start cold: the CLI reads the status as it starts.
     wait_warm(&gateway).await;
@@ -122,7 +108,7 @@ async fn a_first_turn_takes_a_warm_process_with_its_files_and_its_keys_meter() {
     let repo_id = repo["id"].as_str().unwrap().to_string();
     assert_eq!(gateway.wait_done(&key, &repo_id).await["status"], "completed");
     assert!(!took_warm(&gateway, &key, &repo_id).await);
-    assert_eq!(metric(&gateway, r#"ccgate_pool_takes_total{outcome="miss",reason="git_repository"}"#).await, 1.0);
+    assert_eq!(gateway.metric(r#"ccgate_pool_takes_total{outcome="miss",reason="git_repository"}"#).await, 1.0);
 }
 
 #[tokio::test]
@@ -139,8 +125,8 @@ async fn warm_processes_that_wait_too_long_or_whose_cli_changed_are_replaced() {
     let gateway = Gateway::start(&model, options).await;
     let key = gateway.create_key(&["--name", "stale"]);
     // Idle for more than a second: stopped and replaced at the next look.
-    wait_metric(&gateway, r#"ccgate_pool_discarded_total{reason="idle"}"#, 1.0).await;
-    assert!(metric(&gateway, "ccgate_pool_started_total").await >= 2.0);
+    gateway.wait_metric(r#"ccgate_pool_discarded_total{reason="idle"}"#, 1.0).await;
+    assert!(gateway.metric("ccgate_pool_started_total").await >= 2.0);
     let started = Instant::now();
     while warm_dirs(&gateway).len() > 1 {
         assert!(started.elapsed() < Duration::from_secs(30), "a stopped process's directory stays");
@@ -154,7 +140,7 @@ async fn warm_processes_that_wait_too_long_or_whose_cli_changed_are_replaced() {
     let id = task["id"].as_str().unwrap().to_string();
     let done = gateway.wait_done(&key, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
-    let discarded = metric(&gateway, r#"ccgate_pool_discarded_total{reason="binary_changed"}"#).await;
+    let discarded = gateway.metric(r#"ccgate_pool_discarded_total{reason="binary_changed"}"#).await;
     let took = took_warm(&gateway, &key, &id).await;
     // Between the copy and the task the pool may already have replaced it itself.
     assert!(discarded >= 1.0 || took, "the old process was neither replaced nor skipped");

@@ -363,10 +363,6 @@ async fn cold_runs_take_a_spare_supervisor_already_in_their_cgroup() {
         assert!(spares_of(gateway.pid()).is_empty(), "a spare without cgroups");
         return;
     }
-    let metric = |text: &str, outcome: &str| {
-        let series = format!(r#"ccgate_spare_supervisor_takes_total{{outcome="{outcome}"}} "#);
-        text.lines().find_map(|l| l.strip_prefix(series.as_str())?.trim().parse::<f64>().ok()).unwrap_or(0.0)
-    };
     for n in 0..2 {
         let (spare_pid, spare_run) = wait_for_spare(gateway.pid()).await;
         if n == 1 {
@@ -398,8 +394,9 @@ async fn cold_runs_take_a_spare_supervisor_already_in_their_cgroup() {
             assert!(!cgroup.exists(), "run {n}: {} is removed with the run", cgroup.display());
         }
     }
-    let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
-    assert_eq!((metric(&metrics, "hit"), metric(&metrics, "miss")), (2.0, 0.0), "both runs took a spare");
+    let takes = |outcome: &str| format!(r#"ccgate_spare_supervisor_takes_total{{outcome="{outcome}"}}"#);
+    let (hits, misses) = (gateway.metric(&takes("hit")).await, gateway.metric(&takes("miss")).await);
+    assert_eq!((hits, misses), (2.0, 0.0), "both runs took a spare");
 
     // A crash: the spare dies with its gateway, its cgroup stays for the next.
     let (spare_pid, spare_run) = wait_for_spare(gateway.pid()).await;

@@ -255,6 +255,22 @@ impl Gateway {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// The value of a metric series (its name with labels, as `/metrics` writes it);
+    /// 0 when it is not there.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().await.unwrap().text().await.unwrap();
+        text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+    }
+
+    /// Waits (up to a minute) until the metric series is at least `at_least`.
+    pub async fn wait_metric(&self, series: &str, at_least: f64) {
+        let started = Instant::now();
+        while self.metric(series).await < at_least {
+            assert!(started.elapsed() < Duration::from_secs(60), "{series} never reached {at_least}:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
