@@ -99,6 +99,11 @@ def test_the_standard_webhooks_example_verifies():
         webhooks.verify(secret, {k: v for k, v in headers.items() if k != "Webhook-Id"}, body, now=1614265330)
     rotated = {**headers, "Webhook-Signature": "v1,bm90IGl0 " + headers["Webhook-Signature"]}
     assert webhooks.verify(secret, rotated, body.decode(), now=1614265330)["test"] == 2432232314
+    # The same check where the other entry points are: `client.webhooks.verify`.
+    for client in [ccgate.Client("http://127.0.0.1:9", "k"), ccgate.AsyncClient("http://127.0.0.1:9", "k")]:
+        assert client.webhooks.verify(secret, headers, body, now=1614265330) == {"test": 2432232314}
+        with pytest.raises(ccgate.WebhookVerificationError, match="tolerance"):
+            client.webhooks.verify(secret, headers, body, now=1614265330 - 301)
 
 
 def test_a_signature_over_another_body_does_not_verify():

@@ -116,6 +116,11 @@ impl Client {
         Tasks::new(self.clone())
     }
 
+    /// Webhook verification, as [`crate::webhooks::verify`].
+    pub fn webhooks(&self) -> crate::webhooks::Webhooks {
+        crate::webhooks::Webhooks
+    }
+
     /// API keys (an admin key's calls).
     pub fn keys(&self) -> Keys {
         Keys::new(self.clone())

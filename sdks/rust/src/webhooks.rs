@@ -62,6 +62,23 @@ pub fn verify<H: WebhookHeaders + ?Sized>(secret: &str, headers: &H, body: &[u8]
     Verifier::new([secret]).verify(headers, body)
 }
 
+/// `client.webhooks()`: [`verify`] where the client's other entry points are. It
+/// needs no connection, only the key's webhook secret.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Webhooks;
+
+impl Webhooks {
+    /// The delivery's JSON once its signature (by `secret`) and timestamp check out.
+    pub fn verify<H: WebhookHeaders + ?Sized>(
+        &self,
+        secret: &str,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<Value, WebhookError> {
+        verify(secret, headers, body)
+    }
+}
+
 /// Verification with several secrets (any one may match: during a rotation), another
 /// tolerance, or another "now".
 #[derive(Clone, Debug)]

@@ -129,6 +129,7 @@ async fn create_with_files_stream_artifacts_and_webhook() {
     assert_eq!(rotation.verify(headers, &hook.body).unwrap()["data"]["id"], task.id.as_str());
     let as_map: HashMap<String, String> = hook.headers.iter().cloned().collect();
     assert!(webhooks::verify(&gateway.webhook_secret, &as_map, &hook.body).is_ok());
+    assert!(client.webhooks().verify(&gateway.webhook_secret, headers, &hook.body).is_ok(), "from the client too");
 }
 
 fn test_key(name: &str, rate_limit_per_minute: Option<u32>) -> KeyRequest {

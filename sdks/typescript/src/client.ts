@@ -3,6 +3,7 @@
 import { CcgateError, apiError } from "./errors.js";
 import { RetryPolicy } from "./retry.js";
 import { SseParser, StreamResume, TaskEvent, isTerminal, lines } from "./stream.js";
+import { verify as verifyWebhook } from "./webhooks.js";
 import type {
   Artifact,
   Delivery,
@@ -72,6 +73,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Client {
   readonly tasks: Tasks;
+  /** Webhook verification (`webhooks.verify`), where the other entry points are: it
+   * needs no connection, only the key's webhook secret. */
+  readonly webhooks = { verify: verifyWebhook };
   readonly retry: RetryPolicy;
   private readonly baseUrl: string;
   private readonly apiKey: string;

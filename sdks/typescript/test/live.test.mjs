@@ -99,6 +99,9 @@ test("create with files, stream, artifacts, downloads and a verified webhook", a
   await assert.rejects(webhooks.verify(other, hook.headers, hook.body), WebhookVerificationError);
   const rotated = await webhooks.verify([other, gateway.webhookSecret], hook.headers, hook.body);
   assert.equal(rotated.data.id, task.id);
+  const fromClient = await client.webhooks.verify(gateway.webhookSecret, hook.headers, hook.body);
+  assert.equal(fromClient.data.id, task.id);
+  await assert.rejects(client.webhooks.verify(gateway.webhookSecret, hook.headers, tampered), WebhookVerificationError);
 });
 
 test("a follow-up continues the workspace", async () => {

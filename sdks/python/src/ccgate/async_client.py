@@ -28,6 +28,7 @@ from ._core import (
 )
 from .errors import api_error
 from .models import Artifact, DeliveryList, FileListing, TaskPage, TaskStatus, TaskView
+from .webhooks import Webhooks
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class AsyncClient:
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(transport=transport, **http_options(base_url, api_key, timeout))
         self.tasks = AsyncTasks(self)
+        self.webhooks = Webhooks()
 
     async def __aenter__(self) -> AsyncClient:
         return self

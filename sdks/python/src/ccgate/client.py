@@ -28,6 +28,7 @@ from ._core import (
 )
 from .errors import api_error
 from .models import Artifact, DeliveryList, FileListing, TaskPage, TaskStatus, TaskView
+from .webhooks import Webhooks
 
 T = TypeVar("T")
 
@@ -48,6 +49,7 @@ class Client:
         self.retry = retry or RetryPolicy()
         self._http = httpx.Client(transport=transport, **http_options(base_url, api_key, timeout))
         self.tasks = Tasks(self)
+        self.webhooks = Webhooks()
 
     def __enter__(self) -> Client:
         return self

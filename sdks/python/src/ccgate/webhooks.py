@@ -1,4 +1,5 @@
-"""Verifying the gateway's webhooks (Standard Webhooks): `verify(secret, headers, body)`."""
+"""Verifying the gateway's webhooks (Standard Webhooks): `verify(secret, headers, body)`,
+also `client.webhooks.verify(...)` on a `Client` or `AsyncClient`."""
 
 from __future__ import annotations
 
@@ -70,3 +71,11 @@ def _delivery(payload: bytes) -> dict[str, Any]:
     if not isinstance(delivery, dict):
         raise WebhookVerificationError("the signed body is not a JSON object")
     return delivery
+
+
+
+class Webhooks:
+    """`client.webhooks`: the same `verify`, where the other entry points are. It needs
+    no connection: a delivery is checked against the key's webhook secret alone."""
+
+    verify = staticmethod(verify)
