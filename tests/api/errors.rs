@@ -81,6 +81,9 @@ async fn bad_requests_are_problems_that_name_every_field() {
     let request = TestGateway::request(Method::GET, "/healthz", "").header("x-request-id", "abc-123");
     let answer = gateway.send(request.body(Body::empty()).unwrap()).await;
     assert_eq!(answer.header("x-request-id"), "abc-123");
+    assert_eq!(answer.header("content-type"), "application/json; charset=utf-8", "JSON says its charset");
+    let answer = gateway.send(TestGateway::request(Method::GET, "/v1/tasks", &key).body(Body::empty()).unwrap()).await;
+    assert_eq!((answer.status, answer.header("content-type")), (200, "application/json; charset=utf-8"));
 }
 
 /// Announces a 64 MiB JSON body, sends only its first bytes and then nothing: the

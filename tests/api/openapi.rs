@@ -16,7 +16,7 @@ async fn the_served_document_is_the_committed_one_and_docs_render_from_the_gatew
     let gateway = TestGateway::start().await;
     let served = get(&gateway, "/openapi.json").await;
     assert_eq!(served.status, 200);
-    assert_eq!(served.header("content-type"), "application/json");
+    assert_eq!(served.header("content-type"), "application/json; charset=utf-8");
     let committed = std::fs::read_to_string(repo_root().join("openapi.json")).unwrap();
     assert!(served.text == committed, "the served document differs from openapi.json");
 

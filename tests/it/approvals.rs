@@ -35,6 +35,8 @@ async fn a_sensitive_write_of_an_allowed_tool_is_allowed_and_recorded() {
     assert_eq!(approvals[1]["decision"], "allow");
     assert_eq!(approvals[1]["decided_by"], "mode");
     assert_eq!(approvals[0]["approval_id"], approvals[1]["approval_id"]);
+    assert_eq!(approvals[0]["id"], approvals[0]["approval_id"], "the approval's id, as the API names it");
+    assert!(approvals[0]["requested_at"].is_string() && approvals[0]["expires_at"].is_null(), "{approvals:?}");
     assert_eq!(results[0]["is_error"], false, "{results:?}");
     let (status, _) = gateway.get(&format!("/v1/tasks/{id}/files"), &key).await;
     assert_eq!(status, 200);
@@ -149,6 +151,13 @@ async fn in_ask_mode_a_tool_call_waits_for_a_client_who_allows_changes_or_denies
     let (approvals, results) = prompts_of(&gateway, &key, id).await;
     let resolved: Vec<&Value> = approvals.iter().filter(|a| a["decision"].is_string()).collect();
     assert_eq!(resolved.len(), 3, "{approvals:?}");
+    // The first request event is the first approval as the API shows it.
+    let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/approvals"), &key).await;
+    let shown = listed["data"].as_array().unwrap().iter().find(|a| a["id"] == first["id"]).unwrap();
+    let requested = &approvals[0];
+    for field in ["id", "tool", "input", "requested_at", "expires_at"] {
+        assert_eq!(requested[field], shown[field], "{field}: {requested} against {shown}");
+    }
     assert!(resolved.iter().all(|a| a["decided_by"] == "client"), "{approvals:?}");
     assert_eq!(results.last().unwrap()["is_error"], true);
     assert!(results.last().unwrap()["output"].as_str().unwrap().contains("not in this sprint"), "{results:?}");

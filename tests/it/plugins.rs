@@ -339,6 +339,7 @@ async fn hostile_plugins_cost_only_their_own_call() {
     // It fails closed: every submission of its key gets 503, which degrades the node.
     assert_eq!(ready["status"], "degraded", "{ready}");
     assert_eq!(ready["checks"]["plugins"]["failing_closed"], json!(["trap"]), "{ready}");
+    assert_eq!((ready["checks"]["plugins"]["ok"].as_bool(), ready["reason"].as_str()), (Some(false), Some("plugins")));
     let metrics = gateway.http.get(format!("{}/metrics", gateway.url)).send().await.unwrap().text().await.unwrap();
     for error in ["trap", "timeout", "memory", "host_calls", "quarantined"] {
         let labels = format!("outcome=\"failed\",error=\"{error}\"");

@@ -86,8 +86,8 @@ pub async fn metrics(
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     summary = "Readiness",
     description = "200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free \
-        memory and disk), 503 with the checks that fail otherwise; 503 with `status: draining` while the node \
-        drains, is drained or shuts down. A node with `queue.workers = 0` (API only) is ready without Claude \
+        memory and disk), 503 with the checks that fail otherwise (`reason` names them); 503 with `status` and \
+        `reason` `draining` while the node drains, is drained or shuts down. A node with `queue.workers = 0` (API only) is ready without Claude \
         Code: `checks.queue.workers` is 0 and `checks.queue.claims` false. Example: `GET /readyz` → `{\"status\": \
         \"ready\", \"checks\": {…}}`.",
     responses(
@@ -95,6 +95,7 @@ pub async fn metrics(
             `checks.model` says why; or a quarantined plugin fails closed, named in \
             `checks.plugins.failing_closed`)", body = Object, example = json!({
             "status": "ready",
+            "reason": null,
             "checks": {"database": {"ok": true, "backend": "sqlite"},
                        "claude": {"ok": true, "path": "/usr/local/bin/claude", "version": "2.1.197"},
                        "workers": {"ok": true, "configured": 2, "running": 0, "node": "node_01JD…", "reason": null},
@@ -109,6 +110,19 @@ pub async fn metrics(
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (status, body) = readiness_report(&state).await;
     (status, Json(body))
+}
+
+/// The one-word reason a node is not `ready`: `draining`, else the checks that
+/// fail (`database`, `claude, workers`, …); `None` when ready.
+fn readiness_reason(status: &str, checks: &Value) -> Option<String> {
+    match status {
+        "ready" => None,
+        "draining" => Some("draining".to_string()),
+        _ => {
+            let failing = checks.as_object()?.iter().filter(|(_, check)| check["ok"] != true);
+            Some(failing.map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ")).filter(|r| !r.is_empty())
+        }
+    }
 }
 
 /// What `/readyz` answers: its status and `{"status", "checks"}` (the dashboard shows it too).
@@ -160,7 +174,7 @@ pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
     // `on_error` already decides what its tasks get. One that fails closed refuses
     // its hook meanwhile, which degrades the node.
     let failing_closed = state.plugins.quarantined_failing_closed();
-    let plugins = json!({"ok": true, "loaded": views.len(), "quarantined": quarantined,
+    let plugins = json!({"ok": failing_closed.is_empty(), "loaded": views.len(), "quarantined": quarantined,
                          "failing_closed": failing_closed});
     // An upstream that cannot be reached degrades the node (every run would fail)
     // without taking it out: it still serves what was done, and the upstream is
@@ -185,10 +199,8 @@ pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
         (true, false) => "degraded",
         (true, true) => "ready",
     };
-    let body = json!({
-        "status": status,
-        "checks": {"database": database, "claude": claude, "workers": workers, "queue": queue, "sandbox": sandbox,
-                   "plugins": plugins, "model": model},
-    });
+    let checks = json!({"database": database, "claude": claude, "workers": workers, "queue": queue,
+                        "sandbox": sandbox, "plugins": plugins, "model": model});
+    let body = json!({"status": status, "reason": readiness_reason(status, &checks), "checks": checks});
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
 }

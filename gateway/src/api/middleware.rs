@@ -1,4 +1,5 @@
-//! Layers every request passes: the request id, and on `/v1` authentication with
+//! Layers every request passes: the request id, a problem answer for a handler
+//! that panicked, the charset of JSON answers, and on `/v1` authentication with
 //! the per-key rate limit and its `RateLimit-*` headers.
 
 use std::net::SocketAddr;
@@ -80,6 +81,36 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// A handler that panics answers a problem+json 500 (logged with the request id)
+/// instead of dropping the connection.
+pub async fn catch_panic(request: Request, next: Next) -> Response {
+    use futures_util::FutureExt as _;
+    match std::panic::AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a request handler panicked");
+            ApiError::internal("the request failed inside the gateway").into_response()
+        }
+    }
+}
+
+/// JSON answers say their charset, `application/json; charset=utf-8`, as the API
+/// promises (axum's `Json` leaves it out; JSON is UTF-8 either way).
+pub async fn json_charset(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json") {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+    }
+    response
+}
+
+const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 /// Who asked, for the audit log: the request's ids and the client's address.
 pub fn request_context(extensions: &axum::http::Extensions) -> RequestContext {
@@ -314,5 +345,35 @@ mod tests {
         assert_eq!(target.route, "GET /v1/tasks/{id}");
         assert_eq!(target.id.as_deref().map(str::len), Some(64));
         assert_eq!(RouteTarget::from_parts("POST", None, &long).route, "POST (unmatched)");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_problem_and_json_says_its_charset() {
+        use axum::routing::get;
+        use tower::ServiceExt as _;
+        async fn panics() -> &'static str {
+            panic!("a bug")
+        }
+        let app = axum::Router::new()
+            .route("/panics", get(panics))
+            .route("/json", get(|| async { axum::Json(serde_json::json!({"a": 1})) }))
+            .route("/text", get(|| async { "plain" }))
+            .layer(axum::middleware::from_fn(catch_panic))
+            .layer(axum::middleware::from_fn(json_charset));
+        let get = |path: &str| Request::get(path).body(axum::body::Body::empty()).unwrap();
+        let content_type = |r: &Response| r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
+
+        let panicked = app.clone().oneshot(get("/panics")).await.unwrap();
+        assert_eq!(panicked.status(), 500);
+        assert_eq!(content_type(&panicked), "application/problem+json");
+        let body = axum::body::to_bytes(panicked.into_body(), 1 << 16).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["type"], "https://ccgate.dev/errors/internal", "{problem}");
+        assert!(!problem.to_string().contains("a bug"), "the panic's message stays in the log: {problem}");
+
+        let json = app.clone().oneshot(get("/json")).await.unwrap();
+        assert_eq!(content_type(&json), "application/json; charset=utf-8");
+        let text = app.oneshot(get("/text")).await.unwrap();
+        assert_eq!(content_type(&text), "text/plain; charset=utf-8", "other types are left alone");
     }
 }

@@ -151,6 +151,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::reject_oversized))
+        .layer(axum::middleware::from_fn(middleware::catch_panic))
+        .layer(axum::middleware::from_fn(middleware::json_charset))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)
 }

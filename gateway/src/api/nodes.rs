@@ -77,11 +77,11 @@ pub async fn get(
     description = "The node stops claiming tasks (at once when it answered this request, else at its next \
         heartbeat, within a third of `queue.lease_seconds`); its `/readyz` answers 503 `draining`, its running \
         tasks finish, and those still running after `queue.drain_grace_seconds` go back to the queue without \
-        counting the attempt. With nothing left running it is `drained`. Asking again changes nothing. Scope \
-        `admin`. Example: `POST /v1/nodes/node_…/drain` → 202 `{\"state\": \"draining\", …}`.",
+        counting the attempt. With nothing left running its `phase` is `drained` (its `state` stays `draining`). Asking again changes nothing. Scope \
+        `admin`. Example: `POST /v1/nodes/node_…/drain` → `{\"state\": \"draining\", \"phase\": \"draining\", …}`.",
     params(("id" = String, Path, description = "Node id")),
     responses(
-        (status = 202, description = "The drain is asked for: the node as it is now", body = NodeView),
+        (status = 200, description = "The drain is asked for: the node as it is now", body = NodeView),
         (status = 404, description = "No node has this id", body = super::schema::Problem,
             content_type = "application/problem+json"),
     ))]
@@ -89,10 +89,10 @@ pub async fn drain(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<NodeView>), ApiError> {
+) -> Result<Json<NodeView>, ApiError> {
     caller.require(Scope::Admin)?;
     let audit = caller.context.audit_entry(Some(caller.principal.key_id.clone()), "node.drain", "ok");
-    Ok((StatusCode::ACCEPTED, Json(state.node.drain(&id, audit).await?)))
+    Ok(Json(state.node.drain(&id, audit).await?))
 }
 
 #[utoipa::path(post, path = "/nodes/{id}/resume", operation_id = "resumeNode", tag = "nodes",

@@ -269,16 +269,28 @@ pub fn control_response(prompt: &PermissionPrompt, decision: &Decision, updated_
 /// The `approval_requested` and `approval_resolved` events of a prompt decided at once.
 pub fn events(prompt: &PermissionPrompt, decision: &Decision, by: DecidedBy) -> Vec<EventRecord> {
     let approval_id = crate::ids::new_id("apr");
-    vec![requested_event(prompt, &approval_id, None), resolved_event(prompt, &approval_id, decision, by)]
+    let asked = Asked { requested_at: crate::timestamp::now_ms(), expires_at: None };
+    vec![requested_event(prompt, &approval_id, asked), resolved_event(prompt, &approval_id, decision, by)]
 }
 
-/// `approval_requested`: the tool, its input (withheld past 16 KiB), why the CLI
-/// asks, and until when a client may decide (`ask` mode).
-pub fn requested_event(prompt: &PermissionPrompt, approval_id: &str, expires_at: Option<i64>) -> EventRecord {
+/// When a prompt was asked, and until when a client may decide it (`ask` mode
+/// only: one decided at once never waits).
+#[derive(Debug, Clone, Copy)]
+pub struct Asked {
+    pub requested_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// `approval_requested`: the approval's id (also as `approval_id`, the name the
+/// `approval_resolved` event uses), the tool, its input (withheld past 16 KiB),
+/// why the CLI asks, when, and until when a client may decide.
+pub fn requested_event(prompt: &PermissionPrompt, approval_id: &str, asked: Asked) -> EventRecord {
     EventRecord::new(
         "approval_requested",
-        json!({"approval_id": approval_id, "tool": prompt.tool, "input": bounded_input(&prompt.input),
-               "reason": prompt.reason, "expires_at": expires_at.map(crate::timestamp::format_ms)}),
+        json!({"id": approval_id, "approval_id": approval_id, "tool": prompt.tool,
+               "input": bounded_input(&prompt.input), "reason": prompt.reason,
+               "requested_at": crate::timestamp::format_ms(asked.requested_at),
+               "expires_at": asked.expires_at.map(crate::timestamp::format_ms)}),
     )
 }
 

@@ -1,5 +1,8 @@
 //! Pure decisions about nodes: which state a node is in, whether it is alive,
-//! when its drain's grace ends.
+//! what the API calls that state, when its drain's grace ends.
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::entities::node::NodeState;
 
@@ -27,6 +30,28 @@ pub fn state_of(facts: Facts) -> NodeState {
 /// Whether a node is alive: it did not stop, and its last heartbeat is within a lease.
 pub fn is_alive(state: NodeState, last_seen_at: i64, now: i64, lease_ms: i64) -> bool {
     state != NodeState::Stopped && now - last_seen_at <= lease_ms
+}
+
+/// A node's state as the API names it: whether it takes work, stopped taking it,
+/// or is gone. (The node's own finer account is its `phase`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// Alive and claiming work (when it has workers).
+    Active,
+    /// Alive and claiming nothing: draining, drained, or shutting down.
+    Draining,
+    /// Stopped, or silent for longer than a lease.
+    Gone,
+}
+
+/// The API's state of a node in `phase`, alive or not.
+pub fn status_of(phase: NodeState, alive: bool) -> NodeStatus {
+    match (alive, phase) {
+        (false, _) | (_, NodeState::Stopped) => NodeStatus::Gone,
+        (true, NodeState::Active) => NodeStatus::Active,
+        (true, NodeState::Draining | NodeState::Drained | NodeState::Stopping) => NodeStatus::Draining,
+    }
 }
 
 /// When a drain asked for at `requested_at` hands back the runs still going.
@@ -62,6 +87,18 @@ mod tests {
         assert!(!is_alive(NodeState::Active, 1_000, 31_001, lease), "silent for longer than a lease");
         assert!(is_alive(NodeState::Drained, 1_000, 2_000, lease), "a drained node is alive");
         assert!(!is_alive(NodeState::Stopped, 1_000, 1_000, lease), "a stopped node is not, however recent");
+    }
+
+    #[test]
+    fn the_api_says_active_draining_or_gone() {
+        assert_eq!(status_of(NodeState::Active, true), NodeStatus::Active);
+        for claiming_nothing in [NodeState::Draining, NodeState::Drained, NodeState::Stopping] {
+            assert_eq!(status_of(claiming_nothing, true), NodeStatus::Draining, "{claiming_nothing:?}");
+        }
+        for phase in [NodeState::Active, NodeState::Draining, NodeState::Drained, NodeState::Stopping] {
+            assert_eq!(status_of(phase, false), NodeStatus::Gone, "silent past its lease: {phase:?}");
+        }
+        assert_eq!(status_of(NodeState::Stopped, true), NodeStatus::Gone);
     }
 
     #[test]

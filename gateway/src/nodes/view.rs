@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::state::is_alive;
+use super::state::{NodeStatus, is_alive, status_of};
 use crate::store::entities::node::{self, NodeState};
 use crate::timestamp::format_ms;
 
@@ -26,10 +26,14 @@ pub struct NodeView {
     pub workers: i32,
     /// Runs in progress, as of its last heartbeat.
     pub running: i32,
-    /// `active` (claims work), `draining` (claims nothing, its runs finish),
+    /// `active` (alive, claims work), `draining` (alive, claims nothing: draining,
+    /// drained or shutting down; `phase` says which) or `gone` (stopped, or silent
+    /// for longer than a lease).
+    pub state: NodeStatus,
+    /// What the node last said of itself: `active`, `draining` (its runs finish),
     /// `drained` (nothing runs; `resume` makes it active), `stopping` (shutting
-    /// down), `stopped` (exited cleanly).
-    pub state: NodeState,
+    /// down), `stopped` (exited cleanly). A node that died keeps its last phase.
+    pub phase: NodeState,
     /// Whether the node heartbeats: not stopped, and last seen within a lease
     /// (`queue.lease_seconds`).
     pub alive: bool,
@@ -43,8 +47,11 @@ pub struct NodeView {
 
 impl NodeView {
     pub fn of(row: node::Model, this_node: &str, now: i64, lease_ms: i64) -> Self {
+        let alive = is_alive(row.state, row.last_seen_at, now, lease_ms);
         Self {
-            alive: is_alive(row.state, row.last_seen_at, now, lease_ms),
+            state: status_of(row.state, alive),
+            phase: row.state,
+            alive,
             this_node: row.id == this_node,
             id: row.id,
             name: row.name,
@@ -52,7 +59,6 @@ impl NodeView {
             advertise_url: row.advertise_url,
             workers: row.workers,
             running: row.running,
-            state: row.state,
             started_at: format_ms(row.started_at),
             last_seen_at: format_ms(row.last_seen_at),
             drain_requested_at: row.drain_requested_at.map(format_ms),

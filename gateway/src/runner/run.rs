@@ -28,8 +28,8 @@ use super::stream::{RunState, log_event};
 use super::supervisor::Plan;
 use crate::approvals::desk::Desk;
 use crate::approvals::{
-    ApprovalMode, ApprovalOptions, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response, events,
-    requested_event, resolved_event, verdict,
+    ApprovalMode, ApprovalOptions, Asked, DecidedBy, Decision, PermissionPrompt, TaskTools, Verdict, control_response,
+    events, requested_event, resolved_event, verdict,
 };
 use crate::config::ClaudeConfig;
 use crate::plugins::{ToolApproval, ToolApprovers};
@@ -746,7 +746,8 @@ fn answer_prompt(
                 return send(events(&prompt, &decision, DecidedBy::Mode));
             }
         };
-        send(vec![requested_event(&prompt, &row.id, Some(row.expires_at))]);
+        let asked = Asked { requested_at: row.requested_at, expires_at: Some(row.expires_at) };
+        send(vec![requested_event(&prompt, &row.id, asked)]);
         let Some(answer) = desk.wait(&row, woken).await else { return };
         reply(control_response(&prompt, &answer.decision, answer.updated_input.as_ref()));
         send(vec![resolved_event(&prompt, &row.id, &answer.decision, answer.decided_by)]);

@@ -133,9 +133,12 @@ fn refuse(stream: TcpStream, why: &str) {
         "detail": why,
     })
     .to_string();
+    // The request is never read, so a client's own id cannot be echoed: this one is
+    // the gateway's, as on every answer.
+    let request_id = crate::ids::new_id("req");
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+         x-request-id: {request_id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     // Best effort and never waits: a client that does not read gets nothing.

@@ -1757,6 +1757,66 @@ impl ::std::convert::TryFrom<::std::string::String> for NodeState {
         value.parse()
     }
 }
+/**A node's state as the API names it: whether it takes work, stopped taking it,
+or is gone. (The node's own finer account is its `phase`.)*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum NodeStatus {
+    #[serde(rename = "active")]
+    Active,
+    #[serde(rename = "draining")]
+    Draining,
+    #[serde(rename = "gone")]
+    Gone,
+}
+impl ::std::fmt::Display for NodeStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Active => f.write_str("active"),
+            Self::Draining => f.write_str("draining"),
+            Self::Gone => f.write_str("gone"),
+        }
+    }
+}
+impl ::std::str::FromStr for NodeStatus {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "active" => Ok(Self::Active),
+            "draining" => Ok(Self::Draining),
+            "gone" => Ok(Self::Gone),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for NodeStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for NodeStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///A gateway node sharing the database.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct NodeView {
@@ -1774,13 +1834,17 @@ pub struct NodeView {
     pub last_seen_at: ::std::string::String,
     ///`node.name`, else the machine's hostname.
     pub name: ::std::string::String,
+    /**What the node last said of itself: `active`, `draining` (its runs finish),
+`drained` (nothing runs; `resume` makes it active), `stopping` (shutting
+down), `stopped` (exited cleanly). A node that died keeps its last phase.*/
+    pub phase: NodeState,
     ///Runs in progress, as of its last heartbeat.
     pub running: i32,
     pub started_at: ::std::string::String,
-    /**`active` (claims work), `draining` (claims nothing, its runs finish),
-`drained` (nothing runs; `resume` makes it active), `stopping` (shutting
-down), `stopped` (exited cleanly).*/
-    pub state: NodeState,
+    /**`active` (alive, claims work), `draining` (alive, claims nothing: draining,
+drained or shutting down; `phase` says which) or `gone` (stopped, or silent
+for longer than a lease).*/
+    pub state: NodeStatus,
     ///Whether this is the node that answered.
     pub this_node: bool,
     ///The gateway's version.

@@ -70,7 +70,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free memory and disk), 503 with the checks that fail otherwise; 503 with `status: draining` while the node drains, is drained or shuts down. A node with `queue.workers = 0` (API only) is ready without Claude Code: `checks.queue.workers` is 0 and `checks.queue.claims` false. Example: `GET /readyz` → `{"status": "ready", "checks": {…}}`.
+         * @description 200 when the node can take work (database, Claude Code, workers, sandbox, plugins, free memory and disk), 503 with the checks that fail otherwise (`reason` names them); 503 with `status` and `reason` `draining` while the node drains, is drained or shuts down. A node with `queue.workers = 0` (API only) is ready without Claude Code: `checks.queue.workers` is 0 and `checks.queue.claims` false. Example: `GET /readyz` → `{"status": "ready", "checks": {…}}`.
          */
         get: operations["readyz"];
         put?: never;
@@ -244,7 +244,7 @@ export interface paths {
         put?: never;
         /**
          * Drain a gateway node
-         * @description The node stops claiming tasks (at once when it answered this request, else at its next heartbeat, within a third of `queue.lease_seconds`); its `/readyz` answers 503 `draining`, its running tasks finish, and those still running after `queue.drain_grace_seconds` go back to the queue without counting the attempt. With nothing left running it is `drained`. Asking again changes nothing. Scope `admin`. Example: `POST /v1/nodes/node_…/drain` → 202 `{"state": "draining", …}`.
+         * @description The node stops claiming tasks (at once when it answered this request, else at its next heartbeat, within a third of `queue.lease_seconds`); its `/readyz` answers 503 `draining`, its running tasks finish, and those still running after `queue.drain_grace_seconds` go back to the queue without counting the attempt. With nothing left running its `phase` is `drained` (its `state` stays `draining`). Asking again changes nothing. Scope `admin`. Example: `POST /v1/nodes/node_…/drain` → `{"state": "draining", "phase": "draining", …}`.
          */
         post: operations["drainNode"];
         delete?: never;
@@ -1070,6 +1070,12 @@ export interface components {
          * @enum {string}
          */
         NodeState: "active" | "draining" | "drained" | "stopping" | "stopped";
+        /**
+         * @description A node's state as the API names it: whether it takes work, stopped taking it,
+         *     or is gone. (The node's own finer account is its `phase`.)
+         * @enum {string}
+         */
+        NodeStatus: "active" | "draining" | "gone";
         /** @description A gateway node sharing the database. */
         NodeView: {
             /**
@@ -1096,17 +1102,23 @@ export interface components {
              */
             name: string;
             /**
+             * @description What the node last said of itself: `active`, `draining` (its runs finish),
+             *     `drained` (nothing runs; `resume` makes it active), `stopping` (shutting
+             *     down), `stopped` (exited cleanly). A node that died keeps its last phase.
+             */
+            phase: components["schemas"]["NodeState"];
+            /**
              * Format: int32
              * @description Runs in progress, as of its last heartbeat.
              */
             running: number;
             started_at: string;
             /**
-             * @description `active` (claims work), `draining` (claims nothing, its runs finish),
-             *     `drained` (nothing runs; `resume` makes it active), `stopping` (shutting
-             *     down), `stopped` (exited cleanly).
+             * @description `active` (alive, claims work), `draining` (alive, claims nothing: draining,
+             *     drained or shutting down; `phase` says which) or `gone` (stopped, or silent
+             *     for longer than a lease).
              */
-            state: components["schemas"]["NodeState"];
+            state: components["schemas"]["NodeStatus"];
             /** @description Whether this is the node that answered. */
             this_node: boolean;
             /**
@@ -1689,6 +1701,7 @@ export interface operations {
                      *           "running": 0
                      *         }
                      *       },
+                     *       "reason": null,
                      *       "status": "ready"
                      *     }
                      */
@@ -2634,7 +2647,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The drain is asked for: the node as it is now */
-            202: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -181,6 +181,7 @@ async fn slow_and_greedy_clients_are_cut_off() {
     let mut answer = String::new();
     tokio::time::timeout(Duration::from_secs(10), refused.read_to_string(&mut answer)).await.unwrap().unwrap();
     assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("http.max_connections_per_address"), "{answer}");
+    assert!(answer.contains("\r\nx-request-id: req_"), "every answer has a request id: {answer}");
     drop(held);
     let healthy = wait_until(Duration::from_secs(10), || async {
         gateway.http.get(format!("{}/healthz", gateway.url)).send().await.is_ok_and(|r| r.status() == 200)

@@ -68,15 +68,15 @@ impl Gateway {
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
-    /// Waits until node `id`, as this gateway lists it, is in `state`.
-    pub async fn wait_for_node(&self, id: &str, state: &str) -> Value {
+    /// Waits until node `id`, as this gateway lists it, is in `phase`.
+    pub async fn wait_for_node(&self, id: &str, phase: &str) -> Value {
         let started = Instant::now();
         loop {
             let (status, node) = self.get(&format!("/v1/nodes/{id}"), &self.admin_key).await;
-            if status == 200 && node["state"] == state {
+            if status == 200 && node["phase"] == phase {
                 return node;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "node {id} is not {state}: {node}\n{}", self.log());
+            assert!(started.elapsed() < Duration::from_secs(60), "node {id} is not {phase}: {node}\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

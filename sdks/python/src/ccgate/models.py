@@ -280,6 +280,12 @@ class NodeState(StrEnum):
     stopped = "stopped"
 
 
+class NodeStatus(StrEnum):
+    active = "active"
+    draining = "draining"
+    gone = "gone"
+
+
 class NodeView(BaseModel):
     advertise_url: Annotated[
         str | None,
@@ -312,14 +318,20 @@ class NodeView(BaseModel):
             description="`node.name`, else the machine's hostname.", examples=["gw-3"]
         ),
     ]
+    phase: Annotated[
+        NodeState,
+        Field(
+            description="What the node last said of itself: `active`, `draining` (its runs finish),\n`drained` (nothing runs; `resume` makes it active), `stopping` (shutting\ndown), `stopped` (exited cleanly). A node that died keeps its last phase."
+        ),
+    ]
     running: Annotated[
         int, Field(description="Runs in progress, as of its last heartbeat.")
     ]
     started_at: str
     state: Annotated[
-        NodeState,
+        NodeStatus,
         Field(
-            description="`active` (claims work), `draining` (claims nothing, its runs finish),\n`drained` (nothing runs; `resume` makes it active), `stopping` (shutting\ndown), `stopped` (exited cleanly)."
+            description="`active` (alive, claims work), `draining` (alive, claims nothing: draining,\ndrained or shutting down; `phase` says which) or `gone` (stopped, or silent\nfor longer than a lease)."
         ),
     ]
     this_node: Annotated[
