@@ -24,6 +24,20 @@ async fn keys_are_managed_over_http_and_revocation_takes_effect() {
     let (_, listed) = gateway.get("/v1/keys", &gateway.admin_key).await;
     assert!(listed.to_string().contains("\"ci\""));
     assert!(!listed.to_string().contains(&secret), "a listing never shows a secret");
+    // A page at a time, newest first: the new key, then the admin key.
+    let (_, first) = gateway.get("/v1/keys?limit=1", &gateway.admin_key).await;
+    assert_eq!(first["data"][0]["id"], created["id"], "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, rest) = gateway.get(&format!("/v1/keys?limit=1&cursor={cursor}"), &gateway.admin_key).await;
+    assert_eq!((rest["data"][0]["name"].as_str(), &rest["next_cursor"]), (Some("admin"), &json!(null)), "{rest}");
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(2));
+    let (status, problem) = gateway.get("/v1/keys?limit=500&cursor=x&sort=name", &gateway.admin_key).await;
+    let pointers: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().filter_map(|e| e["pointer"].as_str()).collect();
+    assert_eq!(status, 422, "{problem}");
+    for pointer in ["/query/limit", "/query/cursor", "/query/sort"] {
+        assert!(pointers.contains(&pointer), "{pointer} is named: {problem}");
+    }
     let id = created["id"].as_str().unwrap();
     let revoke = TestGateway::request(Method::DELETE, &format!("/v1/keys/{id}"), &gateway.admin_key);
     assert_eq!(gateway.send(revoke.body(Body::empty()).unwrap()).await.status, 204);

@@ -1,7 +1,7 @@
 //! Artifacts with the real CLI: globs, caps, a planted link and FIFO left alone,
 //! downloads with ETag and ranges, and retention deleting files (410 after).
 
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::support::*;
@@ -39,6 +39,12 @@ async fn matching_files_are_collected_and_downloaded_with_ranges() {
 
     let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/artifacts"), &key).await;
     assert_eq!(listed["data"], task["artifacts"]);
+    assert!(listed["next_cursor"].is_null(), "{listed}");
+    let (_, first) = gateway.get(&format!("/v1/tasks/{id}/artifacts?limit=2"), &key).await;
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, rest) = gateway.get(&format!("/v1/tasks/{id}/artifacts?limit=2&cursor={cursor}"), &key).await;
+    let paged: Vec<Value> = [&first, &rest].iter().flat_map(|p| p["data"].as_array().unwrap().clone()).collect();
+    assert_eq!((json!(paged), &rest["next_cursor"]), (listed["data"].clone(), &json!(null)), "two pages, in order");
     let report = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/artifacts/report.md"), &key);
     let report = report.send().await.unwrap();
     assert_eq!(report.status(), 200);

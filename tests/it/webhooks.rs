@@ -173,8 +173,18 @@ async fn signed_deliveries_arrive_once_per_event_and_verify_independently() {
         verify_independently(secret, request);
     }
     let listed = wait_for_delivery_status(&gateway, key, id, "delivered").await;
-    assert_eq!(listed.len(), 2);
+    let types: Vec<&str> = listed.iter().map(|d| d["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["task.completed", "task.started"], "newest first: {listed:?}");
     assert_eq!(listed[1]["attempts"][0]["status_code"], 200, "{listed:?}");
+    // A page at a time: each delivery once, in the same order.
+    let path = format!("/v1/tasks/{id}/webhook-deliveries?limit=1");
+    let (_, first) = gateway.get(&path, key).await;
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_string();
+    let (_, second) = gateway.get(&format!("{path}&cursor={cursor}"), key).await;
+    assert_eq!((&first["data"][0]["id"], &second["data"][0]["id"]), (&listed[0]["id"], &listed[1]["id"]));
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let (status, problem) = gateway.get(&format!("/v1/tasks/{id}/webhook-deliveries?cursor=tsk_1"), key).await;
+    assert_eq!((status, problem["errors"][0]["pointer"].as_str()), (422, Some("/query/cursor")), "{problem}");
     assert!(receiver.requests_to("/ok/default").is_empty(), "a task's own webhook replaces the key's");
 
     // Without its own webhook, a task reports to the key's default one.

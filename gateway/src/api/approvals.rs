@@ -2,14 +2,17 @@
 //! the permission prompts of a task whose `options.approvals.mode` is `ask`, and a
 //! client's decision on one, which the waiting run takes at once.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use serde_json::Value;
 
-use super::AppState;
-use super::extract::{Caller, JsonBody, Path};
+use super::extract::{Caller, JsonBody, Path, Query};
+use super::paging::{Order, PageQuery, page_of};
 use super::problem::ApiError;
 use super::schema::{ApprovalDecisionRequest, ApprovalList, Problem};
+use super::{AppState, paging};
 use crate::approvals::desk::{ApprovalView, ClientDecision};
 use crate::auth::Scope;
 use crate::task::{FieldError, unknown_fields};
@@ -24,17 +27,27 @@ const MAX_ANSWERS: usize = 16;
 #[utoipa::path(get, path = "/tasks/{id}/approvals", operation_id = "listApprovals", tag = "tasks",
     summary = "List a task's permission prompts",
     description = "Every permission prompt of the task that waited for a person (`options.approvals.mode = \"ask\"`), \
-        pending, decided or expired, oldest first. Example: `GET /v1/tasks/tsk_…/approvals` → `{\"data\": \
-        [{\"id\": \"apr_…\", \"tool\": \"Bash\", \"state\": \"pending\", …}]}`.",
-    params(("id" = String, Path, description = "Task id")),
-    responses((status = 200, description = "The task's prompts", body = ApprovalList)))]
+        pending, decided or expired, newest first, a page at a time. (Prompts decided at once, by mode, rule or \
+        plugin, are in the task's events only.) Example: `GET /v1/tasks/tsk_…/approvals` → `{\"data\": \
+        [{\"id\": \"apr_…\", \"tool\": \"Bash\", \"state\": \"pending\", …}], \"next_cursor\": null}`.",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, pattern = "^apr_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
+            description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of the task's prompts, newest first", body = ApprovalList)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ApprovalList>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    Ok(Json(ApprovalList { data: state.tasks.approvals(principal, &id).await? }))
+    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, |c| crate::ids::looks_like(c, "apr"))?;
+    let approvals = state.tasks.approvals(principal, &id).await?;
+    let (data, next_cursor) = page_of(approvals, &query, Order::NewestFirst, |a| &a.id);
+    Ok(Json(ApprovalList { data, next_cursor }))
 }
 
 #[utoipa::path(post, path = "/tasks/{id}/approvals/{approval_id}", operation_id = "decideApproval", tag = "tasks",

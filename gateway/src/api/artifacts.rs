@@ -2,23 +2,30 @@
 //! after the last turn, downloads with `ETag` (the sha256), `If-None-Match` and
 //! single byte ranges (`Range: bytes=…`, 206).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use super::extract::{Caller, Path};
+use super::extract::{Caller, Path, Query};
+use super::paging::{Order, PageQuery, page_of};
 use super::problem::ApiError;
 use super::schema::ArtifactList;
+use super::{AppState, paging};
 use crate::auth::Scope;
 
 #[utoipa::path(get, path = "/tasks/{id}/artifacts", operation_id = "listArtifacts", tag = "files",
     summary = "List a task's artifacts",
     description = "The files the task's `artifacts` globs matched after each turn, by name, with size, SHA-256 \
-        and the turn that last wrote them. Example: `GET /v1/tasks/tsk_…/artifacts` → `{\"data\": [{\"name\": \
-        \"out/report.md\", \"size\": 2048, …}]}`.",
-    params(("id" = String, Path, description = "Task id")),
+        and the turn that last wrote them, a page at a time. Example: `GET /v1/tasks/tsk_…/artifacts` → \
+        `{\"data\": [{\"name\": \"report.md\", \"size\": 2048, …}], \"next_cursor\": null}`.",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`next_cursor` of the previous page"),
+    ),
     responses(
         (status = 200, description = "The artifacts collected after the task's last turn", body = ArtifactList),
         (status = 410, description = "The artifacts expired (`retention.artifact_ttl`)", body = super::schema::Problem,
@@ -28,13 +35,16 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ArtifactList>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
+    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, |c| !c.is_empty())?;
     let task = state.tasks.owned(principal, &id).await?;
     if task.artifacts_expired_at.is_some() {
         return Err(expired());
     }
-    Ok(Json(ArtifactList { data: state.tasks.artifacts(&task).await? }))
+    let (data, next_cursor) = page_of(state.tasks.artifacts(&task).await?, &query, Order::ByName, |a| &a.name);
+    Ok(Json(ArtifactList { data, next_cursor }))
 }
 
 #[utoipa::path(get, path = "/tasks/{id}/artifacts/{name}", operation_id = "downloadArtifact", tag = "files",

@@ -1,6 +1,8 @@
 //! `GET /v1/tasks/{id}/files` and `/files/{path}`: the workspace listing and one
 //! file's bytes, streamed. Links, FIFOs and devices are never served.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -9,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::extract::{Caller, Path, Query};
+use super::paging::{Order, PageQuery, page_of};
 use super::problem::ApiError;
 use super::schema::FileListing;
 use crate::auth::Scope;
@@ -17,23 +20,34 @@ use crate::workspace::{ArchiveFormat, Listing, WorkspaceError, list, open_beneat
 
 #[utoipa::path(get, path = "/tasks/{id}/files", operation_id = "listFiles", tag = "files",
     summary = "List a task's workspace",
-    description = "The workspace's regular files (path, size, modification time), sorted by path, in one page. \
-        Example: `GET /v1/tasks/tsk_…/files` → `{\"data\": [{\"path\": \"hello.txt\", \"size\": 6, …}], \
-        \"next_cursor\": null, \"truncated\": false}`.",
-    params(("id" = String, Path, description = "Task id")),
+    description = "The workspace's regular files (path, size, modification time), sorted by path: all of them \
+        in one answer, or with `limit`, a page at a time. Example: `GET /v1/tasks/tsk_…/files?limit=100` → \
+        `{\"data\": [{\"path\": \"hello.txt\", \"size\": 6, …}], \"next_cursor\": \"hello.txt\", \
+        \"truncated\": false}`.",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200,
+            description = "Page size (default: the whole listing in one answer)"),
+        ("cursor" = Option<String>, Query, nullable = false, description = "`next_cursor` of the previous page"),
+    ),
     responses((status = 200, description = "The workspace's regular files", body = FileListing)))]
 pub async fn index(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
     request: Asked,
 ) -> Result<Response, ApiError> {
+    // Unpaged unless asked: a listing has always been one answer, and clients
+    // that read it whole keep working.
+    let query = PageQuery::parse(&params, u64::MAX, |c| !c.is_empty())?;
     let task = match request.files(&state, &caller, &id).await? {
         Files::Here(task) => task,
         Files::Relayed(answer) => return Ok(answer),
     };
     let listing = list_local(&state, &task.id).await?;
-    Ok(Json(FileListing { data: listing.files, next_cursor: None, truncated: listing.truncated }).into_response())
+    let (data, next_cursor) = page_of(listing.files, &query, Order::ByName, |f| &f.path);
+    Ok(Json(FileListing { data, next_cursor, truncated: listing.truncated }).into_response())
 }
 
 /// The regular files of the caller's task's workspace as this node has them (the

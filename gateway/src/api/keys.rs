@@ -1,14 +1,17 @@
 //! `/v1/keys` (scope `admin`): create (the secret is shown once), list, get, revoke.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::AppState;
-use super::extract::{Caller, JsonBody, Path};
+use super::extract::{Caller, JsonBody, Path, Query};
+use super::paging::{Order, PageQuery, page_of};
 use super::problem::ApiError;
 use super::schema::{KeyCreated, KeyPage, KeyRequest, KeyUpdate, KeyView, WebhookSecret};
+use super::{AppState, paging};
 use crate::auth::{Environment, Given, KeyField, KeySpec, Scope, set_key_field};
 use crate::store::AuditEntry;
 use crate::task::{FieldError, unknown_fields};
@@ -49,14 +52,24 @@ pub(crate) async fn create_key(state: &AppState, caller: &Caller, body: &Value) 
 
 #[utoipa::path(get, path = "/keys", operation_id = "listKeys", tag = "keys",
     summary = "List API keys",
-    description = "Every key, newest first, revoked ones too, without secrets. Scope `admin`. Example: `GET \
-        /v1/keys` → `{\"data\": [{\"id\": \"key_…\", \"prefix\": \"ccg_live_a4b1\", …}], \"next_cursor\": \
-        null}`.",
-    responses((status = 200, description = "Every key", body = KeyPage)))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyPage>, ApiError> {
+    description = "Every key, newest first, revoked ones too, without secrets, a page at a time. Scope `admin`. \
+        Example: `GET /v1/keys?limit=20` → `{\"data\": [{\"id\": \"key_…\", \"prefix\": \"ccg_live_a4b1\", …}], \
+        \"next_cursor\": \"key_…\"}`.",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, pattern = "^key_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
+            description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of keys, newest first", body = KeyPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<KeyPage>, ApiError> {
     caller.require(Scope::Admin)?;
-    let keys = state.keys.list().await?;
-    Ok(Json(KeyPage { data: keys.iter().map(KeyView::from).collect(), next_cursor: None }))
+    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, |c| crate::ids::looks_like(c, "key"))?;
+    let (keys, next_cursor) = page_of(state.keys.list().await?, &query, Order::NewestFirst, |k| &k.id);
+    Ok(Json(KeyPage { data: keys.iter().map(KeyView::from).collect(), next_cursor }))
 }
 
 #[utoipa::path(get, path = "/keys/{id}", operation_id = "getKey", tag = "keys",

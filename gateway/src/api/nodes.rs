@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::extract::{Caller, Path, Query};
+use super::paging::{Order, PageQuery, page_of};
 use super::problem::ApiError;
 use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::nodes::{NodeError, NodeList, NodeView};
-use crate::task::FieldError;
 
 impl From<NodeError> for ApiError {
     fn from(error: NodeError) -> Self {
@@ -31,26 +31,22 @@ impl From<NodeError> for ApiError {
         progress, and `alive` (heartbeat within `queue.lease_seconds`, not stopped). Rows of nodes unseen for a day \
         are deleted. Scope `admin`. Example: `GET /v1/nodes` → `{\"data\": [{\"id\": \"node_…\", \"state\": \
         \"active\", \"alive\": true, …}]}`.",
-    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")),
-    responses((status = 200, description = "Nodes, the latest started first", body = NodeList)))]
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, pattern = "^node_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
+            description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of nodes, the latest started first", body = NodeList)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<NodeList>, ApiError> {
     caller.require(Scope::Admin)?;
-    let mut errors = Vec::new();
-    let mut limit = paging::DEFAULT_LIMIT;
-    for (name, value) in &params {
-        match name.as_str() {
-            "limit" => limit = paging::parse_limit(value, &mut errors),
-            other => errors.push(FieldError::new(format!("/query/{other}"), "unknown parameter")),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    Ok(Json(NodeList { data: state.node.list(limit).await? }))
+    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, |c| crate::ids::looks_like(c, "node"))?;
+    // A node's id is made at its start: newest first is the latest started first.
+    let (data, next_cursor) = page_of(state.node.list().await?, &query, Order::NewestFirst, |n| &n.id);
+    Ok(Json(NodeList { data, next_cursor }))
 }
 
 #[utoipa::path(get, path = "/nodes/{id}", operation_id = "getNode", tag = "nodes",

@@ -44,16 +44,20 @@ pub struct SseEvent {
     pub data: String,
 }
 
-/// The artifacts of a task, by name.
+/// A page of a task's artifacts, by name.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArtifactList {
     pub data: Vec<crate::artifacts::Artifact>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }
 
-/// A task's permission prompts, oldest first.
+/// A page of a task's permission prompts, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApprovalList {
     pub data: Vec<crate::approvals::desk::ApprovalView>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// The body of `POST /v1/tasks/{id}/approvals/{approval_id}`: allow, answer, or deny.
@@ -129,11 +133,11 @@ pub struct TaskPage {
     pub next_cursor: Option<String>,
 }
 
-/// The workspace's regular files, sorted by path.
+/// A page of the workspace's regular files, sorted by path.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FileListing {
     pub data: Vec<WorkspaceFile>,
-    /// Always null: a listing is one page.
+    /// The `cursor` of the next page; `null` on the last (always, without `limit`).
     pub next_cursor: Option<String>,
     /// The workspace had more entries than a listing walks.
     pub truncated: bool,
@@ -306,17 +310,19 @@ impl From<crate::store::DeliveryLog> for WebhookDelivery {
     }
 }
 
-/// A task's webhook deliveries, oldest first.
+/// A page of a task's webhook deliveries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryList {
     pub data: Vec<WebhookDelivery>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }
 
-/// All keys, newest first.
+/// A page of keys, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyPage {
     pub data: Vec<KeyView>,
-    /// Always null: every key is on one page.
+    /// The `cursor` of the next page; `null` on the last.
     pub next_cursor: Option<String>,
 }
 

@@ -1,13 +1,16 @@
 //! `GET /v1/tasks/{id}/webhook-deliveries`: every delivery of the task's webhook
 //! with each attempt, so a client can see what its receiver was sent and said.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 
-use super::AppState;
-use super::extract::{Caller, Path};
+use super::extract::{Caller, Path, Query};
+use super::paging::{Order, PageQuery, page_of};
 use super::problem::ApiError;
 use super::schema::{DeliveryList, WebhookDelivery};
+use super::{AppState, paging};
 use crate::auth::Scope;
 use crate::task::{FieldError, NewTask};
 use crate::webhooks::guard::{Allowlist, check_url_resolving};
@@ -15,20 +18,28 @@ use crate::webhooks::guard::{Allowlist, check_url_resolving};
 #[utoipa::path(get, path = "/tasks/{id}/webhook-deliveries", operation_id = "listWebhookDeliveries", tag = "tasks",
     summary = "List a task's webhook deliveries",
     description = "Each delivery of the task's webhook (event, URL, status) and every attempt (status code or \
-        error, duration), oldest first. Example: `GET /v1/tasks/tsk_…/webhook-deliveries` → `{\"data\": \
-        [{\"event_type\": \"task.completed\", \"status\": \"delivered\", \"attempts\": [{\"status_code\": 200, \
-        …}]}]}`.",
-    params(("id" = String, Path, description = "Task id")),
-    responses((status = 200, description = "The task's webhook deliveries, oldest first", body = DeliveryList)))]
+        error, duration), newest first, a page at a time. Example: `GET /v1/tasks/tsk_…/webhook-deliveries` → \
+        `{\"data\": [{\"event_type\": \"task.completed\", \"status\": \"delivered\", \"attempts\": \
+        [{\"status_code\": 200, …}]}], \"next_cursor\": null}`.",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, pattern = "^msg_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
+            description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of the task's webhook deliveries, newest first", body = DeliveryList)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
+    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, |c| crate::ids::looks_like(c, "msg"))?;
     let task = state.tasks.owned(principal, &id).await?;
-    let logs = state.tasks.deliveries(&task).await?;
-    Ok(Json(DeliveryList { data: logs.into_iter().map(WebhookDelivery::from).collect() }))
+    let deliveries = state.tasks.deliveries(&task).await?.into_iter().map(WebhookDelivery::from).collect();
+    let (data, next_cursor) = page_of(deliveries, &query, Order::NewestFirst, |d: &WebhookDelivery| &d.id);
+    Ok(Json(DeliveryList { data, next_cursor }))
 }
 
 /// Refuses a task whose webhook URL leads somewhere webhooks may not go.

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::state::{FORGET_AFTER_MS, Facts, grace_deadline, state_of};
+use super::state::{FORGET_AFTER_MS, Facts, MAX_LISTED_NODES, grace_deadline, state_of};
 use super::view::NodeView;
 use crate::config::Config;
 use crate::queue::Queue;
@@ -210,10 +210,11 @@ impl Node {
         }
     }
 
-    /// The nodes of the registry, the latest started first.
-    pub async fn list(&self, limit: u64) -> Result<Vec<NodeView>, NodeError> {
+    /// The nodes of the registry, the latest started first (rows of nodes unseen
+    /// for a day are deleted, so they are few).
+    pub async fn list(&self) -> Result<Vec<NodeView>, NodeError> {
         let now = now_ms();
-        let rows = self.store.nodes(limit).await?;
+        let rows = self.store.nodes(MAX_LISTED_NODES).await?;
         Ok(rows.into_iter().map(|row| self.view(row, now)).collect())
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::state::is_alive;
+use super::state::{MAX_LISTED_NODES, is_alive};
 use super::view::NodeView;
 use crate::config::Config;
 use crate::store::entities::node::{self, NodeState};
@@ -48,7 +48,7 @@ pub async fn drain(config: &Config, target: Target, wait: bool) -> Result<Vec<No
         return Err("the database is not migrated to this version: no node of it can drain yet".into());
     }
     let lease_ms = (config.queue.lease_seconds * 1000) as i64;
-    let rows = store.nodes(MAX_NODES).await.map_err(|e| e.to_string())?;
+    let rows = store.nodes(MAX_LISTED_NODES).await.map_err(|e| e.to_string())?;
     let ids = chosen(&rows, &target, now_ms(), lease_ms);
     if ids.is_empty() {
         return Err(match target {
@@ -83,9 +83,6 @@ pub async fn drain(config: &Config, target: Target, wait: bool) -> Result<Vec<No
     }
     Ok(views)
 }
-
-/// The most rows `ccgate drain` looks through (rows unseen for a day are deleted).
-const MAX_NODES: u64 = 1000;
 
 async fn all_done(store: &Store, ids: &[String]) -> Result<bool, String> {
     for id in ids {

@@ -62,6 +62,10 @@ pub fn grace_deadline(requested_at: i64, grace_ms: i64) -> i64 {
 /// How long rows of nodes unseen are kept before they are deleted.
 pub const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
 
+/// The most rows of the registry read at once (for the API's list and `ccgate
+/// drain`): rows unseen for a day are deleted, so a registry is far smaller.
+pub const MAX_LISTED_NODES: u64 = 1000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

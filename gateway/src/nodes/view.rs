@@ -66,8 +66,10 @@ impl NodeView {
     }
 }
 
-/// Nodes, the latest started first.
+/// A page of nodes, the latest started first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeList {
     pub data: Vec<NodeView>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
 }

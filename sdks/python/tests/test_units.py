@@ -156,6 +156,33 @@ def test_a_retried_create_sends_the_same_key_and_body_again():
     assert len(bodies) == 1 and b'name="archive"; filename="a.tgz"' in next(iter(bodies))
 
 
+def test_lists_read_whole_follow_every_page():
+    artifact = {"name": "", "path": "", "size": 1, "sha256": "", "content_type": "text/plain", "turn": 0}
+    delivery = {"id": "", "event_type": "task.completed", "url": "https://x", "status": "delivered",
+                "created_at": "2026-12-06T00:00:00Z", "attempts": []}
+    pages = {
+        "artifacts": {None: (["a", "b"], "b"), "b": (["c"], None)},
+        "webhook-deliveries": {None: (["msg_2"], "msg_2"), "msg_2": (["msg_1"], None)},
+    }
+    asked: list[tuple[str, str | None, str]] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        kind = request.url.path.rsplit("/", 1)[1]
+        cursor = request.url.params.get("cursor")
+        asked.append((kind, cursor, request.url.params["limit"]))
+        names, next_cursor = pages[kind][cursor]
+        item = artifact if kind == "artifacts" else delivery
+        key = "name" if kind == "artifacts" else "id"
+        return httpx.Response(200, json={"data": [{**item, key: n} for n in names], "next_cursor": next_cursor})
+
+    client = ccgate.Client("http://gateway", "k", transport=httpx.MockTransport(gateway))
+    assert [a.name for a in client.tasks.list_artifacts("tsk_1")] == ["a", "b", "c"]
+    deliveries = client.tasks.webhook_deliveries("tsk_1")
+    assert ([d.id for d in deliveries.data], deliveries.next_cursor) == (["msg_2", "msg_1"], None)
+    assert asked == [("artifacts", None, "200"), ("artifacts", "b", "200"),
+                     ("webhook-deliveries", None, "200"), ("webhook-deliveries", "msg_2", "200")]
+
+
 class _Events(httpx.SyncByteStream):
     """An event stream that never ends on its own, and says when it was closed."""
 

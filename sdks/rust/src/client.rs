@@ -163,6 +163,30 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("{e}: {}", String::from_utf8_lossy(&body))))
     }
 
+    /// The items of every page of the list at `segments`, in the list's order: the
+    /// largest pages the API gives, each after the last's `next_cursor`.
+    pub(crate) async fn every_page<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<Vec<T>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Page<T> {
+            data: Vec<T>,
+            next_cursor: Option<String>,
+        }
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut call = Call::get(segments).query("limit", 200);
+            if let Some(cursor) = &cursor {
+                call = call.query("cursor", cursor);
+            }
+            let page: Page<T> = self.json(call).await?;
+            items.extend(page.data);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// The answer to `call`: retried on 429 and 503 as the policy says; any other
     /// refusal, or one past the policy, is `Error::Api`.
     pub(crate) async fn send(&self, call: Call) -> Result<reqwest::Response, Error> {
@@ -377,6 +401,21 @@ mod tests {
         assert_eq!((api.kind(), api.retry_after), (ProblemKind::RateLimited, Some(Duration::from_secs(120))));
         assert_eq!(api.problem.title, "Slow");
         assert_eq!(server.await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_list_read_whole_follows_every_page() {
+        let page = |body: &str| {
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+        };
+        let (url, server) =
+            serve(vec![page(r#"{"data":[3,2],"next_cursor":"c2"}"#), page(r#"{"data":[1],"next_cursor":null}"#)]).await;
+        let client = Client::new(&url, "k").unwrap();
+        let items: Vec<u32> = client.every_page(&["v1", "keys"]).await.unwrap();
+        assert_eq!(items, [3, 2, 1]);
+        let received = server.await.unwrap();
+        assert!(received[0].starts_with("GET /v1/keys?limit=200 HTTP/1.1"), "{}", received[0]);
+        assert!(received[1].starts_with("GET /v1/keys?limit=200&cursor=c2 HTTP/1.1"), "{}", received[1]);
     }
 
     #[test]

@@ -16,9 +16,9 @@ impl Keys {
         Self { client }
     }
 
-    /// Every key (one page: `next_cursor` is always null).
+    /// Every key, newest first (every page; `next_cursor` is null).
     pub async fn list(&self) -> Result<KeyPage, Error> {
-        self.client.json(Call::get(&["v1", "keys"])).await
+        Ok(KeyPage { data: self.client.every_page(&["v1", "keys"]).await?, next_cursor: None })
     }
 
     /// A new key; its `secret` and `webhook_secret` are shown only here.

@@ -13,7 +13,7 @@ use crate::create::CreateTask;
 use crate::download::save;
 use crate::error::Error;
 use crate::events::{Resume, SseParser, TaskEvent, is_terminal};
-use crate::types::{Artifact, ArtifactList, Delivery, DeliveryList, FileListing, TaskPage, TaskStatus, TaskView};
+use crate::types::{Artifact, Delivery, DeliveryList, FileListing, TaskPage, TaskStatus, TaskView};
 
 /// `client.tasks()`.
 #[derive(Clone)]
@@ -219,15 +219,16 @@ impl Tasks {
         self.client.json(Call::get(&["v1", "tasks", id, "files"])).await
     }
 
-    /// The artifacts collected after the last turn.
+    /// The artifacts collected after the last turn, by name (every page).
     pub async fn list_artifacts(&self, id: &str) -> Result<Vec<Artifact>, Error> {
-        let list: ArtifactList = self.client.json(Call::get(&["v1", "tasks", id, "artifacts"])).await?;
-        Ok(list.data)
+        self.client.every_page(&["v1", "tasks", id, "artifacts"]).await
     }
 
-    /// The task's webhook deliveries and their attempts.
+    /// The task's webhook deliveries and their attempts, newest first (every page;
+    /// `next_cursor` is null).
     pub async fn webhook_deliveries(&self, id: &str) -> Result<DeliveryList, Error> {
-        self.client.json(Call::get(&["v1", "tasks", id, "webhook-deliveries"])).await
+        let data = self.client.every_page(&["v1", "tasks", id, "webhook-deliveries"]).await?;
+        Ok(DeliveryList { data, next_cursor: None })
     }
 
     /// Saves the workspace file `path` to `dest` (written whole or not at all).

@@ -101,10 +101,13 @@ impl ::std::convert::From<DenyDecision> for ApprovalDecisionRequest {
         Self::DenyDecision(value)
     }
 }
-///A task's permission prompts, oldest first.
+///A page of a task's permission prompts, newest first.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ApprovalList {
     pub data: ::std::vec::Vec<ApprovalView>,
+    ///The `cursor` of the next page; `null` on the last.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<::std::string::String>,
 }
 ///How a task's prompts are answered.
 #[derive(
@@ -444,10 +447,13 @@ impl<'de> ::serde::Deserialize<'de> for ArtifactGlob {
             })
     }
 }
-///The artifacts of a task, by name.
+///A page of a task's artifacts, by name.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct ArtifactList {
     pub data: ::std::vec::Vec<Artifact>,
+    ///The `cursor` of the next page; `null` on the last.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<::std::string::String>,
 }
 ///One audit event.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -669,10 +675,13 @@ impl ::std::convert::TryFrom<::std::string::String> for Delivery {
         value.parse()
     }
 }
-///A task's webhook deliveries, oldest first.
+///A page of a task's webhook deliveries, newest first.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct DeliveryList {
     pub data: ::std::vec::Vec<WebhookDelivery>,
+    ///The `cursor` of the next page; `null` on the last.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<::std::string::String>,
 }
 ///Make the tool call fail; the model sees `message`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -973,11 +982,11 @@ pub struct FieldError {
     pub message: ::std::string::String,
     pub pointer: ::std::string::String,
 }
-///The workspace's regular files, sorted by path.
+///A page of the workspace's regular files, sorted by path.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct FileListing {
     pub data: ::std::vec::Vec<WorkspaceFile>,
-    ///Always null: a listing is one page.
+    ///The `cursor` of the next page; `null` on the last (always, without `limit`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub next_cursor: ::std::option::Option<::std::string::String>,
     ///The workspace had more entries than a listing walks.
@@ -1178,11 +1187,11 @@ the model proxy refuses the key's running tasks more model requests.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub webhook_url: ::std::option::Option<::std::string::String>,
 }
-///All keys, newest first.
+///A page of keys, newest first.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct KeyPage {
     pub data: ::std::vec::Vec<KeyView>,
-    ///Always null: every key is on one page.
+    ///The `cursor` of the next page; `null` on the last.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub next_cursor: ::std::option::Option<::std::string::String>,
 }
@@ -1685,10 +1694,13 @@ impl<'de> ::serde::Deserialize<'de> for MetadataValue {
             })
     }
 }
-///Nodes, the latest started first.
+///A page of nodes, the latest started first.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct NodeList {
     pub data: ::std::vec::Vec<NodeView>,
+    ///The `cursor` of the next page; `null` on the last.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<::std::string::String>,
 }
 ///Whether a node takes work.
 #[derive(

@@ -234,12 +234,27 @@ export class Tasks {
     return this.client.json<FileListing>({ method: "GET", path: taskPath(id, "/files") });
   }
 
-  async listArtifacts(id: string): Promise<Artifact[]> {
-    return (await this.client.json<{ data: Artifact[] }>({ method: "GET", path: taskPath(id, "/artifacts") })).data;
+  /** Every artifact of the task, by name (every page). */
+  listArtifacts(id: string): Promise<Artifact[]> {
+    return this.everyPage<Artifact>(taskPath(id, "/artifacts"));
   }
 
-  webhookDeliveries(id: string): Promise<DeliveryList> {
-    return this.client.json<DeliveryList>({ method: "GET", path: taskPath(id, "/webhook-deliveries") });
+  /** Every delivery of the task's webhooks, newest first (every page). */
+  async webhookDeliveries(id: string): Promise<DeliveryList> {
+    return { data: await this.everyPage(taskPath(id, "/webhook-deliveries")), next_cursor: null };
+  }
+
+  /** The items of every page of the list at `path`, in the list's order. */
+  private async everyPage<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const query = { limit: 200, cursor };
+      const page = await this.client.json<{ data: T[]; next_cursor?: string | null }>({ method: "GET", path, query });
+      items.push(...page.data);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return items;
   }
 
   /** The workspace file `path`, as a `Response` (its `body` streams). */

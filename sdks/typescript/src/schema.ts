@@ -130,7 +130,7 @@ export interface paths {
         };
         /**
          * List API keys
-         * @description Every key, newest first, revoked ones too, without secrets. Scope `admin`. Example: `GET /v1/keys` → `{"data": [{"id": "key_…", "prefix": "ccg_live_a4b1", …}], "next_cursor": null}`.
+         * @description Every key, newest first, revoked ones too, without secrets, a page at a time. Scope `admin`. Example: `GET /v1/keys?limit=20` → `{"data": [{"id": "key_…", "prefix": "ccg_live_a4b1", …}], "next_cursor": "key_…"}`.
          */
         get: operations["listKeys"];
         put?: never;
@@ -366,7 +366,7 @@ export interface paths {
         };
         /**
          * List a task's permission prompts
-         * @description Every permission prompt of the task that waited for a person (`options.approvals.mode = "ask"`), pending, decided or expired, oldest first. Example: `GET /v1/tasks/tsk_…/approvals` → `{"data": [{"id": "apr_…", "tool": "Bash", "state": "pending", …}]}`.
+         * @description Every permission prompt of the task that waited for a person (`options.approvals.mode = "ask"`), pending, decided or expired, newest first, a page at a time. (Prompts decided at once, by mode, rule or plugin, are in the task's events only.) Example: `GET /v1/tasks/tsk_…/approvals` → `{"data": [{"id": "apr_…", "tool": "Bash", "state": "pending", …}], "next_cursor": null}`.
          */
         get: operations["listApprovals"];
         put?: never;
@@ -426,7 +426,7 @@ export interface paths {
         };
         /**
          * List a task's artifacts
-         * @description The files the task's `artifacts` globs matched after each turn, by name, with size, SHA-256 and the turn that last wrote them. Example: `GET /v1/tasks/tsk_…/artifacts` → `{"data": [{"name": "out/report.md", "size": 2048, …}]}`.
+         * @description The files the task's `artifacts` globs matched after each turn, by name, with size, SHA-256 and the turn that last wrote them, a page at a time. Example: `GET /v1/tasks/tsk_…/artifacts` → `{"data": [{"name": "report.md", "size": 2048, …}], "next_cursor": null}`.
          */
         get: operations["listArtifacts"];
         put?: never;
@@ -506,7 +506,7 @@ export interface paths {
         };
         /**
          * List a task's workspace
-         * @description The workspace's regular files (path, size, modification time), sorted by path, in one page. Example: `GET /v1/tasks/tsk_…/files` → `{"data": [{"path": "hello.txt", "size": 6, …}], "next_cursor": null, "truncated": false}`.
+         * @description The workspace's regular files (path, size, modification time), sorted by path: all of them in one answer, or with `limit`, a page at a time. Example: `GET /v1/tasks/tsk_…/files?limit=100` → `{"data": [{"path": "hello.txt", "size": 6, …}], "next_cursor": "hello.txt", "truncated": false}`.
          */
         get: operations["listFiles"];
         put?: never;
@@ -566,7 +566,7 @@ export interface paths {
         };
         /**
          * List a task's webhook deliveries
-         * @description Each delivery of the task's webhook (event, URL, status) and every attempt (status code or error, duration), oldest first. Example: `GET /v1/tasks/tsk_…/webhook-deliveries` → `{"data": [{"event_type": "task.completed", "status": "delivered", "attempts": [{"status_code": 200, …}]}]}`.
+         * @description Each delivery of the task's webhook (event, URL, status) and every attempt (status code or error, duration), newest first, a page at a time. Example: `GET /v1/tasks/tsk_…/webhook-deliveries` → `{"data": [{"event_type": "task.completed", "status": "delivered", "attempts": [{"status_code": 200, …}]}], "next_cursor": null}`.
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
@@ -602,9 +602,11 @@ export interface components {
         };
         /** @description The body of `POST /v1/tasks/{id}/approvals/{approval_id}`: allow, answer, or deny. */
         ApprovalDecisionRequest: components["schemas"]["AllowDecision"] | components["schemas"]["AnswerDecision"] | components["schemas"]["DenyDecision"];
-        /** @description A task's permission prompts, oldest first. */
+        /** @description A page of a task's permission prompts, newest first. */
         ApprovalList: {
             data: components["schemas"]["ApprovalView"][];
+            /** @description The `cursor` of the next page; `null` on the last. */
+            next_cursor?: string | null;
         };
         /**
          * @description How a task's prompts are answered.
@@ -731,9 +733,11 @@ export interface components {
          * @example out/**
          */
         ArtifactGlob: string;
-        /** @description The artifacts of a task, by name. */
+        /** @description A page of a task's artifacts, by name. */
         ArtifactList: {
             data: components["schemas"]["Artifact"][];
+            /** @description The `cursor` of the next page; `null` on the last. */
+            next_cursor?: string | null;
         };
         /** @description One audit event. */
         AuditEvent: {
@@ -777,9 +781,11 @@ export interface components {
          * @enum {string}
          */
         Delivery: "next_turn" | "queue" | "interrupt";
-        /** @description A task's webhook deliveries, oldest first. */
+        /** @description A page of a task's webhook deliveries, newest first. */
         DeliveryList: {
             data: components["schemas"]["WebhookDelivery"][];
+            /** @description The `cursor` of the next page; `null` on the last. */
+            next_cursor?: string | null;
         };
         /** @description Make the tool call fail; the model sees `message`. */
         DenyDecision: {
@@ -842,10 +848,10 @@ export interface components {
             message: string;
             pointer: string;
         };
-        /** @description The workspace's regular files, sorted by path. */
+        /** @description A page of the workspace's regular files, sorted by path. */
         FileListing: {
             data: components["schemas"]["WorkspaceFile"][];
-            /** @description Always null: a listing is one page. */
+            /** @description The `cursor` of the next page; `null` on the last (always, without `limit`). */
             next_cursor?: string | null;
             /** @description The workspace had more entries than a listing walks. */
             truncated: boolean;
@@ -873,10 +879,10 @@ export interface components {
              */
             webhook_secret: string;
         };
-        /** @description All keys, newest first. */
+        /** @description A page of keys, newest first. */
         KeyPage: {
             data: components["schemas"]["KeyView"][];
-            /** @description Always null: every key is on one page. */
+            /** @description The `cursor` of the next page; `null` on the last. */
             next_cursor?: string | null;
         };
         /** @description The body of `POST /v1/keys`. */
@@ -1061,9 +1067,11 @@ export interface components {
         Metadata: {
             [key: string]: string;
         };
-        /** @description Nodes, the latest started first. */
+        /** @description A page of nodes, the latest started first. */
         NodeList: {
             data: components["schemas"]["NodeView"][];
+            /** @description The `cursor` of the next page; `null` on the last. */
+            next_cursor?: string | null;
         };
         /**
          * @description Whether a node takes work.
@@ -1956,20 +1964,34 @@ export interface operations {
     };
     listKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size (default 50) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Every key */
+            /** @description A page of keys, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["KeyPage"];
+                };
+            };
+            /** @description The path, query or body cannot be decoded */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, unknown, revoked or expired API key */
@@ -1983,6 +2005,15 @@ export interface operations {
             };
             /** @description The key lacks the scope this operation needs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one by JSON Pointer */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2474,8 +2505,10 @@ export interface operations {
     listNodes: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50) */
+                /** @description Page size (default 50) */
                 limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2483,7 +2516,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Nodes, the latest started first */
+            /** @description A page of nodes, the latest started first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3247,7 +3280,12 @@ export interface operations {
     };
     listApprovals: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size (default 50) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Task id */
@@ -3257,7 +3295,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task's prompts */
+            /** @description A page of the task's prompts, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3551,7 +3589,12 @@ export interface operations {
     };
     listArtifacts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size (default 50) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Task id */
@@ -3965,7 +4008,12 @@ export interface operations {
     };
     listFiles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size (default: the whole listing in one answer) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Task id */
@@ -4303,7 +4351,12 @@ export interface operations {
     };
     listWebhookDeliveries: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size (default 50) */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Task id */
@@ -4313,7 +4366,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The task's webhook deliveries, oldest first */
+            /** @description A page of the task's webhook deliveries, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;

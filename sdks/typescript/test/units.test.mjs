@@ -99,6 +99,30 @@ test("a retried create sends the same key and parts again", async () => {
   }
 });
 
+test("lists read whole follow every page", async () => {
+  const asked = [];
+  const pages = {
+    artifacts: { "": [["a", "b"], "b"], b: [["c"], null] },
+    "webhook-deliveries": { "": [["msg_2"], "msg_2"], msg_2: [["msg_1"], null] },
+  };
+  const fetch = async (url) => {
+    const { pathname, searchParams } = new URL(String(url));
+    const kind = pathname.split("/").pop();
+    const cursor = searchParams.get("cursor") ?? "";
+    asked.push([kind, cursor, searchParams.get("limit")]);
+    const [names, next_cursor] = pages[kind][cursor];
+    return Response.json({ data: names.map((name) => ({ name, id: name })), next_cursor });
+  };
+  const client = new Client({ baseUrl: "http://gateway", apiKey: "k", fetch });
+  assert.deepEqual((await client.tasks.listArtifacts("tsk_1")).map((a) => a.name), ["a", "b", "c"]);
+  const deliveries = await client.tasks.webhookDeliveries("tsk_1");
+  assert.deepEqual([deliveries.data.map((d) => d.id), deliveries.next_cursor], [["msg_2", "msg_1"], null]);
+  assert.deepEqual(asked, [
+    ["artifacts", "", "200"], ["artifacts", "b", "200"],
+    ["webhook-deliveries", "", "200"], ["webhook-deliveries", "msg_2", "200"],
+  ]);
+});
+
 test("a stream left early closes its connection", async () => {
   let cancelled = false;
   const body = new ReadableStream({

@@ -70,12 +70,20 @@ def files(task_id: str) -> Call[FileListing]:
     return Call("GET", _task(task_id, "/files"), model(FileListing))
 
 
-def artifacts(task_id: str) -> Call[ArtifactList]:
-    return Call("GET", _task(task_id, "/artifacts"), model(ArtifactList))
+# Lists read whole by the SDK ask for the largest pages the API gives.
+WHOLE_LIST_PAGE = 200
 
 
-def webhook_deliveries(task_id: str) -> Call[DeliveryList]:
-    return Call("GET", _task(task_id, "/webhook-deliveries"), model(DeliveryList))
+def _page_params(cursor: str | None) -> dict[str, Any]:
+    return {"limit": WHOLE_LIST_PAGE, **({"cursor": cursor} if cursor else {})}
+
+
+def artifacts(task_id: str, cursor: str | None = None) -> Call[ArtifactList]:
+    return Call("GET", _task(task_id, "/artifacts"), model(ArtifactList), params=_page_params(cursor))
+
+
+def webhook_deliveries(task_id: str, cursor: str | None = None) -> Call[DeliveryList]:
+    return Call("GET", _task(task_id, "/webhook-deliveries"), model(DeliveryList), params=_page_params(cursor))
 
 
 def events(task_id: str, headers: dict[str, str]) -> Call[None]:

@@ -198,10 +198,23 @@ class Tasks:
         return self._client.call(_calls.files(task_id))
 
     def list_artifacts(self, task_id: str) -> builtins.list[Artifact]:
-        return self._client.call(_calls.artifacts(task_id)).data
+        """Every artifact of the task, by name (every page)."""
+        artifacts: builtins.list[Artifact] = []
+        cursor = None
+        while True:
+            page = self._client.call(_calls.artifacts(task_id, cursor))
+            artifacts.extend(page.data)
+            if not page.next_cursor:
+                return artifacts
+            cursor = page.next_cursor
 
     def webhook_deliveries(self, task_id: str) -> DeliveryList:
-        return self._client.call(_calls.webhook_deliveries(task_id))
+        """Every delivery of the task's webhooks, newest first (every page)."""
+        deliveries = self._client.call(_calls.webhook_deliveries(task_id))
+        while deliveries.next_cursor:
+            page = self._client.call(_calls.webhook_deliveries(task_id, deliveries.next_cursor))
+            deliveries = DeliveryList(data=[*deliveries.data, *page.data], next_cursor=page.next_cursor)
+        return deliveries
 
     def download_file(self, task_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
         """Saves the workspace file `path` to `dest`."""

@@ -155,6 +155,10 @@ class ArtifactGlob(RootModel[str]):
 
 class ArtifactList(BaseModel):
     data: list[Artifact]
+    next_cursor: Annotated[
+        str | None,
+        Field(description="The `cursor` of the next page; `null` on the last."),
+    ] = None
 
 
 class AuditEvent(BaseModel):
@@ -607,6 +611,10 @@ class AnswerDecision(BaseModel):
 
 class ApprovalList(BaseModel):
     data: list[ApprovalView]
+    next_cursor: Annotated[
+        str | None,
+        Field(description="The `cursor` of the next page; `null` on the last."),
+    ] = None
 
 
 class Base64FileRequest(BaseModel):
@@ -627,6 +635,10 @@ class Base64FileRequest(BaseModel):
 
 class DeliveryList(BaseModel):
     data: list[WebhookDelivery]
+    next_cursor: Annotated[
+        str | None,
+        Field(description="The `cursor` of the next page; `null` on the last."),
+    ] = None
 
 
 class DenyDecision(BaseModel):
@@ -640,7 +652,10 @@ class DenyDecision(BaseModel):
 class FileListing(BaseModel):
     data: list[WorkspaceFile]
     next_cursor: Annotated[
-        str | None, Field(description="Always null: a listing is one page.")
+        str | None,
+        Field(
+            description="The `cursor` of the next page; `null` on the last (always, without `limit`)."
+        ),
     ] = None
     truncated: Annotated[
         bool, Field(description="The workspace had more entries than a listing walks.")
@@ -833,6 +848,10 @@ class KeyView(BaseModel):
 
 class NodeList(BaseModel):
     data: list[NodeView]
+    next_cursor: Annotated[
+        str | None,
+        Field(description="The `cursor` of the next page; `null` on the last."),
+    ] = None
 
 
 class PluginView(StatsView):
@@ -1034,7 +1053,8 @@ class KeyCreated(KeyView):
 class KeyPage(BaseModel):
     data: list[KeyView]
     next_cursor: Annotated[
-        str | None, Field(description="Always null: every key is on one page.")
+        str | None,
+        Field(description="The `cursor` of the next page; `null` on the last."),
     ] = None
 
 
