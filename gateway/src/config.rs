@@ -1,11 +1,12 @@
 //! Gateway configuration: built-in defaults, then an optional TOML file
 //! (`CCGATE_CONFIG`, else `ccgate.toml` when present), then environment variables,
-//! which win. Every setting has a file key; the common ones have a variable.
+//! which win. Every setting has a file key and a variable (`env`).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod env;
 #[cfg(test)]
 mod reference;
 
@@ -17,7 +18,7 @@ pub enum ConfigError {
     #[error("invalid config file {path}: {source}")]
     Parse { path: PathBuf, source: toml::de::Error },
     #[error("invalid value for {name}: {value:?} ({reason})")]
-    Env { name: &'static str, value: String, reason: String },
+    Env { name: String, value: String, reason: String },
     #[error("invalid setting {key}: {reason}")]
     Invalid { key: &'static str, reason: String },
 }
@@ -590,99 +591,6 @@ impl Config {
         toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
     }
 
-    /// Environment overrides; `lookup` is `std::env::var` outside tests.
-    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(v) = lookup("CCGATE_LISTEN") {
-            self.listen = v;
-        }
-        if let Some(v) = lookup("CCGATE_DATABASE_URL") {
-            self.database_url = v;
-        }
-        if let Some(v) = lookup("CCGATE_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = lookup("CCGATE_CLAUDE_BIN") {
-            self.claude.bin = v;
-        }
-        if let Some(v) = lookup("CCGATE_LOG_FORMAT") {
-            self.log_format = v;
-        }
-        if let Some(v) = lookup("CCGATE_KEY_PEPPER") {
-            self.keys.pepper = v;
-        }
-        if let Some(v) = lookup("CCGATE_WORKERS") {
-            self.queue.workers = parse_env("CCGATE_WORKERS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_POOL_SIZE") {
-            self.pool.size = Some(parse_env("CCGATE_POOL_SIZE", &v)?);
-        }
-        if let Some(v) = lookup("CCGATE_LEASE_SECONDS") {
-            self.queue.lease_seconds = parse_env("CCGATE_LEASE_SECONDS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_MAX_ATTEMPTS") {
-            self.queue.max_attempts = parse_env("CCGATE_MAX_ATTEMPTS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_SHUTDOWN_GRACE_SECONDS") {
-            self.queue.shutdown_grace_seconds = parse_env("CCGATE_SHUTDOWN_GRACE_SECONDS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_DRAIN_GRACE_SECONDS") {
-            self.queue.drain_grace_seconds = parse_env("CCGATE_DRAIN_GRACE_SECONDS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_NODE_NAME") {
-            self.node.name = v;
-        }
-        if let Some(v) = lookup("CCGATE_ADVERTISE_URL") {
-            self.node.advertise_url = v;
-        }
-        if let Some(v) = lookup("CCGATE_CLUSTER_SECRET") {
-            self.node.cluster_secret = v;
-        }
-        if let Some(v) = lookup("CCGATE_POLL_INTERVAL_MS") {
-            self.queue.poll_interval_ms = parse_env("CCGATE_POLL_INTERVAL_MS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_MAX_TIMEOUT_SECONDS") {
-            self.tasks.max_timeout_seconds = parse_env("CCGATE_MAX_TIMEOUT_SECONDS", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_MAX_BODY_BYTES") {
-            self.http.max_body_bytes = parse_env("CCGATE_MAX_BODY_BYTES", &v)?;
-        }
-        if let Some(v) = lookup("CCGATE_SANDBOX_MODE") {
-            self.sandbox.mode = crate::sandbox::SandboxMode::parse(v.trim()).ok_or_else(|| ConfigError::Env {
-                name: "CCGATE_SANDBOX_MODE",
-                value: v.clone(),
-                reason: "must be auto, bwrap, landlock or none".into(),
-            })?;
-        }
-        if let Some(v) = lookup("CCGATE_METRICS_TOKEN") {
-            self.metrics.token = v;
-        }
-        if let Some(v) = lookup("CCGATE_METRICS_LISTEN") {
-            self.metrics.listen = v;
-        }
-        if let Some(v) = lookup("CCGATE_STORAGE_URL") {
-            self.storage.url = v;
-        }
-        if let Some(v) = lookup("CCGATE_SNAPSHOTS") {
-            self.storage.snapshots = match v.trim() {
-                "auto" => SnapshotMode::Auto,
-                "on" => SnapshotMode::On,
-                "off" => SnapshotMode::Off,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "CCGATE_SNAPSHOTS",
-                        value: v.clone(),
-                        reason: "must be auto, on or off".into(),
-                    });
-                }
-            };
-        }
-        if let Some(v) = lookup("CCGATE_WEBHOOK_ALLOWED_HOSTS") {
-            self.webhooks.allowed_hosts =
-                v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
-        }
-        Ok(())
-    }
-
     fn check(&self) -> Result<(), ConfigError> {
         let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
         if self.node.name.len() > 200 {
@@ -827,32 +735,9 @@ impl Config {
     }
 }
 
-fn parse_env<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.trim().parse().map_err(|e: T::Err| ConfigError::Env { name, value: value.into(), reason: e.to_string() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn environment_wins_over_file() {
-        let mut config: Config = toml::from_str("listen = \"0.0.0.0:1\"\n[queue]\nworkers = 7").unwrap();
-        config.apply_env(|name| (name == "CCGATE_LISTEN").then(|| "127.0.0.1:9".to_string())).unwrap();
-        assert_eq!(config.listen, "127.0.0.1:9");
-        assert_eq!(config.queue.workers, 7);
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let mut config = Config::default();
-        let err = config.apply_env(|n| (n == "CCGATE_WORKERS").then(|| "many".into())).unwrap_err();
-        assert!(err.to_string().contains("CCGATE_WORKERS"));
-        assert!(toml::from_str::<Config>("listne = 1").is_err());
-    }
 
     /// `section.key` of every setting (a table value, such as `claude.env`, is one).
     fn setting_names(value: &toml::Value) -> Vec<String> {

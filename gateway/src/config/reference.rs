@@ -1,12 +1,13 @@
 //! `docs/configuration.md`, generated from the configuration type: the keys and their
 //! order and meaning from the structs' doc comments, the defaults from
-//! `Config::default()`, the variables from `Config::apply_env`. Defaults are written
+//! `Config::default()`, the variables from `config::env`. Defaults are written
 //! once, in the code; a test fails when the committed file differs (run it with
 //! `CCGATE_WRITE_DOCS=1` to rewrite the file).
 
 use std::collections::BTreeMap;
 
 use super::Config;
+use super::env::variables;
 
 /// The sources of the structs the configuration is made of.
 const SOURCES: [&str; 5] = [
@@ -43,7 +44,14 @@ ccgate reads its settings in this order, each overriding the one before:
 1. the built-in defaults listed here;
 2. a TOML file: the one `CCGATE_CONFIG` names, else `ccgate.toml` in the working
    directory when there is one (unknown keys are an error);
-3. environment variables, for the settings that have one (the second column).
+3. environment variables (the second column): every setting has one, `CCGATE_` and
+   its key in capitals with `_` for `.` (`queue.lease_seconds` is
+   `CCGATE_QUEUE_LEASE_SECONDS`), and some an older, shorter name too (the setting's
+   own wins when both are set). A variable is read as the setting's type: a whole
+   number, a number, `true`/`false`, a list as `a,b,c` or a TOML array, a map as a
+   TOML inline table (`CCGATE_CLAUDE_ENV='{ LANG = \"C.UTF-8\" }'`). Lists of tables
+   (`[[plugins.chain]]`) are set in the file only. A bad value stops the gateway,
+   naming the variable.
 
 `ccgate serve`, `ccgate keys`, `ccgate backup` and `ccgate doctor` read the same
 configuration, so run them with the same `CCGATE_CONFIG` (or working directory) and
@@ -150,32 +158,6 @@ fn cell(name: &str, value: Option<&toml::Value>) -> String {
     text
 }
 
-/// Which setting each variable of `Config::apply_env` sets: each name it asks for,
-/// given a value, changes exactly one setting.
-fn variables() -> BTreeMap<String, String> {
-    let asked = std::cell::RefCell::new(Vec::new());
-    Config::default()
-        .apply_env(|name| {
-            asked.borrow_mut().push(name.to_string());
-            None
-        })
-        .expect("no variable set");
-    let defaults = flat(&toml::Value::try_from(Config::default()).expect("defaults serialize"));
-    let mut found = BTreeMap::new();
-    for name in asked.into_inner() {
-        let changed = ["7", "none", "off"].iter().find_map(|value| {
-            let mut config = Config::default();
-            config.apply_env(|asked| (asked == name).then(|| value.to_string())).ok()?;
-            let now = flat(&toml::Value::try_from(config).expect("a config serializes"));
-            let changed: Vec<_> = now.into_iter().filter(|(key, value)| defaults.get(key) != Some(value)).collect();
-            (changed.len() == 1).then(|| changed[0].0.clone())
-        });
-        let key = changed.unwrap_or_else(|| panic!("{name} sets no single setting"));
-        found.insert(key, name);
-    }
-    found
-}
-
 /// Every leaf of a table by its dotted key (tables of settings are leaves too).
 fn flat(value: &toml::Value) -> BTreeMap<String, toml::Value> {
     let mut leaves = BTreeMap::new();
@@ -213,7 +195,7 @@ impl Row {
 
 struct Writer<'a> {
     structs: &'a BTreeMap<String, Struct>,
-    variables: BTreeMap<String, String>,
+    variables: BTreeMap<String, Vec<String>>,
     /// Settings without a comment (of their own or shared): the test names them.
     undocumented: Vec<String>,
     /// Tables of non-default size shown after a section (`pricing.models`).
@@ -262,7 +244,7 @@ impl Writer<'_> {
                 Some(table) if table.len() > 1 => "below".to_string(),
                 _ => cell(&key, default),
             };
-            let variable = self.variables.get(&key).cloned();
+            let variable = self.variables.get(&key).cloned().unwrap_or_default();
             match (field.doc.is_empty(), rows.last_mut()) {
                 (true, Some(row)) if joinable => {
                     row.keys.push(key);
@@ -272,7 +254,7 @@ impl Writer<'_> {
                 (true, _) => self.undocumented.push(key),
                 (false, _) => rows.push(Row {
                     keys: vec![key],
-                    variables: variable.into_iter().collect(),
+                    variables: variable,
                     defaults: vec![shown],
                     doc: field.doc.clone(),
                 }),
@@ -298,7 +280,7 @@ fn generate() -> (String, Vec<String>) {
             value => {
                 let row = Row {
                     keys: vec![field.name.clone()],
-                    variables: writer.variables.get(&field.name).cloned().into_iter().collect(),
+                    variables: writer.variables.get(&field.name).cloned().unwrap_or_default(),
                     defaults: vec![cell(&field.name, value)],
                     doc: field.doc.clone(),
                 };
@@ -367,13 +349,20 @@ mod tests {
             let shown = generated.contains(&format!("`{key}`")) || generated.contains(&format!("`{key}."));
             assert!(shown, "{key} is missing");
         }
-        for (key, variable) in variables() {
+        let variables = variables();
+        for (key, names) in &variables {
             let named = format!("`{key}`");
             let row =
                 generated.lines().find(|line| line.starts_with("| ") && line.contains(&named)).unwrap_or_default();
-            assert!(row.contains(&format!("`{variable}`")), "{variable} is not on the row of {key}: {row:?}");
+            for name in names {
+                assert!(row.contains(&format!("`{name}`")), "{name} is not on the row of {key}: {row:?}");
+            }
         }
-        assert_eq!(variables().get("data_dir").map(String::as_str), Some("CCGATE_DATA_DIR"));
+        assert_eq!(variables.get("data_dir"), Some(&vec!["CCGATE_DATA_DIR".to_string()]));
+        // Every setting has a variable, but lists of tables (in the file only).
+        for line in generated.lines().filter(|line| line.starts_with("| `") && line.contains("| — |")) {
+            assert!(super::super::env::FILE_ONLY.iter().any(|key| line.contains(&format!("`{key}"))), "{line}");
+        }
     }
 
     #[test]
