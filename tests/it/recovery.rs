@@ -54,6 +54,7 @@ async fn a_task_whose_runs_keep_being_lost_fails_as_agent_crashed() {
     let done = gateway.wait_done(&key, &id).await;
     assert_eq!(done["status"], "failed");
     assert_eq!(done["error"]["kind"], "agent_crashed");
+    assert_eq!(done["result"]["partial"], true, "what the lost run did is kept as a partial result: {done}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

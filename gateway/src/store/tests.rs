@@ -7,7 +7,7 @@ use serde_json::json;
 
 use sea_orm::{ConnectionTrait, Statement};
 
-use super::entities::TaskStatus;
+use super::entities::{JsonText, TaskStatus};
 
 /// A migrated store, and what keeps its database alive (a temporary directory,
 /// or a database on the throwaway PostgreSQL).
@@ -607,6 +607,43 @@ async fn a_task_whose_stored_documents_do_not_parse_shows_nothing_for_them_and_k
     let view = crate::task::TaskView::new(&row, &[], Vec::new(), Vec::new());
     assert_eq!((view.result, view.error, view.metadata), (None, None, json!({})), "shown as nothing");
     assert_eq!(sea_orm::Value::from(row.metadata), sea_orm::Value::String(Some("{\"text\": ".into())), "kept");
+}
+
+/// A run lost for good leaves what it produced as a partial result: its last text,
+/// what was metered by its last lease renewal; a cancelled one says cancelled.
+#[tokio::test]
+async fn a_run_lost_for_good_leaves_a_partial_result_and_a_cancel_wins() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    for cancel in [false, true] {
+        let id = task(&store, &key_id, 0).await;
+        let run = store.claim("node-a", 1).await.unwrap().unwrap();
+        let said = |text: &str| EventRecord::new("assistant", json!({"text": text}));
+        store.append_events(&id, Some(&run.fence), &[said("looking"), said("half done")]).await.unwrap();
+        let used = RunCost { key_id: key_id.clone(), cost_micros: 1500, input_tokens: 40, output_tokens: 9 };
+        store.heartbeat(&id, &run.fence, 1, Some(&used)).await.unwrap();
+        if cancel {
+            assert!(store.request_cancel(&id, AuditEntry::new("task.cancel", "ok")).await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let lost = store.lost_runs(None).await.unwrap();
+        let lost = lost.iter().find(|t| t.id == id).unwrap();
+        assert!(store.recover(lost, 1, lost_error()).await.unwrap().is_some());
+        let row = store.task(&id).await.unwrap().unwrap();
+        let result = row.result.as_ref().and_then(JsonText::parsed).expect("a partial result").clone();
+        assert!(result.partial && result.text.as_deref() == Some("half done"), "{result:?}");
+        assert_eq!((result.num_turns, result.usage.input_tokens, result.usage.output_tokens), (2, 40, 9));
+        assert!((result.cost_usd - 0.0015).abs() < 1e-9, "{result:?}");
+        let (status, kind) = if cancel {
+            (TaskStatus::Cancelled, crate::task::ErrorKind::Cancelled)
+        } else {
+            (TaskStatus::Failed, crate::task::ErrorKind::AgentCrashed)
+        };
+        assert_eq!((row.status, row.error.as_ref().and_then(JsonText::parsed).map(|e| e.kind)), (status, Some(kind)));
+        let events = store.events_after(&id, 0, 100).await.unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert!(types.ends_with(&["result", "error", "status"]), "{types:?}");
+    }
 }
 
 /// What a run used by its last lease renewal is charged to its key when the run

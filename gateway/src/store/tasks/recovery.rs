@@ -2,14 +2,14 @@
 //! from a backup taken while they ran.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::lease::{Fence, live_spend, without_live_spend};
 use super::turns::set_turn_status;
-use crate::store::entities::{JsonText, TaskStatus, task};
+use crate::store::entities::{JsonText, TaskStatus, task, task_event, task_turn};
 use crate::store::events::{EventRecord, append};
 use crate::store::{AuditEntry, Context, Result, Store, audit, outbox};
-use crate::task::TaskError;
+use crate::task::{ErrorKind, TaskError, TaskResult, Usage};
 
 /// Where a task whose run was lost goes: cancelled if a cancel was asked, back
 /// to the queue while attempts remain, else failed.
@@ -21,6 +21,54 @@ pub(super) fn recovered_status(cancel_requested: bool, attempts: i32, max_attemp
     } else {
         TaskStatus::Failed
     }
+}
+
+/// The error a lost run leaves its task: a cancel that was asked wins over the loss.
+pub(super) fn lost_run_error(status: TaskStatus, failure: TaskError) -> TaskError {
+    match status {
+        TaskStatus::Cancelled => {
+            TaskError::new(ErrorKind::Cancelled, "the task was cancelled; its run was lost with its gateway node")
+                .with_details(failure.details)
+        }
+        _ => failure,
+    }
+}
+
+/// What a lost run produced before its node stopped, as the task's partial result:
+/// the text of its last `assistant` event, how many it said, and what the model
+/// proxy metered by its last lease renewal. (What it wrote is in its workspace.)
+async fn lost_run_result(conn: &impl ConnectionTrait, lost: &task::Model, now: i64) -> Result<TaskResult> {
+    let turn = task_turn::Entity::find()
+        .filter(task_turn::Column::TaskId.eq(lost.id.clone()))
+        .filter(task_turn::Column::TurnIndex.eq(lost.current_turn))
+        .one(conn)
+        .await
+        .during("reading a lost run's turn")?;
+    let since = turn.and_then(|t| t.started_at).or(lost.started_at).unwrap_or(now);
+    let said = task_event::Entity::find()
+        .filter(task_event::Column::TaskId.eq(lost.id.clone()))
+        .filter(task_event::Column::EventType.eq("assistant"))
+        .filter(task_event::Column::At.gte(since));
+    let messages = said.clone().count(conn).await.during("counting a lost run's messages")?;
+    let last = said.order_by_desc(task_event::Column::Seq).one(conn).await.during("reading a lost run's text")?;
+    let text = last
+        .and_then(|event| serde_json::from_str::<serde_json::Value>(&event.data).ok())
+        .and_then(|data| data["text"].as_str().map(String::from));
+    Ok(TaskResult {
+        text,
+        structured: None,
+        session_id: lost.session_id.clone(),
+        num_turns: u32::try_from(messages).unwrap_or(u32::MAX),
+        usage: Usage {
+            input_tokens: u64::try_from(lost.live_input_tokens).unwrap_or(0),
+            output_tokens: u64::try_from(lost.live_output_tokens).unwrap_or(0),
+            ..Usage::default()
+        },
+        cost_usd: u64::try_from(lost.live_cost_micros).unwrap_or(0) as f64 / 1e6,
+        reported_cost_usd: None,
+        duration_ms: u64::try_from(now - since).unwrap_or(0),
+        partial: true,
+    })
 }
 
 /// What recovery did with a task whose run was lost.
@@ -107,9 +155,15 @@ impl Store {
             Some(owner) => update.filter(task::Column::LeaseOwner.eq(owner.clone())),
             None => update.filter(task::Column::LeaseOwner.is_null()),
         };
-        if status != TaskStatus::Queued {
+        let failure = lost_run_error(status, failure);
+        let result = match status {
+            TaskStatus::Queued => None,
+            _ => Some(lost_run_result(&txn, lost, now).await?),
+        };
+        if let Some(result) = &result {
             update = update
                 .col_expr(task::Column::FinishedAt, Expr::value(now))
+                .col_expr(task::Column::Result, Expr::value(JsonText::new(result.clone())))
                 .col_expr(task::Column::Error, Expr::value(JsonText::new(failure.clone())));
         }
         if without_live_spend(update).exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
@@ -128,7 +182,8 @@ impl Store {
             serde_json::json!({"stream": "gateway", "line": format!(
                 "the run of attempt {} was lost (its gateway node stopped without finishing it)", fence.attempt)}),
         )];
-        if status != TaskStatus::Queued {
+        if let Some(result) = &result {
+            events.push(EventRecord::new("result", serde_json::json!({"result": result})));
             events.push(EventRecord::new("error", serde_json::json!({"error": failure})));
         }
         events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
@@ -165,8 +220,17 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::recovered_status;
+    use super::{lost_run_error, recovered_status};
     use crate::store::entities::TaskStatus;
+    use crate::task::{ErrorKind, TaskError};
+
+    #[test]
+    fn a_lost_run_of_a_cancelled_task_says_cancelled() {
+        let lost = TaskError::new(ErrorKind::AgentCrashed, "lost").with_details(serde_json::json!({"attempts": 1}));
+        let cancelled = lost_run_error(TaskStatus::Cancelled, lost.clone());
+        assert_eq!((cancelled.kind, &cancelled.details), (ErrorKind::Cancelled, &lost.details));
+        assert_eq!(lost_run_error(TaskStatus::Failed, lost.clone()), lost);
+    }
 
     #[test]
     fn a_lost_run_is_cancelled_if_asked_requeued_while_attempts_remain_else_failed() {
