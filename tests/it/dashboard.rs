@@ -11,14 +11,14 @@ use serde_json::Value;
 use crate::support::*;
 
 /// A browser's worth of state: no redirects followed, cookies kept by hand.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     session: Option<String>,
 }
 
 impl Browser {
-    fn new(gateway: &Gateway) -> Self {
+    pub(crate) fn new(gateway: &Gateway) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
@@ -31,7 +31,7 @@ impl Browser {
         self.session.as_ref().map(|s| format!("ccgate_session={s}")).unwrap_or_default()
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
         let response =
             self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie()).send().await.unwrap();
         let (status, headers) = (response.status(), response.headers().clone());
@@ -63,7 +63,7 @@ impl Browser {
     }
 
     /// Signs in with `key` through the form, as a person would.
-    async fn sign_in(&mut self, key: &str) {
+    pub(crate) async fn sign_in(&mut self, key: &str) {
         let (status, html, headers) = self.get("/dashboard/sign-in").await;
         assert_eq!(status, 200, "{html}");
         let form_cookie = cookie_named(&headers, "ccgate_sign_in").expect("the sign-in form sets its token cookie");

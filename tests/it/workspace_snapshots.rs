@@ -181,6 +181,14 @@ async fn the_files_of_a_task_running_on_another_node_are_read_live_through_it() 
     assert_eq!(archive.status(), 200);
     let entries = crate::support::tar_gz_entries(&archive.bytes().await.unwrap());
     assert!(entries.iter().any(|(path, body)| path == "live.txt" && body == "live\n"), "{entries:?}");
+    // So does the dashboard, signed in on the API node with the task's key: the
+    // runner is asked for the key whose session it is.
+    let mut browser = crate::dashboard::Browser::new(&api);
+    browser.sign_in(&key).await;
+    let (status, body, _) = browser.get(&format!("/dashboard/tasks/{id}/files/live.txt")).await;
+    assert_eq!((status.as_u16(), body.as_str()), (200, "live\n"), "a dashboard download");
+    let (status, page, _) = browser.get(&format!("/dashboard/tasks/{id}")).await;
+    assert!(status == 200 && page.contains("live.txt"), "the task's page lists the live files:\n{page}");
     // The three relayed requests were counted against the key's rate limit on the
     // API node only: the runner counts its first direct one.
     let direct = runner.request(reqwest::Method::GET, &format!("/v1/tasks/{id}"), &key).send().await.unwrap();
@@ -194,6 +202,18 @@ async fn the_files_of_a_task_running_on_another_node_are_read_live_through_it() 
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
+    // Nor is a key's hash with a signature that is not the cluster's.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/v1/tasks/{id}/files/live.txt", runner.url))
+        .header(
+            "x-ccgate-relay",
+            format!("{}.00", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()),
+        )
+        .header("x-ccgate-relay-key", "0".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401, "a forged relay for a key");
     runner.release(&id).await;
     assert_eq!(api.wait_done(&key, &id).await["status"], "completed");
     // Finished: served from the snapshot, the runner not asked.

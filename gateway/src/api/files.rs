@@ -50,12 +50,41 @@ pub async fn index(
     Ok(Json(FileListing { data, next_cursor, truncated: listing.truncated }).into_response())
 }
 
-/// The regular files of the caller's task's workspace as this node has them (the
-/// dashboard's listing).
-pub(crate) async fn workspace_files(state: &AppState, caller: &Caller, id: &str) -> Result<Listing, ApiError> {
+/// The regular files of the caller's task's workspace, for the dashboard's page of
+/// the task signed in as `on_behalf`: live from the node that runs it, else this
+/// node's copy.
+pub(crate) async fn workspace_files(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    on_behalf: &super::relay::OnBehalf,
+) -> Result<Listing, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let task = state.tasks.with_workspace(principal, id).await?;
+    let task = state.tasks.with_files(principal, id).await?;
+    let asked = Uri::try_from(format!("/dashboard/tasks/{}/files", task.id)).map_err(ApiError::internal)?;
+    let relayed =
+        super::relay::from_runner(state, &task, &Method::GET, &asked, &HeaderMap::new(), Some(on_behalf)).await;
+    if let Some(answer) = relayed.filter(|answer| answer.status() == StatusCode::OK) {
+        let body = axum::body::to_bytes(answer.into_body(), MAX_RELAYED_LISTING_BYTES).await;
+        match body.map(|bytes| serde_json::from_slice::<RelayedListing>(&bytes)) {
+            Ok(Ok(listing)) => return Ok(Listing { files: listing.data, truncated: listing.truncated }),
+            Ok(Err(e)) => tracing::warn!(task_id = %task.id, error = %e, "a relayed listing did not parse"),
+            Err(e) => tracing::warn!(task_id = %task.id, error = %e, "a relayed listing could not be read"),
+        }
+    }
+    state.tasks.local_copy(&task).await?;
     list_local(state, &task.id).await
+}
+
+/// The most a listing relayed for the dashboard may weigh (100,000 files of long
+/// paths).
+const MAX_RELAYED_LISTING_BYTES: usize = 64 << 20;
+
+/// `GET /v1/tasks/{id}/files` as another node answers it.
+#[derive(serde::Deserialize)]
+struct RelayedListing {
+    data: Vec<crate::workspace::WorkspaceFile>,
+    truncated: bool,
 }
 
 async fn list_local(state: &AppState, task_id: &str) -> Result<Listing, ApiError> {
@@ -63,11 +92,13 @@ async fn list_local(state: &AppState, task_id: &str) -> Result<Listing, ApiError
     tokio::task::spawn_blocking(move || list(&root)).await.map_err(ApiError::internal)?.map_err(workspace_error)
 }
 
-/// What a file request asked, to pass it on to the node running the task.
+/// What a file request asked, to pass it on to the node running the task; and
+/// for a dashboard request, the signed-in key it is made for.
 pub struct Asked {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    on_behalf: Option<super::relay::OnBehalf>,
 }
 
 /// Where the caller's task's files are answered from.
@@ -82,7 +113,10 @@ impl Asked {
     async fn files(&self, state: &AppState, caller: &Caller, id: &str) -> Result<Files, ApiError> {
         let principal = caller.require(Scope::Tasks)?;
         let task = state.tasks.with_files(principal, id).await?;
-        if let Some(answer) = super::relay::from_runner(state, &task, &self.method, &self.uri, &self.headers).await {
+        let on_behalf = self.on_behalf.as_ref();
+        if let Some(answer) =
+            super::relay::from_runner(state, &task, &self.method, &self.uri, &self.headers, on_behalf).await
+        {
             return Ok(Files::Relayed(answer));
         }
         state.tasks.local_copy(&task).await?;
@@ -97,7 +131,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Asked {
         // The path the client asked for, before any nesting stripped a prefix.
         let uri =
             parts.extensions.get::<axum::extract::OriginalUri>().map_or_else(|| parts.uri.clone(), |o| o.0.clone());
-        Ok(Self { method: parts.method.clone(), uri, headers: parts.headers.clone() })
+        let on_behalf = parts.extensions.get::<super::relay::OnBehalf>().cloned();
+        Ok(Self { method: parts.method.clone(), uri, headers: parts.headers.clone(), on_behalf })
     }
 }
 

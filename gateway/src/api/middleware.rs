@@ -133,7 +133,17 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let failures_key = format!("\0auth-failures:{}", client.map(|c| c.to_string()).unwrap_or_default());
     let failures_cap = state.config.http.max_auth_failures_per_minute;
     let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let verified = if state.limiter.has_room(&failures_key, failures_cap) {
+    // A request a peer relayed: counted against the key's limit on that peer. One
+    // relayed for a dashboard session names its key by hash, under the signature.
+    let asked = request.extensions().get::<axum::extract::OriginalUri>().map_or(request.uri(), |o| &o.0);
+    let relayed = super::relay::relayed(&state, request.method(), asked, request.headers());
+    let relayed_key = relayed
+        .as_ref()
+        .and_then(|r| r.key_hash.clone())
+        .filter(|_| header.is_none() && request.method() == axum::http::Method::GET);
+    let verified = if let Some(hash) = relayed_key {
+        state.auth.verify_hash(hash).await
+    } else if state.limiter.has_room(&failures_key, failures_cap) {
         state.auth.authenticate(header).await
     } else {
         match state.auth.known(header).await {
@@ -172,10 +182,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
     };
     let key_id = principal.key_id.clone();
-    // A request a peer relayed was counted against the key's limit on that peer.
-    let asked = request.extensions().get::<axum::extract::OriginalUri>().map_or(request.uri(), |o| &o.0);
-    let relayed = super::relay::is_relayed(&state, request.method(), asked, request.headers());
-    let decision = (!relayed).then(|| state.limiter.check(&principal.key_id, principal.rate_limit_per_minute));
+    let decision = relayed.is_none().then(|| state.limiter.check(&principal.key_id, principal.rate_limit_per_minute));
     let rate_headers = decision.as_ref().map(|decision| {
         [
             ("ratelimit-limit", decision.limit as u64),

@@ -47,6 +47,7 @@ pub(crate) use middleware::{RefusedKey, audit_dashboard_refusals, request_contex
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub(crate) use plugins::{reload_plugins, visible_plugins};
 pub use problem::ApiError;
+pub(crate) use relay::OnBehalf;
 pub use schema::{KeyCreated, KeyView};
 
 use crate::auth::{Authenticator, KeyService, RateLimiter};

@@ -1,7 +1,8 @@
 //! Downloads from a task's page: one workspace file, the workspace as an archive,
 //! an artifact. These are the API's own handlers, given the signed-in key as
 //! their caller, so what they check and serve (the task's own key, links never
-//! followed, ranges, expiry) is the same.
+//! followed, ranges, expiry) is the same; the files of a task running on another
+//! node come live from it, relayed for the signed-in key (`api::relay`).
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::viewer::Viewer;
-use crate::api::{AppState, download_archive, download_artifact, download_file};
+use crate::api::{AppState, OnBehalf, download_archive, download_artifact, download_file};
 
 /// The download routes, under `/dashboard`.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -21,13 +22,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), as_caller))
 }
 
-/// Makes the signed-in key the caller the API's handlers expect.
+/// Makes the signed-in key the caller the API's handlers expect, and the key a
+/// file request of a task running on another node is relayed for.
 async fn as_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let viewer = match Viewer::from_request_parts(&mut parts, &state).await {
         Ok(viewer) => viewer,
         Err(response) => return response.into_response(),
     };
+    parts.extensions.insert(OnBehalf(viewer.session.key_hash.clone()));
     parts.extensions.insert(viewer.caller);
     next.run(Request::from_parts(parts, body)).await
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::files::href_path;
 use super::page::{Frame, dollars, render, see_other, when};
 use super::viewer::{SignedForm, Viewer};
-use crate::api::{ApiError, AppState, StreamSlots, follow_events, parse_decision, workspace_files};
+use crate::api::{ApiError, AppState, OnBehalf, StreamSlots, follow_events, parse_decision, workspace_files};
 use crate::approvals::desk::ApprovalView;
 use crate::store::entities::{approval::ApprovalState, task};
 use crate::task::{TaskResult, parse_follow_up};
@@ -104,7 +104,10 @@ pub async fn page(
     // Files are served to the task's own key, as by the API; a listing that fails
     // (the workspace expired) shows as none.
     let files: Vec<Value> = match own.then_some(()) {
-        Some(()) => workspace_files(&state, &viewer.caller, &task.id).await.map(|l| l.files).unwrap_or_default(),
+        Some(()) => {
+            let on_behalf = OnBehalf(viewer.session.key_hash.clone());
+            workspace_files(&state, &viewer.caller, &task.id, &on_behalf).await.map(|l| l.files).unwrap_or_default()
+        }
         None => Vec::new(),
     }
     .iter()

@@ -19,7 +19,7 @@ pub use snapshot::snapshot;
 pub use tree::Root;
 
 /// One file of a workspace listing.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct WorkspaceFile {
     pub path: String,
     pub size: u64,
