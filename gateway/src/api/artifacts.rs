@@ -24,7 +24,8 @@ use crate::auth::Scope;
     params(
         ("id" = String, Path, description = "Task id"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, nullable = false, min_length = 1,
+            description = "`next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "The artifacts collected after the task's last turn", body = ArtifactList),

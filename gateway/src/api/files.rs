@@ -28,7 +28,8 @@ use crate::workspace::{ArchiveFormat, Listing, WorkspaceError, list, open_beneat
         ("id" = String, Path, description = "Task id"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200,
             description = "Page size (default: the whole listing in one answer)"),
-        ("cursor" = Option<String>, Query, nullable = false, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, nullable = false, min_length = 1,
+            description = "`next_cursor` of the previous page"),
     ),
     responses((status = 200, description = "The workspace's regular files", body = FileListing)))]
 pub async fn index(
@@ -50,40 +51,50 @@ pub async fn index(
     Ok(Json(FileListing { data, next_cursor, truncated: listing.truncated }).into_response())
 }
 
-/// The regular files of the caller's task's workspace, for the dashboard's page of
-/// the task signed in as `on_behalf`: live from the node that runs it, else this
-/// node's copy.
+/// The first `shown` (at most 200) regular files of the caller's task's workspace,
+/// for the dashboard's page of the task signed in as `on_behalf`: live from the
+/// node that runs it, else this node's copy.
 pub(crate) async fn workspace_files(
     state: &AppState,
     caller: &Caller,
     id: &str,
     on_behalf: &super::relay::OnBehalf,
+    shown: usize,
 ) -> Result<Listing, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
     let task = state.tasks.with_files(principal, id).await?;
-    let asked = Uri::try_from(format!("/dashboard/tasks/{}/files", task.id)).map_err(ApiError::internal)?;
+    let page = shown.clamp(1, 200);
+    let asked =
+        Uri::try_from(format!("/dashboard/tasks/{}/files?limit={page}", task.id)).map_err(ApiError::internal)?;
     let relayed =
         super::relay::from_runner(state, &task, &Method::GET, &asked, &HeaderMap::new(), Some(on_behalf)).await;
     if let Some(answer) = relayed.filter(|answer| answer.status() == StatusCode::OK) {
         let body = axum::body::to_bytes(answer.into_body(), MAX_RELAYED_LISTING_BYTES).await;
         match body.map(|bytes| serde_json::from_slice::<RelayedListing>(&bytes)) {
-            Ok(Ok(listing)) => return Ok(Listing { files: listing.data, truncated: listing.truncated }),
+            Ok(Ok(listing)) => {
+                let more = listing.next_cursor.is_some();
+                return Ok(Listing { files: listing.data, truncated: listing.truncated || more });
+            }
             Ok(Err(e)) => tracing::warn!(task_id = %task.id, error = %e, "a relayed listing did not parse"),
             Err(e) => tracing::warn!(task_id = %task.id, error = %e, "a relayed listing could not be read"),
         }
     }
     state.tasks.local_copy(&task).await?;
-    list_local(state, &task.id).await
+    let mut listing = list_local(state, &task.id).await?;
+    listing.truncated |= listing.files.len() > page;
+    listing.files.truncate(page);
+    Ok(listing)
 }
 
-/// The most a listing relayed for the dashboard may weigh (100,000 files of long
-/// paths).
-const MAX_RELAYED_LISTING_BYTES: usize = 64 << 20;
+/// The most a page of a listing relayed for the dashboard may weigh (200 files of
+/// long paths).
+const MAX_RELAYED_LISTING_BYTES: usize = 4 << 20;
 
-/// `GET /v1/tasks/{id}/files` as another node answers it.
+/// A page of `GET /v1/tasks/{id}/files` as another node answers it.
 #[derive(serde::Deserialize)]
 struct RelayedListing {
     data: Vec<crate::workspace::WorkspaceFile>,
+    next_cursor: Option<String>,
     truncated: bool,
 }
 

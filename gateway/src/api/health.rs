@@ -113,13 +113,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 /// The one-word reason a node is not `ready`: `draining`, else the checks that
-/// fail (`database`, `claude, workers`, …); `None` when ready.
-fn readiness_reason(status: &str, checks: &Value) -> Option<String> {
+/// fail (`database`, `claude, workers`, …; Claude Code only on a node that runs
+/// tasks); `None` when ready.
+fn readiness_reason(status: &str, checks: &Value, runs_tasks: bool) -> Option<String> {
     match status {
         "ready" => None,
         "draining" => Some("draining".to_string()),
         _ => {
-            let failing = checks.as_object()?.iter().filter(|(_, check)| check["ok"] != true);
+            let counted = checks.as_object()?.iter().filter(|(name, _)| runs_tasks || name.as_str() != "claude");
+            let failing = counted.filter(|(_, check)| check["ok"] != true);
             Some(failing.map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ")).filter(|r| !r.is_empty())
         }
     }
@@ -201,6 +203,22 @@ pub(crate) async fn readiness_report(state: &AppState) -> (StatusCode, Value) {
     };
     let checks = json!({"database": database, "claude": claude, "workers": workers, "queue": queue,
                         "sandbox": sandbox, "plugins": plugins, "model": model});
-    let body = json!({"status": status, "reason": readiness_reason(status, &checks), "checks": checks});
+    let body = json!({"status": status, "reason": readiness_reason(status, &checks, runs_tasks), "checks": checks});
     (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_names_what_keeps_a_node_out() {
+        let checks = json!({"database": {"ok": false}, "claude": {"ok": false}, "workers": {"ok": true}});
+        assert_eq!(readiness_reason("ready", &checks, true), None);
+        assert_eq!(readiness_reason("draining", &checks, true).as_deref(), Some("draining"));
+        assert_eq!(readiness_reason("not_ready", &checks, true).as_deref(), Some("claude, database"));
+        assert_eq!(readiness_reason("not_ready", &checks, false).as_deref(), Some("database"), "API-only node");
+        let model_down = json!({"model": {"ok": false}, "database": {"ok": true}});
+        assert_eq!(readiness_reason("degraded", &model_down, true).as_deref(), Some("model"));
+    }
 }

@@ -104,7 +104,9 @@ pub async fn catch_panic(request: Request, next: Next) -> Response {
 /// promises (axum's `Json` leaves it out; JSON is UTF-8 either way).
 pub async fn json_charset(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    if response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json") {
+    // A download (an artifact of type application/json) is a file, served as stored.
+    let download = response.headers().contains_key(header::CONTENT_DISPOSITION);
+    if !download && response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json") {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
     }
     response
@@ -137,10 +139,16 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     // relayed for a dashboard session names its key by hash, under the signature.
     let asked = request.extensions().get::<axum::extract::OriginalUri>().map_or(request.uri(), |o| &o.0);
     let relayed = super::relay::relayed(&state, request.method(), asked, request.headers());
+    // A key's hash is no credential elsewhere: only on the routes a dashboard's
+    // relay asks for, and only read.
+    let file_route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|route| super::relay::DASHBOARD_RELAY_ROUTES.contains(&route.as_str()));
     let relayed_key = relayed
         .as_ref()
         .and_then(|r| r.key_hash.clone())
-        .filter(|_| header.is_none() && request.method() == axum::http::Method::GET);
+        .filter(|_| header.is_none() && request.method() == axum::http::Method::GET && file_route);
     let verified = if let Some(hash) = relayed_key {
         state.auth.verify_hash(hash).await
     } else if state.limiter.has_room(&failures_key, failures_cap) {

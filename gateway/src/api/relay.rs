@@ -9,6 +9,11 @@ use super::AppState;
 use crate::nodes::relay::{Credential, RELAY_HEADER, RELAY_KEY_HEADER};
 use crate::store::entities::task;
 
+/// The routes a request relayed for a dashboard session's key may ask for: the
+/// task's files, as the dashboard serves them.
+pub(crate) const DASHBOARD_RELAY_ROUTES: [&str; 3] =
+    ["/v1/tasks/{id}/files", "/v1/tasks/{id}/files/{*path}", "/v1/tasks/{id}/archive"];
+
 /// A request that a peer relayed: it carries a valid signature under the cluster
 /// secret, and for a dashboard session the key's hash, which the signature covers.
 pub(crate) struct Relayed {
@@ -50,11 +55,13 @@ pub(crate) async fn from_runner(
         return None;
     }
     let asked = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let (path, credential) = match (headers.get(header::AUTHORIZATION), on_behalf) {
-        (Some(authorization), _) => (asked.to_string(), Credential::Authorization(authorization.to_str().ok()?)),
-        (None, Some(OnBehalf(hash))) => {
+    // A dashboard request goes for its session's key whatever else it carries (a
+    // proxy in front of the dashboard may add an `Authorization` of its own).
+    let (path, credential) = match (on_behalf, headers.get(header::AUTHORIZATION)) {
+        (Some(OnBehalf(hash)), _) => {
             (format!("/v1/{}", asked.strip_prefix("/dashboard/")?), Credential::KeyHash(hash.as_str()))
         }
+        (None, Some(authorization)) => (asked.to_string(), Credential::Authorization(authorization.to_str().ok()?)),
         (None, None) => return None,
     };
     let base = state.node.runner_url(task).await?;

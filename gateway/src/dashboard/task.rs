@@ -24,8 +24,9 @@ use crate::task::{TaskResult, parse_follow_up};
 
 /// Events the page shows before the live ones (the rest are in the API).
 const SHOWN_EVENTS: u64 = 500;
-/// Workspace files the page lists (the archive has them all).
-const SHOWN_FILES: usize = 500;
+/// Workspace files the page lists, the first by path: one page of the API's
+/// listing (the archive has them all).
+const SHOWN_FILES: usize = 200;
 /// How much of an event's data its line shows.
 const EVENT_SUMMARY_CHARS: usize = 200;
 
@@ -106,12 +107,12 @@ pub async fn page(
     let files: Vec<Value> = match own.then_some(()) {
         Some(()) => {
             let on_behalf = OnBehalf(viewer.session.key_hash.clone());
-            workspace_files(&state, &viewer.caller, &task.id, &on_behalf).await.map(|l| l.files).unwrap_or_default()
+            let listed = workspace_files(&state, &viewer.caller, &task.id, &on_behalf, SHOWN_FILES).await;
+            listed.map(|l| l.files).unwrap_or_default()
         }
         None => Vec::new(),
     }
     .iter()
-    .take(SHOWN_FILES)
     .map(|f| json!({"path": f.path, "size": f.size, "href": href_path(&f.path)}))
     .collect();
     let stored = history.events;

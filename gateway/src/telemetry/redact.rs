@@ -4,8 +4,17 @@
 use axum::http::HeaderMap;
 
 /// Headers whose values are secrets.
-const SENSITIVE: &[&str] =
-    &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token", "x-ccgate-key"];
+const SENSITIVE: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-ccgate-key",
+    "x-ccgate-relay",
+    "x-ccgate-relay-key",
+];
 
 /// `name: value` pairs, one per header, secrets redacted.
 pub fn headers_for_log(headers: &HeaderMap) -> String {
