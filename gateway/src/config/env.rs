@@ -42,10 +42,31 @@ enum Kind {
     Integer,
     Float,
     Boolean,
-    /// `a, b, c` (strings), or a TOML array `["a", "b"]`.
-    List,
+    /// `a, b, c` (items of the kind of the default's items: strings for an empty
+    /// default), or a TOML array `["a", "b"]`.
+    List(Item),
     /// A TOML inline table: `{ NAME = "value" }`.
     Table,
+}
+
+/// What a list's items are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    String,
+    Integer,
+    Float,
+    Boolean,
+}
+
+impl From<Item> for Kind {
+    fn from(item: Item) -> Self {
+        match item {
+            Item::String => Kind::String,
+            Item::Integer => Kind::Integer,
+            Item::Float => Kind::Float,
+            Item::Boolean => Kind::Boolean,
+        }
+    }
 }
 
 /// The variable of setting `key`.
@@ -93,6 +114,20 @@ fn settings(table: &Table) -> BTreeMap<String, Kind> {
     found
 }
 
+/// Removes the setting at dotted `key` of `table` (unset: its default).
+fn unset(table: &mut Table, key: &str) {
+    match key.split_once('.') {
+        Some((section, rest)) => {
+            if let Some(Value::Table(section)) = table.get_mut(section) {
+                unset(section, rest);
+            }
+        }
+        None => {
+            table.remove(key);
+        }
+    }
+}
+
 /// Sets the setting at dotted `key` of `table` to `value`.
 fn set(table: &mut Table, key: &str, value: Value) {
     match key.split_once('.') {
@@ -113,7 +148,12 @@ fn kind_of(value: &Value) -> Kind {
         Value::Integer(_) => Kind::Integer,
         Value::Float(_) => Kind::Float,
         Value::Boolean(_) => Kind::Boolean,
-        Value::Array(_) => Kind::List,
+        Value::Array(items) => Kind::List(match items.first() {
+            Some(Value::Integer(_)) => Item::Integer,
+            Some(Value::Float(_)) => Item::Float,
+            Some(Value::Boolean(_)) => Item::Boolean,
+            _ => Item::String,
+        }),
         Value::Table(_) => Kind::Table,
         Value::String(_) | Value::Datetime(_) => Kind::String,
     }
@@ -137,13 +177,14 @@ fn parse(kind: Kind, text: &str) -> Result<Value, String> {
             "false" => Ok(Value::Boolean(false)),
             _ => Err("must be true or false".to_string()),
         },
-        Kind::List if trimmed.starts_with('[') => toml_value("a TOML array").and_then(|v| match v {
+        Kind::List(_) if trimmed.starts_with('[') => toml_value("a TOML array").and_then(|v| match v {
             Value::Array(_) => Ok(v),
             _ => Err("must be a TOML array".to_string()),
         }),
-        Kind::List => {
+        Kind::List(item) => {
             let items = trimmed.split(',').map(str::trim).filter(|item| !item.is_empty());
-            Ok(Value::Array(items.map(|item| Value::String(item.to_string())).collect()))
+            let items = items.map(|text| parse(item.into(), text).map_err(|why| format!("{text:?}: {why}")));
+            Ok(Value::Array(items.collect::<Result<_, _>>()?))
         }
         Kind::Table => toml_value("a TOML inline table, `{ NAME = \"value\" }`").and_then(|v| match v {
             Value::Table(_) => Ok(v),
@@ -164,19 +205,28 @@ impl Config {
         let mut table = Table::try_from(&*self).map_err(|e| refused("(the configuration)", "", e.to_string()))?;
         let mut changed = false;
         for (key, kind) in settings(&table) {
-            for name in names_of(&key) {
-                let Some(text) = lookup(&name) else { continue };
-                let value = parse(kind, &text).map_err(|reason| refused(&name, &text, reason))?;
-                let mut candidate = table.clone();
-                set(&mut candidate, &key, value);
-                // Read back at once, so that a value of the wrong shape (`sandbox.mode =
-                // "strict"`) is refused under the variable's name.
-                Value::Table(candidate.clone())
-                    .try_into::<Config>()
-                    .map_err(|e| refused(&name, &text, e.to_string()))?;
-                table = candidate;
-                changed = true;
+            // The setting's own variable, else its older name.
+            let Some((name, text)) = names_of(&key).into_iter().rev().find_map(|n| lookup(&n).map(|t| (n, t))) else {
+                continue;
+            };
+            let optional = UNSET_BY_DEFAULT.iter().any(|(unset, _)| *unset == key);
+            let mut candidate = table.clone();
+            if optional && text.trim().is_empty() {
+                unset(&mut candidate, &key); // empty: unset, as by default
+            } else {
+                set(&mut candidate, &key, parse(kind, &text).map_err(|reason| refused(&name, &text, reason))?);
             }
+            // Read back at once, so that a value of the wrong shape (`sandbox.mode =
+            // "strict"`) is refused under the variable's name. A word with stray
+            // spaces around it (`bwrap\r` from a CRLF file) is read without them.
+            let mut read = Value::Table(candidate.clone()).try_into::<Config>();
+            if read.is_err() && kind == Kind::String && text.trim() != text {
+                set(&mut candidate, &key, Value::String(text.trim().to_string()));
+                read = Value::Table(candidate.clone()).try_into::<Config>();
+            }
+            read.map_err(|e| refused(&name, &text, e.to_string()))?;
+            table = candidate;
+            changed = true;
         }
         if changed {
             *self = Value::Table(table).try_into().map_err(|e| refused("(the environment)", "", e.to_string()))?;
@@ -227,10 +277,28 @@ mod tests {
     }
 
     #[test]
+    fn lists_of_numbers_words_with_stray_spaces_and_empty_optional_settings() {
+        let config = with(&[
+            ("CCGATE_QUEUE_RETRY_BACKOFF_SECONDS", "5, 30"),
+            ("CCGATE_SANDBOX_MODE", "landlock\r"),
+            ("CCGATE_TASKS_DEFAULT_MODEL", ""),
+            ("CCGATE_POOL_SIZE", " "),
+        ])
+        .unwrap();
+        assert_eq!(config.queue.retry_backoff_seconds, [5, 30]);
+        assert_eq!(config.sandbox.mode, crate::sandbox::SandboxMode::Landlock);
+        assert_eq!((config.tasks.default_model, config.pool.size), (None, None), "empty: unset");
+        let error = with(&[("CCGATE_QUEUE_RETRY_BACKOFF_SECONDS", "5,soon")]).unwrap_err().to_string();
+        assert!(error.contains("\"soon\": must be a whole number"), "{error}");
+    }
+
+    #[test]
     fn aliases_set_the_same_setting_and_the_settings_own_variable_wins() {
         assert_eq!(with(&[("CCGATE_WORKERS", "3")]).unwrap().queue.workers, 3);
         let both = with(&[("CCGATE_WORKERS", "3"), ("CCGATE_QUEUE_WORKERS", "5")]).unwrap();
         assert_eq!(both.queue.workers, 5);
+        let stale = with(&[("CCGATE_SNAPSHOTS", "yes"), ("CCGATE_STORAGE_SNAPSHOTS", "on")]).unwrap();
+        assert_eq!(stale.storage.snapshots, super::super::SnapshotMode::On, "an older name is not read then");
         assert_eq!(with(&[("CCGATE_SNAPSHOTS", "off")]).unwrap().storage.snapshots, super::super::SnapshotMode::Off);
         let settings = variables();
         for (alias, key) in ALIASES {

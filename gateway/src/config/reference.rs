@@ -50,8 +50,8 @@ ccgate reads its settings in this order, each overriding the one before:
    own wins when both are set). A variable is read as the setting's type: a whole
    number, a number, `true`/`false`, a list as `a,b,c` or a TOML array, a map as a
    TOML inline table (`CCGATE_CLAUDE_ENV='{ LANG = \"C.UTF-8\" }'`). Lists of tables
-   (`[[plugins.chain]]`) are set in the file only. A bad value stops the gateway,
-   naming the variable.
+   (`[[plugins.chain]]`) are set in the file only. An empty value unsets a setting
+   that is unset by default. A bad value stops the gateway, naming the variable.
 
 `ccgate serve`, `ccgate keys`, `ccgate backup` and `ccgate doctor` read the same
 configuration, so run them with the same `CCGATE_CONFIG` (or working directory) and
