@@ -181,6 +181,11 @@ def test_lists_read_whole_follow_every_page():
     assert ([d.id for d in deliveries.data], deliveries.next_cursor) == (["msg_2", "msg_1"], None)
     assert asked == [("artifacts", None, "200"), ("artifacts", "b", "200"),
                      ("webhook-deliveries", None, "200"), ("webhook-deliveries", "msg_2", "200")]
+    # A list that answers the same page again (a proxy caching without the query) is
+    # an error, not an endless loop.
+    pages["artifacts"]["b"] = (["c"], "b")
+    with pytest.raises(ccgate.CcgateError, match="same page again"):
+        client.tasks.list_artifacts("tsk_1")
 
 
 class _Events(httpx.SyncByteStream):

@@ -181,6 +181,11 @@ impl Client {
             let page: Page<T> = self.json(call).await?;
             items.extend(page.data);
             match page.next_cursor {
+                // A list that hands back the cursor it was asked with (a proxy caching
+                // without the query) would never end.
+                Some(next) if cursor.as_ref() == Some(&next) => {
+                    return Err(Error::Decode(format!("the list answered the same page again (cursor {next})")));
+                }
                 Some(next) => cursor = Some(next),
                 None => return Ok(items),
             }
@@ -416,6 +421,13 @@ mod tests {
         let received = server.await.unwrap();
         assert!(received[0].starts_with("GET /v1/keys?limit=200 HTTP/1.1"), "{}", received[0]);
         assert!(received[1].starts_with("GET /v1/keys?limit=200&cursor=c2 HTTP/1.1"), "{}", received[1]);
+
+        // A list that answers the same page again is an error, not an endless loop.
+        let same = page(r#"{"data":[1],"next_cursor":"c1"}"#);
+        let (url, _server) = serve(vec![same.clone(), same]).await;
+        let client = Client::new(&url, "k").unwrap();
+        let error = client.every_page::<u32>(&["v1", "keys"]).await.unwrap_err();
+        assert!(error.to_string().contains("same page again"), "{error}");
     }
 
     #[test]

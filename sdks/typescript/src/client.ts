@@ -252,6 +252,11 @@ export class Tasks {
       const query = { limit: 200, cursor };
       const page = await this.client.json<{ data: T[]; next_cursor?: string | null }>({ method: "GET", path, query });
       items.push(...page.data);
+      // A list that hands back the cursor it was asked with (a proxy caching without
+      // the query) would never end.
+      if (page.next_cursor && page.next_cursor === cursor) {
+        throw new CcgateError(`the list answered the same page again (cursor ${cursor})`);
+      }
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
     return items;

@@ -121,6 +121,8 @@ test("lists read whole follow every page", async () => {
     ["artifacts", "", "200"], ["artifacts", "b", "200"],
     ["webhook-deliveries", "", "200"], ["webhook-deliveries", "msg_2", "200"],
   ]);
+  pages.artifacts.b = [["c"], "b"];
+  await assert.rejects(client.tasks.listArtifacts("tsk_1"), /same page again/);
 });
 
 test("a stream left early closes its connection", async () => {

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ._core import ArchiveSource, Call, FileSource, create_call, model, request_body
+from .errors import CcgateError
 from .models import ArtifactList, DeliveryList, FileListing, TaskPage, TaskView
 
 
@@ -76,6 +77,15 @@ WHOLE_LIST_PAGE = 200
 
 def _page_params(cursor: str | None) -> dict[str, Any]:
     return {"limit": WHOLE_LIST_PAGE, **({"cursor": cursor} if cursor else {})}
+
+
+def next_page(cursor: str | None, next_cursor: str | None) -> str | None:
+    """The cursor of the page after the one `cursor` asked for; `None` after the last.
+    A list that hands back the cursor it was asked with would never end (a proxy
+    that caches without the query, say): that is an error, not a loop."""
+    if next_cursor is not None and next_cursor == cursor:
+        raise CcgateError(f"the list answered the same page again (cursor {cursor!r})")
+    return next_cursor or None
 
 
 def artifacts(task_id: str, cursor: str | None = None) -> Call[ArtifactList]:

@@ -204,16 +204,18 @@ class Tasks:
         while True:
             page = self._client.call(_calls.artifacts(task_id, cursor))
             artifacts.extend(page.data)
-            if not page.next_cursor:
+            cursor = _calls.next_page(cursor, page.next_cursor)
+            if cursor is None:
                 return artifacts
-            cursor = page.next_cursor
 
     def webhook_deliveries(self, task_id: str) -> DeliveryList:
         """Every delivery of the task's webhooks, newest first (every page)."""
         deliveries = self._client.call(_calls.webhook_deliveries(task_id))
-        while deliveries.next_cursor:
-            page = self._client.call(_calls.webhook_deliveries(task_id, deliveries.next_cursor))
-            deliveries = DeliveryList(data=[*deliveries.data, *page.data], next_cursor=page.next_cursor)
+        cursor = _calls.next_page(None, deliveries.next_cursor)
+        while cursor is not None:
+            page = self._client.call(_calls.webhook_deliveries(task_id, cursor))
+            deliveries = DeliveryList(data=[*deliveries.data, *page.data], next_cursor=None)
+            cursor = _calls.next_page(cursor, page.next_cursor)
         return deliveries
 
     def download_file(self, task_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
