@@ -82,3 +82,40 @@ async fn graceful_shutdown_requeues_running_tasks_without_burning_an_attempt() {
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["attempts"], 1, "shutdown did not burn an attempt");
 }
+
+/// A run lost for good keeps what it said as a partial result, and that result
+/// goes through the key's result plugins as a finished run's does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_lost_for_good_keeps_what_it_said_through_the_result_plugins() {
+    let model = Model::start().await;
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let redact = crate::plugins::toml_path(&plugin_wasm("ccgate_plugin_redact_secrets"));
+    let toml = format!("[queue]\nmax_attempts = 1\n\n[[plugins.chain]]\nname = \"redact\"\npath = {redact}\n");
+    let mut gateway = crate::plugins::gateway_with(&model, &config, &toml).await;
+    let key = gateway.create_key(&["--name", "dev"]);
+    let secret = "AKIAIOSFODNN7EXAMPLE";
+    let said = ccgate::scripted_model::Step::blocks(vec![
+        ccgate::scripted_model::Block::text(format!("found the key {secret}; checking it")),
+        ccgate::scripted_model::Block::tool("Bash", json!({"command": "echo busy > busy.txt && sleep 30"})),
+    ]);
+    let task = gateway.submit(&key, json!({"prompt": scripted(vec![said, say("never")])})).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    let busy = gateway.data.path().join(format!("tasks/{id}/workspace/busy.txt"));
+    crate::cancel_and_timeout::wait_until(|| busy.exists(), "the run's Bash step").await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // its events stored
+    gateway.kill();
+    gateway.restart().await;
+    let done = gateway.wait_done(&key, &id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["error"]["kind"].as_str()),
+        (Some("failed"), Some("agent_crashed")),
+        "{done}\n{}",
+        gateway.log()
+    );
+    let text = done["result"]["text"].as_str().unwrap_or_default();
+    assert!(done["result"]["partial"] == true && text.contains("found the key"), "{done}");
+    assert!(
+        !done["result"].to_string().contains(secret) && text.contains("[REDACTED"),
+        "the plugin redacted it: {done}"
+    );
+}

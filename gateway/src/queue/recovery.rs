@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::workers::Queue;
-use crate::store::RecoveredTask;
 use crate::store::entities::task;
-use crate::task::{ErrorKind, TaskError};
+use crate::store::{LostEnding, RecoveredTask, recovered_status};
+use crate::task::{ErrorKind, TaskError, TaskStatus};
 
 impl Queue {
     /// At start-up on SQLite (one machine), every `running` task not held by a live
@@ -70,7 +70,8 @@ impl Queue {
                 format!("the run was lost {} times (the gateway running it stopped)", task.attempts),
             )
             .with_details(serde_json::json!({"attempts": task.attempts}));
-            match self.store.recover(&task, self.config.max_attempts as i32, error).await {
+            let ending = self.lost_ending(&task).await;
+            match self.store.recover(&task, self.config.max_attempts as i32, error, ending).await {
                 Ok(Some(outcome)) => {
                     recovered += 1;
                     match &outcome {
@@ -92,6 +93,27 @@ impl Queue {
             }
         }
         recovered
+    }
+
+    /// How `task`, whose run was lost, ends when it does (no attempt left, or a
+    /// cancel asked): its partial result, through the key's result plugins as a
+    /// finished run's. `None` when it goes back to the queue, or the result could
+    /// not be read (it then ends without one).
+    async fn lost_ending(&self, task: &task::Model) -> Option<LostEnding> {
+        let status = recovered_status(task.cancel_requested, task.attempts, self.config.max_attempts as i32);
+        if status == TaskStatus::Queued {
+            return None;
+        }
+        let partial = match self.store.lost_run_result(task).await {
+            Ok(partial) => partial,
+            Err(e) => {
+                tracing::warn!(task_id = %task.id, error = %e, "could not read what a lost run produced");
+                return None;
+            }
+        };
+        let facts = self.task_facts(task, status).await;
+        let processed = self.plugins.process_result(&facts, partial).await;
+        Some(LostEnding { result: processed.result, events: processed.events })
     }
 
     /// Runs the reaper until shutdown.

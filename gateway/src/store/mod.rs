@@ -40,8 +40,8 @@ pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState, OutboxEvent, TaskSna
 pub use spend::RunCost;
 pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};
 pub use tasks::{
-    ArtifactSet, ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, NewTaskRow, RecoveredTask,
-    RetryRun, TaskFilter,
+    ArtifactSet, ClaimedTask, Expiring, Fence, FinishRun, IdempotencyClaim, Inserted, LostEnding, NewTaskRow,
+    RecoveredTask, RetryRun, TaskFilter, recovered_status,
 };
 pub use tokens::{Reservation, RunTokens};
 

@@ -141,7 +141,10 @@ async fn a_run_that_lost_its_lease_cannot_write() {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
     assert_eq!(lost.len(), 1);
-    assert_eq!(store.recover(&lost[0], 3, lost_error()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
+    assert_eq!(
+        store.recover(&lost[0], 3, lost_error(), None).await.unwrap(),
+        Some(RecoveredTask::Requeued(id.clone()))
+    );
     let new = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!(new.fence.attempt, 2);
 
@@ -355,7 +358,7 @@ async fn a_message_waiting_in_a_run_that_was_lost_for_good_runs_as_the_next_turn
     assert_eq!(store.add_live_turn(&id, "steer", "queue", &[], entry()).await.unwrap(), LiveTurn::Added(1));
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
-    assert_eq!(store.recover(&lost[0], 1, lost_error()).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
+    assert_eq!(store.recover(&lost[0], 1, lost_error(), None).await.unwrap(), Some(RecoveredTask::Failed(id.clone())));
     assert_eq!(store.turns(&id).await.unwrap()[0].status, TaskStatus::Failed);
     let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!((next.prompt.as_str(), next.task.current_turn), ("steer", 1));
@@ -628,7 +631,9 @@ async fn a_run_lost_for_good_leaves_a_partial_result_and_a_cancel_wins() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let lost = store.lost_runs(None).await.unwrap();
         let lost = lost.iter().find(|t| t.id == id).unwrap();
-        assert!(store.recover(lost, 1, lost_error()).await.unwrap().is_some());
+        let result = store.lost_run_result(lost).await.unwrap();
+        let ending = crate::store::LostEnding { result, events: vec![EventRecord::new("plugin", json!({}))] };
+        assert!(store.recover(lost, 1, lost_error(), Some(ending)).await.unwrap().is_some());
         let row = store.task(&id).await.unwrap().unwrap();
         let result = row.result.as_ref().and_then(JsonText::parsed).expect("a partial result").clone();
         assert!(result.partial && result.text.as_deref() == Some("half done"), "{result:?}");
@@ -642,7 +647,7 @@ async fn a_run_lost_for_good_leaves_a_partial_result_and_a_cancel_wins() {
         assert_eq!((row.status, row.error.as_ref().and_then(JsonText::parsed).map(|e| e.kind)), (status, Some(kind)));
         let events = store.events_after(&id, 0, 100).await.unwrap();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        assert!(types.ends_with(&["result", "error", "status"]), "{types:?}");
+        assert!(types.ends_with(&["plugin", "result", "error", "status"]), "{types:?}");
     }
 }
 
@@ -661,11 +666,14 @@ async fn a_lost_runs_usage_is_charged_once_by_recovery() {
     assert_eq!(store.heartbeat(&id, &run.fence, 1, Some(&used(300))).await.unwrap(), Some(false), "so far, not added");
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
-    assert_eq!(store.recover(&lost[0], 3, lost_error()).await.unwrap(), Some(RecoveredTask::Requeued(id.clone())));
+    assert_eq!(
+        store.recover(&lost[0], 3, lost_error(), None).await.unwrap(),
+        Some(RecoveredTask::Requeued(id.clone()))
+    );
     let now = crate::timestamp::now_ms();
     let today = store.spend(&key_id, now).await.unwrap().today;
     assert_eq!((today.input_tokens, today.output_tokens, today.cost_micros, today.runs), (300, 7, 600, 1));
-    assert_eq!(store.recover(&lost[0], 3, lost_error()).await.unwrap(), None, "recovered once");
+    assert_eq!(store.recover(&lost[0], 3, lost_error(), None).await.unwrap(), None, "recovered once");
 
     let next = store.claim("node-b", 10_000).await.unwrap().unwrap();
     assert_eq!(next.task.live_input_tokens, 0, "a new run starts from nothing");
@@ -723,7 +731,7 @@ async fn runs_on_every_node_draw_on_one_token_budget() {
     store.heartbeat(&on_b.task.id, &on_b.fence, 1, None).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let lost = store.lost_runs(None).await.unwrap();
-    assert!(store.recover(&lost[0], 3, lost_error()).await.unwrap().is_some());
+    assert!(store.recover(&lost[0], 3, lost_error(), None).await.unwrap().is_some());
     assert_eq!(store.tokens_held(&key_id).await.unwrap(), 0);
     // Without a token budget, a run is never refused.
     set_token_budget(&store, &key_id, None).await;

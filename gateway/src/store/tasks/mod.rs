@@ -19,6 +19,6 @@ pub use create::{IdempotencyClaim, Inserted, NewTaskRow};
 pub use finish::{ArtifactSet, FinishRun, RetryRun};
 pub use lease::Fence;
 pub use read::TaskFilter;
-pub use recovery::RecoveredTask;
+pub use recovery::{LostEnding, RecoveredTask, recovered_status};
 pub use retention::Expiring;
 pub(super) use turns::{insert_turn, next_turn_index, queue_turn, set_turn_status, turns_of};

@@ -13,7 +13,7 @@ use crate::task::{ErrorKind, TaskError, TaskResult, Usage};
 
 /// Where a task whose run was lost goes: cancelled if a cancel was asked, back
 /// to the queue while attempts remain, else failed.
-pub(super) fn recovered_status(cancel_requested: bool, attempts: i32, max_attempts: i32) -> TaskStatus {
+pub fn recovered_status(cancel_requested: bool, attempts: i32, max_attempts: i32) -> TaskStatus {
     if cancel_requested {
         TaskStatus::Cancelled
     } else if attempts < max_attempts {
@@ -32,6 +32,14 @@ pub(super) fn lost_run_error(status: TaskStatus, failure: TaskError) -> TaskErro
         }
         _ => failure,
     }
+}
+
+/// How a run lost for good ends its task: its partial result as the result
+/// plugins left it, and their calls' events.
+#[derive(Debug, Clone)]
+pub struct LostEnding {
+    pub result: TaskResult,
+    pub events: Vec<EventRecord>,
 }
 
 /// What a lost run produced before its node stopped, as the task's partial result:
@@ -80,6 +88,11 @@ pub enum RecoveredTask {
 }
 
 impl Store {
+    /// The partial result of `lost`, a run lost for good (see `recover`).
+    pub async fn lost_run_result(&self, lost: &task::Model) -> Result<TaskResult> {
+        lost_run_result(&self.reader, lost, crate::timestamp::now_ms()).await
+    }
+
     /// Running tasks whose run is lost: their lease expired, or (`not_owner`, for a
     /// single-node database at start-up) they are held by anyone but this node.
     pub async fn lost_runs(&self, not_owner: Option<&str>) -> Result<Vec<task::Model>> {
@@ -127,12 +140,14 @@ impl Store {
         Ok(running.len() as u64)
     }
 
-    /// Re-queues (attempts left), cancels (cancel was asked) or fails a lost run.
+    /// Re-queues (attempts left), cancels (cancel was asked) or fails a lost run;
+    /// one that ends keeps `ending` (its partial result, see `lost_run_result`).
     pub async fn recover(
         &self,
         lost: &task::Model,
         max_attempts: i32,
         failure: TaskError,
+        ending: Option<LostEnding>,
     ) -> Result<Option<RecoveredTask>> {
         let now = crate::timestamp::now_ms();
         let fence = Fence { owner: lost.lease_owner.clone().unwrap_or_default(), attempt: lost.attempts };
@@ -156,15 +171,14 @@ impl Store {
             None => update.filter(task::Column::LeaseOwner.is_null()),
         };
         let failure = lost_run_error(status, failure);
-        let result = match status {
-            TaskStatus::Queued => None,
-            _ => Some(lost_run_result(&txn, lost, now).await?),
-        };
-        if let Some(result) = &result {
+        let ending = ending.filter(|_| status != TaskStatus::Queued);
+        if status != TaskStatus::Queued {
             update = update
                 .col_expr(task::Column::FinishedAt, Expr::value(now))
-                .col_expr(task::Column::Result, Expr::value(JsonText::new(result.clone())))
                 .col_expr(task::Column::Error, Expr::value(JsonText::new(failure.clone())));
+        }
+        if let Some(LostEnding { result, .. }) = &ending {
+            update = update.col_expr(task::Column::Result, Expr::value(JsonText::new(result.clone())));
         }
         if without_live_spend(update).exec(&txn).await.during("recovering a task")?.rows_affected == 0 {
             txn.rollback().await.during("recovering a task")?;
@@ -182,8 +196,11 @@ impl Store {
             serde_json::json!({"stream": "gateway", "line": format!(
                 "the run of attempt {} was lost (its gateway node stopped without finishing it)", fence.attempt)}),
         )];
-        if let Some(result) = &result {
+        if let Some(LostEnding { result, events: plugin_events }) = ending {
+            events.extend(plugin_events);
             events.push(EventRecord::new("result", serde_json::json!({"result": result})));
+        }
+        if status != TaskStatus::Queued {
             events.push(EventRecord::new("error", serde_json::json!({"error": failure})));
         }
         events.push(EventRecord::new("status", serde_json::json!({"status": status, "attempt": fence.attempt})));
