@@ -7,7 +7,9 @@
 use std::sync::LazyLock;
 
 use utoipa::OpenApi;
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
@@ -56,6 +58,7 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
                 .build(),
         ),
     );
+    add_header_components(components);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     for (path, item) in doc.paths.paths.iter_mut() {
         let authenticated = path.starts_with("/v1/");
@@ -86,6 +89,55 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
                 add(operation, 415, "The body is not `application/json` (or `multipart/form-data` where accepted)");
             }
             add(operation, 500, "Internal error; the cause is in the gateway's log");
+            add_headers(operation, authenticated);
+        }
+    }
+}
+
+/// The headers answers carry, defined once under `components/headers`: the name
+/// an answer gives each, its component, its type and meaning.
+const HEADERS: [(&str, &str, Type, &str); 5] = [
+    (
+        "x-request-id",
+        "RequestId",
+        Type::String,
+        "The request's id: the client's own, if it sent a sane one, else the gateway's",
+    ),
+    (
+        "RateLimit-Limit",
+        "RateLimitLimit",
+        Type::Integer,
+        "Requests the key may make per minute (absent on a request another node relayed)",
+    ),
+    ("RateLimit-Remaining", "RateLimitRemaining", Type::Integer, "Requests left in the current window"),
+    ("RateLimit-Reset", "RateLimitReset", Type::Integer, "Seconds until the window resets"),
+    ("Retry-After", "RetryAfter", Type::Integer, "Seconds to wait before trying again"),
+];
+
+fn add_header_components(components: &mut utoipa::openapi::Components) {
+    for (_, component, kind, description) in HEADERS {
+        let mut header = Header::new(ObjectBuilder::new().schema_type(kind).build());
+        header.description = Some(description.to_string());
+        components.headers.insert(component.to_string(), RefOr::T(header));
+    }
+}
+
+/// The headers of an operation's answers: `x-request-id` on every one; on `/v1`,
+/// the key's `RateLimit-*`; on a 429 or 503, `Retry-After`.
+fn add_headers(operation: &mut Operation, authenticated: bool) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else { continue };
+        let retry = status == "429" || status == "503";
+        for (name, component, _, _) in HEADERS {
+            let applies = match name {
+                "x-request-id" => true,
+                "Retry-After" => retry,
+                _ => authenticated,
+            };
+            if applies {
+                let reference = RefOr::Ref(Ref::new(format!("#/components/headers/{component}")));
+                response.headers.entry(name.to_string()).or_insert(reference);
+            }
         }
     }
 }
