@@ -100,9 +100,13 @@ async fn a_run_lost_for_good_keeps_what_it_said_through_the_result_plugins() {
     ]);
     let task = gateway.submit(&key, json!({"prompt": scripted(vec![said, say("never")])})).await;
     let id = task["id"].as_str().unwrap().to_string();
+    // Streamed events are stored ones: once the message is seen, killing loses none of it.
+    let mut live = LiveEvents::open(&gateway, &key, &id).await;
+    live.until(|(_, kind, data)| kind == "assistant" && data["text"].as_str().is_some_and(|t| t.contains("found")))
+        .await;
     let busy = gateway.data.path().join(format!("tasks/{id}/workspace/busy.txt"));
     crate::cancel_and_timeout::wait_until(|| busy.exists(), "the run's Bash step").await;
-    tokio::time::sleep(Duration::from_secs(1)).await; // its events stored
+    drop(live);
     gateway.kill();
     gateway.restart().await;
     let done = gateway.wait_done(&key, &id).await;
