@@ -53,4 +53,9 @@ async fn duplicates_racing_create_one_task_and_another_body_is_refused() {
 
     let empty = post_idempotent(&gateway, &key, "", &json!({"prompt": "sync"})).await;
     assert_eq!(empty.status, 422);
+    // A bad header and a bad body: each invalid field is named, not only the first.
+    let both = post_idempotent(&gateway, &key, "", &json!({"prompt": "", "priority": 99})).await;
+    let pointers: Vec<&str> =
+        both.json["errors"].as_array().unwrap().iter().filter_map(|e| e["pointer"].as_str()).collect();
+    assert_eq!(pointers, ["/headers/idempotency-key", "/prompt", "/priority"], "{}", both.json);
 }

@@ -275,10 +275,23 @@ async fn new_task(
     endpoint: &str,
     execute: bool,
 ) -> Result<(NewTask, Option<IdempotencyClaim>), ApiError> {
-    let idempotency = idempotency_claim(headers, endpoint, &body.digest)?;
-    let request = parse_new_task(&body.json, &state.config.tasks, execute).map_err(ApiError::validation)?;
-    vet_webhook(state, &request).await?;
-    Ok((request, idempotency))
+    // Every invalid field at once: the header's, the body's, and the webhook URL's
+    // once the body reads.
+    let idempotency = idempotency_claim(headers, endpoint, &body.digest);
+    let parsed = parse_new_task(&body.json, &state.config.tasks, execute);
+    let webhook = match &parsed {
+        Ok(request) => vet_webhook(state, request).await.err(),
+        Err(_) => None,
+    };
+    match (parsed, idempotency, webhook) {
+        (Ok(request), Ok(claim), None) => Ok((request, claim)),
+        (parsed, idempotency, webhook) => {
+            let mut errors = idempotency.err().map(|e| e.errors).unwrap_or_default();
+            errors.extend(parsed.err().unwrap_or_default());
+            errors.extend(webhook.map(|e| e.errors).unwrap_or_default());
+            Err(ApiError::validation(errors))
+        }
+    }
 }
 
 /// The `Idempotency-Key` header with a hash of what it is used for: the endpoint
