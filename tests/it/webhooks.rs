@@ -175,6 +175,8 @@ async fn signed_deliveries_arrive_once_per_event_and_verify_independently() {
     let listed = wait_for_delivery_status(&gateway, key, id, "delivered").await;
     let types: Vec<&str> = listed.iter().map(|d| d["event_type"].as_str().unwrap()).collect();
     assert_eq!(types, ["task.completed", "task.started"], "newest first: {listed:?}");
+    assert!(listed.iter().all(|d| d["id"].as_str().is_some_and(|id| id.starts_with("whd_"))), "{listed:?}");
+    assert_eq!(got[1].headers["webhook-id"], listed[0]["id"].as_str().unwrap(), "the id is the webhook-id");
     assert_eq!(listed[1]["attempts"][0]["status_code"], 200, "{listed:?}");
     // A page at a time: each delivery once, in the same order.
     let path = format!("/v1/tasks/{id}/webhook-deliveries?limit=1");

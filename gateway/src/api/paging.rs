@@ -135,6 +135,10 @@ mod tests {
             }
         }
         assert_eq!(seen, ["apr_5", "apr_4", "apr_3", "apr_2", "apr_1"]);
+        // Deliveries of earlier versions (`msg_`) come after every newer one (`whd_`).
+        let all = PageQuery { limit: 10, cursor: None };
+        let mixed = page_of(vec!["msg_9", "whd_1", "whd_2"], &all, Order::NewestFirst, |id| id).0;
+        assert_eq!(mixed, ["whd_2", "whd_1", "msg_9"]);
 
         let names = ["b.txt", "a/z.txt", "c"];
         let first = PageQuery { limit: 2, cursor: None };

@@ -12,6 +12,7 @@ use super::problem::ApiError;
 use super::schema::{DeliveryList, WebhookDelivery};
 use super::{AppState, paging};
 use crate::auth::Scope;
+use crate::store::{DELIVERY_ID_PREFIX, OLDER_DELIVERY_ID_PREFIX};
 use crate::task::{FieldError, NewTask};
 use crate::webhooks::guard::{Allowlist, check_url_resolving};
 
@@ -24,7 +25,7 @@ use crate::webhooks::guard::{Allowlist, check_url_resolving};
     params(
         ("id" = String, Path, description = "Task id"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
-        ("cursor" = Option<String>, Query, pattern = "^msg_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
+        ("cursor" = Option<String>, Query, pattern = "^(whd|msg)_[0-9A-HJKMNP-TV-Z]{26}$", nullable = false,
             description = "`next_cursor` of the previous page"),
     ),
     responses((status = 200, description = "A page of the task's webhook deliveries, newest first", body = DeliveryList)))]
@@ -35,7 +36,9 @@ pub async fn deliveries(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let principal = caller.require(Scope::Tasks)?;
-    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, |c| crate::ids::looks_like(c, "msg"))?;
+    let delivery_id =
+        |c: &str| [DELIVERY_ID_PREFIX, OLDER_DELIVERY_ID_PREFIX].iter().any(|p| crate::ids::looks_like(c, p));
+    let query = PageQuery::parse(&params, paging::DEFAULT_LIMIT, delivery_id)?;
     let task = state.tasks.owned(principal, &id).await?;
     let deliveries = state.tasks.deliveries(&task).await?.into_iter().map(WebhookDelivery::from).collect();
     let (data, next_cursor) = page_of(deliveries, &query, Order::NewestFirst, |d: &WebhookDelivery| &d.id);

@@ -36,7 +36,10 @@ pub use cluster_lock::Leadership;
 pub use events::{EventRecord, StoredEvent};
 pub use keys::{KeyFields, NewKey};
 pub use nodes::Resumed;
-pub use outbox::{AttemptRecord, DeliveryLog, DeliveryState, OutboxEvent, TaskSnapshot, WebhookRules};
+pub use outbox::{
+    AttemptRecord, DELIVERY_ID_PREFIX, DeliveryLog, DeliveryState, OLDER_DELIVERY_ID_PREFIX, OutboxEvent, TaskSnapshot,
+    WebhookRules,
+};
 pub use spend::RunCost;
 pub use steering::{LiveTurn, MAX_WAITING_MESSAGES};
 pub use tasks::{

@@ -15,6 +15,12 @@ use super::tasks::{artifacts_of, turns_of};
 use super::{Context, Result, Store};
 use crate::artifacts::Artifact;
 
+/// The prefix of a delivery's id (its `webhook-id`). Deliveries made before it
+/// was `whd` are `msg_…`: a list by id puts them after every newer one.
+pub const DELIVERY_ID_PREFIX: &str = "whd";
+/// The prefix of deliveries made by earlier versions.
+pub const OLDER_DELIVERY_ID_PREFIX: &str = "msg";
+
 /// What a delivery is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxEvent<'a> {
@@ -94,7 +100,7 @@ async fn enqueue_event(
         TaskSnapshot { task, turns: turns_of(conn, &task.id).await?, artifacts: artifacts_of(conn, &task.id).await? };
     let payload = rules.payload(&snapshot, event, event_type, now);
     webhook_delivery::ActiveModel {
-        id: Set(crate::ids::new_id("msg")),
+        id: Set(crate::ids::new_id(DELIVERY_ID_PREFIX)),
         task_id: Set(task.id.clone()),
         key_id: Set(task.key_id.clone()),
         event_type: Set(event_type.to_string()),
