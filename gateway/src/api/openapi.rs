@@ -107,7 +107,7 @@ const HEADERS: [(&str, &str, Type, &str); 5] = [
         "RateLimit-Limit",
         "RateLimitLimit",
         Type::Integer,
-        "Requests the key may make per minute (absent on a request another node relayed)",
+        "Requests the key may make per minute (absent when the key was not authenticated, and on a request another node relayed)",
     ),
     ("RateLimit-Remaining", "RateLimitRemaining", Type::Integer, "Requests left in the current window"),
     ("RateLimit-Reset", "RateLimitReset", Type::Integer, "Seconds until the window resets"),

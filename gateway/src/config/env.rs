@@ -169,7 +169,8 @@ fn parse(kind: Kind, text: &str) -> Result<Value, String> {
             .ok_or_else(|| format!("must be {what}"))
     };
     match kind {
-        Kind::String => Ok(Value::String(text.to_string())),
+        // A line ending left by a CRLF env file is never part of a value.
+        Kind::String => Ok(Value::String(text.trim_end_matches(['\r', '\n']).to_string())),
         Kind::Integer => trimmed.parse().map(Value::Integer).map_err(|_| "must be a whole number".to_string()),
         Kind::Float => trimmed.parse().map(Value::Float).map_err(|_| "must be a number".to_string()),
         Kind::Boolean => match trimmed {
@@ -203,8 +204,11 @@ impl Config {
             reason,
         };
         let mut table = Table::try_from(&*self).map_err(|e| refused("(the configuration)", "", e.to_string()))?;
+        // A list's items are read as the default's are (the file may have emptied it).
+        let defaults = settings(&Table::try_from(Config::default()).unwrap_or_default());
         let mut changed = false;
         for (key, kind) in settings(&table) {
+            let kind = defaults.get(&key).copied().unwrap_or(kind);
             // The setting's own variable, else its older name.
             let Some((name, text)) = names_of(&key).into_iter().rev().find_map(|n| lookup(&n).map(|t| (n, t))) else {
                 continue;
@@ -288,6 +292,11 @@ mod tests {
         assert_eq!(config.queue.retry_backoff_seconds, [5, 30]);
         assert_eq!(config.sandbox.mode, crate::sandbox::SandboxMode::Landlock);
         assert_eq!((config.tasks.default_model, config.pool.size), (None, None), "empty: unset");
+        let pepper = with(&[("CCGATE_KEYS_PEPPER", "p3pp3r\r\n")]).unwrap();
+        assert_eq!(pepper.keys.pepper, "p3pp3r", "a CRLF line ending is not part of a secret");
+        let mut emptied: Config = toml::from_str("[queue]\nretry_backoff_seconds = []").unwrap();
+        emptied.apply_env(|name| (name == "CCGATE_QUEUE_RETRY_BACKOFF_SECONDS").then(|| "5,30".to_string())).unwrap();
+        assert_eq!(emptied.queue.retry_backoff_seconds, [5, 30], "items typed as the default's, not the file's");
         let error = with(&[("CCGATE_QUEUE_RETRY_BACKOFF_SECONDS", "5,soon")]).unwrap_err().to_string();
         assert!(error.contains("\"soon\": must be a whole number"), "{error}");
     }

@@ -129,7 +129,7 @@ pub async fn call_hook(plugins: &Arc<Plugins>, facts: &TaskFacts, input: HookInp
                 key_id: &facts.key_id,
                 key_name: &facts.key_name,
                 task_id: &facts.id,
-                delivery_id: "msg_trial",
+                delivery_id: "whd_trial",
                 event_type: &kind,
                 timestamp: &timestamp,
                 payload: &payload,

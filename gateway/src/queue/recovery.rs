@@ -70,7 +70,7 @@ impl Queue {
                 format!("the run was lost {} times (the gateway running it stopped)", task.attempts),
             )
             .with_details(serde_json::json!({"attempts": task.attempts}));
-            let ending = self.lost_ending(&task).await;
+            let Ok(ending) = self.lost_ending(&task).await else { continue }; // the next pass tries again
             match self.store.recover(&task, self.config.max_attempts as i32, error, ending).await {
                 Ok(Some(outcome)) => {
                     recovered += 1;
@@ -97,23 +97,19 @@ impl Queue {
 
     /// How `task`, whose run was lost, ends when it does (no attempt left, or a
     /// cancel asked): its partial result, through the key's result plugins as a
-    /// finished run's. `None` when it goes back to the queue, or the result could
-    /// not be read (it then ends without one).
-    async fn lost_ending(&self, task: &task::Model) -> Option<LostEnding> {
+    /// finished run's. `None` when it goes back to the queue; an error when the
+    /// result could not be read (the task is left for the reaper's next pass).
+    async fn lost_ending(&self, task: &task::Model) -> Result<Option<LostEnding>, crate::store::StoreError> {
         let status = recovered_status(task.cancel_requested, task.attempts, self.config.max_attempts as i32);
         if status == TaskStatus::Queued {
-            return None;
+            return Ok(None);
         }
-        let partial = match self.store.lost_run_result(task).await {
-            Ok(partial) => partial,
-            Err(e) => {
-                tracing::warn!(task_id = %task.id, error = %e, "could not read what a lost run produced");
-                return None;
-            }
-        };
+        let partial = self.store.lost_run_result(task).await.inspect_err(|e| {
+            tracing::warn!(task_id = %task.id, error = %e, "could not read what a lost run produced; trying again later");
+        })?;
         let facts = self.task_facts(task, status).await;
         let processed = self.plugins.process_result(&facts, partial).await;
-        Some(LostEnding { result: processed.result, events: processed.events })
+        Ok(Some(LostEnding { result: processed.result, events: processed.events }))
     }
 
     /// Runs the reaper until shutdown.

@@ -612,6 +612,22 @@ async fn a_task_whose_stored_documents_do_not_parse_shows_nothing_for_them_and_k
     assert_eq!(sea_orm::Value::from(row.metadata), sea_orm::Value::String(Some("{\"text\": ".into())), "kept");
 }
 
+/// A lease renewed after the reaper read it as expired keeps its run: a late
+/// heartbeat is not a lost node.
+#[tokio::test]
+async fn a_lease_renewed_after_it_was_read_as_lost_keeps_its_run() {
+    let (store, _dir) = store().await;
+    let key_id = key(&store, 4).await;
+    let id = task(&store, &key_id, 0).await;
+    let run = store.claim("node-a", 1).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let lost = store.lost_runs(None).await.unwrap();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(store.heartbeat(&id, &run.fence, 10_000, None).await.unwrap(), Some(false), "renewed late");
+    assert_eq!(store.recover(&lost[0], 1, lost_error(), None).await.unwrap(), None, "not recovered");
+    assert_eq!(store.task(&id).await.unwrap().unwrap().status, TaskStatus::Running);
+}
+
 /// A run lost for good leaves what it produced as a partial result: its last text,
 /// what was metered by its last lease renewal; a cancelled one says cancelled.
 #[tokio::test]

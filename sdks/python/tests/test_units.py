@@ -188,6 +188,15 @@ def test_lists_read_whole_follow_every_page():
         client.tasks.list_artifacts("tsk_1")
 
 
+def test_a_task_list_that_repeats_its_cursor_is_an_error_not_a_loop():
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [], "next_cursor": "tsk_same"})
+
+    client = ccgate.Client("http://gateway", "k", transport=httpx.MockTransport(gateway))
+    with pytest.raises(ccgate.CcgateError, match="same page again"):
+        list(client.tasks.list())
+
+
 class _Events(httpx.SyncByteStream):
     """An event stream that never ends on its own, and says when it was closed."""
 

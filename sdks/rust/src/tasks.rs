@@ -146,6 +146,15 @@ impl Tasks {
                     return None;
                 }
                 match pages.tasks.page(&pages.filters, pages.cursor.as_deref()).await {
+                    // A list that hands back the cursor it was asked with (a proxy
+                    // caching without the query) would never end.
+                    Ok(page) if page.next_cursor.is_some() && page.next_cursor == pages.cursor => {
+                        pages.last_page = true;
+                        let cursor = page.next_cursor.unwrap_or_default();
+                        let repeated =
+                            Error::Decode(format!("the list answered the same page again (cursor {cursor})"));
+                        return Some((Err(repeated), pages));
+                    }
                     Ok(page) => {
                         pages.cursor = page.next_cursor;
                         pages.last_page = pages.cursor.is_none();

@@ -71,6 +71,14 @@ function taskPath(id: string, tail = ""): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The cursor of the page after the one `cursor` asked for; `undefined` after the
+ * last. A list that hands back the cursor it was asked with (a proxy caching without
+ * the query) would never end: that is an error, not a loop. */
+function nextPage(cursor: string | undefined, next: string | null | undefined): string | undefined {
+  if (next && next === cursor) throw new CcgateError(`the list answered the same page again (cursor ${cursor})`);
+  return next ?? undefined;
+}
+
 export class Client {
   readonly tasks: Tasks;
   /** Webhook verification (`webhooks.verify`), where the other entry points are: it
@@ -189,7 +197,7 @@ export class Tasks {
     do {
       const page = await this.page({ ...filters, cursor });
       yield* page.data;
-      cursor = page.next_cursor ?? undefined;
+      cursor = nextPage(cursor, page.next_cursor);
     } while (cursor);
   }
 
@@ -252,12 +260,7 @@ export class Tasks {
       const query = { limit: 200, cursor };
       const page = await this.client.json<{ data: T[]; next_cursor?: string | null }>({ method: "GET", path, query });
       items.push(...page.data);
-      // A list that hands back the cursor it was asked with (a proxy caching without
-      // the query) would never end.
-      if (page.next_cursor && page.next_cursor === cursor) {
-        throw new CcgateError(`the list answered the same page again (cursor ${cursor})`);
-      }
-      cursor = page.next_cursor ?? undefined;
+      cursor = nextPage(cursor, page.next_cursor);
     } while (cursor);
     return items;
   }

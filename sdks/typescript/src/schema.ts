@@ -1534,7 +1534,7 @@ export interface components {
     parameters: never;
     requestBodies: never;
     headers: {
-        /** @description Requests the key may make per minute (absent on a request another node relayed) */
+        /** @description Requests the key may make per minute (absent when the key was not authenticated, and on a request another node relayed) */
         RateLimitLimit: number;
         /** @description Requests left in the current window */
         RateLimitRemaining: number;

@@ -123,6 +123,8 @@ test("lists read whole follow every page", async () => {
   ]);
   pages.artifacts.b = [["c"], "b"];
   await assert.rejects(client.tasks.listArtifacts("tsk_1"), /same page again/);
+  const looping = new Client({ baseUrl: "http://gateway", apiKey: "k", fetch: async () => Response.json({ data: [], next_cursor: "tsk_same" }) });
+  await assert.rejects(async () => { for await (const _ of looping.tasks.list()) { /* none */ } }, /same page again/);
 });
 
 test("a stream left early closes its connection", async () => {

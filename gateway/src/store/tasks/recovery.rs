@@ -170,6 +170,12 @@ impl Store {
             Some(owner) => update.filter(task::Column::LeaseOwner.eq(owner.clone())),
             None => update.filter(task::Column::LeaseOwner.is_null()),
         };
+        // A lease renewed since it was read (a heartbeat late, not a node lost) keeps
+        // its run: the update matches nothing.
+        update = match lost.lease_expires_at {
+            Some(expires) => update.filter(task::Column::LeaseExpiresAt.eq(expires)),
+            None => update.filter(task::Column::LeaseExpiresAt.is_null()),
+        };
         let failure = lost_run_error(status, failure);
         let ending = ending.filter(|_| status != TaskStatus::Queued);
         if status != TaskStatus::Queued {

@@ -157,9 +157,9 @@ class AsyncTasks:
             page = await self.page(cursor=cursor, **filters)
             for task in page.data:
                 yield task
-            if not page.next_cursor:
+            cursor = _calls.next_page(cursor, page.next_cursor)
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     async def stream(
         self, task_id: str, *, after: int | None = None, timeout: float | None = None

@@ -161,9 +161,9 @@ class Tasks:
         while True:
             page = self.page(cursor=cursor, **filters)
             yield from page.data
-            if not page.next_cursor:
+            cursor = _calls.next_page(cursor, page.next_cursor)
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     def stream(self, task_id: str, *, after: int | None = None, timeout: float | None = None) -> Iterator[TaskEvent]:
         """The task's events from after `after`, live until it finishes. A dropped
