@@ -38,6 +38,14 @@ async fn a_sensitive_write_of_an_allowed_tool_is_allowed_and_recorded() {
     assert_eq!(approvals[0]["id"], approvals[0]["approval_id"], "the approval's id, as the API names it");
     assert!(approvals[0]["requested_at"].is_string() && approvals[0]["expires_at"].is_null(), "{approvals:?}");
     assert_eq!(results[0]["is_error"], false, "{results:?}");
+    // Decided at once, it is listed with the task's prompts all the same (recorded
+    // in the background, so looked for until it is there).
+    let listed = wait_for_listed(&gateway, &key, id, 1).await;
+    let shown = &listed[0];
+    assert_eq!((&shown["id"], shown["state"].as_str()), (&approvals[0]["id"], Some("decided")), "{shown}");
+    assert_eq!((shown["decision"].as_str(), shown["decided_by"].as_str()), (Some("allow"), Some("mode")));
+    assert_eq!(shown["input"]["file_path"], "/workspace/.vscode/settings.json");
+    assert_eq!(shown["requested_at"], approvals[0]["requested_at"]);
     let (status, _) = gateway.get(&format!("/v1/tasks/{id}/files"), &key).await;
     assert_eq!(status, 200);
     let file = gateway.request(reqwest::Method::GET, &format!("/v1/tasks/{id}/files/.vscode/settings.json"), &key);
@@ -82,6 +90,20 @@ async fn prompts_outside_what_the_task_allows_are_denied_with_a_reason_the_model
 }
 
 /// Polls the task until it has a pending approval; returns it.
+/// The task's listed prompts once there are `count` of them.
+async fn wait_for_listed(gateway: &Gateway, key: &str, id: &str, count: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, listed) = gateway.get(&format!("/v1/tasks/{id}/approvals"), key).await;
+        let data = listed["data"].as_array().cloned().unwrap_or_default();
+        if data.len() >= count {
+            return data;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{count} prompts were not listed: {listed}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn pending(gateway: &Gateway, key: &str, id: &str) -> Value {
     let started = std::time::Instant::now();
     loop {

@@ -26,9 +26,9 @@ const MAX_ANSWERS: usize = 16;
 
 #[utoipa::path(get, path = "/tasks/{id}/approvals", operation_id = "listApprovals", tag = "tasks",
     summary = "List a task's permission prompts",
-    description = "Every permission prompt of the task that waited for a person (`options.approvals.mode = \"ask\"`), \
-        pending, decided or expired, newest first, a page at a time. (Prompts decided at once, by mode, rule or \
-        plugin, are in the task's events only.) Example: `GET /v1/tasks/tsk_…/approvals` → `{\"data\": \
+    description = "Every permission prompt of the task: those that waited for a person (`options.approvals.mode = \
+        \"ask\"`), pending, decided or expired, and those decided at once by the task's mode or rules or a plugin \
+        (`decided_by`), newest first, a page at a time. Example: `GET /v1/tasks/tsk_…/approvals` → `{\"data\": \
         [{\"id\": \"apr_…\", \"tool\": \"Bash\", \"state\": \"pending\", …}], \"next_cursor\": null}`.",
     params(
         ("id" = String, Path, description = "Task id"),

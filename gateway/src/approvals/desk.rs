@@ -1,7 +1,8 @@
 //! Where prompts wait for a person: a prompt of an `ask` task is stored pending,
 //! its run waits on it (with the task's deadline), and a client's decision over the
 //! API wakes the run. The store decides who wins: a decision is a conditional
-//! update of a pending row, so a client and the deadline cannot both decide.
+//! update of a pending row, so a client and the deadline cannot both decide. A
+//! prompt the run decided at once is stored as decided, off the run's path.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,6 +60,50 @@ const RECHECK: Duration = Duration::from_secs(1);
 impl Desk {
     pub fn new(store: Store) -> Self {
         Self { store, waiting: Mutex::new(HashMap::new()) }
+    }
+
+    /// Records `prompt` of the run `run_id`, decided at once as `id` at `at`, in the
+    /// background: the run never waits on the database for a prompt it answered
+    /// itself. (A prompt not recorded is still in the task's events.)
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_decided(
+        &self,
+        task_id: &str,
+        run_id: &str,
+        turn: i32,
+        prompt: &PermissionPrompt,
+        (id, at): (&str, i64),
+        decision: &Decision,
+        (by, updated_input): (DecidedBy, Option<&Value>),
+    ) {
+        let (verdict, message) = match decision {
+            Decision::Allow => ("allow", None),
+            Decision::Deny { message } => ("deny", Some(message.clone())),
+        };
+        let new = NewApproval {
+            id: id.to_string(),
+            task_id: task_id.to_string(),
+            run_id: run_id.to_string(),
+            turn,
+            tool: prompt.tool.clone(),
+            input: super::bounded_input(&prompt.input).to_string(),
+            reason: prompt.reason.clone(),
+            requested_at: at,
+            expires_at: at,
+        };
+        let decided = ApprovalDecision {
+            decision: verdict,
+            decided_by: by.as_str(),
+            message,
+            updated_input: updated_input.map(|input| super::bounded_input(input).to_string()),
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let task_id = new.task_id.clone();
+            if let Err(e) = store.record_decided_approval(new, decided).await {
+                tracing::warn!(task_id, error = %e, "could not record a permission prompt decided at once");
+            }
+        });
     }
 
     /// Records `prompt` of the run `run_id` as pending and returns its row; `wait`

@@ -85,6 +85,18 @@ pub enum DecidedBy {
     Plugin,
 }
 
+impl DecidedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mode => "mode",
+            Self::Rule => "rule",
+            Self::Client => "client",
+            Self::Timeout => "timeout",
+            Self::Plugin => "plugin",
+        }
+    }
+}
+
 /// How a task's prompts are answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -266,11 +278,17 @@ pub fn control_response(prompt: &PermissionPrompt, decision: &Decision, updated_
     format!("{line}\n")
 }
 
-/// The `approval_requested` and `approval_resolved` events of a prompt decided at once.
-pub fn events(prompt: &PermissionPrompt, decision: &Decision, by: DecidedBy) -> Vec<EventRecord> {
-    let approval_id = crate::ids::new_id("apr");
-    let asked = Asked { requested_at: crate::timestamp::now_ms(), expires_at: None };
-    vec![requested_event(prompt, &approval_id, asked), resolved_event(prompt, &approval_id, decision, by)]
+/// The `approval_requested` and `approval_resolved` events of prompt `approval_id`,
+/// decided at once (`requested_at`: when).
+pub fn events(
+    prompt: &PermissionPrompt,
+    approval_id: &str,
+    requested_at: i64,
+    decision: &Decision,
+    by: DecidedBy,
+) -> Vec<EventRecord> {
+    let asked = Asked { requested_at, expires_at: None };
+    vec![requested_event(prompt, approval_id, asked), resolved_event(prompt, approval_id, decision, by)]
 }
 
 /// When a prompt was asked, and until when a client may decide it (`ask` mode
@@ -455,7 +473,7 @@ mod tests {
         let deny: Value = serde_json::from_str(&deny).unwrap();
         assert_eq!(deny["response"]["response"], json!({"behavior": "deny", "message": "no"}));
         let big = PermissionPrompt { input: json!({"content": "x".repeat(MAX_INPUT_BYTES)}), ..prompt };
-        let recorded = events(&big, &Decision::Allow, DecidedBy::Mode);
+        let recorded = events(&big, "apr_1", 1_000, &Decision::Allow, DecidedBy::Mode);
         assert_eq!(recorded[0].data["input"]["withheld"], true);
         assert_eq!(recorded[0].data["approval_id"], recorded[1].data["approval_id"]);
         assert_eq!(recorded[1].data["decided_by"], "mode");

@@ -696,9 +696,11 @@ fn answer_prompt(
         Some(_) => None,
         None => task_decision(prompt, &context.tools, context.approvals.mode, admitted),
     };
+    let place = (context.desk.clone(), context.task_id.clone(), context.run_id.clone(), context.turn);
     if let Some((decision, by)) = decided {
         answer(stdin_lines, control_response(prompt, &decision, None));
-        return events(prompt, &decision, by);
+        let asked = record_at_once(&place, prompt, &decision, by, None);
+        return events(prompt, &asked.0, asked.1, &decision, by);
     }
     // Weak handles: a prompt still waiting must not keep the CLI's stdin or the
     // run's event channel open after the run ends.
@@ -725,17 +727,21 @@ fn answer_prompt(
             send(calls);
             if let ToolApproval::Decided { plugin, decision, updated_input } = approval {
                 reply(control_response(&prompt, &decision, updated_input.as_ref()));
-                return send(events_noting(&prompt, &decision, DecidedBy::Plugin, ("plugin", json!(plugin))));
+                let asked = record_at_once(&place, &prompt, &decision, DecidedBy::Plugin, updated_input.as_ref());
+                return send(events_noting(&prompt, asked, &decision, DecidedBy::Plugin, ("plugin", json!(plugin))));
             }
             // Admitted above: this prompt is already counted among those waiting.
             if let Some((decision, by)) = task_decision(&prompt, &tools, mode, true) {
                 reply(control_response(&prompt, &decision, None));
-                return send(events(&prompt, &decision, by));
+                let asked = record_at_once(&place, &prompt, &decision, by, None);
+                return send(events(&prompt, &asked.0, asked.1, &decision, by));
             }
         }
+        // A decision reused from an earlier run is that prompt's row: not recorded again.
         if let Some((earlier, answer)) = desk.earlier_answer(&task_id, &run_id, turn, &prompt).await {
             reply(control_response(&prompt, &answer.decision, answer.updated_input.as_ref()));
-            return send(events_noting(&prompt, &answer.decision, answer.decided_by, ("reused_from", json!(earlier))));
+            let (asked, noted) = (fresh_prompt_id(), ("reused_from", json!(earlier)));
+            return send(events_noting(&prompt, asked, &answer.decision, answer.decided_by, noted));
         }
         let (row, woken) = match desk.open(&task_id, &run_id, turn, &prompt, timeout).await {
             Ok(opened) => opened,
@@ -743,7 +749,8 @@ fn answer_prompt(
                 let decision =
                     Decision::Deny { message: format!("the prompt could not be recorded for approval: {e}") };
                 reply(control_response(&prompt, &decision, None));
-                return send(events(&prompt, &decision, DecidedBy::Mode));
+                let (id, at) = fresh_prompt_id();
+                return send(events(&prompt, &id, at, &decision, DecidedBy::Mode));
             }
         };
         let asked = Asked { requested_at: row.requested_at, expires_at: Some(row.expires_at) };
@@ -774,15 +781,36 @@ fn too_many_waiting() -> Decision {
     Decision::Deny { message: format!("more than {MAX_WAITING_PROMPTS} permission prompts of this run are waiting") }
 }
 
+/// A new prompt id, and the time it was asked.
+fn fresh_prompt_id() -> (String, i64) {
+    (crate::ids::new_id("apr"), crate::timestamp::now_ms())
+}
+
+/// A prompt of the run at `place` (desk, task, run, turn) decided at once: its new
+/// id and time, the prompt recorded as decided in the background (the task's list
+/// of prompts has every one).
+fn record_at_once(
+    (desk, task_id, run_id, turn): &(Arc<Desk>, String, String, i32),
+    prompt: &PermissionPrompt,
+    decision: &Decision,
+    by: DecidedBy,
+    updated_input: Option<&serde_json::Value>,
+) -> (String, i64) {
+    let (id, at) = fresh_prompt_id();
+    desk.record_decided(task_id, run_id, *turn, prompt, (&id, at), decision, (by, updated_input));
+    (id, at)
+}
+
 /// The events of a prompt decided at once, `approval_resolved` with one more field:
 /// the plugin that decided, or the earlier prompt whose decision was reused.
 fn events_noting(
     prompt: &PermissionPrompt,
+    (id, at): (String, i64),
     decision: &Decision,
     by: DecidedBy,
     (field, value): (&str, serde_json::Value),
 ) -> Vec<EventRecord> {
-    let mut recorded = events(prompt, decision, by);
+    let mut recorded = events(prompt, &id, at, decision, by);
     for event in recorded.iter_mut().filter(|e| e.event_type == "approval_resolved") {
         event.data[field] = value.clone();
     }

@@ -76,6 +76,32 @@ impl Store {
         Ok(row)
     }
 
+    /// Records a prompt decided at once (by the task's mode or rules, or a plugin), so
+    /// that the task's list of prompts has every one. No webhook: none waited.
+    pub async fn record_decided_approval(&self, new: NewApproval, decision: ApprovalDecision) -> Result<()> {
+        approval::ActiveModel {
+            id: Set(new.id),
+            task_id: Set(new.task_id),
+            run_id: Set(new.run_id),
+            turn: Set(new.turn),
+            tool: Set(new.tool),
+            input: Set(new.input),
+            reason: Set(new.reason),
+            state: Set(ApprovalState::Decided),
+            decision: Set(Some(decision.decision.to_string())),
+            decided_by: Set(Some(decision.decided_by.to_string())),
+            message: Set(decision.message),
+            updated_input: Set(decision.updated_input),
+            requested_at: Set(new.requested_at),
+            expires_at: Set(new.expires_at),
+            decided_at: Set(Some(new.requested_at)),
+        }
+        .insert(&self.writer)
+        .await
+        .during("recording a decided permission prompt")?;
+        Ok(())
+    }
+
     /// Decides a pending prompt of `task_id`; `None` when it is not pending (any more).
     pub async fn decide_approval(
         &self,

@@ -1,5 +1,6 @@
-//! A tool permission prompt asked of a person: pending until decided, timed out, or
-//! its run ended.
+//! A tool permission prompt: one asked of a person is pending until decided, timed
+//! out, or its run ended; one decided at once (by the task's mode or rules, or a
+//! plugin) is stored decided, its `expires_at` the time it was asked.
 
 use sea_orm::entity::prelude::*;
 
