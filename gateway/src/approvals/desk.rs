@@ -80,17 +80,7 @@ impl Desk {
             Decision::Allow => ("allow", None),
             Decision::Deny { message } => ("deny", Some(message.clone())),
         };
-        let new = NewApproval {
-            id: id.to_string(),
-            task_id: task_id.to_string(),
-            run_id: run_id.to_string(),
-            turn,
-            tool: prompt.tool.clone(),
-            input: super::bounded_input(&prompt.input).to_string(),
-            reason: prompt.reason.clone(),
-            requested_at: at,
-            expires_at: at,
-        };
+        let new = new_approval(id, (task_id, run_id, turn), prompt, (at, at));
         let decided = ApprovalDecision {
             decision: verdict,
             decided_by: by.as_str(),
@@ -121,20 +111,8 @@ impl Desk {
         // Registered before the row exists, so no decision can come before the waiter.
         self.lock().insert(id.clone(), (run_id.to_string(), wake));
         let now = crate::timestamp::now_ms();
-        let row = self
-            .store
-            .insert_approval(NewApproval {
-                id: id.clone(),
-                task_id: task_id.to_string(),
-                run_id: run_id.to_string(),
-                turn,
-                tool: prompt.tool.clone(),
-                input: super::bounded_input(&prompt.input).to_string(),
-                reason: prompt.reason.clone(),
-                requested_at: now,
-                expires_at: now + timeout.as_millis() as i64,
-            })
-            .await;
+        let times = (now, now + timeout.as_millis() as i64);
+        let row = self.store.insert_approval(new_approval(&id, (task_id, run_id, turn), prompt, times)).await;
         match row {
             Ok(row) => Ok((row, woken)),
             Err(e) => {
@@ -273,6 +251,27 @@ impl Desk {
 }
 
 /// The answer a decided row gives its run.
+/// The row to store of `prompt` `id` of the run at (task, run, turn), asked and
+/// due at `(requested_at, expires_at)`.
+fn new_approval(
+    id: &str,
+    (task_id, run_id, turn): (&str, &str, i32),
+    prompt: &PermissionPrompt,
+    (requested_at, expires_at): (i64, i64),
+) -> NewApproval {
+    NewApproval {
+        id: id.to_string(),
+        task_id: task_id.to_string(),
+        run_id: run_id.to_string(),
+        turn,
+        tool: prompt.tool.clone(),
+        input: super::bounded_input(&prompt.input).to_string(),
+        reason: prompt.reason.clone(),
+        requested_at,
+        expires_at,
+    }
+}
+
 fn answer_of(row: &approval::Model) -> Option<Answer> {
     if row.state != ApprovalState::Decided {
         return None;

@@ -44,29 +44,32 @@ pub enum Runs<'a> {
 /// Most prompts one task lists (the newest).
 const MAX_LISTED: u64 = 1000;
 
+/// The row of `new`: pending, or decided at its asking when `decision` is given.
+fn row_of(new: NewApproval, decision: Option<ApprovalDecision>) -> approval::ActiveModel {
+    let state = if decision.is_some() { ApprovalState::Decided } else { ApprovalState::Pending };
+    approval::ActiveModel {
+        id: Set(new.id),
+        task_id: Set(new.task_id),
+        run_id: Set(new.run_id),
+        turn: Set(new.turn),
+        tool: Set(new.tool),
+        input: Set(new.input),
+        reason: Set(new.reason),
+        state: Set(state),
+        decision: Set(decision.as_ref().map(|d| d.decision.to_string())),
+        decided_by: Set(decision.as_ref().map(|d| d.decided_by.to_string())),
+        message: Set(decision.as_ref().and_then(|d| d.message.clone())),
+        updated_input: Set(decision.and_then(|d| d.updated_input)),
+        requested_at: Set(new.requested_at),
+        expires_at: Set(new.expires_at),
+        decided_at: Set((state == ApprovalState::Decided).then_some(new.requested_at)),
+    }
+}
+
 impl Store {
     pub async fn insert_approval(&self, new: NewApproval) -> Result<approval::Model> {
         let txn = self.writer.begin().await.during("starting a transaction")?;
-        let row = approval::ActiveModel {
-            id: Set(new.id),
-            task_id: Set(new.task_id),
-            run_id: Set(new.run_id),
-            turn: Set(new.turn),
-            tool: Set(new.tool),
-            input: Set(new.input),
-            reason: Set(new.reason),
-            state: Set(ApprovalState::Pending),
-            decision: Set(None),
-            decided_by: Set(None),
-            message: Set(None),
-            updated_input: Set(None),
-            requested_at: Set(new.requested_at),
-            expires_at: Set(new.expires_at),
-            decided_at: Set(None),
-        }
-        .insert(&txn)
-        .await
-        .during("recording a permission prompt")?;
+        let row = row_of(new, None).insert(&txn).await.during("recording a permission prompt")?;
         // The webhook goes out with the prompt, or neither is written.
         if let Some(task) = task::Entity::find_by_id(&row.task_id).one(&txn).await.during("reading a task")? {
             let event = super::outbox::OutboxEvent::ApprovalRequested(&row);
@@ -79,26 +82,7 @@ impl Store {
     /// Records a prompt decided at once (by the task's mode or rules, or a plugin), so
     /// that the task's list of prompts has every one. No webhook: none waited.
     pub async fn record_decided_approval(&self, new: NewApproval, decision: ApprovalDecision) -> Result<()> {
-        approval::ActiveModel {
-            id: Set(new.id),
-            task_id: Set(new.task_id),
-            run_id: Set(new.run_id),
-            turn: Set(new.turn),
-            tool: Set(new.tool),
-            input: Set(new.input),
-            reason: Set(new.reason),
-            state: Set(ApprovalState::Decided),
-            decision: Set(Some(decision.decision.to_string())),
-            decided_by: Set(Some(decision.decided_by.to_string())),
-            message: Set(decision.message),
-            updated_input: Set(decision.updated_input),
-            requested_at: Set(new.requested_at),
-            expires_at: Set(new.expires_at),
-            decided_at: Set(Some(new.requested_at)),
-        }
-        .insert(&self.writer)
-        .await
-        .during("recording a decided permission prompt")?;
+        row_of(new, Some(decision)).insert(&self.writer).await.during("recording a decided permission prompt")?;
         Ok(())
     }
 
