@@ -72,18 +72,19 @@ pub(crate) async fn workspace_files(
         let body = axum::body::to_bytes(answer.into_body(), MAX_RELAYED_LISTING_BYTES).await;
         match body.map(|bytes| serde_json::from_slice::<RelayedListing>(&bytes)) {
             Ok(Ok(listing)) => {
-                let more = listing.next_cursor.is_some();
-                return Ok(Listing { files: listing.data, truncated: listing.truncated || more });
+                let truncated = listing.truncated || listing.next_cursor.is_some();
+                return Ok(Listing { files: listing.data, truncated });
             }
             Ok(Err(e)) => tracing::warn!(task_id = %task.id, error = %e, "a relayed listing did not parse"),
             Err(e) => tracing::warn!(task_id = %task.id, error = %e, "a relayed listing could not be read"),
         }
     }
+    // Here, the same first page the running node would give.
     state.tasks.local_copy(&task).await?;
-    let mut listing = list_local(state, &task.id).await?;
-    listing.truncated |= listing.files.len() > page;
-    listing.files.truncate(page);
-    Ok(listing)
+    let listing = list_local(state, &task.id).await?;
+    let first = PageQuery { limit: page as u64, cursor: None };
+    let (files, next_cursor) = page_of(listing.files, &first, Order::ByName, |f| &f.path);
+    Ok(Listing { files, truncated: listing.truncated || next_cursor.is_some() })
 }
 
 /// The most a page of a listing relayed for the dashboard may weigh (200 files of

@@ -2,7 +2,7 @@
 //! from a backup taken while they ran.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::lease::{Fence, live_spend, without_live_spend};
 use super::turns::set_turn_status;
@@ -42,43 +42,6 @@ pub struct LostEnding {
     pub events: Vec<EventRecord>,
 }
 
-/// What a lost run produced before its node stopped, as the task's partial result:
-/// the text of its last `assistant` event, how many it said, and what the model
-/// proxy metered by its last lease renewal. (What it wrote is in its workspace.)
-async fn lost_run_result(conn: &impl ConnectionTrait, lost: &task::Model, now: i64) -> Result<TaskResult> {
-    let turn = task_turn::Entity::find()
-        .filter(task_turn::Column::TaskId.eq(lost.id.clone()))
-        .filter(task_turn::Column::TurnIndex.eq(lost.current_turn))
-        .one(conn)
-        .await
-        .during("reading a lost run's turn")?;
-    let since = turn.and_then(|t| t.started_at).or(lost.started_at).unwrap_or(now);
-    let said = task_event::Entity::find()
-        .filter(task_event::Column::TaskId.eq(lost.id.clone()))
-        .filter(task_event::Column::EventType.eq("assistant"))
-        .filter(task_event::Column::At.gte(since));
-    let messages = said.clone().count(conn).await.during("counting a lost run's messages")?;
-    let last = said.order_by_desc(task_event::Column::Seq).one(conn).await.during("reading a lost run's text")?;
-    let text = last
-        .and_then(|event| serde_json::from_str::<serde_json::Value>(&event.data).ok())
-        .and_then(|data| data["text"].as_str().map(String::from));
-    Ok(TaskResult {
-        text,
-        structured: None,
-        session_id: lost.session_id.clone(),
-        num_turns: u32::try_from(messages).unwrap_or(u32::MAX),
-        usage: Usage {
-            input_tokens: u64::try_from(lost.live_input_tokens).unwrap_or(0),
-            output_tokens: u64::try_from(lost.live_output_tokens).unwrap_or(0),
-            ..Usage::default()
-        },
-        cost_usd: u64::try_from(lost.live_cost_micros).unwrap_or(0) as f64 / 1e6,
-        reported_cost_usd: None,
-        duration_ms: u64::try_from(now - since).unwrap_or(0),
-        partial: true,
-    })
-}
-
 /// What recovery did with a task whose run was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecoveredTask {
@@ -88,9 +51,43 @@ pub enum RecoveredTask {
 }
 
 impl Store {
-    /// The partial result of `lost`, a run lost for good (see `recover`).
+    /// What `lost`, a run lost for good, produced before its node stopped, as the
+    /// task's partial result (see `recover`): the text of its last `assistant`
+    /// event, how many it said, and what the model proxy metered by its last lease
+    /// renewal. (What it wrote is in its workspace.)
     pub async fn lost_run_result(&self, lost: &task::Model) -> Result<TaskResult> {
-        lost_run_result(&self.reader, lost, crate::timestamp::now_ms()).await
+        let (conn, now) = (&self.reader, crate::timestamp::now_ms());
+        let turn = task_turn::Entity::find()
+            .filter(task_turn::Column::TaskId.eq(lost.id.clone()))
+            .filter(task_turn::Column::TurnIndex.eq(lost.current_turn))
+            .one(conn)
+            .await
+            .during("reading a lost run's turn")?;
+        let since = turn.and_then(|t| t.started_at).or(lost.started_at).unwrap_or(now);
+        let said = task_event::Entity::find()
+            .filter(task_event::Column::TaskId.eq(lost.id.clone()))
+            .filter(task_event::Column::EventType.eq("assistant"))
+            .filter(task_event::Column::At.gte(since));
+        let messages = said.clone().count(conn).await.during("counting a lost run's messages")?;
+        let last = said.order_by_desc(task_event::Column::Seq).one(conn).await.during("reading a lost run's text")?;
+        let text = last
+            .and_then(|event| serde_json::from_str::<serde_json::Value>(&event.data).ok())
+            .and_then(|data| data["text"].as_str().map(String::from));
+        Ok(TaskResult {
+            text,
+            structured: None,
+            session_id: lost.session_id.clone(),
+            num_turns: u32::try_from(messages).unwrap_or(u32::MAX),
+            usage: Usage {
+                input_tokens: u64::try_from(lost.live_input_tokens).unwrap_or(0),
+                output_tokens: u64::try_from(lost.live_output_tokens).unwrap_or(0),
+                ..Usage::default()
+            },
+            cost_usd: u64::try_from(lost.live_cost_micros).unwrap_or(0) as f64 / 1e6,
+            reported_cost_usd: None,
+            duration_ms: u64::try_from(now - since).unwrap_or(0),
+            partial: true,
+        })
     }
 
     /// Running tasks whose run is lost: their lease expired, or (`not_owner`, for a
