@@ -253,6 +253,7 @@ impl Runner {
             run_id: run_id.clone(),
             turn: request.turn,
             waiting: Arc::default(),
+            recorded: Arc::default(),
             tools: TaskTools::of(request.input.options, launch.seen.clone()),
             approvals: request.input.options.approvals.clone(),
             desk: self.desk.clone(),
@@ -669,11 +670,18 @@ struct PromptContext {
     turn: i32,
     /// Prompts of this run waiting for a person now.
     waiting: Arc<AtomicUsize>,
+    /// Prompts of this run decided at once and recorded so far.
+    recorded: Arc<AtomicUsize>,
     tools: TaskTools,
     approvals: ApprovalOptions,
     desk: Arc<Desk>,
     approvers: Option<ToolApprovers>,
 }
+
+/// Most prompts of one run decided at once that are recorded (the task's list
+/// shows its newest 1,000): past it, only the run's events tell of them, which the
+/// run's event caps bound, so a run cannot grow the prompts table without end.
+const MAX_RECORDED_AT_ONCE: usize = 1000;
 
 /// Most prompts of one run waiting for a person at once; past it, a prompt is denied.
 const MAX_WAITING_PROMPTS: usize = 16;
@@ -696,10 +704,14 @@ fn answer_prompt(
         Some(_) => None,
         None => task_decision(prompt, &context.tools, context.approvals.mode, admitted),
     };
-    let place = (context.desk.clone(), context.task_id.clone(), context.run_id.clone(), context.turn);
+    let place = PromptRecorder {
+        desk: context.desk.clone(),
+        run: (context.task_id.clone(), context.run_id.clone(), context.turn),
+        recorded: context.recorded.clone(),
+    };
     if let Some((decision, by)) = decided {
         answer(stdin_lines, control_response(prompt, &decision, None));
-        let asked = record_at_once(&place, prompt, &decision, by, None);
+        let asked = place.record(prompt, &decision, by, None);
         return events(prompt, &asked.0, asked.1, &decision, by);
     }
     // Weak handles: a prompt still waiting must not keep the CLI's stdin or the
@@ -727,13 +739,13 @@ fn answer_prompt(
             send(calls);
             if let ToolApproval::Decided { plugin, decision, updated_input } = approval {
                 reply(control_response(&prompt, &decision, updated_input.as_ref()));
-                let asked = record_at_once(&place, &prompt, &decision, DecidedBy::Plugin, updated_input.as_ref());
+                let asked = place.record(&prompt, &decision, DecidedBy::Plugin, updated_input.as_ref());
                 return send(events_noting(&prompt, asked, &decision, DecidedBy::Plugin, ("plugin", json!(plugin))));
             }
             // Admitted above: this prompt is already counted among those waiting.
             if let Some((decision, by)) = task_decision(&prompt, &tools, mode, true) {
                 reply(control_response(&prompt, &decision, None));
-                let asked = record_at_once(&place, &prompt, &decision, by, None);
+                let asked = place.record(&prompt, &decision, by, None);
                 return send(events(&prompt, &asked.0, asked.1, &decision, by));
             }
         }
@@ -786,19 +798,32 @@ fn fresh_prompt_id() -> (String, i64) {
     (crate::ids::new_id("apr"), crate::timestamp::now_ms())
 }
 
-/// A prompt of the run at `place` (desk, task, run, turn) decided at once: its new
-/// id and time, the prompt recorded as decided in the background (the task's list
-/// of prompts has every one).
-fn record_at_once(
-    (desk, task_id, run_id, turn): &(Arc<Desk>, String, String, i32),
-    prompt: &PermissionPrompt,
-    decision: &Decision,
-    by: DecidedBy,
-    updated_input: Option<&serde_json::Value>,
-) -> (String, i64) {
-    let (id, at) = fresh_prompt_id();
-    desk.record_decided(task_id, run_id, *turn, prompt, (&id, at), decision, (by, updated_input));
-    (id, at)
+/// Where a run's prompts decided at once are recorded.
+struct PromptRecorder {
+    desk: Arc<Desk>,
+    /// Task, run and turn.
+    run: (String, String, i32),
+    recorded: Arc<AtomicUsize>,
+}
+
+impl PromptRecorder {
+    /// A prompt decided at once: its new id and time, the prompt recorded as decided
+    /// in the background (the task's list of prompts has every one, up to
+    /// `MAX_RECORDED_AT_ONCE` a run).
+    fn record(
+        &self,
+        prompt: &PermissionPrompt,
+        decision: &Decision,
+        by: DecidedBy,
+        updated_input: Option<&serde_json::Value>,
+    ) -> (String, i64) {
+        let (id, at) = fresh_prompt_id();
+        if self.recorded.fetch_add(1, Ordering::Relaxed) < MAX_RECORDED_AT_ONCE {
+            let (task_id, run_id, turn) = &self.run;
+            self.desk.record_decided(task_id, run_id, *turn, prompt, (&id, at), decision, (by, updated_input));
+        }
+        (id, at)
+    }
 }
 
 /// The events of a prompt decided at once, `approval_resolved` with one more field:
@@ -939,4 +964,37 @@ fn test_model_environment(env: Vec<(String, String)>, url: &str) -> Vec<(String,
     env.push(("ANTHROPIC_BASE_URL".into(), url.into()));
     env.push(("ANTHROPIC_API_KEY".into(), "ccgate-test-key".into()));
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_records_at_most_its_cap_of_prompts_decided_at_once() {
+        let (store, _dir) = crate::store::tests::store().await;
+        let recorder = PromptRecorder {
+            desk: Arc::new(Desk::new(store.clone())),
+            run: ("tsk_1".into(), "run_1".into(), 0),
+            recorded: Arc::new(AtomicUsize::new(MAX_RECORDED_AT_ONCE - 2)),
+        };
+        let prompt = PermissionPrompt {
+            request_id: "r".into(),
+            tool: "Bash".into(),
+            input: serde_json::json!({"command": "ls"}),
+            reason: None,
+        };
+        let ids: Vec<String> =
+            (0..4).map(|_| recorder.record(&prompt, &Decision::Allow, DecidedBy::Mode, None).0).collect();
+        let started = std::time::Instant::now();
+        while store.approvals_of("tsk_1", false).await.unwrap().len() < 2 {
+            assert!(started.elapsed() < Duration::from_secs(10), "the first two were not recorded");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await; // any over the cap would be written by now
+        let mut stored: Vec<String> =
+            store.approvals_of("tsk_1", false).await.unwrap().into_iter().map(|a| a.id).collect();
+        stored.sort();
+        assert_eq!(stored, ids[..2], "past the cap, only the events tell of a prompt");
+    }
 }
